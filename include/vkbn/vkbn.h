@@ -1,0 +1,422 @@
+/*
+ * vkbn: batch normalization on any Vulkan device.
+ *
+ * One public header, one prefix (vkbn_ / VKBN_). The exact semantics of every
+ * operation (formulas, conventions, numerics, bad input) are those of
+ * shared/SEMANTICS.md; the comment above each declaration states its contract.
+ *
+ * Conventions
+ * - Every function that can fail returns vkbn_result. On failure nothing is
+ *   written to any output buffer, and vkbn_last_error() returns a one-line
+ *   message that names the offending argument.
+ * - The library never prints, exits or asserts on user input. Diagnostics go to
+ *   the optional log callback of vkbn_context_desc.
+ * - Destroy functions accept NULL.
+ * - Zero-initialised description structs mean "defaults" wherever a field's
+ *   comment says so. eps and momentum are used exactly as given (0 is a legal
+ *   eps), so set them: VKBN_DEFAULT_EPS and VKBN_DEFAULT_MOMENTUM are PyTorch's.
+ *
+ * Include <vulkan/vulkan.h> (or volk.h) before this header if your project
+ * needs a particular configuration of it; otherwise this header includes it.
+ */
+#ifndef VKBN_H_
+#define VKBN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(VULKAN_H_) && !defined(VULKAN_CORE_H_)
+#include <vulkan/vulkan.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VKBN_VERSION_MAJOR 0
+#define VKBN_VERSION_MINOR 1
+#define VKBN_VERSION_PATCH 0
+/* The version of the library as one number: major * 10000 + minor * 100 + patch. */
+#define VKBN_VERSION (VKBN_VERSION_MAJOR * 10000 + VKBN_VERSION_MINOR * 100 + VKBN_VERSION_PATCH)
+
+#if defined(__clang__)
+#define VKBN_NULLABLE _Nullable
+#define VKBN_NOT_NULL _Nonnull
+#else
+#define VKBN_NULLABLE
+#define VKBN_NOT_NULL
+#endif
+
+#if defined(_WIN32) && defined(VKBN_SHARED)
+#ifdef VKBN_BUILDING
+#define VKBN_API __declspec(dllexport)
+#else
+#define VKBN_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__)
+#define VKBN_API __attribute__((visibility("default")))
+#else
+#define VKBN_API
+#endif
+
+#define VKBN_DEFINE_HANDLE(name) typedef struct name##_T* name;
+/* A library instance bound to one device (a Vulkan device or the CPU path). */
+VKBN_DEFINE_HANDLE(vkbn_context)
+/* A range of memory the library can read and write: owned, a view, or wrapped. */
+VKBN_DEFINE_HANDLE(vkbn_buffer)
+/* One operation with its buffers and parameters bound, ready to run repeatedly. */
+VKBN_DEFINE_HANDLE(vkbn_plan)
+
+typedef uint32_t vkbn_bool;
+
+#define VKBN_DEFAULT_EPS 1e-5f
+#define VKBN_DEFAULT_MOMENTUM 0.1f
+#define VKBN_MAX_SPATIAL_RANK 3
+
+/* ------------------------------------------------------------------------ */
+/* Results and errors                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum vkbn_result {
+    VKBN_SUCCESS = 0,
+    VKBN_ERROR_NULL_ARGUMENT = -1,        /* a required pointer or handle is NULL */
+    VKBN_ERROR_INVALID_ARGUMENT = -2,     /* an enum, flag or field is out of range */
+    VKBN_ERROR_INVALID_SHAPE = -3,        /* a dimension is 0 or the spatial rank is > 3 */
+    VKBN_ERROR_SHAPE_MISMATCH = -4,       /* two arrays that must agree in shape do not */
+    VKBN_ERROR_BUFFER_TOO_SMALL = -5,     /* a buffer is smaller than the tensor it must hold */
+    VKBN_ERROR_INVALID_EPS = -6,          /* eps is negative, NaN or infinite */
+    VKBN_ERROR_INVALID_MOMENTUM = -7,     /* momentum is outside [0, 1] or not finite */
+    VKBN_ERROR_TOO_FEW_VALUES = -8,       /* training mode with one value per channel (m = 1) */
+    VKBN_ERROR_UNSUPPORTED_DTYPE = -9,    /* f16 on a device without 16-bit storage */
+    VKBN_ERROR_TOO_LARGE = -10,           /* sizes overflow or exceed the device's limits */
+    VKBN_ERROR_ALIASING = -11,            /* an output overlaps another argument */
+    VKBN_ERROR_MISALIGNED = -12,          /* an offset breaks an alignment rule */
+    VKBN_ERROR_WRONG_CONTEXT = -13,       /* a buffer belongs to another context */
+    VKBN_ERROR_NO_DEVICE = -14,           /* no Vulkan loader or no usable device */
+    VKBN_ERROR_DEVICE_NOT_FOUND = -15,    /* no device matches the requested index or name */
+    VKBN_ERROR_UNSUPPORTED_DEVICE = -16,  /* the device lacks something vkbn requires */
+    VKBN_ERROR_OUT_OF_HOST_MEMORY = -17,
+    VKBN_ERROR_OUT_OF_DEVICE_MEMORY = -18,
+    VKBN_ERROR_DEVICE_LOST = -19,
+    VKBN_ERROR_VULKAN = -20,              /* any other Vulkan failure (the message has the VkResult) */
+    VKBN_ERROR_UNSUPPORTED = -21          /* the operation is not available on this context */
+} vkbn_result;
+
+/* A constant string naming the code, e.g. "VKBN_ERROR_INVALID_EPS". Never NULL. */
+VKBN_API const char* VKBN_NOT_NULL vkbn_result_string(vkbn_result result);
+
+/* The message of the last failed vkbn call on the calling thread, naming the
+ * argument at fault ("eps: must be finite and >= 0, got -1"). "" when no call
+ * on this thread has failed. Valid until the next failing call on this thread. */
+VKBN_API const char* VKBN_NOT_NULL vkbn_last_error(void);
+
+typedef enum vkbn_log_level {
+    VKBN_LOG_DEBUG = 0,
+    VKBN_LOG_INFO = 1,
+    VKBN_LOG_WARNING = 2,
+    VKBN_LOG_ERROR = 3
+} vkbn_log_level;
+
+/* Receives diagnostics (device choice, validation-layer messages). Called from
+ * whichever thread produced them. */
+typedef void (*vkbn_log_fn)(void* VKBN_NULLABLE user_data, vkbn_log_level level,
+                            const char* VKBN_NOT_NULL message);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum vkbn_layout {
+    VKBN_LAYOUT_CHANNELS_FIRST = 0, /* NCHW family: C-order (N, C, D1..Dk) */
+    VKBN_LAYOUT_CHANNELS_LAST = 1   /* NHWC family: C-order (N, D1..Dk, C) */
+} vkbn_layout;
+
+typedef enum vkbn_dtype {
+    VKBN_DTYPE_F32 = 0,
+    VKBN_DTYPE_F16 = 1 /* storage only: arithmetic runs in f32 */
+} vkbn_dtype;
+
+/* The shape, layout and element type of x (and of y and the residual, which
+ * share it). Statistics and per-channel parameters are always f32 vectors of
+ * c elements. The reduction per channel runs over m = n * d[0] * ... * d[k-1]. */
+typedef struct vkbn_tensor_desc {
+    uint32_t n;                               /* batch, >= 1 */
+    uint32_t c;                               /* channels, >= 1 */
+    uint32_t spatial_rank;                    /* k = 0..3 */
+    uint32_t spatial[VKBN_MAX_SPATIAL_RANK];  /* D1..Dk, each >= 1; entries past k are ignored */
+    vkbn_layout layout;
+    vkbn_dtype dtype;
+} vkbn_tensor_desc;
+
+/* Element count (n * c * spatial product), or 0 if the description is invalid
+ * or the count overflows 64 bits. */
+VKBN_API uint64_t vkbn_tensor_element_count(const vkbn_tensor_desc* VKBN_NOT_NULL desc);
+/* Size in bytes of one element of the given type (4 or 2; 0 for an unknown type). */
+VKBN_API uint32_t vkbn_dtype_size(vkbn_dtype dtype);
+
+typedef enum vkbn_activation {
+    VKBN_ACTIVATION_NONE = 0,
+    VKBN_ACTIVATION_RELU = 1 /* y = max(y, 0) */
+} vkbn_activation;
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum vkbn_backend {
+    VKBN_BACKEND_VULKAN = 0,
+    VKBN_BACKEND_CPU = 1 /* vkbn's own multithreaded SIMD path */
+} vkbn_backend;
+
+typedef enum vkbn_device_type {
+    VKBN_DEVICE_TYPE_OTHER = 0,
+    VKBN_DEVICE_TYPE_INTEGRATED_GPU = 1,
+    VKBN_DEVICE_TYPE_DISCRETE_GPU = 2,
+    VKBN_DEVICE_TYPE_VIRTUAL_GPU = 3,
+    VKBN_DEVICE_TYPE_VULKAN_CPU = 4, /* a Vulkan driver running on the CPU (lavapipe, SwiftShader) */
+    VKBN_DEVICE_TYPE_NATIVE_CPU = 5  /* vkbn's own CPU path */
+} vkbn_device_type;
+
+/* Subgroup operation bits, as VkSubgroupFeatureFlagBits. */
+typedef struct vkbn_device_info {
+    uint32_t index;                /* the index vkbn_context_desc.device accepts */
+    vkbn_backend backend;
+    vkbn_device_type type;
+    vkbn_bool is_default;          /* the device a context gets when none is named */
+    char name[256];
+    char vendor[32];               /* "NVIDIA", "AMD", "Intel", "Arm", "Qualcomm", "Apple", "Mesa", ... */
+    uint32_t vendor_id;
+    uint32_t device_id;
+    char driver_name[256];
+    char driver_info[256];
+    uint32_t api_version;          /* VK_MAKE_API_VERSION encoding */
+    uint32_t driver_version;
+    uint32_t subgroup_size;        /* default subgroup size */
+    uint32_t min_subgroup_size;    /* with subgroup size control; else = subgroup_size */
+    uint32_t max_subgroup_size;
+    uint32_t subgroup_operations;  /* VkSubgroupFeatureFlags supported in compute */
+    vkbn_bool subgroup_size_control;
+    vkbn_bool storage_16bit;       /* f16 tensors supported */
+    vkbn_bool timestamps;          /* GPU timing available */
+    double timestamp_period_ns;
+    uint64_t device_local_memory;  /* bytes in the largest device-local heap */
+    uint64_t max_storage_buffer_range;
+    uint64_t max_allocation_size;
+    uint32_t max_workgroup_invocations;
+    uint32_t max_shared_memory;
+    uint32_t min_storage_buffer_offset_alignment;
+    uint32_t cpu_threads;          /* CPU path: worker threads; 0 for Vulkan devices */
+    char cpu_simd[32];             /* CPU path: "avx512", "avx2", "sse2", "neon", "scalar"; "" for Vulkan */
+} vkbn_device_info;
+
+/* Lists the Vulkan devices (in the Vulkan loader's order), Vulkan-style: with
+ * infos == NULL, writes the count; otherwise writes min(*count, available)
+ * entries and sets *count to that number. A machine without a Vulkan loader
+ * lists no Vulkan device and still succeeds. */
+VKBN_API vkbn_result vkbn_enumerate_devices(uint32_t* VKBN_NOT_NULL count,
+                                            vkbn_device_info* VKBN_NULLABLE infos);
+
+/* ------------------------------------------------------------------------ */
+/* Contexts                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum vkbn_context_flag_bits {
+    /* Enable VK_LAYER_KHRONOS_validation on vkbn's own instance and forward its
+     * messages to the log callback; vkbn_context_validation_message_count()
+     * counts them. Fails with VKBN_ERROR_UNSUPPORTED if the layer is missing. */
+    VKBN_CONTEXT_ENABLE_VALIDATION = 0x1,
+    /* Never use subgroup operations: the shared-memory reduction path runs on
+     * every device (for testing and for drivers with subgroup bugs). */
+    VKBN_CONTEXT_DISABLE_SUBGROUPS = 0x2
+} vkbn_context_flag_bits;
+typedef uint32_t vkbn_context_flags;
+
+/* A device the caller created and keeps ownership of. vkbn never destroys
+ * any of these handles; the caller destroys the context before them. */
+typedef struct vkbn_vulkan_device {
+    VkInstance instance;
+    VkPhysicalDevice physical_device;
+    VkDevice device;
+    VkQueue queue;                   /* a queue with compute support */
+    uint32_t queue_family_index;
+    uint32_t api_version;            /* the apiVersion the instance was created with (>= 1.1) */
+    /* NULL: vkbn loads the system Vulkan loader's. */
+    PFN_vkGetInstanceProcAddr VKBN_NULLABLE get_instance_proc_addr;
+    /* The create info the device was made with; vkbn reads its enabled
+     * extensions and feature chain (only during vkbn_context_create) to know
+     * what it may use. NULL: only Vulkan 1.1 core without optional features. */
+    const VkDeviceCreateInfo* VKBN_NULLABLE create_info;
+} vkbn_vulkan_device;
+
+typedef struct vkbn_context_desc {
+    /* Which device: NULL or "" for the default (the best GPU: discrete, then
+     * integrated, then virtual, then a Vulkan CPU driver such as lavapipe);
+     * a decimal index from vkbn_enumerate_devices; or a case-insensitive
+     * substring of the device name. Ignored when `borrowed` is set. */
+    const char* VKBN_NULLABLE device;
+    vkbn_context_flags flags;
+    /* Run on a device the caller owns instead of creating one. */
+    const vkbn_vulkan_device* VKBN_NULLABLE borrowed;
+    const VkAllocationCallbacks* VKBN_NULLABLE allocation_callbacks;
+    vkbn_log_fn VKBN_NULLABLE log;   /* NULL: silent */
+    void* VKBN_NULLABLE log_user_data;
+    /* Testing and tuning: the largest byte range one dispatch binds (0: the
+     * device's maxStorageBufferRange). Larger tensors are processed in windows. */
+    uint64_t max_binding_range;
+} vkbn_context_desc;
+
+/* Creates a context. desc may be NULL for all defaults. On success *out is a
+ * context the caller destroys with vkbn_context_destroy. */
+VKBN_API vkbn_result vkbn_context_create(const vkbn_context_desc* VKBN_NULLABLE desc,
+                                         vkbn_context VKBN_NULLABLE* VKBN_NOT_NULL out);
+/* Waits for the context's work, then frees everything it created. A borrowed
+ * device, queue and instance are left alone. Accepts NULL. */
+VKBN_API void vkbn_context_destroy(vkbn_context VKBN_NULLABLE ctx);
+/* The device the context runs on, including whether it is the default. */
+VKBN_API vkbn_result vkbn_context_get_device_info(vkbn_context VKBN_NOT_NULL ctx,
+                                                  vkbn_device_info* VKBN_NOT_NULL info);
+/* Whether the context's kernels use subgroup operations (1) or the
+ * shared-memory fallback (0). */
+VKBN_API vkbn_bool vkbn_context_uses_subgroups(vkbn_context VKBN_NOT_NULL ctx);
+/* Number of validation-layer messages (warnings and errors) seen so far; 0
+ * when validation is off. */
+VKBN_API uint64_t vkbn_context_validation_message_count(vkbn_context VKBN_NOT_NULL ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Allocates `size` bytes of device memory (host memory on the CPU path).
+ * The contents start undefined. */
+VKBN_API vkbn_result vkbn_buffer_create(vkbn_context VKBN_NOT_NULL ctx, uint64_t size,
+                                        vkbn_buffer VKBN_NULLABLE* VKBN_NOT_NULL out);
+/* Wraps bytes [offset, offset + size) of a VkBuffer the caller owns. The
+ * buffer needs VK_BUFFER_USAGE_STORAGE_BUFFER_BIT (and TRANSFER_SRC/DST for
+ * upload and download). offset must be a multiple of 4. vkbn never frees it. */
+VKBN_API vkbn_result vkbn_buffer_wrap(vkbn_context VKBN_NOT_NULL ctx, VkBuffer buffer,
+                                      VkDeviceSize offset, VkDeviceSize size,
+                                      vkbn_buffer VKBN_NULLABLE* VKBN_NOT_NULL out);
+/* A view of bytes [offset, offset + size) of another buffer, which must
+ * outlive it. offset must be a multiple of 4. */
+VKBN_API vkbn_result vkbn_buffer_create_view(vkbn_buffer VKBN_NOT_NULL parent, uint64_t offset,
+                                             uint64_t size,
+                                             vkbn_buffer VKBN_NULLABLE* VKBN_NOT_NULL out);
+/* Frees an owned buffer or releases a view or wrapper. Accepts NULL. */
+VKBN_API void vkbn_buffer_destroy(vkbn_buffer VKBN_NULLABLE buffer);
+VKBN_API uint64_t vkbn_buffer_size(vkbn_buffer VKBN_NOT_NULL buffer);
+/* Copies `size` bytes from host memory into the buffer at `offset`, and
+ * waits until the copy is complete. */
+VKBN_API vkbn_result vkbn_buffer_upload(vkbn_buffer VKBN_NOT_NULL buffer, uint64_t offset,
+                                        const void* VKBN_NOT_NULL src, uint64_t size);
+/* Copies `size` bytes at `offset` of the buffer into host memory, after all
+ * work the context has submitted is complete. */
+VKBN_API vkbn_result vkbn_buffer_download(vkbn_buffer VKBN_NOT_NULL buffer, uint64_t offset,
+                                          void* VKBN_NOT_NULL dst, uint64_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Operations                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* How running statistics are updated in training mode (SEMANTICS.md). */
+typedef enum vkbn_running_average {
+    /* f = momentum (PyTorch semantics: the weight of the new batch). */
+    VKBN_RUNNING_AVERAGE_EXPONENTIAL = 0,
+    /* f = 1 / (T + 1), T = cumulative_count: the batches already folded in. */
+    VKBN_RUNNING_AVERAGE_CUMULATIVE = 1
+} vkbn_running_average;
+
+/* Forward pass in training mode. Buffers hold tensors from their start (use
+ * views for offsets). x, y and residual are described by `tensor`; weight,
+ * bias, the running and the saved statistics are f32 vectors of c elements.
+ *
+ *   y = act(weight * (x - mean) * invstd + bias [+ residual])
+ *
+ * y may be x itself (in place), and residual may be y. Every other output must
+ * not overlap any argument. */
+typedef struct vkbn_forward_training_desc {
+    vkbn_tensor_desc tensor;
+    vkbn_buffer VKBN_NOT_NULL x;
+    vkbn_buffer VKBN_NOT_NULL y;
+    vkbn_buffer VKBN_NULLABLE residual;     /* added before the activation */
+    vkbn_buffer VKBN_NULLABLE weight;       /* gamma; NULL means 1 */
+    vkbn_buffer VKBN_NULLABLE bias;         /* beta; NULL means 0 */
+    vkbn_buffer VKBN_NULLABLE running_mean; /* read and updated in place; both or neither */
+    vkbn_buffer VKBN_NULLABLE running_var;
+    vkbn_buffer VKBN_NULLABLE save_mean;    /* out: batch mean */
+    vkbn_buffer VKBN_NULLABLE save_invstd;  /* out: 1 / sqrt(batch biased var + eps) */
+    float eps;                              /* finite, >= 0 */
+    float momentum;                         /* EXPONENTIAL: finite, in [0, 1] */
+    vkbn_running_average running_average;
+    uint64_t cumulative_count;              /* CUMULATIVE: T */
+    vkbn_bool biased_running_var;           /* 0: var * m/(m-1) (PyTorch, cuDNN); 1: var (ONNX) */
+    vkbn_activation activation;
+    /* Tuning and testing: 0 lets vkbn choose; 1 computes each channel's
+     * statistics and output in one workgroup (one dispatch); k > 1 splits each
+     * channel's reduction across up to k workgroups. Results are identical
+     * to within rounding whatever the choice. */
+    uint32_t reduction_split;
+} vkbn_forward_training_desc;
+
+/* Forward pass in inference mode, from running statistics:
+ *   y = act(weight * (x - running_mean) / sqrt(running_var + eps) + bias [+ residual]) */
+typedef struct vkbn_forward_inference_desc {
+    vkbn_tensor_desc tensor;
+    vkbn_buffer VKBN_NOT_NULL x;
+    vkbn_buffer VKBN_NOT_NULL y;
+    vkbn_buffer VKBN_NULLABLE residual;
+    vkbn_buffer VKBN_NULLABLE weight;
+    vkbn_buffer VKBN_NULLABLE bias;
+    vkbn_buffer VKBN_NOT_NULL running_mean;
+    vkbn_buffer VKBN_NOT_NULL running_var;
+    float eps;
+    vkbn_activation activation;
+} vkbn_forward_inference_desc;
+
+/* y = x, `size` bytes: the plain copy kernel the benchmark uses as each
+ * device's bandwidth ceiling. size must be a multiple of 4. */
+typedef struct vkbn_copy_desc {
+    vkbn_buffer VKBN_NOT_NULL x;
+    vkbn_buffer VKBN_NOT_NULL y;
+    uint64_t size;
+} vkbn_copy_desc;
+
+/* One-shot calls: validate, run, and wait for the result. */
+VKBN_API vkbn_result vkbn_forward_training(vkbn_context VKBN_NOT_NULL ctx,
+                                           const vkbn_forward_training_desc* VKBN_NOT_NULL desc);
+VKBN_API vkbn_result vkbn_forward_inference(vkbn_context VKBN_NOT_NULL ctx,
+                                            const vkbn_forward_inference_desc* VKBN_NOT_NULL desc);
+
+/* ------------------------------------------------------------------------ */
+/* Plans: an operation prepared once and run many times                      */
+/* ------------------------------------------------------------------------ */
+
+/* Validates the description, picks kernels for the shape and device, creates
+ * (or reuses) the pipelines and binds the buffers. The buffers must outlive
+ * the plan. */
+VKBN_API vkbn_result vkbn_plan_create_forward_training(vkbn_context VKBN_NOT_NULL ctx,
+                                                       const vkbn_forward_training_desc* VKBN_NOT_NULL desc,
+                                                       vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
+VKBN_API vkbn_result vkbn_plan_create_forward_inference(vkbn_context VKBN_NOT_NULL ctx,
+                                                        const vkbn_forward_inference_desc* VKBN_NOT_NULL desc,
+                                                        vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
+VKBN_API vkbn_result vkbn_plan_create_copy(vkbn_context VKBN_NOT_NULL ctx,
+                                           const vkbn_copy_desc* VKBN_NOT_NULL desc,
+                                           vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
+/* Runs the plan once and waits for it. */
+VKBN_API vkbn_result vkbn_plan_execute(vkbn_plan VKBN_NOT_NULL plan);
+/* Runs the plan `repetitions` times back to back in one submission and
+ * writes the mean time of one run in seconds: GPU time from timestamp
+ * queries on Vulkan devices, wall time on the CPU path. Fails with
+ * VKBN_ERROR_UNSUPPORTED on a device without timestamps. */
+VKBN_API vkbn_result vkbn_plan_execute_timed(vkbn_plan VKBN_NOT_NULL plan, uint32_t repetitions,
+                                             double* VKBN_NOT_NULL seconds_per_run);
+/* A short description of what the plan runs, e.g.
+ * "split: stats_cf(f32,vec4,subgroup) x128 + apply(f32,vec4)". */
+VKBN_API const char* VKBN_NOT_NULL vkbn_plan_describe(vkbn_plan VKBN_NOT_NULL plan);
+VKBN_API void vkbn_plan_destroy(vkbn_plan VKBN_NULLABLE plan);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VKBN_H_ */

@@ -1,0 +1,51 @@
+// Shared definitions for every vkbn kernel.
+//
+// Compile-time variants (glslangValidator -D...):
+//   VKBN_F16   0: tensors are f32; 1: tensors are f16 (storage only, math in f32)
+//   VEC        1 or 4: elements per vector item (vec4 loads need aligned rows)
+//   SUBGROUPS  0: shared-memory reductions only; 1: subgroup arithmetic
+// Tuning and fusions are specialization constants (kernel_params.h).
+
+#extension GL_EXT_control_flow_attributes : enable
+#if VKBN_F16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
+
+#include "kernel_params.h"
+
+#if VKBN_F16
+#define ELEM1 float16_t
+#define ELEM4 f16vec4
+#else
+#define ELEM1 float
+#define ELEM4 vec4
+#endif
+
+#if VEC == 4
+#define STORE_T ELEM4 // tensor element type in memory
+#define VT vec4       // arithmetic type of one item
+#else
+#define STORE_T ELEM1
+#define VT float
+#endif
+
+layout(local_size_x_id = SPEC_WG_SIZE) in;
+layout(constant_id = SPEC_WG_SIZE) const uint WG = 256;
+layout(constant_id = SPEC_ACTIVATION) const uint ACTIVATION = 0;
+layout(constant_id = SPEC_HAS_RESIDUAL) const bool HAS_RESIDUAL = false;
+layout(constant_id = SPEC_HAS_WEIGHT) const bool HAS_WEIGHT = false;
+layout(constant_id = SPEC_HAS_BIAS) const bool HAS_BIAS = false;
+
+// n / d for n < 2^31 (see kp_fastdiv).
+uint fastdiv(uint n, kp_fastdiv f) {
+    uint hi, lo;
+    umulExtended(n, f.mul, hi, lo);
+    return (hi + n) >> f.shift;
+}
+
+// The fused tail of every normalize: residual add, then the activation.
+VT finish_output(VT y, VT z) {
+    if (HAS_RESIDUAL) y += z;
+    if (ACTIVATION == 1u) y = max(y, VT(0.0));
+    return y;
+}

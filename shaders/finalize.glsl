@@ -1,0 +1,44 @@
+// Per-channel vectors of the statistics kernels and the step that turns a
+// channel's merged (count, mean, M2) into its outputs. Expects the push
+// constants as `p` with eps, factor, var_correction, c_pad and ch.
+
+layout(constant_id = SPEC_HAS_RUNNING) const bool HAS_RUNNING = false;
+layout(constant_id = SPEC_SAVE_MASK) const uint SAVE_MASK = 0;
+layout(constant_id = SPEC_FUSED) const bool FUSED = false;
+
+layout(std430, binding = BIND_STATS_WEIGHT) readonly buffer WeightBuf { float weight[]; };
+layout(std430, binding = BIND_STATS_BIAS) readonly buffer BiasBuf { float bias[]; };
+layout(std430, binding = BIND_STATS_RUNNING_MEAN) buffer RunMeanBuf { float running_mean[]; };
+layout(std430, binding = BIND_STATS_RUNNING_VAR) buffer RunVarBuf { float running_var[]; };
+layout(std430, binding = BIND_STATS_SAVE_MEAN) writeonly buffer SaveMeanBuf { float save_mean[]; };
+layout(std430, binding = BIND_STATS_SAVE_INVSTD) writeonly buffer SaveInvstdBuf { float save_invstd[]; };
+// pivot | mean - pivot | scale | shift for the separate normalize dispatch.
+layout(std430, binding = BIND_STATS_CHANNEL) writeonly buffer ChannelBuf { float channel_params[]; };
+layout(std430, binding = BIND_STATS_PIVOT) readonly buffer PivotBuf { STORE_T pivot_data[]; };
+
+// st holds statistics of x - pivot. Returns (pivot, mean - pivot, scale,
+// shift) with y = ((x - pivot) - (mean - pivot)) * scale + shift.
+vec4 finalize_channel(uint c, Stat st, float pivot) {
+    float mean = pivot + st.mean;
+    float var = max(st.m2 / st.n, 0.0);
+    float invstd = 1.0 / sqrt(var + p.eps);
+    float w = HAS_WEIGHT ? weight[p.ch.weight + c] : 1.0;
+    float b = HAS_BIAS ? bias[p.ch.bias + c] : 0.0;
+    if ((SAVE_MASK & 1u) != 0u) save_mean[p.ch.save_mean + c] = mean;
+    if ((SAVE_MASK & 2u) != 0u) save_invstd[p.ch.save_invstd + c] = invstd;
+    if (HAS_RUNNING) {
+        // Written as in SEMANTICS.md so that f = 1 replaces the old value exactly.
+        float f = p.factor;
+        uint im = p.ch.running_mean + c, iv = p.ch.running_var + c;
+        running_mean[im] = (1.0 - f) * running_mean[im] + f * mean;
+        running_var[iv] = (1.0 - f) * running_var[iv] + f * (var * p.var_correction);
+    }
+    vec4 r = vec4(pivot, st.mean, w * invstd, b);
+    if (!FUSED) {
+        channel_params[c] = r.x;
+        channel_params[p.c_pad + c] = r.y;
+        channel_params[2u * p.c_pad + c] = r.z;
+        channel_params[3u * p.c_pad + c] = r.w;
+    }
+    return r;
+}

@@ -1,0 +1,169 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Channels-last batch statistics. Threads form a TX x TY grid: consecutive
+// threads read consecutive channel items of one row (coalesced), TY rows at a
+// time; with VEC=4 each thread carries four channels. Rows of a slice are
+// merged across TY through a fixed shared-memory tree. FUSED and split plans
+// work as in stats_cf.comp, with one counter per channel group.
+
+#include "common.glsl"
+#include "welford.glsl"
+
+layout(push_constant) uniform PushConstants { kp_stats_cl p; };
+
+#include "finalize.glsl"
+
+layout(constant_id = SPEC_CL_THREADS_X) const uint TX = 32;
+const uint TY = WG / TX;
+
+layout(std430, binding = BIND_STATS_X) readonly buffer XBuf { STORE_T x_data[]; };
+layout(std430, binding = BIND_STATS_Y) writeonly buffer YBuf { STORE_T y_data[]; };
+layout(std430, binding = BIND_STATS_Z) readonly buffer ZBuf { STORE_T z_data[]; };
+layout(std430, binding = BIND_STATS_PARTIALS) coherent buffer PartialBuf { float partials[]; };
+layout(std430, binding = BIND_STATS_COUNTERS) coherent buffer CounterBuf { uint counters[]; };
+
+#if VEC == 4
+#define CSTAT Stat4
+#define CSTAT_EMPTY STAT4_EMPTY
+#define cstat_merge stat4_merge
+#define cstat_fold_rows stat4_fold_rows
+#define cstat_fold_row stat4_fold_row
+#else
+#define CSTAT Stat
+#define CSTAT_EMPTY STAT_EMPTY
+#define cstat_merge stat_merge
+#define cstat_fold_rows(s, a, b, c, d) stat_fold4(s, vec4(a, b, c, d))
+#define cstat_fold_row stat_fold1
+#endif
+
+shared CSTAT s_tree[WG];
+shared bool s_last;
+shared VT s_pivot[TX];
+shared VT s_mean[TX];
+shared VT s_scale[TX];
+shared VT s_shift[TX];
+
+VT g_pivot;
+
+VT load_x(uint r, uint cv) {
+    return VT(x_data[p.x_base + r * p.cv_count + cv]) - g_pivot;
+}
+
+// Pivot of channel ch (scalar index), for the merge of a whole group.
+float channel_pivot(uint ch) {
+#if VEC == 4
+    return vec4(pivot_data[p.pivot_base + ch / 4u])[ch % 4u];
+#else
+    return float(pivot_data[p.pivot_base + ch]);
+#endif
+}
+
+// Channel k (0..VEC-1) of a per-thread statistic.
+Stat lane_stat(CSTAT s, uint k) {
+#if VEC == 4
+    return Stat(s.n, s.mean[k], s.m2[k]);
+#else
+    return s;
+#endif
+}
+
+uint next_pow2(uint v) {
+    return v <= 1u ? 1u : (1u << uint(findMSB(v - 1u) + 1));
+}
+
+void main() {
+    uint tid = gl_LocalInvocationIndex;
+    uint tx = tid % TX;
+    uint ty = tid / TX;
+    uint group = p.cg_base + gl_WorkGroupID.y;
+    uint cv = group * TX + tx;
+    bool in_range = cv < p.cv_count;
+    uint g = gl_WorkGroupID.x;
+    uint r0 = g * p.slice_rows;
+    uint r1 = min(r0 + p.slice_rows, p.rows);
+
+    CSTAT st = CSTAT_EMPTY;
+    g_pivot = in_range ? VT(pivot_data[p.pivot_base + cv]) : VT(0.0);
+    if (in_range) {
+        uint r = r0 + ty;
+        for (; r + 3u * TY < r1; r += 4u * TY) {
+            VT a = load_x(r, cv);
+            VT b = load_x(r + TY, cv);
+            VT c = load_x(r + 2u * TY, cv);
+            VT d = load_x(r + 3u * TY, cv);
+            cstat_fold_rows(st, a, b, c, d);
+        }
+        for (; r < r1; r += TY) cstat_fold_row(st, load_x(r, cv));
+    }
+
+    // Merge the TY rows of each channel item: fixed tree, lower row first.
+    s_tree[tid] = st;
+    barrier();
+    for (uint stride = next_pow2(TY) >> 1; stride > 0u; stride >>= 1) {
+        if (ty < stride && ty + stride < TY) s_tree[tid] = cstat_merge(s_tree[tid], s_tree[tid + stride * TX]);
+        barrier();
+    }
+
+    if (!FUSED) {
+        if (ty == 0u && in_range) {
+            CSTAT s = s_tree[tx];
+            for (uint k = 0u; k < uint(VEC); ++k) {
+                Stat one = lane_stat(s, k);
+                uint slot = ((cv * uint(VEC) + k) * p.slices_total + p.slice_base + g) * 3u;
+                partials[slot] = one.n;
+                partials[slot + 1u] = one.mean;
+                partials[slot + 2u] = one.m2;
+            }
+        }
+        memoryBarrierBuffer();
+        barrier();
+        if (tid == 0u) s_last = atomicAdd(counters[group], 1u) == p.slices_total - 1u;
+        barrier();
+        if (!s_last) return; // uniform
+        memoryBarrierBuffer();
+        // One thread per channel of the group merges its slices in slice order.
+        for (uint k = tid; k < TX * uint(VEC); k += WG) {
+            uint ch = group * TX * uint(VEC) + k;
+            if (ch >= p.channels) break;
+            Stat acc = STAT_EMPTY;
+            for (uint s = 0u; s < p.slices_total; ++s) {
+                uint slot = (ch * p.slices_total + s) * 3u;
+                acc = stat_merge(acc, Stat(partials[slot], partials[slot + 1u], partials[slot + 2u]));
+            }
+            finalize_channel(ch, acc, channel_pivot(ch));
+        }
+        if (tid == 0u) counters[group] = 0u;
+        return;
+    }
+
+    if (ty == 0u && in_range) {
+        CSTAT s = s_tree[tx];
+        VT m, sc, sh;
+#if VEC == 4
+        for (uint k = 0u; k < 4u; ++k) {
+            vec4 r = finalize_channel(cv * 4u + k, lane_stat(s, k), g_pivot[k]);
+            m[k] = r.y;
+            sc[k] = r.z;
+            sh[k] = r.w;
+        }
+#else
+        vec4 r = finalize_channel(cv, s, g_pivot);
+        m = r.y;
+        sc = r.z;
+        sh = r.w;
+#endif
+        s_pivot[tx] = g_pivot;
+        s_mean[tx] = m;
+        s_scale[tx] = sc;
+        s_shift[tx] = sh;
+    }
+    barrier();
+    if (!in_range) return;
+    VT k = s_pivot[tx], m = s_mean[tx], sc = s_scale[tx], sh = s_shift[tx];
+    for (uint r = r0 + ty; r < r1; r += TY) {
+        uint o = r * p.cv_count + cv;
+        VT x = VT(x_data[p.x_base + o]);
+        VT z = HAS_RESIDUAL ? VT(z_data[p.z_base + o]) : VT(0.0);
+        y_data[p.y_base + o] = STORE_T(finish_output(((x - k) - m) * sc + sh, z));
+    }
+}

@@ -1,0 +1,306 @@
+/* The public entry points: argument checks, then the context's backend. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../vulkan/vk_internal.h"
+#include "errors.h"
+#include "internal.h"
+
+void* vkbn__calloc(size_t count, size_t size) { return calloc(count, size); }
+void vkbn__free(void* p) { free(p); }
+
+void vkbn__log(vkbn_context ctx, vkbn_log_level level, const char* fmt, ...) {
+    if (!ctx || !ctx->log) return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ctx->log(ctx->log_user_data, level, msg);
+}
+
+#define REQUIRE(ptr, name)                                                                   \
+    do {                                                                                     \
+        if (!(ptr)) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name); \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
+/* Devices and contexts                                                      */
+/* ------------------------------------------------------------------------ */
+
+vkbn_result vkbn_enumerate_devices(uint32_t* count, vkbn_device_info* infos) {
+    REQUIRE(count, "count");
+    uint32_t capacity = infos ? *count : 0;
+    *count = 0;
+    PFN_vkGetInstanceProcAddr gipa = NULL;
+    if (vkbn__vk_load_loader(&gipa) != VKBN_SUCCESS) return VKBN_SUCCESS; /* no loader: no Vulkan devices */
+    VkInstance instance = VK_NULL_HANDLE;
+    bool debug_utils = false;
+    if (vkbn__vk_create_instance(gipa, false, &instance, &debug_utils) != VKBN_SUCCESS) {
+        return VKBN_SUCCESS; /* a loader without drivers lists nothing */
+    }
+    vkbn__instance_fns fn;
+    vkbn__vk_load_instance_fns(gipa, instance, &fn);
+    VkPhysicalDevice* pds = NULL;
+    uint32_t n = 0;
+    vkbn_result r = vkbn__vk_list_devices(&fn, instance, &pds, &n);
+    if (r == VKBN_SUCCESS && n > 0) {
+        vkbn_device_info* all = vkbn__calloc(n, sizeof *all);
+        if (!all) {
+            r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_enumerate_devices: out of host memory");
+        } else {
+            for (uint32_t i = 0; i < n; ++i) {
+                vkbn__vk_describe_device(&fn, pds[i], &all[i]);
+                all[i].index = i;
+            }
+            all[vkbn__vk_default_device(all, n)].is_default = 1;
+            if (infos) {
+                uint32_t k = n < capacity ? n : capacity;
+                memcpy(infos, all, k * sizeof *infos);
+                *count = k;
+            } else {
+                *count = n;
+            }
+            vkbn__free(all);
+        }
+    }
+    vkbn__free(pds);
+    fn.DestroyInstance(instance, NULL);
+    return r;
+}
+
+vkbn_result vkbn_context_create(const vkbn_context_desc* desc, vkbn_context* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    vkbn_context_desc defaults;
+    if (!desc) {
+        memset(&defaults, 0, sizeof defaults);
+        desc = &defaults;
+    }
+    const vkbn_context_flags known = VKBN_CONTEXT_ENABLE_VALIDATION | VKBN_CONTEXT_DISABLE_SUBGROUPS;
+    if (desc->flags & ~known) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->flags: unknown bits 0x%x", desc->flags & ~known);
+    }
+    vkbn_context ctx = vkbn__calloc(1, sizeof *ctx);
+    if (!ctx) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_context_create: out of host memory");
+    ctx->flags = desc->flags;
+    ctx->log = desc->log;
+    ctx->log_user_data = desc->log_user_data;
+    ctx->backend = VKBN_BACKEND_VULKAN;
+    vkbn_result r = vkbn__vk_context_create(ctx, desc);
+    if (r != VKBN_SUCCESS) {
+        vkbn_context_destroy(ctx);
+        return r;
+    }
+    *out = ctx;
+    return VKBN_SUCCESS;
+}
+
+void vkbn_context_destroy(vkbn_context ctx) {
+    if (!ctx) return;
+    if (ctx->vk) vkbn__vk_context_destroy(ctx);
+    vkbn__free(ctx);
+}
+
+vkbn_result vkbn_context_get_device_info(vkbn_context ctx, vkbn_device_info* info) {
+    REQUIRE(ctx, "ctx");
+    REQUIRE(info, "info");
+    *info = ctx->info;
+    return VKBN_SUCCESS;
+}
+
+vkbn_bool vkbn_context_uses_subgroups(vkbn_context ctx) { return ctx && ctx->vk && ctx->vk->use_subgroups; }
+
+uint64_t vkbn_context_validation_message_count(vkbn_context ctx) {
+    return ctx && ctx->vk ? vkbn__atomic_load64(&ctx->vk->validation_messages) : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+vkbn_result vkbn_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(ctx, "ctx");
+    if (size == 0) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "size: must be > 0");
+    vkbn_buffer b = vkbn__calloc(1, sizeof *b);
+    if (!b) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_buffer_create: out of host memory");
+    b->ctx = ctx;
+    b->kind = VKBN__BUFFER_OWNED;
+    b->size = size;
+    vkbn_result r = vkbn__vk_buffer_create(ctx, size, b);
+    if (r != VKBN_SUCCESS) {
+        vkbn__free(b);
+        return r;
+    }
+    *out = b;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_buffer_wrap(vkbn_context ctx, VkBuffer buffer, VkDeviceSize offset, VkDeviceSize size,
+                             vkbn_buffer* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(ctx, "ctx");
+    if (buffer == VK_NULL_HANDLE) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "buffer: required, got VK_NULL_HANDLE");
+    if (!ctx->vk) return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "ctx: wrapping a VkBuffer needs a Vulkan context");
+    if (offset % 4 != 0) {
+        return vkbn__fail(VKBN_ERROR_MISALIGNED, "offset: must be a multiple of 4, got %llu",
+                          (unsigned long long)offset);
+    }
+    if (size == 0) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "size: must be > 0");
+    vkbn_buffer b = vkbn__calloc(1, sizeof *b);
+    if (!b) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_buffer_wrap: out of host memory");
+    b->ctx = ctx;
+    b->kind = VKBN__BUFFER_WRAPPED;
+    b->vk_buffer = buffer;
+    b->offset = offset;
+    b->size = size;
+    *out = b;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_buffer_create_view(vkbn_buffer parent, uint64_t offset, uint64_t size, vkbn_buffer* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(parent, "parent");
+    if (offset % 4 != 0) {
+        return vkbn__fail(VKBN_ERROR_MISALIGNED, "offset: must be a multiple of 4, got %llu",
+                          (unsigned long long)offset);
+    }
+    if (size == 0) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "size: must be > 0");
+    if (offset > parent->size || size > parent->size - offset) {
+        return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "size: [%llu, %llu) does not fit the parent's %llu bytes",
+                          (unsigned long long)offset, (unsigned long long)(offset + size),
+                          (unsigned long long)parent->size);
+    }
+    vkbn_buffer b = vkbn__calloc(1, sizeof *b);
+    if (!b) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_buffer_create_view: out of host memory");
+    *b = *parent;
+    b->kind = VKBN__BUFFER_VIEW;
+    b->vk_memory = VK_NULL_HANDLE;
+    b->offset = parent->offset + offset;
+    b->size = size;
+    *out = b;
+    return VKBN_SUCCESS;
+}
+
+void vkbn_buffer_destroy(vkbn_buffer buffer) {
+    if (!buffer) return;
+    if (buffer->kind == VKBN__BUFFER_OWNED && buffer->ctx->vk) vkbn__vk_buffer_destroy(buffer);
+    vkbn__free(buffer);
+}
+
+uint64_t vkbn_buffer_size(vkbn_buffer buffer) { return buffer ? buffer->size : 0; }
+
+static vkbn_result check_transfer(vkbn_buffer b, uint64_t offset, const void* host, uint64_t size) {
+    REQUIRE(b, "buffer");
+    REQUIRE(host, b ? "src/dst" : "src/dst");
+    if (offset > b->size || size > b->size - offset) {
+        return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "size: [%llu, %llu) is outside the buffer's %llu bytes",
+                          (unsigned long long)offset, (unsigned long long)(offset + size),
+                          (unsigned long long)b->size);
+    }
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_buffer_upload(vkbn_buffer buffer, uint64_t offset, const void* src, uint64_t size) {
+    VKBN_CHECK(check_transfer(buffer, offset, src, size));
+    if (size == 0) return VKBN_SUCCESS;
+    return vkbn__vk_buffer_upload(buffer, offset, src, size);
+}
+
+vkbn_result vkbn_buffer_download(vkbn_buffer buffer, uint64_t offset, void* dst, uint64_t size) {
+    VKBN_CHECK(check_transfer(buffer, offset, dst, size));
+    if (size == 0) return VKBN_SUCCESS;
+    return vkbn__vk_buffer_download(buffer, offset, dst, size);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Plans and one-shot operations                                             */
+/* ------------------------------------------------------------------------ */
+
+static vkbn_result plan_from_op(vkbn_context ctx, const vkbn__op* op, vkbn_plan* out) {
+    vkbn_plan plan = vkbn__calloc(1, sizeof *plan);
+    if (!plan) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
+    plan->ctx = ctx;
+    plan->op = *op;
+    vkbn_result r = vkbn__vk_plan_build(plan);
+    if (r != VKBN_SUCCESS) {
+        vkbn_plan_destroy(plan);
+        return r;
+    }
+    *out = plan;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_plan_create_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* desc,
+                                              vkbn_plan* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_forward_training(ctx, desc, &op));
+    return plan_from_op(ctx, &op, out);
+}
+
+vkbn_result vkbn_plan_create_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc,
+                                               vkbn_plan* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_forward_inference(ctx, desc, &op));
+    return plan_from_op(ctx, &op, out);
+}
+
+vkbn_result vkbn_plan_create_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn_plan* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_copy(ctx, desc, &op));
+    return plan_from_op(ctx, &op, out);
+}
+
+vkbn_result vkbn_plan_execute(vkbn_plan plan) {
+    REQUIRE(plan, "plan");
+    return vkbn__vk_plan_execute(plan, 1, NULL);
+}
+
+vkbn_result vkbn_plan_execute_timed(vkbn_plan plan, uint32_t repetitions, double* seconds_per_run) {
+    REQUIRE(plan, "plan");
+    REQUIRE(seconds_per_run, "seconds_per_run");
+    if (repetitions == 0) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "repetitions: must be >= 1");
+    return vkbn__vk_plan_execute(plan, repetitions, seconds_per_run);
+}
+
+const char* vkbn_plan_describe(vkbn_plan plan) { return plan ? plan->description : ""; }
+
+void vkbn_plan_destroy(vkbn_plan plan) {
+    if (!plan) return;
+    if (plan->vk) vkbn__vk_plan_destroy(plan);
+    vkbn__free(plan);
+}
+
+vkbn_result vkbn_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* desc) {
+    vkbn_plan plan = NULL;
+    VKBN_CHECK(vkbn_plan_create_forward_training(ctx, desc, &plan));
+    vkbn_result r = vkbn_plan_execute(plan);
+    vkbn_plan_destroy(plan);
+    return r;
+}
+
+vkbn_result vkbn_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc) {
+    vkbn_plan plan = NULL;
+    VKBN_CHECK(vkbn_plan_create_forward_inference(ctx, desc, &plan));
+    vkbn_result r = vkbn_plan_execute(plan);
+    vkbn_plan_destroy(plan);
+    return r;
+}

@@ -1,0 +1,275 @@
+/* Argument checks shared by every backend (SEMANTICS.md, "Arguments and bad
+ * input"). Each failure names the argument; nothing has run yet, so nothing
+ * has been written. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "errors.h"
+#include "internal.h"
+
+static const char* dtype_name(vkbn_dtype d) { return d == VKBN_DTYPE_F16 ? "f16" : "f32"; }
+
+static bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) {
+    if (a != 0 && b > UINT64_MAX / a) return true;
+    *out = a * b;
+    return false;
+}
+
+uint32_t vkbn_dtype_size(vkbn_dtype dtype) {
+    switch (dtype) {
+    case VKBN_DTYPE_F32:
+        return 4;
+    case VKBN_DTYPE_F16:
+        return 2;
+    }
+    return 0;
+}
+
+static vkbn_result check_tensor(const vkbn_tensor_desc* t, uint64_t* elements, uint64_t* spatial) {
+    if (t->n == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.n: must be >= 1, got 0");
+    if (t->c == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.c: must be >= 1, got 0");
+    if (t->spatial_rank > VKBN_MAX_SPATIAL_RANK) {
+        return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.spatial_rank: must be 0..3, got %u",
+                          t->spatial_rank);
+    }
+    uint64_t s = 1;
+    for (uint32_t i = 0; i < t->spatial_rank; ++i) {
+        if (t->spatial[i] == 0) {
+            return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.spatial[%u]: must be >= 1, got 0", i);
+        }
+        if (mul_overflows(s, t->spatial[i], &s)) break; /* cannot happen with 3 x 32 bits */
+    }
+    if (t->layout != VKBN_LAYOUT_CHANNELS_FIRST && t->layout != VKBN_LAYOUT_CHANNELS_LAST) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->tensor.layout: unknown layout %d", (int)t->layout);
+    }
+    if (vkbn_dtype_size(t->dtype) == 0) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->tensor.dtype: unknown dtype %d", (int)t->dtype);
+    }
+    uint64_t nc = (uint64_t)t->n * t->c, count, bytes;
+    if (mul_overflows(nc, s, &count) || mul_overflows(count, vkbn_dtype_size(t->dtype), &bytes)) {
+        return vkbn__fail(VKBN_ERROR_TOO_LARGE, "desc->tensor: the element count overflows 64 bits");
+    }
+    *elements = count;
+    *spatial = s;
+    return VKBN_SUCCESS;
+}
+
+uint64_t vkbn_tensor_element_count(const vkbn_tensor_desc* desc) {
+    uint64_t e = 0, s = 0;
+    if (!desc) return 0;
+    char saved[512];
+    /* Keep the caller's last error intact: this query is not a failing call. */
+    strncpy(saved, vkbn_last_error(), sizeof saved - 1);
+    saved[sizeof saved - 1] = 0;
+    vkbn_result r = check_tensor(desc, &e, &s);
+    if (r != VKBN_SUCCESS) vkbn__fail(VKBN_SUCCESS, "%s", saved);
+    return r == VKBN_SUCCESS ? e : 0;
+}
+
+static vkbn_result check_buffer(vkbn_context ctx, vkbn_buffer b, const char* name, uint64_t need, bool required,
+                                const char* what) {
+    if (!b) {
+        if (required) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name);
+        return VKBN_SUCCESS;
+    }
+    if (b->ctx != ctx) {
+        return vkbn__fail(VKBN_ERROR_WRONG_CONTEXT, "%s: the buffer belongs to another context", name);
+    }
+    if (b->size < need) {
+        return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "%s: holds %llu bytes, %s needs %llu", name,
+                          (unsigned long long)b->size, what, (unsigned long long)need);
+    }
+    return VKBN_SUCCESS;
+}
+
+static vkbn_result check_eps(float eps) {
+    if (!isfinite(eps) || eps < 0.0f) {
+        return vkbn__fail(VKBN_ERROR_INVALID_EPS, "desc->eps: must be finite and >= 0, got %g", (double)eps);
+    }
+    return VKBN_SUCCESS;
+}
+
+static vkbn_result check_activation(vkbn_activation a) {
+    if (a != VKBN_ACTIVATION_NONE && a != VKBN_ACTIVATION_RELU) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->activation: unknown activation %d", (int)a);
+    }
+    return VKBN_SUCCESS;
+}
+
+/* One argument for the overlap check: its memory extent and role. */
+typedef struct arg_extent {
+    const char* name;
+    vkbn_buffer buffer;
+    uint64_t bytes;
+    bool written;
+} arg_extent;
+
+static bool same_root(vkbn_buffer a, vkbn_buffer b) {
+    return a->vk_buffer == b->vk_buffer && a->host == b->host;
+}
+
+static bool overlap(const arg_extent* a, const arg_extent* b) {
+    if (!same_root(a->buffer, b->buffer)) return false;
+    uint64_t a0 = a->buffer->offset, a1 = a0 + a->bytes;
+    uint64_t b0 = b->buffer->offset, b1 = b0 + b->bytes;
+    return a0 < b1 && b0 < a1;
+}
+
+static bool exact(const arg_extent* a, const arg_extent* b) {
+    return same_root(a->buffer, b->buffer) && a->buffer->offset == b->buffer->offset && a->bytes == b->bytes;
+}
+
+/* Outputs must not overlap anything, except that `y` may coincide exactly
+ * with the tensor inputs listed in `in_place_ok` (same offset, same extent). */
+static vkbn_result check_aliasing(const arg_extent* args, int count, const char* y_name,
+                                  const char* const* in_place_ok, int ok_count) {
+    for (int i = 0; i < count; ++i) {
+        if (!args[i].buffer || !args[i].written) continue;
+        for (int j = 0; j < count; ++j) {
+            if (i == j || !args[j].buffer || !overlap(&args[i], &args[j])) continue;
+            if (strcmp(args[i].name, y_name) == 0) {
+                bool allowed = false;
+                for (int k = 0; k < ok_count; ++k) allowed |= strcmp(args[j].name, in_place_ok[k]) == 0;
+                if (allowed && exact(&args[i], &args[j])) continue;
+                if (allowed) {
+                    return vkbn__fail(VKBN_ERROR_ALIASING,
+                                      "%s: partially overlaps %s (in-place use must start at the same offset)",
+                                      args[i].name, args[j].name);
+                }
+            }
+            return vkbn__fail(VKBN_ERROR_ALIASING, "%s: overlaps %s", args[i].name, args[j].name);
+        }
+    }
+    return VKBN_SUCCESS;
+}
+
+/* Checks shared by both forward modes. */
+static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc* tensor, vkbn_buffer x,
+                                        vkbn_buffer y, vkbn_buffer residual, vkbn_buffer weight,
+                                        vkbn_buffer bias, vkbn_activation activation, float eps, vkbn__op* op) {
+    memset(op, 0, sizeof *op);
+    VKBN_CHECK(check_tensor(tensor, &op->elements, &op->spatial));
+    op->tensor = *tensor;
+    op->elem_size = vkbn_dtype_size(tensor->dtype);
+    op->per_channel = (uint64_t)tensor->n * op->spatial;
+    uint64_t tbytes = op->elements * op->elem_size;
+    uint64_t vbytes = (uint64_t)tensor->c * sizeof(float);
+    char what[96];
+    snprintf(what, sizeof what, "the %s tensor", dtype_name(tensor->dtype));
+    VKBN_CHECK(check_buffer(ctx, x, "desc->x", tbytes, true, what));
+    VKBN_CHECK(check_buffer(ctx, y, "desc->y", tbytes, true, what));
+    VKBN_CHECK(check_buffer(ctx, residual, "desc->residual", tbytes, false, what));
+    VKBN_CHECK(check_buffer(ctx, weight, "desc->weight", vbytes, false, "c floats"));
+    VKBN_CHECK(check_buffer(ctx, bias, "desc->bias", vbytes, false, "c floats"));
+    VKBN_CHECK(check_activation(activation));
+    VKBN_CHECK(check_eps(eps));
+    op->x = x;
+    op->y = y;
+    op->z = residual;
+    op->weight = weight;
+    op->bias = bias;
+    op->eps = eps;
+    op->activation = activation;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* d, vkbn__op* op) {
+    VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
+                                    d->eps, op));
+    op->kind = VKBN__OP_FORWARD_TRAINING;
+    uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
+    VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, false, "c floats"));
+    VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, false, "c floats"));
+    VKBN_CHECK(check_buffer(ctx, d->save_mean, "desc->save_mean", vbytes, false, "c floats"));
+    VKBN_CHECK(check_buffer(ctx, d->save_invstd, "desc->save_invstd", vbytes, false, "c floats"));
+    if ((d->running_mean == NULL) != (d->running_var == NULL)) {
+        return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: running_mean and running_var go together, got only %s",
+                          d->running_mean ? "desc->running_var" : "desc->running_mean",
+                          d->running_mean ? "running_mean" : "running_var");
+    }
+    switch (d->running_average) {
+    case VKBN_RUNNING_AVERAGE_EXPONENTIAL:
+        if (!isfinite(d->momentum) || d->momentum < 0.0f || d->momentum > 1.0f) {
+            return vkbn__fail(VKBN_ERROR_INVALID_MOMENTUM, "desc->momentum: must be finite and in [0, 1], got %g",
+                              (double)d->momentum);
+        }
+        op->factor = d->momentum;
+        break;
+    case VKBN_RUNNING_AVERAGE_CUMULATIVE:
+        op->factor = (float)(1.0 / ((double)d->cumulative_count + 1.0));
+        break;
+    default:
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->running_average: unknown mode %d",
+                          (int)d->running_average);
+    }
+    if (op->per_channel <= 1) {
+        return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
+                          "desc->tensor: training needs more than one value per channel, got n * spatial = %llu",
+                          (unsigned long long)op->per_channel);
+    }
+    double m = (double)op->per_channel;
+    op->var_correction = d->biased_running_var ? 1.0f : (float)(m / (m - 1.0));
+    op->running_mean = d->running_mean;
+    op->running_var = d->running_var;
+    op->save_mean = d->save_mean;
+    op->save_invstd = d->save_invstd;
+    op->reduction_split = d->reduction_split;
+
+    uint64_t tbytes = op->elements * op->elem_size;
+    const arg_extent args[] = {
+        {"desc->x", d->x, tbytes, false},
+        {"desc->residual", d->residual, tbytes, false},
+        {"desc->weight", d->weight, vbytes, false},
+        {"desc->bias", d->bias, vbytes, false},
+        {"desc->y", d->y, tbytes, true},
+        {"desc->running_mean", d->running_mean, vbytes, true},
+        {"desc->running_var", d->running_var, vbytes, true},
+        {"desc->save_mean", d->save_mean, vbytes, true},
+        {"desc->save_invstd", d->save_invstd, vbytes, true},
+    };
+    static const char* const in_place[] = {"desc->x", "desc->residual"};
+    return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->y", in_place, 2);
+}
+
+vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* d, vkbn__op* op) {
+    VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
+                                    d->eps, op));
+    op->kind = VKBN__OP_FORWARD_INFERENCE;
+    uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
+    VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, true, "c floats"));
+    VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, true, "c floats"));
+    op->running_mean = d->running_mean;
+    op->running_var = d->running_var;
+    uint64_t tbytes = op->elements * op->elem_size;
+    const arg_extent args[] = {
+        {"desc->x", d->x, tbytes, false},
+        {"desc->residual", d->residual, tbytes, false},
+        {"desc->weight", d->weight, vbytes, false},
+        {"desc->bias", d->bias, vbytes, false},
+        {"desc->running_mean", d->running_mean, vbytes, false},
+        {"desc->running_var", d->running_var, vbytes, false},
+        {"desc->y", d->y, tbytes, true},
+    };
+    static const char* const in_place[] = {"desc->x", "desc->residual"};
+    return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->y", in_place, 2);
+}
+
+vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* d, vkbn__op* op) {
+    memset(op, 0, sizeof *op);
+    op->kind = VKBN__OP_COPY;
+    if (d->size == 0 || d->size % 4 != 0) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->size: must be a positive multiple of 4, got %llu",
+                          (unsigned long long)d->size);
+    }
+    VKBN_CHECK(check_buffer(ctx, d->x, "desc->x", d->size, true, "the copy"));
+    VKBN_CHECK(check_buffer(ctx, d->y, "desc->y", d->size, true, "the copy"));
+    const arg_extent args[] = {{"desc->x", d->x, d->size, false}, {"desc->y", d->y, d->size, true}};
+    VKBN_CHECK(check_aliasing(args, 2, "", NULL, 0));
+    op->x = d->x;
+    op->y = d->y;
+    op->copy_bytes = d->size;
+    op->elements = d->size / 4;
+    op->elem_size = 4;
+    return VKBN_SUCCESS;
+}

@@ -1,0 +1,149 @@
+/* Device buffers: owned ones are mapped directly where memory is unified,
+ * everything else moves through a staging buffer in chunks. */
+#include <string.h>
+
+#include "../core/errors.h"
+#include "vk_internal.h"
+
+#define STAGING_CHUNK (64ull << 20)
+
+static const VkBufferUsageFlags buffer_usage =
+    VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+
+vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer buf) {
+    struct vkbn__vk* vk = ctx->vk;
+    if (size > vk->caps.max_alloc) {
+        return vkbn__fail(VKBN_ERROR_TOO_LARGE, "size: %llu bytes exceeds the device's largest allocation (%llu)",
+                          (unsigned long long)size, (unsigned long long)vk->caps.max_alloc);
+    }
+    /* Round up so that whole-vector loads at the end stay inside the buffer. */
+    uint64_t alloc_size = vkbn__align_up(size, 16);
+    VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, alloc_size, vk->buffer_memory_type, buffer_usage, &buf->vk_buffer,
+                                          &buf->vk_memory, "vkbn_buffer_create"));
+    if (vk->buffer_mappable) {
+        void* p = NULL;
+        VkResult vr = vk->d.vkMapMemory(vk->device, buf->vk_memory, 0, VK_WHOLE_SIZE, 0, &p);
+        if (vr != VK_SUCCESS) {
+            vkbn__vk_buffer_destroy(buf);
+            return vkbn__fail_vk(vr, "vkbn_buffer_create: vkMapMemory");
+        }
+        buf->mapped = p;
+    }
+    return VKBN_SUCCESS;
+}
+
+void vkbn__vk_buffer_destroy(vkbn_buffer buf) {
+    struct vkbn__vk* vk = buf->ctx->vk;
+    if (buf->kind != VKBN__BUFFER_OWNED) return;
+    if (buf->mapped) vk->d.vkUnmapMemory(vk->device, buf->vk_memory);
+    if (buf->vk_buffer) vk->d.vkDestroyBuffer(vk->device, buf->vk_buffer, vk->alloc);
+    if (buf->vk_memory) vk->d.vkFreeMemory(vk->device, buf->vk_memory, vk->alloc);
+    buf->vk_buffer = VK_NULL_HANDLE;
+    buf->vk_memory = VK_NULL_HANDLE;
+    buf->mapped = NULL;
+}
+
+/* The staging buffer grows to the largest chunk needed; caller holds submit_lock. */
+static vkbn_result ensure_staging(struct vkbn__vk* vk, uint64_t size) {
+    if (vk->staging_size >= size) return VKBN_SUCCESS;
+    if (vk->staging) {
+        vk->d.vkUnmapMemory(vk->device, vk->staging_memory);
+        vk->d.vkDestroyBuffer(vk->device, vk->staging, vk->alloc);
+        vk->d.vkFreeMemory(vk->device, vk->staging_memory, vk->alloc);
+        vk->staging = VK_NULL_HANDLE;
+        vk->staging_memory = VK_NULL_HANDLE;
+        vk->staging_size = 0;
+    }
+    int32_t type = vkbn__vk_find_memory_type(&vk->caps.mem, ~0u, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+                                             VK_MEMORY_PROPERTY_HOST_COHERENT_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+    if (type < 0) return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE, "the device has no host-visible memory");
+    VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, size, (uint32_t)type,
+                                          VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                          &vk->staging, &vk->staging_memory, "creating the staging buffer"));
+    void* p = NULL;
+    VkResult vr = vk->d.vkMapMemory(vk->device, vk->staging_memory, 0, VK_WHOLE_SIZE, 0, &p);
+    if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "mapping the staging buffer");
+    vk->staging_map = p;
+    vk->staging_size = size;
+    vk->staging_coherent =
+        (vk->caps.mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
+    return VKBN_SUCCESS;
+}
+
+static void flush_or_invalidate(struct vkbn__vk* vk, VkDeviceMemory mem, bool coherent, bool flush) {
+    if (coherent) return;
+    VkMappedMemoryRange r = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, .memory = mem, .size = VK_WHOLE_SIZE};
+    if (flush) {
+        vk->d.vkFlushMappedMemoryRanges(vk->device, 1, &r);
+    } else {
+        vk->d.vkInvalidateMappedMemoryRanges(vk->device, 1, &r);
+    }
+}
+
+/* Copies through staging in chunks; to_device selects the direction. */
+static vkbn_result staged_copy(vkbn_buffer buf, uint64_t offset, uint8_t* host, uint64_t size, bool to_device) {
+    struct vkbn__vk* vk = buf->ctx->vk;
+    uint64_t chunk = size < STAGING_CHUNK ? size : STAGING_CHUNK;
+    for (uint64_t done = 0; done < size; done += chunk) {
+        uint64_t n = size - done < chunk ? size - done : chunk;
+        VKBN_CHECK(vkbn__vk_begin(vk));
+        vkbn_result r = ensure_staging(vk, vkbn__align_up(chunk, 16));
+        if (r != VKBN_SUCCESS) {
+            vkbn__vk_abort(vk);
+            return r;
+        }
+        if (to_device) {
+            memcpy(vk->staging_map, host + done, n);
+            flush_or_invalidate(vk, vk->staging_memory, vk->staging_coherent, true);
+        }
+        VkBufferCopy region = {.srcOffset = to_device ? 0 : buf->offset + offset + done,
+                               .dstOffset = to_device ? buf->offset + offset + done : 0,
+                               .size = n};
+        if (to_device) {
+            vk->d.vkCmdCopyBuffer(vk->cmd, vk->staging, buf->vk_buffer, 1, &region);
+        } else {
+            vk->d.vkCmdCopyBuffer(vk->cmd, buf->vk_buffer, vk->staging, 1, &region);
+            VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                  .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                                  .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+            vk->d.vkCmdPipelineBarrier(vk->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                                       &mb, 0, NULL, 0, NULL);
+        }
+        /* Keep the staging buffer locked until the host has read it back. */
+        VkResult vr = vk->d.vkEndCommandBuffer(vk->cmd);
+        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
+                           .pCommandBuffers = &vk->cmd};
+        if (vr == VK_SUCCESS) vr = vk->d.vkResetFences(vk->device, 1, &vk->fence);
+        if (vr == VK_SUCCESS) vr = vk->d.vkQueueSubmit(vk->queue, 1, &si, vk->fence);
+        if (vr == VK_SUCCESS) vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+        if (vr == VK_SUCCESS && !to_device) {
+            flush_or_invalidate(vk, vk->staging_memory, vk->staging_coherent, false);
+            memcpy(host + done, vk->staging_map, n);
+        }
+        vkbn__mutex_unlock(&vk->submit_lock);
+        if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, to_device ? "vkbn_buffer_upload" : "vkbn_buffer_download");
+    }
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size) {
+    struct vkbn__vk* vk = buf->ctx->vk;
+    if (buf->mapped) {
+        /* Immediate-mode work has completed before any call returns, so the
+         * device is not using this memory now. */
+        memcpy(buf->mapped + buf->offset + offset, src, size);
+        flush_or_invalidate(vk, buf->vk_memory, vk->buffer_coherent, true);
+        return VKBN_SUCCESS;
+    }
+    return staged_copy(buf, offset, (uint8_t*)src, size, true);
+}
+
+vkbn_result vkbn__vk_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size) {
+    struct vkbn__vk* vk = buf->ctx->vk;
+    if (buf->mapped) {
+        flush_or_invalidate(vk, buf->vk_memory, vk->buffer_coherent, false);
+        memcpy(dst, buf->mapped + buf->offset + offset, size);
+        return VKBN_SUCCESS;
+    }
+    return staged_copy(buf, offset, dst, size, false);
+}

@@ -1,0 +1,250 @@
+/* The Vulkan backend: one vkbn__vk per context. Every device-level call goes
+ * through the context's own volk table (no globals), so several contexts, on
+ * several devices or on a borrowed device, live side by side. */
+#ifndef VKBN_VK_INTERNAL_H_
+#define VKBN_VK_INTERNAL_H_
+
+#include <volk.h> /* before vkbn.h: it sets VK_NO_PROTOTYPES */
+
+#include "../core/internal.h"
+#include "../core/platform.h"
+#include "kernel_params.h"
+
+typedef enum vkbn__kernel {
+    VKBN__KERNEL_STATS_CF,
+    VKBN__KERNEL_STATS_CL,
+    VKBN__KERNEL_APPLY,
+    VKBN__KERNEL_COPY,
+    VKBN__KERNEL_COUNT
+} vkbn__kernel;
+
+/* A compile-time variant of a kernel (glslang -D values). */
+typedef struct vkbn__variant {
+    uint8_t f16;
+    uint8_t vec;       /* 1 or 4 */
+    uint8_t subgroups; /* 0 or 1 */
+} vkbn__variant;
+
+/* One embedded SPIR-V blob (generated at build time: vk_shaders.c). */
+typedef struct vkbn__spirv {
+    vkbn__kernel kernel;
+    vkbn__variant variant;
+    const uint32_t* code;
+    size_t size; /* bytes */
+    const char* name;
+} vkbn__spirv;
+
+extern const vkbn__spirv vkbn__spirv_blobs[];
+extern const uint32_t vkbn__spirv_blob_count;
+
+/* Tuning for one device, from the per-vendor table (vk_tuning.c). */
+typedef struct vkbn__tuning {
+    uint32_t workgroup_size;   /* threads per workgroup, a power of two */
+    uint32_t apply_items;      /* vector items per thread in apply and copy */
+    uint32_t target_groups;    /* workgroups that keep the whole device busy */
+    uint32_t min_slice_elems;  /* smallest share of a channel worth its own workgroup */
+    uint32_t cl_threads_x_max; /* channels-last: most threads along channels */
+    char source[64];           /* which table entry applied */
+} vkbn__tuning;
+
+/* What the device can do, and what vkbn enabled on it. */
+typedef struct vkbn__caps {
+    VkPhysicalDeviceProperties props;
+    uint32_t subgroup_size;
+    uint32_t min_subgroup_size;
+    uint32_t max_subgroup_size;
+    VkSubgroupFeatureFlags subgroup_ops; /* 0 if compute has no subgroup support */
+    bool subgroup_size_control;          /* enabled */
+    bool full_subgroups;                 /* computeFullSubgroups enabled */
+    bool storage16;                      /* storageBuffer16BitAccess enabled */
+    uint32_t timestamp_bits;             /* of the chosen queue family */
+    uint64_t max_alloc;
+    uint64_t max_range;
+    uint32_t min_sboa;
+    uint32_t sm_count; /* compute units when the driver tells (NV/AMD extensions), else 0 */
+    VkPhysicalDeviceMemoryProperties mem;
+    char driver_name[256];
+    char driver_info[256];
+} vkbn__caps;
+
+/* Instance-level functions, loaded per context from its vkGetInstanceProcAddr. */
+typedef struct vkbn__instance_fns {
+    PFN_vkDestroyInstance DestroyInstance;
+    PFN_vkEnumeratePhysicalDevices EnumeratePhysicalDevices;
+    PFN_vkGetPhysicalDeviceProperties GetPhysicalDeviceProperties;
+    PFN_vkGetPhysicalDeviceProperties2 GetPhysicalDeviceProperties2;
+    PFN_vkGetPhysicalDeviceFeatures2 GetPhysicalDeviceFeatures2;
+    PFN_vkGetPhysicalDeviceMemoryProperties GetPhysicalDeviceMemoryProperties;
+    PFN_vkGetPhysicalDeviceQueueFamilyProperties GetPhysicalDeviceQueueFamilyProperties;
+    PFN_vkEnumerateDeviceExtensionProperties EnumerateDeviceExtensionProperties;
+    PFN_vkCreateDevice CreateDevice;
+    PFN_vkGetDeviceProcAddr GetDeviceProcAddr;
+    PFN_vkCreateDebugUtilsMessengerEXT CreateDebugUtilsMessengerEXT;
+    PFN_vkDestroyDebugUtilsMessengerEXT DestroyDebugUtilsMessengerEXT;
+} vkbn__instance_fns;
+
+typedef struct vkbn__pipeline_entry {
+    vkbn__kernel kernel;
+    vkbn__variant variant;
+    uint32_t spec[SPEC_COUNT];
+    VkPipeline pipeline;
+} vkbn__pipeline_entry;
+
+struct vkbn__vk {
+    vkbn_context ctx;
+    PFN_vkGetInstanceProcAddr gipa;
+    vkbn__instance_fns fn;
+    struct VolkDeviceTable d;
+    const VkAllocationCallbacks* alloc;
+    VkInstance instance;
+    bool own_instance;
+    VkPhysicalDevice phys;
+    VkDevice device;
+    bool own_device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkDebugUtilsMessengerEXT messenger;
+    uint64_t validation_messages; /* updated with atomics from the messenger callback */
+
+    vkbn__caps caps;
+    vkbn__tuning tuning;
+    bool use_subgroups;
+    uint64_t max_binding_range; /* <= caps.max_range */
+    uint32_t bind_align;        /* max(minStorageBufferOffsetAlignment, 16) */
+
+    /* Pipelines: one layout per kernel, pipelines created on first use. */
+    VkDescriptorSetLayout set_layouts[VKBN__KERNEL_COUNT];
+    VkPipelineLayout pipeline_layouts[VKBN__KERNEL_COUNT];
+    VkShaderModule* modules; /* one per embedded blob, created on first use */
+    VkPipelineCache pipeline_cache;
+    vkbn__pipeline_entry* pipelines;
+    uint32_t pipeline_count;
+    uint32_t pipeline_capacity;
+    vkbn__mutex pipeline_lock;
+
+    /* Immediate submission: one command buffer, used under submit_lock. */
+    vkbn__mutex submit_lock;
+    VkCommandPool cmd_pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    VkQueryPool timestamps;
+
+    /* Host-visible staging for buffers that cannot be mapped. */
+    VkBuffer staging;
+    VkDeviceMemory staging_memory;
+    uint8_t* staging_map;
+    uint64_t staging_size;
+    bool staging_coherent;
+
+    /* Memory type for owned buffers, and whether it is mapped. */
+    uint32_t buffer_memory_type;
+    bool buffer_mappable;
+    bool buffer_coherent;
+
+    /* Bound wherever an optional argument is absent. */
+    VkBuffer dummy;
+    VkDeviceMemory dummy_memory;
+};
+
+/* A buffer range as one descriptor sees it. */
+typedef struct vkbn__range {
+    VkBuffer buffer;
+    VkDeviceSize offset; /* aligned to bind_align */
+    VkDeviceSize range;
+    uint32_t base;       /* first unit of the data, from `offset` */
+} vkbn__range;
+
+typedef struct vkbn__dispatch {
+    vkbn__kernel kernel;
+    VkPipeline pipeline;
+    VkDescriptorSet set;
+    uint32_t groups[3];
+    uint32_t push_size;
+    uint32_t push[32];
+    bool barrier_before; /* wait for the previous dispatches' writes */
+} vkbn__dispatch;
+
+struct vkbn__vk_plan {
+    vkbn__dispatch* dispatches;
+    uint32_t count;
+    uint32_t capacity;
+    VkDescriptorPool pool;
+    uint32_t pool_sets;
+    VkBuffer scratch;
+    VkDeviceMemory scratch_memory;
+    uint64_t counters_offset;
+    uint64_t counters_size;
+    bool counters_ready; /* counters start at zero; the kernels leave them at zero */
+};
+
+/* vk_instance.c */
+vkbn_result vkbn__vk_load_loader(PFN_vkGetInstanceProcAddr* out);
+vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, VkInstance* out,
+                                     bool* debug_utils);
+void vkbn__vk_load_instance_fns(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, vkbn__instance_fns* fn);
+/* Usable devices (Vulkan >= 1.1 with a compute queue), in loader order. */
+vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance instance, VkPhysicalDevice** out,
+                                  uint32_t* count);
+void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info);
+uint32_t vkbn__vk_default_device(const vkbn_device_info* infos, uint32_t count);
+void vkbn__vk_load_device_table(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, VkDevice device,
+                                struct VolkDeviceTable* table);
+
+/* vk_context.c */
+vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc);
+void vkbn__vk_context_destroy(vkbn_context ctx);
+vkbn_result vkbn__vk_begin(struct vkbn__vk* vk);           /* locks submit_lock, begins vk->cmd */
+vkbn_result vkbn__vk_submit_and_wait(struct vkbn__vk* vk); /* ends, submits, waits, unlocks */
+void vkbn__vk_abort(struct vkbn__vk* vk);                  /* unlocks after a failed recording */
+void vkbn__vk_barrier(struct vkbn__vk* vk, VkCommandBuffer cmd);
+int32_t vkbn__vk_find_memory_type(const VkPhysicalDeviceMemoryProperties* mem, uint32_t allowed,
+                                  VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred);
+vkbn_result vkbn__vk_create_raw_buffer(struct vkbn__vk* vk, uint64_t size, uint32_t memory_type,
+                                       VkBufferUsageFlags usage, VkBuffer* buffer, VkDeviceMemory* memory,
+                                       const char* what);
+
+/* vk_tuning.c */
+void vkbn__vk_choose_tuning(const vkbn__caps* caps, vkbn__tuning* t);
+
+/* vk_buffer.c */
+vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer buf);
+void vkbn__vk_buffer_destroy(vkbn_buffer buf);
+vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size);
+vkbn_result vkbn__vk_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size);
+
+/* vk_pipeline.c */
+vkbn_result vkbn__vk_pipelines_init(struct vkbn__vk* vk);
+void vkbn__vk_pipelines_destroy(struct vkbn__vk* vk);
+vkbn_result vkbn__vk_get_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkbn__variant variant,
+                                  const uint32_t spec[SPEC_COUNT], VkPipeline* out);
+uint32_t vkbn__vk_binding_count(vkbn__kernel kernel);
+
+/* vk_plan.c: building blocks of plans. */
+vkbn__range vkbn__vk_range(const struct vkbn__vk* vk, vkbn_buffer b, uint64_t byte_offset, uint64_t bytes,
+                           uint32_t unit);
+vkbn__range vkbn__vk_raw_range(const struct vkbn__vk* vk, VkBuffer buffer, uint64_t offset, uint64_t bytes);
+vkbn__range vkbn__vk_dummy_range(const struct vkbn__vk* vk);
+vkbn_result vkbn__vk_plan_reserve(vkbn_plan plan, uint32_t dispatches);
+/* Appends a dispatch with its own descriptor set (ranges[binding]). */
+vkbn_result vkbn__vk_plan_add(vkbn_plan plan, vkbn__kernel kernel, VkPipeline pipeline, const vkbn__range* ranges,
+                              const void* push, uint32_t push_size, const uint32_t groups[3], bool barrier_before);
+vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t counters_offset,
+                                        uint64_t counters_size);
+vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds);
+void vkbn__vk_plan_destroy(vkbn_plan plan);
+void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd);
+
+/* vk_forward.c: the planners. */
+vkbn_result vkbn__vk_plan_build(vkbn_plan plan);
+
+/* Shared arithmetic helpers. */
+static inline uint64_t vkbn__div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+static inline uint64_t vkbn__align_up(uint64_t a, uint64_t b) { return vkbn__div_up(a, b) * b; }
+static inline uint32_t vkbn__next_pow2(uint32_t v) {
+    uint32_t p = 1;
+    while (p < v) p <<= 1;
+    return p;
+}
+kp_fastdiv vkbn__fastdiv(uint32_t d);
+
+#endif

@@ -1,0 +1,171 @@
+/* A Vulkan plan is a list of dispatches, each with its pipeline, its own
+ * descriptor set and its push constants, plus the plan's scratch memory.
+ * Recording it is a loop; nothing is allocated or compiled while recording. */
+#include <string.h>
+
+#include "../core/errors.h"
+#include "vk_internal.h"
+
+kp_fastdiv vkbn__fastdiv(uint32_t d) {
+    kp_fastdiv f;
+    uint32_t l = 0;
+    while (l < 32 && (1ull << l) < d) ++l;
+    f.d = d;
+    f.mul = (uint32_t)(((1ull << 32) * ((1ull << l) - d)) / d + 1);
+    f.shift = l;
+    return f;
+}
+
+vkbn__range vkbn__vk_raw_range(const struct vkbn__vk* vk, VkBuffer buffer, uint64_t offset, uint64_t bytes) {
+    vkbn__range r;
+    uint64_t aligned = offset & ~(uint64_t)(vk->bind_align - 1);
+    r.buffer = buffer;
+    r.offset = aligned;
+    r.range = vkbn__align_up(offset + bytes - aligned, 4);
+    r.base = 0;
+    return r;
+}
+
+/* Binds [byte_offset, byte_offset + bytes) of b with the descriptor offset
+ * aligned down; base counts `unit`-byte items from there to the data. */
+vkbn__range vkbn__vk_range(const struct vkbn__vk* vk, vkbn_buffer b, uint64_t byte_offset, uint64_t bytes,
+                           uint32_t unit) {
+    uint64_t start = b->offset + byte_offset;
+    vkbn__range r = vkbn__vk_raw_range(vk, b->vk_buffer, start, bytes);
+    r.base = (uint32_t)((start - r.offset) / unit);
+    return r;
+}
+
+vkbn__range vkbn__vk_dummy_range(const struct vkbn__vk* vk) {
+    vkbn__range r = {.buffer = vk->dummy, .offset = 0, .range = 256, .base = 0};
+    return r;
+}
+
+vkbn_result vkbn__vk_plan_reserve(vkbn_plan plan, uint32_t dispatches) {
+    struct vkbn__vk* vk = plan->ctx->vk;
+    struct vkbn__vk_plan* p = plan->vk;
+    p->dispatches = vkbn__calloc(dispatches, sizeof *p->dispatches);
+    if (!p->dispatches) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
+    p->capacity = dispatches;
+    VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                 .descriptorCount = dispatches * BIND_STATS_COUNT};
+    VkDescriptorPoolCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                     .maxSets = dispatches,
+                                     .poolSizeCount = 1,
+                                     .pPoolSizes = &size};
+    VkResult vr = vk->d.vkCreateDescriptorPool(vk->device, &ci, vk->alloc, &p->pool);
+    if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreateDescriptorPool");
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn__vk_plan_add(vkbn_plan plan, vkbn__kernel kernel, VkPipeline pipeline, const vkbn__range* ranges,
+                              const void* push, uint32_t push_size, const uint32_t groups[3], bool barrier_before) {
+    struct vkbn__vk* vk = plan->ctx->vk;
+    struct vkbn__vk_plan* p = plan->vk;
+    if (p->count == p->capacity) {
+        return vkbn__fail(VKBN_ERROR_VULKAN, "internal: plan has more dispatches than reserved");
+    }
+    vkbn__dispatch* d = &p->dispatches[p->count];
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                      .descriptorPool = p->pool,
+                                      .descriptorSetCount = 1,
+                                      .pSetLayouts = &vk->set_layouts[kernel]};
+    VkResult vr = vk->d.vkAllocateDescriptorSets(vk->device, &ai, &d->set);
+    if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkAllocateDescriptorSets");
+    uint32_t n = vkbn__vk_binding_count(kernel);
+    VkDescriptorBufferInfo infos[16];
+    VkWriteDescriptorSet writes[16];
+    for (uint32_t b = 0; b < n; ++b) {
+        infos[b] = (VkDescriptorBufferInfo){ranges[b].buffer, ranges[b].offset, ranges[b].range};
+        writes[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                           .dstSet = d->set,
+                                           .dstBinding = b,
+                                           .descriptorCount = 1,
+                                           .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                           .pBufferInfo = &infos[b]};
+    }
+    vk->d.vkUpdateDescriptorSets(vk->device, n, writes, 0, NULL);
+    d->kernel = kernel;
+    d->pipeline = pipeline;
+    memcpy(d->groups, groups, sizeof d->groups);
+    memcpy(d->push, push, push_size);
+    d->push_size = push_size;
+    d->barrier_before = barrier_before;
+    p->count++;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t counters_offset,
+                                        uint64_t counters_size) {
+    struct vkbn__vk* vk = plan->ctx->vk;
+    struct vkbn__vk_plan* p = plan->vk;
+    VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, bytes, vk->buffer_memory_type,
+                                          VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                          &p->scratch, &p->scratch_memory, "allocating plan scratch memory"));
+    p->counters_offset = counters_offset;
+    p->counters_size = counters_size;
+    p->counters_ready = counters_size == 0;
+    return VKBN_SUCCESS;
+}
+
+void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd) {
+    struct vkbn__vk* vk = plan->ctx->vk;
+    struct vkbn__vk_plan* p = plan->vk;
+    if (!p->counters_ready) {
+        vk->d.vkCmdFillBuffer(cmd, p->scratch, p->counters_offset, p->counters_size, 0);
+        vkbn__vk_barrier(vk, cmd);
+    }
+    for (uint32_t i = 0; i < p->count; ++i) {
+        const vkbn__dispatch* d = &p->dispatches[i];
+        if (d->barrier_before) vkbn__vk_barrier(vk, cmd);
+        vk->d.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline);
+        vk->d.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vk->pipeline_layouts[d->kernel], 0, 1,
+                                      &d->set, 0, NULL);
+        vk->d.vkCmdPushConstants(cmd, vk->pipeline_layouts[d->kernel], VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                                 d->push_size, d->push);
+        vk->d.vkCmdDispatch(cmd, d->groups[0], d->groups[1], d->groups[2]);
+    }
+}
+
+vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds) {
+    struct vkbn__vk* vk = plan->ctx->vk;
+    bool timed = seconds != NULL;
+    if (timed && !vk->timestamps) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "plan: the device's compute queue has no timestamps");
+    }
+    VKBN_CHECK(vkbn__vk_begin(vk));
+    VkCommandBuffer cmd = vk->cmd;
+    if (timed) {
+        vk->d.vkCmdResetQueryPool(cmd, vk->timestamps, 0, 2);
+        vk->d.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, vk->timestamps, 0);
+    }
+    for (uint32_t r = 0; r < repetitions; ++r) {
+        if (r > 0) vkbn__vk_barrier(vk, cmd);
+        vkbn__vk_plan_record(plan, cmd);
+        plan->vk->counters_ready = true;
+    }
+    if (timed) vk->d.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->timestamps, 1);
+    VKBN_CHECK(vkbn__vk_submit_and_wait(vk));
+    if (timed) {
+        uint64_t ts[2];
+        VkResult vr = vk->d.vkGetQueryPoolResults(vk->device, vk->timestamps, 0, 2, sizeof ts, ts, sizeof ts[0],
+                                                  VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+        if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkGetQueryPoolResults");
+        uint64_t mask = vk->caps.timestamp_bits >= 64 ? UINT64_MAX : ((1ull << vk->caps.timestamp_bits) - 1);
+        uint64_t ticks = (ts[1] - ts[0]) & mask;
+        *seconds = (double)ticks * (double)vk->caps.props.limits.timestampPeriod * 1e-9 / (double)repetitions;
+    }
+    return VKBN_SUCCESS;
+}
+
+void vkbn__vk_plan_destroy(vkbn_plan plan) {
+    struct vkbn__vk* vk = plan->ctx->vk;
+    struct vkbn__vk_plan* p = plan->vk;
+    if (!p) return;
+    if (p->pool) vk->d.vkDestroyDescriptorPool(vk->device, p->pool, vk->alloc);
+    if (p->scratch) vk->d.vkDestroyBuffer(vk->device, p->scratch, vk->alloc);
+    if (p->scratch_memory) vk->d.vkFreeMemory(vk->device, p->scratch_memory, vk->alloc);
+    vkbn__free(p->dispatches);
+    vkbn__free(p);
+    plan->vk = NULL;
+}
