@@ -40,8 +40,14 @@ extern "C" {
 #define VKBN_VERSION (VKBN_VERSION_MAJOR * 10000 + VKBN_VERSION_MINOR * 100 + VKBN_VERSION_PATCH)
 
 #if defined(__clang__)
+/* Nullability marks every pointer of the API; silence clang's pedantic notes
+ * about the extension and about the Vulkan handle fields it cannot mark. */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wnullability-extension"
+#pragma clang diagnostic ignored "-Wnullability-completeness"
 #define VKBN_NULLABLE _Nullable
 #define VKBN_NOT_NULL _Nonnull
+#define VKBN_CLANG_PUSHED_
 #else
 #define VKBN_NULLABLE
 #define VKBN_NOT_NULL
@@ -417,6 +423,11 @@ VKBN_API void vkbn_plan_destroy(vkbn_plan VKBN_NULLABLE plan);
 
 #ifdef __cplusplus
 }
+#endif
+
+#ifdef VKBN_CLANG_PUSHED_
+#pragma clang diagnostic pop
+#undef VKBN_CLANG_PUSHED_
 #endif
 
 #endif /* VKBN_H_ */

@@ -124,7 +124,8 @@ static vkbn_result pick_device(struct vkbn__vk* vk, const char* want, vkbn_devic
     vkbn_result r = VKBN_SUCCESS;
     if (chosen < 0) {
         r = vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
-                       "desc->device: no Vulkan device matches \"%s\" (%u devices; see `vkbn devices`)", want, n);
+                       "desc->device: no Vulkan device matches \"%s\" (%u device%s; see `vkbn devices`)", want, n,
+                       n == 1 ? "" : "s");
     } else {
         vk->phys = pds[chosen];
         *info = infos[chosen];

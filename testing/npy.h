@@ -1,0 +1,37 @@
+/* Reading and writing NumPy .npy files (format 1.0/2.0/3.0 read, 1.0 written)
+ * holding little-endian f32 ('<f4') or f16 ('<f2') arrays in C order. */
+#ifndef VKBN_TESTING_NPY_H_
+#define VKBN_TESTING_NPY_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NPY_MAX_DIMS 8
+
+typedef enum npy_dtype { NPY_F32 = 0, NPY_F16 = 1 } npy_dtype;
+
+typedef struct npy_array {
+    npy_dtype dtype;
+    uint32_t ndim;
+    uint64_t shape[NPY_MAX_DIMS];
+    uint64_t count;   /* product of shape (1 for a 0-d array) */
+    void* data;       /* count elements of dtype, owned: free with npy_free */
+} npy_array;
+
+/* Reads `path`. On failure returns nonzero and writes a one-line reason
+ * ("x.npy: expected dtype '<f4' or '<f2', got '>f8'") into err. Rejects
+ * Fortran order, big-endian and other dtypes, truncated files, bad headers. */
+int npy_read(const char* path, npy_array* out, char* err, size_t err_size);
+/* Writes `a` to `path` (format 1.0). Nonzero on failure with the reason. */
+int npy_write(const char* path, const npy_array* a, char* err, size_t err_size);
+void npy_free(npy_array* a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,77 @@
+/* The fp64 reference of SEMANTICS.md: what every backend is tested against.
+ * Plain loops in double precision over the same f32 (or f16-decoded) inputs;
+ * clarity over speed. Part of the test kit (tests, `vkbn check`, the bench),
+ * not of the library. */
+#ifndef VKBN_TESTING_REFERENCE_H_
+#define VKBN_TESTING_REFERENCE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vkbn/vkbn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A tensor's logical shape for the reference: n, c, s (spatial product) and
+ * the layout that maps (n, c, s) to a flat index. */
+typedef struct ref_shape {
+    uint64_t n, c, s;
+    vkbn_layout layout;
+} ref_shape;
+
+ref_shape ref_shape_from_desc(const vkbn_tensor_desc* t);
+/* Flat index of element (n, c, s) in the layout. */
+uint64_t ref_index(const ref_shape* sh, uint64_t n, uint64_t c, uint64_t s);
+
+/* Forward training. Inputs are doubles (already decoded from f32/f16).
+ * weight, bias, z, running_mean/var may be NULL (weight = 1, bias = 0; no
+ * residual; no running update). running_* are updated in place with factor f
+ * and the unbiased (or biased) variance. Outputs: y (n*c*s), mean[c],
+ * invstd[c], var[c] (biased). */
+typedef struct ref_forward_training {
+    ref_shape shape;
+    const double* x;
+    const double* z;
+    const double* weight;
+    const double* bias;
+    double* running_mean;
+    double* running_var;
+    double eps;
+    double factor;          /* running-average weight of this batch */
+    int biased_running_var; /* 0: var * m/(m-1) */
+    vkbn_activation activation;
+    double* y;
+    double* mean;
+    double* invstd;
+    double* var;
+} ref_forward_training;
+
+void ref_batchnorm_forward_training(const ref_forward_training* a);
+
+/* Forward inference from running statistics (not modified). */
+typedef struct ref_forward_inference {
+    ref_shape shape;
+    const double* x;
+    const double* z;
+    const double* weight;
+    const double* bias;
+    const double* running_mean;
+    const double* running_var;
+    double eps;
+    vkbn_activation activation;
+    double* y;
+} ref_forward_inference;
+
+void ref_batchnorm_forward_inference(const ref_forward_inference* a);
+
+/* IEEE half <-> float, round to nearest even, with subnormals, inf and NaN. */
+uint16_t ref_f32_to_f16(float f);
+float ref_f16_to_f32(uint16_t h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,237 @@
+/* Forward training and inference against the fp64 reference.
+ *
+ *   test_forward matrix   odd and ordinary shapes x layouts x dtypes x modes,
+ *                         with the options rotated so that each meets each
+ *                         layout and dtype; numerically hard data; multi-step
+ *                         running statistics; determinism
+ *   test_forward windows  tensors larger than one binding (a context whose
+ *                         binding range is forced small)
+ *   test_forward large    one tensor of 64M elements per layout
+ *
+ * ctest runs the matrix at lavapipe subgroup sizes 4, 8 and 16 and with the
+ * subgroup path switched off, with validation layers on: any validation
+ * message fails its case. Set VKBN_TEST_VERBOSE=1 to print every case. */
+#include "test_util.h"
+
+#include "cases.h"
+
+typedef struct shape {
+    uint32_t n, c, rank;
+    uint32_t spatial[3];
+} shape;
+
+static void run(vkbn_context ctx, const fwd_case* c) {
+    char desc[256];
+    case_describe(c, desc, sizeof desc);
+    case_result r;
+    int rc = case_run(ctx, c, &r);
+    if (env_set("VKBN_TEST_VERBOSE") || rc != 0) {
+        printf("%s %s | y %.2g mean %.2g invstd %.2g running %.2g var_rel %.2g | %s %s\n", rc == 0 ? "ok  " : "FAIL",
+               desc, r.y, r.mean, r.invstd, r.running, r.var_rel, r.plan, r.message);
+    }
+    CHECK(rc == 0, "%s: %s", desc, r.message);
+}
+
+static void run_deterministic(vkbn_context ctx, const fwd_case* c) {
+    char desc[256];
+    case_describe(c, desc, sizeof desc);
+    case_result r;
+    int rc = case_run_deterministic(ctx, c, &r);
+    if (env_set("VKBN_TEST_VERBOSE") || rc != 0) printf("%s deterministic %s %s\n", rc ? "FAIL" : "ok  ", desc, r.message);
+    CHECK(rc == 0, "deterministic %s: %s", desc, r.message);
+}
+
+static uint64_t per_channel(const fwd_case* c) {
+    uint64_t m = c->tensor.n;
+    for (uint32_t i = 0; i < c->tensor.spatial_rank; ++i) m *= c->tensor.spatial[i];
+    return m;
+}
+
+static fwd_case make(const shape* s, vkbn_layout layout, vkbn_dtype dtype) {
+    return case_default(s->n, s->c, s->rank, s->spatial, layout, dtype);
+}
+
+static const shape matrix_shapes[] = {
+    {2, 1, 0, {0}},         /* (N, C) only: S = 1 */
+    {1, 5, 1, {7}},         /* N = 1 */
+    {3, 13, 2, {7, 5}},     /* primes: scalar kernels in both layouts */
+    {2, 8, 2, {4, 4}},      /* vec4 kernels in both layouts */
+    {5, 3, 3, {2, 3, 5}},   /* 3 spatial dims */
+    {4, 16, 1, {31}},       /* scalar channels-first, vec4 channels-last */
+    {1, 64, 2, {8, 8}},     /* many channels */
+    {7, 1, 1, {1000}},      /* C = 1, long channel */
+    {2, 12, 2, {6, 2}},     /* vec4, C not a power of two */
+    {8, 32, 2, {32, 32}},   /* 262144 elements */
+    {33, 7, 1, {129}},      /* m not a multiple of any workgroup size */
+};
+
+static void matrix(vkbn_context ctx) {
+    unsigned k = 0;
+    static const uint64_t offsets[] = {0, 4, 16, 20};
+    for (size_t i = 0; i < sizeof matrix_shapes / sizeof matrix_shapes[0]; ++i) {
+        for (int layout = 0; layout < 2; ++layout) {
+            for (int dtype = 0; dtype < 2; ++dtype) {
+                for (int training = 1; training >= 0; --training) {
+                    fwd_case c = make(&matrix_shapes[i], (vkbn_layout)layout, (vkbn_dtype)dtype);
+                    c.training = training;
+                    c.seed = 100 + k;
+                    c.affine = k % 3 != 2;
+                    c.residual = k % 4 == 1;
+                    c.activation = k % 2 ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+                    c.running_average = k % 3 == 1 ? VKBN_RUNNING_AVERAGE_CUMULATIVE : VKBN_RUNNING_AVERAGE_EXPONENTIAL;
+                    c.cumulative_count = k % 5;
+                    c.biased_running_var = k % 3 == 2;
+                    c.in_place = k % 5 == 3;
+                    c.offset_bytes = offsets[k % 4];
+                    ++k;
+                    if (training && per_channel(&c) == 1) continue; /* an error in training: test_api */
+                    if (!training) {
+                        run(ctx, &c);
+                        continue;
+                    }
+                    /* vkbn's own choice, then one workgroup per channel, then split. */
+                    for (uint32_t split = 0; split <= 4; split += (split == 0 ? 1 : 3)) {
+                        c.reduction_split = split;
+                        run(ctx, &c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void hard_data(vkbn_context ctx) {
+    const shape s = {4, 8, 2, {16, 16}};
+    const shape odd = {3, 5, 1, {37}};
+    for (int layout = 0; layout < 2; ++layout) {
+        for (uint32_t split = 1; split <= 4; split += 3) {
+            /* mean 1e4, std 1: variance relative error must stay <= 1e-4 */
+            fwd_case c = make(&s, (vkbn_layout)layout, VKBN_DTYPE_F32);
+            c.data = CASE_DATA_LARGE_MEAN;
+            c.reduction_split = split;
+            run(ctx, &c);
+            c = make(&odd, (vkbn_layout)layout, VKBN_DTYPE_F32);
+            c.data = CASE_DATA_LARGE_MEAN;
+            c.reduction_split = split;
+            run(ctx, &c);
+            /* a channel whose first element is 1000 standard deviations out */
+            c = make(&s, (vkbn_layout)layout, VKBN_DTYPE_F32);
+            c.data = CASE_DATA_OUTLIER;
+            c.reduction_split = split;
+            run(ctx, &c);
+        }
+        for (int dtype = 0; dtype < 2; ++dtype) {
+            /* constant channel: var exactly 0, y = beta, no NaN */
+            fwd_case c = make(&s, (vkbn_layout)layout, (vkbn_dtype)dtype);
+            c.data = CASE_DATA_CONSTANT;
+            run(ctx, &c);
+            c.reduction_split = 4;
+            run(ctx, &c);
+            /* eps = 0 on non-constant data */
+            c = make(&odd, (vkbn_layout)layout, (vkbn_dtype)dtype);
+            c.eps = 0.0f;
+            run(ctx, &c);
+            c.training = 0;
+            run(ctx, &c);
+        }
+    }
+}
+
+static void running_statistics(vkbn_context ctx) {
+    const shape s = {3, 6, 2, {5, 4}};
+    for (int layout = 0; layout < 2; ++layout) {
+        for (int mode = 0; mode < 3; ++mode) {
+            fwd_case c = make(&s, (vkbn_layout)layout, VKBN_DTYPE_F32);
+            c.steps = 4;
+            c.running_average = mode == 1 ? VKBN_RUNNING_AVERAGE_CUMULATIVE : VKBN_RUNNING_AVERAGE_EXPONENTIAL;
+            c.cumulative_count = 0; /* T = 0 replaces the running statistics */
+            c.biased_running_var = mode == 2;
+            c.momentum = mode == 2 ? 0.3f : 0.1f;
+            run(ctx, &c);
+            c.reduction_split = 3;
+            run(ctx, &c);
+        }
+        fwd_case c = make(&s, (vkbn_layout)layout, VKBN_DTYPE_F32);
+        c.momentum = 0.0f; /* running statistics stay as they were */
+        run(ctx, &c);
+        c.momentum = 1.0f; /* replaced by this batch */
+        run(ctx, &c);
+    }
+}
+
+static void determinism(vkbn_context ctx) {
+    const shape s = {6, 10, 2, {12, 12}};
+    for (int layout = 0; layout < 2; ++layout) {
+        for (uint32_t split = 1; split <= 5; split += 4) {
+            fwd_case c = make(&s, (vkbn_layout)layout, VKBN_DTYPE_F32);
+            c.reduction_split = split;
+            c.steps = 2;
+            run_deterministic(ctx, &c);
+        }
+        fwd_case c = make(&s, (vkbn_layout)layout, VKBN_DTYPE_F16);
+        c.training = 0;
+        run_deterministic(ctx, &c);
+    }
+}
+
+/* A binding range of 64 KiB turns these tensors into many windows. */
+static void windows(vkbn_context ctx) {
+    static const shape shapes[] = {{16, 8, 2, {16, 16}}, {37, 3, 1, {301}}, {9, 40, 1, {100}}};
+    unsigned k = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+        for (int layout = 0; layout < 2; ++layout) {
+            for (int dtype = 0; dtype < 2; ++dtype) {
+                fwd_case c = make(&shapes[i], (vkbn_layout)layout, (vkbn_dtype)dtype);
+                c.seed = 500 + k;
+                c.residual = k % 2;
+                c.offset_bytes = (k % 3) * 4;
+                c.activation = k % 3 == 1 ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+                ++k;
+                run(ctx, &c);
+                c.data = CASE_DATA_LARGE_MEAN;
+                run(ctx, &c);
+                c.data = CASE_DATA_NORMAL;
+                c.training = 0;
+                run(ctx, &c);
+            }
+        }
+    }
+}
+
+/* 64M elements: more than lavapipe binds at once in f32 (128 MiB). */
+static void large(vkbn_context ctx) {
+    const shape s = {64, 16, 2, {256, 256}};
+    fwd_case c = make(&s, VKBN_LAYOUT_CHANNELS_FIRST, VKBN_DTYPE_F32);
+    run(ctx, &c);
+    c = make(&s, VKBN_LAYOUT_CHANNELS_LAST, VKBN_DTYPE_F16);
+    c.residual = 1;
+    c.activation = VKBN_ACTIVATION_RELU;
+    run(ctx, &c);
+}
+
+int main(int argc, char** argv) {
+    const char* suite = argc > 1 ? argv[1] : "matrix";
+    bool is_windows = strcmp(suite, "windows") == 0;
+    vkbn_context ctx = test_context(0, is_windows ? 64 * 1024 : 0);
+    vkbn_device_info info;
+    vkbn_context_get_device_info(ctx, &info);
+    printf("device: %s (%s), subgroup size %u, subgroup path %s\n", info.name, info.driver_info, info.subgroup_size,
+           vkbn_context_uses_subgroups(ctx) ? "on" : "off");
+    if (strcmp(suite, "matrix") == 0) {
+        matrix(ctx);
+        hard_data(ctx);
+        running_statistics(ctx);
+        determinism(ctx);
+    } else if (is_windows) {
+        windows(ctx);
+    } else if (strcmp(suite, "large") == 0) {
+        large(ctx);
+    } else {
+        printf("unknown suite %s (matrix, windows, large)\n", suite);
+        return 2;
+    }
+    CHECK(vkbn_context_validation_message_count(ctx) == 0, "validation messages: %llu",
+          (unsigned long long)vkbn_context_validation_message_count(ctx));
+    vkbn_context_destroy(ctx);
+    return test_summary();
+}

@@ -1,0 +1,93 @@
+/* A minimal harness shared by the test programs: counted checks, a summary
+ * line "N passed, M failed" that CI reads, and the device-skip convention. */
+#ifndef VKBN_TEST_UTIL_H_
+#define VKBN_TEST_UTIL_H_
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vkbn/vkbn.h"
+
+/* ctest's SKIP_RETURN_CODE: no Vulkan device on this machine. */
+#define TEST_SKIP 77
+
+typedef struct test_counts {
+    int passed;
+    int failed;
+} test_counts;
+
+static test_counts g_counts;
+
+#define CHECK(cond, ...)                                         \
+    do {                                                         \
+        if (cond) {                                              \
+            g_counts.passed++;                                   \
+        } else {                                                 \
+            g_counts.failed++;                                   \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
+            printf(__VA_ARGS__);                                 \
+            printf("\n");                                        \
+        }                                                        \
+    } while (0)
+
+static inline int test_summary(void) {
+    printf("%d passed, %d failed\n", g_counts.passed, g_counts.failed);
+    return g_counts.failed ? 1 : 0;
+}
+
+static inline int env_set(const char* name) {
+    const char* v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Validation layers on unless VKBN_TEST_NO_VALIDATION is set (machines
+ * without the layers, such as a bare GPU box). */
+static inline vkbn_context_flags test_context_flags(void) {
+    return env_set("VKBN_TEST_NO_VALIDATION") ? 0 : VKBN_CONTEXT_ENABLE_VALIDATION;
+}
+
+static inline void test_log(void* user, vkbn_log_level level, const char* message) {
+    (void)user;
+    if (level >= VKBN_LOG_WARNING) printf("  [vkbn] %s\n", message);
+}
+
+#ifdef VKBN_TEST_PIN_DRIVERS
+#include <dlfcn.h>
+/* Sanitizer builds: lavapipe leaks a little per VkInstance, and the loader
+ * unloads it before LeakSanitizer reports, leaving the leak nameless and
+ * unsuppressible. Pinning the driver (RTLD_NODELETE) keeps its frames named so
+ * tests/lsan.supp can suppress it while vkbn's own leaks still fail. */
+static inline void test_pin_drivers(void) {
+    static const char* const drivers[] = {"libvulkan_lvp.so", "libLLVM-15.so.1"};
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; ++i) dlopen(drivers[i], RTLD_NOW | RTLD_NODELETE);
+}
+#else
+static inline void test_pin_drivers(void) {}
+#endif
+
+/* Creates the test context on $VKBN_TEST_DEVICE (default device otherwise).
+ * Exits with TEST_SKIP when the machine has no Vulkan device. */
+static inline vkbn_context test_context(vkbn_context_flags extra, uint64_t max_binding_range) {
+    test_pin_drivers();
+    vkbn_context_desc d;
+    memset(&d, 0, sizeof d);
+    d.device = getenv("VKBN_TEST_DEVICE");
+    d.flags = test_context_flags() | extra;
+    d.log = test_log;
+    d.max_binding_range = max_binding_range;
+    vkbn_context ctx = NULL;
+    vkbn_result r = vkbn_context_create(&d, &ctx);
+    if (r == VKBN_ERROR_NO_DEVICE) {
+        printf("SKIP: no Vulkan device (%s)\n", vkbn_last_error());
+        exit(TEST_SKIP);
+    }
+    if (r != VKBN_SUCCESS) {
+        printf("FAIL: vkbn_context_create: %s (%s)\n", vkbn_last_error(), vkbn_result_string(r));
+        exit(1);
+    }
+    return ctx;
+}
+
+#endif

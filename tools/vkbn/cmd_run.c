@@ -1,0 +1,490 @@
+/* `vkbn run`: one forward pass on .npy files through the public API, so that
+ * users can compare vkbn with their framework on their own device.
+ *
+ * Order of work: options, then the output directory, then every input file,
+ * then the device; outputs are written only when everything has succeeded. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "npy.h"
+#include "run_io.h"
+
+#define CMD "run"
+
+enum run_option {
+    OPT_MODE,
+    OPT_DEVICE,
+    OPT_LAYOUT,
+    OPT_DTYPE,
+    OPT_X,
+    OPT_WEIGHT,
+    OPT_BIAS,
+    OPT_RESIDUAL,
+    OPT_RELU,
+    OPT_RUNNING_MEAN,
+    OPT_RUNNING_VAR,
+    OPT_EPS,
+    OPT_MOMENTUM,
+    OPT_CUMULATIVE,
+    OPT_BIASED,
+    OPT_VALIDATION,
+    OPT_OUT,
+    OPT_COUNT
+};
+
+static const cli_option run_options[OPT_COUNT] = {
+    [OPT_MODE] = {"--mode", "train|infer", "batch statistics (train) or running statistics (infer); required"},
+    [OPT_DEVICE] = {"--device", "D", "device index or part of its name (vkbn devices); default: the best"},
+    [OPT_LAYOUT] = {"--layout", "nchw|nhwc", "x is (N, C, D1..Dk) or (N, D1..Dk, C); default nchw"},
+    [OPT_DTYPE] = {"--dtype", "f32|f16", "x's element type; must match the file; default: the file's"},
+    [OPT_X] = {"--x", "X.npy", "the input, 2 to 5 dims, '<f4' or '<f2'; required"},
+    [OPT_WEIGHT] = {"--weight", "W.npy", "gamma, shape (C,); default 1"},
+    [OPT_BIAS] = {"--bias", "B.npy", "beta, shape (C,); default 0"},
+    [OPT_RESIDUAL] = {"--residual", "Z.npy", "added before the activation; x's shape and dtype"},
+    [OPT_RELU] = {"--relu", NULL, "apply relu last: y = relu(bn(x) [+ z])"},
+    [OPT_RUNNING_MEAN] = {"--running-mean", "RM.npy", "shape (C,); required by infer, updated by train"},
+    [OPT_RUNNING_VAR] = {"--running-var", "RV.npy", "shape (C,); goes with --running-mean"},
+    [OPT_EPS] = {"--eps", "E", "added to the variance, finite and >= 0; default 1e-5"},
+    [OPT_MOMENTUM] = {"--momentum", "M", "train: weight of this batch in the running stats, in [0, 1]; default 0.1"},
+    [OPT_CUMULATIVE] = {"--cumulative", "T", "train: cumulative average with T batches already folded in"},
+    [OPT_BIASED] = {"--biased-running-var", NULL, "train: fold in the biased batch variance (ONNX), not m/(m-1)"},
+    [OPT_VALIDATION] = {"--validation", NULL, "enable the Vulkan validation layer; any message fails the run"},
+    [OPT_OUT] = {"--out", "DIR", "output directory, created if missing (one level); required"},
+};
+
+/* Everything the options say, checked. */
+typedef struct run_config {
+    int training;
+    const char* device;
+    vkbn_layout layout;
+    int dtype_given;
+    vkbn_dtype dtype;
+    vkbn_activation activation;
+    float eps;
+    float momentum;
+    vkbn_running_average running_average;
+    uint64_t cumulative_count;
+    int biased_running_var;
+    int validation;
+    int running; /* --running-mean and --running-var given */
+    const char* const* path; /* indexed by run_option */
+} run_config;
+
+/* The inputs, read and checked against each other. */
+typedef struct run_inputs {
+    vkbn_tensor_desc tensor;
+    npy_array x;
+    npy_array z; /* data NULL when no residual */
+    float* weight;
+    float* bias;
+    float* running_mean; /* train: updated in place by compute() */
+    float* running_var;
+} run_inputs;
+
+/* What the pass produced. */
+typedef struct run_results {
+    void* y; /* x's dtype and element count */
+    float* save_mean;
+    float* save_invstd;
+    char device[300];
+} run_results;
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int parse_enum(const char* option, const char* text, const char* a, const char* b, int* out) {
+    if (strcmp(text, a) == 0) {
+        *out = 0;
+    } else if (strcmp(text, b) == 0) {
+        *out = 1;
+    } else {
+        return cli_error(CMD, CLI_USAGE, "%s: expected '%s' or '%s', got '%s'", option, a, b, text);
+    }
+    return CLI_OK;
+}
+
+static int parse_required(const cli_args* args, run_config* cfg) {
+    static const int required[] = {OPT_MODE, OPT_X, OPT_OUT};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; ++i) {
+        const cli_option* o = &run_options[required[i]];
+        if (!args->value[required[i]]) return cli_error(CMD, CLI_USAGE, "%s %s is required", o->name, o->metavar);
+    }
+    int infer = 0, layout = 0, f16 = 0;
+    if (parse_enum("--mode", args->value[OPT_MODE], "train", "infer", &infer) != CLI_OK) return CLI_USAGE;
+    cfg->training = !infer;
+    if (args->value[OPT_LAYOUT] &&
+        parse_enum("--layout", args->value[OPT_LAYOUT], "nchw", "nhwc", &layout) != CLI_OK) {
+        return CLI_USAGE;
+    }
+    cfg->layout = layout ? VKBN_LAYOUT_CHANNELS_LAST : VKBN_LAYOUT_CHANNELS_FIRST;
+    cfg->dtype_given = args->value[OPT_DTYPE] != NULL;
+    if (cfg->dtype_given && parse_enum("--dtype", args->value[OPT_DTYPE], "f32", "f16", &f16) != CLI_OK) {
+        return CLI_USAGE;
+    }
+    cfg->dtype = f16 ? VKBN_DTYPE_F16 : VKBN_DTYPE_F32;
+    return CLI_OK;
+}
+
+static int parse_numbers(const cli_args* args, run_config* cfg) {
+    cfg->eps = VKBN_DEFAULT_EPS;
+    cfg->momentum = VKBN_DEFAULT_MOMENTUM;
+    const char* eps = args->value[OPT_EPS];
+    const char* momentum = args->value[OPT_MOMENTUM];
+    const char* cumulative = args->value[OPT_CUMULATIVE];
+    if (eps && cli_parse_float(CMD, "--eps", eps, &cfg->eps) != CLI_OK) return CLI_USAGE;
+    if (!isfinite(cfg->eps) || cfg->eps < 0.0f) {
+        return cli_error(CMD, CLI_USAGE, "--eps: must be finite and >= 0, got '%s'", eps);
+    }
+    if (momentum && cumulative) {
+        return cli_error(CMD, CLI_USAGE, "--momentum and --cumulative exclude each other: give one of them");
+    }
+    if (momentum && cli_parse_float(CMD, "--momentum", momentum, &cfg->momentum) != CLI_OK) return CLI_USAGE;
+    if (!isfinite(cfg->momentum) || cfg->momentum < 0.0f || cfg->momentum > 1.0f) {
+        return cli_error(CMD, CLI_USAGE, "--momentum: must be in [0, 1], got '%s'", momentum);
+    }
+    cfg->running_average = cumulative ? VKBN_RUNNING_AVERAGE_CUMULATIVE : VKBN_RUNNING_AVERAGE_EXPONENTIAL;
+    if (cumulative && cli_parse_u64(CMD, "--cumulative", cumulative, &cfg->cumulative_count) != CLI_OK) {
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* The options about running statistics, against the mode. */
+static int check_running(const cli_args* args, run_config* cfg) {
+    int rm = args->value[OPT_RUNNING_MEAN] != NULL, rv = args->value[OPT_RUNNING_VAR] != NULL;
+    if (rm != rv) {
+        return cli_error(CMD, CLI_USAGE, "%s is missing: --running-mean and --running-var go together",
+                         rm ? "--running-var" : "--running-mean");
+    }
+    cfg->running = rm;
+    if (!cfg->training && !cfg->running) {
+        return cli_error(CMD, CLI_USAGE, "--mode infer needs --running-mean and --running-var");
+    }
+    static const int train_only[] = {OPT_MOMENTUM, OPT_CUMULATIVE, OPT_BIASED};
+    for (size_t i = 0; i < sizeof train_only / sizeof train_only[0]; ++i) {
+        const char* name = run_options[train_only[i]].name;
+        if (!args->value[train_only[i]]) continue;
+        if (!cfg->training) return cli_error(CMD, CLI_USAGE, "%s only applies to --mode train", name);
+        if (!cfg->running) {
+            return cli_error(CMD, CLI_USAGE, "%s has no effect without --running-mean and --running-var", name);
+        }
+    }
+    return CLI_OK;
+}
+
+static int parse_config(const cli_args* args, run_config* cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    if (parse_required(args, cfg) != CLI_OK) return CLI_USAGE;
+    if (parse_numbers(args, cfg) != CLI_OK) return CLI_USAGE;
+    if (check_running(args, cfg) != CLI_OK) return CLI_USAGE;
+    cfg->device = args->value[OPT_DEVICE];
+    cfg->activation = args->value[OPT_RELU] ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+    cfg->biased_running_var = args->value[OPT_BIASED] != NULL;
+    cfg->validation = args->value[OPT_VALIDATION] != NULL;
+    cfg->path = args->value;
+    return CLI_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Inputs                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static vkbn_dtype dtype_of(const npy_array* a) { return a->dtype == NPY_F16 ? VKBN_DTYPE_F16 : VKBN_DTYPE_F32; }
+
+/* x's shape as a tensor description in the layout. */
+static int describe_x(const run_config* cfg, const npy_array* x, vkbn_tensor_desc* t) {
+    const char* path = cfg->path[OPT_X];
+    char shape[160];
+    io_format_shape(x, shape, sizeof shape);
+    if (x->ndim < 2 || x->ndim > 2 + VKBN_MAX_SPATIAL_RANK) {
+        return cli_error(CMD, CLI_USAGE, "--x: '%s' has shape %s: expected 2 to 5 dimensions, %s", path, shape,
+                         cfg->layout == VKBN_LAYOUT_CHANNELS_LAST ? "(N, D1..Dk, C)" : "(N, C, D1..Dk)");
+    }
+    for (uint32_t i = 0; i < x->ndim; ++i) {
+        if (x->shape[i] == 0 || x->shape[i] > UINT32_MAX) {
+            return cli_error(CMD, CLI_USAGE, "--x: '%s' has shape %s: every dimension must be in 1..%u", path, shape,
+                             (unsigned)UINT32_MAX);
+        }
+    }
+    if (cfg->dtype_given && cfg->dtype != dtype_of(x)) {
+        return cli_error(CMD, CLI_USAGE, "--dtype %s does not match '%s', which holds %s ('%s')",
+                         cli_dtype_name(cfg->dtype), path, cli_dtype_name(dtype_of(x)),
+                         x->dtype == NPY_F16 ? "<f2" : "<f4");
+    }
+    memset(t, 0, sizeof *t);
+    int last = cfg->layout == VKBN_LAYOUT_CHANNELS_LAST;
+    t->n = (uint32_t)x->shape[0];
+    t->c = (uint32_t)x->shape[last ? x->ndim - 1 : 1];
+    t->spatial_rank = x->ndim - 2;
+    for (uint32_t i = 0; i < t->spatial_rank; ++i) t->spatial[i] = (uint32_t)x->shape[last ? 1 + i : 2 + i];
+    t->layout = cfg->layout;
+    t->dtype = dtype_of(x);
+    return CLI_OK;
+}
+
+static int same_shape(const npy_array* a, const npy_array* b) {
+    if (a->ndim != b->ndim || a->dtype != b->dtype) return 0;
+    for (uint32_t i = 0; i < a->ndim; ++i) {
+        if (a->shape[i] != b->shape[i]) return 0;
+    }
+    return 1;
+}
+
+static int read_residual(const run_config* cfg, run_inputs* in) {
+    const char* path = cfg->path[OPT_RESIDUAL];
+    if (!path) return CLI_OK;
+    if (io_read_tensor("--residual", path, &in->z) != CLI_OK) return CLI_USAGE;
+    if (!same_shape(&in->z, &in->x)) {
+        char zs[160], xs[160];
+        io_format_shape(&in->z, zs, sizeof zs);
+        io_format_shape(&in->x, xs, sizeof xs);
+        return cli_error(CMD, CLI_USAGE, "--residual: '%s' is %s %s, but x is %s %s: they must match", path, zs,
+                         cli_dtype_name(dtype_of(&in->z)), xs, cli_dtype_name(dtype_of(&in->x)));
+    }
+    return CLI_OK;
+}
+
+static int read_vectors(const run_config* cfg, run_inputs* in) {
+    static const int options[] = {OPT_WEIGHT, OPT_BIAS, OPT_RUNNING_MEAN, OPT_RUNNING_VAR};
+    float** targets[] = {&in->weight, &in->bias, &in->running_mean, &in->running_var};
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; ++i) {
+        const char* path = cfg->path[options[i]];
+        if (!path) continue;
+        const char* c_axis = in->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "the last axis of x (--layout nhwc)"
+                                                                             : "axis 1 of x (--layout nchw)";
+        int r = io_read_vector(run_options[options[i]].name, path, in->tensor.c, c_axis, targets[i]);
+        if (r != CLI_OK) return r;
+    }
+    return CLI_OK;
+}
+
+static void free_inputs(run_inputs* in) {
+    if (in->x.data) npy_free(&in->x);
+    if (in->z.data) npy_free(&in->z);
+    free(in->weight);
+    free(in->bias);
+    free(in->running_mean);
+    free(in->running_var);
+}
+
+static int read_inputs(const run_config* cfg, run_inputs* in) {
+    memset(in, 0, sizeof *in);
+    int r = io_read_tensor("--x", cfg->path[OPT_X], &in->x);
+    if (r == CLI_OK) r = describe_x(cfg, &in->x, &in->tensor);
+    if (r == CLI_OK) r = read_residual(cfg, in);
+    if (r == CLI_OK) r = read_vectors(cfg, in);
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pass on the device                                                    */
+/* ------------------------------------------------------------------------ */
+
+enum { BUF_X, BUF_Y, BUF_Z, BUF_WEIGHT, BUF_BIAS, BUF_RMEAN, BUF_RVAR, BUF_SMEAN, BUF_SINVSTD, BUF_COUNT };
+
+/* Keeps the first warning or error the context logs (with --validation: the
+ * first validation-layer message) for the error line. */
+typedef struct validation_log {
+    int seen;
+    char first[512];
+} validation_log;
+
+static void on_log(void* user_data, vkbn_log_level level, const char* message) {
+    validation_log* log = user_data;
+    if (level < VKBN_LOG_WARNING || log->seen) return;
+    log->seen = 1;
+    snprintf(log->first, sizeof log->first, "%s", message);
+}
+
+/* Creates a buffer of `bytes` and, when data is given, uploads it. */
+static vkbn_result make_buffer(vkbn_context ctx, const void* data, uint64_t bytes, vkbn_buffer* out) {
+    vkbn_result r = vkbn_buffer_create(ctx, bytes, out);
+    if (r == VKBN_SUCCESS && data) r = vkbn_buffer_upload(*out, 0, data, bytes);
+    return r;
+}
+
+static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const run_inputs* in, vkbn_buffer* b) {
+    uint64_t bytes = in->x.count * vkbn_dtype_size(in->tensor.dtype);
+    uint64_t vec = (uint64_t)in->tensor.c * sizeof(float);
+    vkbn_result r = make_buffer(ctx, in->x.data, bytes, &b[BUF_X]);
+    if (r == VKBN_SUCCESS) r = make_buffer(ctx, NULL, bytes, &b[BUF_Y]);
+    if (r == VKBN_SUCCESS && in->z.data) r = make_buffer(ctx, in->z.data, bytes, &b[BUF_Z]);
+    if (r == VKBN_SUCCESS && in->weight) r = make_buffer(ctx, in->weight, vec, &b[BUF_WEIGHT]);
+    if (r == VKBN_SUCCESS && in->bias) r = make_buffer(ctx, in->bias, vec, &b[BUF_BIAS]);
+    if (r == VKBN_SUCCESS && cfg->running) r = make_buffer(ctx, in->running_mean, vec, &b[BUF_RMEAN]);
+    if (r == VKBN_SUCCESS && cfg->running) r = make_buffer(ctx, in->running_var, vec, &b[BUF_RVAR]);
+    if (r == VKBN_SUCCESS && cfg->training) r = make_buffer(ctx, NULL, vec, &b[BUF_SMEAN]);
+    if (r == VKBN_SUCCESS && cfg->training) r = make_buffer(ctx, NULL, vec, &b[BUF_SINVSTD]);
+    return r;
+}
+
+static vkbn_result forward(vkbn_context ctx, const run_config* cfg, const run_inputs* in, vkbn_buffer* b) {
+    if (!cfg->training) {
+        vkbn_forward_inference_desc d = {
+            .tensor = in->tensor, .x = b[BUF_X], .y = b[BUF_Y], .residual = b[BUF_Z],
+            .weight = b[BUF_WEIGHT], .bias = b[BUF_BIAS], .running_mean = b[BUF_RMEAN],
+            .running_var = b[BUF_RVAR], .eps = cfg->eps, .activation = cfg->activation,
+        };
+        return vkbn_forward_inference(ctx, &d);
+    }
+    vkbn_forward_training_desc d = {
+        .tensor = in->tensor, .x = b[BUF_X], .y = b[BUF_Y], .residual = b[BUF_Z],
+        .weight = b[BUF_WEIGHT], .bias = b[BUF_BIAS], .running_mean = b[BUF_RMEAN],
+        .running_var = b[BUF_RVAR], .save_mean = b[BUF_SMEAN], .save_invstd = b[BUF_SINVSTD],
+        .eps = cfg->eps, .momentum = cfg->momentum, .running_average = cfg->running_average,
+        .cumulative_count = cfg->cumulative_count, .biased_running_var = (vkbn_bool)cfg->biased_running_var,
+        .activation = cfg->activation,
+    };
+    return vkbn_forward_training(ctx, &d);
+}
+
+static vkbn_result download(const run_config* cfg, run_inputs* in, vkbn_buffer* b, run_results* out) {
+    uint64_t bytes = in->x.count * vkbn_dtype_size(in->tensor.dtype);
+    uint64_t vec = (uint64_t)in->tensor.c * sizeof(float);
+    vkbn_result r = vkbn_buffer_download(b[BUF_Y], 0, out->y, bytes);
+    if (r == VKBN_SUCCESS && cfg->training) r = vkbn_buffer_download(b[BUF_SMEAN], 0, out->save_mean, vec);
+    if (r == VKBN_SUCCESS && cfg->training) r = vkbn_buffer_download(b[BUF_SINVSTD], 0, out->save_invstd, vec);
+    if (r == VKBN_SUCCESS && cfg->training && cfg->running) {
+        r = vkbn_buffer_download(b[BUF_RMEAN], 0, in->running_mean, vec);
+        if (r == VKBN_SUCCESS) r = vkbn_buffer_download(b[BUF_RVAR], 0, in->running_var, vec);
+    }
+    return r;
+}
+
+static int alloc_results(const run_inputs* in, run_results* out) {
+    memset(out, 0, sizeof *out);
+    size_t bytes = (size_t)in->x.count * vkbn_dtype_size(in->tensor.dtype);
+    out->y = malloc(bytes ? bytes : 1);
+    out->save_mean = malloc(in->tensor.c * sizeof(float));
+    out->save_invstd = malloc(in->tensor.c * sizeof(float));
+    if (!out->y || !out->save_mean || !out->save_invstd) {
+        return cli_error(CMD, CLI_FAILED, "out of host memory for the outputs (%zu bytes)", bytes);
+    }
+    return CLI_OK;
+}
+
+static void free_results(run_results* out) {
+    free(out->y);
+    free(out->save_mean);
+    free(out->save_invstd);
+}
+
+/* Runs the pass on a context that exists. */
+static int compute_on(vkbn_context ctx, const run_config* cfg, run_inputs* in, run_results* out,
+                      const validation_log* log) {
+    vkbn_buffer b[BUF_COUNT] = {0};
+    vkbn_result r = make_buffers(ctx, cfg, in, b);
+    if (r == VKBN_SUCCESS) r = forward(ctx, cfg, in, b);
+    if (r == VKBN_SUCCESS) r = download(cfg, in, b, out);
+    for (int i = 0; i < BUF_COUNT; ++i) vkbn_buffer_destroy(b[i]);
+    if (r != VKBN_SUCCESS) return cli_api_error(CMD, r);
+    uint64_t messages = vkbn_context_validation_message_count(ctx);
+    if (messages > 0) {
+        return cli_error(CMD, CLI_FAILED, "the validation layer reported %llu message(s), the first: %s",
+                         (unsigned long long)messages, log->seen ? log->first : "(not logged)");
+    }
+    vkbn_device_info info;
+    if (vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS) {
+        snprintf(out->device, sizeof out->device, "device %u (%s)", info.index, info.name);
+    }
+    return CLI_OK;
+}
+
+static int compute(const run_config* cfg, run_inputs* in, run_results* out) {
+    int r = alloc_results(in, out);
+    if (r != CLI_OK) return r;
+    validation_log log = {0};
+    vkbn_context_desc desc = {0};
+    desc.device = cfg->device;
+    if (cfg->validation) {
+        desc.flags |= VKBN_CONTEXT_ENABLE_VALIDATION;
+        desc.log = on_log;
+        desc.log_user_data = &log;
+    }
+    vkbn_context ctx = NULL;
+    vkbn_result vr = vkbn_context_create(&desc, &ctx);
+    if (vr != VKBN_SUCCESS) return cli_api_error(CMD, vr);
+    r = compute_on(ctx, cfg, in, out, &log);
+    vkbn_context_destroy(ctx);
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Outputs                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static npy_array vector_array(float* v, uint32_t c) {
+    npy_array a = {.dtype = NPY_F32, .ndim = 1, .shape = {c}, .count = c, .data = v};
+    return a;
+}
+
+static int write_results(const run_config* cfg, const run_inputs* in, run_results* res) {
+    io_output out[IO_MAX_OUTPUTS];
+    size_t n = 0;
+    out[n].name = "y.npy";
+    out[n].array = in->x;
+    out[n++].array.data = res->y;
+    if (cfg->training) {
+        out[n++] = (io_output){"save_mean.npy", vector_array(res->save_mean, in->tensor.c)};
+        out[n++] = (io_output){"save_invstd.npy", vector_array(res->save_invstd, in->tensor.c)};
+        if (cfg->running) {
+            out[n++] = (io_output){"running_mean.npy", vector_array(in->running_mean, in->tensor.c)};
+            out[n++] = (io_output){"running_var.npy", vector_array(in->running_var, in->tensor.c)};
+        }
+    }
+    int r = io_write_outputs(cfg->path[OPT_OUT], out, n);
+    if (r != CLI_OK) return r;
+    char shape[160];
+    io_format_shape(&in->x, shape, sizeof shape);
+    printf("%s %s %s %s on %s: wrote", cfg->training ? "train" : "infer", cli_layout_name(in->tensor.layout),
+           cli_dtype_name(in->tensor.dtype), shape, res->device);
+    for (size_t i = 0; i < n; ++i) printf(" %s", out[i].name);
+    printf(" to %s\n", cfg->path[OPT_OUT]);
+    return CLI_OK;
+}
+
+static int cmd_run(int argc, char** argv) {
+    cli_args args;
+    int r = cli_parse(CMD, run_options, OPT_COUNT, argc, argv, &args);
+    if (r == CLI_HELP) {
+        cli_print_command_usage(&command_run);
+        return CLI_OK;
+    }
+    if (r != CLI_OK) return r;
+    run_config cfg;
+    if (parse_config(&args, &cfg) != CLI_OK) return CLI_USAGE;
+    if (io_check_out_dir(cfg.path[OPT_OUT]) != CLI_OK) return CLI_USAGE;
+    run_inputs in;
+    r = read_inputs(&cfg, &in);
+    run_results res = {0};
+    if (r == CLI_OK) r = compute(&cfg, &in, &res);
+    if (r == CLI_OK) r = write_results(&cfg, &in, &res);
+    free_results(&res);
+    free_inputs(&in);
+    return r;
+}
+
+const cli_command command_run = {
+    .name = "run",
+    .summary = "Run one forward pass on .npy files and write the results as .npy files.",
+    .details =
+        "outputs in --out:\n"
+        "  y.npy                          x's shape and dtype\n"
+        "  save_mean.npy, save_invstd.npy train: f32 (C,), batch mean and 1/sqrt(biased var + eps)\n"
+        "  running_mean.npy, running_var.npy\n"
+        "                                 train with running stats: the updated f32 (C,) values\n"
+        "Weight, bias and running stats may be '<f4' or '<f2'; they are used as f32.\n"
+        "Nothing is written unless the whole pass succeeds.\n"
+        "\n"
+        "example:\n"
+        "  vkbn run --mode train --x x.npy --weight w.npy --bias b.npy \\\n"
+        "           --running-mean rm.npy --running-var rv.npy --momentum 0.1 --out result\n",
+    .options = run_options,
+    .option_count = OPT_COUNT,
+    .run = cmd_run,
+};

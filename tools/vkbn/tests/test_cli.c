@@ -1,0 +1,883 @@
+/* Tests of the `vkbn` command-line tool, run as a separate process.
+ *
+ *   test_cli VKBN_BINARY GROUP
+ *
+ * GROUP is one of
+ *   usage    help, version, and every bad input that fails before a device is
+ *            touched (no device needed)
+ *   devices  `vkbn devices` lists the devices vkbn_enumerate_devices lists
+ *   run      `vkbn run` outputs against the fp64 reference, and the errors
+ *            that come from the device side
+ *   check    `vkbn check --quick` passes
+ * The device groups return 77 (skip) when vkbn lists no device. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compare.h"
+#include "datagen.h"
+#include "npy.h"
+#include "reference.h"
+#include "vkbn/vkbn.h"
+
+extern char** environ;
+
+#define SKIP_CODE 77
+#define MAX_ARGS 64
+
+typedef struct test_ctx {
+    const char* vkbn;  /* the binary under test */
+    char dir[256];     /* scratch directory, removed at the end */
+    int passed, failed, skipped;
+    int f16;           /* the default device has 16-bit storage */
+} test_ctx;
+
+/* A finished child process: exit code (-1 if it did not exit) and output. */
+typedef struct proc_result {
+    int code;
+    char* out;
+    char* err;
+} proc_result;
+
+static void proc_free(proc_result* p) {
+    free(p->out);
+    free(p->err);
+    p->out = p->err = NULL;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void check(test_ctx* t, int ok, const char* fmt, ...) {
+    if (ok) {
+        ++t->passed;
+        return;
+    }
+    ++t->failed;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "FAIL: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void path_in(const test_ctx* t, const char* name, char* out, size_t size) {
+    snprintf(out, size, "%s/%s", t->dir, name);
+}
+
+static char* read_text(const char* path) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return calloc(1, 1);
+    size_t cap = 4096, len = 0;
+    char* s = malloc(cap);
+    size_t n;
+    while (s && (n = fread(s + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char* bigger = realloc(s, cap * 2);
+            if (!bigger) break;
+            s = bigger;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (s) s[len] = '\0';
+    return s ? s : calloc(1, 1);
+}
+
+static int write_bytes(const char* path, const void* data, size_t size) {
+    FILE* f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, size, f);
+    return fclose(f) == 0 && w == size ? 0 : -1;
+}
+
+/* Writes an array of `count` floats as f32 or (rounded) f16. */
+static int write_npy(const char* path, npy_dtype dtype, uint32_t ndim, const uint64_t* shape, const float* v) {
+    npy_array a;
+    memset(&a, 0, sizeof a);
+    a.dtype = dtype;
+    a.ndim = ndim;
+    a.count = 1;
+    for (uint32_t i = 0; i < ndim; ++i) {
+        a.shape[i] = shape[i];
+        a.count *= shape[i];
+    }
+    uint16_t* h = NULL;
+    if (dtype == NPY_F16) {
+        h = malloc((a.count ? a.count : 1) * sizeof *h);
+        if (!h) return -1;
+        for (uint64_t i = 0; i < a.count; ++i) h[i] = ref_f32_to_f16(v[i]);
+        a.data = h;
+    } else {
+        a.data = (void*)v;
+    }
+    char err[512];
+    int r = npy_write(path, &a, err, sizeof err);
+    if (r != 0) fprintf(stderr, "test setup: %s\n", err);
+    free(h);
+    return r;
+}
+
+/* A fresh empty directory in the scratch directory. */
+static const char* fresh_dir(const test_ctx* t, const char* name, char* out, size_t size) {
+    path_in(t, name, out, size);
+    mkdir(out, 0777);
+    return out;
+}
+
+/* Number of entries in a directory; -1 if it does not exist. */
+static int dir_entries(const char* path) {
+    DIR* d = opendir(path);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++n;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Removes a directory tree (two levels are all the tests make). */
+static void remove_tree(const char* path) {
+    DIR* d = opendir(path);
+    if (!d) {
+        remove(path);
+        return;
+    }
+    struct dirent* e;
+    char child[1024];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        struct stat st;
+        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) {
+            remove_tree(child);
+        } else {
+            remove(child);
+        }
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+static int file_exists(const char* path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running the tool                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Runs the tool with argv = {vkbn, args...}, capturing stdout and stderr. */
+static int spawn_tool(const test_ctx* t, const char* const* args, int nargs, proc_result* r) {
+    char out_path[600], err_path[600];
+    path_in(t, "stdout.txt", out_path, sizeof out_path);
+    path_in(t, "stderr.txt", err_path, sizeof err_path);
+    char* argv[MAX_ARGS + 2];
+    argv[0] = (char*)t->vkbn;
+    for (int i = 0; i < nargs; ++i) argv[i + 1] = (char*)args[i];
+    argv[nargs + 1] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int e = posix_spawn(&pid, t->vkbn, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    r->code = -1;
+    if (e != 0) {
+        fprintf(stderr, "cannot start %s: %s\n", t->vkbn, strerror(e));
+        r->out = calloc(1, 1);
+        r->err = calloc(1, 1);
+        return -1;
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) r->code = WEXITSTATUS(status);
+    r->out = read_text(out_path);
+    r->err = read_text(err_path);
+    return 0;
+}
+
+/* Collects the NULL-terminated arguments after `first`. */
+static int collect(const char* first, va_list ap, const char** args) {
+    int n = 0;
+    for (const char* a = first; a && n < MAX_ARGS; a = va_arg(ap, const char*)) args[n++] = a;
+    return n;
+}
+
+static int run_tool(const test_ctx* t, proc_result* r, const char* first, ...) {
+    const char* args[MAX_ARGS];
+    va_list ap;
+    va_start(ap, first);
+    int n = collect(first, ap, args);
+    va_end(ap);
+    return spawn_tool(t, args, n, r);
+}
+
+/* The joined command line, for failure messages. */
+static void join_args(const char* const* args, int n, char* out, size_t size) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && used < size; ++i) {
+        int k = snprintf(out + used, size - used, "%s%s", i ? " " : "", args[i]);
+        if (k < 0) break;
+        used += (size_t)k;
+    }
+}
+
+static int count_lines(const char* s) {
+    int n = 0;
+    for (; *s; ++s) n += *s == '\n';
+    return n;
+}
+
+/* Runs the tool and expects it to fail with `code`, one stderr line that
+ * starts with `prefix` and contains `needle`, and nothing in `out_dir`
+ * (which must stay empty, or absent if it was absent). */
+static void expect_error(test_ctx* t, int code, const char* prefix, const char* needle, const char* out_dir,
+                         const char* first, ...) {
+    const char* args[MAX_ARGS];
+    va_list ap;
+    va_start(ap, first);
+    int n = collect(first, ap, args);
+    va_end(ap);
+    int existed = out_dir ? dir_entries(out_dir) : -1;
+    proc_result r;
+    spawn_tool(t, args, n, &r);
+    char line[1024];
+    join_args(args, n, line, sizeof line);
+    check(t, r.code == code, "vkbn %s: exit code %d, expected %d (stderr: %s)", line, r.code, code, r.err);
+    check(t, count_lines(r.err) == 1 && r.err[strlen(r.err) - 1] == '\n',
+          "vkbn %s: stderr is not exactly one line: '%s'", line, r.err);
+    check(t, strncmp(r.err, prefix, strlen(prefix)) == 0, "vkbn %s: stderr does not start with '%s': '%s'", line,
+          prefix, r.err);
+    check(t, strstr(r.err, needle) != NULL, "vkbn %s: stderr does not mention '%s': '%s'", line, needle, r.err);
+    if (out_dir) {
+        int now = dir_entries(out_dir);
+        check(t, existed < 0 ? now < 0 : now == 0, "vkbn %s: left %d entries in %s", line, now, out_dir);
+    }
+    proc_free(&r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Test data                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Inputs written to the scratch directory: all of them, the tests pick. */
+typedef struct inputs {
+    char x[600], x16[600], z[600], z_short[600], w[600], w_short[600], w16[600], b[600], rm[600], rv[600];
+    char m1[600], bad[600], f8[600], d1[600], d6[600], zero[600];
+} inputs;
+
+static int make_inputs(const test_ctx* t, inputs* in) {
+    const uint64_t xs[] = {2, 3, 4, 5}, zs_short[] = {2, 3, 4, 4}, c3[] = {3}, c4[] = {4}, m1[] = {1, 3};
+    const uint64_t d1[] = {12}, d6[] = {1, 2, 1, 1, 1, 2}, zero[] = {2, 0, 3};
+    float v[120];
+    rng r;
+    rng_seed(&r, 42);
+    gen_normal_f32(&r, v, 120, 0.5, 1.5);
+    path_in(t, "x.npy", in->x, sizeof in->x);
+    path_in(t, "x16.npy", in->x16, sizeof in->x16);
+    path_in(t, "z.npy", in->z, sizeof in->z);
+    path_in(t, "z_short.npy", in->z_short, sizeof in->z_short);
+    path_in(t, "w.npy", in->w, sizeof in->w);
+    path_in(t, "w_short.npy", in->w_short, sizeof in->w_short);
+    path_in(t, "w16.npy", in->w16, sizeof in->w16);
+    path_in(t, "b.npy", in->b, sizeof in->b);
+    path_in(t, "rm.npy", in->rm, sizeof in->rm);
+    path_in(t, "rv.npy", in->rv, sizeof in->rv);
+    path_in(t, "m1.npy", in->m1, sizeof in->m1);
+    path_in(t, "bad.npy", in->bad, sizeof in->bad);
+    path_in(t, "f8.npy", in->f8, sizeof in->f8);
+    path_in(t, "d1.npy", in->d1, sizeof in->d1);
+    path_in(t, "d6.npy", in->d6, sizeof in->d6);
+    path_in(t, "zero.npy", in->zero, sizeof in->zero);
+    const float ones[4] = {1, 1, 1, 1};
+    int e = 0;
+    e |= write_npy(in->x, NPY_F32, 4, xs, v);
+    e |= write_npy(in->x16, NPY_F16, 4, xs, v);
+    e |= write_npy(in->z, NPY_F32, 4, xs, v);
+    e |= write_npy(in->z_short, NPY_F32, 4, zs_short, v);
+    e |= write_npy(in->w, NPY_F32, 1, c3, ones);
+    e |= write_npy(in->w_short, NPY_F32, 1, c4, ones);
+    e |= write_npy(in->w16, NPY_F16, 1, c3, ones);
+    e |= write_npy(in->b, NPY_F32, 1, c3, v);
+    e |= write_npy(in->rm, NPY_F32, 1, c3, v);
+    e |= write_npy(in->rv, NPY_F32, 1, c3, ones);
+    e |= write_npy(in->m1, NPY_F32, 2, m1, v);
+    e |= write_npy(in->d1, NPY_F32, 1, d1, v);
+    e |= write_npy(in->d6, NPY_F32, 6, d6, v);
+    e |= write_npy(in->zero, NPY_F32, 3, zero, v);
+    static const char garbage[] = "this is not a .npy file\n";
+    e |= write_bytes(in->bad, garbage, sizeof garbage - 1);
+    /* A valid .npy 1.0 file holding float64, which vkbn does not take. */
+    char f8[128 + 8 * 3];
+    const char* header = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
+    memset(f8, ' ', 128);
+    memcpy(f8, "\x93NUMPY\x01\x00", 8);
+    f8[8] = (char)(128 - 10);
+    f8[9] = 0;
+    memcpy(f8 + 10, header, strlen(header));
+    f8[127] = '\n';
+    const double d[3] = {1, 2, 3};
+    memcpy(f8 + 128, d, sizeof d);
+    e |= write_bytes(in->f8, f8, sizeof f8);
+    return e;
+}
+
+/* ------------------------------------------------------------------------ */
+/* usage: no device needed                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void test_help_and_version(test_ctx* t) {
+    static const char* const helps[][2] = {{"--help", NULL}, {"help", NULL}, {"-h", NULL}, {"help", "run"},
+                                           {"run", "--help"}, {"check", "--help"}, {"devices", "--help"}};
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; ++i) {
+        proc_result r;
+        run_tool(t, &r, helps[i][0], helps[i][1], NULL);
+        check(t, r.code == 0 && strstr(r.out, "usage: vkbn") && r.err[0] == '\0', "vkbn %s %s: code %d out '%.80s'",
+              helps[i][0], helps[i][1] ? helps[i][1] : "", r.code, r.out);
+        proc_free(&r);
+    }
+    proc_result r;
+    run_tool(t, &r, NULL);
+    check(t, r.code == 0 && strstr(r.out, "devices") && strstr(r.out, "run") && strstr(r.out, "check") &&
+                 strstr(r.out, "--momentum") && strstr(r.out, "--quick"),
+          "vkbn with no arguments: code %d, usage incomplete: '%s'", r.code, r.out);
+    proc_free(&r);
+    char version[64];
+    snprintf(version, sizeof version, "%d.%d.%d", VKBN_VERSION_MAJOR, VKBN_VERSION_MINOR, VKBN_VERSION_PATCH);
+    run_tool(t, &r, "--version", NULL);
+    check(t, r.code == 0 && strstr(r.out, version), "vkbn --version: code %d, '%s', expected %s", r.code, r.out,
+          version);
+    proc_free(&r);
+    expect_error(t, 2, "vkbn: ", "frobnicate", NULL, "frobnicate", NULL);
+    expect_error(t, 2, "vkbn help: ", "frobnicate", NULL, "help", "frobnicate", NULL);
+    expect_error(t, 2, "vkbn devices: ", "--all", NULL, "devices", "--all", NULL);
+    expect_error(t, 2, "vkbn check: ", "--slow", NULL, "check", "--slow", NULL);
+}
+
+/* Bad input files: every one exits 2, names the file or option, writes nothing. */
+static void test_bad_files(test_ctx* t, const inputs* in) {
+    char out[600];
+    fresh_dir(t, "out_bad_files", out, sizeof out);
+    const char* R = "vkbn run: ";
+    expect_error(t, 2, R, in->bad, out, "run", "--mode", "train", "--x", in->bad, "--out", out, NULL);
+    expect_error(t, 2, R, in->f8, out, "run", "--mode", "train", "--x", in->f8, "--out", out, NULL);
+    expect_error(t, 2, R, "--weight", out, "run", "--mode", "train", "--x", in->x, "--weight", in->f8, "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "missing.npy", out, "run", "--mode", "train", "--x", "missing.npy", "--out", out, NULL);
+    expect_error(t, 2, R, "--dtype", out, "run", "--mode", "train", "--x", in->x, "--dtype", "f16", "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "--dtype", out, "run", "--mode", "train", "--x", in->x16, "--dtype", "f32", "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "--residual", out, "run", "--mode", "train", "--x", in->x, "--residual", in->z_short,
+                 "--out", out, NULL);
+    expect_error(t, 2, R, "--residual", out, "run", "--mode", "train", "--x", in->x16, "--residual", in->z, "--out",
+                 out, NULL);
+    expect_error(t, 2, R, "--weight", out, "run", "--mode", "train", "--x", in->x, "--weight", in->w_short, "--out",
+                 out, NULL);
+    expect_error(t, 2, R, "--bias", out, "run", "--mode", "train", "--x", in->x, "--bias", in->x, "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "--running-var", out, "run", "--mode", "train", "--x", in->x, "--running-mean", in->rm,
+                 "--running-var", in->w_short, "--out", out, NULL);
+    /* nhwc reads C from the last axis: 5 channels, so 3-long vectors are wrong. */
+    expect_error(t, 2, R, "--weight", out, "run", "--mode", "train", "--layout", "nhwc", "--x", in->x, "--weight",
+                 in->w, "--out", out, NULL);
+    expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--x", in->d1, "--out", out, NULL);
+    expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--x", in->d6, "--out", out, NULL);
+    expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--x", in->zero, "--out", out, NULL);
+}
+
+/* Bad options: every one exits 2, names the option, writes nothing. */
+static void test_bad_options(test_ctx* t, const inputs* in) {
+    char out[600], missing[600], file_out[600];
+    fresh_dir(t, "out_bad_options", out, sizeof out);
+    path_in(t, "no/such/dir", missing, sizeof missing);
+    const char* R = "vkbn run: ";
+    const char* x = in->x;
+    expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--out", out, NULL);
+    expect_error(t, 2, R, "--mode", out, "run", "--x", x, "--out", out, NULL);
+    expect_error(t, 2, R, "--out", NULL, "run", "--mode", "train", "--x", x, NULL);
+    expect_error(t, 2, R, "--mode", out, "run", "--mode", "training", "--x", x, "--out", out, NULL);
+    expect_error(t, 2, R, "--layout", out, "run", "--mode", "train", "--layout", "nchwc", "--x", x, "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "--dtype", out, "run", "--mode", "train", "--dtype", "f64", "--x", x, "--out", out, NULL);
+    expect_error(t, 2, R, "--frobnicate", out, "run", "--mode", "train", "--x", x, "--frobnicate", "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "'extra'", out, "run", "--mode", "train", "--x", x, "extra", "--out", out, NULL);
+    expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--x", x, "--x", x, "--out", out, NULL);
+    expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--out", out, "--x", NULL);
+    expect_error(t, 2, R, "--relu", out, "run", "--mode", "train", "--x", x, "--relu=yes", "--out", out, NULL);
+    expect_error(t, 2, R, "--eps", out, "run", "--mode", "train", "--x", x, "--eps", "-1", "--out", out, NULL);
+    expect_error(t, 2, R, "--eps", out, "run", "--mode", "train", "--x", x, "--eps", "0.1x", "--out", out, NULL);
+    expect_error(t, 2, R, "--eps", out, "run", "--mode", "train", "--x", x, "--eps", "", "--out", out, NULL);
+    expect_error(t, 2, R, "--eps", out, "run", "--mode", "train", "--x", x, "--eps", "nan", "--out", out, NULL);
+    expect_error(t, 2, R, "--eps", out, "run", "--mode", "train", "--x", x, "--eps=1e99", "--out", out, NULL);
+    const char* rs[] = {"--running-mean", in->rm, "--running-var", in->rv};
+    expect_error(t, 2, R, "--momentum", out, "run", "--mode", "train", "--x", x, rs[0], rs[1], rs[2], rs[3],
+                 "--momentum", "2", "--out", out, NULL);
+    expect_error(t, 2, R, "--momentum", out, "run", "--mode", "train", "--x", x, rs[0], rs[1], rs[2], rs[3],
+                 "--momentum", "0.1", "--cumulative", "3", "--out", out, NULL);
+    expect_error(t, 2, R, "--cumulative", out, "run", "--mode", "train", "--x", x, rs[0], rs[1], rs[2], rs[3],
+                 "--cumulative", "-3", "--out", out, NULL);
+    expect_error(t, 2, R, "--momentum", out, "run", "--mode", "train", "--x", x, "--momentum", "0.5", "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "--running-var", out, "run", "--mode", "train", "--x", x, rs[0], rs[1], "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "--running-mean", out, "run", "--mode", "infer", "--x", x, "--out", out, NULL);
+    expect_error(t, 2, R, "--biased-running-var", out, "run", "--mode", "infer", "--x", x, rs[0], rs[1], rs[2], rs[3],
+                 "--biased-running-var", "--out", out, NULL);
+    expect_error(t, 2, R, "no/such", NULL, "run", "--mode", "train", "--x", x, "--out", missing, NULL);
+    check(t, !file_exists(missing), "vkbn run created %s", missing);
+    path_in(t, "x.npy", file_out, sizeof file_out);
+    expect_error(t, 2, R, "--out", NULL, "run", "--mode", "train", "--x", x, "--out", file_out, NULL);
+}
+
+static int group_usage(test_ctx* t) {
+    inputs in;
+    if (make_inputs(t, &in) != 0) {
+        check(t, 0, "cannot write the test inputs in %s", t->dir);
+        return 1;
+    }
+    test_help_and_version(t);
+    test_bad_files(t, &in);
+    test_bad_options(t, &in);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* devices                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int group_devices(test_ctx* t, const vkbn_device_info* def) {
+    proc_result r;
+    run_tool(t, &r, "devices", NULL);
+    check(t, r.code == 0, "vkbn devices: exit code %d (stderr: %s)", r.code, r.err);
+    check(t, strstr(r.out, def->name) != NULL, "vkbn devices does not name the default device '%s': %s", def->name,
+          r.out);
+    check(t, strstr(r.out, "(default)") != NULL, "vkbn devices does not mark the default: %s", r.out);
+    check(t, strstr(r.out, "subgroup operations") != NULL && strstr(r.out, "16-bit storage") != NULL,
+          "vkbn devices misses fields: %s", r.out);
+    proc_free(&r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* run: outputs against the fp64 reference                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct run_spec {
+    const char* name;
+    int training;
+    int nhwc;
+    npy_dtype dtype;     /* of x, z, y */
+    npy_dtype vec_dtype; /* of the weight, bias and running-stat files */
+    uint32_t ndim;
+    uint64_t shape[5];
+    int affine, residual, relu, running;
+    const char* eps;        /* NULL: default */
+    const char* momentum;   /* NULL: default */
+    const char* cumulative; /* NULL: exponential */
+    int biased;
+} run_spec;
+
+/* Host copies of one case's data (as the files hold them, decoded to float). */
+typedef struct run_data {
+    uint64_t count, c;
+    ref_shape shape;
+    float *x, *z, *w, *b, *rm, *rv;
+} run_data;
+
+static void data_free(run_data* d) {
+    free(d->x);
+    free(d->z);
+    free(d->w);
+    free(d->b);
+    free(d->rm);
+    free(d->rv);
+}
+
+static float stored(float v, npy_dtype dtype) { return dtype == NPY_F16 ? ref_f16_to_f32(ref_f32_to_f16(v)) : v; }
+
+static int make_data(const run_spec* s, uint64_t seed, run_data* d) {
+    memset(d, 0, sizeof d[0]);
+    d->count = 1;
+    for (uint32_t i = 0; i < s->ndim; ++i) d->count *= s->shape[i];
+    d->c = s->nhwc ? s->shape[s->ndim - 1] : s->shape[1];
+    d->shape.n = s->shape[0];
+    d->shape.c = d->c;
+    d->shape.s = d->count / (d->shape.n * d->c);
+    d->shape.layout = s->nhwc ? VKBN_LAYOUT_CHANNELS_LAST : VKBN_LAYOUT_CHANNELS_FIRST;
+    d->x = malloc(d->count * sizeof(float));
+    d->z = malloc(d->count * sizeof(float));
+    d->w = malloc(d->c * sizeof(float));
+    d->b = malloc(d->c * sizeof(float));
+    d->rm = malloc(d->c * sizeof(float));
+    d->rv = malloc(d->c * sizeof(float));
+    if (!d->x || !d->z || !d->w || !d->b || !d->rm || !d->rv) return -1;
+    rng r;
+    rng_seed(&r, seed);
+    gen_normal_f32(&r, d->x, d->count, 0.0, 1.5);
+    gen_normal_f32(&r, d->z, d->count, 0.0, 1.0);
+    gen_uniform_f32(&r, d->w, d->c, -1.5, 1.5);
+    gen_uniform_f32(&r, d->b, d->c, -1.0, 1.0);
+    gen_uniform_f32(&r, d->rm, d->c, -1.0, 1.0);
+    gen_uniform_f32(&r, d->rv, d->c, 0.5, 2.0);
+    for (uint64_t n = 0; n < d->shape.n; ++n) {
+        for (uint64_t ch = 0; ch < d->c; ++ch) {
+            for (uint64_t i = 0; i < d->shape.s; ++i) {
+                uint64_t k = ref_index(&d->shape, n, ch, i);
+                d->x[k] = stored(d->x[k] + 0.7f * (float)ch - 1.0f, s->dtype);
+                d->z[k] = stored(d->z[k], s->dtype);
+            }
+        }
+    }
+    for (uint64_t ch = 0; ch < d->c; ++ch) {
+        d->w[ch] = stored(d->w[ch], s->vec_dtype);
+        d->b[ch] = stored(d->b[ch], s->vec_dtype);
+        d->rm[ch] = stored(d->rm[ch], s->vec_dtype);
+        d->rv[ch] = stored(d->rv[ch], s->vec_dtype);
+    }
+    return 0;
+}
+
+static double* to_double(const float* v, uint64_t n) {
+    double* d = malloc((n ? n : 1) * sizeof *d);
+    for (uint64_t i = 0; d && i < n; ++i) d[i] = v[i];
+    return d;
+}
+
+/* The reference outputs of a case. */
+typedef struct run_ref {
+    double *y, *mean, *invstd, *var, *rm, *rv;
+} run_ref;
+
+static void ref_free(run_ref* r) {
+    free(r->y);
+    free(r->mean);
+    free(r->invstd);
+    free(r->var);
+    free(r->rm);
+    free(r->rv);
+}
+
+static double parse_or(const char* text, double fallback) { return text ? strtod(text, NULL) : fallback; }
+
+static void compute_ref(const run_spec* s, const run_data* d, run_ref* out) {
+    double *x = to_double(d->x, d->count), *z = to_double(d->z, d->count);
+    double *w = to_double(d->w, d->c), *b = to_double(d->b, d->c);
+    out->rm = to_double(d->rm, d->c);
+    out->rv = to_double(d->rv, d->c);
+    out->y = calloc(d->count, sizeof(double));
+    out->mean = calloc(d->c, sizeof(double));
+    out->invstd = calloc(d->c, sizeof(double));
+    out->var = calloc(d->c, sizeof(double));
+    double eps = (double)(float)parse_or(s->eps, VKBN_DEFAULT_EPS);
+    vkbn_activation act = s->relu ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+    if (s->training) {
+        double f = s->cumulative ? 1.0 / (parse_or(s->cumulative, 0) + 1.0)
+                                 : (double)(float)parse_or(s->momentum, VKBN_DEFAULT_MOMENTUM);
+        ref_forward_training a = {
+            .shape = d->shape, .x = x, .z = s->residual ? z : NULL, .weight = s->affine ? w : NULL,
+            .bias = s->affine ? b : NULL, .running_mean = s->running ? out->rm : NULL,
+            .running_var = s->running ? out->rv : NULL, .eps = eps, .factor = f,
+            .biased_running_var = s->biased, .activation = act, .y = out->y, .mean = out->mean,
+            .invstd = out->invstd, .var = out->var,
+        };
+        ref_batchnorm_forward_training(&a);
+    } else {
+        ref_forward_inference a = {
+            .shape = d->shape, .x = x, .z = s->residual ? z : NULL, .weight = s->affine ? w : NULL,
+            .bias = s->affine ? b : NULL, .running_mean = out->rm, .running_var = out->rv, .eps = eps,
+            .activation = act, .y = out->y,
+        };
+        ref_batchnorm_forward_inference(&a);
+    }
+    free(x);
+    free(z);
+    free(w);
+    free(b);
+}
+
+/* Reads DIR/name and compares it with want (count values, f32 unless y). */
+static void check_output(test_ctx* t, const run_spec* s, const char* dir, const char* name, const double* want,
+                         uint64_t count, double atol, double rtol) {
+    char path[700], err[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    npy_array a;
+    if (npy_read(path, &a, err, sizeof err) != 0) {
+        check(t, 0, "%s: %s", s->name, err);
+        return;
+    }
+    int is_y = strcmp(name, "y.npy") == 0;
+    int shape_ok = a.count == count && a.dtype == (is_y ? s->dtype : NPY_F32);
+    if (is_y) {
+        shape_ok &= a.ndim == s->ndim;
+        for (uint32_t i = 0; shape_ok && i < s->ndim; ++i) shape_ok &= a.shape[i] == s->shape[i];
+    } else {
+        shape_ok &= a.ndim == 1;
+    }
+    check(t, shape_ok, "%s: %s has the wrong shape or dtype", s->name, name);
+    if (shape_ok) {
+        float* got = malloc(count * sizeof *got);
+        for (uint64_t i = 0; got && i < count; ++i) {
+            got[i] = a.dtype == NPY_F16 ? ref_f16_to_f32(((uint16_t*)a.data)[i]) : ((float*)a.data)[i];
+        }
+        cmp_result c = cmp_f32(got, want, count, atol, rtol);
+        check(t, got && c.ok, "%s: %s differs from the reference: worst at %zu, got %g want %g (%.3g of tolerance)",
+              s->name, name, c.worst, got ? (double)got[c.worst] : 0.0, want[c.worst], c.max_scaled);
+        free(got);
+    }
+    npy_free(&a);
+}
+
+/* Writes the case's input files and builds the argument list. */
+static int case_args(const test_ctx* t, const run_spec* s, const run_data* d, const char* out_dir, char paths[6][600],
+                     const char** args) {
+    static const char* const names[] = {"x", "z", "w", "b", "rm", "rv"};
+    for (int i = 0; i < 6; ++i) {
+        char file[128];
+        snprintf(file, sizeof file, "%s_%s.npy", s->name, names[i]);
+        path_in(t, file, paths[i], 600);
+    }
+    uint64_t c[1] = {d->c};
+    int e = write_npy(paths[0], s->dtype, s->ndim, s->shape, d->x);
+    e |= write_npy(paths[1], s->dtype, s->ndim, s->shape, d->z);
+    e |= write_npy(paths[2], s->vec_dtype, 1, c, d->w);
+    e |= write_npy(paths[3], s->vec_dtype, 1, c, d->b);
+    e |= write_npy(paths[4], s->vec_dtype, 1, c, d->rm);
+    e |= write_npy(paths[5], s->vec_dtype, 1, c, d->rv);
+    if (e) return -1;
+    int n = 0;
+    args[n++] = "run";
+    args[n++] = "--mode";
+    args[n++] = s->training ? "train" : "infer";
+    args[n++] = "--layout";
+    args[n++] = s->nhwc ? "nhwc" : "nchw";
+    args[n++] = "--x";
+    args[n++] = paths[0];
+    if (s->residual) args[n++] = "--residual", args[n++] = paths[1];
+    if (s->affine) args[n++] = "--weight", args[n++] = paths[2], args[n++] = "--bias", args[n++] = paths[3];
+    if (s->running) args[n++] = "--running-mean", args[n++] = paths[4], args[n++] = "--running-var", args[n++] = paths[5];
+    if (s->relu) args[n++] = "--relu";
+    if (s->eps) args[n++] = "--eps", args[n++] = s->eps;
+    if (s->momentum) args[n++] = "--momentum", args[n++] = s->momentum;
+    if (s->cumulative) args[n++] = "--cumulative", args[n++] = s->cumulative;
+    if (s->biased) args[n++] = "--biased-running-var";
+    args[n++] = "--out";
+    args[n++] = out_dir;
+    return n;
+}
+
+static void check_outputs(test_ctx* t, const run_spec* s, const run_data* d, const run_ref* ref, const char* out) {
+    int f16 = s->dtype == NPY_F16;
+    check_output(t, s, out, "y.npy", ref->y, d->count, f16 ? 2e-3 : 2e-5, f16 ? 2e-3 : 1e-4);
+    int want_files = 1;
+    if (s->training) {
+        check_output(t, s, out, "save_mean.npy", ref->mean, d->c, 1e-5, 1e-5);
+        check_output(t, s, out, "save_invstd.npy", ref->invstd, d->c, 1e-5, 1e-4);
+        want_files += 2;
+        if (s->running) {
+            check_output(t, s, out, "running_mean.npy", ref->rm, d->c, 1e-5, 1e-5);
+            check_output(t, s, out, "running_var.npy", ref->rv, d->c, 1e-5, 1e-4);
+            want_files += 2;
+        }
+    }
+    int n = dir_entries(out);
+    check(t, n == want_files, "%s: %d files in %s, expected %d", s->name, n, out, want_files);
+}
+
+static void run_case(test_ctx* t, const run_spec* s, uint64_t seed) {
+    if (s->dtype == NPY_F16 && !t->f16) {
+        printf("skip %s: the default device has no 16-bit storage\n", s->name);
+        ++t->skipped;
+        return;
+    }
+    run_data d;
+    char out[600], paths[6][600];
+    const char* args[MAX_ARGS];
+    fresh_dir(t, s->name, out, sizeof out);
+    int n = make_data(s, seed, &d) == 0 ? case_args(t, s, &d, out, paths, args) : -1;
+    if (n < 0) {
+        check(t, 0, "%s: cannot write the inputs", s->name);
+        data_free(&d);
+        return;
+    }
+    proc_result r;
+    spawn_tool(t, args, n, &r);
+    check(t, r.code == 0 && r.err[0] == '\0', "%s: exit code %d, stderr '%s'", s->name, r.code, r.err);
+    if (r.code == 0) {
+        run_ref ref;
+        compute_ref(s, &d, &ref);
+        check_outputs(t, s, &d, &ref, out);
+        ref_free(&ref);
+    }
+    proc_free(&r);
+    data_free(&d);
+}
+
+static const run_spec run_specs[] = {
+    {.name = "train_nchw_f32", .training = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 4, .shape = {3, 5, 4, 3},
+     .affine = 1, .residual = 1, .relu = 1, .running = 1, .momentum = "0.2"},
+    {.name = "train_nhwc_f16", .training = 1, .nhwc = 1, .dtype = NPY_F16, .vec_dtype = NPY_F16, .ndim = 4,
+     .shape = {2, 3, 5, 4}, .affine = 1, .running = 1, .cumulative = "2", .biased = 1},
+    {.name = "infer_nchw_f16", .dtype = NPY_F16, .vec_dtype = NPY_F32, .ndim = 3, .shape = {2, 6, 7}, .affine = 1,
+     .residual = 1, .relu = 1, .running = 1},
+    {.name = "infer_nhwc_f32", .nhwc = 1, .dtype = NPY_F32, .vec_dtype = NPY_F16, .ndim = 2, .shape = {4, 6},
+     .affine = 1, .running = 1, .eps = "1e-3"},
+    {.name = "train_nchw_f32_plain", .training = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 2,
+     .shape = {5, 3}},
+    {.name = "train_nhwc_f32_rank3", .training = 1, .nhwc = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 5,
+     .shape = {2, 2, 3, 4, 3}, .affine = 1, .running = 1, .relu = 1},
+    {.name = "train_nchw_f16_odd", .training = 1, .dtype = NPY_F16, .vec_dtype = NPY_F32, .ndim = 3,
+     .shape = {3, 5, 7}, .residual = 1, .eps = "0"},
+    {.name = "infer_nhwc_f16_residual", .nhwc = 1, .dtype = NPY_F16, .vec_dtype = NPY_F16, .ndim = 4,
+     .shape = {2, 4, 4, 8}, .residual = 1, .relu = 1, .running = 1},
+};
+
+/* Errors found on the device side: still one line, still nothing written. */
+static void test_device_errors(test_ctx* t, const inputs* in) {
+    char out[600], absent[600];
+    fresh_dir(t, "out_device_errors", out, sizeof out);
+    path_in(t, "out_absent", absent, sizeof absent);
+    const char* R = "vkbn run: ";
+    expect_error(t, 2, R, "VKBN_ERROR_TOO_FEW_VALUES", out, "run", "--mode", "train", "--x", in->m1, "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "VKBN_ERROR_TOO_FEW_VALUES", absent, "run", "--mode", "train", "--x", in->m1, "--out",
+                 absent, NULL);
+    expect_error(t, 2, R, "VKBN_ERROR_DEVICE_NOT_FOUND", out, "run", "--device", "99", "--mode", "train", "--x",
+                 in->x, "--out", out, NULL);
+    expect_error(t, 2, R, "VKBN_ERROR_DEVICE_NOT_FOUND", out, "run", "--device", "no such device", "--mode", "train",
+                 "--x", in->x, "--out", out, NULL);
+    expect_error(t, 2, "vkbn check: ", "VKBN_ERROR_DEVICE_NOT_FOUND", NULL, "check", "--device", "99", NULL);
+}
+
+/* A failure while writing the outputs (save_mean.npy is a directory) removes
+ * every output already written, and exits 1. */
+static void test_write_failure(test_ctx* t, const inputs* in) {
+    char out[600], blocker[700];
+    fresh_dir(t, "out_write_failure", out, sizeof out);
+    snprintf(blocker, sizeof blocker, "%s/save_mean.npy", out);
+    mkdir(blocker, 0777);
+    proc_result r;
+    run_tool(t, &r, "run", "--mode", "train", "--x", in->x, "--out", out, NULL);
+    check(t, r.code == 1, "write failure: exit code %d, expected 1 (stderr: %s)", r.code, r.err);
+    check(t, count_lines(r.err) == 1 && strncmp(r.err, "vkbn run: ", 10) == 0 && strstr(r.err, "save_mean.npy"),
+          "write failure: stderr is not one line naming save_mean.npy: '%s'", r.err);
+    check(t, dir_entries(out) == 1, "write failure: %d entries left in %s, expected only the blocking directory",
+          dir_entries(out), out);
+    proc_free(&r);
+}
+
+static int group_run(test_ctx* t) {
+    for (size_t i = 0; i < sizeof run_specs / sizeof run_specs[0]; ++i) run_case(t, &run_specs[i], 100 + i);
+    inputs in;
+    if (make_inputs(t, &in) != 0) {
+        check(t, 0, "cannot write the test inputs in %s", t->dir);
+        return 1;
+    }
+    test_device_errors(t, &in);
+    test_write_failure(t, &in);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* check                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int group_check(test_ctx* t) {
+    proc_result r;
+    run_tool(t, &r, "check", "--quick", NULL);
+    check(t, r.code == 0, "vkbn check --quick: exit code %d\n%s%s", r.code, r.out, r.err);
+    const char* summary = strstr(r.out, " passed, 0 failed");
+    check(t, summary != NULL, "vkbn check --quick: no 'N passed, 0 failed' line:\n%s", r.out);
+    check(t, strstr(r.out, "FAIL") == NULL, "vkbn check --quick reports failures:\n%s", r.out);
+    proc_free(&r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* The default device, or 0 when vkbn lists none. */
+static int default_device(vkbn_device_info* out) {
+    uint32_t count = 0;
+    if (vkbn_enumerate_devices(&count, NULL) != VKBN_SUCCESS || count == 0) return 0;
+    vkbn_device_info* all = calloc(count, sizeof *all);
+    if (!all || vkbn_enumerate_devices(&count, all) != VKBN_SUCCESS) {
+        free(all);
+        return 0;
+    }
+    *out = all[0];
+    for (uint32_t i = 0; i < count; ++i) {
+        if (all[i].is_default) *out = all[i];
+    }
+    free(all);
+    return count > 0;
+}
+
+static int make_scratch(test_ctx* t) {
+    const char* tmp = getenv("TMPDIR");
+    snprintf(t->dir, sizeof t->dir, "%s/vkbn-cli-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    return mkdtemp(t->dir) ? 0 : -1;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s VKBN_BINARY usage|devices|run|check\n", argv[0]);
+        return 2;
+    }
+    test_ctx t = {.vkbn = argv[1]};
+    const char* group = argv[2];
+    int needs_device = strcmp(group, "usage") != 0;
+    vkbn_device_info def;
+    memset(&def, 0, sizeof def);
+    /* Only the device groups touch Vulkan: "usage" stays clean under LeakSanitizer. */
+    int have_device = needs_device && default_device(&def);
+    if (needs_device && !have_device) {
+        printf("skipped: vkbn lists no device\n");
+        return SKIP_CODE;
+    }
+    t.f16 = have_device && def.storage_16bit;
+    if (make_scratch(&t) != 0) {
+        fprintf(stderr, "cannot create a scratch directory: %s\n", strerror(errno));
+        return 1;
+    }
+    int r;
+    if (strcmp(group, "usage") == 0) {
+        r = group_usage(&t);
+    } else if (strcmp(group, "devices") == 0) {
+        r = group_devices(&t, &def);
+    } else if (strcmp(group, "run") == 0) {
+        r = group_run(&t);
+    } else if (strcmp(group, "check") == 0) {
+        r = group_check(&t);
+    } else {
+        fprintf(stderr, "unknown group '%s'\n", group);
+        r = 2;
+    }
+    remove_tree(t.dir);
+    printf("%d passed, %d failed", t.passed, t.failed);
+    if (t.skipped) printf(", %d skipped", t.skipped);
+    printf("\n");
+    return r != 0 || t.failed ? 1 : 0;
+}
