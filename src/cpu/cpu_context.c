@@ -48,6 +48,10 @@ vkbn_result vkbn__cpu_context_create(vkbn_context ctx, const vkbn_context_desc* 
     /* Outputs larger than the last-level cache would only evict the data
      * still to be read: write them around the caches. */
     cpu->stream_bytes = cpu->caps.llc_bytes;
+    /* Debugging override, so that tests reach the streaming paths with small
+     * tensors. */
+    const char* stream = getenv("VKBN_CPU_STREAM_BYTES");
+    if (stream && *stream) cpu->stream_bytes = strtoull(stream, NULL, 10);
     VKBN_CHECK(vkbn__cpu_pool_create(cpu->threads, &cpu->pool));
     vkbn__cpu_describe(&cpu->caps, cpu->isa, cpu->threads, &ctx->info);
     vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s", ctx->info.name);
