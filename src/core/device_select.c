@@ -100,6 +100,11 @@ vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_de
         vkbn_device_info cpu;
         vkbn__cpu_describe_default(&cpu);
         if (name_contains(cpu.name, want)) return fall_back_to_cpu(ctx, desc);
+        if (r == VKBN_ERROR_NO_DEVICE) {
+            return vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
+                              "desc->device: no device matches \"%s\" (no Vulkan device; the CPU path is \"%s\")",
+                              want, cpu.name);
+        }
     }
     return r;
 }
