@@ -63,6 +63,8 @@ static void listing(void) {
         memset(&info, 0, sizeof info);
         if (ctx) vkbn_context_get_device_info(ctx, &info);
         CHECK(r == VKBN_SUCCESS && info.backend == VKBN_BACKEND_CPU, "device \"%s\": %s", names[i], vkbn_last_error());
+        CHECK(info.index == count - 1 && info.is_default == cpu->is_default, "device \"%s\": index %u", names[i],
+              info.index);
         if (ctx) CHECK(!vkbn_context_uses_subgroups(ctx), "no subgroups on the CPU path");
         vkbn_context_destroy(ctx);
     }

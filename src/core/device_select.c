@@ -65,23 +65,40 @@ static bool name_contains(const char* hay, const char* needle) {
     return false;
 }
 
-static vkbn_result fall_back_to_cpu(vkbn_context ctx, const vkbn_context_desc* desc) {
+static uint32_t vulkan_device_count(void) {
+    vkbn_device_info* infos = NULL;
+    uint32_t n = 0;
+    vkbn__list_vulkan_devices(&infos, &n);
+    vkbn__free(infos);
+    return n;
+}
+
+/* The CPU path, with the index and default flag it has in the device list
+ * (vulkan_count Vulkan devices come before it). */
+static vkbn_result create_cpu(vkbn_context ctx, const vkbn_context_desc* desc, uint32_t vulkan_count) {
+    VKBN_CHECK(vkbn__cpu_context_create(ctx, desc));
+    ctx->info.index = vulkan_count;
+    ctx->info.is_default = vulkan_count == 0;
+    return VKBN_SUCCESS;
+}
+
+static vkbn_result fall_back_to_cpu(vkbn_context ctx, const vkbn_context_desc* desc, uint32_t vulkan_count) {
     vkbn__vk_context_destroy(ctx);
     memset(&ctx->info, 0, sizeof ctx->info);
-    return vkbn__cpu_context_create(ctx, desc);
+    return create_cpu(ctx, desc, vulkan_count);
 }
 
 vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_desc* desc) {
     const char* want = desc->device && *desc->device ? desc->device : NULL;
     if (!desc->borrowed && want) {
-        if (vkbn__cpu_device_matches(want)) return vkbn__cpu_context_create(ctx, desc);
+        if (vkbn__cpu_device_matches(want)) return create_cpu(ctx, desc, vulkan_device_count());
         if (is_decimal(want)) {
             vkbn_device_info* infos = NULL;
             uint32_t n = 0;
             VKBN_CHECK(vkbn__list_vulkan_devices(&infos, &n));
             vkbn__free(infos);
             unsigned long idx = strtoul(want, NULL, 10);
-            if (idx == n) return vkbn__cpu_context_create(ctx, desc);
+            if (idx == n) return create_cpu(ctx, desc, n);
             if (idx > n) {
                 return vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
                                   "desc->device: no device has index %s (%u devices; see `vkbn devices`)", want,
@@ -94,12 +111,14 @@ vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_de
     if (r == VKBN_SUCCESS || desc->borrowed) return r;
     if (!want && r == VKBN_ERROR_NO_DEVICE) {
         vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: no Vulkan device (%s); using the CPU path", vkbn_last_error());
-        return fall_back_to_cpu(ctx, desc);
+        return fall_back_to_cpu(ctx, desc, 0);
     }
     if (want && !is_decimal(want) && (r == VKBN_ERROR_DEVICE_NOT_FOUND || r == VKBN_ERROR_NO_DEVICE)) {
         vkbn_device_info cpu;
         vkbn__cpu_describe_default(&cpu);
-        if (name_contains(cpu.name, want)) return fall_back_to_cpu(ctx, desc);
+        if (name_contains(cpu.name, want)) {
+            return fall_back_to_cpu(ctx, desc, r == VKBN_ERROR_NO_DEVICE ? 0 : vulkan_device_count());
+        }
         if (r == VKBN_ERROR_NO_DEVICE) {
             return vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
                               "desc->device: no device matches \"%s\" (no Vulkan device; the CPU path is \"%s\")",
