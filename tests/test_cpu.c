@@ -319,6 +319,7 @@ static void f16_conversion(void) {
 }
 
 int main(void) {
+    test_pin_drivers(); /* "cpu" counts the Vulkan devices: sanitizer builds see the driver */
     listing();
     options();
     buffers_and_timing();

@@ -45,8 +45,8 @@ vkbn_result vkbn__cpu_context_create(vkbn_context ctx, const vkbn_context_desc* 
                           desc->cpu_threads);
     }
     cpu->threads = desc->cpu_threads ? desc->cpu_threads : cpu->caps.cores;
-    /* Outputs larger than the last-level cache would only evict the data
-     * still to be read: write them around the caches. */
+    /* Operations whose tensors exceed the last-level cache write around it
+     * (cpu_plan.c). */
     cpu->stream_bytes = cpu->caps.llc_bytes;
     /* Debugging override, so that tests reach the streaming paths with small
      * tensors. */

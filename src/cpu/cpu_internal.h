@@ -58,7 +58,7 @@ struct vkbn__cpu {
     const vkbn__cpu_kernels* kernels;
     vkbn__cpu_pool* pool;
     uint32_t threads;
-    uint64_t stream_bytes; /* outputs at least this large use non-temporal stores */
+    uint64_t stream_bytes; /* operations touching more bytes use non-temporal stores */
     vkbn__mutex exec_lock; /* one plan execution at a time */
 };
 

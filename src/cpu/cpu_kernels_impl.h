@@ -408,19 +408,51 @@ static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const
     else cl_stats_t(t, r0, r1, pivot, mean, m2, scratch, 0);
 }
 
+/* Rows in tiles of CL_TILE_ROWS; within a tile, blocks of four channel
+ * vectors keep their parameters in registers across the tile's rows, so the
+ * loop body is one load of x (and z) and one store per vector. */
+#define CL_TILE_ROWS 16
+
 ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot,
                               const float* mean, const float* scale, const float* shift, const int f16,
                               const int has_z, const int stream, const vkbn_activation act) {
     const uint64_t c = t->c, cv = c / W * W;
-    for (uint64_t r = r0; r < r1; ++r) {
-        const uint64_t row = r * c;
+    for (uint64_t rt = r0; rt < r1; rt += CL_TILE_ROWS) {
+        const uint64_t re = rt + CL_TILE_ROWS < r1 ? rt + CL_TILE_ROWS : r1;
         uint64_t j = 0;
-        for (; j < cv; j += W) {
-            V v = normalize_v(t, row + j, v_loadu(pivot + j), v_loadu(mean + j), v_loadu(scale + j),
-                              v_loadu(shift + j), f16, has_z, act);
-            store_v(t->y, row + j, v, f16, stream);
+        for (; j + 4 * W <= cv; j += 4 * W) {
+            const V p0 = v_loadu(pivot + j), p1 = v_loadu(pivot + j + W), p2 = v_loadu(pivot + j + 2 * W),
+                    p3 = v_loadu(pivot + j + 3 * W);
+            const V m0 = v_loadu(mean + j), m1 = v_loadu(mean + j + W), m2 = v_loadu(mean + j + 2 * W),
+                    m3 = v_loadu(mean + j + 3 * W);
+            const V s0 = v_loadu(scale + j), s1 = v_loadu(scale + j + W), s2 = v_loadu(scale + j + 2 * W),
+                    s3 = v_loadu(scale + j + 3 * W);
+            const V h0 = v_loadu(shift + j), h1 = v_loadu(shift + j + W), h2 = v_loadu(shift + j + 2 * W),
+                    h3 = v_loadu(shift + j + 3 * W);
+            for (uint64_t r = rt; r < re; ++r) {
+                const uint64_t i = r * c + j;
+                V a = normalize_v(t, i, p0, m0, s0, h0, f16, has_z, act);
+                V b = normalize_v(t, i + W, p1, m1, s1, h1, f16, has_z, act);
+                V d = normalize_v(t, i + 2 * W, p2, m2, s2, h2, f16, has_z, act);
+                V e = normalize_v(t, i + 3 * W, p3, m3, s3, h3, f16, has_z, act);
+                store_v(t->y, i, a, f16, stream);
+                store_v(t->y, i + W, b, f16, stream);
+                store_v(t->y, i + 2 * W, d, f16, stream);
+                store_v(t->y, i + 3 * W, e, f16, stream);
+            }
         }
-        for (; j < c; ++j) store_s(t->y, row + j, normalize_s(t, row + j, pivot[j], mean[j], scale[j], shift[j], f16, has_z, act), f16);
+        for (; j < cv; j += W) {
+            const V p = v_loadu(pivot + j), m = v_loadu(mean + j), sc = v_loadu(scale + j), sh = v_loadu(shift + j);
+            for (uint64_t r = rt; r < re; ++r) {
+                store_v(t->y, r * c + j, normalize_v(t, r * c + j, p, m, sc, sh, f16, has_z, act), f16, stream);
+            }
+        }
+        for (; j < c; ++j) {
+            for (uint64_t r = rt; r < re; ++r) {
+                store_s(t->y, r * c + j, normalize_s(t, r * c + j, pivot[j], mean[j], scale[j], shift[j], f16, has_z, act),
+                        f16);
+            }
+        }
     }
 }
 

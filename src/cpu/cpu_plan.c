@@ -23,8 +23,10 @@
  * - copy: bytes split evenly.
  * Layouts coincide when channels-first has S = 1 or channels-last has C = 1;
  * the planner then uses the other layout's plan, which suits the shape.
- * Outputs of at least the last-level cache's size (not in place) are written
- * with non-temporal stores. */
+ * When the tensors an operation touches exceed the last-level cache, the
+ * output is written with non-temporal stores (unless in place): it could not
+ * stay cached beside its input anyway, and writing around the cache keeps the
+ * input's lines (which the second pass, or the next run, reads). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -353,7 +355,7 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
 
     if (op->kind == VKBN__OP_COPY) {
         p->kind = PLAN_COPY;
-        p->t.stream = op->copy_bytes >= cpu->stream_bytes;
+        p->t.stream = 2 * op->copy_bytes > cpu->stream_bytes;
         snprintf(what, sizeof what, "copy");
     } else {
         const vkbn_tensor_desc* d = &op->tensor;
@@ -368,7 +370,8 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
         p->t.s = op->spatial;
         p->m = op->per_channel;
         p->rows = (uint64_t)d->n * op->spatial;
-        p->t.stream = !in_place(op) && op->elements * op->elem_size >= cpu->stream_bytes;
+        uint64_t traffic = op->elements * op->elem_size * (op->z ? 3u : 2u);
+        p->t.stream = !in_place(op) && traffic > cpu->stream_bytes;
         const uint64_t c = d->c;
         if (op->kind == VKBN__OP_FORWARD_INFERENCE) {
             p->kind = channels_last ? PLAN_INFER_CL : PLAN_INFER_CF;
