@@ -34,6 +34,7 @@
 
 #define CHUNK 8            /* vectors (channels-first) or rows (channels-last) per chunk */
 #define BLOCK_VALUES 2048  /* values per lane in an inner block */
+#define CF_ROWS_MAX_S 1024u /* channels-first rows up to this long use the row-statistics kernel */
 
 /* ------------------------------------------------------------------------ */
 /* Loads and stores of the storage type                                      */
@@ -124,6 +125,26 @@ ALWAYS_INLINE void chunk_fold(V* mean, V* m2, V cm, V q, float w, float nw) {
     V d = v_sub(cm, *mean);
     *mean = v_fma(d, v_set1(w), *mean);
     *m2 = v_add(*m2, v_fma(v_mul(d, d), v_set1(nw), q));
+}
+
+/* Merges W lanes of equal count n in a fixed tree (lane l with lane l + h):
+ * Chan's formula with na = nb, so the weight is exactly 1/2. */
+static vkbn__cpu_stat lanes_tree(const float* mean, const float* m2, double n) {
+    float lm[W], lq[W];
+    memcpy(lm, mean, sizeof lm);
+    memcpy(lq, m2, sizeof lq);
+    for (int h = W / 2; h >= 1; h /= 2) {
+        float half = (float)n * 0.5f;
+        for (int l = 0; l < h; ++l) {
+            float d = lm[l + h] - lm[l];
+            lm[l] = lm[l] + d * 0.5f;
+            lq[l] = lq[l] + lq[l + h] + d * d * half;
+        }
+        n *= 2.0;
+    }
+    vkbn__cpu_stat r = {n, lm[0], lq[0]};
+    if (n == 0.0) r.mean = r.m2 = 0.0f;
+    return r;
 }
 
 /* A channel's statistics in progress, per lane. */
@@ -232,16 +253,7 @@ static vkbn__cpu_stat acc_finish(lane_acc* a) {
     float lm[W], lq[W];
     v_storeu(lm, a->omean);
     v_storeu(lq, a->om2);
-    vkbn__cpu_stat lanes[W];
-    for (int l = 0; l < W; ++l) {
-        lanes[l].n = a->on;
-        lanes[l].mean = lm[l];
-        lanes[l].m2 = lq[l];
-    }
-    for (int h = W / 2; h >= 1; h /= 2) {
-        for (int l = 0; l < h; ++l) lanes[l] = vkbn__cpu_stat_merge(lanes[l], lanes[l + h]);
-    }
-    vkbn__cpu_stat r = lanes[0];
+    vkbn__cpu_stat r = lanes_tree(lm, lq, a->on);
     if (a->nspill > 0) {
         int k = a->nspill;
         float sum = 0.0f;
@@ -273,7 +285,11 @@ ALWAYS_INLINE vkbn__cpu_stat cf_stats_t(const vkbn__cpu_tensors* t, uint64_t c, 
     return acc_finish(&a);
 }
 
+static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, float pivot);
+
 static vkbn__cpu_stat cf_stats(const vkbn__cpu_tensors* t, uint64_t c, uint64_t j0, uint64_t j1, float pivot) {
+    /* Whole channels of short rows: lanes along positions, chunks along samples. */
+    if (j0 == 0 && j1 == t->n * t->s && t->s <= CF_ROWS_MAX_S && t->n > 1) return cf_stats_rows(t, c, pivot);
     return t->f16 ? cf_stats_t(t, c, j0, j1, pivot, 1) : cf_stats_t(t, c, j0, j1, pivot, 0);
 }
 
@@ -314,35 +330,81 @@ ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t c
         store_v(t->y, i + 3 * W, d, f16, stream);
     }
     for (; i + W <= end; i += W) store_v(t->y, i, normalize_v(t, i, p, m, sc, sh, f16, has_z, act), f16, stream);
+#if defined(VKBN_SIMD_MASKED)
+    /* The same arithmetic as the body, on the first end - i lanes. */
+    if (i < end) {
+        const unsigned n = (unsigned)(end - i);
+        V x = f16 ? v_load_h_n((const uint16_t*)t->x + i, n) : v_loadu_n((const float*)t->x + i, n);
+        V v = v_fma(v_sub(v_sub(x, p), m), sc, sh);
+        if (has_z) v = v_add(v, f16 ? v_load_h_n((const uint16_t*)t->z + i, n) : v_loadu_n((const float*)t->z + i, n));
+        v = activation_v(v, act);
+        if (f16) v_store_h_n((uint16_t*)t->y + i, v, n);
+        else v_storeu_n((float*)t->y + i, v, n);
+    }
+#else
     for (; i < end; ++i) {
         store_s(t->y, i, normalize_s(t, i, ch->pivot, ch->mean, ch->scale, ch->shift, f16, has_z, act), f16);
     }
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
 /* Channels-last                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* Row statistics: `width` lanes per row (channels-last: the channels;
+ * short channels-first rows: the positions of a row), rows `stride` elements
+ * apart from element `base`. Each lane gets its own (mean, m2) of x -
+ * pivot[lane], chunks of CHUNK rows folded with Chan, blocks of BLOCK_VALUES
+ * rows merged outward. */
+typedef struct rows_geom {
+    const uint8_t* x;
+    uint64_t base, stride, width;
+} rows_geom;
+
 /* One chunk of k rows starting at row r into the inner arrays (im, iq). */
-ALWAYS_INLINE void cl_fold_rows(const vkbn__cpu_tensors* t, uint64_t r, const int k, const float* pivot, float* im,
-                                float* iq, float w, float nw, const int f16) {
-    const uint64_t c = t->c, cv = c / W * W;
+ALWAYS_INLINE void rows_fold(const rows_geom* g, uint64_t r, const int k, const float* pivot, float* im, float* iq,
+                             float w, float nw, const int f16) {
+    const uint64_t c = g->width, cv = c / W * W, stride = g->stride;
+    const uint64_t first = g->base + r * stride;
     uint64_t j = 0;
     for (; j < cv; j += W) {
         V v[CHUNK];
         v[0] = v_zero(); /* k >= 1 always; this keeps -Wmaybe-uninitialized quiet */
         V p = v_loadu(pivot + j);
-        for (int i = 0; i < k; ++i) v[i] = v_sub(load_v(t->x, (r + (uint64_t)i) * c + j, f16), p);
+        for (int i = 0; i < k; ++i) v[i] = v_sub(load_v(g->x, first + (uint64_t)i * stride + j, f16), p);
         V cm, q, mean = v_loadu(im + j), m2 = v_loadu(iq + j);
         chunk_stats(v, k, &cm, &q);
         chunk_fold(&mean, &m2, cm, q, w, nw);
         v_storeu(im + j, mean);
         v_storeu(iq + j, m2);
     }
+#if defined(VKBN_SIMD_MASKED)
+    /* The leftover lanes as one masked vector: the same arithmetic as the
+     * scalar loop below, per lane (lanes past `width` are never read or
+     * written). */
+    if (j < c) {
+        const unsigned n = (unsigned)(c - j);
+        V v[CHUNK];
+        v[0] = v_zero();
+        V p = v_loadu_n(pivot + j, n);
+        for (int i = 0; i < k; ++i) {
+            uint64_t e = first + (uint64_t)i * stride + j;
+            V x = f16 ? v_load_h_n((const uint16_t*)g->x + e, n) : v_loadu_n((const float*)g->x + e, n);
+            v[i] = v_sub(x, p);
+        }
+        V cm, q, mean = v_loadu_n(im + j, n), m2 = v_loadu_n(iq + j, n);
+        chunk_stats(v, k, &cm, &q);
+        chunk_fold(&mean, &m2, cm, q, w, nw);
+        v_storeu_n(im + j, mean, n);
+        v_storeu_n(iq + j, m2, n);
+        j = c;
+    }
+#endif
     for (; j < c; ++j) {
         float v[CHUNK], sum = 0.0f, q = 0.0f;
         for (int i = 0; i < k; ++i) {
-            v[i] = load_s(t->x, (r + (uint64_t)i) * c + j, f16) - pivot[j];
+            v[i] = load_s(g->x, first + (uint64_t)i * stride + j, f16) - pivot[j];
             sum += v[i];
         }
         float cm = sum * (1.0f / (float)k);
@@ -354,8 +416,8 @@ ALWAYS_INLINE void cl_fold_rows(const vkbn__cpu_tensors* t, uint64_t r, const in
 }
 
 /* Chan merge of (bm, bq) over nb rows into (am, aq) over na rows, for every
- * channel (uniform counts, so one weight). */
-static void cl_merge(uint64_t c, float* am, float* aq, double na, const float* bm, const float* bq, double nb) {
+ * lane (uniform counts, so one weight). */
+static void rows_merge(uint64_t c, float* am, float* aq, double na, const float* bm, const float* bq, double nb) {
     double n = na + nb;
     float w = (float)(nb / n), nw = (float)na * w;
     const V vw = v_set1(w), vnw = v_set1(nw);
@@ -372,9 +434,11 @@ static void cl_merge(uint64_t c, float* am, float* aq, double na, const float* b
     }
 }
 
-ALWAYS_INLINE void cl_stats_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, float* mean,
-                              float* m2, float* scratch, const int f16) {
-    const uint64_t c = t->c;
+/* Statistics of rows [r0, r1) into mean/m2 (width floats each); scratch:
+ * 2 * width floats. */
+ALWAYS_INLINE void rows_stats_t(const rows_geom* g, uint64_t r0, uint64_t r1, const float* pivot, float* mean,
+                                float* m2, float* scratch, const int f16) {
+    const uint64_t c = g->width;
     const uint64_t block = BLOCK_VALUES;
     float* im = scratch;
     float* iq = scratch + c;
@@ -389,23 +453,54 @@ ALWAYS_INLINE void cl_stats_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
         uint64_t r = rb;
         for (; r + CHUNK <= re; r += CHUNK) {
             float nn = n + (float)CHUNK, w = (float)CHUNK / nn;
-            cl_fold_rows(t, r, CHUNK, pivot, bm, bq, w, n * w, f16);
+            rows_fold(g, r, CHUNK, pivot, bm, bq, w, n * w, f16);
             n = nn;
         }
         if (r < re) {
             int k = (int)(re - r);
             float nn = n + (float)k, w = (float)k / nn;
-            cl_fold_rows(t, r, k, pivot, bm, bq, w, n * w, f16);
+            rows_fold(g, r, k, pivot, bm, bq, w, n * w, f16);
         }
-        if (total != 0.0) cl_merge(c, mean, m2, total, im, iq, (double)(re - rb));
+        if (total != 0.0) rows_merge(c, mean, m2, total, im, iq, (double)(re - rb));
         total += (double)(re - rb);
     }
 }
 
+/* Channels-first, whole channel, short rows (s <= CF_ROWS_MAX_S): lanes are
+ * the positions of a row and a chunk is CHUNK samples, as channels-last does
+ * with channels; then the positions merge (equal counts) in a fixed order:
+ * vector blocks into block 0, its lanes in a tree, leftover positions last. */
+static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, float pivot) {
+    const uint64_t s = t->s;
+    float buf[5 * CF_ROWS_MAX_S];
+    float *piv = buf, *mean = buf + s, *m2 = buf + 2 * s, *scratch = buf + 3 * s;
+    for (uint64_t j = 0; j < s; ++j) piv[j] = pivot;
+    rows_geom g = {t->x, c * s, t->c * s, s};
+    if (t->f16) rows_stats_t(&g, 0, t->n, piv, mean, m2, scratch, 1);
+    else rows_stats_t(&g, 0, t->n, piv, mean, m2, scratch, 0);
+    const double n = (double)t->n;
+    const uint64_t sv = s / W * W;
+    vkbn__cpu_stat r = {0.0, 0.0f, 0.0f};
+    if (sv > 0) {
+        double acc = n;
+        for (uint64_t j = W; j < sv; j += W) {
+            rows_merge(W, mean, m2, acc, mean + j, m2 + j, n);
+            acc += n;
+        }
+        r = lanes_tree(mean, m2, acc);
+    }
+    for (uint64_t j = sv; j < s; ++j) {
+        vkbn__cpu_stat e = {n, mean[j], m2[j]};
+        r = vkbn__cpu_stat_merge(r, e);
+    }
+    return r;
+}
+
 static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, float* mean,
                      float* m2, float* scratch) {
-    if (t->f16) cl_stats_t(t, r0, r1, pivot, mean, m2, scratch, 1);
-    else cl_stats_t(t, r0, r1, pivot, mean, m2, scratch, 0);
+    rows_geom g = {t->x, 0, t->c, t->c};
+    if (t->f16) rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 1);
+    else rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 0);
 }
 
 /* Rows in tiles of CL_TILE_ROWS; within a tile, blocks of four channel

@@ -30,3 +30,16 @@ static inline float s_fma(float a, float b, float c) {
     return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 static inline float s_max(float a, float b) { return a > b ? a : b; }
+
+/* Masked loads and stores of the first n < 16 lanes (masked-off lanes are
+ * neither read nor written, so they may lie past the end of the buffer). */
+#define VKBN_SIMD_MASKED 1
+static inline __mmask16 v_mask(unsigned n) { return (__mmask16)((1u << n) - 1u); }
+static inline V v_loadu_n(const float* p, unsigned n) { return _mm512_maskz_loadu_ps(v_mask(n), p); }
+static inline V v_load_h_n(const uint16_t* p, unsigned n) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(v_mask(n), p));
+}
+static inline void v_storeu_n(float* p, V v, unsigned n) { _mm512_mask_storeu_ps(p, v_mask(n), v); }
+static inline void v_store_h_n(uint16_t* p, V v, unsigned n) {
+    _mm256_mask_storeu_epi16(p, v_mask(n), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
