@@ -14,10 +14,16 @@
  *   grows with the block length and the number of blocks, not with m;
  * - at the end the lanes merge in a fixed tree (lane i with lane i + h), and
  *   values that did not fill a vector merge last.
- * Channels-first: vectors run along the spatial dimension (the full vectors
- * of each row; a row's leftover values gather in a lane buffer that is
- * pushed as a vector when full). Channels-last: each lane is a channel and a
- * chunk is CHUNK rows, so there is no horizontal reduction at all.
+ * Two shapes of the same algorithm:
+ * - lane accumulators (channels-first, long rows or part of a channel):
+ *   vectors run along the spatial dimension, CHUNK consecutive vectors of a
+ *   row per chunk; a row's leftover values gather in a lane buffer that is
+ *   pushed as a vector when full; one horizontal reduction per channel;
+ * - row statistics (channels-last, and whole channels-first channels with
+ *   short rows): each lane is a channel (or a position within the row) with
+ *   its own (mean, m2) in an array, and a chunk is CHUNK rows; channels-last
+ *   has no horizontal reduction at all, short channels-first rows merge their
+ *   positions once at the end.
  * Everything is a fixed function of the shape and the ranges the planner
  * passes, so results are bitwise reproducible.
  *

@@ -234,10 +234,9 @@ static void merge_channels_last(vkbn_plan plan) {
         double total = n + nb;
         float w = (float)(nb / total), nw = (float)n * w;
         for (uint64_t j = 0; j < c; ++j) {
-            vkbn__cpu_stat a = {n, mean[j], m2[j]};
-            float d = bm[j] - a.mean;
-            mean[j] = a.mean + d * w;
-            m2[j] = (a.m2 + bq[j]) + (d * d) * nw;
+            float d = bm[j] - mean[j];
+            mean[j] = mean[j] + d * w;
+            m2[j] = (m2[j] + bq[j]) + (d * d) * nw;
         }
         n = total;
     }
