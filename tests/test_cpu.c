@@ -43,6 +43,15 @@ static void listing(void) {
     }
     CHECK(defaults == 1, "one default, got %d", defaults);
     CHECK(cpu->is_default == (count == 1), "the CPU path is the default exactly when no Vulkan device exists");
+    if (count == 1) {
+        /* No Vulkan device (aarch64 under qemu, say): the default context is the CPU path. */
+        vkbn_context def = NULL;
+        vkbn_device_info info;
+        CHECK(vkbn_context_create(NULL, &def) == VKBN_SUCCESS && vkbn_context_get_device_info(def, &info) == VKBN_SUCCESS &&
+                  info.backend == VKBN_BACKEND_CPU && info.is_default,
+              "default context without Vulkan: %s", vkbn_last_error());
+        vkbn_context_destroy(def);
+    }
 
     /* A short array gets the first entries only. */
     uint32_t one = 1;

@@ -41,6 +41,8 @@
 #define CHUNK 8            /* vectors (channels-first) or rows (channels-last) per chunk */
 #define BLOCK_VALUES 2048  /* values per lane in an inner block */
 #define CF_ROWS_MAX_S 1024u /* channels-first rows up to this long use the row-statistics kernel */
+#define ROWS_PREFETCH 16    /* rows ahead that the row-statistics kernel prefetches (short rows) */
+#define ROWS_PREFETCH_LONG 2048 /* bytes ahead along a row it prefetches (rows at least this long) */
 
 /* ------------------------------------------------------------------------ */
 /* Loads and stores of the storage type                                      */
@@ -373,12 +375,22 @@ ALWAYS_INLINE void rows_fold(const rows_geom* g, uint64_t r, const int k, const 
                              float w, float nw, const int f16) {
     const uint64_t c = g->width, cv = c / W * W, stride = g->stride;
     const uint64_t first = g->base + r * stride;
+    const uint64_t pf = c * (f16 ? 2 : 4) >= ROWS_PREFETCH_LONG ? ROWS_PREFETCH_LONG / (f16 ? 2 : 4)
+                                                                : ROWS_PREFETCH * stride;
     uint64_t j = 0;
     for (; j < cv; j += W) {
         V v[CHUNK];
         v[0] = v_zero(); /* k >= 1 always; this keeps -Wmaybe-uninitialized quiet */
         V p = v_loadu(pivot + j);
-        for (int i = 0; i < k; ++i) v[i] = v_sub(load_v(g->x, first + (uint64_t)i * stride + j, f16), p);
+        for (int i = 0; i < k; ++i) {
+            const uint64_t e = first + (uint64_t)i * stride + j;
+            /* The chunk walks its rows column by column, which hardware
+             * prefetchers follow poorly: fetch ahead in software (short rows:
+             * the same spot rows ahead; long rows: further along the row).
+             * Prefetches never fault. */
+            __builtin_prefetch(g->x + (e + pf) * (f16 ? 2 : 4));
+            v[i] = v_sub(load_v(g->x, e, f16), p);
+        }
         V cm, q, mean = v_loadu(im + j), m2 = v_loadu(iq + j);
         chunk_stats(v, k, &cm, &q);
         chunk_fold(&mean, &m2, cm, q, w, nw);
