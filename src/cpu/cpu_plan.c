@@ -341,6 +341,17 @@ static uint32_t channels_first_parts(const vkbn__op* op, uint32_t threads) {
 vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
     struct vkbn__cpu* cpu = plan->ctx->cpu;
     const vkbn__op* op = &plan->op;
+    /* Operations and activations the kernels do not have yet fail cleanly
+     * rather than run as something else. */
+    if (op->kind != VKBN__OP_FORWARD_TRAINING && op->kind != VKBN__OP_FORWARD_INFERENCE &&
+        op->kind != VKBN__OP_COPY) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "ctx: this operation is not available on the CPU path yet");
+    }
+    if (op->kind != VKBN__OP_COPY && op->activation != VKBN_ACTIVATION_NONE &&
+        op->activation != VKBN_ACTIVATION_RELU) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "desc->activation: %d is not available on the CPU path yet",
+                          (int)op->activation);
+    }
     struct vkbn__cpu_plan* p = vkbn__calloc(1, sizeof *p);
     if (!p) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
     plan->cpu = p;
