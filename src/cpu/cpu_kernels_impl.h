@@ -43,6 +43,8 @@
 #define CF_ROWS_MAX_S 1024u /* channels-first rows up to this long use the row-statistics kernel */
 #define ROWS_PREFETCH 16    /* rows ahead that the row-statistics kernel prefetches (short rows) */
 #define ROWS_PREFETCH_LONG 2048 /* bytes ahead along a row it prefetches (rows at least this long) */
+#define RUN_PREFETCH_VECTORS (4 * CHUNK) /* lane accumulators: vectors ahead within a row */
+#define RUN_PREFETCH_HEAD 2048u          /* ... and bytes of the next row's head */
 
 /* ------------------------------------------------------------------------ */
 /* Loads and stores of the storage type                                      */
@@ -219,8 +221,16 @@ ALWAYS_INLINE void acc_push_run_t(lane_acc* a, const uint8_t* x, uint64_t i, uin
         /* The body: whole chunks straight from memory, state in registers. */
         V mean = a->mean, m2 = a->m2, piv = a->pivot;
         float n = a->n;
+        const uint64_t es = f16 ? 2 : 4;
         for (; k + CHUNK <= nv; k += CHUNK) {
             V v[CHUNK];
+            /* Rows of a channel are far apart, each a short stream that the
+             * hardware prefetcher must first detect: fetch ahead in software,
+             * within the row. */
+            if ((k + RUN_PREFETCH_VECTORS + CHUNK) <= nv) {
+                const uint8_t* ahead = x + (i + (k + RUN_PREFETCH_VECTORS) * W) * es;
+                for (uint64_t b = 0; b < CHUNK * W * es; b += 64) __builtin_prefetch(ahead + b);
+            }
             for (int j = 0; j < CHUNK; ++j) v[j] = v_sub(load_v(x, i + (k + (uint64_t)j) * W, f16), piv);
             V cm, q;
             chunk_stats(v, CHUNK, &cm, &q);
@@ -284,9 +294,16 @@ ALWAYS_INLINE vkbn__cpu_stat cf_stats_t(const vkbn__cpu_tensors* t, uint64_t c, 
     acc_init(&a, pivot);
     const uint64_t s = t->s;
     uint64_t n = j0 / s, s0 = j0 % s;
+    const uint64_t es = f16 ? 2 : 4;
     for (uint64_t j = j0; j < j1; ++n, s0 = 0) {
         uint64_t len = s - s0;
         if (len > j1 - j) len = j1 - j;
+        if (j + len < j1) {
+            /* The head of the next row, which the in-row prefetch cannot reach. */
+            const uint8_t* next = t->x + ((n + 1) * t->c + c) * s * es;
+            uint64_t head = s * es < RUN_PREFETCH_HEAD ? s * es : RUN_PREFETCH_HEAD;
+            for (uint64_t b = 0; b < head; b += 64) __builtin_prefetch(next + b);
+        }
         acc_push_run_t(&a, t->x, (n * t->c + c) * s + s0, len, f16);
         j += len;
     }
