@@ -547,8 +547,9 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
                               const float* mean, const float* scale, const float* shift, const int f16,
                               const int has_z, const int stream, const vkbn_activation act) {
     const uint64_t c = t->c, cv = c / W * W;
-    for (uint64_t rt = r0; rt < r1; rt += CL_TILE_ROWS) {
-        const uint64_t re = rt + CL_TILE_ROWS < r1 ? rt + CL_TILE_ROWS : r1;
+    const uint64_t tile = CL_TILE_ROWS;
+    for (uint64_t rt = r0; rt < r1; rt += tile) {
+        const uint64_t re = rt + tile < r1 ? rt + tile : r1;
         uint64_t j = 0;
         for (; j + 4 * W <= cv; j += 4 * W) {
             const V p0 = v_loadu(pivot + j), p1 = v_loadu(pivot + j + W), p2 = v_loadu(pivot + j + 2 * W),
@@ -561,6 +562,12 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
                     h3 = v_loadu(shift + j + 3 * W);
             for (uint64_t r = rt; r < re; ++r) {
                 const uint64_t i = r * c + j;
+                /* The same block of the next tile: the tile walk is not a
+                 * pattern hardware prefetchers follow well. */
+                if (r + tile < r1) {
+                    const uint8_t* ahead = t->x + (i + tile * c) * (f16 ? 2 : 4);
+                    for (uint64_t b = 0; b < 4 * W * (f16 ? 2u : 4u); b += 64) __builtin_prefetch(ahead + b);
+                }
                 V a = normalize_v(t, i, p0, m0, s0, h0, f16, has_z, act);
                 V b = normalize_v(t, i + W, p1, m1, s1, h1, f16, has_z, act);
                 V d = normalize_v(t, i + 2 * W, p2, m2, s2, h2, f16, has_z, act);
