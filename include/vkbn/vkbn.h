@@ -160,9 +160,19 @@ VKBN_API uint64_t vkbn_tensor_element_count(const vkbn_tensor_desc* VKBN_NOT_NUL
 /* Size in bytes of one element of the given type (4 or 2; 0 for an unknown type). */
 VKBN_API uint32_t vkbn_dtype_size(vkbn_dtype dtype);
 
+/* The activation fused after the normalization (and the residual add): with
+ * u = bn(x) [+ residual], y = act(u). Its parameters are the descs'
+ * activation_alpha and activation_beta; NONE, RELU and SILU ignore them, so a
+ * zero-initialised desc means no activation, and RELU needs nothing more. */
 typedef enum vkbn_activation {
-    VKBN_ACTIVATION_NONE = 0,
-    VKBN_ACTIVATION_RELU = 1 /* y = max(y, 0) */
+    VKBN_ACTIVATION_NONE = 0,       /* y = u */
+    VKBN_ACTIVATION_RELU = 1,       /* y = max(u, 0) */
+    /* y = u >= 0 ? u : alpha * u; alpha, the negative slope (e.g. 0.01), finite
+     * (backward takes act' from y and needs alpha >= 0, as PyTorch in place) */
+    VKBN_ACTIVATION_LEAKY_RELU = 2,
+    /* y = min(max(u, alpha), beta); alpha <= beta, both finite. ReLU6: 0, 6 */
+    VKBN_ACTIVATION_CLAMP = 3,
+    VKBN_ACTIVATION_SILU = 4        /* y = u * sigmoid(u) = u / (1 + exp(-u)) (swish) */
 } vkbn_activation;
 
 /* ------------------------------------------------------------------------ */
@@ -356,6 +366,8 @@ typedef struct vkbn_forward_training_desc {
     uint64_t cumulative_count;              /* CUMULATIVE: T */
     vkbn_bool biased_running_var;           /* 0: var * m/(m-1) (PyTorch, cuDNN); 1: var (ONNX) */
     vkbn_activation activation;
+    float activation_alpha;                 /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
+    float activation_beta;                  /* CLAMP: max */
     /* Tuning and testing: 0 lets vkbn choose; 1 computes each channel's
      * statistics and output in one workgroup (one dispatch); k > 1 splits each
      * channel's reduction across up to k workgroups. Results are identical
@@ -376,7 +388,63 @@ typedef struct vkbn_forward_inference_desc {
     vkbn_buffer VKBN_NOT_NULL running_var;
     float eps;
     vkbn_activation activation;
+    float activation_alpha;                 /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
+    float activation_beta;                  /* CLAMP: max */
 } vkbn_forward_inference_desc;
+
+/* Backward pass (SEMANTICS.md, "Backward"). With u = bn(x) [+ residual] and
+ * y = act(u) the forward pass's values, g = dy * act'(u) is the gradient that
+ * reaches the normalization, and per channel (sums over its m values):
+ *
+ *   training (frozen = 0), from the batch statistics the forward saved:
+ *     xhat = (x - save_mean) * save_invstd
+ *     dbias = sum g;  dweight = sum g * xhat
+ *     dx = weight * save_invstd * (g - dbias / m - xhat * dweight / m)
+ *   frozen statistics (frozen = 1: inference-mode statistics, fine-tuning):
+ *     invstd = 1 / sqrt(running_var + eps);  xhat = (x - running_mean) * invstd
+ *     dbias = sum g;  dweight = sum g * xhat;  dx = g * weight * invstd
+ *   dresidual = g (the add variant: the residual's gradient)
+ *
+ * Buffers
+ * - x, dy: required; x, y, dy, residual, dx and dresidual are described by
+ *   `tensor`; every other buffer is an f32 vector of c elements.
+ * - training: save_mean and save_invstd required (m = 1 is an error, as in
+ *   the forward pass); frozen: running_mean and running_var required, eps used.
+ * - weight: NULL means 1. dweight is the gradient of weight all the same.
+ * - act'(u) comes from y for RELU (y > 0), LEAKY_RELU (y > 0 ? 1 : alpha) and
+ *   CLAMP (alpha < y < beta): y is then required (with f16 storage the mask
+ *   is that of the stored y). SILU recomputes u from x, the statistics above,
+ *   weight, bias (NULL: 0) and residual (give it if the forward added one;
+ *   required with dresidual). NONE uses none of y, bias, residual.
+ * - Outputs: any non-empty subset of dx, dweight, dbias, dresidual, and only
+ *   their work is done: no pass that writes dx when dx is NULL; in frozen
+ *   mode without dweight and dbias, no reduction (one elementwise pass).
+ * - Aliasing: dx may be dy itself (in place: same buffer range). No other
+ *   output may overlap any argument the call uses.
+ * - reduction_split: as in vkbn_forward_training_desc. */
+typedef struct vkbn_backward_desc {
+    vkbn_tensor_desc tensor;
+    vkbn_buffer VKBN_NOT_NULL x;            /* the forward input */
+    vkbn_buffer VKBN_NOT_NULL dy;           /* gradient of the loss w.r.t. y */
+    vkbn_buffer VKBN_NULLABLE y;            /* the forward output (RELU, LEAKY_RELU, CLAMP) */
+    vkbn_buffer VKBN_NULLABLE residual;     /* the forward residual (SILU) */
+    vkbn_buffer VKBN_NULLABLE weight;       /* gamma; NULL means 1 */
+    vkbn_buffer VKBN_NULLABLE bias;         /* beta; NULL means 0 (SILU) */
+    vkbn_buffer VKBN_NULLABLE save_mean;    /* training: the forward's batch mean */
+    vkbn_buffer VKBN_NULLABLE save_invstd;  /* training: the forward's 1 / sqrt(var + eps) */
+    vkbn_bool frozen;                       /* 1: statistics from running_mean / running_var */
+    vkbn_buffer VKBN_NULLABLE running_mean; /* frozen */
+    vkbn_buffer VKBN_NULLABLE running_var;  /* frozen */
+    float eps;                              /* finite, >= 0; frozen: added to running_var */
+    vkbn_activation activation;             /* of the forward pass */
+    float activation_alpha;
+    float activation_beta;
+    vkbn_buffer VKBN_NULLABLE dx;           /* out: gradient w.r.t. x; may be dy */
+    vkbn_buffer VKBN_NULLABLE dweight;      /* out: gradient w.r.t. weight (dgamma) */
+    vkbn_buffer VKBN_NULLABLE dbias;        /* out: gradient w.r.t. bias (dbeta) */
+    vkbn_buffer VKBN_NULLABLE dresidual;    /* out: gradient w.r.t. the residual (= g) */
+    uint32_t reduction_split;
+} vkbn_backward_desc;
 
 /* y = x, `size` bytes: the plain copy kernel the benchmark uses as each
  * device's bandwidth ceiling. size must be a multiple of 4. */
@@ -391,6 +459,8 @@ VKBN_API vkbn_result vkbn_forward_training(vkbn_context VKBN_NOT_NULL ctx,
                                            const vkbn_forward_training_desc* VKBN_NOT_NULL desc);
 VKBN_API vkbn_result vkbn_forward_inference(vkbn_context VKBN_NOT_NULL ctx,
                                             const vkbn_forward_inference_desc* VKBN_NOT_NULL desc);
+VKBN_API vkbn_result vkbn_backward(vkbn_context VKBN_NOT_NULL ctx,
+                                   const vkbn_backward_desc* VKBN_NOT_NULL desc);
 
 /* ------------------------------------------------------------------------ */
 /* Plans: an operation prepared once and run many times                      */
@@ -405,6 +475,9 @@ VKBN_API vkbn_result vkbn_plan_create_forward_training(vkbn_context VKBN_NOT_NUL
 VKBN_API vkbn_result vkbn_plan_create_forward_inference(vkbn_context VKBN_NOT_NULL ctx,
                                                         const vkbn_forward_inference_desc* VKBN_NOT_NULL desc,
                                                         vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
+VKBN_API vkbn_result vkbn_plan_create_backward(vkbn_context VKBN_NOT_NULL ctx,
+                                               const vkbn_backward_desc* VKBN_NOT_NULL desc,
+                                               vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
 VKBN_API vkbn_result vkbn_plan_create_copy(vkbn_context VKBN_NOT_NULL ctx,
                                            const vkbn_copy_desc* VKBN_NOT_NULL desc,
                                            vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
