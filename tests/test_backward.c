@@ -267,6 +267,63 @@ static void determinism(vkbn_context ctx) {
     }
 }
 
+/* A plan runs many times: the split reduction's counters must be back at
+ * zero after each run (the last workgroup resets them), so reruns of one plan
+ * give the same bits as a fresh one-shot call. */
+static void plan_reuse(vkbn_context ctx) {
+    enum { N = 4, C = 6, S = 300, COUNT = N * C * S };
+    float* host = malloc(COUNT * sizeof(float));
+    float* out[3];
+    for (int k = 0; k < 3; ++k) out[k] = malloc((COUNT + 2 * C) * sizeof(float));
+    for (int i = 0; i < COUNT; ++i) host[i] = (float)((i * 7919) % 1000) / 250.0f - 2.0f;
+    vkbn_buffer x = NULL, dy = NULL, dx = NULL, mean = NULL, invstd = NULL, dw = NULL, db = NULL;
+    vkbn_buffer_create(ctx, COUNT * 4, &x);
+    vkbn_buffer_create(ctx, COUNT * 4, &dy);
+    vkbn_buffer_create(ctx, COUNT * 4, &dx);
+    vkbn_buffer* vecs[] = {&mean, &invstd, &dw, &db};
+    for (int i = 0; i < 4; ++i) vkbn_buffer_create(ctx, C * 4, vecs[i]);
+    vkbn_buffer_upload(x, 0, host, COUNT * 4);
+    for (int i = 0; i < COUNT; ++i) host[i] = (float)((i * 104729) % 997) / 300.0f - 1.0f;
+    vkbn_buffer_upload(dy, 0, host, COUNT * 4);
+    float m[C], is[C];
+    for (int c = 0; c < C; ++c) m[c] = 0.1f * (float)c, is[c] = 0.8f + 0.05f * (float)c;
+    vkbn_buffer_upload(mean, 0, m, sizeof m);
+    vkbn_buffer_upload(invstd, 0, is, sizeof is);
+    for (int layout = 0; layout < 2; ++layout) {
+        vkbn_backward_desc d;
+        memset(&d, 0, sizeof d);
+        d.tensor = (vkbn_tensor_desc){.n = N, .c = C, .spatial_rank = 1, .spatial = {S}, .layout = (vkbn_layout)layout};
+        d.x = x, d.dy = dy, d.save_mean = mean, d.save_invstd = invstd, d.dx = dx, d.dweight = dw, d.dbias = db;
+        d.reduction_split = 5;
+        vkbn_plan plan = NULL;
+        CHECK(vkbn_plan_create_backward(ctx, &d, &plan) == VKBN_SUCCESS, "plan: %s", vkbn_last_error());
+        CHECK(strstr(vkbn_plan_describe(plan), "split") != NULL, "plan reuse wants a split plan: %s",
+              vkbn_plan_describe(plan));
+        for (int k = 0; k < 3; ++k) {
+            /* Clear the outputs so that a run that writes nothing shows. */
+            memset(out[k], 0, (COUNT + 2 * C) * sizeof(float));
+            vkbn_buffer_upload(dx, 0, out[k], COUNT * 4);
+            vkbn_buffer_upload(dw, 0, out[k], C * 4);
+            vkbn_buffer_upload(db, 0, out[k], C * 4);
+            vkbn_result r = k < 2 ? vkbn_plan_execute(plan) : vkbn_backward(ctx, &d);
+            CHECK(r == VKBN_SUCCESS, "run %d: %s", k, vkbn_last_error());
+            vkbn_buffer_download(dx, 0, out[k], COUNT * 4);
+            vkbn_buffer_download(dw, 0, out[k] + COUNT, C * 4);
+            vkbn_buffer_download(db, 0, out[k] + COUNT + C, C * 4);
+        }
+        vkbn_plan_destroy(plan);
+        CHECK(memcmp(out[0], out[1], (COUNT + 2 * C) * 4) == 0, "layout %d: a plan's second run differs", layout);
+        CHECK(memcmp(out[0], out[2], (COUNT + 2 * C) * 4) == 0, "layout %d: the plan and the one-shot call differ",
+              layout);
+    }
+    vkbn_buffer_destroy(x);
+    vkbn_buffer_destroy(dy);
+    vkbn_buffer_destroy(dx);
+    for (int i = 0; i < 4; ++i) vkbn_buffer_destroy(*vecs[i]);
+    free(host);
+    for (int k = 0; k < 3; ++k) free(out[k]);
+}
+
 /* A binding range of 64 KiB turns these tensors into many windows. */
 static void windows(vkbn_context ctx) {
     static const shape shapes[] = {{16, 8, 2, {16, 16}}, {37, 3, 1, {301}}, {9, 40, 1, {100}}};
@@ -320,8 +377,10 @@ int main(int argc, char** argv) {
         activations(ctx);
         optional_outputs(ctx);
         determinism(ctx);
+        plan_reuse(ctx);
     } else if (is_windows) {
         windows(ctx);
+        plan_reuse(ctx);
     } else if (strcmp(suite, "large") == 0) {
         large(ctx);
     } else {
