@@ -4,7 +4,7 @@
 #ifndef VKBN_VK_INTERNAL_H_
 #define VKBN_VK_INTERNAL_H_
 
-#include <volk.h> /* before vkbn.h: it sets VK_NO_PROTOTYPES */
+#include "vkbn_volk.h" /* volk under a private prefix; before vkbn.h: it sets VK_NO_PROTOTYPES */
 
 #include "../core/internal.h"
 #include "../core/platform.h"
