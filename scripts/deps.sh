@@ -7,7 +7,7 @@
 set -euo pipefail
 
 what=${1:-test}
-required=(cmake make gcc g++ pkg-config glslang-tools spirv-tools libvulkan-dev libvulkan-volk-dev
+required=(cmake make gcc g++ pkg-config glslang-tools spirv-tools libvulkan-dev
           mesa-vulkan-drivers vulkan-validationlayers)
 optional=()
 case "$what" in

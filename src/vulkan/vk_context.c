@@ -345,7 +345,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
         }
         vk->caps.timestamp_bits = qp[vk->queue_family].timestampValidBits;
         read_borrowed_features(vk, b->create_info, b->api_version);
-        vkbn__vk_load_device_table(vk->gipa, vk->instance, vk->device, &vk->d);
+        VKBN_CHECK(vkbn__vk_load_device_table(vk->gipa, vk->instance, vk->device, &vk->d));
     } else {
         VKBN_CHECK(vkbn__vk_load_loader(&vk->gipa));
         bool debug_utils = false;
@@ -367,7 +367,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
         }
         VKBN_CHECK(pick_device(vk, desc->device, &ctx->info));
         VKBN_CHECK(create_own_device(vk, &ctx->info));
-        vkbn__vk_load_device_table(vk->gipa, vk->instance, vk->device, &vk->d);
+        VKBN_CHECK(vkbn__vk_load_device_table(vk->gipa, vk->instance, vk->device, &vk->d));
         vk->d.vkGetDeviceQueue(vk->device, vk->queue_family, 0, &vk->queue);
     }
 

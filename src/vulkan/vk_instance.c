@@ -1,36 +1,10 @@
-/* Finding the Vulkan loader, creating vkbn's own instance, and describing
- * physical devices (for vkbn_enumerate_devices and for choosing a default). */
+/* Creating vkbn's own instance, and describing physical devices (for
+ * vkbn_enumerate_devices and for choosing a default). */
 #include <stdio.h>
 #include <string.h>
 
 #include "../core/errors.h"
 #include "vk_internal.h"
-
-/* volk keeps its loader state in globals; vkbn touches them only here, under
- * this lock, and keeps every function pointer it uses in per-context tables. */
-static vkbn__mutex volk_lock = VKBN_MUTEX_INITIALIZER;
-static PFN_vkGetInstanceProcAddr loader_gipa;
-
-vkbn_result vkbn__vk_load_loader(PFN_vkGetInstanceProcAddr* out) {
-    vkbn__mutex_lock(&volk_lock);
-    if (!loader_gipa && volkInitialize() == VK_SUCCESS) loader_gipa = vkGetInstanceProcAddr;
-    PFN_vkGetInstanceProcAddr g = loader_gipa;
-    vkbn__mutex_unlock(&volk_lock);
-    if (!g) return vkbn__fail(VKBN_ERROR_NO_DEVICE, "no Vulkan loader found (libvulkan.so.1 / vulkan-1.dll)");
-    *out = g;
-    return VKBN_SUCCESS;
-}
-
-void vkbn__vk_load_device_table(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, VkDevice device,
-                                struct VolkDeviceTable* table) {
-    vkbn__mutex_lock(&volk_lock);
-    volkInitializeCustom(gipa);
-    volkLoadInstanceOnly(instance);
-    volkLoadDeviceTable(table, device);
-    /* Leave volk pointing at the system loader again for other users. */
-    if (loader_gipa) volkInitializeCustom(loader_gipa);
-    vkbn__mutex_unlock(&volk_lock);
-}
 
 static bool has_layer(PFN_vkGetInstanceProcAddr gipa, const char* name) {
     PFN_vkEnumerateInstanceLayerProperties enumerate =

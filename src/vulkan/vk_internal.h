@@ -1,10 +1,15 @@
 /* The Vulkan backend: one vkbn__vk per context. Every device-level call goes
- * through the context's own volk table (no globals), so several contexts, on
- * several devices or on a borrowed device, live side by side. */
+ * through the context's own function table (no globals), so several contexts,
+ * on several devices or on a borrowed device, live side by side. */
 #ifndef VKBN_VK_INTERNAL_H_
 #define VKBN_VK_INTERNAL_H_
 
-#include <volk.h> /* before vkbn.h: it sets VK_NO_PROTOTYPES */
+/* vkbn defines no Vulkan symbol of its own: an engine that links the Vulkan
+ * loader (or its own volk) next to vkbn keeps its own vkCreateInstance etc. */
+#ifndef VK_NO_PROTOTYPES
+#define VK_NO_PROTOTYPES
+#endif
+#include <vulkan/vulkan.h>
 
 #include "../core/internal.h"
 #include "../core/platform.h"
@@ -67,6 +72,29 @@ typedef struct vkbn__caps {
     char driver_info[256];
 } vkbn__caps;
 
+/* Device-level functions vkbn calls, loaded per context through
+ * vkGetDeviceProcAddr (vk_loader.c). Add a name here to use a new function. */
+#define VKBN__DEVICE_FUNCTIONS(X)                                                                          \
+    X(vkAllocateCommandBuffers) X(vkAllocateDescriptorSets) X(vkAllocateMemory) X(vkBeginCommandBuffer)     \
+    X(vkBindBufferMemory) X(vkCmdBindDescriptorSets) X(vkCmdBindPipeline) X(vkCmdCopyBuffer)                \
+    X(vkCmdDispatch) X(vkCmdFillBuffer) X(vkCmdPipelineBarrier) X(vkCmdPushConstants)                      \
+    X(vkCmdResetQueryPool) X(vkCmdWriteTimestamp) X(vkCreateBuffer) X(vkCreateCommandPool)                 \
+    X(vkCreateComputePipelines) X(vkCreateDescriptorPool) X(vkCreateDescriptorSetLayout) X(vkCreateFence)  \
+    X(vkCreatePipelineCache) X(vkCreatePipelineLayout) X(vkCreateQueryPool) X(vkCreateShaderModule)        \
+    X(vkDestroyBuffer) X(vkDestroyCommandPool) X(vkDestroyDescriptorPool) X(vkDestroyDescriptorSetLayout)  \
+    X(vkDestroyDevice) X(vkDestroyFence) X(vkDestroyPipeline) X(vkDestroyPipelineCache)                    \
+    X(vkDestroyPipelineLayout) X(vkDestroyQueryPool) X(vkDestroyShaderModule) X(vkDeviceWaitIdle)          \
+    X(vkEndCommandBuffer) X(vkFlushMappedMemoryRanges) X(vkFreeMemory) X(vkGetBufferMemoryRequirements)    \
+    X(vkGetDeviceQueue) X(vkGetPipelineCacheData) X(vkGetQueryPoolResults)                                 \
+    X(vkInvalidateMappedMemoryRanges) X(vkMapMemory) X(vkQueueSubmit) X(vkResetCommandPool)                \
+    X(vkResetFences) X(vkUnmapMemory) X(vkUpdateDescriptorSets) X(vkWaitForFences)
+
+typedef struct vkbn__device_fns {
+#define VKBN__DEVICE_FN_FIELD(name) PFN_##name name;
+    VKBN__DEVICE_FUNCTIONS(VKBN__DEVICE_FN_FIELD)
+#undef VKBN__DEVICE_FN_FIELD
+} vkbn__device_fns;
+
 /* Instance-level functions, loaded per context from its vkGetInstanceProcAddr. */
 typedef struct vkbn__instance_fns {
     PFN_vkDestroyInstance DestroyInstance;
@@ -94,7 +122,7 @@ struct vkbn__vk {
     vkbn_context ctx;
     PFN_vkGetInstanceProcAddr gipa;
     vkbn__instance_fns fn;
-    struct VolkDeviceTable d;
+    vkbn__device_fns d;
     const VkAllocationCallbacks* alloc;
     VkInstance instance;
     bool own_instance;
@@ -177,8 +205,13 @@ struct vkbn__vk_plan {
     bool counters_ready; /* counters start at zero; the kernels leave them at zero */
 };
 
-/* vk_instance.c */
+/* vk_loader.c: the system Vulkan loader and per-context function tables. */
 vkbn_result vkbn__vk_load_loader(PFN_vkGetInstanceProcAddr* out);
+/* Fails naming the first function the device does not provide. */
+vkbn_result vkbn__vk_load_device_table(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, VkDevice device,
+                                       vkbn__device_fns* table);
+
+/* vk_instance.c */
 vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, VkInstance* out,
                                      bool* debug_utils);
 void vkbn__vk_load_instance_fns(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, vkbn__instance_fns* fn);
@@ -187,8 +220,6 @@ vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance insta
                                   uint32_t* count);
 void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info);
 uint32_t vkbn__vk_default_device(const vkbn_device_info* infos, uint32_t count);
-void vkbn__vk_load_device_table(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, VkDevice device,
-                                struct VolkDeviceTable* table);
 
 /* vk_context.c */
 vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc);
