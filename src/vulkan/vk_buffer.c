@@ -111,11 +111,8 @@ static vkbn_result staged_copy(vkbn_buffer buf, uint64_t offset, uint8_t* host, 
         }
         /* Keep the staging buffer locked until the host has read it back. */
         VkResult vr = vk->d.vkEndCommandBuffer(vk->cmd);
-        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
-                           .pCommandBuffers = &vk->cmd};
         if (vr == VK_SUCCESS) vr = vk->d.vkResetFences(vk->device, 1, &vk->fence);
-        if (vr == VK_SUCCESS) vr = vk->d.vkQueueSubmit(vk->queue, 1, &si, vk->fence);
-        if (vr == VK_SUCCESS) vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+        if (vr == VK_SUCCESS) vr = vkbn__vk_submit_locked(vk);
         if (vr == VK_SUCCESS && !to_device) {
             flush_or_invalidate(vk, vk->staging_memory, vk->staging_coherent, false);
             memcpy(host + done, vk->staging_map, n);
