@@ -153,6 +153,7 @@ vkbn_result vkbn_buffer_wrap(vkbn_context ctx, VkBuffer buffer, VkDeviceSize off
                           (unsigned long long)offset);
     }
     if (size == 0) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "size: must be > 0");
+    VKBN_CHECK(vkbn__vk_buffer_check_wrap(ctx, buffer, offset, size));
     vkbn_buffer b = vkbn__calloc(1, sizeof *b);
     if (!b) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_buffer_wrap: out of host memory");
     b->ctx = ctx;

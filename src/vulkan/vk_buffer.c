@@ -32,6 +32,21 @@ vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer 
     return VKBN_SUCCESS;
 }
 
+vkbn_result vkbn__vk_buffer_check_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t offset, uint64_t size) {
+    struct vkbn__vk* vk = ctx->vk;
+    /* Vulkan cannot tell a VkBuffer's size; its memory requirements are at
+     * least that size, so a range past them is certainly outside it. */
+    VkMemoryRequirements req;
+    vk->d.vkGetBufferMemoryRequirements(vk->device, buffer, &req);
+    if (offset > req.size || size > req.size - offset) {
+        return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL,
+                          "size: [%llu, %llu) is outside the VkBuffer (at most %llu bytes per its memory requirements)",
+                          (unsigned long long)offset, (unsigned long long)(offset + size),
+                          (unsigned long long)req.size);
+    }
+    return VKBN_SUCCESS;
+}
+
 void vkbn__vk_buffer_destroy(vkbn_buffer buf) {
     struct vkbn__vk* vk = buf->ctx->vk;
     if (buf->kind != VKBN__BUFFER_OWNED) return;

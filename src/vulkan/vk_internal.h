@@ -268,6 +268,9 @@ void vkbn__vk_choose_tuning(const vkbn__caps* caps, vkbn__tuning* t);
 /* vk_buffer.c */
 vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer buf);
 void vkbn__vk_buffer_destroy(vkbn_buffer buf);
+/* What can be known about a caller's VkBuffer: [offset, offset + size) must
+ * fit the size its memory requirements report (at least its real size). */
+vkbn_result vkbn__vk_buffer_check_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t offset, uint64_t size);
 vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size);
 vkbn_result vkbn__vk_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size);
 
