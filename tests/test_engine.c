@@ -552,11 +552,10 @@ typedef struct counting_alloc {
 static void* VKAPI_CALL count_alloc(void* user, size_t size, size_t align, VkSystemAllocationScope scope) {
     (void)scope;
     counting_alloc* a = user;
-    if (align < 16) align = 16;
-    uint8_t* p = aligned_alloc(ALLOC_HEADER > align ? ALLOC_HEADER : align,
-                               ((size + ALLOC_HEADER + align - 1) / align) * align + align);
+    /* The header occupies `off` bytes in front, keeping the block aligned. */
+    size_t off = align > ALLOC_HEADER ? align : ALLOC_HEADER;
+    uint8_t* p = aligned_alloc(off, ((size + off + off - 1) / off) * off);
     if (!p) return NULL;
-    size_t off = ALLOC_HEADER > align ? ALLOC_HEADER : align;
     memcpy(p + off - sizeof(size_t), &size, sizeof size);
     memcpy(p + off - 2 * sizeof(size_t), &off, sizeof off);
     atomic_fetch_add(&a->live, 1);
@@ -821,6 +820,7 @@ static void create_plans(vkbn_context ctx) {
 }
 
 static vkbn_context cache_context(const char* path) {
+    test_pin_drivers();
     vkbn_context_desc d;
     memset(&d, 0, sizeof d);
     d.device = getenv("VKBN_TEST_DEVICE");

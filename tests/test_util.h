@@ -57,10 +57,11 @@ static inline void test_log(void* user, vkbn_log_level level, const char* messag
 #include <dlfcn.h>
 /* Sanitizer builds: lavapipe leaks a little per VkInstance, and the loader
  * unloads it before LeakSanitizer reports, leaving the leak nameless and
- * unsuppressible. Pinning the driver (RTLD_NODELETE) keeps its frames named so
+ * unsuppressible (the validation layer likewise, with several instances).
+ * Pinning the driver and the layer (RTLD_NODELETE) keeps their frames named so
  * tests/lsan.supp can suppress it while vkbn's own leaks still fail. */
 static inline void test_pin_drivers(void) {
-    static const char* const drivers[] = {"libvulkan_lvp.so", "libLLVM-15.so.1"};
+    static const char* const drivers[] = {"libvulkan_lvp.so", "libLLVM-15.so.1", "libVkLayer_khronos_validation.so"};
     for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; ++i) dlopen(drivers[i], RTLD_NOW | RTLD_NODELETE);
 }
 #else
