@@ -502,7 +502,9 @@ static void test_contexts(void) {
     engine_create(&e, 0);
     vkbn_vulkan_device b = engine_borrow(&e, 1);
     vkbn_context borrowed = engine_context(&e, &b, NULL);
-    vkbn_context own = test_context(0, 0);
+    /* The own context also runs vkbn's immediate path under synchronization
+     * validation (its own instance, VKBN_CONTEXT_ENABLE_SYNC_VALIDATION). */
+    vkbn_context own = test_context(env_set("VKBN_TEST_NO_VALIDATION") ? 0 : VKBN_CONTEXT_ENABLE_SYNC_VALIDATION, 0);
     const uint32_t sp[2] = {9, 7};
     /* Interleaved work on both. */
     for (int k = 0; k < 4; ++k) {
@@ -528,6 +530,8 @@ static void test_contexts(void) {
           vkbn_result_string(r), vkbn_last_error());
     vkbn_buffer_destroy(x);
     vkbn_buffer_destroy(y);
+    CHECK(vkbn_context_validation_message_count(own) == 0, "own context: %llu validation message(s)",
+          (unsigned long long)vkbn_context_validation_message_count(own));
     /* One goes away; the other keeps working. */
     vkbn_context_destroy(own);
     fwd_case c = case_default(2, 4, 2, sp, VKBN_LAYOUT_CHANNELS_LAST, VKBN_DTYPE_F16);

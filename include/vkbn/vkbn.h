@@ -306,7 +306,10 @@ typedef struct vkbn_context_desc {
 VKBN_API vkbn_result vkbn_context_create(const vkbn_context_desc* VKBN_NULLABLE desc,
                                          vkbn_context VKBN_NULLABLE* VKBN_NOT_NULL out);
 /* Waits for the context's work, then frees everything it created. A borrowed
- * device, queue and instance are left alone. Accepts NULL. */
+ * device, queue and instance are left alone, and vkbn never waits for a
+ * borrowed queue or device to be idle: command buffers into which the caller
+ * recorded plans must have completed before. Saves vkbn's own pipeline cache
+ * to pipeline_cache_path, if any (failures go to the log). Accepts NULL. */
 VKBN_API void vkbn_context_destroy(vkbn_context VKBN_NULLABLE ctx);
 /* The device the context runs on, including whether it is the default. */
 VKBN_API vkbn_result vkbn_context_get_device_info(vkbn_context VKBN_NOT_NULL ctx,
@@ -536,7 +539,7 @@ typedef struct vkbn_vulkan_requirements {
     VkQueueFlags queue_flags;   /* VK_QUEUE_COMPUTE_BIT */
     /* Device extensions vkbn would use (each optional): enable them all. */
     uint32_t extension_count;
-    const char* VKBN_NOT_NULL extensions[VKBN_MAX_DEVICE_EXTENSIONS];
+    const char* VKBN_NULLABLE extensions[VKBN_MAX_DEVICE_EXTENSIONS]; /* static strings */
     /* Optional features the device has and vkbn would use: VK_TRUE means
      * "enable this bit" (VkPhysicalDevice16BitStorageFeatures or
      * VkPhysicalDeviceVulkan11Features; VkPhysicalDeviceSubgroupSizeControlFeatures
