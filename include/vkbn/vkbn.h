@@ -580,8 +580,10 @@ typedef struct vkbn_scratch_requirements {
 
 /* The scratch the plan for `desc` would need (desc->scratch is ignored), for
  * the caller to sub-allocate before vkbn_plan_create_forward_training. The
- * same description on the same context always gives the same answer. May
- * create the pipelines the plan will use (so plan creation is faster). */
+ * answer is for this exact description: the shape, the device, and the
+ * buffers' offsets (which choose the vector width) decide the plan. The same
+ * description on the same context always gives the same answer. May create
+ * the pipelines the plan will use (so plan creation is faster). */
 VKBN_API vkbn_result vkbn_forward_training_scratch_requirements(
     vkbn_context VKBN_NOT_NULL ctx, const vkbn_forward_training_desc* VKBN_NOT_NULL desc,
     vkbn_scratch_requirements* VKBN_NOT_NULL out);
