@@ -13,9 +13,10 @@
 /* ctest's SKIP_RETURN_CODE: no Vulkan device on this machine. */
 #define TEST_SKIP 77
 
+/* Atomic: the engine tests check from several threads. */
 typedef struct test_counts {
-    int passed;
-    int failed;
+    _Atomic int passed;
+    _Atomic int failed;
 } test_counts;
 
 static test_counts g_counts;
@@ -33,8 +34,9 @@ static test_counts g_counts;
     } while (0)
 
 static inline int test_summary(void) {
-    printf("%d passed, %d failed\n", g_counts.passed, g_counts.failed);
-    return g_counts.failed ? 1 : 0;
+    int passed = g_counts.passed, failed = g_counts.failed;
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
 }
 
 static inline int env_set(const char* name) {
