@@ -65,6 +65,7 @@ typedef struct vkbn__op {
     vkbn_activation activation;
     uint32_t reduction_split;
     uint64_t copy_bytes;
+    vkbn_buffer scratch; /* the caller's scratch, or NULL: the plan allocates its own */
 } vkbn__op;
 
 struct vkbn_plan_T {

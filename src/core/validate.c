@@ -183,6 +183,8 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
     VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->save_mean, "desc->save_mean", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->save_invstd, "desc->save_invstd", vbytes, false, "c floats"));
+    /* Its size against the plan's needs is checked by the planner. */
+    VKBN_CHECK(check_buffer(ctx, d->scratch, "desc->scratch", 0, false, "the plan"));
     if ((d->running_mean == NULL) != (d->running_var == NULL)) {
         return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: running_mean and running_var go together, got only %s",
                           d->running_mean ? "desc->running_var" : "desc->running_mean",
@@ -215,6 +217,7 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
     op->save_mean = d->save_mean;
     op->save_invstd = d->save_invstd;
     op->reduction_split = d->reduction_split;
+    op->scratch = d->scratch;
 
     uint64_t tbytes = op->elements * op->elem_size;
     const arg_extent args[] = {
@@ -227,6 +230,7 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
         {"desc->running_var", d->running_var, vbytes, true},
         {"desc->save_mean", d->save_mean, vbytes, true},
         {"desc->save_invstd", d->save_invstd, vbytes, true},
+        {"desc->scratch", d->scratch, d->scratch ? d->scratch->size : 0, true},
     };
     static const char* const in_place[] = {"desc->x", "desc->residual"};
     return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->y", in_place, 2);
