@@ -42,12 +42,12 @@ typedef struct ref_forward_training {
     double factor;          /* running-average weight of this batch */
     int biased_running_var; /* 0: var * m/(m-1) */
     vkbn_activation activation;
-    double activation_alpha;    /* see vkbn_activation */
-    double activation_beta;
     double* y;
     double* mean;
     double* invstd;
     double* var;
+    double activation_alpha;    /* see vkbn_activation (last: positional initializers stay valid) */
+    double activation_beta;
 } ref_forward_training;
 
 void ref_batchnorm_forward_training(const ref_forward_training* a);
@@ -63,9 +63,9 @@ typedef struct ref_forward_inference {
     const double* running_var;
     double eps;
     vkbn_activation activation;
+    double* y;
     double activation_alpha;
     double activation_beta;
-    double* y;
 } ref_forward_inference;
 
 void ref_batchnorm_forward_inference(const ref_forward_inference* a);

@@ -315,6 +315,41 @@ static void plan_reuse(vkbn_context ctx) {
         CHECK(memcmp(out[0], out[1], (COUNT + 2 * C) * 4) == 0, "layout %d: a plan's second run differs", layout);
         CHECK(memcmp(out[0], out[2], (COUNT + 2 * C) * 4) == 0, "layout %d: the plan and the one-shot call differ",
               layout);
+        /* The same plan on the caller's scratch, at an aligned offset inside a
+         * larger buffer, recorded twice: the same bits again. */
+        vkbn_scratch_requirements req;
+        CHECK(vkbn_backward_scratch_requirements(ctx, &d, &req) == VKBN_SUCCESS && req.size > 0,
+              "scratch requirements: %s (size %llu)", vkbn_last_error(), (unsigned long long)req.size);
+        vkbn_buffer root = NULL, scratch = NULL;
+        vkbn_buffer_create(ctx, req.size + 2 * req.alignment, &root);
+        vkbn_buffer_create_view(root, req.alignment, req.size, &scratch);
+        d.scratch = scratch;
+        CHECK(vkbn_plan_create_backward(ctx, &d, &plan) == VKBN_SUCCESS, "plan on caller scratch: %s",
+              vkbn_last_error());
+        for (int k = 1; k < 3 && plan; ++k) {
+            memset(out[k], 0, (COUNT + 2 * C) * sizeof(float));
+            vkbn_buffer_upload(dx, 0, out[k], COUNT * 4);
+            CHECK(vkbn_plan_execute(plan) == VKBN_SUCCESS, "caller scratch run %d: %s", k, vkbn_last_error());
+            vkbn_buffer_download(dx, 0, out[k], COUNT * 4);
+            vkbn_buffer_download(dw, 0, out[k] + COUNT, C * 4);
+            vkbn_buffer_download(db, 0, out[k] + COUNT + C, C * 4);
+            CHECK(memcmp(out[0], out[k], (COUNT + 2 * C) * 4) == 0, "layout %d: caller scratch run %d differs",
+                  layout, k);
+        }
+        vkbn_plan_destroy(plan);
+        d.scratch = NULL;
+        /* Too small a scratch is refused, naming it. */
+        vkbn_buffer small = NULL;
+        vkbn_buffer_create_view(root, 0, req.size - 4, &small);
+        d.scratch = small;
+        plan = NULL;
+        CHECK(vkbn_plan_create_backward(ctx, &d, &plan) == VKBN_ERROR_BUFFER_TOO_SMALL && !plan &&
+                  strstr(vkbn_last_error(), "vkbn_backward_scratch_requirements"),
+              "small scratch: %s", vkbn_last_error());
+        d.scratch = NULL;
+        vkbn_buffer_destroy(small);
+        vkbn_buffer_destroy(scratch);
+        vkbn_buffer_destroy(root);
     }
     vkbn_buffer_destroy(x);
     vkbn_buffer_destroy(dy);

@@ -68,6 +68,7 @@ typedef struct vkbn__op {
     float activation_beta;
     uint32_t reduction_split;
     uint64_t copy_bytes;
+    vkbn_buffer scratch; /* the caller's scratch, or NULL: the plan allocates its own */
     /* Backward (VKBN__OP_BACKWARD). y and z are set only where the activation
      * reads them (y: the mask; z: SiLU's u); running_* only when frozen,
      * save_* only in training. */

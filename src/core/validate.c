@@ -212,6 +212,8 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
     VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->save_mean, "desc->save_mean", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->save_invstd, "desc->save_invstd", vbytes, false, "c floats"));
+    /* Its size against the plan's needs is checked by the planner. */
+    VKBN_CHECK(check_buffer(ctx, d->scratch, "desc->scratch", 0, false, "the plan"));
     if ((d->running_mean == NULL) != (d->running_var == NULL)) {
         return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: running_mean and running_var go together, got only %s",
                           d->running_mean ? "desc->running_var" : "desc->running_mean",
@@ -244,6 +246,7 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
     op->save_mean = d->save_mean;
     op->save_invstd = d->save_invstd;
     op->reduction_split = d->reduction_split;
+    op->scratch = d->scratch;
 
     uint64_t tbytes = op->elements * op->elem_size;
     const arg_extent args[] = {
@@ -256,6 +259,7 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
         {"desc->running_var", d->running_var, vbytes, true},
         {"desc->save_mean", d->save_mean, vbytes, true},
         {"desc->save_invstd", d->save_invstd, vbytes, true},
+        {"desc->scratch", d->scratch, d->scratch ? d->scratch->size : 0, true},
     };
     static const char* const in_place[] = {"desc->x", "desc->residual"};
     return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->y", in_place, 2);
@@ -358,6 +362,8 @@ static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backwar
     VKBN_CHECK(check_buffer(ctx, d->dweight, "desc->dweight", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->dbias, "desc->dbias", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->dresidual, "desc->dresidual", tbytes, false, what));
+    /* Its size against the plan's needs is checked by the planner. */
+    VKBN_CHECK(check_buffer(ctx, d->scratch, "desc->scratch", 0, false, "the plan"));
     return VKBN_SUCCESS;
 }
 
@@ -403,6 +409,7 @@ vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* 
     op->dweight = d->dweight;
     op->dbias = d->dbias;
     op->reduction_split = d->reduction_split;
+    op->scratch = d->scratch;
 
     /* Overlaps, among the arguments this call reads or writes. */
     uint64_t tbytes = op->elements * op->elem_size;
@@ -422,6 +429,7 @@ vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* 
         {"desc->dweight", op->dweight, vbytes, true},
         {"desc->dbias", op->dbias, vbytes, true},
         {"desc->dresidual", op->dz, tbytes, true},
+        {"desc->scratch", d->scratch, d->scratch ? d->scratch->size : 0, true},
     };
     static const char* const in_place[] = {"desc->dy"};
     return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->dx", in_place, 1);

@@ -172,7 +172,7 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
     if (r == VKBN_SUCCESS && sl.words > 0) {
         r = vkbn__vk_plan_alloc_scratch(plan, sl.words * 4, (uint64_t)sl.sc.counters * 4,
                                         (uint64_t)(sl.sc.channel - sl.sc.counters) * 4);
-        if (r == VKBN_SUCCESS) scratch = vkbn__vk_raw_range(vk, plan->vk->scratch, 0, sl.words * 4);
+        if (r == VKBN_SUCCESS) scratch = vkbn__vk_scratch_range(plan, 0, sl.words * 4);
     }
     uint32_t spec[SPEC_COUNT];
     memcpy(spec, b->spec, sizeof spec);

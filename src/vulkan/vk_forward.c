@@ -141,10 +141,9 @@ static vkbn_result plan_training(vkbn_plan plan, fwd_ctx* f) {
     vkbn_result r = vkbn__vk_plan_reserve(plan, geo->window_count * chunks + (fused ? 0 : geo->window_count));
     if (r == VKBN_SUCCESS && !fused) {
         r = vkbn__vk_plan_alloc_scratch(plan, sl.total, sl.counters_offset, sl.counters_bytes);
-        VkBuffer sb = plan->vk->scratch;
-        partials = vkbn__vk_raw_range(vk, sb, sl.partials_offset, sl.partials_bytes);
-        counters = vkbn__vk_raw_range(vk, sb, sl.counters_offset, sl.counters_bytes);
-        channel = vkbn__vk_raw_range(vk, sb, sl.channel_offset, sl.channel_bytes);
+        partials = vkbn__vk_scratch_range(plan, sl.partials_offset, sl.partials_bytes);
+        counters = vkbn__vk_scratch_range(plan, sl.counters_offset, sl.counters_bytes);
+        channel = vkbn__vk_scratch_range(plan, sl.channel_offset, sl.channel_bytes);
     }
     uint32_t spec[SPEC_COUNT];
     memcpy(spec, f->spec, sizeof spec);
@@ -279,7 +278,7 @@ static vkbn_result plan_copy(vkbn_plan plan) {
 }
 
 vkbn_result vkbn__vk_plan_build(vkbn_plan plan) {
-    plan->vk = vkbn__calloc(1, sizeof *plan->vk);
+    if (!plan->vk) plan->vk = vkbn__calloc(1, sizeof *plan->vk); /* set already when only sizing scratch */
     if (!plan->vk) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
     plan->vk->counters_ready = true; /* until scratch with counters is allocated */
     if (plan->op.kind == VKBN__OP_COPY) return plan_copy(plan);
