@@ -158,6 +158,19 @@ static void required_arguments(fixture* f) {
     expect_ok(f, &d, "no activation, no affine");
     d = good_frozen(f), d.dx = NULL, d.dweight = NULL, d.dbias = NULL;
     expect_ok(f, &d, "frozen, dresidual only");
+    /* Scratch sizing validates like plan creation; fused plans need none. */
+    vkbn_scratch_requirements sr;
+    d = good(f), d.reduction_split = 1;
+    CHECK(vkbn_backward_scratch_requirements(f->ctx, &d, &sr) == VKBN_SUCCESS && sr.size == 0 && sr.alignment >= 4,
+          "fused plan scratch: %s (size %llu)", vkbn_last_error(), (unsigned long long)sr.size);
+    d.reduction_split = 2;
+    CHECK(vkbn_backward_scratch_requirements(f->ctx, &d, &sr) == VKBN_SUCCESS && sr.size > 0,
+          "split plan scratch: %s", vkbn_last_error());
+    CHECK(vkbn_backward_scratch_requirements(f->ctx, &d, NULL) == VKBN_ERROR_NULL_ARGUMENT, "requirements out NULL");
+    d = good(f), d.dy = NULL;
+    CHECK(vkbn_backward_scratch_requirements(f->ctx, &d, &sr) == VKBN_ERROR_NULL_ARGUMENT &&
+              strstr(vkbn_last_error(), "desc->dy"),
+          "requirements of a bad desc: %s", vkbn_last_error());
     /* m = 1 is fine with frozen statistics. */
     d = good_frozen(f), d.tensor.n = 1, d.tensor.spatial_rank = 0;
     expect_ok(f, &d, "frozen with m = 1");
