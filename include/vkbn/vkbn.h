@@ -160,9 +160,19 @@ VKBN_API uint64_t vkbn_tensor_element_count(const vkbn_tensor_desc* VKBN_NOT_NUL
 /* Size in bytes of one element of the given type (4 or 2; 0 for an unknown type). */
 VKBN_API uint32_t vkbn_dtype_size(vkbn_dtype dtype);
 
+/* The activation fused after the normalization (and the residual add): with
+ * u = bn(x) [+ residual], y = act(u). Its parameters are the descs'
+ * activation_alpha and activation_beta; NONE, RELU and SILU ignore them, so a
+ * zero-initialised desc means no activation, and RELU needs nothing more. */
 typedef enum vkbn_activation {
-    VKBN_ACTIVATION_NONE = 0,
-    VKBN_ACTIVATION_RELU = 1 /* y = max(y, 0) */
+    VKBN_ACTIVATION_NONE = 0,       /* y = u */
+    VKBN_ACTIVATION_RELU = 1,       /* y = max(u, 0) */
+    /* y = u >= 0 ? u : alpha * u; alpha, the negative slope (e.g. 0.01), finite
+     * (backward takes act' from y and needs alpha >= 0, as PyTorch in place) */
+    VKBN_ACTIVATION_LEAKY_RELU = 2,
+    /* y = min(max(u, alpha), beta); alpha <= beta, both finite. ReLU6: 0, 6 */
+    VKBN_ACTIVATION_CLAMP = 3,
+    VKBN_ACTIVATION_SILU = 4        /* y = u * sigmoid(u) = u / (1 + exp(-u)) (swish) */
 } vkbn_activation;
 
 /* ------------------------------------------------------------------------ */
@@ -401,6 +411,8 @@ typedef struct vkbn_forward_training_desc {
      * overlap any other argument, and runs of plans that share it must not
      * overlap in time. NULL: vkbn allocates it once, at plan creation. */
     vkbn_buffer VKBN_NULLABLE scratch;
+    float activation_alpha;                 /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
+    float activation_beta;                  /* CLAMP: max */
 } vkbn_forward_training_desc;
 
 /* Forward pass in inference mode, from running statistics:
@@ -416,7 +428,65 @@ typedef struct vkbn_forward_inference_desc {
     vkbn_buffer VKBN_NOT_NULL running_var;
     float eps;
     vkbn_activation activation;
+    float activation_alpha;                 /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
+    float activation_beta;                  /* CLAMP: max */
 } vkbn_forward_inference_desc;
+
+/* Backward pass (SEMANTICS.md, "Backward"). With u = bn(x) [+ residual] and
+ * y = act(u) the forward pass's values, g = dy * act'(u) is the gradient that
+ * reaches the normalization, and per channel (sums over its m values):
+ *
+ *   training (frozen = 0), from the batch statistics the forward saved:
+ *     xhat = (x - save_mean) * save_invstd
+ *     dbias = sum g;  dweight = sum g * xhat
+ *     dx = weight * save_invstd * (g - dbias / m - xhat * dweight / m)
+ *   frozen statistics (frozen = 1: inference-mode statistics, fine-tuning):
+ *     invstd = 1 / sqrt(running_var + eps);  xhat = (x - running_mean) * invstd
+ *     dbias = sum g;  dweight = sum g * xhat;  dx = g * weight * invstd
+ *   dresidual = g (the add variant: the residual's gradient)
+ *
+ * Buffers
+ * - x, dy: required; x, y, dy, residual, dx and dresidual are described by
+ *   `tensor`; every other buffer is an f32 vector of c elements.
+ * - training: save_mean and save_invstd required (m = 1 is an error, as in
+ *   the forward pass); frozen: running_mean and running_var required, eps used.
+ * - weight: NULL means 1. dweight is the gradient of weight all the same.
+ * - act'(u) comes from y for RELU (y > 0), LEAKY_RELU (y > 0 ? 1 : alpha) and
+ *   CLAMP (alpha < y < beta): y is then required (with f16 storage the mask
+ *   is that of the stored y). SILU recomputes u from x, the statistics above,
+ *   weight, bias (NULL: 0) and residual (give it if the forward added one;
+ *   required with dresidual). NONE uses none of y, bias, residual.
+ * - Outputs: any non-empty subset of dx, dweight, dbias, dresidual, and only
+ *   their work is done: no pass that writes dx when dx is NULL; in frozen
+ *   mode without dweight and dbias, no reduction (one elementwise pass).
+ * - Aliasing: dx may be dy itself (in place: same buffer range). No other
+ *   output may overlap any argument the call uses.
+ * - reduction_split and scratch: as in vkbn_forward_training_desc (scratch
+ *   sized by vkbn_backward_scratch_requirements). */
+typedef struct vkbn_backward_desc {
+    vkbn_tensor_desc tensor;
+    vkbn_buffer VKBN_NOT_NULL x;            /* the forward input */
+    vkbn_buffer VKBN_NOT_NULL dy;           /* gradient of the loss w.r.t. y */
+    vkbn_buffer VKBN_NULLABLE y;            /* the forward output (RELU, LEAKY_RELU, CLAMP) */
+    vkbn_buffer VKBN_NULLABLE residual;     /* the forward residual (SILU) */
+    vkbn_buffer VKBN_NULLABLE weight;       /* gamma; NULL means 1 */
+    vkbn_buffer VKBN_NULLABLE bias;         /* beta; NULL means 0 (SILU) */
+    vkbn_buffer VKBN_NULLABLE save_mean;    /* training: the forward's batch mean */
+    vkbn_buffer VKBN_NULLABLE save_invstd;  /* training: the forward's 1 / sqrt(var + eps) */
+    vkbn_bool frozen;                       /* 1: statistics from running_mean / running_var */
+    vkbn_buffer VKBN_NULLABLE running_mean; /* frozen */
+    vkbn_buffer VKBN_NULLABLE running_var;  /* frozen */
+    float eps;                              /* finite, >= 0; frozen: added to running_var */
+    vkbn_activation activation;             /* of the forward pass */
+    float activation_alpha;
+    float activation_beta;
+    vkbn_buffer VKBN_NULLABLE dx;           /* out: gradient w.r.t. x; may be dy */
+    vkbn_buffer VKBN_NULLABLE dweight;      /* out: gradient w.r.t. weight (dgamma) */
+    vkbn_buffer VKBN_NULLABLE dbias;        /* out: gradient w.r.t. bias (dbeta) */
+    vkbn_buffer VKBN_NULLABLE dresidual;    /* out: gradient w.r.t. the residual (= g) */
+    uint32_t reduction_split;
+    vkbn_buffer VKBN_NULLABLE scratch;      /* the caller's scratch, or NULL (see the forward desc) */
+} vkbn_backward_desc;
 
 /* y = x, `size` bytes: the plain copy kernel the benchmark uses as each
  * device's bandwidth ceiling. size must be a multiple of 4. */
@@ -431,6 +501,8 @@ VKBN_API vkbn_result vkbn_forward_training(vkbn_context VKBN_NOT_NULL ctx,
                                            const vkbn_forward_training_desc* VKBN_NOT_NULL desc);
 VKBN_API vkbn_result vkbn_forward_inference(vkbn_context VKBN_NOT_NULL ctx,
                                             const vkbn_forward_inference_desc* VKBN_NOT_NULL desc);
+VKBN_API vkbn_result vkbn_backward(vkbn_context VKBN_NOT_NULL ctx,
+                                   const vkbn_backward_desc* VKBN_NOT_NULL desc);
 
 /* ------------------------------------------------------------------------ */
 /* Plans: an operation prepared once and run many times                      */
@@ -445,6 +517,9 @@ VKBN_API vkbn_result vkbn_plan_create_forward_training(vkbn_context VKBN_NOT_NUL
 VKBN_API vkbn_result vkbn_plan_create_forward_inference(vkbn_context VKBN_NOT_NULL ctx,
                                                         const vkbn_forward_inference_desc* VKBN_NOT_NULL desc,
                                                         vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
+VKBN_API vkbn_result vkbn_plan_create_backward(vkbn_context VKBN_NOT_NULL ctx,
+                                               const vkbn_backward_desc* VKBN_NOT_NULL desc,
+                                               vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
 VKBN_API vkbn_result vkbn_plan_create_copy(vkbn_context VKBN_NOT_NULL ctx,
                                            const vkbn_copy_desc* VKBN_NOT_NULL desc,
                                            vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
@@ -485,12 +560,17 @@ VKBN_API void vkbn_plan_destroy(vkbn_plan VKBN_NULLABLE plan);
  *                       scratch                           scratch (+ TRANSFER_WRITE)
  *   forward inference   x, residual, weight, bias,        y
  *                       running_mean, running_var
+ *   backward            x, dy, y, residual, weight,       dx, dweight, dbias, dresidual,
+ *                       bias, save_mean, save_invstd,     scratch (+ TRANSFER_WRITE)
+ *                       running_mean, running_var,
+ *                       scratch
  *   copy                x                                 y
  *
  *   Only the bytes of each tensor and vector are touched (the descriptors may
  *   start up to minStorageBufferOffsetAlignment bytes earlier, but nothing
  *   outside the argument is read or written). Fused and inference plans use
- *   no scratch; vkbn_plan_describe says which plan was chosen.
+ *   no scratch, nor do fused and elementwise backward plans;
+ *   vkbn_plan_describe says which plan was chosen.
  *   Before the run, the caller makes earlier writes to any of these ranges
  *   available and visible to those stages and accesses, and orders earlier
  *   reads of the written ranges before it (for instance a VkMemoryBarrier
@@ -587,6 +667,10 @@ typedef struct vkbn_scratch_requirements {
 VKBN_API vkbn_result vkbn_forward_training_scratch_requirements(
     vkbn_context VKBN_NOT_NULL ctx, const vkbn_forward_training_desc* VKBN_NOT_NULL desc,
     vkbn_scratch_requirements* VKBN_NOT_NULL out);
+/* The same for the backward plan of `desc` (desc->scratch is ignored). */
+VKBN_API vkbn_result vkbn_backward_scratch_requirements(vkbn_context VKBN_NOT_NULL ctx,
+                                                        const vkbn_backward_desc* VKBN_NOT_NULL desc,
+                                                        vkbn_scratch_requirements* VKBN_NOT_NULL out);
 
 typedef enum vkbn_record_flag_bits {
     /* Before the run: a global barrier from every earlier command's writes

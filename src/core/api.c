@@ -261,6 +261,16 @@ vkbn_result vkbn_plan_create_forward_inference(vkbn_context ctx, const vkbn_forw
     return plan_from_op(ctx, &op, out);
 }
 
+vkbn_result vkbn_plan_create_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn_plan* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_backward(ctx, desc, &op));
+    return plan_from_op(ctx, &op, out);
+}
+
 vkbn_result vkbn_plan_create_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn_plan* out) {
     REQUIRE(out, "out");
     *out = NULL;
@@ -302,6 +312,14 @@ vkbn_result vkbn_forward_training(vkbn_context ctx, const vkbn_forward_training_
 vkbn_result vkbn_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc) {
     vkbn_plan plan = NULL;
     VKBN_CHECK(vkbn_plan_create_forward_inference(ctx, desc, &plan));
+    vkbn_result r = vkbn_plan_execute(plan);
+    vkbn_plan_destroy(plan);
+    return r;
+}
+
+vkbn_result vkbn_backward(vkbn_context ctx, const vkbn_backward_desc* desc) {
+    vkbn_plan plan = NULL;
+    VKBN_CHECK(vkbn_plan_create_backward(ctx, desc, &plan));
     vkbn_result r = vkbn_plan_execute(plan);
     vkbn_plan_destroy(plan);
     return r;

@@ -23,6 +23,25 @@ vkbn_result vkbn_plan_record(vkbn_plan plan, VkCommandBuffer cmd, vkbn_record_fl
     return vkbn__vk_plan_record_for_caller(plan, cmd, flags);
 }
 
+/* Runs the planner for `op` in sizing mode. */
+static vkbn_result measure_scratch(vkbn_context ctx, const vkbn__op* op, vkbn_scratch_requirements* out) {
+    if (!ctx->vk) {
+        out->alignment = 1; /* the CPU path uses no scratch of the caller's */
+        return VKBN_SUCCESS;
+    }
+    struct vkbn_plan_T plan;
+    memset(&plan, 0, sizeof plan);
+    plan.ctx = ctx;
+    plan.op = *op;
+    uint64_t size = 0, alignment = 1;
+    vkbn_result r = vkbn__vk_plan_measure_scratch(&plan, &size, &alignment);
+    vkbn__vk_plan_destroy(&plan); /* sizing created no Vulkan object */
+    if (r != VKBN_SUCCESS) return r;
+    out->size = size;
+    out->alignment = alignment;
+    return VKBN_SUCCESS;
+}
+
 vkbn_result vkbn_forward_training_scratch_requirements(vkbn_context ctx, const vkbn_forward_training_desc* desc,
                                                        vkbn_scratch_requirements* out) {
     REQUIRE(out, "out");
@@ -33,21 +52,20 @@ vkbn_result vkbn_forward_training_scratch_requirements(vkbn_context ctx, const v
     d.scratch = NULL; /* what the plan needs, whatever the caller offers */
     vkbn__op op;
     VKBN_CHECK(vkbn__validate_forward_training(ctx, &d, &op));
-    if (!ctx->vk) {
-        out->alignment = 1; /* the CPU path uses no scratch of the caller's */
-        return VKBN_SUCCESS;
-    }
-    struct vkbn_plan_T plan;
-    memset(&plan, 0, sizeof plan);
-    plan.ctx = ctx;
-    plan.op = op;
-    uint64_t size = 0, alignment = 1;
-    vkbn_result r = vkbn__vk_plan_measure_scratch(&plan, &size, &alignment);
-    vkbn__vk_plan_destroy(&plan); /* sizing created no Vulkan object */
-    if (r != VKBN_SUCCESS) return r;
-    out->size = size;
-    out->alignment = alignment;
-    return VKBN_SUCCESS;
+    return measure_scratch(ctx, &op, out);
+}
+
+vkbn_result vkbn_backward_scratch_requirements(vkbn_context ctx, const vkbn_backward_desc* desc,
+                                               vkbn_scratch_requirements* out) {
+    REQUIRE(out, "out");
+    memset(out, 0, sizeof *out);
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    vkbn_backward_desc d = *desc;
+    d.scratch = NULL;
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_backward(ctx, &d, &op));
+    return measure_scratch(ctx, &op, out);
 }
 
 vkbn_result vkbn_vulkan_get_requirements(PFN_vkGetInstanceProcAddr gipa, VkInstance instance,

@@ -15,6 +15,9 @@ typedef enum vkbn__kernel {
     VKBN__KERNEL_STATS_CL,
     VKBN__KERNEL_APPLY,
     VKBN__KERNEL_COPY,
+    VKBN__KERNEL_BWD_STATS_CF,
+    VKBN__KERNEL_BWD_STATS_CL,
+    VKBN__KERNEL_BWD_APPLY,
     VKBN__KERNEL_COUNT
 } vkbn__kernel;
 
@@ -282,8 +285,60 @@ void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd, bool zero_counter
 /* vkbn_plan_record: checks, then records (zeroing counters every time). */
 vkbn_result vkbn__vk_plan_record_for_caller(vkbn_plan plan, VkCommandBuffer cmd, vkbn_record_flags flags);
 
-/* vk_forward.c: the planners. */
+/* vk_geometry.c: what the forward and backward planners share. */
+typedef struct vkbn__window {
+    uint32_t n0; /* first sample */
+    uint32_t n;  /* samples */
+} vkbn__window;
+
+/* The layout of one operation's tensors on the device. */
+typedef struct vkbn__geometry {
+    struct vkbn__vk* vk;
+    const vkbn__op* op;
+    vkbn__variant variant; /* f16 and vec; subgroups is the planner's */
+    bool channels_last;
+    uint32_t vec;
+    uint32_t wg;
+    uint32_t c;
+    uint64_t s;            /* spatial elements */
+    uint64_t sample_bytes;
+    vkbn__window* windows;
+    uint32_t window_count;
+} vkbn__geometry;
+
+/* Checks the dtype and channel count against the device, picks the vector
+ * width (vec4 only if every buffer in `tensors` is 4-element aligned; NULL
+ * entries are ignored) and the windows. */
+vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vkbn__op* op,
+                                const vkbn_buffer* tensors, uint32_t tensor_count);
+void vkbn__geometry_free(vkbn__geometry* g);
+/* A per-channel f32 vector (c floats), or the placeholder for NULL. */
+vkbn__range vkbn__geometry_vector(const vkbn__geometry* g, vkbn_buffer b);
+/* One window of a tensor, or the placeholder for NULL. */
+vkbn__range vkbn__geometry_window(const vkbn__geometry* g, vkbn_buffer b, const vkbn__window* w);
+/* Splits a 1-D count of workgroups over x and y (each at most 65535). */
+void vkbn__grid_2d(uint64_t groups, uint32_t out[3], uint32_t* groups_x);
+
+/* How a per-channel reduction is spread over workgroups: channel groups
+ * (channels-first: one channel; channels-last: tx channel items) times
+ * slices, each window getting slices in proportion to its samples. */
+typedef struct vkbn__reduction {
+    uint32_t tx;          /* channels-last: threads along channel items; 1 otherwise */
+    uint32_t groups;      /* channel groups */
+    uint64_t inner_items; /* per sample and group: S / vec items (cf) or S rows (cl) */
+    uint32_t slices_total;
+    uint32_t* wslices;    /* slices of each window */
+    uint32_t* wlen;       /* items (cf) or rows (cl) per slice, per window */
+    bool fused;           /* one window, one slice: a workgroup owns its channel (group) */
+} vkbn__reduction;
+
+/* Uses op->reduction_split as the slice count when it is set. */
+vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g);
+void vkbn__reduction_free(vkbn__reduction* r);
+
+/* vk_forward.c: the planners (backward ones in vk_backward.c). */
 vkbn_result vkbn__vk_plan_build(vkbn_plan plan);
+vkbn_result vkbn__vk_plan_backward(vkbn_plan plan);
 
 /* Shared arithmetic helpers. */
 static inline uint64_t vkbn__div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }

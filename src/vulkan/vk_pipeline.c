@@ -16,6 +16,10 @@ uint32_t vkbn__vk_binding_count(vkbn__kernel kernel) {
         return BIND_APPLY_COUNT;
     case VKBN__KERNEL_COPY:
         return BIND_COPY_COUNT;
+    case VKBN__KERNEL_BWD_STATS_CF:
+    case VKBN__KERNEL_BWD_STATS_CL:
+    case VKBN__KERNEL_BWD_APPLY:
+        return BIND_BWD_COUNT;
     default:
         return 0;
     }
@@ -27,6 +31,9 @@ static uint32_t push_size(vkbn__kernel kernel) {
     case VKBN__KERNEL_STATS_CL: return sizeof(kp_stats_cl);
     case VKBN__KERNEL_APPLY: return sizeof(kp_apply);
     case VKBN__KERNEL_COPY: return sizeof(kp_copy);
+    case VKBN__KERNEL_BWD_STATS_CF: return sizeof(kp_bwd_stats_cf);
+    case VKBN__KERNEL_BWD_STATS_CL: return sizeof(kp_bwd_stats_cl);
+    case VKBN__KERNEL_BWD_APPLY: return sizeof(kp_bwd_apply);
     default: return 0;
     }
 }

@@ -122,9 +122,10 @@ vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t
     if (s) {
         if (s->size < bytes) {
             return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL,
-                              "desc->scratch: holds %llu bytes, this plan needs %llu "
-                              "(vkbn_forward_training_scratch_requirements)",
-                              (unsigned long long)s->size, (unsigned long long)bytes);
+                              "desc->scratch: holds %llu bytes, this plan needs %llu (%s)",
+                              (unsigned long long)s->size, (unsigned long long)bytes,
+                              plan->op.kind == VKBN__OP_BACKWARD ? "vkbn_backward_scratch_requirements"
+                                                                 : "vkbn_forward_training_scratch_requirements");
         }
         if (s->offset % vk->bind_align != 0) {
             return vkbn__fail(VKBN_ERROR_MISALIGNED,
