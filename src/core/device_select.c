@@ -20,7 +20,7 @@ vkbn_result vkbn__list_vulkan_devices(vkbn_device_info** out, uint32_t* count) {
     if (vkbn__vk_load_loader(&gipa) != VKBN_SUCCESS) return VKBN_SUCCESS; /* no loader: no Vulkan devices */
     VkInstance instance = VK_NULL_HANDLE;
     bool debug_utils = false;
-    if (vkbn__vk_create_instance(gipa, false, &instance, &debug_utils) != VKBN_SUCCESS) {
+    if (vkbn__vk_create_instance(gipa, false, false, NULL, &instance, &debug_utils) != VKBN_SUCCESS) {
         return VKBN_SUCCESS; /* a loader without drivers lists nothing */
     }
     vkbn__instance_fns fn;

@@ -36,6 +36,7 @@ typedef struct vkbn__cpu_tensors {
     const uint8_t* z; /* residual, or NULL */
     int f16;          /* storage type of x, y, z */
     vkbn_activation activation;
+    float act_alpha, act_beta; /* the activation's parameters */
     int stream;       /* non-temporal stores for y */
     uint64_t n, c, s; /* shape: channels-first (n, c, s) or channels-last (n * s rows, c) */
 } vkbn__cpu_tensors;

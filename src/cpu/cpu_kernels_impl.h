@@ -30,6 +30,7 @@
  * Normalize computes ((x - K) - mean') * scale + shift (one fused
  * multiply-add where the ISA has one, in the vector body and the scalar
  * tails alike), then the residual and the activation epilogue. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -78,22 +79,49 @@ ALWAYS_INLINE void store_s(uint8_t* base, uint64_t i, float v, const int f16) {
 /* in VKBN_CPU_ACTIVATIONS below, which instantiates the kernels for each).  */
 /* ------------------------------------------------------------------------ */
 
-#define VKBN_CPU_ACTIVATIONS(X) X(VKBN_ACTIVATION_NONE) X(VKBN_ACTIVATION_RELU)
+#define VKBN_CPU_ACTIVATIONS(X)                                                             \
+    X(VKBN_ACTIVATION_NONE) X(VKBN_ACTIVATION_RELU) X(VKBN_ACTIVATION_LEAKY_RELU) X(VKBN_ACTIVATION_CLAMP) \
+    X(VKBN_ACTIVATION_SILU)
 
-ALWAYS_INLINE V activation_v(V y, const vkbn_activation act) {
+/* SiLU: u / (1 + exp(-u)), lane by lane through the C library's expf, so
+ * vector bodies and scalar tails round alike. */
+static float silu_s(float u) { return u / (1.0f + expf(-u)); }
+
+static V silu_v(V u) {
+    float l[W];
+    v_storeu(l, u);
+    for (int i = 0; i < W; ++i) l[i] = silu_s(l[i]);
+    return v_loadu(l);
+}
+
+/* As shaders/activation.glsl: RELU max(u, 0); LEAKY_RELU u >= 0 ? u :
+ * alpha u; CLAMP min(max(u, alpha), beta); SILU u sigmoid(u). */
+ALWAYS_INLINE V activation_v(V y, const vkbn_activation act, const vkbn__cpu_tensors* t) {
     switch (act) {
     case VKBN_ACTIVATION_RELU:
         return v_max(v_zero(), y);
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        return v_select_ge0(y, y, v_mul(y, v_set1(t->act_alpha)));
+    case VKBN_ACTIVATION_CLAMP:
+        return v_min(v_max(y, v_set1(t->act_alpha)), v_set1(t->act_beta));
+    case VKBN_ACTIVATION_SILU:
+        return silu_v(y);
     case VKBN_ACTIVATION_NONE:
     default:
         return y;
     }
 }
 
-ALWAYS_INLINE float activation_s(float y, const vkbn_activation act) {
+ALWAYS_INLINE float activation_s(float y, const vkbn_activation act, const vkbn__cpu_tensors* t) {
     switch (act) {
     case VKBN_ACTIVATION_RELU:
         return s_max(0.0f, y);
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        return y >= 0.0f ? y : y * t->act_alpha;
+    case VKBN_ACTIVATION_CLAMP:
+        return s_min(s_max(y, t->act_alpha), t->act_beta);
+    case VKBN_ACTIVATION_SILU:
+        return silu_s(y);
     case VKBN_ACTIVATION_NONE:
     default:
         return y;
@@ -322,14 +350,14 @@ ALWAYS_INLINE float normalize_s(const vkbn__cpu_tensors* t, uint64_t i, float p,
                                 const int f16, const int has_z, const vkbn_activation act) {
     float v = s_fma((load_s(t->x, i, f16) - p) - m, sc, sh);
     if (has_z) v += load_s(t->z, i, f16);
-    return activation_s(v, act);
+    return activation_s(v, act, t);
 }
 
 ALWAYS_INLINE V normalize_v(const vkbn__cpu_tensors* t, uint64_t i, V p, V m, V sc, V sh, const int f16,
                             const int has_z, const vkbn_activation act) {
     V v = v_fma(v_sub(v_sub(load_v(t->x, i, f16), p), m), sc, sh);
     if (has_z) v = v_add(v, load_v(t->z, i, f16));
-    return activation_v(v, act);
+    return activation_v(v, act, t);
 }
 
 ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t count, const vkbn__cpu_channel* ch,
@@ -362,7 +390,7 @@ ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t c
         V x = f16 ? v_load_h_n((const uint16_t*)t->x + i, n) : v_loadu_n((const float*)t->x + i, n);
         V v = v_fma(v_sub(v_sub(x, p), m), sc, sh);
         if (has_z) v = v_add(v, f16 ? v_load_h_n((const uint16_t*)t->z + i, n) : v_loadu_n((const float*)t->z + i, n));
-        v = activation_v(v, act);
+        v = activation_v(v, act, t);
         if (f16) v_store_h_n((uint16_t*)t->y + i, v, n);
         else v_storeu_n((float*)t->y + i, v, n);
     }

@@ -341,16 +341,11 @@ static uint32_t channels_first_parts(const vkbn__op* op, uint32_t threads) {
 vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
     struct vkbn__cpu* cpu = plan->ctx->cpu;
     const vkbn__op* op = &plan->op;
-    /* Operations and activations the kernels do not have yet fail cleanly
-     * rather than run as something else. */
+    /* Operations the kernels do not have yet (backward) fail cleanly rather
+     * than run as something else. */
     if (op->kind != VKBN__OP_FORWARD_TRAINING && op->kind != VKBN__OP_FORWARD_INFERENCE &&
         op->kind != VKBN__OP_COPY) {
-        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "ctx: this operation is not available on the CPU path yet");
-    }
-    if (op->kind != VKBN__OP_COPY && op->activation != VKBN_ACTIVATION_NONE &&
-        op->activation != VKBN_ACTIVATION_RELU) {
-        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "desc->activation: %d is not available on the CPU path yet",
-                          (int)op->activation);
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "ctx: backward is not available on the CPU path yet");
     }
     struct vkbn__cpu_plan* p = vkbn__calloc(1, sizeof *p);
     if (!p) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
@@ -371,6 +366,8 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
         const vkbn_tensor_desc* d = &op->tensor;
         p->t.f16 = d->dtype == VKBN_DTYPE_F16;
         p->t.activation = op->activation;
+        p->t.act_alpha = op->activation_alpha;
+        p->t.act_beta = op->activation_beta;
         bool channels_last = d->layout == VKBN_LAYOUT_CHANNELS_LAST;
         /* The layouts coincide for S = 1 (channels-first) and C = 1 (channels-last). */
         if (!channels_last && op->spatial == 1) channels_last = true;

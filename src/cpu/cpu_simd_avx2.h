@@ -25,7 +25,12 @@ static inline V v_sub(V a, V b) { return _mm256_sub_ps(a, b); }
 static inline V v_mul(V a, V b) { return _mm256_mul_ps(a, b); }
 static inline V v_fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 static inline V v_max(V a, V b) { return _mm256_max_ps(a, b); }
+static inline V v_min(V a, V b) { return _mm256_min_ps(a, b); }
+static inline V v_select_ge0(V u, V a, V b) {
+    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ));
+}
 static inline float s_fma(float a, float b, float c) {
     return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 static inline float s_max(float a, float b) { return a > b ? a : b; }
+static inline float s_min(float a, float b) { return a < b ? a : b; }

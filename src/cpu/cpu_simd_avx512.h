@@ -26,10 +26,16 @@ static inline V v_mul(V a, V b) { return _mm512_mul_ps(a, b); }
 static inline V v_fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); } /* a * b + c, one rounding */
 /* a > b ? a : b: with a = 0, a NaN in b comes through. */
 static inline V v_max(V a, V b) { return _mm512_max_ps(a, b); }
+static inline V v_min(V a, V b) { return _mm512_min_ps(a, b); }
+/* u >= 0 ? a : b, per lane (false for NaN). */
+static inline V v_select_ge0(V u, V a, V b) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_GE_OQ), b, a);
+}
 static inline float s_fma(float a, float b, float c) {
     return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 static inline float s_max(float a, float b) { return a > b ? a : b; }
+static inline float s_min(float a, float b) { return a < b ? a : b; }
 
 /* Masked loads and stores of the first n < 16 lanes (masked-off lanes are
  * neither read nor written, so they may lie past the end of the buffer). */

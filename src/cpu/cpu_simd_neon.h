@@ -23,9 +23,16 @@ static inline V v_mul(V a, V b) { return vmulq_f32(a, b); }
 static inline V v_fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
 /* FMAX propagates NaN and orders -0 below +0; s_max matches it. */
 static inline V v_max(V a, V b) { return vmaxq_f32(a, b); }
+static inline V v_min(V a, V b) { return vminq_f32(a, b); }
+static inline V v_select_ge0(V u, V a, V b) { return vbslq_f32(vcgeq_f32(u, vdupq_n_f32(0.0f)), a, b); }
 static inline float s_fma(float a, float b, float c) { return fmaf(a, b, c); } /* one fmadd on aarch64 */
 static inline float s_max(float a, float b) {
     if (a != a || b != b) return a + b;
     if (a == b) return signbit(a) ? b : a;
     return a > b ? a : b;
+}
+static inline float s_min(float a, float b) {
+    if (a != a || b != b) return a + b;
+    if (a == b) return signbit(a) ? a : b;
+    return a < b ? a : b;
 }

@@ -31,5 +31,11 @@ static inline V v_sub(V a, V b) { return _mm_sub_ps(a, b); }
 static inline V v_mul(V a, V b) { return _mm_mul_ps(a, b); }
 static inline V v_fma(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
 static inline V v_max(V a, V b) { return _mm_max_ps(a, b); }
+static inline V v_min(V a, V b) { return _mm_min_ps(a, b); }
+static inline V v_select_ge0(V u, V a, V b) {
+    V m = _mm_cmpge_ps(u, _mm_setzero_ps());
+    return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
+}
 static inline float s_fma(float a, float b, float c) { return a * b + c; }
 static inline float s_max(float a, float b) { return a > b ? a : b; }
+static inline float s_min(float a, float b) { return a < b ? a : b; }
