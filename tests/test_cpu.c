@@ -273,6 +273,37 @@ static void repeatability(void) {
     }
 }
 
+/* The pipelined channels-first plan (reduce channel c while normalizing
+ * channel c - 1, in slices), which only tensors beyond the last-level cache
+ * get: forced here with small tensors through VKBN_CPU_STREAM_BYTES. */
+static void pipelined(void) {
+    setenv("VKBN_CPU_STREAM_BYTES", "0", 1);
+    for (uint32_t threads = 1; threads <= 3; threads += 2) {
+        vkbn_result r;
+        vkbn_context ctx = cpu_context(threads, VKBN_CPU_ISA_AUTO, &r);
+        CHECK(r == VKBN_SUCCESS, "context: %s", vkbn_last_error());
+        if (!ctx) continue;
+        const uint32_t sp[1] = {24007};
+        for (int dtype = 0; dtype < 2; ++dtype) {
+            fwd_case c = case_default(5, 9, 1, sp, VKBN_LAYOUT_CHANNELS_FIRST, (vkbn_dtype)dtype);
+            c.seed = 4242 + (uint64_t)dtype;
+            c.residual = dtype;
+            c.activation = VKBN_ACTIVATION_RELU;
+            c.steps = 2;
+            case_result res;
+            int rc = case_run(ctx, &c, &res);
+            CHECK(rc == 0 && strstr(res.plan, "pipelined"), "pipelined %s x%u: %s [%s]",
+                  dtype ? "f16" : "f32", threads, res.message, res.plan);
+            c.data = CASE_DATA_LARGE_MEAN;
+            rc = case_run(ctx, &c, &res);
+            CHECK(rc == 0, "pipelined mean-1e4 %s x%u: %s", dtype ? "f16" : "f32", threads, res.message);
+            repeat_plan(ctx, &c);
+        }
+        vkbn_context_destroy(ctx);
+    }
+    unsetenv("VKBN_CPU_STREAM_BYTES");
+}
+
 /* The portable conversion against the compiler's _Float16 (round to nearest
  * even): every f16 value widens exactly, and f32 values around every f16
  * value, ties included, narrow the same way. */
@@ -333,6 +364,7 @@ int main(void) {
     options();
     buffers_and_timing();
     repeatability();
+    pipelined();
     f16_conversion();
     return test_summary();
 }

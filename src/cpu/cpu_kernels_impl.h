@@ -338,11 +338,12 @@ ALWAYS_INLINE vkbn__cpu_stat cf_stats_t(const vkbn__cpu_tensors* t, uint64_t c, 
     return acc_finish(&a);
 }
 
-static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, float pivot);
+static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, uint64_t n0, uint64_t n1, float pivot);
 
 static vkbn__cpu_stat cf_stats(const vkbn__cpu_tensors* t, uint64_t c, uint64_t j0, uint64_t j1, float pivot) {
-    /* Whole channels of short rows: lanes along positions, chunks along samples. */
-    if (j0 == 0 && j1 == t->n * t->s && t->s <= CF_ROWS_MAX_S && t->n > 1) return cf_stats_rows(t, c, pivot);
+    /* Whole samples of short rows: lanes along positions, chunks along samples. */
+    const uint64_t s = t->s;
+    if (s <= CF_ROWS_MAX_S && j0 % s == 0 && j1 % s == 0 && j1 - j0 > s) return cf_stats_rows(t, c, j0 / s, j1 / s, pivot);
     return t->f16 ? cf_stats_t(t, c, j0, j1, pivot, 1) : cf_stats_t(t, c, j0, j1, pivot, 0);
 }
 
@@ -533,15 +534,15 @@ ALWAYS_INLINE void rows_stats_t(const rows_geom* g, uint64_t r0, uint64_t r1, co
  * the positions of a row and a chunk is CHUNK samples, as channels-last does
  * with channels; then the positions merge (equal counts) in a fixed order:
  * vector blocks into block 0, its lanes in a tree, leftover positions last. */
-static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, float pivot) {
+static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, uint64_t n0, uint64_t n1, float pivot) {
     const uint64_t s = t->s;
     float buf[5 * CF_ROWS_MAX_S];
     float *piv = buf, *mean = buf + s, *m2 = buf + 2 * s, *scratch = buf + 3 * s;
     for (uint64_t j = 0; j < s; ++j) piv[j] = pivot;
     rows_geom g = {t->x, c * s, t->c * s, s};
-    if (t->f16) rows_stats_t(&g, 0, t->n, piv, mean, m2, scratch, 1);
-    else rows_stats_t(&g, 0, t->n, piv, mean, m2, scratch, 0);
-    const double n = (double)t->n;
+    if (t->f16) rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 1);
+    else rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 0);
+    const double n = (double)(n1 - n0);
     const uint64_t sv = s / W * W;
     vkbn__cpu_stat r = {0.0, 0.0f, 0.0f};
     if (sv > 0) {
