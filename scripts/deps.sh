@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the Debian/Ubuntu packages a make target needs are installed.
-#   scripts/deps.sh test    build + tests (lavapipe and validation layers included)
+#   scripts/deps.sh test    build + tests (lavapipe and validation layers included,
+#                           and the aarch64 cross compiler and qemu-user for the CPU path)
 #   scripts/deps.sh bench   the above + Google Benchmark (+ optional peers)
 # Installs what is missing with apt-get when it can (root, or sudo without a
 # password); otherwise prints the exact command and exits 1.
@@ -8,7 +9,7 @@ set -euo pipefail
 
 what=${1:-test}
 required=(cmake make gcc g++ pkg-config glslang-tools spirv-tools libvulkan-dev libvulkan-volk-dev
-          mesa-vulkan-drivers vulkan-validationlayers)
+          mesa-vulkan-drivers vulkan-validationlayers gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user)
 optional=()
 case "$what" in
   test) ;;

@@ -80,10 +80,25 @@ static inline vkbn_context test_context(vkbn_context_flags extra, uint64_t max_b
     d.flags = test_context_flags() | extra;
     d.log = test_log;
     d.max_binding_range = max_binding_range;
+    /* CPU path: VKBN_TEST_CPU_THREADS threads (0: one per core). */
+    d.cpu_threads = getenv("VKBN_TEST_CPU_THREADS") ? (uint32_t)atoi(getenv("VKBN_TEST_CPU_THREADS")) : 0;
     vkbn_context ctx = NULL;
     vkbn_result r = vkbn_context_create(&d, &ctx);
     if (r == VKBN_ERROR_NO_DEVICE) {
         printf("SKIP: no Vulkan device (%s)\n", vkbn_last_error());
+        exit(TEST_SKIP);
+    }
+    if (r == VKBN_ERROR_UNSUPPORTED && getenv("VKBN_CPU_ISA")) {
+        printf("SKIP: %s\n", vkbn_last_error()); /* an ISA level this CPU lacks */
+        exit(TEST_SKIP);
+    }
+    vkbn_device_info info;
+    if (r == VKBN_SUCCESS && !d.device && vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS &&
+        info.backend == VKBN_BACKEND_CPU) {
+        /* The default fell back to the CPU path: these are Vulkan tests
+         * (the CPU path has its own, with VKBN_TEST_DEVICE=cpu). */
+        printf("SKIP: no Vulkan device (the default is the CPU path)\n");
+        vkbn_context_destroy(ctx);
         exit(TEST_SKIP);
     }
     if (r != VKBN_SUCCESS) {

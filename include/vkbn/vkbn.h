@@ -213,7 +213,7 @@ typedef struct vkbn_device_info {
     uint32_t subgroup_operations;  /* VkSubgroupFeatureFlags supported in compute */
     vkbn_bool subgroup_size_control;
     vkbn_bool storage_16bit;       /* f16 tensors supported */
-    vkbn_bool timestamps;          /* GPU timing available */
+    vkbn_bool timestamps;          /* timing available (GPU timestamps; wall time on the CPU path) */
     double timestamp_period_ns;
     uint64_t device_local_memory;  /* bytes in the largest device-local heap */
     uint64_t max_storage_buffer_range;
@@ -225,10 +225,11 @@ typedef struct vkbn_device_info {
     char cpu_simd[32];             /* CPU path: "avx512", "avx2", "sse2", "neon", "scalar"; "" for Vulkan */
 } vkbn_device_info;
 
-/* Lists the Vulkan devices (in the Vulkan loader's order), Vulkan-style: with
- * infos == NULL, writes the count; otherwise writes min(*count, available)
- * entries and sets *count to that number. A machine without a Vulkan loader
- * lists no Vulkan device and still succeeds. */
+/* Lists the Vulkan devices (in the Vulkan loader's order), then the CPU path
+ * (always present, always last), Vulkan-style: with infos == NULL, writes the
+ * count; otherwise writes min(*count, available) entries and sets *count to
+ * that number. A machine without a Vulkan loader lists only the CPU path, which
+ * is then the default device. */
 VKBN_API vkbn_result vkbn_enumerate_devices(uint32_t* VKBN_NOT_NULL count,
                                             vkbn_device_info* VKBN_NULLABLE infos);
 
@@ -286,11 +287,23 @@ typedef struct vkbn_vulkan_device {
     void* VKBN_NULLABLE lock_queue_user_data;
 } vkbn_vulkan_device;
 
+/* The instruction set the CPU path's kernels use (vkbn_context_desc.cpu_isa). */
+typedef enum vkbn_cpu_isa {
+    VKBN_CPU_ISA_AUTO = 0,   /* the best level the CPU supports */
+    VKBN_CPU_ISA_SCALAR = 1, /* portable C, any CPU */
+    VKBN_CPU_ISA_SSE2 = 2,   /* x86-64 baseline */
+    VKBN_CPU_ISA_AVX2 = 3,   /* x86-64 with AVX2, FMA and F16C */
+    VKBN_CPU_ISA_AVX512 = 4, /* x86-64 with AVX-512 F, BW and VL (and FMA, F16C) */
+    VKBN_CPU_ISA_NEON = 5    /* aarch64 Advanced SIMD */
+} vkbn_cpu_isa;
+
 typedef struct vkbn_context_desc {
     /* Which device: NULL or "" for the default (the best GPU: discrete, then
-     * integrated, then virtual, then a Vulkan CPU driver such as lavapipe);
-     * a decimal index from vkbn_enumerate_devices; or a case-insensitive
-     * substring of the device name. Ignored when `borrowed` is set. */
+     * integrated, then virtual, then a Vulkan CPU driver such as lavapipe;
+     * vkbn's CPU path when there is no Vulkan device at all); "cpu"
+     * (case-insensitive) for vkbn's CPU path; a decimal index from
+     * vkbn_enumerate_devices; or a case-insensitive substring of the device
+     * name. Ignored when `borrowed` is set. */
     const char* VKBN_NULLABLE device;
     vkbn_context_flags flags;
     /* Run on a device the caller owns instead of creating one. */
@@ -309,6 +322,12 @@ typedef struct vkbn_context_desc {
      * vkbn_context_save_pipeline_cache and by vkbn_context_destroy. */
     VkPipelineCache pipeline_cache;
     const char* VKBN_NULLABLE pipeline_cache_path;
+    /* CPU path: worker threads, the caller's included (0: one per core). */
+    uint32_t cpu_threads;
+    /* CPU path: the instruction set (AUTO: the best the CPU has). A level the
+     * CPU lacks fails with VKBN_ERROR_UNSUPPORTED. When AUTO, the debugging
+     * override VKBN_CPU_ISA=scalar|sse2|avx2|avx512|neon applies. */
+    vkbn_cpu_isa cpu_isa;
 } vkbn_context_desc;
 
 /* Creates a context. desc may be NULL for all defaults. On success *out is a

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../cpu/cpu_internal.h"
 #include "../vulkan/vk_internal.h"
 #include "errors.h"
 #include "internal.h"
@@ -34,41 +35,25 @@ vkbn_result vkbn_enumerate_devices(uint32_t* count, vkbn_device_info* infos) {
     REQUIRE(count, "count");
     uint32_t capacity = infos ? *count : 0;
     *count = 0;
-    PFN_vkGetInstanceProcAddr gipa = NULL;
-    if (vkbn__vk_load_loader(&gipa) != VKBN_SUCCESS) return VKBN_SUCCESS; /* no loader: no Vulkan devices */
-    VkInstance instance = VK_NULL_HANDLE;
-    bool debug_utils = false;
-    if (vkbn__vk_create_instance(gipa, false, false, NULL, &instance, &debug_utils) != VKBN_SUCCESS) {
-        return VKBN_SUCCESS; /* a loader without drivers lists nothing */
-    }
-    vkbn__instance_fns fn;
-    vkbn__vk_load_instance_fns(gipa, instance, &fn);
-    VkPhysicalDevice* pds = NULL;
+    vkbn_device_info* vk = NULL;
     uint32_t n = 0;
-    vkbn_result r = vkbn__vk_list_devices(&fn, instance, &pds, &n);
-    if (r == VKBN_SUCCESS && n > 0) {
-        vkbn_device_info* all = vkbn__calloc(n, sizeof *all);
-        if (!all) {
-            r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_enumerate_devices: out of host memory");
-        } else {
-            for (uint32_t i = 0; i < n; ++i) {
-                vkbn__vk_describe_device(&fn, pds[i], &all[i]);
-                all[i].index = i;
-            }
-            all[vkbn__vk_default_device(all, n)].is_default = 1;
-            if (infos) {
-                uint32_t k = n < capacity ? n : capacity;
-                memcpy(infos, all, k * sizeof *infos);
-                *count = k;
-            } else {
-                *count = n;
-            }
-            vkbn__free(all);
+    VKBN_CHECK(vkbn__list_vulkan_devices(&vk, &n));
+    if (infos) {
+        uint32_t k = n < capacity ? n : capacity;
+        if (k) memcpy(infos, vk, k * sizeof *infos);
+        if (k < capacity) {
+            /* The CPU path, always last; the default when there is no Vulkan device. */
+            vkbn__cpu_describe_default(&infos[k]);
+            infos[k].index = n;
+            infos[k].is_default = n == 0;
+            ++k;
         }
+        *count = k;
+    } else {
+        *count = n + 1;
     }
-    vkbn__free(pds);
-    fn.DestroyInstance(instance, NULL);
-    return r;
+    vkbn__free(vk);
+    return VKBN_SUCCESS;
 }
 
 vkbn_result vkbn_context_create(const vkbn_context_desc* desc, vkbn_context* out) {
@@ -89,8 +74,7 @@ vkbn_result vkbn_context_create(const vkbn_context_desc* desc, vkbn_context* out
     ctx->flags = desc->flags;
     ctx->log = desc->log;
     ctx->log_user_data = desc->log_user_data;
-    ctx->backend = VKBN_BACKEND_VULKAN;
-    vkbn_result r = vkbn__vk_context_create(ctx, desc);
+    vkbn_result r = vkbn__context_create_backend(ctx, desc);
     if (r != VKBN_SUCCESS) {
         vkbn_context_destroy(ctx);
         return r;
@@ -102,6 +86,7 @@ vkbn_result vkbn_context_create(const vkbn_context_desc* desc, vkbn_context* out
 void vkbn_context_destroy(vkbn_context ctx) {
     if (!ctx) return;
     if (ctx->vk) vkbn__vk_context_destroy(ctx);
+    if (ctx->cpu) vkbn__cpu_context_destroy(ctx);
     vkbn__free(ctx);
 }
 
@@ -132,7 +117,7 @@ vkbn_result vkbn_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer* out
     b->ctx = ctx;
     b->kind = VKBN__BUFFER_OWNED;
     b->size = size;
-    vkbn_result r = vkbn__vk_buffer_create(ctx, size, b);
+    vkbn_result r = ctx->cpu ? vkbn__cpu_buffer_create(ctx, size, b) : vkbn__vk_buffer_create(ctx, size, b);
     if (r != VKBN_SUCCESS) {
         vkbn__free(b);
         return r;
@@ -193,6 +178,7 @@ vkbn_result vkbn_buffer_create_view(vkbn_buffer parent, uint64_t offset, uint64_
 void vkbn_buffer_destroy(vkbn_buffer buffer) {
     if (!buffer) return;
     if (buffer->kind == VKBN__BUFFER_OWNED && buffer->ctx->vk) vkbn__vk_buffer_destroy(buffer);
+    if (buffer->kind == VKBN__BUFFER_OWNED && buffer->ctx->cpu) vkbn__cpu_buffer_destroy(buffer);
     vkbn__free(buffer);
 }
 
@@ -212,12 +198,14 @@ static vkbn_result check_transfer(vkbn_buffer b, uint64_t offset, const void* ho
 vkbn_result vkbn_buffer_upload(vkbn_buffer buffer, uint64_t offset, const void* src, uint64_t size) {
     VKBN_CHECK(check_transfer(buffer, offset, src, size));
     if (size == 0) return VKBN_SUCCESS;
+    if (buffer->ctx->cpu) return vkbn__cpu_buffer_upload(buffer, offset, src, size);
     return vkbn__vk_buffer_upload(buffer, offset, src, size);
 }
 
 vkbn_result vkbn_buffer_download(vkbn_buffer buffer, uint64_t offset, void* dst, uint64_t size) {
     VKBN_CHECK(check_transfer(buffer, offset, dst, size));
     if (size == 0) return VKBN_SUCCESS;
+    if (buffer->ctx->cpu) return vkbn__cpu_buffer_download(buffer, offset, dst, size);
     return vkbn__vk_buffer_download(buffer, offset, dst, size);
 }
 
@@ -230,7 +218,7 @@ static vkbn_result plan_from_op(vkbn_context ctx, const vkbn__op* op, vkbn_plan*
     if (!plan) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
     plan->ctx = ctx;
     plan->op = *op;
-    vkbn_result r = vkbn__vk_plan_build(plan);
+    vkbn_result r = ctx->cpu ? vkbn__cpu_plan_build(plan) : vkbn__vk_plan_build(plan);
     if (r != VKBN_SUCCESS) {
         vkbn_plan_destroy(plan);
         return r;
@@ -283,6 +271,7 @@ vkbn_result vkbn_plan_create_copy(vkbn_context ctx, const vkbn_copy_desc* desc, 
 
 vkbn_result vkbn_plan_execute(vkbn_plan plan) {
     REQUIRE(plan, "plan");
+    if (plan->cpu) return vkbn__cpu_plan_execute(plan, 1, NULL);
     return vkbn__vk_plan_execute(plan, 1, NULL);
 }
 
@@ -290,6 +279,7 @@ vkbn_result vkbn_plan_execute_timed(vkbn_plan plan, uint32_t repetitions, double
     REQUIRE(plan, "plan");
     REQUIRE(seconds_per_run, "seconds_per_run");
     if (repetitions == 0) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "repetitions: must be >= 1");
+    if (plan->cpu) return vkbn__cpu_plan_execute(plan, repetitions, seconds_per_run);
     return vkbn__vk_plan_execute(plan, repetitions, seconds_per_run);
 }
 
@@ -298,6 +288,7 @@ const char* vkbn_plan_describe(vkbn_plan plan) { return plan ? plan->description
 void vkbn_plan_destroy(vkbn_plan plan) {
     if (!plan) return;
     if (plan->vk) vkbn__vk_plan_destroy(plan);
+    if (plan->cpu) vkbn__cpu_plan_destroy(plan);
     vkbn__free(plan);
 }
 

@@ -95,6 +95,11 @@ vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forwar
 vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn__op* op);
 vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 
+/* device_select.c: the backend of a new context (desc->device, CPU path
+ * fallback), and the Vulkan part of the device list. */
+vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_desc* desc);
+vkbn_result vkbn__list_vulkan_devices(vkbn_device_info** out, uint32_t* count);
+
 /* Logging through the context's callback, if any. */
 void vkbn__log(vkbn_context ctx, vkbn_log_level level, const char* fmt, ...)
 #if defined(__GNUC__)

@@ -1,0 +1,103 @@
+/* A CPU-path context: the instruction set, the thread pool, and buffers in
+ * 64-byte-aligned host memory (upload and download are copies). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/errors.h"
+#include "cpu_internal.h"
+
+#define MAX_THREADS 1024u
+#define ALIGNMENT 64u
+
+bool vkbn__cpu_device_matches(const char* want) {
+    if (!want) return false;
+    return tolower((unsigned char)want[0]) == 'c' && tolower((unsigned char)want[1]) == 'p' &&
+           tolower((unsigned char)want[2]) == 'u' && want[3] == 0;
+}
+
+void vkbn__cpu_describe_default(vkbn_device_info* info) {
+    vkbn__cpu_caps caps;
+    vkbn__cpu_detect(&caps);
+    vkbn_cpu_isa isa = caps.best;
+    /* An invalid override fails context creation; listing shows the default. */
+    char saved[512];
+    snprintf(saved, sizeof saved, "%s", vkbn_last_error());
+    if (vkbn__cpu_resolve_isa(&caps, VKBN_CPU_ISA_AUTO, &isa) != VKBN_SUCCESS) {
+        isa = caps.best;
+        vkbn__fail(VKBN_SUCCESS, "%s", saved);
+    }
+    vkbn__cpu_describe(&caps, isa, caps.cores, info);
+}
+
+vkbn_result vkbn__cpu_context_create(vkbn_context ctx, const vkbn_context_desc* desc) {
+    struct vkbn__cpu* cpu = vkbn__calloc(1, sizeof *cpu);
+    if (!cpu) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_context_create: out of host memory");
+    ctx->cpu = cpu;
+    ctx->backend = VKBN_BACKEND_CPU;
+    vkbn__mutex_init(&cpu->exec_lock);
+    vkbn__cpu_detect(&cpu->caps);
+    VKBN_CHECK(vkbn__cpu_resolve_isa(&cpu->caps, desc->cpu_isa, &cpu->isa));
+    cpu->kernels = vkbn__cpu_kernels_for(cpu->isa);
+    if (desc->cpu_threads > MAX_THREADS) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->cpu_threads: at most %u, got %u", MAX_THREADS,
+                          desc->cpu_threads);
+    }
+    cpu->threads = desc->cpu_threads ? desc->cpu_threads : cpu->caps.cores;
+    /* Operations whose tensors exceed the last-level cache write around it
+     * (cpu_plan.c). */
+    cpu->stream_bytes = cpu->caps.llc_bytes;
+    /* Debugging override, so that tests reach the streaming paths with small
+     * tensors. */
+    const char* stream = getenv("VKBN_CPU_STREAM_BYTES");
+    if (stream && *stream) cpu->stream_bytes = strtoull(stream, NULL, 10);
+    VKBN_CHECK(vkbn__cpu_pool_create(cpu->threads, &cpu->pool));
+    vkbn__cpu_describe(&cpu->caps, cpu->isa, cpu->threads, &ctx->info);
+    vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s", ctx->info.name);
+    return VKBN_SUCCESS;
+}
+
+void vkbn__cpu_context_destroy(vkbn_context ctx) {
+    struct vkbn__cpu* cpu = ctx->cpu;
+    if (!cpu) return;
+    vkbn__cpu_pool_destroy(cpu->pool);
+    vkbn__mutex_destroy(&cpu->exec_lock);
+    vkbn__free(cpu);
+    ctx->cpu = NULL;
+}
+
+vkbn_result vkbn__cpu_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer buf) {
+    (void)ctx;
+    if (size > (uint64_t)SIZE_MAX - ALIGNMENT) {
+        return vkbn__fail(VKBN_ERROR_TOO_LARGE, "size: %llu bytes do not fit this machine's address space",
+                          (unsigned long long)size);
+    }
+    size_t bytes = ((size_t)size + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+    void* p = NULL;
+    if (posix_memalign(&p, ALIGNMENT, bytes) != 0 || !p) {
+        return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "size: could not allocate %llu bytes of host memory",
+                          (unsigned long long)size);
+    }
+    buf->host = p;
+    return VKBN_SUCCESS;
+}
+
+void vkbn__cpu_buffer_destroy(vkbn_buffer buf) { free(buf->host); }
+
+vkbn_result vkbn__cpu_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size) {
+    vkbn_context ctx = buf->ctx;
+    /* Wait for a plan running on another thread, as a Vulkan upload would. */
+    vkbn__mutex_lock(&ctx->cpu->exec_lock);
+    memcpy(vkbn__cpu_ptr(buf) + offset, src, (size_t)size);
+    vkbn__mutex_unlock(&ctx->cpu->exec_lock);
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn__cpu_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size) {
+    vkbn_context ctx = buf->ctx;
+    vkbn__mutex_lock(&ctx->cpu->exec_lock);
+    memcpy(dst, vkbn__cpu_ptr(buf) + offset, (size_t)size);
+    vkbn__mutex_unlock(&ctx->cpu->exec_lock);
+    return VKBN_SUCCESS;
+}

@@ -1,0 +1,716 @@
+/* The CPU kernels, written once over the vector primitives of one
+ * instruction set. Each cpu_kernels_<isa>.c includes its cpu_simd_<isa>.h
+ * (which defines V, W, v_* and s_*, VKBN_SIMD_NAME and VKBN_SIMD_SYMBOL) and
+ * then this file, and is compiled with that ISA's target flags; the result is
+ * the table VKBN_SIMD_SYMBOL.
+ *
+ * Statistics (the contract of docs/ARCHITECTURE.md "Numerics"):
+ * - every value is shifted by its channel's pivot first (x - K);
+ * - values are taken CHUNK at a time per lane: a chunk's own mean and sum of
+ *   squared deviations are computed directly, then folded into the lane's
+ *   running (n, mean, M2) with Chan's formula;
+ * - lanes accumulate into an inner block of at most BLOCK_VALUES values per
+ *   lane, merged into an outer total (Chan again) when full, so rounding
+ *   grows with the block length and the number of blocks, not with m;
+ * - at the end the lanes merge in a fixed tree (lane i with lane i + h), and
+ *   values that did not fill a vector merge last.
+ * Two shapes of the same algorithm:
+ * - lane accumulators (channels-first, long rows or part of a channel):
+ *   vectors run along the spatial dimension, CHUNK consecutive vectors of a
+ *   row per chunk; a row's leftover values gather in a lane buffer that is
+ *   pushed as a vector when full; one horizontal reduction per channel;
+ * - row statistics (channels-last, and whole channels-first channels with
+ *   short rows): each lane is a channel (or a position within the row) with
+ *   its own (mean, m2) in an array, and a chunk is CHUNK rows; channels-last
+ *   has no horizontal reduction at all, short channels-first rows merge their
+ *   positions once at the end.
+ * Everything is a fixed function of the shape and the ranges the planner
+ * passes, so results are bitwise reproducible.
+ *
+ * Normalize computes ((x - K) - mean') * scale + shift (one fused
+ * multiply-add where the ISA has one, in the vector body and the scalar
+ * tails alike), then the residual and the activation epilogue. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu_f16.h"
+#include "cpu_kernels.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+#define CHUNK 8            /* vectors (channels-first) or rows (channels-last) per chunk */
+#define BLOCK_VALUES 2048  /* values per lane in an inner block */
+#define CF_ROWS_MAX_S 1024u /* channels-first rows up to this long use the row-statistics kernel */
+#define ROWS_PREFETCH 16    /* rows ahead that the row-statistics kernel prefetches (short rows) */
+#define ROWS_PREFETCH_LONG 2048 /* bytes ahead along a row it prefetches (rows at least this long) */
+#define RUN_PREFETCH_VECTORS (4 * CHUNK) /* lane accumulators: vectors ahead within a row */
+#define RUN_PREFETCH_HEAD 2048u          /* ... and bytes of the next row's head */
+
+/* ------------------------------------------------------------------------ */
+/* Loads and stores of the storage type                                      */
+/* ------------------------------------------------------------------------ */
+
+ALWAYS_INLINE V load_v(const uint8_t* base, uint64_t i, const int f16) {
+    return f16 ? v_load_h((const uint16_t*)base + i) : v_loadu((const float*)base + i);
+}
+
+ALWAYS_INLINE float load_s(const uint8_t* base, uint64_t i, const int f16) {
+    return f16 ? vkbn__f16_to_f32(((const uint16_t*)base)[i]) : ((const float*)base)[i];
+}
+
+ALWAYS_INLINE void store_v(uint8_t* base, uint64_t i, V v, const int f16, const int stream) {
+    if (f16) {
+        if (stream) v_stream_h((uint16_t*)base + i, v);
+        else v_store_h((uint16_t*)base + i, v);
+    } else {
+        if (stream) v_stream((float*)base + i, v);
+        else v_storeu((float*)base + i, v);
+    }
+}
+
+ALWAYS_INLINE void store_s(uint8_t* base, uint64_t i, float v, const int f16) {
+    if (f16) ((uint16_t*)base)[i] = vkbn__f32_to_f16(v);
+    else ((float*)base)[i] = v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The epilogue: residual, then the activation. New activations go here (and */
+/* in VKBN_CPU_ACTIVATIONS below, which instantiates the kernels for each).  */
+/* ------------------------------------------------------------------------ */
+
+#define VKBN_CPU_ACTIVATIONS(X)                                                             \
+    X(VKBN_ACTIVATION_NONE) X(VKBN_ACTIVATION_RELU) X(VKBN_ACTIVATION_LEAKY_RELU) X(VKBN_ACTIVATION_CLAMP) \
+    X(VKBN_ACTIVATION_SILU)
+
+/* SiLU: u / (1 + exp(-u)), lane by lane through the C library's expf, so
+ * vector bodies and scalar tails round alike. */
+static float silu_s(float u) { return u / (1.0f + expf(-u)); }
+
+static V silu_v(V u) {
+    float l[W];
+    v_storeu(l, u);
+    for (int i = 0; i < W; ++i) l[i] = silu_s(l[i]);
+    return v_loadu(l);
+}
+
+/* As shaders/activation.glsl: RELU max(u, 0); LEAKY_RELU u >= 0 ? u :
+ * alpha u; CLAMP min(max(u, alpha), beta); SILU u sigmoid(u). */
+ALWAYS_INLINE V activation_v(V y, const vkbn_activation act, const vkbn__cpu_tensors* t) {
+    switch (act) {
+    case VKBN_ACTIVATION_RELU:
+        return v_max(v_zero(), y);
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        return v_select_ge0(y, y, v_mul(y, v_set1(t->act_alpha)));
+    case VKBN_ACTIVATION_CLAMP:
+        return v_min(v_max(y, v_set1(t->act_alpha)), v_set1(t->act_beta));
+    case VKBN_ACTIVATION_SILU:
+        return silu_v(y);
+    case VKBN_ACTIVATION_NONE:
+    default:
+        return y;
+    }
+}
+
+ALWAYS_INLINE float activation_s(float y, const vkbn_activation act, const vkbn__cpu_tensors* t) {
+    switch (act) {
+    case VKBN_ACTIVATION_RELU:
+        return s_max(0.0f, y);
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        return y >= 0.0f ? y : y * t->act_alpha;
+    case VKBN_ACTIVATION_CLAMP:
+        return s_min(s_max(y, t->act_alpha), t->act_beta);
+    case VKBN_ACTIVATION_SILU:
+        return silu_s(y);
+    case VKBN_ACTIVATION_NONE:
+    default:
+        return y;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Chunks and lane statistics                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Mean and sum of squared deviations of k vectors, per lane, in a fixed
+ * pairwise order. */
+ALWAYS_INLINE void chunk_stats(const V* v, const int k, V* cm, V* q) {
+    V sum;
+    if (k == 8) {
+        sum = v_add(v_add(v_add(v[0], v[1]), v_add(v[2], v[3])), v_add(v_add(v[4], v[5]), v_add(v[6], v[7])));
+    } else {
+        sum = v[0];
+        for (int i = 1; i < k; ++i) sum = v_add(sum, v[i]);
+    }
+    V mean = v_mul(sum, v_set1(1.0f / (float)k));
+    V q0 = v_zero(), q1 = v_zero();
+    for (int i = 0; i + 1 < k; i += 2) {
+        V d0 = v_sub(v[i], mean), d1 = v_sub(v[i + 1], mean);
+        q0 = v_fma(d0, d0, q0);
+        q1 = v_fma(d1, d1, q1);
+    }
+    if (k & 1) {
+        V d = v_sub(v[k - 1], mean);
+        q0 = v_fma(d, d, q0);
+    }
+    *cm = mean;
+    *q = v_add(q0, q1);
+}
+
+/* Chan: folds a chunk (its mean cm, squared deviations q) into a running
+ * (mean, m2); w = k / (n + k) and nw = n * w for the running count n. */
+ALWAYS_INLINE void chunk_fold(V* mean, V* m2, V cm, V q, float w, float nw) {
+    V d = v_sub(cm, *mean);
+    *mean = v_fma(d, v_set1(w), *mean);
+    *m2 = v_add(*m2, v_fma(v_mul(d, d), v_set1(nw), q));
+}
+
+/* Merges W lanes of equal count n in a fixed tree (lane l with lane l + h):
+ * Chan's formula with na = nb, so the weight is exactly 1/2. */
+static vkbn__cpu_stat lanes_tree(const float* mean, const float* m2, double n) {
+    float lm[W], lq[W];
+    memcpy(lm, mean, sizeof lm);
+    memcpy(lq, m2, sizeof lq);
+    for (int h = W / 2; h >= 1; h /= 2) {
+        float half = (float)n * 0.5f;
+        for (int l = 0; l < h; ++l) {
+            float d = lm[l + h] - lm[l];
+            lm[l] = lm[l] + d * 0.5f;
+            lq[l] = lq[l] + lq[l + h] + d * d * half;
+        }
+        n *= 2.0;
+    }
+    vkbn__cpu_stat r = {n, lm[0], lq[0]};
+    if (n == 0.0) r.mean = r.m2 = 0.0f;
+    return r;
+}
+
+/* A channel's statistics in progress, per lane. */
+typedef struct lane_acc {
+    V mean, m2;   /* inner block */
+    float n;      /* values per lane in the inner block */
+    V omean, om2; /* outer total */
+    double on;
+    V pending[CHUNK];
+    int npending;
+    float spill[W]; /* row leftovers, pushed as a vector when full */
+    int nspill;
+    V pivot;
+    float pivot_s;
+} lane_acc;
+
+static void acc_init(lane_acc* a, float pivot) {
+    a->mean = a->m2 = a->omean = a->om2 = v_zero();
+    a->n = 0.0f;
+    a->on = 0.0;
+    a->npending = 0;
+    a->nspill = 0;
+    a->pivot = v_set1(pivot);
+    a->pivot_s = pivot;
+}
+
+/* Merges the inner block into the outer total and empties it. */
+static void acc_flush_block(lane_acc* a) {
+    if (a->n == 0.0f) return;
+    double n = a->on + (double)a->n;
+    float w = (float)((double)a->n / n);
+    V d = v_sub(a->mean, a->omean);
+    a->omean = v_fma(d, v_set1(w), a->omean);
+    a->om2 = v_add(v_add(a->om2, a->m2), v_mul(v_mul(d, d), v_set1((float)a->on * w)));
+    a->on = n;
+    a->mean = a->m2 = v_zero();
+    a->n = 0.0f;
+}
+
+ALWAYS_INLINE void acc_fold(lane_acc* a, const V* v, const int k) {
+    V cm, q;
+    chunk_stats(v, k, &cm, &q);
+    float n = a->n + (float)k;
+    float w = (float)k / n;
+    chunk_fold(&a->mean, &a->m2, cm, q, w, a->n * w);
+    a->n = n;
+    if (a->n >= (float)BLOCK_VALUES) acc_flush_block(a);
+}
+
+static void acc_push(lane_acc* a, V v) {
+    a->pending[a->npending++] = v;
+    if (a->npending == CHUNK) {
+        acc_fold(a, a->pending, CHUNK);
+        a->npending = 0;
+    }
+}
+
+/* Pushes `len` contiguous values starting at element i. */
+ALWAYS_INLINE void acc_push_run_t(lane_acc* a, const uint8_t* x, uint64_t i, uint64_t len, const int f16) {
+    const uint64_t nv = len / W;
+    uint64_t k = 0;
+    while (a->npending != 0 && k < nv) acc_push(a, v_sub(load_v(x, i + k++ * W, f16), a->pivot));
+    if (nv - k >= CHUNK) {
+        /* The body: whole chunks straight from memory, state in registers. */
+        V mean = a->mean, m2 = a->m2, piv = a->pivot;
+        float n = a->n;
+        const uint64_t es = f16 ? 2 : 4;
+        for (; k + CHUNK <= nv; k += CHUNK) {
+            V v[CHUNK];
+            /* Rows of a channel are far apart, each a short stream that the
+             * hardware prefetcher must first detect: fetch ahead in software,
+             * within the row. */
+            if ((k + RUN_PREFETCH_VECTORS + CHUNK) <= nv) {
+                const uint8_t* ahead = x + (i + (k + RUN_PREFETCH_VECTORS) * W) * es;
+                for (uint64_t b = 0; b < CHUNK * W * es; b += 64) __builtin_prefetch(ahead + b);
+            }
+            for (int j = 0; j < CHUNK; ++j) v[j] = v_sub(load_v(x, i + (k + (uint64_t)j) * W, f16), piv);
+            V cm, q;
+            chunk_stats(v, CHUNK, &cm, &q);
+            float nn = n + (float)CHUNK;
+            float w = (float)CHUNK / nn;
+            chunk_fold(&mean, &m2, cm, q, w, n * w);
+            n = nn;
+            if (n >= (float)BLOCK_VALUES) {
+                a->mean = mean;
+                a->m2 = m2;
+                a->n = n;
+                acc_flush_block(a);
+                mean = m2 = v_zero();
+                n = 0.0f;
+            }
+        }
+        a->mean = mean;
+        a->m2 = m2;
+        a->n = n;
+    }
+    for (; k < nv; ++k) acc_push(a, v_sub(load_v(x, i + k * W, f16), a->pivot));
+    for (uint64_t e = i + nv * W; e < i + len; ++e) {
+        a->spill[a->nspill++] = load_s(x, e, f16) - a->pivot_s;
+        if (a->nspill == W) {
+            acc_push(a, v_loadu(a->spill));
+            a->nspill = 0;
+        }
+    }
+}
+
+/* Ends the accumulation: pending vectors, lanes, then the spilled values. */
+static vkbn__cpu_stat acc_finish(lane_acc* a) {
+    if (a->npending > 0) {
+        acc_fold(a, a->pending, a->npending);
+        a->npending = 0;
+    }
+    acc_flush_block(a);
+    float lm[W], lq[W];
+    v_storeu(lm, a->omean);
+    v_storeu(lq, a->om2);
+    vkbn__cpu_stat r = lanes_tree(lm, lq, a->on);
+    if (a->nspill > 0) {
+        int k = a->nspill;
+        float sum = 0.0f;
+        for (int l = 0; l < k; ++l) sum += a->spill[l];
+        float mean = sum / (float)k, q = 0.0f;
+        for (int l = 0; l < k; ++l) q = s_fma(a->spill[l] - mean, a->spill[l] - mean, q);
+        vkbn__cpu_stat s = {(double)k, mean, q};
+        r = vkbn__cpu_stat_merge(r, s);
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Channels-first                                                            */
+/* ------------------------------------------------------------------------ */
+
+ALWAYS_INLINE vkbn__cpu_stat cf_stats_t(const vkbn__cpu_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
+                                        float pivot, const int f16) {
+    lane_acc a;
+    acc_init(&a, pivot);
+    const uint64_t s = t->s;
+    uint64_t n = j0 / s, s0 = j0 % s;
+    const uint64_t es = f16 ? 2 : 4;
+    for (uint64_t j = j0; j < j1; ++n, s0 = 0) {
+        uint64_t len = s - s0;
+        if (len > j1 - j) len = j1 - j;
+        if (j + len < j1) {
+            /* The head of the next row, which the in-row prefetch cannot reach. */
+            const uint8_t* next = t->x + ((n + 1) * t->c + c) * s * es;
+            uint64_t head = s * es < RUN_PREFETCH_HEAD ? s * es : RUN_PREFETCH_HEAD;
+            for (uint64_t b = 0; b < head; b += 64) __builtin_prefetch(next + b);
+        }
+        acc_push_run_t(&a, t->x, (n * t->c + c) * s + s0, len, f16);
+        j += len;
+    }
+    return acc_finish(&a);
+}
+
+static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, uint64_t n0, uint64_t n1, float pivot);
+
+static vkbn__cpu_stat cf_stats(const vkbn__cpu_tensors* t, uint64_t c, uint64_t j0, uint64_t j1, float pivot) {
+    /* Whole samples of short rows: lanes along positions, chunks along samples. */
+    const uint64_t s = t->s;
+    if (s <= CF_ROWS_MAX_S && j0 % s == 0 && j1 % s == 0 && j1 - j0 > s) return cf_stats_rows(t, c, j0 / s, j1 / s, pivot);
+    return t->f16 ? cf_stats_t(t, c, j0, j1, pivot, 1) : cf_stats_t(t, c, j0, j1, pivot, 0);
+}
+
+ALWAYS_INLINE float normalize_s(const vkbn__cpu_tensors* t, uint64_t i, float p, float m, float sc, float sh,
+                                const int f16, const int has_z, const vkbn_activation act) {
+    float v = s_fma((load_s(t->x, i, f16) - p) - m, sc, sh);
+    if (has_z) v += load_s(t->z, i, f16);
+    return activation_s(v, act, t);
+}
+
+ALWAYS_INLINE V normalize_v(const vkbn__cpu_tensors* t, uint64_t i, V p, V m, V sc, V sh, const int f16,
+                            const int has_z, const vkbn_activation act) {
+    V v = v_fma(v_sub(v_sub(load_v(t->x, i, f16), p), m), sc, sh);
+    if (has_z) v = v_add(v, load_v(t->z, i, f16));
+    return activation_v(v, act, t);
+}
+
+ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t count, const vkbn__cpu_channel* ch,
+                              const int f16, const int has_z, const int stream, const vkbn_activation act) {
+    const uint64_t end = i + count;
+    const uint32_t es = f16 ? 2 : 4;
+    if (stream) {
+        /* Non-temporal stores need aligned addresses: peel the head. */
+        while (i < end && ((uintptr_t)(t->y + i * es) % (W * es)) != 0) {
+            store_s(t->y, i, normalize_s(t, i, ch->pivot, ch->mean, ch->scale, ch->shift, f16, has_z, act), f16);
+            ++i;
+        }
+    }
+    const V p = v_set1(ch->pivot), m = v_set1(ch->mean), sc = v_set1(ch->scale), sh = v_set1(ch->shift);
+    for (; i + 4 * W <= end; i += 4 * W) {
+        V a = normalize_v(t, i, p, m, sc, sh, f16, has_z, act);
+        V b = normalize_v(t, i + W, p, m, sc, sh, f16, has_z, act);
+        V c = normalize_v(t, i + 2 * W, p, m, sc, sh, f16, has_z, act);
+        V d = normalize_v(t, i + 3 * W, p, m, sc, sh, f16, has_z, act);
+        store_v(t->y, i, a, f16, stream);
+        store_v(t->y, i + W, b, f16, stream);
+        store_v(t->y, i + 2 * W, c, f16, stream);
+        store_v(t->y, i + 3 * W, d, f16, stream);
+    }
+    for (; i + W <= end; i += W) store_v(t->y, i, normalize_v(t, i, p, m, sc, sh, f16, has_z, act), f16, stream);
+#if defined(VKBN_SIMD_MASKED)
+    /* The same arithmetic as the body, on the first end - i lanes. */
+    if (i < end) {
+        const unsigned n = (unsigned)(end - i);
+        V x = f16 ? v_load_h_n((const uint16_t*)t->x + i, n) : v_loadu_n((const float*)t->x + i, n);
+        V v = v_fma(v_sub(v_sub(x, p), m), sc, sh);
+        if (has_z) v = v_add(v, f16 ? v_load_h_n((const uint16_t*)t->z + i, n) : v_loadu_n((const float*)t->z + i, n));
+        v = activation_v(v, act, t);
+        if (f16) v_store_h_n((uint16_t*)t->y + i, v, n);
+        else v_storeu_n((float*)t->y + i, v, n);
+    }
+#else
+    for (; i < end; ++i) {
+        store_s(t->y, i, normalize_s(t, i, ch->pivot, ch->mean, ch->scale, ch->shift, f16, has_z, act), f16);
+    }
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+/* Channels-last                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Row statistics: `width` lanes per row (channels-last: the channels;
+ * short channels-first rows: the positions of a row), rows `stride` elements
+ * apart from element `base`. Each lane gets its own (mean, m2) of x -
+ * pivot[lane], chunks of CHUNK rows folded with Chan, blocks of BLOCK_VALUES
+ * rows merged outward. */
+typedef struct rows_geom {
+    const uint8_t* x;
+    uint64_t base, stride, width;
+} rows_geom;
+
+/* One chunk of k rows starting at row r into the inner arrays (im, iq). */
+ALWAYS_INLINE void rows_fold(const rows_geom* g, uint64_t r, const int k, const float* pivot, float* im, float* iq,
+                             float w, float nw, const int f16) {
+    const uint64_t c = g->width, cv = c / W * W, stride = g->stride;
+    const uint64_t first = g->base + r * stride;
+    const uint64_t pf = c * (f16 ? 2 : 4) >= ROWS_PREFETCH_LONG ? ROWS_PREFETCH_LONG / (f16 ? 2 : 4)
+                                                                : ROWS_PREFETCH * stride;
+    uint64_t j = 0;
+    for (; j < cv; j += W) {
+        V v[CHUNK];
+        v[0] = v_zero(); /* k >= 1 always; this keeps -Wmaybe-uninitialized quiet */
+        V p = v_loadu(pivot + j);
+        for (int i = 0; i < k; ++i) {
+            const uint64_t e = first + (uint64_t)i * stride + j;
+            /* The chunk walks its rows column by column, which hardware
+             * prefetchers follow poorly: fetch ahead in software (short rows:
+             * the same spot rows ahead; long rows: further along the row).
+             * Prefetches never fault. */
+            __builtin_prefetch(g->x + (e + pf) * (f16 ? 2 : 4));
+            v[i] = v_sub(load_v(g->x, e, f16), p);
+        }
+        V cm, q, mean = v_loadu(im + j), m2 = v_loadu(iq + j);
+        chunk_stats(v, k, &cm, &q);
+        chunk_fold(&mean, &m2, cm, q, w, nw);
+        v_storeu(im + j, mean);
+        v_storeu(iq + j, m2);
+    }
+#if defined(VKBN_SIMD_MASKED)
+    /* The leftover lanes as one masked vector: the same arithmetic as the
+     * scalar loop below, per lane (lanes past `width` are never read or
+     * written). */
+    if (j < c) {
+        const unsigned n = (unsigned)(c - j);
+        V v[CHUNK];
+        v[0] = v_zero();
+        V p = v_loadu_n(pivot + j, n);
+        for (int i = 0; i < k; ++i) {
+            uint64_t e = first + (uint64_t)i * stride + j;
+            V x = f16 ? v_load_h_n((const uint16_t*)g->x + e, n) : v_loadu_n((const float*)g->x + e, n);
+            v[i] = v_sub(x, p);
+        }
+        V cm, q, mean = v_loadu_n(im + j, n), m2 = v_loadu_n(iq + j, n);
+        chunk_stats(v, k, &cm, &q);
+        chunk_fold(&mean, &m2, cm, q, w, nw);
+        v_storeu_n(im + j, mean, n);
+        v_storeu_n(iq + j, m2, n);
+        j = c;
+    }
+#endif
+    for (; j < c; ++j) {
+        float v[CHUNK], sum = 0.0f, q = 0.0f;
+        for (int i = 0; i < k; ++i) {
+            v[i] = load_s(g->x, first + (uint64_t)i * stride + j, f16) - pivot[j];
+            sum += v[i];
+        }
+        float cm = sum * (1.0f / (float)k);
+        for (int i = 0; i < k; ++i) q = s_fma(v[i] - cm, v[i] - cm, q);
+        float d = cm - im[j];
+        im[j] = s_fma(d, w, im[j]);
+        iq[j] = iq[j] + s_fma(d * d, nw, q);
+    }
+}
+
+/* Chan merge of (bm, bq) over nb rows into (am, aq) over na rows, for every
+ * lane (uniform counts, so one weight). */
+static void rows_merge(uint64_t c, float* am, float* aq, double na, const float* bm, const float* bq, double nb) {
+    double n = na + nb;
+    float w = (float)(nb / n), nw = (float)na * w;
+    const V vw = v_set1(w), vnw = v_set1(nw);
+    uint64_t j = 0;
+    for (; j + W <= c; j += W) {
+        V a = v_loadu(am + j), d = v_sub(v_loadu(bm + j), a);
+        v_storeu(am + j, v_fma(d, vw, a));
+        v_storeu(aq + j, v_add(v_add(v_loadu(aq + j), v_loadu(bq + j)), v_mul(v_mul(d, d), vnw)));
+    }
+    for (; j < c; ++j) {
+        float d = bm[j] - am[j];
+        am[j] = s_fma(d, w, am[j]);
+        aq[j] = (aq[j] + bq[j]) + (d * d) * nw;
+    }
+}
+
+/* Statistics of rows [r0, r1) into mean/m2 (width floats each); scratch:
+ * 2 * width floats. */
+ALWAYS_INLINE void rows_stats_t(const rows_geom* g, uint64_t r0, uint64_t r1, const float* pivot, float* mean,
+                                float* m2, float* scratch, const int f16) {
+    const uint64_t c = g->width;
+    const uint64_t block = BLOCK_VALUES;
+    float* im = scratch;
+    float* iq = scratch + c;
+    double total = 0.0;
+    for (uint64_t rb = r0; rb < r1; rb += block) {
+        uint64_t re = rb + block < r1 ? rb + block : r1;
+        float* bm = total == 0.0 ? mean : im;
+        float* bq = total == 0.0 ? m2 : iq;
+        memset(bm, 0, c * sizeof *bm);
+        memset(bq, 0, c * sizeof *bq);
+        float n = 0.0f;
+        uint64_t r = rb;
+        for (; r + CHUNK <= re; r += CHUNK) {
+            float nn = n + (float)CHUNK, w = (float)CHUNK / nn;
+            rows_fold(g, r, CHUNK, pivot, bm, bq, w, n * w, f16);
+            n = nn;
+        }
+        if (r < re) {
+            int k = (int)(re - r);
+            float nn = n + (float)k, w = (float)k / nn;
+            rows_fold(g, r, k, pivot, bm, bq, w, n * w, f16);
+        }
+        if (total != 0.0) rows_merge(c, mean, m2, total, im, iq, (double)(re - rb));
+        total += (double)(re - rb);
+    }
+}
+
+/* Channels-first, whole channel, short rows (s <= CF_ROWS_MAX_S): lanes are
+ * the positions of a row and a chunk is CHUNK samples, as channels-last does
+ * with channels; then the positions merge (equal counts) in a fixed order:
+ * vector blocks into block 0, its lanes in a tree, leftover positions last. */
+static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, uint64_t n0, uint64_t n1, float pivot) {
+    const uint64_t s = t->s;
+    float buf[5 * CF_ROWS_MAX_S];
+    float *piv = buf, *mean = buf + s, *m2 = buf + 2 * s, *scratch = buf + 3 * s;
+    for (uint64_t j = 0; j < s; ++j) piv[j] = pivot;
+    rows_geom g = {t->x, c * s, t->c * s, s};
+    if (t->f16) rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 1);
+    else rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 0);
+    const double n = (double)(n1 - n0);
+    const uint64_t sv = s / W * W;
+    vkbn__cpu_stat r = {0.0, 0.0f, 0.0f};
+    if (sv > 0) {
+        double acc = n;
+        for (uint64_t j = W; j < sv; j += W) {
+            rows_merge(W, mean, m2, acc, mean + j, m2 + j, n);
+            acc += n;
+        }
+        r = lanes_tree(mean, m2, acc);
+    }
+    for (uint64_t j = sv; j < s; ++j) {
+        vkbn__cpu_stat e = {n, mean[j], m2[j]};
+        r = vkbn__cpu_stat_merge(r, e);
+    }
+    return r;
+}
+
+static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, float* mean,
+                     float* m2, float* scratch) {
+    rows_geom g = {t->x, 0, t->c, t->c};
+    if (t->f16) rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 1);
+    else rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 0);
+}
+
+/* Rows in tiles of CL_TILE_ROWS; within a tile, blocks of four channel
+ * vectors keep their parameters in registers across the tile's rows, so the
+ * loop body is one load of x (and z) and one store per vector. */
+#define CL_TILE_ROWS 16
+
+ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot,
+                              const float* mean, const float* scale, const float* shift, const int f16,
+                              const int has_z, const int stream, const vkbn_activation act) {
+    const uint64_t c = t->c, cv = c / W * W;
+    const uint64_t tile = CL_TILE_ROWS;
+    for (uint64_t rt = r0; rt < r1; rt += tile) {
+        const uint64_t re = rt + tile < r1 ? rt + tile : r1;
+        uint64_t j = 0;
+        for (; j + 4 * W <= cv; j += 4 * W) {
+            const V p0 = v_loadu(pivot + j), p1 = v_loadu(pivot + j + W), p2 = v_loadu(pivot + j + 2 * W),
+                    p3 = v_loadu(pivot + j + 3 * W);
+            const V m0 = v_loadu(mean + j), m1 = v_loadu(mean + j + W), m2 = v_loadu(mean + j + 2 * W),
+                    m3 = v_loadu(mean + j + 3 * W);
+            const V s0 = v_loadu(scale + j), s1 = v_loadu(scale + j + W), s2 = v_loadu(scale + j + 2 * W),
+                    s3 = v_loadu(scale + j + 3 * W);
+            const V h0 = v_loadu(shift + j), h1 = v_loadu(shift + j + W), h2 = v_loadu(shift + j + 2 * W),
+                    h3 = v_loadu(shift + j + 3 * W);
+            for (uint64_t r = rt; r < re; ++r) {
+                const uint64_t i = r * c + j;
+                /* The same block of the next tile: the tile walk is not a
+                 * pattern hardware prefetchers follow well. */
+                if (r + tile < r1) {
+                    const uint8_t* ahead = t->x + (i + tile * c) * (f16 ? 2 : 4);
+                    for (uint64_t b = 0; b < 4 * W * (f16 ? 2u : 4u); b += 64) __builtin_prefetch(ahead + b);
+                }
+                V a = normalize_v(t, i, p0, m0, s0, h0, f16, has_z, act);
+                V b = normalize_v(t, i + W, p1, m1, s1, h1, f16, has_z, act);
+                V d = normalize_v(t, i + 2 * W, p2, m2, s2, h2, f16, has_z, act);
+                V e = normalize_v(t, i + 3 * W, p3, m3, s3, h3, f16, has_z, act);
+                store_v(t->y, i, a, f16, stream);
+                store_v(t->y, i + W, b, f16, stream);
+                store_v(t->y, i + 2 * W, d, f16, stream);
+                store_v(t->y, i + 3 * W, e, f16, stream);
+            }
+        }
+        for (; j < cv; j += W) {
+            const V p = v_loadu(pivot + j), m = v_loadu(mean + j), sc = v_loadu(scale + j), sh = v_loadu(shift + j);
+            for (uint64_t r = rt; r < re; ++r) {
+                store_v(t->y, r * c + j, normalize_v(t, r * c + j, p, m, sc, sh, f16, has_z, act), f16, stream);
+            }
+        }
+        for (; j < c; ++j) {
+            for (uint64_t r = rt; r < re; ++r) {
+                store_s(t->y, r * c + j, normalize_s(t, r * c + j, pivot[j], mean[j], scale[j], shift[j], f16, has_z, act),
+                        f16);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Instantiation for every (dtype, residual, streaming, activation)          */
+/* ------------------------------------------------------------------------ */
+
+/* Calls CALL(f16, has_z, stream, ACT) with each flag a constant, so every
+ * combination gets its own loop. */
+#define VKBN_CPU_VARIANTS(CALL, ACT)                                                       \
+    do {                                                                                   \
+        if (f16) {                                                                         \
+            if (has_z) {                                                                   \
+                if (stream) CALL(1, 1, 1, ACT); else CALL(1, 1, 0, ACT);                   \
+            } else {                                                                       \
+                if (stream) CALL(1, 0, 1, ACT); else CALL(1, 0, 0, ACT);                   \
+            }                                                                              \
+        } else {                                                                           \
+            if (has_z) {                                                                   \
+                if (stream) CALL(0, 1, 1, ACT); else CALL(0, 1, 0, ACT);                   \
+            } else {                                                                       \
+                if (stream) CALL(0, 0, 1, ACT); else CALL(0, 0, 0, ACT);                   \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
+#define CF_CALL(F16, Z, NT, ACT) cf_apply_t(t, offset, count, ch, F16, Z, NT, ACT)
+#define CL_CALL(F16, Z, NT, ACT) cl_apply_t(t, r0, r1, pivot, mean, scale, shift, F16, Z, NT, ACT)
+#define CF_CASE(ACT)                           \
+    case ACT:                                  \
+        VKBN_CPU_VARIANTS(CF_CALL, ACT);       \
+        break;
+#define CL_CASE(ACT)                           \
+    case ACT:                                  \
+        VKBN_CPU_VARIANTS(CL_CALL, ACT);       \
+        break;
+
+static void cf_apply(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
+    const int f16 = t->f16, has_z = t->z != NULL, stream = t->stream;
+    switch (t->activation) {
+        VKBN_CPU_ACTIVATIONS(CF_CASE)
+    default:
+        break;
+    }
+}
+
+static void cl_apply(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean,
+                     const float* scale, const float* shift) {
+    const int f16 = t->f16, has_z = t->z != NULL;
+    /* Streaming needs every row's vectors aligned. */
+    const uint64_t es = f16 ? 2 : 4;
+    const int stream = t->stream && ((uintptr_t)t->y % (W * es)) == 0 && (t->c * es) % (W * es) == 0;
+    switch (t->activation) {
+        VKBN_CPU_ACTIVATIONS(CL_CASE)
+    default:
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Copy                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static void copy(void* dst, const void* src, uint64_t bytes, int stream) {
+    if (!stream) {
+        memcpy(dst, src, (size_t)bytes);
+        return;
+    }
+    uint8_t* d = dst;
+    const uint8_t* s = src;
+    uint64_t i = 0;
+    while (i < bytes && ((uintptr_t)(d + i) % (W * 4)) != 0) {
+        memcpy(d + i, s + i, 4);
+        i += 4;
+    }
+    for (; i + 4 * W * 4 <= bytes; i += 4 * W * 4) {
+        V a = v_loadu((const float*)(s + i)), b = v_loadu((const float*)(s + i) + W);
+        V c = v_loadu((const float*)(s + i) + 2 * W), e = v_loadu((const float*)(s + i) + 3 * W);
+        v_stream((float*)(d + i), a);
+        v_stream((float*)(d + i) + W, b);
+        v_stream((float*)(d + i) + 2 * W, c);
+        v_stream((float*)(d + i) + 3 * W, e);
+    }
+    if (i < bytes) memcpy(d + i, s + i, (size_t)(bytes - i));
+}
+
+const vkbn__cpu_kernels VKBN_SIMD_SYMBOL = {
+    .name = VKBN_SIMD_NAME,
+    .lanes = W,
+    .cf_stats = cf_stats,
+    .cf_apply = cf_apply,
+    .cl_stats = cl_stats,
+    .cl_apply = cl_apply,
+    .copy = copy,
+};

@@ -1,0 +1,5 @@
+/* The CPU kernels for sse2: cpu_kernels_impl.h over cpu_simd_sse2.h
+ * (compiled with this ISA's target flags: see CMakeLists.txt). */
+#include "cpu_simd_sse2.h"
+
+#include "cpu_kernels_impl.h"

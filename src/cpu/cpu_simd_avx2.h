@@ -1,0 +1,36 @@
+/* Vector primitives for cpu_kernels_impl.h: AVX2 + FMA + F16C (8 floats per
+ * vector). */
+#include <stdint.h>
+#include <immintrin.h>
+
+#define VKBN_SIMD_NAME "avx2"
+#define VKBN_SIMD_SYMBOL vkbn__cpu_kernels_avx2
+#define W 8
+typedef __m256 V;
+
+static inline V v_zero(void) { return _mm256_setzero_ps(); }
+static inline V v_set1(float a) { return _mm256_set1_ps(a); }
+static inline V v_loadu(const float* p) { return _mm256_loadu_ps(p); }
+static inline void v_storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
+static inline void v_stream(float* p, V v) { _mm256_stream_ps(p, v); } /* p 32-byte aligned */
+static inline V v_load_h(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
+static inline void v_store_h(uint16_t* p, V v) {
+    _mm_storeu_si128((__m128i*)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+static inline void v_stream_h(uint16_t* p, V v) { /* p 16-byte aligned */
+    _mm_stream_si128((__m128i*)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+static inline V v_add(V a, V b) { return _mm256_add_ps(a, b); }
+static inline V v_sub(V a, V b) { return _mm256_sub_ps(a, b); }
+static inline V v_mul(V a, V b) { return _mm256_mul_ps(a, b); }
+static inline V v_fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+static inline V v_max(V a, V b) { return _mm256_max_ps(a, b); }
+static inline V v_min(V a, V b) { return _mm256_min_ps(a, b); }
+static inline V v_select_ge0(V u, V a, V b) {
+    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ));
+}
+static inline float s_fma(float a, float b, float c) {
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+static inline float s_max(float a, float b) { return a > b ? a : b; }
+static inline float s_min(float a, float b) { return a < b ? a : b; }

@@ -1,0 +1,41 @@
+/* Vector primitives for cpu_kernels_impl.h: SSE2, the x86-64 baseline (4
+ * floats per vector). No FMA: a * b + c rounds twice, in vectors and in the
+ * scalar tails alike. No F16C: f16 goes through the portable conversion. */
+#include <stdint.h>
+#include <emmintrin.h>
+
+#include "cpu_f16.h"
+
+#define VKBN_SIMD_NAME "sse2"
+#define VKBN_SIMD_SYMBOL vkbn__cpu_kernels_sse2
+#define W 4
+typedef __m128 V;
+
+static inline V v_zero(void) { return _mm_setzero_ps(); }
+static inline V v_set1(float a) { return _mm_set1_ps(a); }
+static inline V v_loadu(const float* p) { return _mm_loadu_ps(p); }
+static inline void v_storeu(float* p, V v) { _mm_storeu_ps(p, v); }
+static inline void v_stream(float* p, V v) { _mm_stream_ps(p, v); } /* p 16-byte aligned */
+static inline V v_load_h(const uint16_t* p) {
+    return _mm_set_ps(vkbn__f16_to_f32(p[3]), vkbn__f16_to_f32(p[2]), vkbn__f16_to_f32(p[1]),
+                      vkbn__f16_to_f32(p[0]));
+}
+static inline void v_store_h(uint16_t* p, V v) {
+    float t[4];
+    _mm_storeu_ps(t, v);
+    for (int i = 0; i < 4; ++i) p[i] = vkbn__f32_to_f16(t[i]);
+}
+static inline void v_stream_h(uint16_t* p, V v) { v_store_h(p, v); }
+static inline V v_add(V a, V b) { return _mm_add_ps(a, b); }
+static inline V v_sub(V a, V b) { return _mm_sub_ps(a, b); }
+static inline V v_mul(V a, V b) { return _mm_mul_ps(a, b); }
+static inline V v_fma(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+static inline V v_max(V a, V b) { return _mm_max_ps(a, b); }
+static inline V v_min(V a, V b) { return _mm_min_ps(a, b); }
+static inline V v_select_ge0(V u, V a, V b) {
+    V m = _mm_cmpge_ps(u, _mm_setzero_ps());
+    return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
+}
+static inline float s_fma(float a, float b, float c) { return a * b + c; }
+static inline float s_max(float a, float b) { return a > b ? a : b; }
+static inline float s_min(float a, float b) { return a < b ? a : b; }

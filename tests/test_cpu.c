@@ -1,0 +1,370 @@
+/* The CPU path's own contract: how it is listed and selected, its options and
+ * their errors, bit-for-bit repeatability of one plan for a fixed thread
+ * count, and the portable f16 conversion against the compiler's.
+ * (Numerics against the fp64 reference: test_forward with
+ * VKBN_TEST_DEVICE=cpu, once per ISA level and thread count.) */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../src/cpu/cpu_f16.h"
+#include "cases.h"
+#include "datagen.h"
+#include "test_util.h"
+
+static vkbn_context cpu_context(uint32_t threads, vkbn_cpu_isa isa, vkbn_result* r) {
+    vkbn_context_desc d;
+    memset(&d, 0, sizeof d);
+    d.device = "cpu";
+    d.cpu_threads = threads;
+    d.cpu_isa = isa;
+    vkbn_context ctx = NULL;
+    *r = vkbn_context_create(&d, &ctx);
+    return ctx;
+}
+
+static void listing(void) {
+    uint32_t count = 0;
+    CHECK(vkbn_enumerate_devices(&count, NULL) == VKBN_SUCCESS && count >= 1, "enumerate: %u", count);
+    vkbn_device_info* infos = calloc(count, sizeof *infos);
+    uint32_t got = count;
+    CHECK(vkbn_enumerate_devices(&got, infos) == VKBN_SUCCESS && got == count, "enumerate all");
+    const vkbn_device_info* cpu = &infos[count - 1];
+    CHECK(cpu->backend == VKBN_BACKEND_CPU && cpu->type == VKBN_DEVICE_TYPE_NATIVE_CPU, "the CPU path is last");
+    CHECK(cpu->index == count - 1, "its index %u", cpu->index);
+    CHECK(strncmp(cpu->name, "CPU: ", 5) == 0 && strstr(cpu->name, "thread"), "name \"%s\"", cpu->name);
+    CHECK(cpu->cpu_threads >= 1 && cpu->cpu_simd[0], "threads %u, simd \"%s\"", cpu->cpu_threads, cpu->cpu_simd);
+    CHECK(cpu->storage_16bit && cpu->timestamps, "f16 and timing");
+    int defaults = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        defaults += infos[i].is_default ? 1 : 0;
+        if (i + 1 < count) CHECK(infos[i].backend == VKBN_BACKEND_VULKAN, "device %u is Vulkan", i);
+    }
+    CHECK(defaults == 1, "one default, got %d", defaults);
+    CHECK(cpu->is_default == (count == 1), "the CPU path is the default exactly when no Vulkan device exists");
+    if (count == 1) {
+        /* No Vulkan device (aarch64 under qemu, say): the default context is the CPU path. */
+        vkbn_context def = NULL;
+        vkbn_device_info info;
+        CHECK(vkbn_context_create(NULL, &def) == VKBN_SUCCESS && vkbn_context_get_device_info(def, &info) == VKBN_SUCCESS &&
+                  info.backend == VKBN_BACKEND_CPU && info.is_default,
+              "default context without Vulkan: %s", vkbn_last_error());
+        vkbn_context_destroy(def);
+    }
+
+    /* A short array gets the first entries only. */
+    uint32_t one = 1;
+    vkbn_device_info first;
+    CHECK(vkbn_enumerate_devices(&one, &first) == VKBN_SUCCESS && one == 1 && first.index == 0, "one entry");
+
+    /* Selecting it: "cpu" in any case, its index, a part of its name. */
+    char index[16];
+    snprintf(index, sizeof index, "%u", count - 1);
+    const char* names[] = {"cpu", "CPU", "Cpu", index, "CPU: "};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
+        vkbn_context_desc d;
+        memset(&d, 0, sizeof d);
+        d.device = names[i];
+        vkbn_context ctx = NULL;
+        vkbn_result r = vkbn_context_create(&d, &ctx);
+        vkbn_device_info info;
+        memset(&info, 0, sizeof info);
+        if (ctx) vkbn_context_get_device_info(ctx, &info);
+        CHECK(r == VKBN_SUCCESS && info.backend == VKBN_BACKEND_CPU, "device \"%s\": %s", names[i], vkbn_last_error());
+        CHECK(info.index == count - 1 && info.is_default == cpu->is_default, "device \"%s\": index %u", names[i],
+              info.index);
+        if (ctx) CHECK(!vkbn_context_uses_subgroups(ctx), "no subgroups on the CPU path");
+        vkbn_context_destroy(ctx);
+    }
+    snprintf(index, sizeof index, "%u", count);
+    vkbn_context_desc d;
+    memset(&d, 0, sizeof d);
+    d.device = index;
+    vkbn_context ctx = (vkbn_context)1;
+    CHECK(vkbn_context_create(&d, &ctx) == VKBN_ERROR_DEVICE_NOT_FOUND && !ctx, "index past the CPU path");
+    CHECK(strstr(vkbn_last_error(), "desc->device"), "message: %s", vkbn_last_error());
+    free(infos);
+}
+
+static void options(void) {
+    vkbn_result r;
+    vkbn_context ctx = cpu_context(3, VKBN_CPU_ISA_AUTO, &r);
+    vkbn_device_info info;
+    CHECK(r == VKBN_SUCCESS && vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS && info.cpu_threads == 3,
+          "3 threads: %s", vkbn_last_error());
+    vkbn_context_destroy(ctx);
+
+    ctx = cpu_context(5000, VKBN_CPU_ISA_AUTO, &r);
+    CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && !ctx && strstr(vkbn_last_error(), "desc->cpu_threads"),
+          "5000 threads: %s", vkbn_last_error());
+    ctx = cpu_context(0, (vkbn_cpu_isa)99, &r);
+    CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && !ctx && strstr(vkbn_last_error(), "desc->cpu_isa"),
+          "unknown ISA: %s", vkbn_last_error());
+
+    /* Every level: either it runs and reports itself, or it is missing and
+     * fails naming the field. The level of the other architecture is always
+     * missing. */
+    static const char* const names[] = {"", "scalar", "sse2", "avx2", "avx512", "neon"};
+    int supported = 0;
+    for (int isa = VKBN_CPU_ISA_SCALAR; isa <= VKBN_CPU_ISA_NEON; ++isa) {
+        ctx = cpu_context(1, (vkbn_cpu_isa)isa, &r);
+        if (r == VKBN_SUCCESS) {
+            ++supported;
+            vkbn_context_get_device_info(ctx, &info);
+            CHECK(strcmp(info.cpu_simd, names[isa]) == 0, "level %s reports %s", names[isa], info.cpu_simd);
+        } else {
+            CHECK(r == VKBN_ERROR_UNSUPPORTED && strstr(vkbn_last_error(), "desc->cpu_isa"), "level %s: %s",
+                  names[isa], vkbn_last_error());
+        }
+        vkbn_context_destroy(ctx);
+    }
+    CHECK(supported >= 1 && supported <= 4, "%d levels supported", supported);
+#if defined(__x86_64__)
+    vkbn_cpu_isa foreign = VKBN_CPU_ISA_NEON;
+    const char* foreign_name = "neon";
+#else
+    vkbn_cpu_isa foreign = VKBN_CPU_ISA_AVX512;
+    const char* foreign_name = "avx512";
+#endif
+    ctx = cpu_context(1, foreign, &r);
+    CHECK(r == VKBN_ERROR_UNSUPPORTED && !ctx, "the other architecture's level: %s", vkbn_result_string(r));
+
+    /* The debugging override: used when desc->cpu_isa is AUTO. */
+    const char* saved = getenv("VKBN_CPU_ISA");
+    char* keep = saved ? strdup(saved) : NULL;
+    setenv("VKBN_CPU_ISA", "bogus", 1);
+    ctx = cpu_context(1, VKBN_CPU_ISA_AUTO, &r);
+    CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && !ctx && strstr(vkbn_last_error(), "VKBN_CPU_ISA"), "bogus: %s",
+          vkbn_last_error());
+    setenv("VKBN_CPU_ISA", foreign_name, 1);
+    ctx = cpu_context(1, VKBN_CPU_ISA_AUTO, &r);
+    CHECK(r == VKBN_ERROR_UNSUPPORTED && !ctx && strstr(vkbn_last_error(), "VKBN_CPU_ISA"), "%s: %s", foreign_name,
+          vkbn_last_error());
+    setenv("VKBN_CPU_ISA", "SCALAR", 1);
+    ctx = cpu_context(1, VKBN_CPU_ISA_AUTO, &r);
+    CHECK(r == VKBN_SUCCESS && vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS &&
+              strcmp(info.cpu_simd, "scalar") == 0,
+          "SCALAR: %s", vkbn_last_error());
+    vkbn_context_destroy(ctx);
+    if (keep) setenv("VKBN_CPU_ISA", keep, 1);
+    else unsetenv("VKBN_CPU_ISA");
+    free(keep);
+}
+
+static void buffers_and_timing(void) {
+    vkbn_result r;
+    vkbn_context ctx = cpu_context(2, VKBN_CPU_ISA_AUTO, &r);
+    vkbn_buffer w = (vkbn_buffer)1;
+    CHECK(vkbn_buffer_wrap(ctx, (VkBuffer)(uintptr_t)0x1000, 0, 64, &w) == VKBN_ERROR_UNSUPPORTED && !w,
+          "wrapping a VkBuffer");
+    CHECK(strncmp(vkbn_last_error(), "ctx", 3) == 0, "wrap message: %s", vkbn_last_error());
+
+    /* Copy: a view at an odd 4-byte offset, streaming or not. */
+    enum { FLOATS = 100003 };
+    vkbn_buffer a = NULL, b = NULL, view = NULL;
+    CHECK(vkbn_buffer_create(ctx, FLOATS * 4, &a) == VKBN_SUCCESS, "buffer");
+    CHECK(vkbn_buffer_create(ctx, FLOATS * 4 + 8, &b) == VKBN_SUCCESS, "buffer");
+    CHECK(vkbn_buffer_create_view(b, 4, FLOATS * 4, &view) == VKBN_SUCCESS, "view");
+    uint32_t* in = malloc(FLOATS * 4);
+    uint32_t* out = malloc(FLOATS * 4);
+    for (uint32_t i = 0; i < FLOATS; ++i) in[i] = i * 2654435761u; /* every bit pattern kind, NaNs included */
+    vkbn_buffer_upload(a, 0, in, FLOATS * 4);
+    vkbn_copy_desc cd = {a, view, FLOATS * 4};
+    vkbn_plan plan = NULL;
+    CHECK(vkbn_plan_create_copy(ctx, &cd, &plan) == VKBN_SUCCESS, "copy plan: %s", vkbn_last_error());
+    double t = 0;
+    CHECK(vkbn_plan_execute_timed(plan, 3, &t) == VKBN_SUCCESS && t > 0, "timed copy");
+    vkbn_buffer_download(view, 0, out, FLOATS * 4);
+    CHECK(memcmp(in, out, FLOATS * 4) == 0, "copy is bit exact");
+    vkbn_plan_destroy(plan);
+    free(in);
+    free(out);
+    vkbn_buffer_destroy(view);
+    vkbn_buffer_destroy(a);
+    vkbn_buffer_destroy(b);
+    vkbn_context_destroy(ctx);
+}
+
+/* One plan executed repeatedly on the same inputs: every run's outputs are
+ * bitwise equal (running statistics are left out: they are updated). */
+static void repeat_plan(vkbn_context ctx, const fwd_case* c) {
+    char name[256];
+    case_describe(c, name, sizeof name);
+    uint64_t count = (uint64_t)c->tensor.n * c->tensor.c;
+    for (uint32_t i = 0; i < c->tensor.spatial_rank; ++i) count *= c->tensor.spatial[i];
+    uint32_t es = vkbn_dtype_size(c->tensor.dtype);
+    uint64_t bytes = count * es, vec = (uint64_t)c->tensor.c * 4;
+    vkbn_buffer x = NULL, y = NULL, z = NULL, sm = NULL, si = NULL;
+    vkbn_buffer_create(ctx, bytes, &x);
+    vkbn_buffer_create(ctx, bytes, &y);
+    vkbn_buffer_create(ctx, bytes, &z);
+    vkbn_buffer_create(ctx, vec, &sm);
+    vkbn_buffer_create(ctx, vec, &si);
+    uint8_t* host = malloc(bytes);
+    rng g;
+    rng_seed(&g, c->seed);
+    for (uint64_t i = 0; i < count; ++i) {
+        float v = (float)(3.0 + 2.0 * rng_normal(&g));
+        if (es == 2) ((uint16_t*)host)[i] = vkbn__f32_to_f16(v);
+        else ((float*)host)[i] = v;
+    }
+    vkbn_buffer_upload(x, 0, host, bytes);
+    vkbn_buffer_upload(z, 0, host, bytes);
+    vkbn_forward_training_desc d;
+    memset(&d, 0, sizeof d);
+    d.tensor = c->tensor;
+    d.x = x;
+    d.y = y;
+    d.residual = c->residual ? z : NULL;
+    d.save_mean = sm;
+    d.save_invstd = si;
+    d.eps = VKBN_DEFAULT_EPS;
+    d.activation = c->activation;
+    d.reduction_split = c->reduction_split;
+    vkbn_plan plan = NULL;
+    CHECK(vkbn_plan_create_forward_training(ctx, &d, &plan) == VKBN_SUCCESS, "%s: %s", name, vkbn_last_error());
+    uint8_t* first = malloc(bytes + 2 * vec);
+    uint8_t* again = malloc(bytes + 2 * vec);
+    for (int run = 0; run < 4 && plan; ++run) {
+        vkbn_plan_execute(plan);
+        uint8_t* dst = run == 0 ? first : again;
+        vkbn_buffer_download(y, 0, dst, bytes);
+        vkbn_buffer_download(sm, 0, dst + bytes, vec);
+        vkbn_buffer_download(si, 0, dst + bytes + vec, vec);
+        if (run > 0) CHECK(memcmp(first, again, bytes + 2 * vec) == 0, "%s: run %d differs from run 0", name, run);
+    }
+    if (env_set("VKBN_TEST_VERBOSE")) printf("ok   repeat %s | %s\n", name, plan ? vkbn_plan_describe(plan) : "");
+    vkbn_plan_destroy(plan);
+    free(first);
+    free(again);
+    free(host);
+    vkbn_buffer* all[] = {&x, &y, &z, &sm, &si};
+    for (size_t i = 0; i < 5; ++i) vkbn_buffer_destroy(*all[i]);
+}
+
+static void repeatability(void) {
+    static const uint32_t shapes[][5] = {
+        /* n, c, rank, d1, d2 */
+        {4, 3, 2, 61, 67}, {2, 64, 2, 28, 28}, {32, 5, 1, 1000, 0}, {1, 1, 1, 300001, 0}, {9, 130, 1, 49, 0},
+    };
+    for (uint32_t threads = 1; threads <= 3; ++threads) {
+        vkbn_result r;
+        vkbn_context ctx = cpu_context(threads, VKBN_CPU_ISA_AUTO, &r);
+        CHECK(r == VKBN_SUCCESS, "context: %s", vkbn_last_error());
+        if (!ctx) continue;
+        unsigned k = 0;
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+            for (int layout = 0; layout < 2; ++layout) {
+                for (int dtype = 0; dtype < 2; ++dtype) {
+                    uint32_t sp[2] = {shapes[i][3], shapes[i][4]};
+                    fwd_case c = case_default(shapes[i][0], shapes[i][1], shapes[i][2], sp, (vkbn_layout)layout,
+                                              (vkbn_dtype)dtype);
+                    c.seed = 900 + k;
+                    c.residual = k % 2;
+                    c.activation = k % 3 ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+                    c.reduction_split = (k % 4 == 3) ? 5 : 0;
+                    ++k;
+                    repeat_plan(ctx, &c);
+                }
+            }
+        }
+        vkbn_context_destroy(ctx);
+    }
+}
+
+/* The pipelined channels-first plan (reduce channel c while normalizing
+ * channel c - 1, in slices), which only tensors beyond the last-level cache
+ * get: forced here with small tensors through VKBN_CPU_STREAM_BYTES. */
+static void pipelined(void) {
+    setenv("VKBN_CPU_STREAM_BYTES", "0", 1);
+    for (uint32_t threads = 1; threads <= 3; threads += 2) {
+        vkbn_result r;
+        vkbn_context ctx = cpu_context(threads, VKBN_CPU_ISA_AUTO, &r);
+        CHECK(r == VKBN_SUCCESS, "context: %s", vkbn_last_error());
+        if (!ctx) continue;
+        const uint32_t sp[1] = {24007};
+        for (int dtype = 0; dtype < 2; ++dtype) {
+            fwd_case c = case_default(5, 9, 1, sp, VKBN_LAYOUT_CHANNELS_FIRST, (vkbn_dtype)dtype);
+            c.seed = 4242 + (uint64_t)dtype;
+            c.residual = dtype;
+            c.activation = VKBN_ACTIVATION_RELU;
+            c.steps = 2;
+            case_result res;
+            int rc = case_run(ctx, &c, &res);
+            CHECK(rc == 0 && strstr(res.plan, "pipelined"), "pipelined %s x%u: %s [%s]",
+                  dtype ? "f16" : "f32", threads, res.message, res.plan);
+            c.data = CASE_DATA_LARGE_MEAN;
+            rc = case_run(ctx, &c, &res);
+            CHECK(rc == 0, "pipelined mean-1e4 %s x%u: %s", dtype ? "f16" : "f32", threads, res.message);
+            repeat_plan(ctx, &c);
+        }
+        vkbn_context_destroy(ctx);
+    }
+    unsetenv("VKBN_CPU_STREAM_BYTES");
+}
+
+/* The portable conversion against the compiler's _Float16 (round to nearest
+ * even): every f16 value widens exactly, and f32 values around every f16
+ * value, ties included, narrow the same way. */
+static void f16_conversion(void) {
+#if defined(__FLT16_MAX__)
+    int bad_widen = 0, bad_narrow = 0;
+    for (uint32_t h = 0; h < 65536; ++h) {
+        _Float16 hv;
+        uint16_t bits = (uint16_t)h;
+        memcpy(&hv, &bits, 2);
+        float want = (float)hv, got = vkbn__f16_to_f32(bits);
+        if (memcmp(&want, &got, 4) != 0 && !(want != want && got != got)) ++bad_widen;
+        if (want != want) continue;
+        /* The value itself, its f32 neighbours, and the midpoint to the
+         * next f16 value (a tie) with its neighbours. */
+        float probes[7] = {want, nextafterf(want, INFINITY), nextafterf(want, -INFINITY)};
+        int np = 3;
+        if (h != 0x7bff && h != 0xfbff && (h & 0x7fff) < 0x7c00) {
+            _Float16 next;
+            uint16_t nb = (uint16_t)(h + 1);
+            memcpy(&next, &nb, 2);
+            if ((float)next == (float)next) {
+                float mid = (float)(((double)want + (double)(float)next) / 2.0);
+                probes[np++] = mid;
+                probes[np++] = nextafterf(mid, INFINITY);
+                probes[np++] = nextafterf(mid, -INFINITY);
+            }
+        }
+        for (int i = 0; i < np; ++i) {
+            _Float16 r = (_Float16)probes[i];
+            uint16_t rb;
+            memcpy(&rb, &r, 2);
+            if (rb != vkbn__f32_to_f16(probes[i])) ++bad_narrow;
+        }
+    }
+    rng g;
+    rng_seed(&g, 7);
+    for (int i = 0; i < 1000000; ++i) {
+        uint32_t probe = (uint32_t)(rng_uniform(&g) * 4294967296.0);
+        float f;
+        memcpy(&f, &probe, 4);
+        if (f != f) continue;
+        _Float16 r = (_Float16)f;
+        uint16_t rb;
+        memcpy(&rb, &r, 2);
+        if (rb != vkbn__f32_to_f16(f)) ++bad_narrow;
+    }
+    CHECK(bad_widen == 0, "f16 -> f32: %d values differ from the compiler's", bad_widen);
+    CHECK(bad_narrow == 0, "f32 -> f16: %d values differ from the compiler's", bad_narrow);
+#else
+    printf("note: no _Float16 in this compiler; conversion checked through the kernels only\n");
+#endif
+}
+
+int main(void) {
+    test_pin_drivers(); /* "cpu" counts the Vulkan devices: sanitizer builds see the driver */
+    listing();
+    options();
+    buffers_and_timing();
+    repeatability();
+    pipelined();
+    f16_conversion();
+    return test_summary();
+}
