@@ -1,7 +1,10 @@
 // Host-side helpers shared by the targets: test data and machine facts.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
+#include <vector>
 #include <fstream>
 #include <string>
 
@@ -23,7 +26,9 @@ uint16_t half_from_float(float f) {
   return (uint16_t)h;
 }
 
-void fill_pattern(void* dst, uint64_t count, vkbn_dtype dtype, uint32_t seed) {
+namespace {
+
+void generate(void* dst, uint64_t count, vkbn_dtype dtype, uint32_t seed) {
   uint32_t s = seed * 2654435761u + 12345u;
   for (uint64_t i = 0; i < count; ++i) {
     s = s * 1664525u + 1013904223u;
@@ -34,6 +39,25 @@ void fill_pattern(void* dst, uint64_t count, vkbn_dtype dtype, uint32_t seed) {
       static_cast<float*>(dst)[i] = v;
     }
   }
+}
+
+// Generated once per (type, seed) and copied from then on: generating a
+// 1 GiB tensor element by element would cost more than timing it.
+constexpr uint64_t kPatternBytes = 4u << 20;
+
+}  // namespace
+
+void fill_pattern(void* dst, uint64_t count, vkbn_dtype dtype, uint32_t seed) {
+  static std::map<std::pair<int, uint32_t>, std::vector<unsigned char>> cache;
+  std::vector<unsigned char>& pattern = cache[{(int)dtype, seed}];
+  const uint32_t esize = vkbn_dtype_size(dtype);
+  if (pattern.empty()) {
+    pattern.resize(kPatternBytes);
+    generate(pattern.data(), kPatternBytes / esize, dtype, seed);
+  }
+  unsigned char* out = static_cast<unsigned char*>(dst);
+  for (uint64_t done = 0, bytes = count * esize; done < bytes; done += kPatternBytes)
+    std::memcpy(out + done, pattern.data(), std::min(kPatternBytes, bytes - done));
 }
 
 uint64_t host_memory_bytes() {

@@ -303,6 +303,19 @@ def op_title(op):
     return {"train": "forward training", "infer": "inference"}.get(op, op.replace("_", " + "))
 
 
+def write_json_lines(f, doc):
+    """JSON with one list entry per line: readable, diffable, compact."""
+    f.write("{\n")
+    for n, (k, v) in enumerate(doc.items()):
+        f.write("%s: " % json.dumps(k))
+        if isinstance(v, list) and v:
+            f.write("[\n%s\n]" % ",\n".join("  " + json.dumps(x, separators=(", ", ": ")) for x in v))
+        else:
+            f.write(json.dumps(v))
+        f.write(",\n" if n + 1 < len(doc) else "\n")
+    f.write("}\n")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="vkbn-bench's JSON first, then any peers' JSON")
@@ -318,15 +331,18 @@ def main():
                           ("skipped", skipped), ("notes", notes)])
     results_path = os.path.join(args.out_dir, "results.json")
     with open(results_path, "w") as f:
-        json.dump(merged, f, indent=1)
+        write_json_lines(f, merged)
 
     text = summary(devices, results, host)
     md_path = os.path.join(args.out_dir, "summary.md")
     with open(md_path, "w") as f:
-        f.write("## vkbn-bench summary\n\n%s\n%s" % (text, legend_note(devices, timing, runs)))
+        f.write("## vkbn-bench summary\n\n%s\n%s%s" % (text, legend_note(devices, timing, runs),
+                                                     "".join("\nNote: %s\n" % n for n in notes)))
     charts, why = chart(devices, results, host, runs, args.out_dir)
 
     print("\n" + (text or "(no results)"))
+    for n in notes:
+        print("note: %s" % n)
     if why:
         print("chart: skipped, %s" % why)
     print("results: %s" % results_path)

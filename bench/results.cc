@@ -174,6 +174,9 @@ bool write_json(const std::string& path, const RunInfo& info, const std::vector<
   j.field("cpu", cpu_model_name());
   j.field("llc_bytes", cpu_last_level_cache_bytes());
   j.field("memory_bytes", host_memory_bytes());
+  j.field("cores", (uint64_t)info.cores);
+  j.field("load_before", info.load_before);
+  j.field("load_after", info.load_after);
   j.close('}');
   j.key("timing");
   j.open('{');
@@ -229,6 +232,8 @@ bool write_json(const std::string& path, const RunInfo& info, const std::vector<
     j.field_or_null("vs_cpu", r.vs_cpu);
     j.field_or_null("vs_peer", r.vs_peer);
     j.field("plan", r.plan);
+    j.field("setup_seconds", r.setup_seconds);
+    j.field("wall_seconds", r.wall_seconds);
     if (!r.error.empty()) j.field("error", r.error);
     j.close('}');
   }

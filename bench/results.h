@@ -18,6 +18,8 @@ struct Record {
   uint32_t reps = 0;            // runs per sample
   std::string plan;
   std::string error;
+  double setup_seconds = 0;  // wall time to allocate, fill and plan (untimed)
+  double wall_seconds = 0;   // wall time of the whole case, setup included
   // Derived (0: not applicable or not measured).
   double seconds = 0;     // median of samples
   double gbps = 0;        // effective bytes / seconds / 1e9
@@ -68,6 +70,8 @@ struct RunInfo {
   double sample_seconds = 0;
   int min_samples = 0, max_samples = 0;
   double sample_budget = 0;
+  unsigned cores = 0;
+  double load_before = 0, load_after = 0;  // 1-minute load averages
   std::vector<std::string> notes;
 };
 

@@ -92,12 +92,15 @@ class OnednnPrepared : public Prepared {
     return impl ? impl : "";
   }
 
-  // Adds an argument backed by a fresh host array of md's size.
-  bool add(dnnl_engine_t engine, int arg, const dnnl_memory_desc_t* md, const void* init) {
+  // Adds an argument backed by a fresh host array of md's size, filled with
+  // `init` (per-channel vectors), with the data pattern (SRC), or left as
+  // allocated (outputs).
+  bool add(dnnl_engine_t engine, int arg, const dnnl_memory_desc_t* md, const void* init, const Case* c = nullptr) {
     size_t bytes = dnnl_memory_desc_get_size(md);
     arrays.emplace_back(new HostArray(bytes));
     if (!arrays.back()->data) return false;
     if (init) std::memcpy(arrays.back()->data, init, bytes);
+    if (arg == DNNL_ARG_SRC) fill_pattern(arrays.back()->data, c->shape.elements(), c->dtype, 1);
     dnnl_memory_t m = nullptr;
     if (dnnl_memory_create(&m, md, engine, arrays.back()->data) != dnnl_success) return false;
     memories.push_back(m);
@@ -147,13 +150,11 @@ class OnednnTarget : public Target {
       return nullptr;
     }
     dnnl_memory_desc_t data = data_desc(c);
-    std::vector<unsigned char> x(c.tensor_bytes());
-    fill_pattern(x.data(), c.shape.elements(), c.dtype, 1);
     dnnl_memory_desc_t vec;
     dnnl_dims_t dims = {(dnnl_dim_t)c.shape.c};
     dnnl_memory_desc_init_by_tag(&vec, 1, dims, dnnl_f32, dnnl_x);
     std::vector<float> ones(c.shape.c, 1.0f), zeros(c.shape.c, 0.0f);
-    bool ok = p->add(engine, DNNL_ARG_SRC, &data, x.data()) && p->add(engine, DNNL_ARG_DST, &data, x.data()) &&
+    bool ok = p->add(engine, DNNL_ARG_SRC, &data, nullptr, &c) && p->add(engine, DNNL_ARG_DST, &data, nullptr) &&
               p->add(engine, DNNL_ARG_SCALE, &vec, ones.data()) && p->add(engine, DNNL_ARG_SHIFT, &vec, zeros.data()) &&
               p->add(engine, DNNL_ARG_MEAN, &vec, zeros.data()) && p->add(engine, DNNL_ARG_VARIANCE, &vec, ones.data());
     const dnnl_memory_desc_t* ws = dnnl_primitive_desc_query_md(p->pd, dnnl_query_workspace_md, 0);

@@ -33,7 +33,7 @@ std::string error_text(vkbn_result r) { return std::string(vkbn_result_string(r)
 vkbn_result make_filled(vkbn_context ctx, uint64_t bytes, vkbn_dtype dtype, uint32_t seed, vkbn_buffer* out) {
   vkbn_result r = vkbn_buffer_create(ctx, bytes, out);
   if (r != VKBN_SUCCESS || seed == 0) return r;
-  const uint64_t piece = std::min<uint64_t>(bytes, 8u << 20);
+  const uint64_t piece = std::min<uint64_t>(bytes, 4u << 20);
   const uint32_t esize = vkbn_dtype_size(dtype);
   std::vector<unsigned char> host(piece);
   fill_pattern(host.data(), piece / esize, dtype, seed);

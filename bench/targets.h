@@ -62,7 +62,8 @@ std::vector<std::unique_ptr<Target>> open_vkbn_targets(const std::vector<std::st
 std::unique_ptr<Target> open_onednn_target(uint32_t threads, std::string* note);
 
 // Fills a host array of `count` elements of `dtype` with deterministic
-// values spread over [-3, 3): realistic activations, no denormals.
+// values spread over [-3, 3): realistic activations, no denormals. The
+// values repeat every 4 MiB.
 void fill_pattern(void* dst, uint64_t count, vkbn_dtype dtype, uint32_t seed);
 // IEEE half from float (round to nearest even), for f16 test data.
 uint16_t half_from_float(float f);

@@ -20,8 +20,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
@@ -142,14 +144,19 @@ bool parse(int argc, char** argv, Options* o) {
 
 // Samples a prepared case: each sample is `reps` back-to-back runs lasting
 // about sample_seconds; at least min_samples, then until the samples add up
-// to sample_budget or max_samples is reached.
+// to sample_budget, or, while they spread more than 1.5x (another process
+// took the cores), up to 4x that; never more than max_samples.
 bool sample(Prepared* p, uint32_t reps, std::vector<double>* samples, std::string* error) {
-  double total = 0, s = 0;
-  while ((int)samples->size() < g_timing.max_samples &&
-         ((int)samples->size() < g_timing.min_samples || total < g_timing.sample_budget)) {
+  double total = 0, s = 0, lo = 0, hi = 0;
+  while ((int)samples->size() < g_timing.max_samples) {
+    const int n = (int)samples->size();
+    const bool noisy = hi > 1.5 * lo;
+    if (n >= g_timing.min_samples && total >= g_timing.sample_budget * (noisy ? 4 : 1)) break;
     if (!p->run(reps, &s, error)) return false;
     samples->push_back(s);
     total += s * reps;
+    lo = n == 0 ? s : std::min(lo, s);
+    hi = std::max(hi, s);
   }
   return true;
 }
@@ -164,12 +171,21 @@ double median_of(std::vector<double> v) {
 // reports the median sample as the iteration's manual time, so the Time
 // column is the same median the counters and the JSON use.
 void run_case(benchmark::State& state, Target* target, const Case& c) {
+  const auto t0 = std::chrono::steady_clock::now();
   std::string error;
   std::unique_ptr<Prepared> p = target->prepare(c, &error);
+  const auto t1 = std::chrono::steady_clock::now();
   double s = 0;
-  // The first run touches fresh memory, finishes lazy setup and says how
-  // many runs make one sample.
-  if (p && p->run(1, &s, &error) && !(s > 0)) error = "the timer read 0";
+  // The first run touches fresh memory and finishes lazy setup. It and, for
+  // short runs, three more say how many runs make one sample (the fastest,
+  // so one preempted run does not shrink the samples).
+  if (p && p->run(1, &s, &error)) {
+    for (int i = 0; i < 3 && s < g_timing.sample_seconds && error.empty(); ++i) {
+      double t = 0;
+      if (p->run(1, &t, &error)) s = std::min(s, t);
+    }
+    if (error.empty() && !(s > 0)) error = "the timer read 0";
+  }
   std::vector<double> samples;
   uint32_t reps = 0;
   for (auto _ : state) {
@@ -184,6 +200,8 @@ void run_case(benchmark::State& state, Target* target, const Case& c) {
     state.SetIterationTime(median_of(samples));
   }
   Record& r = g_results.add(c, *target, samples, reps);
+  r.setup_seconds += std::chrono::duration<double>(t1 - t0).count();
+  r.wall_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!error.empty()) {
     r.error = error;
     return;
@@ -238,6 +256,15 @@ int main(int argc, char** argv) {
   info.max_samples = g_timing.max_samples;
   info.sample_budget = g_timing.sample_budget;
 
+  // Timings are only as good as the machine is quiet: say so when it is not.
+  info.cores = std::max(1u, std::thread::hardware_concurrency());
+  getloadavg(&info.load_before, 1);
+  if (info.load_before >= 0.5 * info.cores && !opt.list_only) {
+    char note[160];
+    std::snprintf(note, sizeof note, "load average %.1f on %u cores before the run: other processes compete, "
+                  "times are inflated and noisy", info.load_before, info.cores);
+    info.notes.push_back(note);
+  }
   std::vector<std::unique_ptr<Target>> owned = open_vkbn_targets(opt.devices, &info.notes);
   const Target* cpu_path = nullptr;
   for (const auto& t : owned)
@@ -300,6 +327,7 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks();
   }
   benchmark::Shutdown();
+  getloadavg(&info.load_after, 1);
   if (!write_json(opt.json_path, info, g_targets, cases, g_results)) {
     std::fprintf(stderr, "vkbn-bench: cannot write %s\n", opt.json_path.c_str());
     return 1;

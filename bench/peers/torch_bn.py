@@ -8,14 +8,18 @@ where torch has it, torch.compile, and writes its results in the same JSON
 fields as vkbn-bench so the report can line them up.
 
 Fusions are written as a PyTorch model writes them (torchvision's ResNet):
-y = bn(x); y += z; relu_(y). Timing follows the harness: one warm-up run,
-then samples of `reps` back-to-back runs lasting about sample_seconds each,
-the median sample; CUDA events on the GPU, wall time on the CPU.
+y = bn(x); y += z; relu_(y). torch.compile compiles that function once with
+dynamic shapes (a compile per shape would take longer than the benchmark).
+
+Timing follows the harness: a warm-up run, then samples of `reps`
+back-to-back runs lasting about sample_seconds each, the median sample; CUDA
+events on the GPU, wall time on the CPU.
 
     python3 bench/peers/torch_bn.py --cases bench/out/vkbn-bench.json --out bench/out/torch.json
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -30,10 +34,10 @@ def parse_args():
     p.add_argument("--cases", required=True, help="vkbn-bench's JSON (its cases, devices and timing)")
     p.add_argument("--out", required=True, help="where to write this peer's JSON")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "all"],
-                   help="auto: the CPU when vkbn-bench ran on CPU hardware, CUDA when it ran on a GPU and torch has one")
+                   help="auto: the CPU when vkbn-bench timed it (CPU path or oneDNN), CUDA when it timed a GPU")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: those of vkbn's CPU path, else all)")
     p.add_argument("--compile", default="auto", choices=["auto", "on", "off"],
-                   help="torch.compile as well as eager; auto: where torch has it, on the resnet50_b32 suite only")
+                   help="torch.compile as well as eager; auto: where torch has it")
     return p.parse_args()
 
 
@@ -74,8 +78,31 @@ def make_tensor(case, device, dtype, gen):
     return t.to(device=device, dtype=dtype)
 
 
-def build(case, device):
-    """The op as a closure over its tensors, like a model's forward would call it."""
+def bn_forward(x, z, w, b, rm, rv, training: bool, relu: bool):
+    """The op as a model's forward writes it (torchvision's ResNet)."""
+    y = F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.1, eps=1e-5)
+    if z is not None:
+        y += z
+    if relu:
+        F.relu(y, inplace=True)
+    return y
+
+
+_compiled = None
+
+
+def compiled_bn_forward():
+    """One torch.compile of bn_forward for every case: dynamic shapes, so a new
+    shape does not recompile (only a new op, layout, type or device does)."""
+    global _compiled
+    if _compiled is None:
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 256)
+        _compiled = torch.compile(bn_forward, dynamic=True)
+    return _compiled
+
+
+def build(case, device, compiled):
+    """A closure running the case's op on fresh tensors."""
     dtype = torch.float16 if case["dtype"] == "f16" else torch.float32
     gen = torch.Generator().manual_seed(1)
     x = make_tensor(case, device, dtype, gen)
@@ -87,16 +114,8 @@ def build(case, device):
     rv = torch.ones(c, device=device)
     training = case["op"].startswith("train")
     relu = case["op"].endswith("relu")
-
-    def op():
-        y = F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.1, eps=1e-5)
-        if z is not None:
-            y += z
-        if relu:
-            F.relu(y, inplace=True)
-        return y
-
-    return op
+    fn = compiled_bn_forward() if compiled else bn_forward
+    return lambda: fn(x, z, w, b, rm, rv, training, relu)
 
 
 def timer(device):
@@ -121,13 +140,22 @@ def timer(device):
 
 
 def measure(fn, run, timing):
-    """The harness's sampling: warm-up (compiles, for torch.compile), calibrate, then median of samples."""
+    """The harness's sampling (vkbn_bench.cc, sample()): warm-up (compiles, for
+    torch.compile), calibrate on the fastest of up to four runs, then at least
+    min_samples, until the budget (4x while samples spread over 1.5x); the
+    median sample."""
     run(fn, 1)
     first = run(fn, 1)
-    reps = max(1, min(100000, int(-(-timing["sample_seconds"] // max(first, 1e-9)))))
+    for _ in range(3):
+        if first >= timing["sample_seconds"]:
+            break
+        first = min(first, run(fn, 1))
+    reps = max(1, min(100000, math.ceil(timing["sample_seconds"] / max(first, 1e-9))))
     samples, total = [], 0.0
-    while len(samples) < timing["max_samples"] and (
-            len(samples) < timing["min_samples"] or total < timing["sample_budget_seconds"]):
+    while len(samples) < timing["max_samples"]:
+        noisy = samples and max(samples) > 1.5 * min(samples)
+        if len(samples) >= timing["min_samples"] and total >= timing["sample_budget_seconds"] * (4 if noisy else 1):
+            break
         s = run(fn, reps)
         samples.append(s)
         total += s * reps
@@ -145,8 +173,15 @@ def main():
                                    0) or next((d["threads"] for d in devices if d["impl"] == "onednn"), 0) or os.cpu_count()
     torch.set_num_threads(threads)
     notes = []
+    load = os.getloadavg()[0]
+    if load >= 0.5 * os.cpu_count():
+        notes.append("load average %.1f on %d cores before the run: other processes compete, times are inflated "
+                     "and noisy" % (load, os.cpu_count()))
 
-    want_cpu = args.device in ("cpu", "all") or (args.device == "auto" and "cpu" in hardware)
+    # auto: the CPU when the harness timed it (vkbn's CPU path or oneDNN; not
+    # for a Vulkan driver that merely runs on it), CUDA when it timed a GPU.
+    cpu_timed = any(d["backend"] == "cpu" for d in devices)
+    want_cpu = args.device in ("cpu", "all") or (args.device == "auto" and cpu_timed)
     want_cuda = args.device in ("cuda", "all") or (args.device == "auto" and "gpu" in hardware)
     cpu_ceiling = next((d["device"] for d in devices if d["impl"] == "vkbn" and d["backend"] == "cpu"), "")
     peers = []
@@ -172,14 +207,10 @@ def main():
     failed_compile = False
     for case in harness["cases"]:
         for peer in peers:
-            if peer.impl == "torch.compile" and (failed_compile or (
-                    args.compile == "auto" and case["suite"] != "resnet50_b32")):
+            if peer.impl == "torch.compile" and failed_compile:
                 continue
             try:
-                fn = build(case, peer.device)
-                if peer.impl == "torch.compile":
-                    torch._dynamo.reset()  # one compiled graph per shape; no recompile limit
-                    fn = torch.compile(fn)
+                fn = build(case, peer.device, peer.impl == "torch.compile")
                 run = timer(peer.device)
                 seconds, smin, smax, count, reps = measure(fn, run, timing)
             except Exception as e:  # unsupported type or layout on this device, out of memory, ...
@@ -204,8 +235,9 @@ def main():
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": " ".join(sys.argv),
            "timing": timing, "devices": [p.json() for p in peers], "results": results, "skipped": skipped,
            "notes": notes}
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
+    with open(args.out, "w") as f:  # one result per line, like vkbn-bench's
+        f.write("{\n%s\n}\n" % ",\n".join("%s: %s" % (json.dumps(k), "[\n%s\n]" % ",\n".join(
+            "  " + json.dumps(x) for x in v) if isinstance(v, list) and v else json.dumps(v)) for k, v in out.items()))
     kinds = {}
     for s in skipped:
         k = (s["device"], s["reason"][:80])
