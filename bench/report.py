@@ -26,6 +26,13 @@ from collections import OrderedDict, defaultdict
 
 OP_ORDER = ["train", "train_relu", "train_add", "train_add_relu", "infer", "infer_relu", "infer_add",
             "infer_add_relu"]
+
+
+def op_rank(op):
+    """Report order: the known forward ops, then any others (backward) by name."""
+    return (OP_ORDER.index(op), "") if op in OP_ORDER else (len(OP_ORDER), op)
+
+
 SUITE_TITLES = OrderedDict([
     ("resnet50_b32", "ResNet-50 batch-norm shapes, batch 32"),
     ("resnet50_b1", "ResNet-50 batch-norm shapes, batch 1"),
@@ -130,7 +137,7 @@ def summary(devices, results, host):
         dtypes = [t for t in ("f32", "f16") if any(r["dtype"] == t for r in rows)]
         groups = OrderedDict()
         dev_order = {tag: i for i, tag in enumerate(devices)}
-        for r in sorted(rows, key=lambda r: (dev_order.get(r["device"], 99), OP_ORDER.index(r["op"]),
+        for r in sorted(rows, key=lambda r: (dev_order.get(r["device"], 99), op_rank(r["op"]),
                                              r["layout"])):
             groups.setdefault((r["device"], r["op"], r["layout"]), defaultdict(list))[r["dtype"]].append(r)
         has_peer = any(r.get("vs_peer") for r in rows)
@@ -192,7 +199,7 @@ def chart(devices, results, host, runs, out_dir):
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
         return None, "gnuplot not found (Debian: gnuplot-nox)"
-    ops = [o for o in OP_ORDER if any(r["op"] == o for r in sweep)]
+    ops = sorted({r["op"] for r in sweep}, key=op_rank)
     cols = [(l, t) for t in ("f32", "f16") for l in ("nchw", "nhwc")
             if any(r["layout"] == l and r["dtype"] == t for r in sweep)]
     tags = sorted((t for t in devices if any(r["device"] == t for r in sweep)),

@@ -66,7 +66,7 @@ const char kUsage[] =
     "                     infer, infer_relu, infer_add, infer_add_relu\n"
     "  --layout L[,L..]   nchw, nhwc\n"
     "  --dtype T[,T..]    f32, f16\n"
-    "  --no-peers         skip oneDNN\n"
+    "  --no-peers         no oneDNN (bench/run.sh then skips PyTorch too)\n"
     "  --json PATH        where to write the results (default vkbn-bench.json)\n"
     "  --list             list the cases and devices, write the JSON, run nothing\n";
 
@@ -96,7 +96,6 @@ bool parse(int argc, char** argv, Options* o) {
       for (const std::string& v : split(value)) list->push_back(v);
       return true;
     };
-    std::string path;
     if (a == "--device") {
       if (!need(&o->devices)) return std::fprintf(stderr, "--device needs a value\n"), false;
     } else if (a == "--suite") {
@@ -108,8 +107,8 @@ bool parse(int argc, char** argv, Options* o) {
     } else if (a == "--dtype") {
       if (!need(&o->selection.dtypes)) return std::fprintf(stderr, "--dtype needs a value\n"), false;
     } else if (a == "--json") {
-      std::vector<std::string> v;
-      if (!need(&v) || v.size() != 1) return std::fprintf(stderr, "--json needs a path\n"), false;
+      if (value.empty() && i + 1 < argc) value = argv[++i];
+      if (value.empty()) return std::fprintf(stderr, "--json needs a path\n"), false;
       o->json_path = value;
     } else if (a == "--full") {
       o->selection.full = true;
