@@ -1,6 +1,6 @@
 # The two quick-start commands. Each installs missing Debian/Ubuntu packages
 # (scripts/deps.sh), configures and builds with CMake, then runs.
-#   make bench   the benchmark on every device and the CPU path, with peers
+#   make bench   the benchmark on the default device and the CPU path
 #   make test    every test: the suite, then again under ASan + UBSan
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -29,7 +29,6 @@ test-sanitize:
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE large
 
-# BENCH_ARGS go to vkbn-bench: --full, --device cpu, --suite sweep, ... (README).
 bench:
 	@scripts/deps.sh bench
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=ON

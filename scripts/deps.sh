@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the Debian/Ubuntu packages a make target needs are installed.
 #   scripts/deps.sh test    build + tests (lavapipe and validation layers included)
-#   scripts/deps.sh bench   the above + Google Benchmark, gnuplot and python3 for the
-#                           report (+ oneDNN, the optional peer)
+#   scripts/deps.sh bench   the above + Google Benchmark (+ optional peers)
 # Installs what is missing with apt-get when it can (root, or sudo without a
 # password); otherwise prints the exact command and exits 1.
 set -euo pipefail
@@ -13,7 +12,7 @@ required=(cmake make gcc g++ pkg-config glslang-tools spirv-tools libvulkan-dev 
 optional=()
 case "$what" in
   test) ;;
-  bench) required+=(libbenchmark-dev gnuplot-nox python3); optional+=(libdnnl-dev) ;;
+  bench) required+=(libbenchmark-dev gnuplot-nox python3); optional+=(libdnnl-dev) ;;  # python3: bench/report.py
   *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
 
