@@ -9,7 +9,7 @@ Counters (the same definitions as vkbn-bench's, over every file):
   gbps        effective bytes / seconds / 1e9 (SEMANTICS.md: x + y (+ z) for forward)
   copy_gbps   the copy of a tensor of the same size on the result's ceiling device
               (its own device for vkbn, vkbn's CPU path for CPU peers, the Vulkan
-              device of the same name for CUDA peers), measured in the same run
+              device of the same name for CUDA peers), sampled right before the case
   efficiency  gbps / copy_gbps
   vs_cpu      vkbn on a Vulkan device: seconds on vkbn's CPU path / seconds here
   vs_peer     vkbn: seconds of the fastest peer on the same device / seconds here
@@ -61,31 +61,27 @@ def load(paths):
 
 
 def derive(results):
-    """Fills gbps, copy_gbps, efficiency, vs_cpu, vs_peer and best_peer on every result."""
+    """Fills gbps, copy_gbps, efficiency, vs_cpu, vs_peer and best_peer on every result.
+    vkbn-bench samples each case's ceiling copy right before the case (also for
+    oneDNN, on the CPU path); a result without its own copy (PyTorch's) takes
+    the copy its ceiling device measured for the same case."""
     by_key = defaultdict(dict)  # key -> device -> result
-    copies = {}                 # (device, tensor_bytes) -> bytes/s
     for r in results:
-        if not r.get("seconds"):
-            continue
-        by_key[r["key"]][r["device"]] = r
-        if r["op"] == "copy":
-            copies[(r["device"], r["tensor_bytes"])] = r["bytes"] / r["seconds"]
+        if r.get("seconds"):
+            by_key[r["key"]][r["device"]] = r
     for r in results:
         for k in ("gbps", "copy_gbps", "efficiency", "vs_cpu", "vs_peer", "best_peer"):
             r[k] = None
         if not r.get("seconds"):
             continue
         r["gbps"] = r["bytes"] / r["seconds"] / 1e9
-        if r["op"] == "copy":
-            r["copy_gbps"] = r["gbps"]
-            continue
-        copy = copies.get((r.get("ceiling"), (r["tensor_bytes"] + 3) // 4 * 4))
-        if copy:
-            r["copy_gbps"] = copy / 1e9
-            r["efficiency"] = r["bytes"] / r["seconds"] / copy
+        same = by_key[r["key"]]
+        copy_seconds = r.get("copy_seconds") or (same.get(r.get("ceiling")) or {}).get("copy_seconds")
+        if copy_seconds:
+            r["copy_gbps"] = 2 * ((r["tensor_bytes"] + 3) // 4 * 4) / copy_seconds / 1e9
+            r["efficiency"] = r["gbps"] / r["copy_gbps"]
         if r["impl"] != "vkbn":
             continue
-        same = by_key[r["key"]]
         cpu = same.get("cpu")
         if r["device"] != "cpu" and cpu is not None and cpu["impl"] == "vkbn":
             r["vs_cpu"] = cpu["seconds"] / r["seconds"]
@@ -177,7 +173,7 @@ def legend_note(devices, timing, runs):
                                                 ", %d threads" % d["threads"] if d.get("threads") else ""))
     cmds = "; ".join("`%s`" % r["command"] for r in runs if r.get("command"))
     return ("Efficiency: effective bytes per second over the copy bandwidth of the same device at the same size, "
-            "measured in the same run. vs best peer: time of the fastest peer on the same device over vkbn's "
+            "sampled right before each case. vs best peer: time of the fastest peer on the same device over vkbn's "
             "time (geometric mean over the cases; above 1 means vkbn is faster). vs CPU path: vkbn CPU path "
             "time over this device's time.\n\nDevices:\n%s\n\nCommands: %s\n" % ("\n".join(parts), cmds))
 
@@ -205,8 +201,8 @@ def chart(devices, results, host, runs, out_dir):
     tags = sorted((t for t in devices if any(r["device"] == t for r in sweep)),
                   key=lambda t: devices[t]["impl"] != "vkbn")
     color = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(tags)}
-    copies = [r for r in results if r["op"] == "copy" and r.get("gbps")]
-    ceilings = [t for t in tags if devices[t]["impl"] == "vkbn" and any(c["device"] == t for c in copies)]
+    ceilings = [t for t in tags if devices[t]["impl"] == "vkbn" and any(
+        r["device"] == t and r.get("copy_gbps") for r in sweep)]
 
     style = {}  # series -> (gnuplot style, legend title)
     for t in ceilings:
@@ -223,9 +219,8 @@ def chart(devices, results, host, runs, out_dir):
             cmds = []
             # Ceilings first so the measured lines draw over them.
             for t in ceilings:
-                sizes = {r["tensor_bytes"] for r in sweep if r["device"] == t and wanted(r)}
-                pts = sorted({(c["tensor_bytes"], c["gbps"]) for c in copies if c["device"] == t and
-                              c["tensor_bytes"] in sizes})
+                pts = sorted((r["tensor_bytes"], r["copy_gbps"]) for r in sweep if r["device"] == t and wanted(r)
+                             and r.get("copy_gbps"))
                 if pts:
                     cmds.append(series_block(blocks, "copy", t, i, j, pts) + " using 1:2 " + style[("copy", t)][0])
             for t in tags:
@@ -241,7 +236,7 @@ def chart(devices, results, host, runs, out_dir):
     top_h, panel_w, panel_h, gap_w, gap_h, left = 100, 460, 300, 90, 80, 80
     width = left + ncol * panel_w + (ncol - 1) * gap_w + 30
     height = top_h + nrow * panel_h + (nrow - 1) * gap_h + 60 + key_h
-    ys = [r["gbps"] for r in sweep] + [c["gbps"] for c in copies]
+    ys = [r["gbps"] for r in sweep] + [r["copy_gbps"] for r in sweep if r.get("copy_gbps")]
     xs = [r["tensor_bytes"] for r in sweep]
     ylo, yhi = 10 ** math.floor(math.log10(min(ys))), 10 ** math.ceil(math.log10(max(ys)))
     date = next((r.get("date") for r in runs if r.get("date")), "")

@@ -97,7 +97,8 @@ void case_fields(Json& j, const Case& c) {
 
 }  // namespace
 
-Record& Results::add(const Case& c, const Target& t, const std::vector<double>& samples, uint32_t reps) {
+Record& Results::add(const Case& c, const Target& t, const std::vector<double>& samples, uint32_t reps,
+                     const std::vector<double>& copy_samples) {
   const std::string k = pair_key(c.key(), t.tag);
   auto it = index_.find(k);
   if (it == index_.end()) {
@@ -108,19 +109,15 @@ Record& Results::add(const Case& c, const Target& t, const std::vector<double>& 
   }
   Record& r = records_[it->second];
   r.samples.insert(r.samples.end(), samples.begin(), samples.end());
+  r.copy_samples.insert(r.copy_samples.end(), copy_samples.begin(), copy_samples.end());
   r.reps = reps;
   r.seconds = median(r.samples);
+  r.copy_seconds = median(r.copy_samples);
   return r;
 }
 
 void Results::skip(const Case& c, const std::string& target, const std::string& reason) {
   skips_.push_back({c, target, reason});
-}
-
-double Results::copy_bytes_per_s(const std::string& target, uint64_t tensor_bytes) const {
-  const Case copy = copy_case(tensor_bytes);
-  double s = seconds(copy.key(), target);
-  return s > 0 ? (double)copy.effective_bytes() / s : 0;
 }
 
 double Results::seconds(const std::string& key, const std::string& target) const {
@@ -131,13 +128,10 @@ double Results::seconds(const std::string& key, const std::string& target) const
 void Results::derive(Record& r, const std::vector<const Target*>& targets) const {
   if (r.seconds <= 0) return;
   r.gbps = (double)r.c.effective_bytes() / r.seconds / 1e9;
-  if (r.c.op->kind == OpKind::kCopy) {
-    r.copy_gbps = r.gbps;
-    return;
+  if (r.copy_seconds > 0) {
+    r.copy_gbps = (double)copy_case(r.c.tensor_bytes()).effective_bytes() / r.copy_seconds / 1e9;
+    r.efficiency = r.gbps / r.copy_gbps;
   }
-  const double copy = copy_bytes_per_s(r.target->ceiling, r.c.tensor_bytes());
-  r.copy_gbps = copy / 1e9;
-  r.efficiency = copy > 0 ? (double)r.c.effective_bytes() / r.seconds / copy : 0;
   if (r.target->impl != "vkbn") return;
   const std::string key = r.c.key();
   if (r.target->backend != "cpu") {
@@ -226,13 +220,14 @@ bool write_json(const std::string& path, const RunInfo& info, const std::vector<
     j.field_or_null("seconds_max", r.samples.empty() ? 0 : *std::max_element(r.samples.begin(), r.samples.end()));
     j.field("samples", (uint64_t)r.samples.size());
     j.field("reps", r.reps);
+    j.field_or_null("copy_seconds", r.copy_seconds);
+    j.field("copy_samples", (uint64_t)r.copy_samples.size());
     j.field_or_null("gbps", r.gbps);
     j.field_or_null("copy_gbps", r.copy_gbps);
     j.field_or_null("efficiency", r.efficiency);
     j.field_or_null("vs_cpu", r.vs_cpu);
     j.field_or_null("vs_peer", r.vs_peer);
     j.field("plan", r.plan);
-    j.field("setup_seconds", r.setup_seconds);
     j.field("wall_seconds", r.wall_seconds);
     if (!r.error.empty()) j.field("error", r.error);
     j.close('}');

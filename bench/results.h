@@ -16,14 +16,17 @@ struct Record {
   const Target* target = nullptr;
   std::vector<double> samples;  // seconds per run, one per sample
   uint32_t reps = 0;            // runs per sample
+  // The ceiling: the copy of a tensor of the same size on target->ceiling,
+  // sampled the same way right before this case.
+  std::vector<double> copy_samples;
   std::string plan;
   std::string error;
-  double setup_seconds = 0;  // wall time to allocate, fill and plan (untimed)
   double wall_seconds = 0;   // wall time of the whole case, setup included
   // Derived (0: not applicable or not measured).
-  double seconds = 0;     // median of samples
-  double gbps = 0;        // effective bytes / seconds / 1e9
-  double copy_gbps = 0;   // the ceiling: copy of the same size on target->ceiling
+  double seconds = 0;       // median of samples
+  double copy_seconds = 0;  // median of copy_samples
+  double gbps = 0;          // effective bytes / seconds / 1e9
+  double copy_gbps = 0;     // copy bytes (read + write) / copy_seconds / 1e9
   double efficiency = 0;  // gbps / copy_gbps
   double vs_cpu = 0;      // seconds on vkbn's CPU path / seconds here (Vulkan devices)
   double vs_peer = 0;     // seconds of the fastest peer on the same device / seconds here (vkbn)
@@ -35,24 +38,21 @@ struct Skip {
   std::string reason;
 };
 
-// Everything the run produced, in run order, with lookups for the derived
-// counters: the copy bandwidth of a (target, size), and the time of a case
-// on another target.
+// Everything the run produced, in run order, with the lookup the derived
+// counters need: the time of a case on another target.
 class Results {
  public:
   // Adds the samples of one benchmark run of (case, target); repeated runs
   // of the same pair (--benchmark_repetitions) pool their samples.
-  Record& add(const Case& c, const Target& t, const std::vector<double>& samples, uint32_t reps);
+  Record& add(const Case& c, const Target& t, const std::vector<double>& samples, uint32_t reps,
+             const std::vector<double>& copy_samples);
   void skip(const Case& c, const std::string& target, const std::string& reason);
 
-  // Copy bandwidth (bytes/s, read + write) of `target` at the size of `c`'s
-  // tensor; 0 if not measured.
-  double copy_bytes_per_s(const std::string& target, uint64_t tensor_bytes) const;
   // Median seconds of case `key` on `target`; 0 if not run.
   double seconds(const std::string& key, const std::string& target) const;
 
   // Fills gbps, copy_gbps, efficiency, vs_cpu and vs_peer of r from what has
-  // run so far (the harness runs copies and peers before vkbn's targets).
+  // run so far (the harness runs peers, then the CPU path, then Vulkan devices).
   void derive(Record& r, const std::vector<const Target*>& targets) const;
 
   const std::vector<Record>& records() const { return records_; }

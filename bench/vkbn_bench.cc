@@ -2,8 +2,8 @@
 // Vulkan device and vkbn's CPU path) and of peers on the same machine,
 // against each device's own copy bandwidth measured in the same run.
 //
-// Timing: a case is prepared once (buffers, data, plan), run once to warm up
-// and calibrate, then sampled: each sample is `reps` back-to-back runs in one
+// Timing: a case is prepared once (buffers, data, plan), run to warm up and
+// calibrate, then sampled: each sample is `reps` back-to-back runs in one
 // submission (enough to last sample_seconds), its time divided by reps. Vulkan
 // devices: GPU time from timestamp queries (vkbn_plan_execute_timed); the CPU
 // path and peers: wall time. The case's time is the median sample, reported
@@ -12,8 +12,10 @@
 // Counters (SEMANTICS.md, "How the benchmark counts bytes"):
 //   bytes      effective bytes: x + y (+ z) for forward, per run
 //   GB/s       bytes / time
-//   eff        GB/s / copy GB/s, the copy of a tensor of the same size on the
-//              same device measured in this run (its bandwidth ceiling)
+//   copy       GB/s of the copy of a tensor of the same size on the same
+//              device (for peers: the device they run on), sampled right
+//              before the case: the ceiling
+//   eff        GB/s / copy
 //   vs_cpu     Vulkan devices: time on vkbn's CPU path / time here
 //   vs_peer    vkbn: time of the fastest peer on the same device / time here
 #include <benchmark/benchmark.h>
@@ -25,7 +27,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -166,50 +167,67 @@ double median_of(std::vector<double> v) {
   return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
 }
 
-// One Google Benchmark iteration per case: the harness samples inside it and
-// reports the median sample as the iteration's manual time, so the Time
-// column is the same median the counters and the JSON use.
-void run_case(benchmark::State& state, Target* target, const Case& c) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::string error;
-  std::unique_ptr<Prepared> p = target->prepare(c, &error);
-  const auto t1 = std::chrono::steady_clock::now();
-  double s = 0;
+// Prepares `c` on `t`, warms it up and samples it; on failure, a message.
+bool measure(Target* t, const Case& c, std::vector<double>* samples, uint32_t* reps, std::string* plan,
+             std::string* error) {
+  std::unique_ptr<Prepared> p = t->prepare(c, error);
+  if (!p) return false;
   // The first run touches fresh memory and finishes lazy setup. It and, for
   // short runs, three more say how many runs make one sample (the fastest,
   // so one preempted run does not shrink the samples).
-  if (p && p->run(1, &s, &error)) {
-    for (int i = 0; i < 3 && s < g_timing.sample_seconds && error.empty(); ++i) {
-      double t = 0;
-      if (p->run(1, &t, &error)) s = std::min(s, t);
-    }
-    if (error.empty() && !(s > 0)) error = "the timer read 0";
+  double s = 0;
+  if (!p->run(1, &s, error)) return false;
+  for (int i = 0; i < 3 && s < g_timing.sample_seconds; ++i) {
+    double again = 0;
+    if (!p->run(1, &again, error)) return false;
+    s = std::min(s, again);
   }
-  std::vector<double> samples;
-  uint32_t reps = 0;
+  if (!(s > 0)) return *error = "the timer read 0", false;
+  *reps = (uint32_t)std::clamp(std::ceil(g_timing.sample_seconds / s), 1.0, 100000.0);
+  if (plan) *plan = p->describe();
+  return sample(p.get(), *reps, samples, error);
+}
+
+const Target* find_target(const std::string& tag) {
+  for (const Target* t : g_targets)
+    if (t->tag == tag) return t;
+  return nullptr;
+}
+
+// One Google Benchmark iteration per case. Inside it the harness first
+// samples the case's ceiling (the copy of a tensor of the same size on the
+// target's ceiling device), then the case, and reports the case's median
+// sample as the iteration's manual time: the Time column is the same median
+// the counters and the JSON use. Measuring the copy next to each case keeps
+// the efficiency honest when other processes come and go.
+void run_case(benchmark::State& state, Target* target, const Case& c) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string error, plan;
+  std::vector<double> samples, copy_samples;
+  uint32_t reps = 0, copy_reps = 0;
   for (auto _ : state) {
-    if (error.empty()) {
-      reps = (uint32_t)std::clamp(std::ceil(g_timing.sample_seconds / s), 1.0, 100000.0);
-      sample(p.get(), reps, &samples, &error);
-    }
+    Target* ceiling = const_cast<Target*>(find_target(target->ceiling));
+    if (ceiling && !measure(ceiling, copy_case(c.tensor_bytes()), &copy_samples, &copy_reps, nullptr, &error))
+      error = "copy: " + error;
+    if (error.empty()) measure(target, c, &samples, &reps, &plan, &error);
     if (!error.empty()) {
       state.SkipWithError(error.c_str());
       break;
     }
     state.SetIterationTime(median_of(samples));
   }
-  Record& r = g_results.add(c, *target, samples, reps);
-  r.setup_seconds += std::chrono::duration<double>(t1 - t0).count();
+  Record& r = g_results.add(c, *target, samples, reps, copy_samples);
   r.wall_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!error.empty()) {
     r.error = error;
     return;
   }
-  r.plan = p->describe();
+  r.plan = plan;
   g_results.derive(r, g_targets);
   state.counters["bytes"] = benchmark::Counter((double)c.effective_bytes(), benchmark::Counter::kDefaults,
                                                benchmark::Counter::kIs1024);
   state.counters["GB/s"] = r.gbps;
+  if (r.copy_gbps > 0) state.counters["copy"] = r.copy_gbps;
   if (r.efficiency > 0) state.counters["eff"] = r.efficiency;
   if (r.vs_cpu > 0) state.counters["vs_cpu"] = r.vs_cpu;
   if (r.vs_peer > 0) state.counters["vs_peer"] = r.vs_peer;
@@ -278,8 +296,8 @@ int main(int argc, char** argv) {
     if (!note.empty()) info.notes.push_back(note);
     if (onednn) onednn->ceiling = cpu_path ? cpu_path->tag : "";
   }
-  // Run order within a case: copies, peers, the CPU path, Vulkan devices,
-  // so each case's ratios can be computed when its last target finishes.
+  // Run order within a case: peers, the CPU path, Vulkan devices, so each
+  // case's ratios can be computed when its last target finishes.
   std::vector<Target*> order;
   if (onednn) order.push_back(onednn.get());
   for (const auto& t : owned) order.push_back(t.get());
@@ -296,7 +314,6 @@ int main(int argc, char** argv) {
   }
 
   const std::vector<Case> cases = make_cases(opt.selection);
-  std::set<std::string> copies;  // "tag/bytes" already registered
   std::map<std::string, int> skipped_per_target;
   for (const Case& c : cases) {
     std::vector<Target*> runs;
@@ -308,11 +325,6 @@ int main(int argc, char** argv) {
         g_results.skip(c, t->tag, why);
         ++skipped_per_target[t->tag + " (" + reason_kind(why) + ")"];
       }
-    }
-    for (Target* t : runs) {
-      if (t->impl != "vkbn") continue;
-      const Case copy = copy_case(c.tensor_bytes());
-      if (copies.insert(t->tag + "/" + copy.key()).second && !opt.list_only) register_case(t, copy);
     }
     if (opt.list_only) continue;
     for (Target* t : runs) register_case(t, c);
