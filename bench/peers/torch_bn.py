@@ -203,6 +203,8 @@ def main():
     if can_compile:
         peers += [Peer("torch.compile", p.device, p.name, p.hardware, p.ceiling, p.threads) for p in list(peers)]
 
+    if not peers:
+        notes.append("nothing to run: vkbn-bench timed neither the CPU nor a GPU (see --device)")
     results, skipped = [], []
     failed_compile = False
     for case in harness["cases"]:
