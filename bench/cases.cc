@@ -194,19 +194,18 @@ std::vector<Case> make_cases(const Selection& sel) {
       b.add("sweep", sweep, base, kBothLayouts, {dt});
     }
   } else {
-    // Quick: training and inference on the ResNet-50 batch-32 shapes, each
-    // fusion (f32) on two layers that have it in the network (an early and a
-    // late one), batch 1,
-    // batch 8 inference, and the sweep in steps of 4x up to 64 MiB: x and y
-    // together past the last-level cache of most CPUs and GPUs (the full
-    // sweep goes to 1 GiB).
+    // Quick: training and inference on the ResNet-50 batch-32 shapes in f32
+    // and f16; then in f32 only: each fusion on two layers that have it in
+    // the network (an early and a late one), batch 1, batch 8 inference, and
+    // the sweep in steps of 4x up to 64 MiB (x and y together past the
+    // last-level cache of most CPUs and GPUs; the full sweep goes to 1 GiB).
     b.add("resnet50_b32", resnet50(32), base, kBothLayouts, kBothTypes);
     b.add("resnet50_b32", {image_shape(32, 64, 56), image_shape(32, 256, 14)}, ops_named({"train_relu", "infer_relu"}),
           kBothLayouts, kF32);
     b.add("resnet50_b32", {image_shape(32, 512, 28), image_shape(32, 2048, 7)},
           ops_named({"train_add_relu", "infer_add_relu"}), kBothLayouts, kF32);
-    b.add("resnet50_b1", resnet50(1), base, kBothLayouts, kBothTypes);
-    b.add("small_batch", resnet50(8), ops_named({"infer"}), kBothLayouts, kBothTypes);
+    b.add("resnet50_b1", resnet50(1), base, kBothLayouts, kF32);
+    b.add("small_batch", resnet50(8), ops_named({"infer"}), kBothLayouts, kF32);
     std::vector<Shape> sweep;
     for (uint64_t bytes = 4 << 10; bytes <= (64ull << 20); bytes *= 4) sweep.push_back(sweep_shape(bytes, VKBN_DTYPE_F32));
     b.add("sweep", sweep, base, kBothLayouts, kF32);
