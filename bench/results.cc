@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 namespace bench {
@@ -15,6 +16,8 @@ double median(std::vector<double> v) {
   size_t h = v.size() / 2;
   return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
 }
+
+double fastest(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
 
 std::string pair_key(const std::string& key, const std::string& target) { return key + "@" + target; }
 
@@ -111,8 +114,9 @@ Record& Results::add(const Case& c, const Target& t, const std::vector<double>& 
   r.samples.insert(r.samples.end(), samples.begin(), samples.end());
   r.copy_samples.insert(r.copy_samples.end(), copy_samples.begin(), copy_samples.end());
   r.reps = reps;
-  r.seconds = median(r.samples);
-  r.copy_seconds = median(r.copy_samples);
+  r.seconds = fastest(r.samples);
+  r.seconds_median = median(r.samples);
+  r.copy_seconds = fastest(r.copy_samples);
   return r;
 }
 
@@ -171,10 +175,14 @@ bool write_json(const std::string& path, const RunInfo& info, const std::vector<
   j.field("cores", (uint64_t)info.cores);
   j.field("load_before", info.load_before);
   j.field("load_after", info.load_after);
+  for (const char* var : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS"}) {
+    const char* v = std::getenv(var);
+    if (v) j.field(var, v);
+  }
   j.close('}');
   j.key("timing");
   j.open('{');
-  j.field("statistic", "median");
+  j.field("statistic", "fastest sample");
   j.field("sample_seconds", info.sample_seconds);
   j.field("min_samples", (uint64_t)info.min_samples);
   j.field("max_samples", (uint64_t)info.max_samples);
@@ -216,7 +224,7 @@ bool write_json(const std::string& path, const RunInfo& info, const std::vector<
     j.field("device_name", r.target->device_name);
     j.field("ceiling", r.target->ceiling);
     j.field_or_null("seconds", r.seconds);
-    j.field_or_null("seconds_min", r.samples.empty() ? 0 : *std::min_element(r.samples.begin(), r.samples.end()));
+    j.field_or_null("seconds_median", r.seconds_median);
     j.field_or_null("seconds_max", r.samples.empty() ? 0 : *std::max_element(r.samples.begin(), r.samples.end()));
     j.field("samples", (uint64_t)r.samples.size());
     j.field("reps", r.reps);

@@ -23,8 +23,11 @@ struct Record {
   std::string error;
   double wall_seconds = 0;   // wall time of the whole case, setup included
   // Derived (0: not applicable or not measured).
-  double seconds = 0;       // median of samples
-  double copy_seconds = 0;  // median of copy_samples
+  // The fastest sample: another process on the cores only ever slows a
+  // sample down, so the fastest is the best estimate of the op's own time.
+  double seconds = 0;
+  double seconds_median = 0;
+  double copy_seconds = 0;  // the fastest copy sample
   double gbps = 0;          // effective bytes / seconds / 1e9
   double copy_gbps = 0;     // copy bytes (read + write) / copy_seconds / 1e9
   double efficiency = 0;  // gbps / copy_gbps

@@ -8,11 +8,17 @@ set -euo pipefail
 build=${1:-build}
 shift || true
 out=${VKBN_BENCH_OUT:-bench/out}
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(dirname "$0")
 mkdir -p "$out"
 # Mesa's drivers want a runtime directory; a minimal container has none.
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 start=$SECONDS
+# OpenMP peers (oneDNN, PyTorch) sleep at barriers rather than spin, like
+# vkbn's own pool after ~50 us: spinning threads that lose their core to
+# another job stall every barrier for a scheduler tick (docs/ARCHITECTURE.md).
+if [ -z "${OMP_WAIT_POLICY:-}" ] && [ -z "${GOMP_SPINCOUNT:-}" ]; then
+  export OMP_WAIT_POLICY=passive
+fi
 
 no_torch=${VKBN_BENCH_NO_TORCH:-}
 for a in "$@"; do

@@ -12,7 +12,7 @@ y = bn(x); y += z; relu_(y). torch.compile compiles that function once with
 dynamic shapes (a compile per shape would take longer than the benchmark).
 
 Timing follows the harness: a warm-up run, then samples of `reps`
-back-to-back runs lasting about sample_seconds each, the median sample; CUDA
+back-to-back runs lasting about sample_seconds each, the fastest sample; CUDA
 events on the GPU, wall time on the CPU.
 
     python3 bench/peers/torch_bn.py --cases bench/out/vkbn-bench.json --out bench/out/torch.json
@@ -146,7 +146,7 @@ def measure(fn, run, timing):
     """The harness's sampling (vkbn_bench.cc, sample()): warm-up (compiles, for
     torch.compile), calibrate on the fastest of up to four runs, then at least
     min_samples, until the budget (4x while samples spread over 1.5x); the
-    median sample."""
+    fastest sample (the JSON keeps the median and the slowest too)."""
     run(fn, 1)
     first = run(fn, 1)
     for _ in range(3):
@@ -162,7 +162,7 @@ def measure(fn, run, timing):
         s = run(fn, reps)
         samples.append(s)
         total += s * reps
-    return statistics.median(samples), min(samples), max(samples), len(samples), reps
+    return min(samples), statistics.median(samples), max(samples), len(samples), reps
 
 
 def main():
@@ -217,7 +217,7 @@ def main():
             try:
                 fn = build(case, peer.device, peer.impl == "torch.compile")
                 run = timer(peer.device)
-                seconds, smin, smax, count, reps = measure(fn, run, timing)
+                seconds, smedian, smax, count, reps = measure(fn, run, timing)
             except Exception as e:  # unsupported type or layout on this device, out of memory, ...
                 reason = "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else "")
                 skipped.append({"key": case["key"], "device": peer.tag, "reason": reason})
@@ -230,13 +230,15 @@ def main():
                     torch.cuda.empty_cache()
             r = dict(case)
             r.update({"device": peer.tag, "impl": peer.impl, "hardware": peer.hardware, "device_name": peer.name,
-                      "ceiling": peer.ceiling, "seconds": seconds, "seconds_min": smin, "seconds_max": smax,
+                      "ceiling": peer.ceiling, "seconds": seconds, "seconds_median": smedian, "seconds_max": smax,
                       "samples": count, "reps": reps, "gbps": case["bytes"] / seconds / 1e9, "copy_gbps": None,
                       "efficiency": None, "vs_cpu": None, "vs_peer": None, "plan": ""})
             results.append(r)
             print("%-60s %-18s %10.1f us %8.2f GB/s" % (case["key"], peer.tag, seconds * 1e6, r["gbps"]), flush=True)
 
     out = {"schema": "vkbn-bench/1", "tool": "torch_bn.py", "torch_version": torch.__version__,
+           "env": {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")
+                   if k in os.environ},
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": " ".join(sys.argv),
            "timing": timing, "devices": [p.json() for p in peers], "results": results, "skipped": skipped,
            "notes": notes}
