@@ -67,7 +67,7 @@ void apply_item(uint i) {
     VT x = VT(x_data[p.x_base + i]) - pivot;
     if (!INFERENCE) x -= mean;
     VT z = HAS_RESIDUAL ? VT(z_data[p.z_base + i]) : VT(0.0);
-    y_data[p.y_base + i] = STORE_T(finish_output(x * scale + shift, z));
+    y_data[p.y_base + i] = STORE_T(finish_output(x * scale + shift, z, p.act));
 }
 
 void main() {

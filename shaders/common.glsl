@@ -36,6 +36,12 @@ layout(constant_id = SPEC_HAS_RESIDUAL) const bool HAS_RESIDUAL = false;
 layout(constant_id = SPEC_HAS_WEIGHT) const bool HAS_WEIGHT = false;
 layout(constant_id = SPEC_HAS_BIAS) const bool HAS_BIAS = false;
 
+#include "activation.glsl"
+
+uint next_pow2(uint v) {
+    return v <= 1u ? 1u : (1u << uint(findMSB(v - 1u) + 1));
+}
+
 // n / d for n < 2^31 (see kp_fastdiv).
 uint fastdiv(uint n, kp_fastdiv f) {
     uint hi, lo;
@@ -44,8 +50,7 @@ uint fastdiv(uint n, kp_fastdiv f) {
 }
 
 // The fused tail of every normalize: residual add, then the activation.
-VT finish_output(VT y, VT z) {
+VT finish_output(VT y, VT z, kp_activation act) {
     if (HAS_RESIDUAL) y += z;
-    if (ACTIVATION == 1u) y = max(y, VT(0.0));
-    return y;
+    return act_forward(y, act);
 }

@@ -36,7 +36,15 @@
 #define SPEC_INFERENCE 9      /* apply kernel: parameters from running statistics */
 #define SPEC_CL_THREADS_X 10  /* stats_cl: threads along channels (WG / this along rows) */
 #define SPEC_ITEMS 11         /* apply / copy: vector items per thread */
-#define SPEC_COUNT 12
+/* Backward kernels (bwd_*.comp). */
+#define SPEC_BWD_FROZEN 12    /* statistics from running_mean / running_var (else save_mean / save_invstd) */
+#define SPEC_BWD_WRITES 13    /* what this dispatch writes: BWD_WRITE_* bits */
+#define SPEC_COUNT 14
+
+#define BWD_WRITE_DX 1u
+#define BWD_WRITE_DZ 2u
+#define BWD_WRITE_DWEIGHT 4u
+#define BWD_WRITE_DBIAS 8u
 
 /* Bindings of the statistics kernels (stats_cf, stats_cl). */
 #define BIND_STATS_X 0
@@ -65,6 +73,25 @@
 #define BIND_APPLY_CHANNEL 7
 #define BIND_APPLY_COUNT 8
 
+/* Bindings of the backward kernels (bwd_stats_cf, bwd_stats_cl, bwd_apply).
+ * ACT is y (the mask of RELU, LEAKY_RELU, CLAMP) or the residual (SiLU's u);
+ * MEAN / VAR are save_mean / save_invstd in training mode and running_mean /
+ * running_var with frozen statistics. SCRATCH holds partial sums, counters
+ * and channel coefficients as 32-bit words, at offsets the push constants give. */
+#define BIND_BWD_X 0
+#define BIND_BWD_DY 1
+#define BIND_BWD_ACT 2
+#define BIND_BWD_DX 3
+#define BIND_BWD_DZ 4
+#define BIND_BWD_WEIGHT 5
+#define BIND_BWD_BIAS 6
+#define BIND_BWD_MEAN 7
+#define BIND_BWD_VAR 8
+#define BIND_BWD_DWEIGHT 9
+#define BIND_BWD_DBIAS 10
+#define BIND_BWD_SCRATCH 11
+#define BIND_BWD_COUNT 12
+
 #define BIND_COPY_SRC 0
 #define BIND_COPY_DST 1
 #define BIND_COPY_COUNT 2
@@ -77,6 +104,13 @@ KP_STRUCT(kp_channel_bases) {
     KP_U32 running_var;
     KP_U32 save_mean;
     KP_U32 save_invstd;
+};
+
+/* Parameters of the fused activation (vkbn_activation): LEAKY_RELU's slope
+ * is alpha, CLAMP's range is [alpha, beta]. */
+KP_STRUCT(kp_activation) {
+    KP_F32 alpha;
+    KP_F32 beta;
 };
 
 /* Fast unsigned division by a runtime constant d: for n < 2^31,
@@ -113,6 +147,7 @@ KP_STRUCT(kp_stats_cf) {
     KP_U32 pivot_base;    /* item offset of x's first sample in the pivot binding */
     kp_fastdiv sv;        /* spatial size in items */
     kp_channel_bases ch;
+    kp_activation act;
 };
 
 /* Channels-last statistics. Workgroup (g, cg) reduces rows
@@ -135,6 +170,7 @@ KP_STRUCT(kp_stats_cl) {
     KP_U32 c_pad;
     KP_U32 pivot_base;
     kp_channel_bases ch;
+    kp_activation act;
 };
 
 /* Normalize pass over a flat range of items. Channels-first: channel =
@@ -151,6 +187,91 @@ KP_STRUCT(kp_apply) {
     kp_fastdiv inner;     /* channels-first: spatial items; channels-last: channel items */
     kp_fastdiv channels;  /* channels-first: C */
     kp_channel_bases ch;
+    kp_activation act;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Backward                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Item offsets of the tensors of a backward dispatch in their bound ranges. */
+KP_STRUCT(kp_bwd_tensors) {
+    KP_U32 x;
+    KP_U32 dy;
+    KP_U32 act;
+    KP_U32 dx;
+    KP_U32 dz;
+};
+
+/* Float offsets of the per-channel vectors of a backward dispatch. */
+KP_STRUCT(kp_bwd_vectors) {
+    KP_U32 weight;
+    KP_U32 bias;
+    KP_U32 mean;
+    KP_U32 var;
+    KP_U32 dweight;
+    KP_U32 dbias;
+};
+
+/* Word offsets inside the scratch binding. Partials: per channel and slice
+ * (sum g, its compensation, sum g (x - mean), its compensation). Counters: one
+ * per channel (group). Channel: six arrays of c_pad floats, the coefficients
+ * of dx (see bwd_common.glsl). */
+KP_STRUCT(kp_bwd_scratch) {
+    KP_U32 partials;
+    KP_U32 counters;
+    KP_U32 channel;
+    KP_U32 c_pad;
+};
+
+/* Channels-first backward statistics: the slices and items of kp_stats_cf. */
+KP_STRUCT(kp_bwd_stats_cf) {
+    KP_U32 channels;
+    KP_U32 c_base;
+    KP_U32 m_v;
+    KP_U32 slice_len;
+    KP_U32 slice_base;
+    KP_U32 slices_total;
+    KP_F32 eps;           /* frozen: added to running_var */
+    KP_F32 inv_m;         /* 1 / m */
+    kp_fastdiv sv;
+    kp_bwd_tensors t;
+    kp_bwd_vectors ch;
+    kp_bwd_scratch sc;
+    kp_activation act;
+};
+
+/* Channels-last backward statistics: the rows and channel groups of kp_stats_cl. */
+KP_STRUCT(kp_bwd_stats_cl) {
+    KP_U32 channels;
+    KP_U32 cv_count;
+    KP_U32 rows;
+    KP_U32 slice_rows;
+    KP_U32 slice_base;
+    KP_U32 slices_total;
+    KP_U32 cg_base;
+    KP_F32 eps;
+    KP_F32 inv_m;
+    kp_bwd_tensors t;
+    kp_bwd_vectors ch;
+    kp_bwd_scratch sc;
+    kp_activation act;
+};
+
+/* The elementwise dx (and dz) pass over a flat range of items, indexed as in
+ * kp_apply. Training: coefficients from the scratch; frozen: from the running
+ * statistics. */
+KP_STRUCT(kp_bwd_apply) {
+    KP_U32 total_v;
+    KP_U32 groups_x;
+    KP_F32 eps;
+    KP_F32 inv_m;         /* unused: keeps bwd_common.glsl's view of p uniform */
+    kp_fastdiv inner;
+    kp_fastdiv channels;
+    kp_bwd_tensors t;
+    kp_bwd_vectors ch;
+    kp_bwd_scratch sc;
+    kp_activation act;
 };
 
 KP_STRUCT(kp_copy) {

@@ -1,4 +1,9 @@
-// Workgroup-wide merge of (count, mean, M2) triples, in a fixed order.
+// Workgroup-wide merge of per-thread partial results, in a fixed order.
+//
+// The includer packs its partial results in a vec4 and defines, before
+// including this file, vec4 reduce_merge(vec4 lower, vec4 upper): the merge
+// of two partials, lower-indexed thread first (stats_cf: Welford triples;
+// bwd_stats_cf: compensated sums).
 //
 // SUBGROUPS=1: a butterfly over each subgroup with subgroupShuffleXor; both
 // partners of a step merge lower lane first, so every lane ends with the same
@@ -11,36 +16,31 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #endif
 
-shared Stat s_reduce[WG];
-
-uint next_pow2(uint v) {
-    return v <= 1u ? 1u : (1u << uint(findMSB(v - 1u) + 1));
-}
+shared vec4 s_reduce[WG];
 
 #if SUBGROUPS
-Stat subgroup_merge(Stat s) {
+vec4 subgroup_merge(vec4 s) {
     for (uint off = 1u; off < gl_SubgroupSize; off <<= 1) {
-        Stat o = Stat(subgroupShuffleXor(s.n, off), subgroupShuffleXor(s.mean, off),
-                      subgroupShuffleXor(s.m2, off));
-        s = (gl_SubgroupInvocationID & off) == 0u ? stat_merge(s, o) : stat_merge(o, s);
+        vec4 o = subgroupShuffleXor(s, off);
+        s = (gl_SubgroupInvocationID & off) == 0u ? reduce_merge(s, o) : reduce_merge(o, s);
     }
     return s;
 }
 #endif
 
-// Merges the `count` triples in s_reduce[0..count) into s_reduce[0].
+// Merges the `count` partials in s_reduce[0..count) into s_reduce[0].
 void shared_tree_merge(uint count) {
     uint tid = gl_LocalInvocationIndex;
     for (uint stride = next_pow2(count) >> 1; stride > 0u; stride >>= 1) {
         if (tid < stride && tid + stride < count) {
-            s_reduce[tid] = stat_merge(s_reduce[tid], s_reduce[tid + stride]);
+            s_reduce[tid] = reduce_merge(s_reduce[tid], s_reduce[tid + stride]);
         }
         barrier();
     }
 }
 
-// Returns the merge of every thread's triple, in every thread.
-Stat workgroup_merge(Stat s) {
+// Returns the merge of every thread's partial, in every thread.
+vec4 workgroup_merge(vec4 s) {
 #if SUBGROUPS
     s = subgroup_merge(s);
     if (gl_SubgroupInvocationID == 0u) s_reduce[gl_SubgroupID] = s;
@@ -51,7 +51,7 @@ Stat workgroup_merge(Stat s) {
     barrier();
     shared_tree_merge(WG);
 #endif
-    Stat r = s_reduce[0];
+    vec4 r = s_reduce[0];
     barrier(); // s_reduce is reused by the caller's next merge
     return r;
 }

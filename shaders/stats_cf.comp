@@ -11,7 +11,16 @@
 
 #include "common.glsl"
 #include "welford.glsl"
+
+// reduce.glsl merges vec4-packed triples.
+vec4 reduce_merge(vec4 lower, vec4 upper) {
+    return stat_pack(stat_merge(stat_unpack(lower), stat_unpack(upper)));
+}
 #include "reduce.glsl"
+
+Stat workgroup_merge_stat(Stat s) {
+    return stat_unpack(workgroup_merge(stat_pack(s)));
+}
 
 layout(push_constant) uniform PushConstants { kp_stats_cf p; };
 
@@ -77,7 +86,7 @@ void normalize_channel(uint c, vec4 prm) {
         uint o = item_offset(j, c);
         VT x = VT(x_data[p.x_base + o]);
         VT z = HAS_RESIDUAL ? VT(z_data[p.z_base + o]) : VT(0.0);
-        y_data[p.y_base + o] = STORE_T(finish_output(((x - prm.x) - prm.y) * prm.z + prm.w, z));
+        y_data[p.y_base + o] = STORE_T(finish_output(((x - prm.x) - prm.y) * prm.z + prm.w, z, p.act));
     }
 }
 
@@ -89,7 +98,7 @@ void main() {
     uint j1 = min(j0 + p.slice_len, p.m_v);
     g_pivot = channel_pivot(c);
 
-    Stat st = workgroup_merge(reduce_range(c, j0, j1));
+    Stat st = workgroup_merge_stat(reduce_range(c, j0, j1));
 
     if (!FUSED) {
         if (tid == 0u) {
@@ -108,7 +117,7 @@ void main() {
             uint slot = (c * p.slices_total + k) * 3u;
             acc = stat_merge(acc, Stat(partials[slot], partials[slot + 1u], partials[slot + 2u]));
         }
-        st = workgroup_merge(acc);
+        st = workgroup_merge_stat(acc);
         if (tid == 0u) counters[c] = 0u; // ready for the next run of the plan
     }
 

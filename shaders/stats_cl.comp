@@ -67,10 +67,6 @@ Stat lane_stat(CSTAT s, uint k) {
 #endif
 }
 
-uint next_pow2(uint v) {
-    return v <= 1u ? 1u : (1u << uint(findMSB(v - 1u) + 1));
-}
-
 void main() {
     uint tid = gl_LocalInvocationIndex;
     uint tx = tid % TX;
@@ -164,6 +160,6 @@ void main() {
         uint o = r * p.cv_count + cv;
         VT x = VT(x_data[p.x_base + o]);
         VT z = HAS_RESIDUAL ? VT(z_data[p.z_base + o]) : VT(0.0);
-        y_data[p.y_base + o] = STORE_T(finish_output(((x - k) - m) * sc + sh, z));
+        y_data[p.y_base + o] = STORE_T(finish_output(((x - k) - m) * sc + sh, z, p.act));
     }
 }

@@ -16,6 +16,15 @@ struct Stat {
 
 const Stat STAT_EMPTY = Stat(0.0, 0.0, 0.0);
 
+// A triple packed for subgroup shuffles and reduce.glsl (w unused).
+vec4 stat_pack(Stat s) {
+    return vec4(s.n, s.mean, s.m2, 0.0);
+}
+
+Stat stat_unpack(vec4 v) {
+    return Stat(v.x, v.y, v.z);
+}
+
 Stat stat_merge(Stat a, Stat b) {
     float n = a.n + b.n;
     if (b.n == 0.0) return a;

@@ -8,10 +8,13 @@
  *   fp32 Welford fails this on mean 1e4 / std 1 data (its error is about
  *   u |mean| / sigma), and E[x^2] - E[x]^2 fails it by orders of magnitude;
  * - mean: |error| <= R u (|mean| + M);
- * - y: |error| <= R u (|gamma| invstd (|x - mean| + M) + |beta| + |z| + |y|)
- *   + var_tol |gamma (x - mean) invstd| / 2, plus one f16 ulp of y for f16
- *   storage (Vulkan leaves the f32 -> f16 rounding mode to the driver: to
- *   nearest or toward zero);
+ * - y: |error| <= L (R u (|gamma| invstd (|x - mean| + M) + |beta| + |z|)
+ *   + var_tol |gamma (x - mean) invstd| / 2) + R u a(u) |y|, plus one f16 ulp
+ *   of y for f16 storage (Vulkan leaves the f32 -> f16 rounding mode to the
+ *   driver: to nearest or toward zero). L is the activation's Lipschitz
+ *   constant (the error of u = bn(x) [+ z] passes through it) and a(u) its
+ *   own error in ulps: 1, or 8 + 2|u| for SiLU (Vulkan's exp is accurate to
+ *   3 + 2|u| ulp);
  * - running statistics: the same bounds carried through each step.
  * R = 32 covers the handful of roundings per element and per merge level. */
 #include "cases.h"
@@ -48,6 +51,28 @@ fwd_case case_default(uint32_t n, uint32_t c, uint32_t rank, const uint32_t* spa
     return k;
 }
 
+void case_describe_activation(vkbn_activation a, float alpha, float beta, char* out, size_t size) {
+    switch (a) {
+    case VKBN_ACTIVATION_RELU: snprintf(out, size, " relu"); break;
+    case VKBN_ACTIVATION_LEAKY_RELU: snprintf(out, size, " leaky_relu(%g)", (double)alpha); break;
+    case VKBN_ACTIVATION_CLAMP: snprintf(out, size, " clamp(%g,%g)", (double)alpha, (double)beta); break;
+    case VKBN_ACTIVATION_SILU: snprintf(out, size, " silu"); break;
+    default: snprintf(out, size, "%s", ""); break;
+    }
+}
+
+double case_activation_lipschitz(vkbn_activation a, double alpha) {
+    if (a == VKBN_ACTIVATION_LEAKY_RELU) return fabs(alpha) > 1.0 ? fabs(alpha) : 1.0;
+    if (a == VKBN_ACTIVATION_SILU) return 1.1; /* max |silu'| = 1.0998 */
+    return 1.0;
+}
+
+double case_activation_ulps(vkbn_activation a, double u) {
+    /* exp: 3 + 2|u| ulp; then an add, a division (2.5 ulp) and a product. */
+    if (a == VKBN_ACTIVATION_SILU) return 8.0 + 2.0 * fabs(u);
+    return 1.0;
+}
+
 void case_describe(const fwd_case* c, char* out, size_t size) {
     char spatial[64] = "";
     size_t at = 0;
@@ -66,11 +91,13 @@ void case_describe(const fwd_case* c, char* out, size_t size) {
     if (c->offset_bytes) {
         snprintf(extra + at, sizeof extra - at, " offset=%llu", (unsigned long long)c->offset_bytes);
     }
+    char act[64];
+    case_describe_activation(c->activation, c->activation_alpha, c->activation_beta, act, sizeof act);
     snprintf(out, size, "%s %s %s n=%u c=%u%s%s%s%s%s%s eps=%g%s%s%s", c->training ? "train" : "infer",
              c->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
              c->tensor.dtype == VKBN_DTYPE_F16 ? "f16" : "f32", c->tensor.n, c->tensor.c, spatial,
-             c->affine ? " affine" : "", c->residual ? " residual" : "",
-             c->activation == VKBN_ACTIVATION_RELU ? " relu" : "", running, c->biased_running_var ? " biased" : "",
+             c->affine ? " affine" : "", c->residual ? " residual" : "", act, running,
+             c->biased_running_var ? " biased" : "",
              (double)c->eps, extra, c->in_place ? " in-place" : "", (size_t)c->data < 4 ? data_names[c->data] : "");
 }
 
@@ -89,7 +116,7 @@ typedef struct host_data {
     float* rv;
 } host_data;
 
-static float storage_round(float v, vkbn_dtype dtype) {
+float case_storage_round(float v, vkbn_dtype dtype) {
     return dtype == VKBN_DTYPE_F16 ? ref_f16_to_f32(ref_f32_to_f16(v)) : v;
 }
 
@@ -105,7 +132,7 @@ static void gen_x(const fwd_case* c, const ref_shape* sh, rng* r, float* x) {
             for (uint64_t s = 0; s < sh->s; ++s) {
                 double v = constant ? mean : mean + std * rng_normal(r);
                 if (c->data == CASE_DATA_OUTLIER && n == 0 && s == 0) v = mean + 1000.0 * std;
-                x[ref_index(sh, n, ch, s)] = storage_round((float)v, c->tensor.dtype);
+                x[ref_index(sh, n, ch, s)] = case_storage_round((float)v, c->tensor.dtype);
             }
         }
     }
@@ -144,7 +171,7 @@ static int host_alloc(const fwd_case* c, host_data* h) {
         h->rm[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
         h->rv[i] = (float)(0.5 + 1.5 * rng_uniform(&r));
     }
-    for (uint64_t i = 0; i < h->count; ++i) h->z[i] = storage_round((float)rng_normal(&r), c->tensor.dtype);
+    for (uint64_t i = 0; i < h->count; ++i) h->z[i] = case_storage_round((float)rng_normal(&r), c->tensor.dtype);
     return 0;
 }
 
@@ -175,8 +202,8 @@ static int fail(case_result* r, const char* what, vkbn_result code) {
 
 /* A tensor buffer with `offset` bytes in front of it (a view), so kernels see
  * data at non-zero offsets. */
-static vkbn_result tensor_buffer(vkbn_context ctx, uint64_t bytes, uint64_t offset, vkbn_buffer* root,
-                                 vkbn_buffer* view) {
+vkbn_result case_tensor_buffer(vkbn_context ctx, uint64_t bytes, uint64_t offset, vkbn_buffer* root,
+                               vkbn_buffer* view) {
     vkbn_result res = vkbn_buffer_create(ctx, bytes + offset, root);
     if (res != VKBN_SUCCESS) return res;
     if (offset == 0) {
@@ -186,7 +213,7 @@ static vkbn_result tensor_buffer(vkbn_context ctx, uint64_t bytes, uint64_t offs
     return vkbn_buffer_create_view(*root, offset, bytes, view);
 }
 
-static vkbn_result upload_tensor(vkbn_buffer b, const float* v, uint64_t count, vkbn_dtype dtype) {
+vkbn_result case_upload_tensor(vkbn_buffer b, const float* v, uint64_t count, vkbn_dtype dtype) {
     if (dtype == VKBN_DTYPE_F32) return vkbn_buffer_upload(b, 0, v, count * 4);
     uint16_t* h = malloc(count * 2);
     if (!h) return VKBN_ERROR_OUT_OF_HOST_MEMORY;
@@ -196,7 +223,7 @@ static vkbn_result upload_tensor(vkbn_buffer b, const float* v, uint64_t count, 
     return res;
 }
 
-static vkbn_result download_tensor(vkbn_buffer b, float* v, uint64_t count, vkbn_dtype dtype) {
+vkbn_result case_download_tensor(vkbn_buffer b, float* v, uint64_t count, vkbn_dtype dtype) {
     if (dtype == VKBN_DTYPE_F32) return vkbn_buffer_download(b, 0, v, count * 4);
     uint16_t* h = malloc(count * 2);
     if (!h) return VKBN_ERROR_OUT_OF_HOST_MEMORY;
@@ -212,9 +239,9 @@ static int device_alloc(vkbn_context ctx, const fwd_case* c, const host_data* h,
     memset(d, 0, sizeof *d);
     uint64_t bytes = h->count * vkbn_dtype_size(c->tensor.dtype);
     uint64_t vec = h->shape.c * 4;
-    vkbn_result res = tensor_buffer(ctx, bytes, c->offset_bytes, &d->x_root, &d->x);
-    if (res == VKBN_SUCCESS && !c->in_place) res = tensor_buffer(ctx, bytes, c->offset_bytes, &d->y_root, &d->y);
-    if (res == VKBN_SUCCESS && c->residual) res = tensor_buffer(ctx, bytes, c->offset_bytes, &d->z_root, &d->z);
+    vkbn_result res = case_tensor_buffer(ctx, bytes, c->offset_bytes, &d->x_root, &d->x);
+    if (res == VKBN_SUCCESS && !c->in_place) res = case_tensor_buffer(ctx, bytes, c->offset_bytes, &d->y_root, &d->y);
+    if (res == VKBN_SUCCESS && c->residual) res = case_tensor_buffer(ctx, bytes, c->offset_bytes, &d->z_root, &d->z);
     if (res == VKBN_SUCCESS && c->affine) res = vkbn_buffer_create(ctx, vec, &d->weight);
     if (res == VKBN_SUCCESS && c->affine) res = vkbn_buffer_create(ctx, vec, &d->bias);
     if (res == VKBN_SUCCESS && (c->running || !c->training)) res = vkbn_buffer_create(ctx, vec, &d->rm);
@@ -226,7 +253,7 @@ static int device_alloc(vkbn_context ctx, const fwd_case* c, const host_data* h,
     if (res == VKBN_SUCCESS && d->rm) res = vkbn_buffer_upload(d->rm, 0, h->rm, vec);
     if (res == VKBN_SUCCESS && d->rv) res = vkbn_buffer_upload(d->rv, 0, h->rv, vec);
     if (res == VKBN_SUCCESS && c->residual) {
-        res = upload_tensor(either(d->z, d->z_root), h->z, h->count, c->tensor.dtype);
+        res = case_upload_tensor(either(d->z, d->z_root), h->z, h->count, c->tensor.dtype);
     }
     if (res != VKBN_SUCCESS) {
         device_free(d);
@@ -249,7 +276,7 @@ static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, 
     vkbn_buffer x = either(d->x, d->x_root);
     vkbn_buffer y = c->in_place ? x : either(d->y, d->y_root);
     vkbn_buffer z = c->residual ? either(d->z, d->z_root) : NULL;
-    vkbn_result res = upload_tensor(x, h->x, h->count, c->tensor.dtype);
+    vkbn_result res = case_upload_tensor(x, h->x, h->count, c->tensor.dtype);
     if (res != VKBN_SUCCESS) return fail(r, "uploading x", res);
     vkbn_plan plan = NULL;
     if (c->training) {
@@ -271,6 +298,8 @@ static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, 
         t.cumulative_count = c->cumulative_count + (uint64_t)step;
         t.biased_running_var = c->biased_running_var;
         t.activation = c->activation;
+        t.activation_alpha = c->activation_alpha;
+        t.activation_beta = c->activation_beta;
         t.reduction_split = c->reduction_split;
         res = vkbn_plan_create_forward_training(ctx, &t, &plan);
     } else {
@@ -286,6 +315,8 @@ static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, 
         t.running_var = d->rv;
         t.eps = c->eps;
         t.activation = c->activation;
+        t.activation_alpha = c->activation_alpha;
+        t.activation_beta = c->activation_beta;
         res = vkbn_plan_create_forward_inference(ctx, &t, &plan);
     }
     if (res != VKBN_SUCCESS) return fail(r, "creating the plan", res);
@@ -294,7 +325,7 @@ static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, 
     vkbn_plan_destroy(plan);
     if (res != VKBN_SUCCESS) return fail(r, "executing the plan", res);
     uint64_t vec = h->shape.c * 4;
-    res = download_tensor(y, o->y, h->count, c->tensor.dtype);
+    res = case_download_tensor(y, o->y, h->count, c->tensor.dtype);
     if (res == VKBN_SUCCESS && c->training) res = vkbn_buffer_download(d->save_mean, 0, o->mean, vec);
     if (res == VKBN_SUCCESS && c->training) res = vkbn_buffer_download(d->save_invstd, 0, o->invstd, vec);
     if (res == VKBN_SUCCESS && d->rm) res = vkbn_buffer_download(d->rm, 0, o->rm, vec);
@@ -335,6 +366,7 @@ static void check_step(const fwd_case* c, const host_data* h, const step_out* o,
     const ref_shape* sh = &h->shape;
     double m = (double)(sh->n * sh->s);
     bool f16 = c->tensor.dtype == VKBN_DTYPE_F16;
+    double lip = case_activation_lipschitz(c->activation, c->activation_alpha);
     for (uint64_t ch = 0; ch < sh->c; ++ch) {
         double mean = c->training ? ref->mean[ch] : h->rm[ch];
         double var = c->training ? ref->var[ch] : h->rv[ch];
@@ -362,10 +394,12 @@ static void check_step(const fwd_case* c, const host_data* h, const step_out* o,
                 uint64_t i = ref_index(sh, n, ch, s);
                 double xhat = (h->x[i] - mean) * invstd;
                 double zabs = c->residual ? fabs(h->z[i]) : 0.0;
-                double tol = SLACK * ROUNDOFF *
-                                 (fabs(gamma) * invstd * (fabs(h->x[i] - mean) + dev) + fabs(beta) + zabs +
-                                  fabs(ref->y[i])) +
-                             0.5 * var_tol * fabs(gamma * xhat);
+                double u = gamma * xhat + beta + (c->residual ? h->z[i] : 0.0);
+                /* The error of u, through the activation, and the activation's own. */
+                double tol = lip * (SLACK * ROUNDOFF *
+                                        (fabs(gamma) * invstd * (fabs(h->x[i] - mean) + dev) + fabs(beta) + zabs) +
+                                    0.5 * var_tol * fabs(gamma * xhat)) +
+                             SLACK * ROUNDOFF * case_activation_ulps(c->activation, u) * fabs(ref->y[i]);
                 if (f16) tol += fabs(ref->y[i]) / 1024.0 + 1.0 / 16777216.0;
                 scaled(&r->y, o->y[i], ref->y[i], tol + 1e-30);
             }
@@ -426,6 +460,8 @@ static void reference_step(const fwd_case* c, const host_data* h, int step, cons
                        : (double)c->momentum;
         a.biased_running_var = c->biased_running_var;
         a.activation = c->activation;
+        a.activation_alpha = c->activation_alpha;
+        a.activation_beta = c->activation_beta;
         a.y = ref->y;
         a.mean = ref->mean;
         a.invstd = ref->invstd;
@@ -443,6 +479,8 @@ static void reference_step(const fwd_case* c, const host_data* h, int step, cons
         a.running_var = rv;
         a.eps = c->eps;
         a.activation = c->activation;
+        a.activation_alpha = c->activation_alpha;
+        a.activation_beta = c->activation_beta;
         a.y = ref->y;
         ref_batchnorm_forward_inference(&a);
     }
@@ -522,18 +560,18 @@ static void step_data(const fwd_case* c, buffers* b, int step) {
     gen_x(c, &b->h.shape, &r, b->h.x);
 }
 
-static int skip_f16(vkbn_context ctx, const fwd_case* c, case_result* r) {
+int case_skip_f16(vkbn_context ctx, vkbn_dtype dtype, char* message, size_t size) {
     vkbn_device_info info;
-    if (c->tensor.dtype != VKBN_DTYPE_F16 || vkbn_context_get_device_info(ctx, &info) != VKBN_SUCCESS) return 0;
+    if (dtype != VKBN_DTYPE_F16 || vkbn_context_get_device_info(ctx, &info) != VKBN_SUCCESS) return 0;
     if (info.storage_16bit) return 0;
-    snprintf(r->message, sizeof r->message, "skipped: %s has no 16-bit storage", info.name);
+    snprintf(message, size, "skipped: %s has no 16-bit storage", info.name);
     return 1;
 }
 
 int case_run(vkbn_context ctx, const fwd_case* c, case_result* r) {
     memset(r, 0, sizeof *r);
     r->ok = 1;
-    if (skip_f16(ctx, c, r)) return 0;
+    if (case_skip_f16(ctx, c->tensor.dtype, r->message, sizeof r->message)) return 0;
     uint64_t messages = vkbn_context_validation_message_count(ctx);
     buffers b;
     if (buffers_alloc(c, &b) != 0) {
@@ -582,7 +620,7 @@ static int same_bits(const void* a, const void* b, size_t bytes) { return memcmp
 int case_run_deterministic(vkbn_context ctx, const fwd_case* c, case_result* r) {
     memset(r, 0, sizeof *r);
     r->ok = 1;
-    if (skip_f16(ctx, c, r)) return 0;
+    if (case_skip_f16(ctx, c->tensor.dtype, r->message, sizeof r->message)) return 0;
     buffers runs[2];
     int rc = 0;
     for (int k = 0; k < 2; ++k) {

@@ -26,6 +26,8 @@ typedef struct fwd_case {
     int affine;                  /* weight and bias given */
     int residual;                /* residual z given */
     vkbn_activation activation;
+    float activation_alpha;      /* see vkbn_activation */
+    float activation_beta;
     int running;                 /* training: update running statistics */
     vkbn_running_average running_average;
     float momentum;
@@ -68,6 +70,26 @@ int case_run_deterministic(vkbn_context ctx, const fwd_case* c, case_result* r);
 
 /* A one-line description of the case ("train nchw f16 n=2 c=13 s=7x5 affine relu split=3"). */
 void case_describe(const fwd_case* c, char* out, size_t size);
+
+/* " relu", " leaky_relu(0.1)", " clamp(0,6)", " silu", "" for none. */
+void case_describe_activation(vkbn_activation a, float alpha, float beta, char* out, size_t size);
+
+/* How much an error in u can grow through the activation (its Lipschitz
+ * constant), and the activation's own relative error at u in units of the
+ * unit roundoff: SiLU's exp is accurate to (3 + 2|u|) ulp in Vulkan. */
+double case_activation_lipschitz(vkbn_activation a, double alpha);
+double case_activation_ulps(vkbn_activation a, double u);
+
+/* Helpers shared with the backward cases (bwd_cases.c). */
+float case_storage_round(float v, vkbn_dtype dtype); /* the value f16 storage keeps */
+/* A buffer of `bytes` with `offset` bytes in front: *view is a view of *root
+ * at the offset, or NULL when offset is 0. */
+vkbn_result case_tensor_buffer(vkbn_context ctx, uint64_t bytes, uint64_t offset, vkbn_buffer* root,
+                               vkbn_buffer* view);
+vkbn_result case_upload_tensor(vkbn_buffer b, const float* v, uint64_t count, vkbn_dtype dtype);
+vkbn_result case_download_tensor(vkbn_buffer b, float* v, uint64_t count, vkbn_dtype dtype);
+/* 1 with "skipped: ..." in message when dtype is f16 and the device lacks 16-bit storage. */
+int case_skip_f16(vkbn_context ctx, vkbn_dtype dtype, char* message, size_t size);
 
 #ifdef __cplusplus
 }

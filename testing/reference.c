@@ -44,22 +44,76 @@ static double channel_variance(const ref_shape* sh, const double* x, uint64_t c,
     return sum / (double)(sh->n * sh->s);
 }
 
-/* The fusions after the affine map: residual add, then the activation.
- * ReLU as "v < 0 ? 0 : v" lets NaN through, as PyTorch's relu does. */
-static double fuse(double v, const double* z, uint64_t i, vkbn_activation activation) {
+/* ------------------------------------------------------------------------ */
+/* Activations                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Written with comparisons that let NaN through, as PyTorch's do. */
+double ref_activation(vkbn_activation a, double u, double alpha, double beta) {
+    switch (a) {
+    case VKBN_ACTIVATION_RELU:
+        return u < 0.0 ? 0.0 : u;
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        return u < 0.0 ? alpha * u : u;
+    case VKBN_ACTIVATION_CLAMP:
+        return u < alpha ? alpha : u > beta ? beta : u;
+    case VKBN_ACTIVATION_SILU:
+        return u / (1.0 + exp(-u));
+    case VKBN_ACTIVATION_NONE:
+        break;
+    }
+    return u;
+}
+
+int ref_activation_reads_y(vkbn_activation a) {
+    return a == VKBN_ACTIVATION_RELU || a == VKBN_ACTIVATION_LEAKY_RELU || a == VKBN_ACTIVATION_CLAMP;
+}
+
+double ref_activation_grad_from_y(vkbn_activation a, double dy, double y, double alpha, double beta) {
+    switch (a) {
+    case VKBN_ACTIVATION_RELU:
+        return y > 0.0 ? dy : 0.0;
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        return y > 0.0 ? dy : dy * alpha;
+    case VKBN_ACTIVATION_CLAMP:
+        return y > alpha && y < beta ? dy : 0.0;
+    default:
+        return dy;
+    }
+}
+
+double ref_activation_grad_from_u(vkbn_activation a, double dy, double u, double alpha, double beta) {
+    switch (a) {
+    case VKBN_ACTIVATION_RELU:
+        return u > 0.0 ? dy : 0.0;
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        return u > 0.0 ? dy : dy * alpha;
+    case VKBN_ACTIVATION_CLAMP:
+        return u > alpha && u < beta ? dy : 0.0;
+    case VKBN_ACTIVATION_SILU: {
+        double s = 1.0 / (1.0 + exp(-u));
+        return dy * s * (1.0 + u * (1.0 - s));
+    }
+    case VKBN_ACTIVATION_NONE:
+        break;
+    }
+    return dy;
+}
+
+/* The fusions after the affine map: residual add, then the activation. */
+static double fuse(double v, const double* z, uint64_t i, vkbn_activation activation, double alpha, double beta) {
     if (z) v += z[i];
-    if (activation == VKBN_ACTIVATION_RELU && v < 0.0) v = 0.0;
-    return v;
+    return ref_activation(activation, v, alpha, beta);
 }
 
 /* y = gamma * (x - center) * scale + beta (then the fusions) for one channel. */
 static void normalize_channel(const ref_shape* sh, const double* x, const double* z, uint64_t c,
                               double center, double scale, double gamma, double beta,
-                              vkbn_activation activation, double* y) {
+                              vkbn_activation activation, double alpha, double act_beta, double* y) {
     for (uint64_t n = 0; n < sh->n; n++)
         for (uint64_t s = 0; s < sh->s; s++) {
             uint64_t i = ref_index(sh, n, c, s);
-            y[i] = fuse(gamma * (x[i] - center) * scale + beta, z, i, activation);
+            y[i] = fuse(gamma * (x[i] - center) * scale + beta, z, i, activation, alpha, act_beta);
         }
 }
 
@@ -72,7 +126,8 @@ void ref_batchnorm_forward_training(const ref_forward_training* a) {
         double invstd = 1.0 / sqrt(var + a->eps);
         double gamma = a->weight ? a->weight[c] : 1.0;
         double beta = a->bias ? a->bias[c] : 0.0;
-        normalize_channel(sh, a->x, a->z, c, mean, invstd, gamma, beta, a->activation, a->y);
+        normalize_channel(sh, a->x, a->z, c, mean, invstd, gamma, beta, a->activation, a->activation_alpha,
+                          a->activation_beta, a->y);
         /* mean, invstd and var are optional outputs: NULL skips them. */
         if (a->mean) a->mean[c] = mean;
         if (a->invstd) a->invstd[c] = invstd;
@@ -97,7 +152,49 @@ void ref_batchnorm_forward_inference(const ref_forward_inference* a) {
         double gamma = a->weight ? a->weight[c] : 1.0;
         double beta = a->bias ? a->bias[c] : 0.0;
         normalize_channel(sh, a->x, a->z, c, a->running_mean[c], scale, gamma, beta, a->activation,
-                          a->y);
+                          a->activation_alpha, a->activation_beta, a->y);
+    }
+}
+
+/* g = dy * act'(u) of element i of channel c (xhat given). */
+static double backward_grad(const ref_backward* a, uint64_t i, uint64_t c, double xhat) {
+    double alpha = a->activation_alpha, beta = a->activation_beta;
+    if (ref_activation_reads_y(a->activation)) {
+        return ref_activation_grad_from_y(a->activation, a->dy[i], a->y[i], alpha, beta);
+    }
+    double gamma = a->weight ? a->weight[c] : 1.0, shift = a->bias ? a->bias[c] : 0.0;
+    double u = gamma * xhat + shift + (a->z ? a->z[i] : 0.0);
+    return ref_activation_grad_from_u(a->activation, a->dy[i], u, alpha, beta);
+}
+
+void ref_batchnorm_backward(const ref_backward* a) {
+    const ref_shape* sh = &a->shape;
+    double m = (double)(sh->n * sh->s);
+    for (uint64_t c = 0; c < sh->c; c++) {
+        double mean = a->frozen ? a->running_mean[c] : a->save_mean[c];
+        double invstd = a->frozen ? 1.0 / sqrt(a->running_var[c] + a->eps) : a->save_invstd[c];
+        double gamma = a->weight ? a->weight[c] : 1.0;
+        double sum_g = 0.0, sum_gx = 0.0;
+        for (uint64_t n = 0; n < sh->n; n++)
+            for (uint64_t s = 0; s < sh->s; s++) {
+                uint64_t i = ref_index(sh, n, c, s);
+                double xhat = (a->x[i] - mean) * invstd;
+                double g = backward_grad(a, i, c, xhat);
+                sum_g += g;
+                sum_gx += g * xhat;
+                if (a->dz) a->dz[i] = g;
+            }
+        if (a->dbias) a->dbias[c] = sum_g;
+        if (a->dweight) a->dweight[c] = sum_gx;
+        if (!a->dx) continue;
+        for (uint64_t n = 0; n < sh->n; n++)
+            for (uint64_t s = 0; s < sh->s; s++) {
+                uint64_t i = ref_index(sh, n, c, s);
+                double xhat = (a->x[i] - mean) * invstd;
+                double g = backward_grad(a, i, c, xhat);
+                a->dx[i] = a->frozen ? gamma * invstd * g
+                                     : gamma * invstd * (g - sum_g / m - xhat * sum_gx / m);
+            }
     }
 }
 

@@ -46,6 +46,8 @@ typedef struct ref_forward_training {
     double* mean;
     double* invstd;
     double* var;
+    double activation_alpha;    /* see vkbn_activation (last: positional initializers stay valid) */
+    double activation_beta;
 } ref_forward_training;
 
 void ref_batchnorm_forward_training(const ref_forward_training* a);
@@ -62,9 +64,54 @@ typedef struct ref_forward_inference {
     double eps;
     vkbn_activation activation;
     double* y;
+    double activation_alpha;
+    double activation_beta;
 } ref_forward_inference;
 
 void ref_batchnorm_forward_inference(const ref_forward_inference* a);
+
+/* The activations of vkbn_activation at u, and dL/du = dy * act'(u). For
+ * RELU, LEAKY_RELU and CLAMP act' is read from y = act(u) as the library does
+ * (y > 0; y > 0 ? 1 : alpha; alpha < y < beta), so that both see the same
+ * stored y; for SILU (and NONE) from u. At a kink these are the one-sided
+ * derivatives PyTorch uses. */
+double ref_activation(vkbn_activation a, double u, double alpha, double beta);
+int ref_activation_reads_y(vkbn_activation a);
+double ref_activation_grad_from_y(vkbn_activation a, double dy, double y, double alpha, double beta);
+double ref_activation_grad_from_u(vkbn_activation a, double dy, double u, double alpha, double beta);
+
+/* Backward (SEMANTICS.md, "Backward"), in training mode from the saved
+ * statistics or with frozen (running) statistics. g = dy * act'(u):
+ *   xhat = (x - mean) * invstd;  dbias = sum g;  dweight = sum g * xhat
+ *   training: dx = gamma * invstd * (g - dbias / m - xhat * dweight / m)
+ *   frozen:   dx = gamma * invstd * g,  invstd = 1 / sqrt(running_var + eps)
+ *   dz = g
+ * y is read for RELU, LEAKY_RELU and CLAMP; SILU recomputes
+ * u = gamma * xhat + beta [+ z]. Any output may be NULL. */
+typedef struct ref_backward {
+    ref_shape shape;
+    int frozen;
+    const double* x;
+    const double* dy;
+    const double* y;            /* RELU, LEAKY_RELU, CLAMP */
+    const double* z;            /* SILU: the forward's residual, or NULL */
+    const double* weight;       /* NULL: 1 */
+    const double* bias;         /* NULL: 0 (SILU) */
+    const double* save_mean;    /* training */
+    const double* save_invstd;  /* training */
+    const double* running_mean; /* frozen */
+    const double* running_var;  /* frozen */
+    double eps;                 /* frozen */
+    vkbn_activation activation;
+    double activation_alpha;
+    double activation_beta;
+    double* dx;
+    double* dweight;
+    double* dbias;
+    double* dz;
+} ref_backward;
+
+void ref_batchnorm_backward(const ref_backward* a);
 
 /* IEEE half <-> float, round to nearest even, with subnormals, inf and NaN. */
 uint16_t ref_f32_to_f16(float f);

@@ -51,6 +51,22 @@ static fwd_case make(const shape* s, vkbn_layout layout, vkbn_dtype dtype) {
     return case_default(s->n, s->c, s->rank, s->spatial, layout, dtype);
 }
 
+/* The activations in turn: none, relu, leaky_relu (slopes below and above
+ * 1), clamp (ReLU6 and a range across 0), silu. */
+static void set_activation(fwd_case* c, unsigned k) {
+    static const struct {
+        vkbn_activation a;
+        float alpha, beta;
+    } acts[] = {{VKBN_ACTIVATION_NONE, 0, 0},          {VKBN_ACTIVATION_RELU, 0, 0},
+                {VKBN_ACTIVATION_LEAKY_RELU, 0.1f, 0}, {VKBN_ACTIVATION_CLAMP, 0.0f, 6.0f},
+                {VKBN_ACTIVATION_SILU, 0, 0},          {VKBN_ACTIVATION_LEAKY_RELU, -1.5f, 0},
+                {VKBN_ACTIVATION_CLAMP, -0.5f, 0.75f}};
+    unsigned i = k % (sizeof acts / sizeof acts[0]);
+    c->activation = acts[i].a;
+    c->activation_alpha = acts[i].alpha;
+    c->activation_beta = acts[i].beta;
+}
+
 static const shape matrix_shapes[] = {
     {2, 1, 0, {0}},         /* (N, C) only: S = 1 */
     {1, 5, 1, {7}},         /* N = 1 */
@@ -77,7 +93,7 @@ static void matrix(vkbn_context ctx) {
                     c.seed = 100 + k;
                     c.affine = k % 3 != 2;
                     c.residual = k % 4 == 1;
-                    c.activation = k % 2 ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+                    set_activation(&c, k);
                     c.running_average = k % 3 == 1 ? VKBN_RUNNING_AVERAGE_CUMULATIVE : VKBN_RUNNING_AVERAGE_EXPONENTIAL;
                     c.cumulative_count = k % 5;
                     c.biased_running_var = k % 3 == 2;
@@ -185,7 +201,7 @@ static void windows(vkbn_context ctx) {
                 c.seed = 500 + k;
                 c.residual = k % 2;
                 c.offset_bytes = (k % 3) * 4;
-                c.activation = k % 3 == 1 ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+                set_activation(&c, k);
                 ++k;
                 run(ctx, &c);
                 c.data = CASE_DATA_LARGE_MEAN;
@@ -205,7 +221,7 @@ static void large(vkbn_context ctx) {
     run(ctx, &c);
     c = make(&s, VKBN_LAYOUT_CHANNELS_LAST, VKBN_DTYPE_F16);
     c.residual = 1;
-    c.activation = VKBN_ACTIVATION_RELU;
+    c.activation = VKBN_ACTIVATION_SILU;
     run(ctx, &c);
 }
 

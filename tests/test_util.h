@@ -13,9 +13,10 @@
 /* ctest's SKIP_RETURN_CODE: no Vulkan device on this machine. */
 #define TEST_SKIP 77
 
+/* Atomic: the engine tests check from several threads. */
 typedef struct test_counts {
-    int passed;
-    int failed;
+    _Atomic int passed;
+    _Atomic int failed;
 } test_counts;
 
 static test_counts g_counts;
@@ -33,8 +34,9 @@ static test_counts g_counts;
     } while (0)
 
 static inline int test_summary(void) {
-    printf("%d passed, %d failed\n", g_counts.passed, g_counts.failed);
-    return g_counts.failed ? 1 : 0;
+    int passed = g_counts.passed, failed = g_counts.failed;
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
 }
 
 static inline int env_set(const char* name) {
@@ -57,10 +59,11 @@ static inline void test_log(void* user, vkbn_log_level level, const char* messag
 #include <dlfcn.h>
 /* Sanitizer builds: lavapipe leaks a little per VkInstance, and the loader
  * unloads it before LeakSanitizer reports, leaving the leak nameless and
- * unsuppressible. Pinning the driver (RTLD_NODELETE) keeps its frames named so
+ * unsuppressible (the validation layer likewise, with several instances).
+ * Pinning the driver and the layer (RTLD_NODELETE) keeps their frames named so
  * tests/lsan.supp can suppress it while vkbn's own leaks still fail. */
 static inline void test_pin_drivers(void) {
-    static const char* const drivers[] = {"libvulkan_lvp.so", "libLLVM-15.so.1"};
+    static const char* const drivers[] = {"libvulkan_lvp.so", "libLLVM-15.so.1", "libVkLayer_khronos_validation.so"};
     for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; ++i) dlopen(drivers[i], RTLD_NOW | RTLD_NODELETE);
 }
 #else

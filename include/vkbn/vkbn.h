@@ -160,9 +160,19 @@ VKBN_API uint64_t vkbn_tensor_element_count(const vkbn_tensor_desc* VKBN_NOT_NUL
 /* Size in bytes of one element of the given type (4 or 2; 0 for an unknown type). */
 VKBN_API uint32_t vkbn_dtype_size(vkbn_dtype dtype);
 
+/* The activation fused after the normalization (and the residual add): with
+ * u = bn(x) [+ residual], y = act(u). Its parameters are the descs'
+ * activation_alpha and activation_beta; NONE, RELU and SILU ignore them, so a
+ * zero-initialised desc means no activation, and RELU needs nothing more. */
 typedef enum vkbn_activation {
-    VKBN_ACTIVATION_NONE = 0,
-    VKBN_ACTIVATION_RELU = 1 /* y = max(y, 0) */
+    VKBN_ACTIVATION_NONE = 0,       /* y = u */
+    VKBN_ACTIVATION_RELU = 1,       /* y = max(u, 0) */
+    /* y = u >= 0 ? u : alpha * u; alpha, the negative slope (e.g. 0.01), finite
+     * (backward takes act' from y and needs alpha >= 0, as PyTorch in place) */
+    VKBN_ACTIVATION_LEAKY_RELU = 2,
+    /* y = min(max(u, alpha), beta); alpha <= beta, both finite. ReLU6: 0, 6 */
+    VKBN_ACTIVATION_CLAMP = 3,
+    VKBN_ACTIVATION_SILU = 4        /* y = u * sigmoid(u) = u / (1 + exp(-u)) (swish) */
 } vkbn_activation;
 
 /* ------------------------------------------------------------------------ */
@@ -233,18 +243,35 @@ typedef enum vkbn_context_flag_bits {
     VKBN_CONTEXT_ENABLE_VALIDATION = 0x1,
     /* Never use subgroup operations: the shared-memory reduction path runs on
      * every device (for testing and for drivers with subgroup bugs). */
-    VKBN_CONTEXT_DISABLE_SUBGROUPS = 0x2
+    VKBN_CONTEXT_DISABLE_SUBGROUPS = 0x2,
+    /* VKBN_CONTEXT_ENABLE_VALIDATION plus the layer's synchronization
+     * validation (VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT):
+     * hazards between vkbn's own commands count as validation messages. */
+    VKBN_CONTEXT_ENABLE_SYNC_VALIDATION = 0x4
 } vkbn_context_flag_bits;
 typedef uint32_t vkbn_context_flags;
 
+/* Serialises vkbn's use of a borrowed queue with the caller's (Vulkan requires
+ * external synchronization of vkQueueSubmit): lock(user, 1) before vkbn submits
+ * to or waits on it, lock(user, 0) after. */
+typedef void (*vkbn_queue_lock_fn)(void* VKBN_NULLABLE user_data, vkbn_bool acquire);
+
 /* A device the caller created and keeps ownership of. vkbn never destroys
- * any of these handles; the caller destroys the context before them. */
+ * any of these handles; the caller destroys the context before them.
+ * vkbn_vulkan_get_requirements tells what to enable on it; features vkbn
+ * would use but finds disabled select its fallback paths (see there). */
 typedef struct vkbn_vulkan_device {
     VkInstance instance;
     VkPhysicalDevice physical_device;
     VkDevice device;
-    VkQueue queue;                   /* a queue with compute support */
-    uint32_t queue_family_index;
+    /* A queue with compute support, used only by the calls that run work
+     * immediately (buffer upload/download, vkbn_plan_execute*, the one-shot
+     * operations), each of which waits for its own fence, never for the queue
+     * or the device to be idle. VK_NULL_HANDLE: a recording-only context
+     * (those calls fail with VKBN_ERROR_UNSUPPORTED, except transfers to
+     * host-mapped buffers). */
+    VkQueue queue;
+    uint32_t queue_family_index;     /* the family of queue; plans may be recorded for any compute family */
     uint32_t api_version;            /* the apiVersion the instance was created with (>= 1.1) */
     /* NULL: vkbn loads the system Vulkan loader's. */
     PFN_vkGetInstanceProcAddr VKBN_NULLABLE get_instance_proc_addr;
@@ -252,6 +279,11 @@ typedef struct vkbn_vulkan_device {
      * extensions and feature chain (only during vkbn_context_create) to know
      * what it may use. NULL: only Vulkan 1.1 core without optional features. */
     const VkDeviceCreateInfo* VKBN_NULLABLE create_info;
+    /* Optional: called around every vkbn use of `queue`, for a queue the
+     * caller submits to from other threads. NULL: the caller guarantees no
+     * other thread uses the queue while an immediate vkbn call runs. */
+    vkbn_queue_lock_fn VKBN_NULLABLE lock_queue;
+    void* VKBN_NULLABLE lock_queue_user_data;
 } vkbn_vulkan_device;
 
 typedef struct vkbn_context_desc {
@@ -269,6 +301,14 @@ typedef struct vkbn_context_desc {
     /* Testing and tuning: the largest byte range one dispatch binds (0: the
      * device's maxStorageBufferRange). Larger tensors are processed in windows. */
     uint64_t max_binding_range;
+    /* Pipelines (see "Embedding in an engine"): the caller's VkPipelineCache,
+     * used for every pipeline vkbn creates and never destroyed by vkbn; or,
+     * when that is VK_NULL_HANDLE, the path of a file for vkbn's own cache:
+     * loaded at creation when it was written for this device, driver and
+     * vkbn build (anything else is ignored and replaced), saved by
+     * vkbn_context_save_pipeline_cache and by vkbn_context_destroy. */
+    VkPipelineCache pipeline_cache;
+    const char* VKBN_NULLABLE pipeline_cache_path;
 } vkbn_context_desc;
 
 /* Creates a context. desc may be NULL for all defaults. On success *out is a
@@ -276,7 +316,10 @@ typedef struct vkbn_context_desc {
 VKBN_API vkbn_result vkbn_context_create(const vkbn_context_desc* VKBN_NULLABLE desc,
                                          vkbn_context VKBN_NULLABLE* VKBN_NOT_NULL out);
 /* Waits for the context's work, then frees everything it created. A borrowed
- * device, queue and instance are left alone. Accepts NULL. */
+ * device, queue and instance are left alone, and vkbn never waits for a
+ * borrowed queue or device to be idle: command buffers into which the caller
+ * recorded plans must have completed before. Saves vkbn's own pipeline cache
+ * to pipeline_cache_path, if any (failures go to the log). Accepts NULL. */
 VKBN_API void vkbn_context_destroy(vkbn_context VKBN_NULLABLE ctx);
 /* The device the context runs on, including whether it is the default. */
 VKBN_API vkbn_result vkbn_context_get_device_info(vkbn_context VKBN_NOT_NULL ctx,
@@ -361,6 +404,15 @@ typedef struct vkbn_forward_training_desc {
      * channel's reduction across up to k workgroups. Results are identical
      * to within rounding whatever the choice. */
     uint32_t reduction_split;
+    /* Scratch memory the caller supplies instead of vkbn allocating it with the
+     * plan: at least vkbn_forward_training_scratch_requirements().size bytes,
+     * its offset a multiple of .alignment, VkBuffer usage STORAGE_BUFFER |
+     * TRANSFER_DST. Its contents need not be initialised. It must not
+     * overlap any other argument, and runs of plans that share it must not
+     * overlap in time. NULL: vkbn allocates it once, at plan creation. */
+    vkbn_buffer VKBN_NULLABLE scratch;
+    float activation_alpha;                 /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
+    float activation_beta;                  /* CLAMP: max */
 } vkbn_forward_training_desc;
 
 /* Forward pass in inference mode, from running statistics:
@@ -376,7 +428,65 @@ typedef struct vkbn_forward_inference_desc {
     vkbn_buffer VKBN_NOT_NULL running_var;
     float eps;
     vkbn_activation activation;
+    float activation_alpha;                 /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
+    float activation_beta;                  /* CLAMP: max */
 } vkbn_forward_inference_desc;
+
+/* Backward pass (SEMANTICS.md, "Backward"). With u = bn(x) [+ residual] and
+ * y = act(u) the forward pass's values, g = dy * act'(u) is the gradient that
+ * reaches the normalization, and per channel (sums over its m values):
+ *
+ *   training (frozen = 0), from the batch statistics the forward saved:
+ *     xhat = (x - save_mean) * save_invstd
+ *     dbias = sum g;  dweight = sum g * xhat
+ *     dx = weight * save_invstd * (g - dbias / m - xhat * dweight / m)
+ *   frozen statistics (frozen = 1: inference-mode statistics, fine-tuning):
+ *     invstd = 1 / sqrt(running_var + eps);  xhat = (x - running_mean) * invstd
+ *     dbias = sum g;  dweight = sum g * xhat;  dx = g * weight * invstd
+ *   dresidual = g (the add variant: the residual's gradient)
+ *
+ * Buffers
+ * - x, dy: required; x, y, dy, residual, dx and dresidual are described by
+ *   `tensor`; every other buffer is an f32 vector of c elements.
+ * - training: save_mean and save_invstd required (m = 1 is an error, as in
+ *   the forward pass); frozen: running_mean and running_var required, eps used.
+ * - weight: NULL means 1. dweight is the gradient of weight all the same.
+ * - act'(u) comes from y for RELU (y > 0), LEAKY_RELU (y > 0 ? 1 : alpha) and
+ *   CLAMP (alpha < y < beta): y is then required (with f16 storage the mask
+ *   is that of the stored y). SILU recomputes u from x, the statistics above,
+ *   weight, bias (NULL: 0) and residual (give it if the forward added one;
+ *   required with dresidual). NONE uses none of y, bias, residual.
+ * - Outputs: any non-empty subset of dx, dweight, dbias, dresidual, and only
+ *   their work is done: no pass that writes dx when dx is NULL; in frozen
+ *   mode without dweight and dbias, no reduction (one elementwise pass).
+ * - Aliasing: dx may be dy itself (in place: same buffer range). No other
+ *   output may overlap any argument the call uses.
+ * - reduction_split and scratch: as in vkbn_forward_training_desc (scratch
+ *   sized by vkbn_backward_scratch_requirements). */
+typedef struct vkbn_backward_desc {
+    vkbn_tensor_desc tensor;
+    vkbn_buffer VKBN_NOT_NULL x;            /* the forward input */
+    vkbn_buffer VKBN_NOT_NULL dy;           /* gradient of the loss w.r.t. y */
+    vkbn_buffer VKBN_NULLABLE y;            /* the forward output (RELU, LEAKY_RELU, CLAMP) */
+    vkbn_buffer VKBN_NULLABLE residual;     /* the forward residual (SILU) */
+    vkbn_buffer VKBN_NULLABLE weight;       /* gamma; NULL means 1 */
+    vkbn_buffer VKBN_NULLABLE bias;         /* beta; NULL means 0 (SILU) */
+    vkbn_buffer VKBN_NULLABLE save_mean;    /* training: the forward's batch mean */
+    vkbn_buffer VKBN_NULLABLE save_invstd;  /* training: the forward's 1 / sqrt(var + eps) */
+    vkbn_bool frozen;                       /* 1: statistics from running_mean / running_var */
+    vkbn_buffer VKBN_NULLABLE running_mean; /* frozen */
+    vkbn_buffer VKBN_NULLABLE running_var;  /* frozen */
+    float eps;                              /* finite, >= 0; frozen: added to running_var */
+    vkbn_activation activation;             /* of the forward pass */
+    float activation_alpha;
+    float activation_beta;
+    vkbn_buffer VKBN_NULLABLE dx;           /* out: gradient w.r.t. x; may be dy */
+    vkbn_buffer VKBN_NULLABLE dweight;      /* out: gradient w.r.t. weight (dgamma) */
+    vkbn_buffer VKBN_NULLABLE dbias;        /* out: gradient w.r.t. bias (dbeta) */
+    vkbn_buffer VKBN_NULLABLE dresidual;    /* out: gradient w.r.t. the residual (= g) */
+    uint32_t reduction_split;
+    vkbn_buffer VKBN_NULLABLE scratch;      /* the caller's scratch, or NULL (see the forward desc) */
+} vkbn_backward_desc;
 
 /* y = x, `size` bytes: the plain copy kernel the benchmark uses as each
  * device's bandwidth ceiling. size must be a multiple of 4. */
@@ -391,6 +501,8 @@ VKBN_API vkbn_result vkbn_forward_training(vkbn_context VKBN_NOT_NULL ctx,
                                            const vkbn_forward_training_desc* VKBN_NOT_NULL desc);
 VKBN_API vkbn_result vkbn_forward_inference(vkbn_context VKBN_NOT_NULL ctx,
                                             const vkbn_forward_inference_desc* VKBN_NOT_NULL desc);
+VKBN_API vkbn_result vkbn_backward(vkbn_context VKBN_NOT_NULL ctx,
+                                   const vkbn_backward_desc* VKBN_NOT_NULL desc);
 
 /* ------------------------------------------------------------------------ */
 /* Plans: an operation prepared once and run many times                      */
@@ -405,6 +517,9 @@ VKBN_API vkbn_result vkbn_plan_create_forward_training(vkbn_context VKBN_NOT_NUL
 VKBN_API vkbn_result vkbn_plan_create_forward_inference(vkbn_context VKBN_NOT_NULL ctx,
                                                         const vkbn_forward_inference_desc* VKBN_NOT_NULL desc,
                                                         vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
+VKBN_API vkbn_result vkbn_plan_create_backward(vkbn_context VKBN_NOT_NULL ctx,
+                                               const vkbn_backward_desc* VKBN_NOT_NULL desc,
+                                               vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
 VKBN_API vkbn_result vkbn_plan_create_copy(vkbn_context VKBN_NOT_NULL ctx,
                                            const vkbn_copy_desc* VKBN_NOT_NULL desc,
                                            vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
@@ -420,6 +535,188 @@ VKBN_API vkbn_result vkbn_plan_execute_timed(vkbn_plan VKBN_NOT_NULL plan, uint3
  * "split: stats_cf(f32,vec4,subgroup) x128 + apply(f32,vec4)". */
 VKBN_API const char* VKBN_NOT_NULL vkbn_plan_describe(vkbn_plan VKBN_NOT_NULL plan);
 VKBN_API void vkbn_plan_destroy(vkbn_plan VKBN_NULLABLE plan);
+
+/* ------------------------------------------------------------------------ */
+/* Embedding in an engine                                                    */
+/* ------------------------------------------------------------------------ */
+/*
+ * An engine that owns the VkDevice, queues, memory and command buffers uses
+ * vkbn like VMA or sokol_gfx: it borrows the device (vkbn_context_desc.
+ * borrowed), wraps its own buffers (vkbn_buffer_wrap, any 4-byte-aligned
+ * offset inside one big VkBuffer), optionally supplies scratch memory
+ * (vkbn_forward_training_desc.scratch), creates plans at load time (pipelines
+ * and descriptors are made then, never later), and each frame records plans
+ * into its own command buffers with vkbn_plan_record. Recording never
+ * allocates, compiles, submits or waits.
+ *
+ * Synchronization contract of one recorded run (vkbn_plan_record)
+ *   Every access is made by compute shaders
+ *   (VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT), except the scratch counter fill
+ *   (VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT):
+ *
+ *   op                  reads (SHADER_READ)               writes (SHADER_WRITE)
+ *   forward training    x, residual, weight, bias,        y, save_mean, save_invstd,
+ *                       running_mean, running_var,        running_mean, running_var,
+ *                       scratch                           scratch (+ TRANSFER_WRITE)
+ *   forward inference   x, residual, weight, bias,        y
+ *                       running_mean, running_var
+ *   backward            x, dy, y, residual, weight,       dx, dweight, dbias, dresidual,
+ *                       bias, save_mean, save_invstd,     scratch (+ TRANSFER_WRITE)
+ *                       running_mean, running_var,
+ *                       scratch
+ *   copy                x                                 y
+ *
+ *   Only the bytes of each tensor and vector are touched (the descriptors may
+ *   start up to minStorageBufferOffsetAlignment bytes earlier, but nothing
+ *   outside the argument is read or written). Fused and inference plans use
+ *   no scratch, nor do fused and elementwise backward plans;
+ *   vkbn_plan_describe says which plan was chosen.
+ *   Before the run, the caller makes earlier writes to any of these ranges
+ *   available and visible to those stages and accesses, and orders earlier
+ *   reads of the written ranges before it (for instance a VkMemoryBarrier
+ *   from the producing stage with its write access to
+ *   COMPUTE_SHADER | TRANSFER with SHADER_READ | SHADER_WRITE |
+ *   TRANSFER_WRITE). After the run, later readers of the written ranges wait
+ *   for COMPUTE_SHADER / SHADER_WRITE, and later writers of any range for
+ *   COMPUTE_SHADER. VKBN_RECORD_BARRIER_BEFORE and VKBN_RECORD_BARRIER_AFTER
+ *   have vkbn record conservative global barriers that do exactly this. The
+ *   barriers between the plan's own dispatches are always recorded.
+ *
+ * Scratch counters
+ *   Split training plans elect the workgroup that merges a channel with an
+ *   integer counter that must be zero when a run starts (each run leaves it
+ *   at zero again). A command buffer may be submitted in another order than
+ *   it was recorded, resubmitted, or never submitted, and an engine's
+ *   allocator may alias scratch memory between frames, so vkbn never assumes
+ *   the counters are zero: every recorded run of such a plan starts with a
+ *   vkCmdFillBuffer of its counters (4 bytes per channel group) and one
+ *   barrier. The caller never zeroes scratch.
+ *
+ * Threads
+ *   - Any number of threads may call vkbn_plan_record at once with one
+ *     context, each into its own command buffer (the same plan included:
+ *     recording only reads the plan). The command buffer is externally
+ *     synchronized, as Vulkan requires.
+ *   - Creating and destroying plans and buffers may run concurrently from
+ *     several threads (pipelines are created under a per-context lock).
+ *   - Calls that run work immediately (buffer upload/download,
+ *     vkbn_plan_execute*, the one-shot operations) are serialised per
+ *     context; on a borrowed queue see vkbn_vulkan_device.lock_queue.
+ *   - A plan or buffer must not be destroyed while another thread uses it or
+ *     while a command buffer that recorded it may still execute.
+ *   - Separate contexts (one per device, or several on one device) are
+ *     independent.
+ */
+
+/* Device extensions vkbn may ask for (vkbn_vulkan_requirements.extensions). */
+#define VKBN_MAX_DEVICE_EXTENSIONS 4
+
+/* What vkbn needs and can use on a physical device, to enable at device
+ * creation. Everything listed is supported by that device. */
+typedef struct vkbn_vulkan_requirements {
+    uint32_t min_api_version;   /* VK_API_VERSION_1_1: older devices are refused */
+    uint32_t api_version;       /* the newest version vkbn uses, capped at the device's */
+    VkQueueFlags queue_flags;   /* VK_QUEUE_COMPUTE_BIT */
+    /* Device extensions vkbn would use (each optional): enable them all. */
+    uint32_t extension_count;
+    const char* VKBN_NULLABLE extensions[VKBN_MAX_DEVICE_EXTENSIONS]; /* static strings */
+    /* Optional features the device has and vkbn would use: VK_TRUE means
+     * "enable this bit" (VkPhysicalDevice16BitStorageFeatures or
+     * VkPhysicalDeviceVulkan11Features; VkPhysicalDeviceSubgroupSizeControlFeatures
+     * or VkPhysicalDeviceVulkan13Features). Left off: f16 tensors fail with
+     * VKBN_ERROR_UNSUPPORTED_DTYPE; without both subgroup bits the reductions
+     * take the shared-memory path (same results to within rounding). */
+    VkBool32 storage_buffer_16bit_access;
+    VkBool32 subgroup_size_control;
+    VkBool32 compute_full_subgroups;
+} vkbn_vulkan_requirements;
+
+/* Fills *out for physical_device of instance. get_instance_proc_addr may be
+ * NULL for the system loader's. Fails with VKBN_ERROR_UNSUPPORTED_DEVICE
+ * (message says why) when vkbn cannot run on the device at all. */
+VKBN_API vkbn_result vkbn_vulkan_get_requirements(PFN_vkGetInstanceProcAddr VKBN_NULLABLE get_instance_proc_addr,
+                                                  VkInstance instance, VkPhysicalDevice physical_device,
+                                                  vkbn_vulkan_requirements* VKBN_NOT_NULL out);
+
+/* Feature structs for a VkDeviceCreateInfo that has no feature chain of its own. */
+typedef struct vkbn_vulkan_feature_chain {
+    VkPhysicalDevice16BitStorageFeatures storage_16bit;
+    VkPhysicalDeviceSubgroupSizeControlFeatures subgroup_size_control;
+} vkbn_vulkan_feature_chain;
+
+/* Fills `chain` with the features `req` asks for, links the structs that
+ * enable something in front of `next`, and returns the head (`next` if
+ * none) for VkDeviceCreateInfo.pNext. An engine that already chains
+ * VkPhysicalDeviceVulkan11Features / 13Features sets the bits there instead
+ * (Vulkan forbids both forms in one chain). */
+VKBN_API void* VKBN_NULLABLE vkbn_vulkan_chain_features(const vkbn_vulkan_requirements* VKBN_NOT_NULL req,
+                                                         vkbn_vulkan_feature_chain* VKBN_NOT_NULL chain,
+                                                         void* VKBN_NULLABLE next);
+
+typedef struct vkbn_scratch_requirements {
+    uint64_t size;      /* bytes; 0 when the plan for this description needs none */
+    uint64_t alignment; /* the scratch buffer's offset in its VkBuffer must be a multiple */
+} vkbn_scratch_requirements;
+
+/* The scratch the plan for `desc` would need (desc->scratch is ignored), for
+ * the caller to sub-allocate before vkbn_plan_create_forward_training. The
+ * answer is for this exact description: the shape, the device, and the
+ * buffers' offsets (which choose the vector width) decide the plan. The same
+ * description on the same context always gives the same answer. May create
+ * the pipelines the plan will use (so plan creation is faster). */
+VKBN_API vkbn_result vkbn_forward_training_scratch_requirements(
+    vkbn_context VKBN_NOT_NULL ctx, const vkbn_forward_training_desc* VKBN_NOT_NULL desc,
+    vkbn_scratch_requirements* VKBN_NOT_NULL out);
+/* The same for the backward plan of `desc` (desc->scratch is ignored). */
+VKBN_API vkbn_result vkbn_backward_scratch_requirements(vkbn_context VKBN_NOT_NULL ctx,
+                                                        const vkbn_backward_desc* VKBN_NOT_NULL desc,
+                                                        vkbn_scratch_requirements* VKBN_NOT_NULL out);
+
+typedef enum vkbn_record_flag_bits {
+    /* Before the run: a global barrier from every earlier command's writes
+     * (ALL_COMMANDS, MEMORY_WRITE) to the run's accesses (COMPUTE_SHADER |
+     * TRANSFER; SHADER_READ | SHADER_WRITE | TRANSFER_WRITE). */
+    VKBN_RECORD_BARRIER_BEFORE = 0x1,
+    /* After the run: a global barrier from its writes (COMPUTE_SHADER,
+     * SHADER_WRITE) to every later command (ALL_COMMANDS, MEMORY_READ |
+     * MEMORY_WRITE). */
+    VKBN_RECORD_BARRIER_AFTER = 0x2
+} vkbn_record_flag_bits;
+typedef uint32_t vkbn_record_flags;
+
+/* Records one run of the plan into `cmd`, a primary or secondary command
+ * buffer of the context's VkDevice in the recording state, outside a render
+ * pass, from a pool whose queue family supports compute. Records pipeline
+ * barriers, at most one fill and the dispatches; it allocates nothing,
+ * compiles nothing and submits nothing. It leaves a compute pipeline,
+ * descriptor set 0 and push constants bound: rebind your own compute state
+ * afterwards. The caller submits `cmd` and synchronizes with it as described
+ * above; the plan, its buffers and its scratch must stay alive until the
+ * command buffer has finished. The recording may be submitted any number of
+ * times. VKBN_ERROR_UNSUPPORTED on a context without Vulkan (the CPU path). */
+VKBN_API vkbn_result vkbn_plan_record(vkbn_plan VKBN_NOT_NULL plan, VkCommandBuffer cmd, vkbn_record_flags flags);
+
+/* Pipeline creation so far on a context (for load-time budgets and the
+ * benchmark's cold/warm cache measurement). */
+typedef struct vkbn_pipeline_stats {
+    uint32_t pipelines_created;     /* vkCreateComputePipelines calls */
+    uint32_t pipelines_cache_hits;  /* of those, found in the pipeline cache per the driver */
+    vkbn_bool hits_reported;        /* whether the driver reports hits (pipeline creation feedback) */
+    double create_seconds;          /* wall time spent in vkCreateComputePipelines */
+    vkbn_bool cache_file_loaded;    /* pipeline_cache_path was read and accepted */
+    uint64_t cache_file_bytes;      /* the driver's data in it */
+    char cache_file_status[160];    /* what happened to the file ("loaded", "absent", "stale: ...") */
+} vkbn_pipeline_stats;
+
+VKBN_API vkbn_result vkbn_context_get_pipeline_stats(vkbn_context VKBN_NOT_NULL ctx,
+                                                     vkbn_pipeline_stats* VKBN_NOT_NULL out);
+
+/* Writes vkbn's own pipeline cache to vkbn_context_desc.pipeline_cache_path
+ * (atomically: a temporary file renamed over it), headed by the device's
+ * vendor and device IDs, driver version, pipelineCacheUUID and the vkbn
+ * build, so that a later start on another driver ignores it.
+ * VKBN_ERROR_UNSUPPORTED when the context has no such path. */
+VKBN_API vkbn_result vkbn_context_save_pipeline_cache(vkbn_context VKBN_NOT_NULL ctx);
 
 #ifdef __cplusplus
 }

@@ -38,7 +38,7 @@ vkbn_result vkbn_enumerate_devices(uint32_t* count, vkbn_device_info* infos) {
     if (vkbn__vk_load_loader(&gipa) != VKBN_SUCCESS) return VKBN_SUCCESS; /* no loader: no Vulkan devices */
     VkInstance instance = VK_NULL_HANDLE;
     bool debug_utils = false;
-    if (vkbn__vk_create_instance(gipa, false, &instance, &debug_utils) != VKBN_SUCCESS) {
+    if (vkbn__vk_create_instance(gipa, false, false, NULL, &instance, &debug_utils) != VKBN_SUCCESS) {
         return VKBN_SUCCESS; /* a loader without drivers lists nothing */
     }
     vkbn__instance_fns fn;
@@ -79,7 +79,8 @@ vkbn_result vkbn_context_create(const vkbn_context_desc* desc, vkbn_context* out
         memset(&defaults, 0, sizeof defaults);
         desc = &defaults;
     }
-    const vkbn_context_flags known = VKBN_CONTEXT_ENABLE_VALIDATION | VKBN_CONTEXT_DISABLE_SUBGROUPS;
+    const vkbn_context_flags known =
+        VKBN_CONTEXT_ENABLE_VALIDATION | VKBN_CONTEXT_DISABLE_SUBGROUPS | VKBN_CONTEXT_ENABLE_SYNC_VALIDATION;
     if (desc->flags & ~known) {
         return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->flags: unknown bits 0x%x", desc->flags & ~known);
     }
@@ -152,6 +153,7 @@ vkbn_result vkbn_buffer_wrap(vkbn_context ctx, VkBuffer buffer, VkDeviceSize off
                           (unsigned long long)offset);
     }
     if (size == 0) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "size: must be > 0");
+    VKBN_CHECK(vkbn__vk_buffer_check_wrap(ctx, buffer, offset, size));
     vkbn_buffer b = vkbn__calloc(1, sizeof *b);
     if (!b) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_buffer_wrap: out of host memory");
     b->ctx = ctx;
@@ -259,6 +261,16 @@ vkbn_result vkbn_plan_create_forward_inference(vkbn_context ctx, const vkbn_forw
     return plan_from_op(ctx, &op, out);
 }
 
+vkbn_result vkbn_plan_create_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn_plan* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_backward(ctx, desc, &op));
+    return plan_from_op(ctx, &op, out);
+}
+
 vkbn_result vkbn_plan_create_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn_plan* out) {
     REQUIRE(out, "out");
     *out = NULL;
@@ -300,6 +312,14 @@ vkbn_result vkbn_forward_training(vkbn_context ctx, const vkbn_forward_training_
 vkbn_result vkbn_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc) {
     vkbn_plan plan = NULL;
     VKBN_CHECK(vkbn_plan_create_forward_inference(ctx, desc, &plan));
+    vkbn_result r = vkbn_plan_execute(plan);
+    vkbn_plan_destroy(plan);
+    return r;
+}
+
+vkbn_result vkbn_backward(vkbn_context ctx, const vkbn_backward_desc* desc) {
+    vkbn_plan plan = NULL;
+    VKBN_CHECK(vkbn_plan_create_backward(ctx, desc, &plan));
     vkbn_result r = vkbn_plan_execute(plan);
     vkbn_plan_destroy(plan);
     return r;

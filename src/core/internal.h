@@ -44,7 +44,8 @@ struct vkbn_buffer_T {
 typedef enum vkbn__op_kind {
     VKBN__OP_FORWARD_TRAINING,
     VKBN__OP_FORWARD_INFERENCE,
-    VKBN__OP_COPY
+    VKBN__OP_COPY,
+    VKBN__OP_BACKWARD
 } vkbn__op_kind;
 
 /* A validated operation, the same for every backend. */
@@ -63,8 +64,17 @@ typedef struct vkbn__op {
     float factor;          /* running-average weight f of this batch */
     float var_correction;  /* m / (m - 1), or 1 */
     vkbn_activation activation;
+    float activation_alpha;
+    float activation_beta;
     uint32_t reduction_split;
     uint64_t copy_bytes;
+    vkbn_buffer scratch; /* the caller's scratch, or NULL: the plan allocates its own */
+    /* Backward (VKBN__OP_BACKWARD). y and z are set only where the activation
+     * reads them (y: the mask; z: SiLU's u); running_* only when frozen,
+     * save_* only in training. */
+    bool frozen;
+    vkbn_buffer dy;
+    vkbn_buffer dx, dz, dweight, dbias; /* outputs; NULL: not wanted */
 } vkbn__op;
 
 struct vkbn_plan_T {
@@ -83,6 +93,7 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
 vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc,
                                              vkbn__op* op);
 vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn__op* op);
+vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 
 /* Logging through the context's callback, if any. */
 void vkbn__log(vkbn_context ctx, vkbn_log_level level, const char* fmt, ...)

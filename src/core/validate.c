@@ -90,11 +90,37 @@ static vkbn_result check_eps(float eps) {
     return VKBN_SUCCESS;
 }
 
-static vkbn_result check_activation(vkbn_activation a) {
-    if (a != VKBN_ACTIVATION_NONE && a != VKBN_ACTIVATION_RELU) {
-        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->activation: unknown activation %d", (int)a);
+/* The activation and the parameters it uses (vkbn_activation): finite, and
+ * for CLAMP min <= max. Parameters an activation ignores are not checked. */
+static vkbn_result check_activation(vkbn_activation a, float alpha, float beta) {
+    switch (a) {
+    case VKBN_ACTIVATION_NONE:
+    case VKBN_ACTIVATION_RELU:
+    case VKBN_ACTIVATION_SILU:
+        return VKBN_SUCCESS;
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        if (!isfinite(alpha)) {
+            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                              "desc->activation_alpha: the leaky_relu slope must be finite, got %g", (double)alpha);
+        }
+        return VKBN_SUCCESS;
+    case VKBN_ACTIVATION_CLAMP:
+        if (!isfinite(alpha)) {
+            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->activation_alpha: the clamp minimum must be finite, got %g",
+                              (double)alpha);
+        }
+        if (!isfinite(beta)) {
+            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->activation_beta: the clamp maximum must be finite, got %g",
+                              (double)beta);
+        }
+        if (alpha > beta) {
+            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                              "desc->activation_beta: the clamp maximum %g is below the minimum activation_alpha %g",
+                              (double)beta, (double)alpha);
+        }
+        return VKBN_SUCCESS;
     }
-    return VKBN_SUCCESS;
+    return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->activation: unknown activation %d", (int)a);
 }
 
 /* One argument for the overlap check: its memory extent and role. */
@@ -147,7 +173,8 @@ static vkbn_result check_aliasing(const arg_extent* args, int count, const char*
 /* Checks shared by both forward modes. */
 static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc* tensor, vkbn_buffer x,
                                         vkbn_buffer y, vkbn_buffer residual, vkbn_buffer weight,
-                                        vkbn_buffer bias, vkbn_activation activation, float eps, vkbn__op* op) {
+                                        vkbn_buffer bias, vkbn_activation activation, float alpha, float beta,
+                                        float eps, vkbn__op* op) {
     memset(op, 0, sizeof *op);
     VKBN_CHECK(check_tensor(tensor, &op->elements, &op->spatial));
     op->tensor = *tensor;
@@ -162,8 +189,10 @@ static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc
     VKBN_CHECK(check_buffer(ctx, residual, "desc->residual", tbytes, false, what));
     VKBN_CHECK(check_buffer(ctx, weight, "desc->weight", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, bias, "desc->bias", vbytes, false, "c floats"));
-    VKBN_CHECK(check_activation(activation));
+    VKBN_CHECK(check_activation(activation, alpha, beta));
     VKBN_CHECK(check_eps(eps));
+    op->activation_alpha = alpha;
+    op->activation_beta = beta;
     op->x = x;
     op->y = y;
     op->z = residual;
@@ -176,13 +205,15 @@ static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc
 
 vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* d, vkbn__op* op) {
     VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
-                                    d->eps, op));
+                                    d->activation_alpha, d->activation_beta, d->eps, op));
     op->kind = VKBN__OP_FORWARD_TRAINING;
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->save_mean, "desc->save_mean", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->save_invstd, "desc->save_invstd", vbytes, false, "c floats"));
+    /* Its size against the plan's needs is checked by the planner. */
+    VKBN_CHECK(check_buffer(ctx, d->scratch, "desc->scratch", 0, false, "the plan"));
     if ((d->running_mean == NULL) != (d->running_var == NULL)) {
         return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: running_mean and running_var go together, got only %s",
                           d->running_mean ? "desc->running_var" : "desc->running_mean",
@@ -215,6 +246,7 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
     op->save_mean = d->save_mean;
     op->save_invstd = d->save_invstd;
     op->reduction_split = d->reduction_split;
+    op->scratch = d->scratch;
 
     uint64_t tbytes = op->elements * op->elem_size;
     const arg_extent args[] = {
@@ -227,6 +259,7 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
         {"desc->running_var", d->running_var, vbytes, true},
         {"desc->save_mean", d->save_mean, vbytes, true},
         {"desc->save_invstd", d->save_invstd, vbytes, true},
+        {"desc->scratch", d->scratch, d->scratch ? d->scratch->size : 0, true},
     };
     static const char* const in_place[] = {"desc->x", "desc->residual"};
     return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->y", in_place, 2);
@@ -234,7 +267,7 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
 
 vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* d, vkbn__op* op) {
     VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
-                                    d->eps, op));
+                                    d->activation_alpha, d->activation_beta, d->eps, op));
     op->kind = VKBN__OP_FORWARD_INFERENCE;
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, true, "c floats"));
@@ -272,4 +305,132 @@ vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* d, vkbn_
     op->elements = d->size / 4;
     op->elem_size = 4;
     return VKBN_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Backward                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Whether act'(u) is read from y (a mask or slope chosen by y's value). */
+static bool activation_reads_y(vkbn_activation a) {
+    return a == VKBN_ACTIVATION_RELU || a == VKBN_ACTIVATION_LEAKY_RELU || a == VKBN_ACTIVATION_CLAMP;
+}
+
+static const char* activation_name(vkbn_activation a) {
+    switch (a) {
+    case VKBN_ACTIVATION_RELU: return "relu";
+    case VKBN_ACTIVATION_LEAKY_RELU: return "leaky_relu";
+    case VKBN_ACTIVATION_CLAMP: return "clamp";
+    case VKBN_ACTIVATION_SILU: return "silu";
+    default: return "none";
+    }
+}
+
+/* Which inputs the backward mode and activation need, and the outputs. */
+static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backward_desc* d, const vkbn__op* op) {
+    uint64_t tbytes = op->elements * op->elem_size;
+    uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
+    char what[96];
+    snprintf(what, sizeof what, "the %s tensor", dtype_name(d->tensor.dtype));
+    bool reads_y = activation_reads_y(d->activation), silu = d->activation == VKBN_ACTIVATION_SILU;
+    VKBN_CHECK(check_buffer(ctx, d->x, "desc->x", tbytes, true, what));
+    VKBN_CHECK(check_buffer(ctx, d->dy, "desc->dy", tbytes, true, what));
+    if (reads_y && !d->y) {
+        return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "desc->y: required by the %s backward (its mask comes from y)",
+                          activation_name(d->activation));
+    }
+    VKBN_CHECK(check_buffer(ctx, d->y, "desc->y", tbytes, false, what));
+    if (silu && d->dresidual && !d->residual) {
+        return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT,
+                          "desc->residual: required by the silu backward with dresidual (u = bn(x) + residual)");
+    }
+    VKBN_CHECK(check_buffer(ctx, d->residual, "desc->residual", tbytes, false, what));
+    VKBN_CHECK(check_buffer(ctx, d->weight, "desc->weight", vbytes, false, "c floats"));
+    VKBN_CHECK(check_buffer(ctx, d->bias, "desc->bias", vbytes, false, "c floats"));
+    if (d->frozen) {
+        VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, true, "c floats"));
+        VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, true, "c floats"));
+    } else {
+        VKBN_CHECK(check_buffer(ctx, d->save_mean, "desc->save_mean", vbytes, true, "c floats"));
+        VKBN_CHECK(check_buffer(ctx, d->save_invstd, "desc->save_invstd", vbytes, true, "c floats"));
+    }
+    if (!d->dx && !d->dweight && !d->dbias && !d->dresidual) {
+        return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT,
+                          "desc->dx: no output requested (give at least one of dx, dweight, dbias, dresidual)");
+    }
+    VKBN_CHECK(check_buffer(ctx, d->dx, "desc->dx", tbytes, false, what));
+    VKBN_CHECK(check_buffer(ctx, d->dweight, "desc->dweight", vbytes, false, "c floats"));
+    VKBN_CHECK(check_buffer(ctx, d->dbias, "desc->dbias", vbytes, false, "c floats"));
+    VKBN_CHECK(check_buffer(ctx, d->dresidual, "desc->dresidual", tbytes, false, what));
+    /* Its size against the plan's needs is checked by the planner. */
+    VKBN_CHECK(check_buffer(ctx, d->scratch, "desc->scratch", 0, false, "the plan"));
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
+    memset(op, 0, sizeof *op);
+    op->kind = VKBN__OP_BACKWARD;
+    VKBN_CHECK(check_tensor(&d->tensor, &op->elements, &op->spatial));
+    op->tensor = d->tensor;
+    op->elem_size = vkbn_dtype_size(d->tensor.dtype);
+    op->per_channel = (uint64_t)d->tensor.n * op->spatial;
+    VKBN_CHECK(check_activation(d->activation, d->activation_alpha, d->activation_beta));
+    if (d->activation == VKBN_ACTIVATION_LEAKY_RELU && !(d->activation_alpha >= 0.0f)) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                          "desc->activation_alpha: the leaky_relu backward takes its slope from the sign of y and "
+                          "needs a slope >= 0, got %g",
+                          (double)d->activation_alpha);
+    }
+    VKBN_CHECK(check_eps(d->eps));
+    VKBN_CHECK(check_backward_arguments(ctx, d, op));
+    if (!d->frozen && op->per_channel <= 1) {
+        return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
+                          "desc->tensor: training needs more than one value per channel, got n * spatial = %llu",
+                          (unsigned long long)op->per_channel);
+    }
+    bool reads_y = activation_reads_y(d->activation), silu = d->activation == VKBN_ACTIVATION_SILU;
+    op->frozen = d->frozen != 0;
+    op->x = d->x;
+    op->dy = d->dy;
+    op->y = reads_y ? d->y : NULL;
+    op->z = silu ? d->residual : NULL;
+    op->weight = d->weight;
+    op->bias = silu ? d->bias : NULL;
+    op->save_mean = op->frozen ? NULL : d->save_mean;
+    op->save_invstd = op->frozen ? NULL : d->save_invstd;
+    op->running_mean = op->frozen ? d->running_mean : NULL;
+    op->running_var = op->frozen ? d->running_var : NULL;
+    op->eps = d->eps;
+    op->activation = d->activation;
+    op->activation_alpha = d->activation_alpha;
+    op->activation_beta = d->activation_beta;
+    op->dx = d->dx;
+    op->dz = d->dresidual;
+    op->dweight = d->dweight;
+    op->dbias = d->dbias;
+    op->reduction_split = d->reduction_split;
+    op->scratch = d->scratch;
+
+    /* Overlaps, among the arguments this call reads or writes. */
+    uint64_t tbytes = op->elements * op->elem_size;
+    uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
+    const arg_extent args[] = {
+        {"desc->x", op->x, tbytes, false},
+        {"desc->dy", op->dy, tbytes, false},
+        {"desc->y", op->y, tbytes, false},
+        {"desc->residual", op->z, tbytes, false},
+        {"desc->weight", op->weight, vbytes, false},
+        {"desc->bias", op->bias, vbytes, false},
+        {"desc->save_mean", op->save_mean, vbytes, false},
+        {"desc->save_invstd", op->save_invstd, vbytes, false},
+        {"desc->running_mean", op->running_mean, vbytes, false},
+        {"desc->running_var", op->running_var, vbytes, false},
+        {"desc->dx", op->dx, tbytes, true},
+        {"desc->dweight", op->dweight, vbytes, true},
+        {"desc->dbias", op->dbias, vbytes, true},
+        {"desc->dresidual", op->dz, tbytes, true},
+        {"desc->scratch", d->scratch, d->scratch ? d->scratch->size : 0, true},
+    };
+    static const char* const in_place[] = {"desc->dy"};
+    return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->dx", in_place, 1);
 }

@@ -32,6 +32,21 @@ vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer 
     return VKBN_SUCCESS;
 }
 
+vkbn_result vkbn__vk_buffer_check_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t offset, uint64_t size) {
+    struct vkbn__vk* vk = ctx->vk;
+    /* Vulkan cannot tell a VkBuffer's size; its memory requirements are at
+     * least that size, so a range past them is certainly outside it. */
+    VkMemoryRequirements req;
+    vk->d.vkGetBufferMemoryRequirements(vk->device, buffer, &req);
+    if (offset > req.size || size > req.size - offset) {
+        return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL,
+                          "size: [%llu, %llu) is outside the VkBuffer (at most %llu bytes per its memory requirements)",
+                          (unsigned long long)offset, (unsigned long long)(offset + size),
+                          (unsigned long long)req.size);
+    }
+    return VKBN_SUCCESS;
+}
+
 void vkbn__vk_buffer_destroy(vkbn_buffer buf) {
     struct vkbn__vk* vk = buf->ctx->vk;
     if (buf->kind != VKBN__BUFFER_OWNED) return;
@@ -111,11 +126,8 @@ static vkbn_result staged_copy(vkbn_buffer buf, uint64_t offset, uint8_t* host, 
         }
         /* Keep the staging buffer locked until the host has read it back. */
         VkResult vr = vk->d.vkEndCommandBuffer(vk->cmd);
-        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
-                           .pCommandBuffers = &vk->cmd};
         if (vr == VK_SUCCESS) vr = vk->d.vkResetFences(vk->device, 1, &vk->fence);
-        if (vr == VK_SUCCESS) vr = vk->d.vkQueueSubmit(vk->queue, 1, &si, vk->fence);
-        if (vr == VK_SUCCESS) vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+        if (vr == VK_SUCCESS) vr = vkbn__vk_submit_locked(vk);
         if (vr == VK_SUCCESS && !to_device) {
             flush_or_invalidate(vk, vk->staging_memory, vk->staging_coherent, false);
             memcpy(host + done, vk->staging_map, n);

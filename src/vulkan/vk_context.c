@@ -162,31 +162,16 @@ static uint32_t pick_queue_family(struct vkbn__vk* vk, uint32_t* timestamp_bits)
     return best;
 }
 
-/* vkbn's own device: enable what helps and is supported. */
+/* vkbn's own device: enable what vkbn_vulkan_get_requirements lists. */
 static vkbn_result create_own_device(struct vkbn__vk* vk, const vkbn_device_info* info) {
     uint32_t ts_bits = 0;
     vk->queue_family = pick_queue_family(vk, &ts_bits);
     vk->caps.timestamp_bits = ts_bits;
-    const char* exts[4];
-    uint32_t ext_count = 0;
-    bool core13 = info->api_version >= VK_API_VERSION_1_3;
-    if (info->subgroup_size_control && !core13) exts[ext_count++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
-    if (device_has_extension(vk, "VK_KHR_portability_subset")) exts[ext_count++] = "VK_KHR_portability_subset";
-
-    VkPhysicalDeviceSubgroupSizeControlFeatures ssc_query = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
-    VkPhysicalDeviceFeatures2 query = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
-                                       .pNext = info->subgroup_size_control ? &ssc_query : NULL};
-    vk->fn.GetPhysicalDeviceFeatures2(vk->phys, &query);
-
-    VkPhysicalDeviceSubgroupSizeControlFeatures ssc = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
-        .subgroupSizeControl = ssc_query.subgroupSizeControl,
-        .computeFullSubgroups = ssc_query.computeFullSubgroups};
-    VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
-                                                .pNext = info->subgroup_size_control ? &ssc : NULL,
-                                                .storageBuffer16BitAccess = info->storage_16bit};
-    VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};
+    vkbn_vulkan_requirements req;
+    VKBN_CHECK(vkbn__vk_requirements(&vk->fn, vk->phys, &req));
+    vkbn_vulkan_feature_chain chain;
+    VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                          .pNext = vkbn__vk_chain_features(&req, &chain, NULL)};
     float priority = 1.0f;
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
                                    .queueFamilyIndex = vk->queue_family,
@@ -196,14 +181,18 @@ static vkbn_result create_own_device(struct vkbn__vk* vk, const vkbn_device_info
                               .pNext = &features,
                               .queueCreateInfoCount = 1,
                               .pQueueCreateInfos = &qci,
-                              .enabledExtensionCount = ext_count,
-                              .ppEnabledExtensionNames = exts};
+                              .enabledExtensionCount = req.extension_count,
+                              .ppEnabledExtensionNames = req.extensions};
     VkResult vr = vk->fn.CreateDevice(vk->phys, &dci, vk->alloc, &vk->device);
     if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreateDevice");
     vk->own_device = true;
-    vk->caps.storage16 = info->storage_16bit;
-    vk->caps.subgroup_size_control = ssc.subgroupSizeControl;
-    vk->caps.full_subgroups = ssc.computeFullSubgroups;
+    vk->caps.storage16 = req.storage_buffer_16bit_access;
+    vk->caps.subgroup_size_control = req.subgroup_size_control;
+    vk->caps.full_subgroups = req.compute_full_subgroups;
+    vk->caps.creation_feedback = info->api_version >= VK_API_VERSION_1_3;
+    for (uint32_t i = 0; i < req.extension_count; ++i) {
+        vk->caps.creation_feedback |= strcmp(req.extensions[i], VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME) == 0;
+    }
     return VKBN_SUCCESS;
 }
 
@@ -211,8 +200,11 @@ static vkbn_result create_own_device(struct vkbn__vk* vk, const vkbn_device_info
 static void read_borrowed_features(struct vkbn__vk* vk, const VkDeviceCreateInfo* ci, uint32_t api) {
     if (!ci) return;
     bool ssc_ext = api >= VK_API_VERSION_1_3;
+    vk->caps.creation_feedback = api >= VK_API_VERSION_1_3;
     for (uint32_t i = 0; i < ci->enabledExtensionCount; ++i) {
-        ssc_ext |= strcmp(ci->ppEnabledExtensionNames[i], VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0;
+        const char* e = ci->ppEnabledExtensionNames[i];
+        ssc_ext |= strcmp(e, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0;
+        vk->caps.creation_feedback |= strcmp(e, VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME) == 0;
     }
     for (const VkBaseInStructure* s = ci->pNext; s; s = s->pNext) {
         switch (s->sType) {
@@ -311,13 +303,16 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
     vkbn__mutex_init(&vk->pipeline_lock);
     vkbn__mutex_init(&vk->submit_lock);
     const vkbn_vulkan_device* b = desc->borrowed;
-    bool validation = (desc->flags & VKBN_CONTEXT_ENABLE_VALIDATION) || env_flag("VKBN_VALIDATION");
+    bool sync_validation = (desc->flags & VKBN_CONTEXT_ENABLE_SYNC_VALIDATION) || env_flag("VKBN_SYNC_VALIDATION");
+    bool validation = sync_validation || (desc->flags & VKBN_CONTEXT_ENABLE_VALIDATION) || env_flag("VKBN_VALIDATION");
 
     if (b) {
-        if (!b->instance || !b->physical_device || !b->device || !b->queue) {
+        if (!b->instance || !b->physical_device || !b->device) {
             return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT,
-                              "desc->borrowed: instance, physical_device, device and queue are all required");
+                              "desc->borrowed: instance, physical_device and device are all required");
         }
+        vk->lock_queue = b->lock_queue;
+        vk->lock_queue_user_data = b->lock_queue_user_data;
         if (b->api_version < VK_API_VERSION_1_1) {
             return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE, "desc->borrowed->api_version: vkbn needs Vulkan 1.1");
         }
@@ -344,12 +339,15 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
                               vk->queue_family);
         }
         vk->caps.timestamp_bits = qp[vk->queue_family].timestampValidBits;
-        read_borrowed_features(vk, b->create_info, b->api_version);
-        vkbn__vk_load_device_table(vk->gipa, vk->instance, vk->device, &vk->d);
+        /* Device features are usable up to the lower of the two versions. */
+        uint32_t api = b->api_version < ctx->info.api_version ? b->api_version : ctx->info.api_version;
+        read_borrowed_features(vk, b->create_info, api);
+        VKBN_CHECK(vkbn__vk_load_device_table(vk->gipa, vk->instance, vk->device, &vk->d));
     } else {
         VKBN_CHECK(vkbn__vk_load_loader(&vk->gipa));
         bool debug_utils = false;
-        VKBN_CHECK(vkbn__vk_create_instance(vk->gipa, validation, &vk->instance, &debug_utils));
+        VKBN_CHECK(vkbn__vk_create_instance(vk->gipa, validation, sync_validation, vk->alloc, &vk->instance,
+                                            &debug_utils));
         vk->own_instance = true;
         vkbn__vk_load_instance_fns(vk->gipa, vk->instance, &vk->fn);
         if (debug_utils && vk->fn.CreateDebugUtilsMessengerEXT) {
@@ -362,12 +360,12 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
                                VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
                 .pfnUserCallback = on_validation_message,
                 .pUserData = vk};
-            VkResult vr = vk->fn.CreateDebugUtilsMessengerEXT(vk->instance, &mci, NULL, &vk->messenger);
+            VkResult vr = vk->fn.CreateDebugUtilsMessengerEXT(vk->instance, &mci, vk->alloc, &vk->messenger);
             if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreateDebugUtilsMessengerEXT");
         }
         VKBN_CHECK(pick_device(vk, desc->device, &ctx->info));
         VKBN_CHECK(create_own_device(vk, &ctx->info));
-        vkbn__vk_load_device_table(vk->gipa, vk->instance, vk->device, &vk->d);
+        VKBN_CHECK(vkbn__vk_load_device_table(vk->gipa, vk->instance, vk->device, &vk->d));
         vk->d.vkGetDeviceQueue(vk->device, vk->queue_family, 0, &vk->queue);
     }
 
@@ -402,12 +400,15 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
     const VkSubgroupFeatureFlags needed = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
     bool disabled = (desc->flags & VKBN_CONTEXT_DISABLE_SUBGROUPS) || env_flag("VKBN_DISABLE_SUBGROUPS");
     vkbn__vk_choose_tuning(&vk->caps, &vk->tuning);
+    /* The butterfly reads every lane, so it runs only where pipelines can
+     * require full subgroups; elsewhere the shared-memory path. */
     vk->use_subgroups = !disabled && (vk->caps.subgroup_ops & needed) == needed && vk->caps.subgroup_size >= 4 &&
-                        vk->caps.max_subgroup_size <= vk->tuning.workgroup_size;
+                        vk->caps.max_subgroup_size <= vk->tuning.workgroup_size && vk->caps.full_subgroups;
 
     VKBN_CHECK(choose_buffer_memory(vk, info->type));
-    VKBN_CHECK(create_submit_objects(vk));
+    if (vk->queue) VKBN_CHECK(create_submit_objects(vk));
     VKBN_CHECK(vkbn__vk_pipelines_init(vk));
+    VKBN_CHECK(vkbn__vk_cache_init(vk, desc));
     VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, 256, vk->buffer_memory_type, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
                                           &vk->dummy, &vk->dummy_memory, "creating a placeholder buffer"));
     vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s (%s), subgroups %s, tuning %s", info->name, info->driver_info,
@@ -423,6 +424,7 @@ void vkbn__vk_context_destroy(vkbn_context ctx) {
         if (vk->own_device) vk->d.vkDeviceWaitIdle(vk->device);
     }
     if (vk->device && vk->d.vkDestroyBuffer) {
+        vkbn__vk_cache_destroy(vk); /* saves vkbn's own cache to its file first */
         vkbn__vk_pipelines_destroy(vk);
         if (vk->dummy) vk->d.vkDestroyBuffer(vk->device, vk->dummy, vk->alloc);
         if (vk->dummy_memory) vk->d.vkFreeMemory(vk->device, vk->dummy_memory, vk->alloc);
@@ -437,13 +439,23 @@ void vkbn__vk_context_destroy(vkbn_context ctx) {
         if (destroy) destroy(vk->device, vk->alloc);
     }
     if (vk->own_instance && vk->instance) {
-        if (vk->messenger) vk->fn.DestroyDebugUtilsMessengerEXT(vk->instance, vk->messenger, NULL);
-        vk->fn.DestroyInstance(vk->instance, NULL);
+        if (vk->messenger) vk->fn.DestroyDebugUtilsMessengerEXT(vk->instance, vk->messenger, vk->alloc);
+        vk->fn.DestroyInstance(vk->instance, vk->alloc);
     }
     vkbn__mutex_destroy(&vk->pipeline_lock);
     vkbn__mutex_destroy(&vk->submit_lock);
     vkbn__free(vk);
     ctx->vk = NULL;
+}
+
+VkResult vkbn__vk_submit_locked(struct vkbn__vk* vk) {
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
+    /* The caller's lock around the shared queue; our own fence only. */
+    if (vk->lock_queue) vk->lock_queue(vk->lock_queue_user_data, 1);
+    VkResult vr = vk->d.vkQueueSubmit(vk->queue, 1, &si, vk->fence);
+    if (vk->lock_queue) vk->lock_queue(vk->lock_queue_user_data, 0);
+    if (vr == VK_SUCCESS) vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+    return vr;
 }
 
 void vkbn__vk_barrier(struct vkbn__vk* vk, VkCommandBuffer cmd) {
@@ -456,6 +468,10 @@ void vkbn__vk_barrier(struct vkbn__vk* vk, VkCommandBuffer cmd) {
 }
 
 vkbn_result vkbn__vk_begin(struct vkbn__vk* vk) {
+    if (!vk->queue) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
+                          "this context borrowed no queue (vkbn_vulkan_device.queue): it can only record plans");
+    }
     vkbn__mutex_lock(&vk->submit_lock);
     VkResult vr = vk->d.vkResetCommandPool(vk->device, vk->cmd_pool, 0);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
@@ -478,9 +494,7 @@ void vkbn__vk_abort(struct vkbn__vk* vk) {
 vkbn_result vkbn__vk_submit_and_wait(struct vkbn__vk* vk) {
     VkResult vr = vk->d.vkEndCommandBuffer(vk->cmd);
     if (vr == VK_SUCCESS) vr = vk->d.vkResetFences(vk->device, 1, &vk->fence);
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
-    if (vr == VK_SUCCESS) vr = vk->d.vkQueueSubmit(vk->queue, 1, &si, vk->fence);
-    if (vr == VK_SUCCESS) vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+    if (vr == VK_SUCCESS) vr = vkbn__vk_submit_locked(vk);
     vkbn__mutex_unlock(&vk->submit_lock);
     if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "submitting work");
     return VKBN_SUCCESS;

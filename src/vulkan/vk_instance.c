@@ -1,36 +1,10 @@
-/* Finding the Vulkan loader, creating vkbn's own instance, and describing
- * physical devices (for vkbn_enumerate_devices and for choosing a default). */
+/* Creating vkbn's own instance, and describing physical devices (for
+ * vkbn_enumerate_devices and for choosing a default). */
 #include <stdio.h>
 #include <string.h>
 
 #include "../core/errors.h"
 #include "vk_internal.h"
-
-/* volk keeps its loader state in globals; vkbn touches them only here, under
- * this lock, and keeps every function pointer it uses in per-context tables. */
-static vkbn__mutex volk_lock = VKBN_MUTEX_INITIALIZER;
-static PFN_vkGetInstanceProcAddr loader_gipa;
-
-vkbn_result vkbn__vk_load_loader(PFN_vkGetInstanceProcAddr* out) {
-    vkbn__mutex_lock(&volk_lock);
-    if (!loader_gipa && volkInitialize() == VK_SUCCESS) loader_gipa = vkGetInstanceProcAddr;
-    PFN_vkGetInstanceProcAddr g = loader_gipa;
-    vkbn__mutex_unlock(&volk_lock);
-    if (!g) return vkbn__fail(VKBN_ERROR_NO_DEVICE, "no Vulkan loader found (libvulkan.so.1 / vulkan-1.dll)");
-    *out = g;
-    return VKBN_SUCCESS;
-}
-
-void vkbn__vk_load_device_table(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, VkDevice device,
-                                struct VolkDeviceTable* table) {
-    vkbn__mutex_lock(&volk_lock);
-    volkInitializeCustom(gipa);
-    volkLoadInstanceOnly(instance);
-    volkLoadDeviceTable(table, device);
-    /* Leave volk pointing at the system loader again for other users. */
-    if (loader_gipa) volkInitializeCustom(loader_gipa);
-    vkbn__mutex_unlock(&volk_lock);
-}
 
 static bool has_layer(PFN_vkGetInstanceProcAddr gipa, const char* name) {
     PFN_vkEnumerateInstanceLayerProperties enumerate =
@@ -46,22 +20,23 @@ static bool has_layer(PFN_vkGetInstanceProcAddr gipa, const char* name) {
     return found;
 }
 
-static bool has_instance_extension(PFN_vkGetInstanceProcAddr gipa, const char* name) {
+/* layer: NULL for the loader's and implicit layers' extensions. */
+static bool has_instance_extension(PFN_vkGetInstanceProcAddr gipa, const char* layer, const char* name) {
     PFN_vkEnumerateInstanceExtensionProperties enumerate =
         (PFN_vkEnumerateInstanceExtensionProperties)gipa(NULL, "vkEnumerateInstanceExtensionProperties");
     uint32_t n = 0;
-    if (!enumerate || enumerate(NULL, &n, NULL) != VK_SUCCESS || n == 0) return false;
+    if (!enumerate || enumerate(layer, &n, NULL) != VK_SUCCESS || n == 0) return false;
     VkExtensionProperties* props = vkbn__calloc(n, sizeof *props);
     bool found = false;
-    if (props && enumerate(NULL, &n, props) == VK_SUCCESS) {
+    if (props && enumerate(layer, &n, props) == VK_SUCCESS) {
         for (uint32_t i = 0; i < n; ++i) found |= strcmp(props[i].extensionName, name) == 0;
     }
     vkbn__free(props);
     return found;
 }
 
-vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, VkInstance* out,
-                                     bool* debug_utils) {
+vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, bool sync_validation,
+                                     const VkAllocationCallbacks* alloc, VkInstance* out, bool* debug_utils) {
     PFN_vkEnumerateInstanceVersion enum_version =
         (PFN_vkEnumerateInstanceVersion)gipa(NULL, "vkEnumerateInstanceVersion");
     uint32_t loader_version = VK_API_VERSION_1_0;
@@ -71,7 +46,7 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     }
     const char* layers[1];
     uint32_t layer_count = 0;
-    const char* exts[2];
+    const char* exts[3];
     uint32_t ext_count = 0;
     VkInstanceCreateFlags flags = 0;
     if (validation) {
@@ -82,9 +57,22 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
         }
         layers[layer_count++] = "VK_LAYER_KHRONOS_validation";
     }
-    *debug_utils = validation && has_instance_extension(gipa, VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    *debug_utils = validation && has_instance_extension(gipa, NULL, VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
     if (*debug_utils) exts[ext_count++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
-    if (has_instance_extension(gipa, "VK_KHR_portability_enumeration")) {
+    /* Synchronization validation is a feature of the validation layer. */
+    const VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+    VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+                                        .enabledValidationFeatureCount = 1,
+                                        .pEnabledValidationFeatures = &sync};
+    if (sync_validation) {
+        if (!has_instance_extension(gipa, "VK_LAYER_KHRONOS_validation", VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME)) {
+            return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
+                              "desc->flags: VKBN_CONTEXT_ENABLE_SYNC_VALIDATION needs the validation layer's %s",
+                              VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
+        }
+        exts[ext_count++] = VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME;
+    }
+    if (has_instance_extension(gipa, NULL, "VK_KHR_portability_enumeration")) {
         /* MoltenVK and other portability drivers are listed only on request. */
         exts[ext_count++] = "VK_KHR_portability_enumeration";
         flags |= 0x00000001; /* VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR */
@@ -98,6 +86,7 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     };
     VkInstanceCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+        .pNext = sync_validation ? &features : NULL,
         .flags = flags,
         .pApplicationInfo = &app,
         .enabledLayerCount = layer_count,
@@ -106,7 +95,7 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
         .ppEnabledExtensionNames = exts,
     };
     PFN_vkCreateInstance create = (PFN_vkCreateInstance)gipa(NULL, "vkCreateInstance");
-    VkResult vr = create ? create(&ci, NULL, out) : VK_ERROR_INITIALIZATION_FAILED;
+    VkResult vr = create ? create(&ci, alloc, out) : VK_ERROR_INITIALIZATION_FAILED;
     if (vr == VK_ERROR_INCOMPATIBLE_DRIVER) {
         return vkbn__fail(VKBN_ERROR_NO_DEVICE, "no Vulkan driver is installed (vkCreateInstance: %s)",
                           vkbn__vk_result_name(vr));

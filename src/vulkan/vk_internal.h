@@ -1,10 +1,10 @@
 /* The Vulkan backend: one vkbn__vk per context. Every device-level call goes
- * through the context's own volk table (no globals), so several contexts, on
- * several devices or on a borrowed device, live side by side. */
+ * through the context's own function table (no globals), so several contexts,
+ * on several devices or on a borrowed device, live side by side. */
 #ifndef VKBN_VK_INTERNAL_H_
 #define VKBN_VK_INTERNAL_H_
 
-#include <volk.h> /* before vkbn.h: it sets VK_NO_PROTOTYPES */
+#include "vkbn_volk.h" /* volk under a private prefix; before vkbn.h: it sets VK_NO_PROTOTYPES */
 
 #include "../core/internal.h"
 #include "../core/platform.h"
@@ -15,6 +15,9 @@ typedef enum vkbn__kernel {
     VKBN__KERNEL_STATS_CL,
     VKBN__KERNEL_APPLY,
     VKBN__KERNEL_COPY,
+    VKBN__KERNEL_BWD_STATS_CF,
+    VKBN__KERNEL_BWD_STATS_CL,
+    VKBN__KERNEL_BWD_APPLY,
     VKBN__KERNEL_COUNT
 } vkbn__kernel;
 
@@ -57,6 +60,7 @@ typedef struct vkbn__caps {
     bool subgroup_size_control;          /* enabled */
     bool full_subgroups;                 /* computeFullSubgroups enabled */
     bool storage16;                      /* storageBuffer16BitAccess enabled */
+    bool creation_feedback;              /* pipeline creation feedback usable (1.3 or the extension) */
     uint32_t timestamp_bits;             /* of the chosen queue family */
     uint64_t max_alloc;
     uint64_t max_range;
@@ -94,15 +98,17 @@ struct vkbn__vk {
     vkbn_context ctx;
     PFN_vkGetInstanceProcAddr gipa;
     vkbn__instance_fns fn;
-    struct VolkDeviceTable d;
+    struct VolkDeviceTable d; /* this device's functions (volk, private prefix) */
     const VkAllocationCallbacks* alloc;
     VkInstance instance;
     bool own_instance;
     VkPhysicalDevice phys;
     VkDevice device;
     bool own_device;
-    VkQueue queue;
+    VkQueue queue; /* VK_NULL_HANDLE: a borrowed device without a queue (recording only) */
     uint32_t queue_family;
+    vkbn_queue_lock_fn lock_queue; /* the caller's lock around a borrowed queue, or NULL */
+    void* lock_queue_user_data;
     VkDebugUtilsMessengerEXT messenger;
     uint64_t validation_messages; /* updated with atomics from the messenger callback */
 
@@ -116,7 +122,10 @@ struct vkbn__vk {
     VkDescriptorSetLayout set_layouts[VKBN__KERNEL_COUNT];
     VkPipelineLayout pipeline_layouts[VKBN__KERNEL_COUNT];
     VkShaderModule* modules; /* one per embedded blob, created on first use */
-    VkPipelineCache pipeline_cache;
+    VkPipelineCache pipeline_cache; /* vkbn's own or the caller's (own_pipeline_cache) */
+    bool own_pipeline_cache;
+    char* pipeline_cache_path;      /* vkbn's own cache file, or NULL */
+    vkbn_pipeline_stats stats;      /* under pipeline_lock */
     vkbn__pipeline_entry* pipelines;
     uint32_t pipeline_count;
     uint32_t pipeline_capacity;
@@ -170,31 +179,51 @@ struct vkbn__vk_plan {
     uint32_t capacity;
     VkDescriptorPool pool;
     uint32_t pool_sets;
-    VkBuffer scratch;
-    VkDeviceMemory scratch_memory;
-    uint64_t counters_offset;
+    /* Scratch (partials, counters, channel parameters): vkbn's own allocation
+     * or the caller's range (op.scratch). Planners bind it through
+     * vkbn__vk_scratch_range, which adds scratch_offset. */
+    VkBuffer scratch_buffer;
+    VkDeviceSize scratch_offset;
+    VkDeviceMemory scratch_memory; /* vkbn's own scratch only */
+    uint64_t scratch_size;
+    uint64_t counters_offset;      /* from the start of the scratch */
     uint64_t counters_size;
-    bool counters_ready; /* counters start at zero; the kernels leave them at zero */
+    /* vkbn's own scratch whose counters are known to be zero: they start
+     * zeroed by the first immediate run and every run leaves them at zero. */
+    bool counters_ready;
+    /* Sizing only (vkbn_*_scratch_requirements): no descriptor or memory is
+     * created; the planner runs to learn the scratch size. */
+    bool measure_only;
 };
 
-/* vk_instance.c */
+/* vk_loader.c: the system Vulkan loader and per-context function tables (volk). */
 vkbn_result vkbn__vk_load_loader(PFN_vkGetInstanceProcAddr* out);
-vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, VkInstance* out,
-                                     bool* debug_utils);
+/* Fails if the device's core functions cannot be loaded. */
+vkbn_result vkbn__vk_load_device_table(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, VkDevice device,
+                                       struct VolkDeviceTable* table);
+
+/* vk_instance.c */
+vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, bool sync_validation,
+                                     const VkAllocationCallbacks* alloc, VkInstance* out, bool* debug_utils);
 void vkbn__vk_load_instance_fns(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, vkbn__instance_fns* fn);
 /* Usable devices (Vulkan >= 1.1 with a compute queue), in loader order. */
 vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance instance, VkPhysicalDevice** out,
                                   uint32_t* count);
 void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info);
 uint32_t vkbn__vk_default_device(const vkbn_device_info* infos, uint32_t count);
-void vkbn__vk_load_device_table(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, VkDevice device,
-                                struct VolkDeviceTable* table);
+
+/* vk_requirements.c */
+vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_vulkan_requirements* out);
+void* vkbn__vk_chain_features(const vkbn_vulkan_requirements* req, vkbn_vulkan_feature_chain* chain, void* next);
 
 /* vk_context.c */
 vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc);
 void vkbn__vk_context_destroy(vkbn_context ctx);
 vkbn_result vkbn__vk_begin(struct vkbn__vk* vk);           /* locks submit_lock, begins vk->cmd */
 vkbn_result vkbn__vk_submit_and_wait(struct vkbn__vk* vk); /* ends, submits, waits, unlocks */
+/* Submits vk->cmd (ended) signalling vk->fence and waits for that fence
+ * only; the caller holds submit_lock. */
+VkResult vkbn__vk_submit_locked(struct vkbn__vk* vk);
 void vkbn__vk_abort(struct vkbn__vk* vk);                  /* unlocks after a failed recording */
 void vkbn__vk_barrier(struct vkbn__vk* vk, VkCommandBuffer cmd);
 int32_t vkbn__vk_find_memory_type(const VkPhysicalDeviceMemoryProperties* mem, uint32_t allowed,
@@ -203,12 +232,20 @@ vkbn_result vkbn__vk_create_raw_buffer(struct vkbn__vk* vk, uint64_t size, uint3
                                        VkBufferUsageFlags usage, VkBuffer* buffer, VkDeviceMemory* memory,
                                        const char* what);
 
+/* vk_cache.c: the pipeline cache (the caller's, or vkbn's own with its file). */
+vkbn_result vkbn__vk_cache_init(struct vkbn__vk* vk, const vkbn_context_desc* desc);
+vkbn_result vkbn__vk_cache_save(struct vkbn__vk* vk);
+void vkbn__vk_cache_destroy(struct vkbn__vk* vk);
+
 /* vk_tuning.c */
 void vkbn__vk_choose_tuning(const vkbn__caps* caps, vkbn__tuning* t);
 
 /* vk_buffer.c */
 vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer buf);
 void vkbn__vk_buffer_destroy(vkbn_buffer buf);
+/* What can be known about a caller's VkBuffer: [offset, offset + size) must
+ * fit the size its memory requirements report (at least its real size). */
+vkbn_result vkbn__vk_buffer_check_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t offset, uint64_t size);
 vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size);
 vkbn_result vkbn__vk_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size);
 
@@ -228,14 +265,80 @@ vkbn_result vkbn__vk_plan_reserve(vkbn_plan plan, uint32_t dispatches);
 /* Appends a dispatch with its own descriptor set (ranges[binding]). */
 vkbn_result vkbn__vk_plan_add(vkbn_plan plan, vkbn__kernel kernel, VkPipeline pipeline, const vkbn__range* ranges,
                               const void* push, uint32_t push_size, const uint32_t groups[3], bool barrier_before);
+/* Declares the plan's scratch: `bytes` in all, of which [counters_offset,
+ * + counters_size) must be zero when a run starts (vkbn zeroes them; see
+ * vkbn__vk_plan_record). Binds the caller's op.scratch if given (checking its
+ * size), else allocates. Offsets inside are multiples of bind_align. */
 vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t counters_offset,
                                         uint64_t counters_size);
+/* A descriptor range of [offset, offset + bytes) of the plan's scratch. */
+vkbn__range vkbn__vk_scratch_range(vkbn_plan plan, uint64_t offset, uint64_t bytes);
+/* Runs the planner without creating anything, to learn the scratch size. */
+vkbn_result vkbn__vk_plan_measure_scratch(vkbn_plan plan, uint64_t* size, uint64_t* alignment);
 vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds);
 void vkbn__vk_plan_destroy(vkbn_plan plan);
-void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd);
+/* Records the plan into cmd: optional barriers before/after (vkbn_record_flags),
+ * a fill of the counters when zero_counters, then every dispatch with the
+ * plan's own barriers between them. Reads the plan only, so any number of
+ * threads may record plans at once, each into its own command buffer. */
+void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd, bool zero_counters, vkbn_record_flags flags);
+/* vkbn_plan_record: checks, then records (zeroing counters every time). */
+vkbn_result vkbn__vk_plan_record_for_caller(vkbn_plan plan, VkCommandBuffer cmd, vkbn_record_flags flags);
 
-/* vk_forward.c: the planners. */
+/* vk_geometry.c: what the forward and backward planners share. */
+typedef struct vkbn__window {
+    uint32_t n0; /* first sample */
+    uint32_t n;  /* samples */
+} vkbn__window;
+
+/* The layout of one operation's tensors on the device. */
+typedef struct vkbn__geometry {
+    struct vkbn__vk* vk;
+    const vkbn__op* op;
+    vkbn__variant variant; /* f16 and vec; subgroups is the planner's */
+    bool channels_last;
+    uint32_t vec;
+    uint32_t wg;
+    uint32_t c;
+    uint64_t s;            /* spatial elements */
+    uint64_t sample_bytes;
+    vkbn__window* windows;
+    uint32_t window_count;
+} vkbn__geometry;
+
+/* Checks the dtype and channel count against the device, picks the vector
+ * width (vec4 only if every buffer in `tensors` is 4-element aligned; NULL
+ * entries are ignored) and the windows. */
+vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vkbn__op* op,
+                                const vkbn_buffer* tensors, uint32_t tensor_count);
+void vkbn__geometry_free(vkbn__geometry* g);
+/* A per-channel f32 vector (c floats), or the placeholder for NULL. */
+vkbn__range vkbn__geometry_vector(const vkbn__geometry* g, vkbn_buffer b);
+/* One window of a tensor, or the placeholder for NULL. */
+vkbn__range vkbn__geometry_window(const vkbn__geometry* g, vkbn_buffer b, const vkbn__window* w);
+/* Splits a 1-D count of workgroups over x and y (each at most 65535). */
+void vkbn__grid_2d(uint64_t groups, uint32_t out[3], uint32_t* groups_x);
+
+/* How a per-channel reduction is spread over workgroups: channel groups
+ * (channels-first: one channel; channels-last: tx channel items) times
+ * slices, each window getting slices in proportion to its samples. */
+typedef struct vkbn__reduction {
+    uint32_t tx;          /* channels-last: threads along channel items; 1 otherwise */
+    uint32_t groups;      /* channel groups */
+    uint64_t inner_items; /* per sample and group: S / vec items (cf) or S rows (cl) */
+    uint32_t slices_total;
+    uint32_t* wslices;    /* slices of each window */
+    uint32_t* wlen;       /* items (cf) or rows (cl) per slice, per window */
+    bool fused;           /* one window, one slice: a workgroup owns its channel (group) */
+} vkbn__reduction;
+
+/* Uses op->reduction_split as the slice count when it is set. */
+vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g);
+void vkbn__reduction_free(vkbn__reduction* r);
+
+/* vk_forward.c: the planners (backward ones in vk_backward.c). */
 vkbn_result vkbn__vk_plan_build(vkbn_plan plan);
+vkbn_result vkbn__vk_plan_backward(vkbn_plan plan);
 
 /* Shared arithmetic helpers. */
 static inline uint64_t vkbn__div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }

@@ -16,6 +16,10 @@ uint32_t vkbn__vk_binding_count(vkbn__kernel kernel) {
         return BIND_APPLY_COUNT;
     case VKBN__KERNEL_COPY:
         return BIND_COPY_COUNT;
+    case VKBN__KERNEL_BWD_STATS_CF:
+    case VKBN__KERNEL_BWD_STATS_CL:
+    case VKBN__KERNEL_BWD_APPLY:
+        return BIND_BWD_COUNT;
     default:
         return 0;
     }
@@ -27,6 +31,9 @@ static uint32_t push_size(vkbn__kernel kernel) {
     case VKBN__KERNEL_STATS_CL: return sizeof(kp_stats_cl);
     case VKBN__KERNEL_APPLY: return sizeof(kp_apply);
     case VKBN__KERNEL_COPY: return sizeof(kp_copy);
+    case VKBN__KERNEL_BWD_STATS_CF: return sizeof(kp_bwd_stats_cf);
+    case VKBN__KERNEL_BWD_STATS_CL: return sizeof(kp_bwd_stats_cl);
+    case VKBN__KERNEL_BWD_APPLY: return sizeof(kp_bwd_apply);
     default: return 0;
     }
 }
@@ -62,9 +69,6 @@ vkbn_result vkbn__vk_pipelines_init(struct vkbn__vk* vk) {
     }
     vk->modules = vkbn__calloc(vkbn__spirv_blob_count, sizeof *vk->modules);
     if (!vk->modules) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating pipelines: out of host memory");
-    VkPipelineCacheCreateInfo cci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-    VkResult vr = vk->d.vkCreatePipelineCache(vk->device, &cci, vk->alloc, &vk->pipeline_cache);
-    if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreatePipelineCache");
     return VKBN_SUCCESS;
 }
 
@@ -82,7 +86,6 @@ void vkbn__vk_pipelines_destroy(struct vkbn__vk* vk) {
         vkbn__free(vk->modules);
         vk->modules = NULL;
     }
-    if (vk->pipeline_cache) vk->d.vkDestroyPipelineCache(vk->device, vk->pipeline_cache, vk->alloc);
     for (int k = 0; k < VKBN__KERNEL_COUNT; ++k) {
         if (vk->pipeline_layouts[k]) vk->d.vkDestroyPipelineLayout(vk->device, vk->pipeline_layouts[k], vk->alloc);
         if (vk->set_layouts[k]) vk->d.vkDestroyDescriptorSetLayout(vk->device, vk->set_layouts[k], vk->alloc);
@@ -129,8 +132,16 @@ static vkbn_result create_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkb
     if (variant.subgroups && vk->caps.full_subgroups) {
         stage_flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
     }
+    /* Creation feedback tells whether the driver found the pipeline in the
+     * cache (vkbn_pipeline_stats). */
+    VkPipelineCreationFeedback feedback = {0}, stage_feedback = {0};
+    VkPipelineCreationFeedbackCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CREATION_FEEDBACK_CREATE_INFO,
+                                                .pPipelineCreationFeedback = &feedback,
+                                                .pipelineStageCreationFeedbackCount = 1,
+                                                .pPipelineStageCreationFeedbacks = &stage_feedback};
     VkComputePipelineCreateInfo pci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .pNext = vk->caps.creation_feedback ? &fci : NULL,
         .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
                   .flags = stage_flags,
                   .stage = VK_SHADER_STAGE_COMPUTE_BIT,
@@ -138,8 +149,15 @@ static vkbn_result create_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkb
                   .pName = "main",
                   .pSpecializationInfo = &si},
         .layout = vk->pipeline_layouts[kernel]};
+    double t0 = vkbn__now_seconds();
     VkResult vr = vk->d.vkCreateComputePipelines(vk->device, vk->pipeline_cache, 1, &pci, vk->alloc, out);
+    vk->stats.create_seconds += vkbn__now_seconds() - t0;
     if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreateComputePipelines");
+    vk->stats.pipelines_created++;
+    if ((feedback.flags & VK_PIPELINE_CREATION_FEEDBACK_VALID_BIT) &&
+        (feedback.flags & VK_PIPELINE_CREATION_FEEDBACK_APPLICATION_PIPELINE_CACHE_HIT_BIT)) {
+        vk->stats.pipelines_cache_hits++;
+    }
     return VKBN_SUCCESS;
 }
 

@@ -1,6 +1,11 @@
 /* A Vulkan plan is a list of dispatches, each with its pipeline, its own
  * descriptor set and its push constants, plus the plan's scratch memory.
- * Recording it is a loop; nothing is allocated or compiled while recording. */
+ * Recording it is a loop; nothing is allocated or compiled while recording.
+ *
+ * Everything here works on any plan kind: a planner (vk_forward.c, or any
+ * other) only reserves dispatches, declares its scratch and adds dispatches;
+ * recording into the caller's command buffers, caller-supplied scratch,
+ * scratch sizing and immediate execution come from this file. */
 #include <string.h>
 
 #include "../core/errors.h"
@@ -32,6 +37,10 @@ vkbn__range vkbn__vk_range(const struct vkbn__vk* vk, vkbn_buffer b, uint64_t by
                            uint32_t unit) {
     uint64_t start = b->offset + byte_offset;
     vkbn__range r = vkbn__vk_raw_range(vk, b->vk_buffer, start, bytes);
+    /* Rounding the range up to 4 bytes must not pass the end of the caller's
+     * buffer (an f16 tensor with an odd count at the very end of a VkBuffer). */
+    uint64_t end = b->offset + b->size;
+    if (r.offset + r.range > end) r.range = end - r.offset;
     r.base = (uint32_t)((start - r.offset) / unit);
     return r;
 }
@@ -47,6 +56,7 @@ vkbn_result vkbn__vk_plan_reserve(vkbn_plan plan, uint32_t dispatches) {
     p->dispatches = vkbn__calloc(dispatches, sizeof *p->dispatches);
     if (!p->dispatches) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
     p->capacity = dispatches;
+    if (p->measure_only) return VKBN_SUCCESS;
     VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                  .descriptorCount = dispatches * BIND_STATS_COUNT};
     VkDescriptorPoolCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
@@ -66,6 +76,16 @@ vkbn_result vkbn__vk_plan_add(vkbn_plan plan, vkbn__kernel kernel, VkPipeline pi
         return vkbn__fail(VKBN_ERROR_VULKAN, "internal: plan has more dispatches than reserved");
     }
     vkbn__dispatch* d = &p->dispatches[p->count];
+    d->kernel = kernel;
+    d->pipeline = pipeline;
+    memcpy(d->groups, groups, sizeof d->groups);
+    memcpy(d->push, push, push_size);
+    d->push_size = push_size;
+    d->barrier_before = barrier_before;
+    if (p->measure_only) {
+        p->count++;
+        return VKBN_SUCCESS;
+    }
     VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                       .descriptorPool = p->pool,
                                       .descriptorSetCount = 1,
@@ -85,12 +105,6 @@ vkbn_result vkbn__vk_plan_add(vkbn_plan plan, vkbn__kernel kernel, VkPipeline pi
                                            .pBufferInfo = &infos[b]};
     }
     vk->d.vkUpdateDescriptorSets(vk->device, n, writes, 0, NULL);
-    d->kernel = kernel;
-    d->pipeline = pipeline;
-    memcpy(d->groups, groups, sizeof d->groups);
-    memcpy(d->push, push, push_size);
-    d->push_size = push_size;
-    d->barrier_before = barrier_before;
     p->count++;
     return VKBN_SUCCESS;
 }
@@ -99,21 +113,73 @@ vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t
                                         uint64_t counters_size) {
     struct vkbn__vk* vk = plan->ctx->vk;
     struct vkbn__vk_plan* p = plan->vk;
-    VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, bytes, vk->buffer_memory_type,
-                                          VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                          &p->scratch, &p->scratch_memory, "allocating plan scratch memory"));
+    p->scratch_size = bytes;
     p->counters_offset = counters_offset;
     p->counters_size = counters_size;
     p->counters_ready = counters_size == 0;
+    if (p->measure_only) return VKBN_SUCCESS;
+    vkbn_buffer s = plan->op.scratch;
+    if (s) {
+        if (s->size < bytes) {
+            return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL,
+                              "desc->scratch: holds %llu bytes, this plan needs %llu (%s)",
+                              (unsigned long long)s->size, (unsigned long long)bytes,
+                              plan->op.kind == VKBN__OP_BACKWARD ? "vkbn_backward_scratch_requirements"
+                                                                 : "vkbn_forward_training_scratch_requirements");
+        }
+        if (s->offset % vk->bind_align != 0) {
+            return vkbn__fail(VKBN_ERROR_MISALIGNED,
+                              "desc->scratch: its offset in the VkBuffer (%llu) must be a multiple of %u "
+                              "(vkbn_scratch_requirements.alignment)",
+                              (unsigned long long)s->offset, vk->bind_align);
+        }
+        p->scratch_buffer = s->vk_buffer;
+        p->scratch_offset = s->offset;
+        return VKBN_SUCCESS;
+    }
+    VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, bytes, vk->buffer_memory_type,
+                                          VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                          &p->scratch_buffer, &p->scratch_memory, "allocating plan scratch memory"));
+    p->scratch_offset = 0;
     return VKBN_SUCCESS;
 }
 
-void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd) {
+vkbn__range vkbn__vk_scratch_range(vkbn_plan plan, uint64_t offset, uint64_t bytes) {
+    const struct vkbn__vk_plan* p = plan->vk;
+    /* scratch_offset and offset are multiples of bind_align: base stays 0. */
+    return vkbn__vk_raw_range(plan->ctx->vk, p->scratch_buffer, p->scratch_offset + offset, bytes);
+}
+
+vkbn_result vkbn__vk_plan_measure_scratch(vkbn_plan plan, uint64_t* size, uint64_t* alignment) {
+    plan->vk = vkbn__calloc(1, sizeof *plan->vk);
+    if (!plan->vk) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "sizing scratch: out of host memory");
+    plan->vk->measure_only = true;
+    VKBN_CHECK(vkbn__vk_plan_build(plan));
+    *size = plan->vk->scratch_size;
+    *alignment = plan->ctx->vk->bind_align;
+    return VKBN_SUCCESS;
+}
+
+static void memory_barrier(struct vkbn__vk* vk, VkCommandBuffer cmd, VkPipelineStageFlags src_stages,
+                           VkAccessFlags src_access, VkPipelineStageFlags dst_stages, VkAccessFlags dst_access) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = src_access,
+                          .dstAccessMask = dst_access};
+    vk->d.vkCmdPipelineBarrier(cmd, src_stages, dst_stages, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd, bool zero_counters, vkbn_record_flags flags) {
     struct vkbn__vk* vk = plan->ctx->vk;
-    struct vkbn__vk_plan* p = plan->vk;
-    if (!p->counters_ready) {
-        vk->d.vkCmdFillBuffer(cmd, p->scratch, p->counters_offset, p->counters_size, 0);
-        vkbn__vk_barrier(vk, cmd);
+    const struct vkbn__vk_plan* p = plan->vk;
+    if (flags & VKBN_RECORD_BARRIER_BEFORE) {
+        memory_barrier(vk, cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_MEMORY_WRITE_BIT,
+                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                       VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+    }
+    if (zero_counters && p->counters_size > 0) {
+        vk->d.vkCmdFillBuffer(cmd, p->scratch_buffer, p->scratch_offset + p->counters_offset, p->counters_size, 0);
+        memory_barrier(vk, cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
     }
     for (uint32_t i = 0; i < p->count; ++i) {
         const vkbn__dispatch* d = &p->dispatches[i];
@@ -125,6 +191,20 @@ void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd) {
                                  d->push_size, d->push);
         vk->d.vkCmdDispatch(cmd, d->groups[0], d->groups[1], d->groups[2]);
     }
+    if (flags & VKBN_RECORD_BARRIER_AFTER) {
+        memory_barrier(vk, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                       VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT);
+    }
+}
+
+vkbn_result vkbn__vk_plan_record_for_caller(vkbn_plan plan, VkCommandBuffer cmd, vkbn_record_flags flags) {
+    if (cmd == VK_NULL_HANDLE) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "cmd: required, got VK_NULL_HANDLE");
+    const vkbn_record_flags known = VKBN_RECORD_BARRIER_BEFORE | VKBN_RECORD_BARRIER_AFTER;
+    if (flags & ~known) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "flags: unknown bits 0x%x", flags & ~known);
+    /* The submission order of the caller's command buffers is unknown, so
+     * every recorded run zeroes its counters (vkbn.h, "Scratch counters"). */
+    vkbn__vk_plan_record(plan, cmd, true, flags);
+    return VKBN_SUCCESS;
 }
 
 vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds) {
@@ -139,13 +219,20 @@ vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* 
         vk->d.vkCmdResetQueryPool(cmd, vk->timestamps, 0, 2);
         vk->d.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, vk->timestamps, 0);
     }
+    /* Counters of vkbn's own scratch need zeroing once (the first run leaves
+     * them at zero); the caller's scratch may have been reused since. */
+    bool zero = !plan->vk->counters_ready || plan->op.scratch != NULL;
     for (uint32_t r = 0; r < repetitions; ++r) {
         if (r > 0) vkbn__vk_barrier(vk, cmd);
-        vkbn__vk_plan_record(plan, cmd);
-        plan->vk->counters_ready = true;
+        vkbn__vk_plan_record(plan, cmd, zero && r == 0, 0);
     }
     if (timed) vk->d.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->timestamps, 1);
-    VKBN_CHECK(vkbn__vk_submit_and_wait(vk));
+    plan->vk->counters_ready = true; /* set under submit_lock */
+    vkbn_result r = vkbn__vk_submit_and_wait(vk);
+    if (r != VKBN_SUCCESS) {
+        plan->vk->counters_ready = false;
+        return r;
+    }
     if (timed) {
         uint64_t ts[2];
         VkResult vr = vk->d.vkGetQueryPoolResults(vk->device, vk->timestamps, 0, 2, sizeof ts, ts, sizeof ts[0],
@@ -163,7 +250,7 @@ void vkbn__vk_plan_destroy(vkbn_plan plan) {
     struct vkbn__vk_plan* p = plan->vk;
     if (!p) return;
     if (p->pool) vk->d.vkDestroyDescriptorPool(vk->device, p->pool, vk->alloc);
-    if (p->scratch) vk->d.vkDestroyBuffer(vk->device, p->scratch, vk->alloc);
+    if (p->scratch_memory) vk->d.vkDestroyBuffer(vk->device, p->scratch_buffer, vk->alloc); /* ours only */
     if (p->scratch_memory) vk->d.vkFreeMemory(vk->device, p->scratch_memory, vk->alloc);
     vkbn__free(p->dispatches);
     vkbn__free(p);

@@ -1,13 +1,15 @@
 /* `vkbn check`: a self-test a user runs on a new device before trusting it.
- * A curated list of forward cases (testing/cases.h) runs on the device's
- * default kernels and again with VKBN_CONTEXT_DISABLE_SUBGROUPS (the
- * shared-memory path), each compared with the fp64 reference; a few cases are
- * also rerun to check that the results are bit-identical. */
+ * A curated list of forward cases (testing/cases.h) and backward cases
+ * (testing/bwd_cases.h) runs on the device's default kernels and again with
+ * VKBN_CONTEXT_DISABLE_SUBGROUPS (the shared-memory path), each compared with
+ * the fp64 reference; a few cases are also rerun to check that the results
+ * are bit-identical. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "bwd_cases.h"
 #include "cases.h"
 #include "cli.h"
 #include "commands.h"
@@ -48,6 +50,8 @@ typedef struct check_spec {
     uint32_t offset; /* offset_bytes */
     uint64_t t;      /* cumulative_count */
     case_data data;
+    vkbn_activation act; /* instead of K_RELU: another activation and its parameters */
+    float alpha, beta;
 } check_spec;
 
 #define CF VKBN_LAYOUT_CHANNELS_FIRST
@@ -66,6 +70,19 @@ static const check_spec cases[] = {
     {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CL, .dtype = F16, .flags = K_QUICK | K_INFER | K_RESIDUAL | K_RELU},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .flags = K_QUICK | K_INFER},
     {.n = 2, .c = 16, .rank = 2, .s = {8, 8}, .layout = CF, .dtype = F32, .flags = K_QUICK | K_RUNNING, .split = 4},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F16, .flags = K_QUICK | K_RESIDUAL,
+     .act = VKBN_ACTIVATION_SILU},
+    /* The other activations. */
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .act = VKBN_ACTIVATION_LEAKY_RELU,
+     .alpha = 0.01f},
+    {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CL, .dtype = F32, .flags = K_INFER | K_RESIDUAL,
+     .act = VKBN_ACTIVATION_CLAMP, .alpha = 0.0f, .beta = 6.0f},
+    {.n = 2, .c = 16, .rank = 2, .s = {8, 8}, .layout = CF, .dtype = F16, .split = 4, .act = VKBN_ACTIVATION_CLAMP,
+     .alpha = -0.5f, .beta = 0.75f},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .flags = K_INFER,
+     .act = VKBN_ACTIVATION_SILU},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F32, .split = 4,
+     .act = VKBN_ACTIVATION_LEAKY_RELU, .alpha = -1.5f},
     /* Shapes: N = 1, C = 1, S = 1 (rank 0), rank 1 and 3, vec4 sizes in both layouts and dtypes. */
     {.n = 1, .c = 1, .rank = 1, .s = {7}, .layout = CF, .dtype = F32, .flags = K_RUNNING},
     {.n = 1, .c = 1, .rank = 2, .s = {2, 3}, .layout = CL, .dtype = F32},
@@ -131,6 +148,92 @@ static const check_spec deterministic_cases[] = {
     {.n = 8, .c = 16, .rank = 2, .s = {16, 16}, .layout = CL, .dtype = F32, .flags = K_RUNNING, .split = 4},
 };
 
+/* Backward cases: what a case changes on top of bwd_case_default (training
+ * mode, affine, no activation, dx + dweight + dbias). */
+enum {
+    B_FROZEN = 1 << 1,     /* frozen statistics */
+    B_NO_AFFINE = 1 << 2,  /* no weight and bias */
+    B_RESIDUAL = 1 << 3,   /* the add variant: the residual given, dresidual wanted */
+    B_IN_PLACE = 1 << 4,   /* dx is dy's buffer */
+    B_DX_ONLY = 1 << 5,    /* only dx */
+    B_PARAMS_ONLY = 1 << 6 /* only dweight and dbias */
+};
+
+typedef struct bwd_check_spec {
+    uint32_t n, c, rank, s[VKBN_MAX_SPATIAL_RANK];
+    vkbn_layout layout;
+    vkbn_dtype dtype;
+    unsigned flags;  /* K_QUICK and B_* */
+    vkbn_activation act;
+    float alpha, beta;
+    uint32_t split;
+    uint32_t offset;
+    case_data data;
+    bwd_dy_data dy;
+} bwd_check_spec;
+
+#define RELU VKBN_ACTIVATION_RELU
+#define LEAKY VKBN_ACTIVATION_LEAKY_RELU
+#define CLAMP VKBN_ACTIVATION_CLAMP
+#define SILU VKBN_ACTIVATION_SILU
+
+static const bwd_check_spec bwd_cases[] = {
+    /* The basics, in --quick too. */
+    {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CF, .dtype = F32, .flags = K_QUICK | B_RESIDUAL, .act = RELU},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F16, .flags = K_QUICK | B_RESIDUAL, .act = SILU},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .flags = K_QUICK | B_FROZEN, .act = CLAMP,
+     .beta = 6.0f},
+    {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CL, .dtype = F32, .flags = K_QUICK | B_FROZEN | B_DX_ONLY},
+    {.n = 2, .c = 16, .rank = 2, .s = {8, 8}, .layout = CF, .dtype = F16, .flags = K_QUICK, .act = LEAKY, .alpha = 0.1f,
+     .split = 4},
+    {.n = 4, .c = 8, .rank = 2, .s = {16, 16}, .layout = CL, .dtype = F32, .flags = K_QUICK | B_PARAMS_ONLY,
+     .split = 1},
+    /* Shapes: N = 1, C = 1, S = 1 (rank 0), rank 1 and 3, vec4 sizes in both layouts and dtypes. */
+    {.n = 1, .c = 1, .rank = 1, .s = {7}, .layout = CF, .dtype = F32},
+    {.n = 1, .c = 5, .rank = 1, .s = {1}, .layout = CL, .dtype = F32, .flags = B_FROZEN, .act = SILU},
+    {.n = 5, .c = 3, .rank = 0, .layout = CF, .dtype = F32, .act = RELU},
+    {.n = 6, .c = 5, .rank = 0, .layout = CL, .dtype = F16, .flags = B_FROZEN},
+    {.n = 2, .c = 5, .rank = 3, .s = {3, 4, 5}, .layout = CF, .dtype = F16, .flags = B_RESIDUAL, .act = CLAMP,
+     .alpha = -0.5f, .beta = 0.75f},
+    {.n = 2, .c = 5, .rank = 3, .s = {3, 4, 5}, .layout = CL, .dtype = F32, .act = SILU},
+    {.n = 3, .c = 16, .rank = 2, .s = {8, 8}, .layout = CL, .dtype = F16, .act = LEAKY, .alpha = 2.0f},
+    /* Fused (split = 1) and split (= 4) reductions, both layouts and modes. */
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .split = 1},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .split = 4, .act = RELU},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F32, .split = 1, .flags = B_RESIDUAL,
+     .act = RELU},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F16, .split = 4, .flags = B_FROZEN},
+    {.n = 4, .c = 8, .rank = 2, .s = {16, 16}, .layout = CF, .dtype = F16, .split = 4, .flags = B_FROZEN,
+     .act = SILU},
+    {.n = 4, .c = 8, .rank = 2, .s = {16, 16}, .layout = CL, .dtype = F32, .split = 4, .flags = B_DX_ONLY},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .flags = B_NO_AFFINE | B_RESIDUAL,
+     .act = SILU},
+    /* Hard data. */
+    {.n = 4, .c = 5, .rank = 2, .s = {16, 16}, .layout = CF, .dtype = F32, .split = 1, .data = CASE_DATA_LARGE_MEAN},
+    {.n = 4, .c = 5, .rank = 2, .s = {16, 16}, .layout = CL, .dtype = F32, .split = 4, .dy = BWD_DY_OFFSET},
+    {.n = 16, .c = 2, .rank = 2, .s = {64, 64}, .layout = CF, .dtype = F32, .split = 1, .dy = BWD_DY_SPIKE},
+    {.n = 16, .c = 2, .rank = 2, .s = {64, 64}, .layout = CL, .dtype = F32, .split = 1, .dy = BWD_DY_SPIKE},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F16, .act = RELU, .data = CASE_DATA_CONSTANT},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F32, .data = CASE_DATA_OUTLIER},
+    /* In place and offsets. */
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .flags = B_IN_PLACE | B_RESIDUAL,
+     .act = RELU},
+    {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CL, .dtype = F16, .flags = B_FROZEN | B_IN_PLACE},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F16, .offset = 4, .act = LEAKY, .alpha = 0.2f},
+    {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CL, .dtype = F32, .offset = 20, .split = 4},
+    /* Larger: many workgroups per channel, many channels, BatchNorm1d-like. */
+    {.n = 32, .c = 64, .rank = 2, .s = {28, 28}, .layout = CF, .dtype = F32, .flags = B_RESIDUAL, .act = RELU},
+    {.n = 32, .c = 64, .rank = 2, .s = {28, 28}, .layout = CL, .dtype = F16, .act = SILU},
+    {.n = 2, .c = 3, .rank = 2, .s = {224, 224}, .layout = CF, .dtype = F32},
+    {.n = 256, .c = 512, .rank = 0, .layout = CF, .dtype = F16, .flags = B_FROZEN, .act = RELU},
+};
+
+static const bwd_check_spec bwd_deterministic_cases[] = {
+    {.n = 4, .c = 8, .rank = 2, .s = {16, 16}, .layout = CF, .dtype = F32, .flags = K_QUICK | B_RESIDUAL, .act = SILU,
+     .split = 4, .dy = BWD_DY_OFFSET},
+    {.n = 8, .c = 16, .rank = 2, .s = {16, 16}, .layout = CL, .dtype = F32, .split = 4, .act = RELU},
+};
+
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The state of one check: what to run and the tallies. */
@@ -148,7 +251,9 @@ static fwd_case build_case(const check_spec* s, uint64_t seed) {
     c.training = !(f & K_INFER);
     c.affine = !(f & K_NO_AFFINE);
     c.residual = (f & K_RESIDUAL) != 0;
-    c.activation = (f & K_RELU) ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+    c.activation = (f & K_RELU) ? VKBN_ACTIVATION_RELU : s->act;
+    c.activation_alpha = s->alpha;
+    c.activation_beta = s->beta;
     c.running = c.training && (f & K_RUNNING);
     c.running_average = (f & K_CUMULATIVE) ? VKBN_RUNNING_AVERAGE_CUMULATIVE : VKBN_RUNNING_AVERAGE_EXPONENTIAL;
     c.cumulative_count = s->t;
@@ -166,6 +271,28 @@ static fwd_case build_case(const check_spec* s, uint64_t seed) {
 
 static int selected(const check_state* st, const check_spec* s) { return !st->quick || (s->flags & K_QUICK); }
 
+static bwd_case build_bwd_case(const bwd_check_spec* s, uint64_t seed) {
+    bwd_case c = bwd_case_default(s->n, s->c, s->rank, s->s, s->layout, s->dtype);
+    unsigned f = s->flags;
+    c.frozen = (f & B_FROZEN) != 0;
+    c.affine = !(f & B_NO_AFFINE);
+    c.residual = (f & B_RESIDUAL) != 0;
+    c.activation = s->act;
+    c.activation_alpha = s->alpha;
+    c.activation_beta = s->beta;
+    c.outputs = f & B_DX_ONLY ? BWD_OUT_DX : f & B_PARAMS_ONLY ? BWD_OUT_DWEIGHT | BWD_OUT_DBIAS : c.outputs;
+    if (c.residual) c.outputs |= BWD_OUT_DRESIDUAL;
+    c.in_place = (f & B_IN_PLACE) != 0;
+    c.reduction_split = s->split;
+    c.offset_bytes = s->offset;
+    c.data = s->data;
+    c.dy_data = s->dy;
+    c.seed = seed;
+    return c;
+}
+
+static int bwd_selected(const check_state* st, const bwd_check_spec* s) { return !st->quick || (s->flags & K_QUICK); }
+
 #define DETERMINISTIC_TAG "bit-identical rerun: "
 
 /* The width of the description column over the cases that will run. */
@@ -182,6 +309,18 @@ static int description_width(const check_state* st) {
         if (!selected(st, &deterministic_cases[i])) continue;
         fwd_case c = build_case(&deterministic_cases[i], 0);
         case_describe(&c, desc, sizeof desc);
+        if (strlen(desc) + strlen(DETERMINISTIC_TAG) > width) width = strlen(desc) + strlen(DETERMINISTIC_TAG);
+    }
+    for (size_t i = 0; i < COUNT_OF(bwd_cases); ++i) {
+        if (!bwd_selected(st, &bwd_cases[i])) continue;
+        bwd_case c = build_bwd_case(&bwd_cases[i], 0);
+        bwd_case_describe(&c, desc, sizeof desc);
+        if (strlen(desc) > width) width = strlen(desc);
+    }
+    for (size_t i = 0; i < COUNT_OF(bwd_deterministic_cases); ++i) {
+        if (!bwd_selected(st, &bwd_deterministic_cases[i])) continue;
+        bwd_case c = build_bwd_case(&bwd_deterministic_cases[i], 0);
+        bwd_case_describe(&c, desc, sizeof desc);
         if (strlen(desc) + strlen(DETERMINISTIC_TAG) > width) width = strlen(desc) + strlen(DETERMINISTIC_TAG);
     }
     return (int)width;
@@ -257,6 +396,58 @@ static void run_deterministic(check_state* st, vkbn_context ctx) {
     }
 }
 
+/* Counts and prints one backward outcome, as report() does for the forward. */
+static void report_bwd(check_state* st, const char* tag, const bwd_case* c, const bwd_result* r, int rc,
+                       int with_errors) {
+    char desc[300], line[360];
+    bwd_case_describe(c, desc, sizeof desc);
+    snprintf(line, sizeof line, "%s%s", tag, desc);
+    int skipped = rc == 0 && strncmp(r->message, "skipped", 7) == 0;
+    printf("%s  %-*s", skipped ? "SKIP" : rc == 0 ? "PASS" : "FAIL", st->width, line);
+    if (skipped) {
+        printf("  %s\n", r->message);
+        ++st->skipped;
+        fflush(stdout);
+        return;
+    }
+    if (with_errors && rc >= 0) {
+        char dx[32], dw[32], db[32], dz[32];
+        format_error(r->dx, (c->outputs & BWD_OUT_DX) != 0, dx, sizeof dx);
+        format_error(r->dweight, (c->outputs & BWD_OUT_DWEIGHT) != 0, dw, sizeof dw);
+        format_error(r->dbias, (c->outputs & BWD_OUT_DBIAS) != 0, db, sizeof db);
+        format_error(r->dz, (c->outputs & BWD_OUT_DRESIDUAL) != 0, dz, sizeof dz);
+        printf("  dx %-4s dweight %-4s dbias %-4s dresidual %-4s", dx, dw, db, dz);
+    }
+    if (r->plan[0]) printf("  [%s]", r->plan);
+    if (rc != 0) printf("  %s", r->message[0] ? r->message : "(no message)");
+    printf("\n");
+    if (rc == 0) {
+        ++st->passed;
+    } else {
+        ++st->failed;
+    }
+    fflush(stdout);
+}
+
+static void run_bwd_cases(check_state* st, vkbn_context ctx) {
+    for (size_t i = 0; i < COUNT_OF(bwd_cases); ++i) {
+        if (!bwd_selected(st, &bwd_cases[i])) continue;
+        bwd_case c = build_bwd_case(&bwd_cases[i], 3000 + i);
+        bwd_result r;
+        memset(&r, 0, sizeof r);
+        int rc = bwd_case_run(ctx, &c, &r);
+        report_bwd(st, "", &c, &r, rc, 1);
+    }
+    for (size_t i = 0; i < COUNT_OF(bwd_deterministic_cases); ++i) {
+        if (!bwd_selected(st, &bwd_deterministic_cases[i])) continue;
+        bwd_case c = build_bwd_case(&bwd_deterministic_cases[i], 4000 + i);
+        bwd_result r;
+        memset(&r, 0, sizeof r);
+        int rc = bwd_case_run_deterministic(ctx, &c, &r);
+        report_bwd(st, DETERMINISTIC_TAG, &c, &r, rc, 0);
+    }
+}
+
 static void print_device(vkbn_context ctx) {
     vkbn_device_info d;
     if (vkbn_context_get_device_info(ctx, &d) != VKBN_SUCCESS) return;
@@ -284,6 +475,7 @@ static int run_pass(check_state* st, vkbn_context_flags extra_flags, int first) 
     }
     run_cases(st, ctx);
     run_deterministic(st, ctx);
+    run_bwd_cases(st, ctx);
     vkbn_context_destroy(ctx);
     return CLI_OK;
 }
@@ -320,11 +512,12 @@ static int cmd_check(int argc, char** argv) {
 
 const cli_command command_check = {
     .name = "check",
-    .summary = "Self-test: forward cases on the device against an fp64 reference.",
+    .summary = "Self-test: forward and backward cases on the device against an fp64 reference.",
     .details =
         "Every case runs on the device's default kernels and again on the shared-memory path\n"
-        "(no subgroups). Each line shows the worst error of y, the batch mean, invstd and the\n"
-        "running statistics as a fraction of its tolerance (<= 1 passes), and the kernels that ran.\n"
+        "(no subgroups). Each line shows the worst error of each output (forward: y, the batch\n"
+        "mean, invstd, the running statistics; backward: dx, dweight, dbias, dresidual) as a\n"
+        "fraction of its tolerance (<= 1 passes), and the kernels that ran.\n"
         "Exit code 1 when any case fails.\n",
     .options = check_options,
     .option_count = OPT_COUNT,

@@ -1,9 +1,12 @@
-/* `vkbn run`: one forward pass on .npy files through the public API, so that
- * users can compare vkbn with their framework on their own device.
+/* `vkbn run`: one forward or backward pass on .npy files through the public
+ * API, so that users can compare vkbn with their framework on their own
+ * device. This file parses every option and runs the forward passes;
+ * run_backward.c runs the backward pass.
  *
  * Order of work: options, then the output directory, then every input file,
  * then the device; outputs are written only when everything has succeeded. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,68 +14,40 @@
 #include "cli.h"
 #include "commands.h"
 #include "npy.h"
+#include "run_cmd.h"
 #include "run_io.h"
 
-#define CMD "run"
-
-enum run_option {
-    OPT_MODE,
-    OPT_DEVICE,
-    OPT_LAYOUT,
-    OPT_DTYPE,
-    OPT_X,
-    OPT_WEIGHT,
-    OPT_BIAS,
-    OPT_RESIDUAL,
-    OPT_RELU,
-    OPT_RUNNING_MEAN,
-    OPT_RUNNING_VAR,
-    OPT_EPS,
-    OPT_MOMENTUM,
-    OPT_CUMULATIVE,
-    OPT_BIASED,
-    OPT_VALIDATION,
-    OPT_OUT,
-    OPT_COUNT
-};
-
-static const cli_option run_options[OPT_COUNT] = {
-    [OPT_MODE] = {"--mode", "train|infer", "batch statistics (train) or running statistics (infer); required"},
+const cli_option run_options[OPT_COUNT] = {
+    [OPT_MODE] = {"--mode", "train|infer|backward",
+                  "forward with batch statistics (train) or running statistics (infer), or backward; required"},
     [OPT_DEVICE] = {"--device", "D", "device index or part of its name (vkbn devices); default: the best"},
     [OPT_LAYOUT] = {"--layout", "nchw|nhwc", "x is (N, C, D1..Dk) or (N, D1..Dk, C); default nchw"},
     [OPT_DTYPE] = {"--dtype", "f32|f16", "x's element type; must match the file; default: the file's"},
     [OPT_X] = {"--x", "X.npy", "the input, 2 to 5 dims, '<f4' or '<f2'; required"},
     [OPT_WEIGHT] = {"--weight", "W.npy", "gamma, shape (C,); default 1"},
     [OPT_BIAS] = {"--bias", "B.npy", "beta, shape (C,); default 0"},
-    [OPT_RESIDUAL] = {"--residual", "Z.npy", "added before the activation; x's shape and dtype"},
-    [OPT_RELU] = {"--relu", NULL, "apply relu last: y = relu(bn(x) [+ z])"},
-    [OPT_RUNNING_MEAN] = {"--running-mean", "RM.npy", "shape (C,); required by infer, updated by train"},
+    [OPT_RESIDUAL] = {"--residual", "Z.npy",
+                      "added before the activation; x's shape and dtype (backward: writes dresidual.npy)"},
+    [OPT_RELU] = {"--relu", NULL, "apply relu last: y = relu(bn(x) [+ z]); same as --activation relu"},
+    [OPT_RESIDUAL_RELU] = {"--residual-relu", NULL, "backward of y = relu(bn(x) + z): --relu, and writes dresidual.npy"},
+    [OPT_ACTIVATION] = {"--activation", "A", "none|relu|leaky_relu|clamp|silu, applied last; default none"},
+    [OPT_ALPHA] = {"--alpha", "A", "leaky_relu: negative slope (default 0.01); clamp: minimum (required)"},
+    [OPT_BETA] = {"--beta", "B", "clamp: maximum (required; --alpha 0 --beta 6 is ReLU6)"},
+    [OPT_RUNNING_MEAN] = {"--running-mean", "RM.npy",
+                          "shape (C,); required by infer and backward --frozen, updated by train"},
     [OPT_RUNNING_VAR] = {"--running-var", "RV.npy", "shape (C,); goes with --running-mean"},
     [OPT_EPS] = {"--eps", "E", "added to the variance, finite and >= 0; default 1e-5"},
     [OPT_MOMENTUM] = {"--momentum", "M", "train: weight of this batch in the running stats, in [0, 1]; default 0.1"},
     [OPT_CUMULATIVE] = {"--cumulative", "T", "train: cumulative average with T batches already folded in"},
     [OPT_BIASED] = {"--biased-running-var", NULL, "train: fold in the biased batch variance (ONNX), not m/(m-1)"},
+    [OPT_DY] = {"--dy", "DY.npy", "backward: the gradient w.r.t. y; x's shape and dtype; required"},
+    [OPT_Y] = {"--y", "Y.npy", "backward: the forward output (relu, leaky_relu, clamp take their mask from it)"},
+    [OPT_SAVE_MEAN] = {"--save-mean", "SM.npy", "backward: the forward's batch mean, (C,); required unless --frozen"},
+    [OPT_SAVE_INVSTD] = {"--save-invstd", "SI.npy", "backward: the forward's 1/sqrt(var + eps), (C,); likewise"},
+    [OPT_FROZEN] = {"--frozen", NULL, "backward with frozen statistics (--running-mean, --running-var, --eps)"},
     [OPT_VALIDATION] = {"--validation", NULL, "enable the Vulkan validation layer; any message fails the run"},
     [OPT_OUT] = {"--out", "DIR", "output directory, created if missing (one level); required"},
 };
-
-/* Everything the options say, checked. */
-typedef struct run_config {
-    int training;
-    const char* device;
-    vkbn_layout layout;
-    int dtype_given;
-    vkbn_dtype dtype;
-    vkbn_activation activation;
-    float eps;
-    float momentum;
-    vkbn_running_average running_average;
-    uint64_t cumulative_count;
-    int biased_running_var;
-    int validation;
-    int running; /* --running-mean and --running-var given */
-    const char* const* path; /* indexed by run_option */
-} run_config;
 
 /* The inputs, read and checked against each other. */
 typedef struct run_inputs {
@@ -114,9 +89,18 @@ static int parse_required(const cli_args* args, run_config* cfg) {
         const cli_option* o = &run_options[required[i]];
         if (!args->value[required[i]]) return cli_error(CMD, CLI_USAGE, "%s %s is required", o->name, o->metavar);
     }
-    int infer = 0, layout = 0, f16 = 0;
-    if (parse_enum("--mode", args->value[OPT_MODE], "train", "infer", &infer) != CLI_OK) return CLI_USAGE;
-    cfg->training = !infer;
+    int layout = 0, f16 = 0;
+    const char* mode = args->value[OPT_MODE];
+    if (strcmp(mode, "train") == 0) {
+        cfg->mode = RUN_TRAIN;
+    } else if (strcmp(mode, "infer") == 0) {
+        cfg->mode = RUN_INFER;
+    } else if (strcmp(mode, "backward") == 0) {
+        cfg->mode = RUN_BACKWARD;
+    } else {
+        return cli_error(CMD, CLI_USAGE, "--mode: expected 'train', 'infer' or 'backward', got '%s'", mode);
+    }
+    cfg->training = cfg->mode == RUN_TRAIN;
     if (args->value[OPT_LAYOUT] &&
         parse_enum("--layout", args->value[OPT_LAYOUT], "nchw", "nhwc", &layout) != CLI_OK) {
         return CLI_USAGE;
@@ -162,8 +146,16 @@ static int check_running(const cli_args* args, run_config* cfg) {
                          rm ? "--running-var" : "--running-mean");
     }
     cfg->running = rm;
-    if (!cfg->training && !cfg->running) {
+    if (cfg->mode == RUN_INFER && !cfg->running) {
         return cli_error(CMD, CLI_USAGE, "--mode infer needs --running-mean and --running-var");
+    }
+    if (cfg->mode == RUN_BACKWARD && cfg->frozen && !cfg->running) {
+        return cli_error(CMD, CLI_USAGE, "--frozen needs --running-mean and --running-var");
+    }
+    if (cfg->mode == RUN_BACKWARD && !cfg->frozen && cfg->running) {
+        return cli_error(CMD, CLI_USAGE,
+                         "--running-mean and --running-var apply to --mode backward only with --frozen "
+                         "(training-mode backward uses --save-mean and --save-invstd)");
     }
     static const int train_only[] = {OPT_MOMENTUM, OPT_CUMULATIVE, OPT_BIASED};
     for (size_t i = 0; i < sizeof train_only / sizeof train_only[0]; ++i) {
@@ -177,13 +169,101 @@ static int check_running(const cli_args* args, run_config* cfg) {
     return CLI_OK;
 }
 
+static const char* const activation_names[] = {"none", "relu", "leaky_relu", "clamp", "silu"};
+
+/* --relu, --residual-relu, --activation, --alpha and --beta. */
+static int parse_activation(const cli_args* args, run_config* cfg) {
+    const char* name = args->value[OPT_ACTIVATION];
+    int relu = args->value[OPT_RELU] != NULL, residual_relu = args->value[OPT_RESIDUAL_RELU] != NULL;
+    if (relu + residual_relu + (name != NULL) > 1) {
+        return cli_error(CMD, CLI_USAGE, "--relu, --residual-relu and --activation exclude each other: give one");
+    }
+    if (residual_relu && cfg->mode != RUN_BACKWARD) {
+        return cli_error(CMD, CLI_USAGE,
+                         "--residual-relu only applies to --mode backward (forward: --residual Z.npy --relu)");
+    }
+    const char* const* names = activation_names;
+    cfg->activation = relu || residual_relu ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+    if (name) {
+        size_t k = 0;
+        while (k < 5 && strcmp(name, names[k]) != 0) ++k;
+        if (k == 5) {
+            return cli_error(CMD, CLI_USAGE, "--activation: expected none, relu, leaky_relu, clamp or silu, got '%s'",
+                             name);
+        }
+        cfg->activation = (vkbn_activation)k;
+    }
+    const char* alpha = args->value[OPT_ALPHA];
+    const char* beta = args->value[OPT_BETA];
+    bool leaky = cfg->activation == VKBN_ACTIVATION_LEAKY_RELU, clamp = cfg->activation == VKBN_ACTIVATION_CLAMP;
+    if (alpha && !leaky && !clamp) {
+        return cli_error(CMD, CLI_USAGE, "--alpha has no effect with --activation %s (leaky_relu and clamp take it)",
+                         names[cfg->activation]);
+    }
+    if (beta && !clamp) {
+        return cli_error(CMD, CLI_USAGE, "--beta has no effect with --activation %s (clamp takes it)",
+                         names[cfg->activation]);
+    }
+    if (clamp && (!alpha || !beta)) {
+        return cli_error(CMD, CLI_USAGE, "--activation clamp needs --alpha MIN and --beta MAX (ReLU6: 0 and 6)");
+    }
+    cfg->alpha = leaky ? 0.01f : 0.0f; /* PyTorch's default negative slope */
+    if (alpha && cli_parse_float(CMD, "--alpha", alpha, &cfg->alpha) != CLI_OK) return CLI_USAGE;
+    if (beta && cli_parse_float(CMD, "--beta", beta, &cfg->beta) != CLI_OK) return CLI_USAGE;
+    if (!isfinite(cfg->alpha) || !isfinite(cfg->beta)) {
+        return cli_error(CMD, CLI_USAGE, "%s: must be finite, got '%s'", isfinite(cfg->alpha) ? "--beta" : "--alpha",
+                         isfinite(cfg->alpha) ? beta : alpha);
+    }
+    if (clamp && cfg->alpha > cfg->beta) {
+        return cli_error(CMD, CLI_USAGE, "--beta: the clamp maximum %s is below the minimum --alpha %s", beta, alpha);
+    }
+    if (leaky && cfg->mode == RUN_BACKWARD && cfg->alpha < 0.0f) {
+        return cli_error(CMD, CLI_USAGE,
+                         "--alpha: the leaky_relu backward takes its slope from the sign of y and needs a slope >= 0, "
+                         "got '%s'",
+                         alpha);
+    }
+    return CLI_OK;
+}
+
+/* Options that belong to the forward or the backward pass only. */
+static int check_mode_options(const cli_args* args, run_config* cfg) {
+    static const int backward_only[] = {OPT_DY, OPT_Y, OPT_SAVE_MEAN, OPT_SAVE_INVSTD, OPT_FROZEN};
+    for (size_t i = 0; i < sizeof backward_only / sizeof backward_only[0]; ++i) {
+        if (args->value[backward_only[i]] && cfg->mode != RUN_BACKWARD) {
+            return cli_error(CMD, CLI_USAGE, "%s only applies to --mode backward", run_options[backward_only[i]].name);
+        }
+    }
+    if (cfg->mode != RUN_BACKWARD) return CLI_OK;
+    cfg->frozen = args->value[OPT_FROZEN] != NULL;
+    if (!args->value[OPT_DY]) return cli_error(CMD, CLI_USAGE, "--mode backward needs --dy DY.npy");
+    if (!cfg->frozen && (!args->value[OPT_SAVE_MEAN] || !args->value[OPT_SAVE_INVSTD])) {
+        return cli_error(CMD, CLI_USAGE, "%s is missing: --mode backward needs --save-mean and --save-invstd "
+                                         "(or --frozen with the running statistics)",
+                         args->value[OPT_SAVE_MEAN] ? "--save-invstd" : "--save-mean");
+    }
+    if (cfg->frozen && (args->value[OPT_SAVE_MEAN] || args->value[OPT_SAVE_INVSTD])) {
+        return cli_error(CMD, CLI_USAGE, "%s does not apply with --frozen (the running statistics replace it)",
+                         args->value[OPT_SAVE_MEAN] ? "--save-mean" : "--save-invstd");
+    }
+    bool mask = cfg->activation == VKBN_ACTIVATION_RELU || cfg->activation == VKBN_ACTIVATION_LEAKY_RELU ||
+                cfg->activation == VKBN_ACTIVATION_CLAMP;
+    if (mask && !args->value[OPT_Y]) {
+        return cli_error(CMD, CLI_USAGE, "the %s backward needs --y Y.npy (its mask comes from y)",
+                         activation_names[cfg->activation]);
+    }
+    cfg->dresidual = args->value[OPT_RESIDUAL_RELU] != NULL || args->value[OPT_RESIDUAL] != NULL;
+    return CLI_OK;
+}
+
 static int parse_config(const cli_args* args, run_config* cfg) {
     memset(cfg, 0, sizeof *cfg);
     if (parse_required(args, cfg) != CLI_OK) return CLI_USAGE;
     if (parse_numbers(args, cfg) != CLI_OK) return CLI_USAGE;
+    if (parse_activation(args, cfg) != CLI_OK) return CLI_USAGE;
+    if (check_mode_options(args, cfg) != CLI_OK) return CLI_USAGE;
     if (check_running(args, cfg) != CLI_OK) return CLI_USAGE;
     cfg->device = args->value[OPT_DEVICE];
-    cfg->activation = args->value[OPT_RELU] ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
     cfg->biased_running_var = args->value[OPT_BIASED] != NULL;
     cfg->validation = args->value[OPT_VALIDATION] != NULL;
     cfg->path = args->value;
@@ -196,8 +276,7 @@ static int parse_config(const cli_args* args, run_config* cfg) {
 
 static vkbn_dtype dtype_of(const npy_array* a) { return a->dtype == NPY_F16 ? VKBN_DTYPE_F16 : VKBN_DTYPE_F32; }
 
-/* x's shape as a tensor description in the layout. */
-static int describe_x(const run_config* cfg, const npy_array* x, vkbn_tensor_desc* t) {
+int run_describe_x(const run_config* cfg, const npy_array* x, vkbn_tensor_desc* t) {
     const char* path = cfg->path[OPT_X];
     char shape[160];
     io_format_shape(x, shape, sizeof shape);
@@ -235,29 +314,33 @@ static int same_shape(const npy_array* a, const npy_array* b) {
     return 1;
 }
 
-static int read_residual(const run_config* cfg, run_inputs* in) {
-    const char* path = cfg->path[OPT_RESIDUAL];
-    if (!path) return CLI_OK;
-    if (io_read_tensor("--residual", path, &in->z) != CLI_OK) return CLI_USAGE;
-    if (!same_shape(&in->z, &in->x)) {
+int run_read_like_x(const run_config* cfg, int option, const npy_array* x, npy_array* out) {
+    const char* path = cfg->path[option];
+    const char* name = run_options[option].name;
+    if (io_read_tensor(name, path, out) != CLI_OK) return CLI_USAGE;
+    if (!same_shape(out, x)) {
         char zs[160], xs[160];
-        io_format_shape(&in->z, zs, sizeof zs);
-        io_format_shape(&in->x, xs, sizeof xs);
-        return cli_error(CMD, CLI_USAGE, "--residual: '%s' is %s %s, but x is %s %s: they must match", path, zs,
-                         cli_dtype_name(dtype_of(&in->z)), xs, cli_dtype_name(dtype_of(&in->x)));
+        io_format_shape(out, zs, sizeof zs);
+        io_format_shape(x, xs, sizeof xs);
+        return cli_error(CMD, CLI_USAGE, "%s: '%s' is %s %s, but x is %s %s: they must match", name, path, zs,
+                         cli_dtype_name(dtype_of(out)), xs, cli_dtype_name(dtype_of(x)));
     }
     return CLI_OK;
+}
+
+int run_read_vector(const run_config* cfg, int option, const vkbn_tensor_desc* t, float** out) {
+    const char* path = cfg->path[option];
+    if (!path) return CLI_OK;
+    const char* c_axis = t->layout == VKBN_LAYOUT_CHANNELS_LAST ? "the last axis of x (--layout nhwc)"
+                                                                 : "axis 1 of x (--layout nchw)";
+    return io_read_vector(run_options[option].name, path, t->c, c_axis, out);
 }
 
 static int read_vectors(const run_config* cfg, run_inputs* in) {
     static const int options[] = {OPT_WEIGHT, OPT_BIAS, OPT_RUNNING_MEAN, OPT_RUNNING_VAR};
     float** targets[] = {&in->weight, &in->bias, &in->running_mean, &in->running_var};
     for (size_t i = 0; i < sizeof options / sizeof options[0]; ++i) {
-        const char* path = cfg->path[options[i]];
-        if (!path) continue;
-        const char* c_axis = in->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "the last axis of x (--layout nhwc)"
-                                                                             : "axis 1 of x (--layout nchw)";
-        int r = io_read_vector(run_options[options[i]].name, path, in->tensor.c, c_axis, targets[i]);
+        int r = run_read_vector(cfg, options[i], &in->tensor, targets[i]);
         if (r != CLI_OK) return r;
     }
     return CLI_OK;
@@ -275,8 +358,8 @@ static void free_inputs(run_inputs* in) {
 static int read_inputs(const run_config* cfg, run_inputs* in) {
     memset(in, 0, sizeof *in);
     int r = io_read_tensor("--x", cfg->path[OPT_X], &in->x);
-    if (r == CLI_OK) r = describe_x(cfg, &in->x, &in->tensor);
-    if (r == CLI_OK) r = read_residual(cfg, in);
+    if (r == CLI_OK) r = run_describe_x(cfg, &in->x, &in->tensor);
+    if (r == CLI_OK && cfg->path[OPT_RESIDUAL]) r = run_read_like_x(cfg, OPT_RESIDUAL, &in->x, &in->z);
     if (r == CLI_OK) r = read_vectors(cfg, in);
     return r;
 }
@@ -287,13 +370,6 @@ static int read_inputs(const run_config* cfg, run_inputs* in) {
 
 enum { BUF_X, BUF_Y, BUF_Z, BUF_WEIGHT, BUF_BIAS, BUF_RMEAN, BUF_RVAR, BUF_SMEAN, BUF_SINVSTD, BUF_COUNT };
 
-/* Keeps the first warning or error the context logs (with --validation: the
- * first validation-layer message) for the error line. */
-typedef struct validation_log {
-    int seen;
-    char first[512];
-} validation_log;
-
 static void on_log(void* user_data, vkbn_log_level level, const char* message) {
     validation_log* log = user_data;
     if (level < VKBN_LOG_WARNING || log->seen) return;
@@ -301,8 +377,7 @@ static void on_log(void* user_data, vkbn_log_level level, const char* message) {
     snprintf(log->first, sizeof log->first, "%s", message);
 }
 
-/* Creates a buffer of `bytes` and, when data is given, uploads it. */
-static vkbn_result make_buffer(vkbn_context ctx, const void* data, uint64_t bytes, vkbn_buffer* out) {
+vkbn_result run_make_buffer(vkbn_context ctx, const void* data, uint64_t bytes, vkbn_buffer* out) {
     vkbn_result r = vkbn_buffer_create(ctx, bytes, out);
     if (r == VKBN_SUCCESS && data) r = vkbn_buffer_upload(*out, 0, data, bytes);
     return r;
@@ -311,15 +386,15 @@ static vkbn_result make_buffer(vkbn_context ctx, const void* data, uint64_t byte
 static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const run_inputs* in, vkbn_buffer* b) {
     uint64_t bytes = in->x.count * vkbn_dtype_size(in->tensor.dtype);
     uint64_t vec = (uint64_t)in->tensor.c * sizeof(float);
-    vkbn_result r = make_buffer(ctx, in->x.data, bytes, &b[BUF_X]);
-    if (r == VKBN_SUCCESS) r = make_buffer(ctx, NULL, bytes, &b[BUF_Y]);
-    if (r == VKBN_SUCCESS && in->z.data) r = make_buffer(ctx, in->z.data, bytes, &b[BUF_Z]);
-    if (r == VKBN_SUCCESS && in->weight) r = make_buffer(ctx, in->weight, vec, &b[BUF_WEIGHT]);
-    if (r == VKBN_SUCCESS && in->bias) r = make_buffer(ctx, in->bias, vec, &b[BUF_BIAS]);
-    if (r == VKBN_SUCCESS && cfg->running) r = make_buffer(ctx, in->running_mean, vec, &b[BUF_RMEAN]);
-    if (r == VKBN_SUCCESS && cfg->running) r = make_buffer(ctx, in->running_var, vec, &b[BUF_RVAR]);
-    if (r == VKBN_SUCCESS && cfg->training) r = make_buffer(ctx, NULL, vec, &b[BUF_SMEAN]);
-    if (r == VKBN_SUCCESS && cfg->training) r = make_buffer(ctx, NULL, vec, &b[BUF_SINVSTD]);
+    vkbn_result r = run_make_buffer(ctx, in->x.data, bytes, &b[BUF_X]);
+    if (r == VKBN_SUCCESS) r = run_make_buffer(ctx, NULL, bytes, &b[BUF_Y]);
+    if (r == VKBN_SUCCESS && in->z.data) r = run_make_buffer(ctx, in->z.data, bytes, &b[BUF_Z]);
+    if (r == VKBN_SUCCESS && in->weight) r = run_make_buffer(ctx, in->weight, vec, &b[BUF_WEIGHT]);
+    if (r == VKBN_SUCCESS && in->bias) r = run_make_buffer(ctx, in->bias, vec, &b[BUF_BIAS]);
+    if (r == VKBN_SUCCESS && cfg->running) r = run_make_buffer(ctx, in->running_mean, vec, &b[BUF_RMEAN]);
+    if (r == VKBN_SUCCESS && cfg->running) r = run_make_buffer(ctx, in->running_var, vec, &b[BUF_RVAR]);
+    if (r == VKBN_SUCCESS && cfg->training) r = run_make_buffer(ctx, NULL, vec, &b[BUF_SMEAN]);
+    if (r == VKBN_SUCCESS && cfg->training) r = run_make_buffer(ctx, NULL, vec, &b[BUF_SINVSTD]);
     return r;
 }
 
@@ -329,6 +404,7 @@ static vkbn_result forward(vkbn_context ctx, const run_config* cfg, const run_in
             .tensor = in->tensor, .x = b[BUF_X], .y = b[BUF_Y], .residual = b[BUF_Z],
             .weight = b[BUF_WEIGHT], .bias = b[BUF_BIAS], .running_mean = b[BUF_RMEAN],
             .running_var = b[BUF_RVAR], .eps = cfg->eps, .activation = cfg->activation,
+            .activation_alpha = cfg->alpha, .activation_beta = cfg->beta,
         };
         return vkbn_forward_inference(ctx, &d);
     }
@@ -338,7 +414,7 @@ static vkbn_result forward(vkbn_context ctx, const run_config* cfg, const run_in
         .running_var = b[BUF_RVAR], .save_mean = b[BUF_SMEAN], .save_invstd = b[BUF_SINVSTD],
         .eps = cfg->eps, .momentum = cfg->momentum, .running_average = cfg->running_average,
         .cumulative_count = cfg->cumulative_count, .biased_running_var = (vkbn_bool)cfg->biased_running_var,
-        .activation = cfg->activation,
+        .activation = cfg->activation, .activation_alpha = cfg->alpha, .activation_beta = cfg->beta,
     };
     return vkbn_forward_training(ctx, &d);
 }
@@ -374,6 +450,19 @@ static void free_results(run_results* out) {
     free(out->save_invstd);
 }
 
+int run_check_validation(vkbn_context ctx, const validation_log* log, char* device, size_t size) {
+    uint64_t messages = vkbn_context_validation_message_count(ctx);
+    if (messages > 0) {
+        return cli_error(CMD, CLI_FAILED, "the validation layer reported %llu message(s), the first: %s",
+                         (unsigned long long)messages, log->seen ? log->first : "(not logged)");
+    }
+    vkbn_device_info info;
+    if (vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS) {
+        snprintf(device, size, "device %u (%s)", info.index, info.name);
+    }
+    return CLI_OK;
+}
+
 /* Runs the pass on a context that exists. */
 static int compute_on(vkbn_context ctx, const run_config* cfg, run_inputs* in, run_results* out,
                       const validation_log* log) {
@@ -383,32 +472,29 @@ static int compute_on(vkbn_context ctx, const run_config* cfg, run_inputs* in, r
     if (r == VKBN_SUCCESS) r = download(cfg, in, b, out);
     for (int i = 0; i < BUF_COUNT; ++i) vkbn_buffer_destroy(b[i]);
     if (r != VKBN_SUCCESS) return cli_api_error(CMD, r);
-    uint64_t messages = vkbn_context_validation_message_count(ctx);
-    if (messages > 0) {
-        return cli_error(CMD, CLI_FAILED, "the validation layer reported %llu message(s), the first: %s",
-                         (unsigned long long)messages, log->seen ? log->first : "(not logged)");
+    return run_check_validation(ctx, log, out->device, sizeof out->device);
+}
+
+int run_create_context(const run_config* cfg, validation_log* log, vkbn_context* out) {
+    vkbn_context_desc desc = {0};
+    desc.device = cfg->device;
+    if (cfg->validation) {
+        desc.flags |= VKBN_CONTEXT_ENABLE_VALIDATION;
+        desc.log = on_log;
+        desc.log_user_data = log;
     }
-    vkbn_device_info info;
-    if (vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS) {
-        snprintf(out->device, sizeof out->device, "device %u (%s)", info.index, info.name);
-    }
-    return CLI_OK;
+    *out = NULL;
+    vkbn_result vr = vkbn_context_create(&desc, out);
+    return vr == VKBN_SUCCESS ? CLI_OK : cli_api_error(CMD, vr);
 }
 
 static int compute(const run_config* cfg, run_inputs* in, run_results* out) {
     int r = alloc_results(in, out);
     if (r != CLI_OK) return r;
     validation_log log = {0};
-    vkbn_context_desc desc = {0};
-    desc.device = cfg->device;
-    if (cfg->validation) {
-        desc.flags |= VKBN_CONTEXT_ENABLE_VALIDATION;
-        desc.log = on_log;
-        desc.log_user_data = &log;
-    }
     vkbn_context ctx = NULL;
-    vkbn_result vr = vkbn_context_create(&desc, &ctx);
-    if (vr != VKBN_SUCCESS) return cli_api_error(CMD, vr);
+    r = run_create_context(cfg, &log, &ctx);
+    if (r != CLI_OK) return r;
     r = compute_on(ctx, cfg, in, out, &log);
     vkbn_context_destroy(ctx);
     return r;
@@ -459,6 +545,7 @@ static int cmd_run(int argc, char** argv) {
     run_config cfg;
     if (parse_config(&args, &cfg) != CLI_OK) return CLI_USAGE;
     if (io_check_out_dir(cfg.path[OPT_OUT]) != CLI_OK) return CLI_USAGE;
+    if (cfg.mode == RUN_BACKWARD) return run_backward(&cfg);
     run_inputs in;
     r = read_inputs(&cfg, &in);
     run_results res = {0};
@@ -471,19 +558,26 @@ static int cmd_run(int argc, char** argv) {
 
 const cli_command command_run = {
     .name = "run",
-    .summary = "Run one forward pass on .npy files and write the results as .npy files.",
+    .summary = "Run one forward or backward pass on .npy files and write the results as .npy files.",
     .details =
         "outputs in --out:\n"
-        "  y.npy                          x's shape and dtype\n"
+        "  y.npy                          forward: x's shape and dtype\n"
         "  save_mean.npy, save_invstd.npy train: f32 (C,), batch mean and 1/sqrt(biased var + eps)\n"
         "  running_mean.npy, running_var.npy\n"
         "                                 train with running stats: the updated f32 (C,) values\n"
-        "Weight, bias and running stats may be '<f4' or '<f2'; they are used as f32.\n"
+        "  dx.npy                         backward: x's shape and dtype\n"
+        "  dweight.npy, dbias.npy         backward: f32 (C,)\n"
+        "  dresidual.npy                  backward with --residual-relu or --residual: x's shape and dtype\n"
+        "Weight, bias and the statistics may be '<f4' or '<f2'; they are used as f32.\n"
+        "Backward takes the forward's activation: relu, leaky_relu and clamp need --y (their\n"
+        "mask comes from y); silu recomputes u = bn(x) [+ z] from --bias and --residual.\n"
         "Nothing is written unless the whole pass succeeds.\n"
         "\n"
-        "example:\n"
+        "examples:\n"
         "  vkbn run --mode train --x x.npy --weight w.npy --bias b.npy \\\n"
-        "           --running-mean rm.npy --running-var rv.npy --momentum 0.1 --out result\n",
+        "           --running-mean rm.npy --running-var rv.npy --momentum 0.1 --out result\n"
+        "  vkbn run --mode backward --x x.npy --dy dy.npy --y y.npy --save-mean sm.npy \\\n"
+        "           --save-invstd si.npy --weight w.npy --residual-relu --out grads\n",
     .options = run_options,
     .option_count = OPT_COUNT,
     .run = cmd_run,

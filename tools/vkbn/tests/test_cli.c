@@ -8,6 +8,7 @@
  *   devices  `vkbn devices` lists the devices vkbn_enumerate_devices lists
  *   run      `vkbn run` outputs against the fp64 reference, and the errors
  *            that come from the device side
+ *   backward `vkbn run --mode backward` outputs against the fp64 reference
  *   check    `vkbn check --quick` passes
  * The device groups return 77 (skip) when vkbn lists no device. */
 #include <dirent.h>
@@ -406,6 +407,16 @@ static void test_bad_files(test_ctx* t, const inputs* in) {
     expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--x", in->d1, "--out", out, NULL);
     expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--x", in->d6, "--out", out, NULL);
     expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--x", in->zero, "--out", out, NULL);
+    /* Backward inputs must match x (shape and dtype) or c. */
+    const char* stats[] = {"--save-mean", in->rm, "--save-invstd", in->rv};
+    expect_error(t, 2, R, "--dy", out, "run", "--mode", "backward", "--x", in->x, "--dy", in->z_short, stats[0],
+                 stats[1], stats[2], stats[3], "--out", out, NULL);
+    expect_error(t, 2, R, "--y", out, "run", "--mode", "backward", "--x", in->x, "--dy", in->x, "--relu", "--y",
+                 in->x16, stats[0], stats[1], stats[2], stats[3], "--out", out, NULL);
+    expect_error(t, 2, R, "--save-invstd", out, "run", "--mode", "backward", "--x", in->x, "--dy", in->x, stats[0],
+                 stats[1], stats[2], in->w_short, "--out", out, NULL);
+    expect_error(t, 2, R, "--running-var", out, "run", "--mode", "backward", "--frozen", "--x", in->x, "--dy", in->x,
+                 "--running-mean", in->rm, "--running-var", in->w_short, "--out", out, NULL);
 }
 
 /* Bad options: every one exits 2, names the option, writes nothing. */
@@ -447,6 +458,51 @@ static void test_bad_options(test_ctx* t, const inputs* in) {
     expect_error(t, 2, R, "--running-mean", out, "run", "--mode", "infer", "--x", x, "--out", out, NULL);
     expect_error(t, 2, R, "--biased-running-var", out, "run", "--mode", "infer", "--x", x, rs[0], rs[1], rs[2], rs[3],
                  "--biased-running-var", "--out", out, NULL);
+    /* The activations' options. */
+    const char* T[] = {"run", "--mode", "train", "--x", x};
+    expect_error(t, 2, R, "--activation", out, T[0], T[1], T[2], T[3], T[4], "--activation", "gelu", "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "--activation", out, T[0], T[1], T[2], T[3], T[4], "--relu", "--activation", "silu",
+                 "--out", out, NULL);
+    expect_error(t, 2, R, "--alpha", out, T[0], T[1], T[2], T[3], T[4], "--activation", "relu", "--alpha", "1",
+                 "--out", out, NULL);
+    expect_error(t, 2, R, "--beta", out, T[0], T[1], T[2], T[3], T[4], "--activation", "leaky_relu", "--beta", "1",
+                 "--out", out, NULL);
+    expect_error(t, 2, R, "--beta", out, T[0], T[1], T[2], T[3], T[4], "--activation", "clamp", "--alpha", "0",
+                 "--out", out, NULL);
+    expect_error(t, 2, R, "--beta", out, T[0], T[1], T[2], T[3], T[4], "--activation", "clamp", "--alpha", "2",
+                 "--beta", "1", "--out", out, NULL);
+    expect_error(t, 2, R, "--alpha", out, T[0], T[1], T[2], T[3], T[4], "--activation", "leaky_relu", "--alpha",
+                 "inf", "--out", out, NULL);
+    expect_error(t, 2, R, "--alpha", out, T[0], T[1], T[2], T[3], T[4], "--activation", "clamp", "--alpha", "x",
+                 "--beta", "1", "--out", out, NULL);
+    expect_error(t, 2, R, "--residual-relu", out, T[0], T[1], T[2], T[3], T[4], "--residual-relu", "--out", out,
+                 NULL);
+    /* Backward's options, against the mode and each other. */
+    const char* B[] = {"run", "--mode", "backward", "--x", x, "--dy", x};
+    const char* st[] = {"--save-mean", in->rm, "--save-invstd", in->rv};
+    expect_error(t, 2, R, "--dy", out, B[0], B[1], B[2], B[3], B[4], "--out", out, NULL);
+    expect_error(t, 2, R, "--save-mean", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], "--out", out, NULL);
+    expect_error(t, 2, R, "--save-invstd", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], st[0], st[1], "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "--y", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], st[0], st[1], st[2], st[3],
+                 "--residual-relu", "--out", out, NULL);
+    expect_error(t, 2, R, "--y", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], st[0], st[1], st[2], st[3],
+                 "--activation", "clamp", "--alpha", "0", "--beta", "6", "--out", out, NULL);
+    expect_error(t, 2, R, "--alpha", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], st[0], st[1], st[2], st[3],
+                 "--activation", "leaky_relu", "--alpha", "-0.1", "--y", x, "--out", out, NULL);
+    expect_error(t, 2, R, "--running-mean", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], "--frozen", "--out", out,
+                 NULL);
+    expect_error(t, 2, R, "--frozen", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], st[0], st[1], st[2], st[3],
+                 rs[0], rs[1], rs[2], rs[3], "--out", out, NULL);
+    expect_error(t, 2, R, "--save-mean", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], "--frozen", rs[0], rs[1],
+                 rs[2], rs[3], st[0], st[1], "--out", out, NULL);
+    expect_error(t, 2, R, "--momentum", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], st[0], st[1], st[2], st[3],
+                 "--momentum", "0.1", "--out", out, NULL);
+    expect_error(t, 2, R, "--dy", out, T[0], T[1], T[2], T[3], T[4], "--dy", x, "--out", out, NULL);
+    expect_error(t, 2, R, "--frozen", out, "run", "--mode", "infer", "--x", x, rs[0], rs[1], rs[2], rs[3], "--frozen",
+                 "--out", out, NULL);
+    expect_error(t, 2, R, "--mode", out, "run", "--mode", "backwards", "--x", x, "--out", out, NULL);
     expect_error(t, 2, R, "no/such", NULL, "run", "--mode", "train", "--x", x, "--out", missing, NULL);
     check(t, !file_exists(missing), "vkbn run created %s", missing);
     path_in(t, "x.npy", file_out, sizeof file_out);
@@ -495,6 +551,9 @@ typedef struct run_spec {
     uint32_t ndim;
     uint64_t shape[5];
     int affine, residual, relu, running;
+    const char* activation; /* --activation NAME (NULL: none, or --relu) */
+    const char* alpha;      /* --alpha */
+    const char* beta;       /* --beta */
     const char* eps;        /* NULL: default */
     const char* momentum;   /* NULL: default */
     const char* cumulative; /* NULL: exponential */
@@ -583,6 +642,14 @@ static void ref_free(run_ref* r) {
 
 static double parse_or(const char* text, double fallback) { return text ? strtod(text, NULL) : fallback; }
 
+static vkbn_activation activation_of(const char* name) {
+    static const char* const names[] = {"none", "relu", "leaky_relu", "clamp", "silu"};
+    for (int i = 0; name && i < 5; ++i) {
+        if (strcmp(name, names[i]) == 0) return (vkbn_activation)i;
+    }
+    return VKBN_ACTIVATION_NONE;
+}
+
 static void compute_ref(const run_spec* s, const run_data* d, run_ref* out) {
     double *x = to_double(d->x, d->count), *z = to_double(d->z, d->count);
     double *w = to_double(d->w, d->c), *b = to_double(d->b, d->c);
@@ -593,7 +660,9 @@ static void compute_ref(const run_spec* s, const run_data* d, run_ref* out) {
     out->invstd = calloc(d->c, sizeof(double));
     out->var = calloc(d->c, sizeof(double));
     double eps = (double)(float)parse_or(s->eps, VKBN_DEFAULT_EPS);
-    vkbn_activation act = s->relu ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+    vkbn_activation act = s->relu ? VKBN_ACTIVATION_RELU : activation_of(s->activation);
+    double alpha = (double)(float)parse_or(s->alpha, act == VKBN_ACTIVATION_LEAKY_RELU ? 0.01 : 0.0);
+    double beta = (double)(float)parse_or(s->beta, 0.0);
     if (s->training) {
         double f = s->cumulative ? 1.0 / (parse_or(s->cumulative, 0) + 1.0)
                                  : (double)(float)parse_or(s->momentum, VKBN_DEFAULT_MOMENTUM);
@@ -601,7 +670,8 @@ static void compute_ref(const run_spec* s, const run_data* d, run_ref* out) {
             .shape = d->shape, .x = x, .z = s->residual ? z : NULL, .weight = s->affine ? w : NULL,
             .bias = s->affine ? b : NULL, .running_mean = s->running ? out->rm : NULL,
             .running_var = s->running ? out->rv : NULL, .eps = eps, .factor = f,
-            .biased_running_var = s->biased, .activation = act, .y = out->y, .mean = out->mean,
+            .biased_running_var = s->biased, .activation = act, .activation_alpha = alpha,
+            .activation_beta = beta, .y = out->y, .mean = out->mean,
             .invstd = out->invstd, .var = out->var,
         };
         ref_batchnorm_forward_training(&a);
@@ -609,7 +679,7 @@ static void compute_ref(const run_spec* s, const run_data* d, run_ref* out) {
         ref_forward_inference a = {
             .shape = d->shape, .x = x, .z = s->residual ? z : NULL, .weight = s->affine ? w : NULL,
             .bias = s->affine ? b : NULL, .running_mean = out->rm, .running_var = out->rv, .eps = eps,
-            .activation = act, .y = out->y,
+            .activation = act, .activation_alpha = alpha, .activation_beta = beta, .y = out->y,
         };
         ref_batchnorm_forward_inference(&a);
     }
@@ -680,6 +750,9 @@ static int case_args(const test_ctx* t, const run_spec* s, const run_data* d, co
     if (s->affine) args[n++] = "--weight", args[n++] = paths[2], args[n++] = "--bias", args[n++] = paths[3];
     if (s->running) args[n++] = "--running-mean", args[n++] = paths[4], args[n++] = "--running-var", args[n++] = paths[5];
     if (s->relu) args[n++] = "--relu";
+    if (s->activation) args[n++] = "--activation", args[n++] = s->activation;
+    if (s->alpha) args[n++] = "--alpha", args[n++] = s->alpha;
+    if (s->beta) args[n++] = "--beta", args[n++] = s->beta;
     if (s->eps) args[n++] = "--eps", args[n++] = s->eps;
     if (s->momentum) args[n++] = "--momentum", args[n++] = s->momentum;
     if (s->cumulative) args[n++] = "--cumulative", args[n++] = s->cumulative;
@@ -753,6 +826,14 @@ static const run_spec run_specs[] = {
      .shape = {3, 5, 7}, .residual = 1, .eps = "0"},
     {.name = "infer_nhwc_f16_residual", .nhwc = 1, .dtype = NPY_F16, .vec_dtype = NPY_F16, .ndim = 4,
      .shape = {2, 4, 4, 8}, .residual = 1, .relu = 1, .running = 1},
+    {.name = "train_nchw_f32_silu", .training = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 4,
+     .shape = {2, 3, 4, 5}, .affine = 1, .residual = 1, .activation = "silu"},
+    {.name = "train_nhwc_f16_leaky", .training = 1, .nhwc = 1, .dtype = NPY_F16, .vec_dtype = NPY_F32, .ndim = 3,
+     .shape = {3, 7, 4}, .affine = 1, .activation = "leaky_relu", .alpha = "-0.3"},
+    {.name = "infer_nchw_f32_relu6", .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 4, .shape = {2, 5, 3, 3},
+     .affine = 1, .running = 1, .activation = "clamp", .alpha = "0", .beta = "6"},
+    {.name = "train_nchw_f32_leaky_default", .training = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 2,
+     .shape = {9, 4}, .activation = "leaky_relu"},
 };
 
 /* Errors found on the device side: still one line, still nothing written. */
@@ -802,6 +883,226 @@ static int group_run(test_ctx* t) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* backward: `vkbn run --mode backward` against the fp64 reference            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bwd_spec {
+    const char* name;
+    int nhwc, frozen;
+    npy_dtype dtype;         /* of x, dy, y, z */
+    uint32_t ndim;
+    uint64_t shape[5];
+    int affine;              /* --weight, --bias */
+    const char* flag;        /* "--relu", "--residual-relu" or NULL */
+    const char* activation;  /* --activation NAME */
+    const char* alpha;
+    const char* beta;
+    int residual;            /* --residual Z.npy (SiLU's u; writes dresidual.npy) */
+    const char* eps;
+} bwd_spec;
+
+static const bwd_spec bwd_specs[] = {
+    {.name = "bwd_train_nchw_f32_residual_relu", .dtype = NPY_F32, .ndim = 4, .shape = {3, 5, 4, 3}, .affine = 1,
+     .flag = "--residual-relu"},
+    {.name = "bwd_train_nhwc_f16_silu", .nhwc = 1, .dtype = NPY_F16, .ndim = 4, .shape = {2, 3, 5, 4}, .affine = 1,
+     .activation = "silu", .residual = 1},
+    {.name = "bwd_frozen_nchw_f32_relu6", .frozen = 1, .dtype = NPY_F32, .ndim = 3, .shape = {2, 6, 7},
+     .affine = 1, .activation = "clamp", .alpha = "0", .beta = "6", .eps = "1e-3"},
+    {.name = "bwd_frozen_nhwc_f16_leaky", .nhwc = 1, .frozen = 1, .dtype = NPY_F16, .ndim = 2, .shape = {4, 6},
+     .activation = "leaky_relu", .alpha = "0.2"},
+    {.name = "bwd_train_nchw_f32_plain", .dtype = NPY_F32, .ndim = 2, .shape = {5, 3}},
+    {.name = "bwd_train_nhwc_f32_relu", .nhwc = 1, .dtype = NPY_F32, .ndim = 5, .shape = {2, 2, 3, 4, 3},
+     .affine = 1, .flag = "--relu"},
+};
+
+/* The inputs of a backward case, as the files hold them (decoded to float). */
+typedef struct bwd_data {
+    run_data d;
+    float *dy, *y, *mean, *invstd;
+} bwd_data;
+
+static void bwd_data_free(bwd_data* b) {
+    data_free(&b->d);
+    free(b->dy);
+    free(b->y);
+    free(b->mean);
+    free(b->invstd);
+}
+
+static vkbn_activation bwd_activation(const bwd_spec* s) {
+    return s->flag ? VKBN_ACTIVATION_RELU : activation_of(s->activation);
+}
+
+static double bwd_alpha(const bwd_spec* s) {
+    return (double)(float)parse_or(s->alpha, bwd_activation(s) == VKBN_ACTIVATION_LEAKY_RELU ? 0.01 : 0.0);
+}
+
+/* x, z, weight, bias and the running statistics as for the forward cases,
+ * dy, and what the forward would have saved: y and the batch statistics. */
+static int bwd_make_data(const bwd_spec* s, uint64_t seed, bwd_data* b) {
+    run_spec rs = {.name = s->name, .training = !s->frozen, .nhwc = s->nhwc, .dtype = s->dtype,
+                   .vec_dtype = NPY_F32, .ndim = s->ndim};
+    memcpy(rs.shape, s->shape, sizeof rs.shape);
+    memset(b, 0, sizeof *b);
+    if (make_data(&rs, seed, &b->d) != 0) return -1;
+    run_data* d = &b->d;
+    b->dy = malloc(d->count * sizeof(float));
+    b->y = malloc(d->count * sizeof(float));
+    b->mean = malloc(d->c * sizeof(float));
+    b->invstd = malloc(d->c * sizeof(float));
+    double *x = to_double(d->x, d->count), *z = to_double(d->z, d->count), *w = to_double(d->w, d->c);
+    double *bb = to_double(d->b, d->c), *rm = to_double(d->rm, d->c), *rv = to_double(d->rv, d->c);
+    double *y = calloc(d->count, sizeof(double)), *mean = calloc(d->c, sizeof(double));
+    double* invstd = calloc(d->c, sizeof(double));
+    int ok = b->dy && b->y && b->mean && b->invstd && x && z && w && bb && rm && rv && y && mean && invstd;
+    if (ok) {
+        rng r;
+        rng_seed(&r, seed * 31 + 7);
+        gen_normal_f32(&r, b->dy, d->count, 0.0, 1.0);
+        for (uint64_t i = 0; i < d->count; ++i) b->dy[i] = stored(b->dy[i], s->dtype);
+        double eps = (double)(float)parse_or(s->eps, VKBN_DEFAULT_EPS);
+        vkbn_activation act = bwd_activation(s);
+        const double* zz = s->residual || (s->flag && strcmp(s->flag, "--residual-relu") == 0) ? z : NULL;
+        if (s->frozen) {
+            ref_forward_inference a = {.shape = d->shape, .x = x, .z = zz, .weight = s->affine ? w : NULL,
+                                       .bias = s->affine ? bb : NULL, .running_mean = rm, .running_var = rv,
+                                       .eps = eps, .activation = act, .activation_alpha = bwd_alpha(s),
+                                       .activation_beta = parse_or(s->beta, 0.0), .y = y};
+            ref_batchnorm_forward_inference(&a);
+        } else {
+            ref_forward_training a = {.shape = d->shape, .x = x, .z = zz, .weight = s->affine ? w : NULL,
+                                      .bias = s->affine ? bb : NULL, .eps = eps, .activation = act,
+                                      .activation_alpha = bwd_alpha(s), .activation_beta = parse_or(s->beta, 0.0),
+                                      .y = y, .mean = mean, .invstd = invstd};
+            ref_batchnorm_forward_training(&a);
+        }
+        for (uint64_t i = 0; i < d->count; ++i) b->y[i] = stored((float)y[i], s->dtype);
+        for (uint64_t i = 0; i < d->c; ++i) {
+            b->mean[i] = (float)mean[i];
+            b->invstd[i] = (float)invstd[i];
+        }
+    }
+    double* all[] = {x, z, w, bb, rm, rv, y, mean, invstd};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) free(all[i]);
+    return ok ? 0 : -1;
+}
+
+/* Reads DIR/name: a tensor of x's shape and dtype, or an f32 (C,) vector;
+ * compares it within `rel` of the largest reference value. */
+static void check_bwd_output(test_ctx* t, const bwd_spec* s, const char* dir, const char* name, const double* want,
+                             uint64_t count, int tensor, double rel) {
+    char path[700], err[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    npy_array a;
+    if (npy_read(path, &a, err, sizeof err) != 0) {
+        check(t, 0, "%s: %s", s->name, err);
+        return;
+    }
+    int ok = a.count == count && a.dtype == (tensor ? s->dtype : NPY_F32) && a.ndim == (tensor ? s->ndim : 1);
+    for (uint32_t i = 0; ok && tensor && i < s->ndim; ++i) ok &= a.shape[i] == s->shape[i];
+    check(t, ok, "%s: %s has the wrong shape or dtype", s->name, name);
+    if (ok) {
+        float* got = malloc(count * sizeof *got);
+        double scale = 0.0;
+        for (uint64_t i = 0; got && i < count; ++i) {
+            got[i] = a.dtype == NPY_F16 ? ref_f16_to_f32(((uint16_t*)a.data)[i]) : ((float*)a.data)[i];
+            if (fabs(want[i]) > scale) scale = fabs(want[i]);
+        }
+        cmp_result c = cmp_f32(got, want, count, rel * scale + 1e-6, 0.0);
+        check(t, got && c.ok, "%s: %s differs from the reference: worst at %zu, got %g want %g (%.3g of tolerance)",
+              s->name, name, c.worst, got ? (double)got[c.worst] : 0.0, want[c.worst], c.max_scaled);
+        free(got);
+    }
+    npy_free(&a);
+}
+
+static void run_bwd_case(test_ctx* t, const bwd_spec* s, uint64_t seed) {
+    if (s->dtype == NPY_F16 && !t->f16) {
+        printf("skip %s: the default device has no 16-bit storage\n", s->name);
+        ++t->skipped;
+        return;
+    }
+    bwd_data b;
+    char out[600], paths[10][600];
+    fresh_dir(t, s->name, out, sizeof out);
+    if (bwd_make_data(s, seed, &b) != 0) {
+        check(t, 0, "%s: cannot make the inputs", s->name);
+        bwd_data_free(&b);
+        return;
+    }
+    const run_data* d = &b.d;
+    static const char* const names[] = {"x", "dy", "y", "z", "w", "b", "sm", "si", "rm", "rv"};
+    const float* data[] = {d->x, b.dy, b.y, d->z, d->w, d->b, b.mean, b.invstd, d->rm, d->rv};
+    uint64_t c[1] = {d->c};
+    int e = 0;
+    for (int i = 0; i < 10; ++i) {
+        char file[160];
+        snprintf(file, sizeof file, "%s_%s.npy", s->name, names[i]);
+        path_in(t, file, paths[i], sizeof paths[i]);
+        e |= i < 4 ? write_npy(paths[i], s->dtype, s->ndim, s->shape, data[i]) : write_npy(paths[i], NPY_F32, 1, c, data[i]);
+    }
+    const char* args[MAX_ARGS];
+    int n = 0;
+    args[n++] = "run", args[n++] = "--mode", args[n++] = "backward";
+    args[n++] = "--layout", args[n++] = s->nhwc ? "nhwc" : "nchw";
+    args[n++] = "--x", args[n++] = paths[0], args[n++] = "--dy", args[n++] = paths[1];
+    if (bwd_activation(s) != VKBN_ACTIVATION_NONE && bwd_activation(s) != VKBN_ACTIVATION_SILU) {
+        args[n++] = "--y", args[n++] = paths[2];
+    }
+    if (s->residual) args[n++] = "--residual", args[n++] = paths[3];
+    if (s->affine) args[n++] = "--weight", args[n++] = paths[4], args[n++] = "--bias", args[n++] = paths[5];
+    if (s->frozen) {
+        args[n++] = "--frozen", args[n++] = "--running-mean", args[n++] = paths[8];
+        args[n++] = "--running-var", args[n++] = paths[9];
+    } else {
+        args[n++] = "--save-mean", args[n++] = paths[6], args[n++] = "--save-invstd", args[n++] = paths[7];
+    }
+    if (s->flag) args[n++] = s->flag;
+    if (s->activation) args[n++] = "--activation", args[n++] = s->activation;
+    if (s->alpha) args[n++] = "--alpha", args[n++] = s->alpha;
+    if (s->beta) args[n++] = "--beta", args[n++] = s->beta;
+    if (s->eps) args[n++] = "--eps", args[n++] = s->eps;
+    args[n++] = "--out", args[n++] = out;
+    proc_result r;
+    memset(&r, 0, sizeof r);
+    if (e == 0) spawn_tool(t, args, n, &r);
+    check(t, e == 0 && r.code == 0 && r.err && r.err[0] == '\0', "%s: exit code %d, stderr '%s'", s->name, r.code,
+          r.err ? r.err : "");
+    int dresidual = s->residual || (s->flag && strcmp(s->flag, "--residual-relu") == 0);
+    if (e == 0 && r.code == 0) {
+        double *x = to_double(d->x, d->count), *dy = to_double(b.dy, d->count), *y = to_double(b.y, d->count);
+        double *z = to_double(d->z, d->count), *w = to_double(d->w, d->c), *bb = to_double(d->b, d->c);
+        double *sm = to_double(b.mean, d->c), *si = to_double(b.invstd, d->c), *rm = to_double(d->rm, d->c);
+        double *rv = to_double(d->rv, d->c);
+        double *dx = calloc(d->count, sizeof(double)), *dz = calloc(d->count, sizeof(double));
+        double *dw = calloc(d->c, sizeof(double)), *db = calloc(d->c, sizeof(double));
+        ref_backward a = {.shape = d->shape, .frozen = s->frozen, .x = x, .dy = dy, .y = y,
+                          .z = s->residual ? z : NULL, .weight = s->affine ? w : NULL, .bias = s->affine ? bb : NULL,
+                          .save_mean = sm, .save_invstd = si, .running_mean = rm, .running_var = rv,
+                          .eps = (double)(float)parse_or(s->eps, VKBN_DEFAULT_EPS), .activation = bwd_activation(s),
+                          .activation_alpha = bwd_alpha(s), .activation_beta = parse_or(s->beta, 0.0), .dx = dx,
+                          .dweight = dw, .dbias = db, .dz = dz};
+        ref_batchnorm_backward(&a);
+        double rel = s->dtype == NPY_F16 ? 4e-3 : 1e-4;
+        check_bwd_output(t, s, out, "dx.npy", dx, d->count, 1, rel);
+        check_bwd_output(t, s, out, "dweight.npy", dw, d->c, 0, 1e-4);
+        check_bwd_output(t, s, out, "dbias.npy", db, d->c, 0, 1e-4);
+        if (dresidual) check_bwd_output(t, s, out, "dresidual.npy", dz, d->count, 1, rel);
+        int files = dir_entries(out);
+        check(t, files == 3 + dresidual, "%s: %d files in %s, expected %d", s->name, files, out, 3 + dresidual);
+        double* all[] = {x, dy, y, z, w, bb, sm, si, rm, rv, dx, dz, dw, db};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) free(all[i]);
+    }
+    proc_free(&r);
+    bwd_data_free(&b);
+}
+
+static int group_backward(test_ctx* t) {
+    for (size_t i = 0; i < sizeof bwd_specs / sizeof bwd_specs[0]; ++i) run_bwd_case(t, &bwd_specs[i], 400 + i);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* check                                                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -843,7 +1144,7 @@ static int make_scratch(test_ctx* t) {
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s VKBN_BINARY usage|devices|run|check\n", argv[0]);
+        fprintf(stderr, "usage: %s VKBN_BINARY usage|devices|run|backward|check\n", argv[0]);
         return 2;
     }
     test_ctx t = {.vkbn = argv[1]};
@@ -869,6 +1170,8 @@ int main(int argc, char** argv) {
         r = group_devices(&t, &def);
     } else if (strcmp(group, "run") == 0) {
         r = group_run(&t);
+    } else if (strcmp(group, "backward") == 0) {
+        r = group_backward(&t);
     } else if (strcmp(group, "check") == 0) {
         r = group_check(&t);
     } else {

@@ -1,0 +1,157 @@
+/* Geometry shared by the forward and backward planners, all chosen from the
+ * shape and the device alone (so results are reproducible):
+ * - vector width: vec4 items when the innermost contiguous run of one
+ *   channel (channels-first: S) or of channels (channels-last: C) is a
+ *   multiple of 4 and every tensor starts 4-element aligned; else scalar.
+ * - windows: a tensor larger than one descriptor can bind
+ *   (maxStorageBufferRange) is processed in windows of whole samples.
+ * - reductions: channel groups, and slices of each channel's reduction
+ *   spread over the windows in proportion to their samples. */
+#include <string.h>
+
+#include "../core/errors.h"
+#include "vk_internal.h"
+
+#define MAX_SLICES 1024u
+
+static vkbn_result plan_windows(vkbn__geometry* g) {
+    const vkbn__op* op = g->op;
+    uint64_t usable = g->vk->max_binding_range - g->vk->bind_align;
+    /* Kernels index a window with 32-bit arithmetic (fast division needs < 2^31). */
+    uint64_t index_cap = ((1ull << 31) - 64) * op->elem_size;
+    if (usable > index_cap) usable = index_cap;
+    if (g->sample_bytes > usable) {
+        return vkbn__fail(VKBN_ERROR_TOO_LARGE,
+                          "desc->tensor: one sample (c * spatial = %llu elements, %llu bytes) exceeds the largest "
+                          "range the device binds at once (%llu bytes)",
+                          (unsigned long long)(op->elements / op->tensor.n), (unsigned long long)g->sample_bytes,
+                          (unsigned long long)usable);
+    }
+    uint64_t per = usable / g->sample_bytes;
+    uint32_t n = op->tensor.n;
+    if (per > n) per = n;
+    g->window_count = (uint32_t)vkbn__div_up(n, per);
+    g->windows = vkbn__calloc(g->window_count, sizeof *g->windows);
+    if (!g->windows) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
+    for (uint32_t w = 0; w < g->window_count; ++w) {
+        g->windows[w].n0 = (uint32_t)(w * per);
+        g->windows[w].n = (uint32_t)((w + 1) * per > n ? n - w * per : per);
+    }
+    return VKBN_SUCCESS;
+}
+
+static bool tensor_aligned(vkbn_buffer b, uint32_t bytes) { return !b || b->offset % bytes == 0; }
+
+vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vkbn__op* op,
+                                const vkbn_buffer* tensors, uint32_t tensor_count) {
+    memset(g, 0, sizeof *g);
+    g->vk = vk;
+    g->op = op;
+    g->c = op->tensor.c;
+    g->s = op->spatial;
+    g->channels_last = op->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST;
+    g->wg = vk->tuning.workgroup_size;
+    g->sample_bytes = (uint64_t)g->c * g->s * op->elem_size;
+    if (op->tensor.dtype == VKBN_DTYPE_F16 && !vk->caps.storage16) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DTYPE,
+                          "desc->tensor.dtype: f16 needs 16-bit storage (storageBuffer16BitAccess), which %s%s",
+                          vk->ctx->info.name,
+                          vk->own_device ? " lacks" : " supports only if the borrowed device enabled it");
+    }
+    if ((uint64_t)g->c * 4 > vk->max_binding_range) {
+        return vkbn__fail(VKBN_ERROR_TOO_LARGE, "desc->tensor.c: %u channels exceed the device's binding range",
+                          g->c);
+    }
+    uint64_t inner = g->channels_last ? g->c : g->s;
+    uint32_t vbytes = 4 * op->elem_size;
+    bool vec4 = inner % 4 == 0;
+    for (uint32_t i = 0; i < tensor_count; ++i) vec4 = vec4 && tensor_aligned(tensors[i], vbytes);
+    g->vec = vec4 ? 4 : 1;
+    g->variant.f16 = op->tensor.dtype == VKBN_DTYPE_F16;
+    g->variant.vec = (uint8_t)g->vec;
+    return plan_windows(g);
+}
+
+void vkbn__geometry_free(vkbn__geometry* g) {
+    vkbn__free(g->windows);
+    g->windows = NULL;
+}
+
+vkbn__range vkbn__geometry_vector(const vkbn__geometry* g, vkbn_buffer b) {
+    if (!b) return vkbn__vk_dummy_range(g->vk);
+    return vkbn__vk_range(g->vk, b, 0, (uint64_t)g->c * 4, 4);
+}
+
+vkbn__range vkbn__geometry_window(const vkbn__geometry* g, vkbn_buffer b, const vkbn__window* w) {
+    if (!b) return vkbn__vk_dummy_range(g->vk);
+    return vkbn__vk_range(g->vk, b, (uint64_t)w->n0 * g->sample_bytes, (uint64_t)w->n * g->sample_bytes,
+                          g->vec * g->op->elem_size);
+}
+
+void vkbn__grid_2d(uint64_t groups, uint32_t out[3], uint32_t* groups_x) {
+    uint32_t gx = groups > 65535 ? 65535 : (uint32_t)(groups ? groups : 1);
+    out[0] = gx;
+    out[1] = (uint32_t)vkbn__div_up(groups ? groups : 1, gx);
+    out[2] = 1;
+    *groups_x = gx;
+}
+
+/* Slices per channel (group) over the whole tensor: enough workgroups to fill
+ * the device, none smaller than the tuning's minimum share. */
+static uint32_t choose_slices(const vkbn__geometry* g, uint32_t groups_per_slice, uint64_t elems_per_group_slice) {
+    uint32_t hint = g->op->reduction_split;
+    if (hint) return hint > MAX_SLICES ? MAX_SLICES : hint;
+    uint64_t n = vkbn__div_up(g->vk->tuning.target_groups, groups_per_slice);
+    uint64_t by_size = elems_per_group_slice / g->vk->tuning.min_slice_elems;
+    if (n > by_size) n = by_size;
+    if (n < 1) n = 1;
+    return n > MAX_SLICES ? MAX_SLICES : (uint32_t)n;
+}
+
+vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g) {
+    memset(r, 0, sizeof *r);
+    const struct vkbn__vk* vk = g->vk;
+    /* Channel groups: one channel (channels-first) or TX channel items. */
+    r->tx = 1;
+    if (g->channels_last) {
+        uint32_t cv = g->c / g->vec;
+        r->tx = vkbn__next_pow2(cv);
+        if (r->tx > vk->tuning.cl_threads_x_max) r->tx = vk->tuning.cl_threads_x_max;
+        if (r->tx > g->wg) r->tx = g->wg;
+        r->groups = (uint32_t)vkbn__div_up(cv, r->tx);
+        r->inner_items = g->s;
+    } else {
+        r->groups = g->c;
+        r->inner_items = g->s / g->vec;
+    }
+    uint64_t group_elems = g->op->per_channel * (g->channels_last ? (uint64_t)r->tx * g->vec : 1);
+    uint32_t slices = choose_slices(g, r->groups, group_elems);
+    r->fused = g->window_count == 1 && slices == 1;
+    /* Row granularity of a slice: whole workgroup passes. */
+    uint32_t step = g->channels_last ? g->wg / r->tx : g->wg;
+
+    /* Slices per window, proportional to its samples. */
+    r->wslices = vkbn__calloc(g->window_count, sizeof *r->wslices);
+    r->wlen = vkbn__calloc(g->window_count, sizeof *r->wlen);
+    if (!r->wslices || !r->wlen) {
+        vkbn__reduction_free(r);
+        return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
+    }
+    uint32_t n = g->op->tensor.n;
+    for (uint32_t w = 0; w < g->window_count; ++w) {
+        uint64_t items = (uint64_t)g->windows[w].n * r->inner_items;
+        uint64_t k = vkbn__div_up((uint64_t)slices * g->windows[w].n, n);
+        if (k < 1) k = 1;
+        uint64_t len = vkbn__align_up(vkbn__div_up(items, k), step);
+        r->wlen[w] = (uint32_t)len;
+        r->wslices[w] = (uint32_t)vkbn__div_up(items, len);
+        r->slices_total += r->wslices[w];
+    }
+    return VKBN_SUCCESS;
+}
+
+void vkbn__reduction_free(vkbn__reduction* r) {
+    vkbn__free(r->wslices);
+    vkbn__free(r->wlen);
+    r->wslices = r->wlen = NULL;
+}

@@ -1,0 +1,96 @@
+/* What vkbn needs and can use on a physical device: the one answer behind
+ * vkbn_vulkan_get_requirements (for engines that create the device) and
+ * behind the device vkbn creates for itself, so both enable the same. */
+#include <string.h>
+
+#include "../core/errors.h"
+#include "vk_internal.h"
+
+static bool has_extension(const VkExtensionProperties* exts, uint32_t n, const char* name) {
+    for (uint32_t i = 0; i < n; ++i) {
+        if (strcmp(exts[i].extensionName, name) == 0) return true;
+    }
+    return false;
+}
+
+static bool has_compute_family(const vkbn__instance_fns* fn, VkPhysicalDevice pd) {
+    uint32_t n = 0;
+    fn->GetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
+    VkQueueFamilyProperties props[32];
+    if (n > 32) n = 32;
+    fn->GetPhysicalDeviceQueueFamilyProperties(pd, &n, props);
+    for (uint32_t i = 0; i < n; ++i) {
+        if (props[i].queueFlags & VK_QUEUE_COMPUTE_BIT) return true;
+    }
+    return false;
+}
+
+vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_vulkan_requirements* out) {
+    memset(out, 0, sizeof *out);
+    VkPhysicalDeviceProperties props;
+    fn->GetPhysicalDeviceProperties(pd, &props);
+    if (props.apiVersion < VK_API_VERSION_1_1) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE, "physical_device: %s supports Vulkan %u.%u; vkbn needs 1.1",
+                          props.deviceName, VK_API_VERSION_MAJOR(props.apiVersion),
+                          VK_API_VERSION_MINOR(props.apiVersion));
+    }
+    if (!has_compute_family(fn, pd)) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE, "physical_device: %s has no compute queue", props.deviceName);
+    }
+    if (props.limits.maxPerStageDescriptorStorageBuffers < BIND_STATS_COUNT) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE,
+                          "physical_device: %s allows %u storage buffers per shader stage; vkbn needs %u",
+                          props.deviceName, props.limits.maxPerStageDescriptorStorageBuffers, BIND_STATS_COUNT);
+    }
+    out->min_api_version = VK_API_VERSION_1_1;
+    out->api_version = props.apiVersion < VK_API_VERSION_1_3 ? props.apiVersion : VK_API_VERSION_1_3;
+    out->queue_flags = VK_QUEUE_COMPUTE_BIT;
+
+    uint32_t n = 0;
+    fn->EnumerateDeviceExtensionProperties(pd, NULL, &n, NULL);
+    VkExtensionProperties* exts = vkbn__calloc(n ? n : 1, sizeof *exts);
+    if (!exts) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "listing device extensions: out of host memory");
+    if (fn->EnumerateDeviceExtensionProperties(pd, NULL, &n, exts) != VK_SUCCESS) n = 0;
+    bool core13 = props.apiVersion >= VK_API_VERSION_1_3;
+    bool ssc = core13 || has_extension(exts, n, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    /* Static strings, so the caller may keep the pointers. */
+    if (!core13 && ssc) out->extensions[out->extension_count++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
+    if (!core13 && has_extension(exts, n, VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME)) {
+        out->extensions[out->extension_count++] = VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME;
+    }
+    /* Required by the spec whenever the device offers it (MoltenVK). */
+    if (has_extension(exts, n, "VK_KHR_portability_subset")) out->extensions[out->extension_count++] = "VK_KHR_portability_subset";
+    vkbn__free(exts);
+
+    VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceSubgroupSizeControlFeatures sscf = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES, .pNext = &s16};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                    .pNext = ssc ? (void*)&sscf : (void*)&s16};
+    fn->GetPhysicalDeviceFeatures2(pd, &f2);
+    out->storage_buffer_16bit_access = s16.storageBuffer16BitAccess;
+    /* The subgroup path needs both: full subgroups are requested per pipeline. */
+    bool both = ssc && sscf.subgroupSizeControl && sscf.computeFullSubgroups;
+    out->subgroup_size_control = both;
+    out->compute_full_subgroups = both;
+    return VKBN_SUCCESS;
+}
+
+void* vkbn__vk_chain_features(const vkbn_vulkan_requirements* req, vkbn_vulkan_feature_chain* chain, void* next) {
+    memset(chain, 0, sizeof *chain);
+    void* head = next;
+    if (req->subgroup_size_control || req->compute_full_subgroups) {
+        chain->subgroup_size_control.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES;
+        chain->subgroup_size_control.subgroupSizeControl = req->subgroup_size_control;
+        chain->subgroup_size_control.computeFullSubgroups = req->compute_full_subgroups;
+        chain->subgroup_size_control.pNext = head;
+        head = &chain->subgroup_size_control;
+    }
+    if (req->storage_buffer_16bit_access) {
+        chain->storage_16bit.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES;
+        chain->storage_16bit.storageBuffer16BitAccess = VK_TRUE;
+        chain->storage_16bit.pNext = head;
+        head = &chain->storage_16bit;
+    }
+    return head;
+}
