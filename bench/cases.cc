@@ -6,19 +6,23 @@ namespace bench {
 
 namespace {
 
-// Forward ops first, then (when it lands) backward: each a few lines here
-// plus its plan creation in each target.
+// Forward ops, then backward: each op is a line here plus its plan (or
+// primitive, or expression) in each target.
 const std::vector<Op> kOps = {
-    {"train", OpKind::kForwardTraining, VKBN_ACTIVATION_NONE, false},
-    {"train_relu", OpKind::kForwardTraining, VKBN_ACTIVATION_RELU, false},
-    {"train_add", OpKind::kForwardTraining, VKBN_ACTIVATION_NONE, true},
-    {"train_add_relu", OpKind::kForwardTraining, VKBN_ACTIVATION_RELU, true},
-    {"infer", OpKind::kForwardInference, VKBN_ACTIVATION_NONE, false},
-    {"infer_relu", OpKind::kForwardInference, VKBN_ACTIVATION_RELU, false},
-    {"infer_add", OpKind::kForwardInference, VKBN_ACTIVATION_NONE, true},
-    {"infer_add_relu", OpKind::kForwardInference, VKBN_ACTIVATION_RELU, true},
+    {"train", OpKind::kForwardTraining, VKBN_ACTIVATION_NONE, false, false},
+    {"train_relu", OpKind::kForwardTraining, VKBN_ACTIVATION_RELU, false, false},
+    {"train_add", OpKind::kForwardTraining, VKBN_ACTIVATION_NONE, true, false},
+    {"train_add_relu", OpKind::kForwardTraining, VKBN_ACTIVATION_RELU, true, false},
+    {"infer", OpKind::kForwardInference, VKBN_ACTIVATION_NONE, false, false},
+    {"infer_relu", OpKind::kForwardInference, VKBN_ACTIVATION_RELU, false, false},
+    {"infer_add", OpKind::kForwardInference, VKBN_ACTIVATION_NONE, true, false},
+    {"infer_add_relu", OpKind::kForwardInference, VKBN_ACTIVATION_RELU, true, false},
+    {"backward", OpKind::kBackward, VKBN_ACTIVATION_NONE, false, false},
+    {"backward_relu", OpKind::kBackward, VKBN_ACTIVATION_RELU, false, false},
+    {"backward_add_relu", OpKind::kBackward, VKBN_ACTIVATION_RELU, true, false},
+    {"backward_frozen", OpKind::kBackward, VKBN_ACTIVATION_NONE, false, true},
 };
-const Op kCopy = {"copy", OpKind::kCopy, VKBN_ACTIVATION_NONE, false};
+const Op kCopy = {"copy", OpKind::kCopy, VKBN_ACTIVATION_NONE, false, false};
 
 // ResNet-50 (v1.5, 224x224) batch-norm layers as (channels, height = width),
 // each distinct shape once: the stem, then per stage the bottleneck widths,
@@ -123,6 +127,7 @@ int effective_tensor_count(const Op& op) {
     case OpKind::kCopy: return 2;
     case OpKind::kForwardTraining:
     case OpKind::kForwardInference: return op.residual ? 3 : 2;
+    case OpKind::kBackward: return 3 + (op.activation != VKBN_ACTIVATION_NONE) + op.residual;
   }
   return 0;
 }
@@ -175,7 +180,7 @@ std::vector<std::string> suite_names() { return {"resnet50_b32", "resnet50_b1", 
 std::vector<Case> make_cases(const Selection& sel) {
   std::vector<Case> out;
   SuiteBuilder b{sel, out};
-  const auto base = ops_named({"train", "infer"});
+  const auto base = ops_named({"train", "infer", "backward"});
   std::vector<const Op*> every;
   for (const Op& op : kOps) every.push_back(&op);
 
@@ -195,15 +200,17 @@ std::vector<Case> make_cases(const Selection& sel) {
     }
   } else {
     // Quick: training and inference on the ResNet-50 batch-32 shapes in f32
-    // and f16; then in f32 only: each fusion on two layers that have it in
-    // the network (an early and a late one), batch 1, batch 8 inference, and
-    // the sweep in steps of 4x up to 64 MiB (x and y together past the
-    // last-level cache of most CPUs and GPUs; the full sweep goes to 1 GiB).
-    b.add("resnet50_b32", resnet50(32), base, kBothLayouts, kBothTypes);
-    b.add("resnet50_b32", {image_shape(32, 64, 56), image_shape(32, 256, 14)}, ops_named({"train_relu", "infer_relu"}),
-          kBothLayouts, kF32);
+    // and f16; then in f32 only: backward on the same, each fusion on two
+    // layers that have it in the network (an early and a late one), batch 1,
+    // batch 8 inference, and the sweep in steps of 4x up to 64 MiB (x and y
+    // together past the last-level cache of most CPUs and GPUs; the full
+    // sweep goes to 1 GiB).
+    b.add("resnet50_b32", resnet50(32), ops_named({"train", "infer"}), kBothLayouts, kBothTypes);
+    b.add("resnet50_b32", resnet50(32), ops_named({"backward"}), kBothLayouts, kF32);
+    b.add("resnet50_b32", {image_shape(32, 64, 56), image_shape(32, 256, 14)},
+          ops_named({"train_relu", "infer_relu", "backward_relu"}), kBothLayouts, kF32);
     b.add("resnet50_b32", {image_shape(32, 512, 28), image_shape(32, 2048, 7)},
-          ops_named({"train_add_relu", "infer_add_relu"}), kBothLayouts, kF32);
+          ops_named({"train_add_relu", "infer_add_relu", "backward_add_relu"}), kBothLayouts, kF32);
     b.add("resnet50_b1", resnet50(1), base, kBothLayouts, kF32);
     b.add("small_batch", resnet50(8), ops_named({"infer"}), kBothLayouts, kF32);
     std::vector<Shape> sweep;

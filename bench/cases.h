@@ -10,17 +10,17 @@
 
 namespace bench {
 
-// The kinds of work a target can be asked to time. Backward slots in as one
-// more kind: its tensors (x, dy, dx, dz) are counted by
-// effective_tensor_count() and created by each target's prepare().
-enum class OpKind { kCopy, kForwardTraining, kForwardInference };
+// The kinds of work a target can be asked to time; each target's prepare()
+// creates the tensors effective_tensor_count() counts.
+enum class OpKind { kCopy, kForwardTraining, kForwardInference, kBackward };
 
 // One timed operation: a kind plus its fusions.
 struct Op {
   const char* name;  // short, used in case names and JSON: "train_relu"
   OpKind kind;
   vkbn_activation activation;
-  bool residual;  // fused residual add (z) before the activation
+  bool residual;  // fused residual add (z) before the activation (backward: writes dz)
+  bool frozen;    // backward from running statistics (fine-tuning) instead of the batch's
 };
 
 // Every operation the harness knows, in report order. The copy is the
@@ -30,8 +30,10 @@ const Op& copy_op();
 // nullptr when no op has that name.
 const Op* find_op(const std::string& name);
 
-// How many x-sized tensors the op reads or writes, each counted once:
-// forward x + y (+ z); backward x + dy + dx (+ dz); copy x + y.
+// How many x-sized tensors the op reads or writes, each counted once
+// (SEMANTICS.md, "How the benchmark counts bytes"): forward x + y (+ z);
+// backward x + dy + dx (+ y, whose sign masks dy, for a fused activation;
+// + dz for a fused residual); copy x + y.
 int effective_tensor_count(const Op& op);
 
 struct Shape {

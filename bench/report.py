@@ -25,11 +25,11 @@ import sys
 from collections import OrderedDict, defaultdict
 
 OP_ORDER = ["train", "train_relu", "train_add", "train_add_relu", "infer", "infer_relu", "infer_add",
-            "infer_add_relu"]
+            "infer_add_relu", "backward", "backward_relu", "backward_add_relu", "backward_frozen"]
 
 
 def op_rank(op):
-    """Report order: the known forward ops, then any others (backward) by name."""
+    """Report order: the known ops, then any others by name."""
     return (OP_ORDER.index(op), "") if op in OP_ORDER else (len(OP_ORDER), op)
 
 
@@ -241,7 +241,7 @@ def chart(devices, results, host, runs, out_dir):
     ylo, yhi = 10 ** math.floor(math.log10(min(ys))), 10 ** math.ceil(math.log10(max(ys)))
     date = next((r.get("date") for r in runs if r.get("date")), "")
     suite_set = next((r.get("suite_set") for r in runs if r.get("suite_set")), "")
-    title = ("vkbn-bench, %s suite (%s): effective throughput (x + y bytes per second) against tensor size\\n"
+    title = ("vkbn-bench, %s suite (%s): effective throughput (bytes of x, y (dy, dx) per second) against tensor size\\n"
              "{/*0.85 higher is better; thick faint lines: each device's copy bandwidth at the same size, its ceiling}") % (
         suite_set, date[:10])
     script = ["reset", "set encoding utf8"] + blocks + [
@@ -302,7 +302,8 @@ def fade(hex_color, amount=0.7):
 
 
 def op_title(op):
-    return {"train": "forward training", "infer": "inference"}.get(op, op.replace("_", " + "))
+    return {"train": "forward training", "infer": "inference", "backward": "backward (training)",
+            "backward_frozen": "backward (frozen statistics)"}.get(op, op.replace("_", " + "))
 
 
 def write_json_lines(f, doc):

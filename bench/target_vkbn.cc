@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include "targets.h"
@@ -84,6 +85,24 @@ class VkbnTarget : public Target {
   explicit VkbnTarget(vkbn_context c) : ctx(c) {}
   ~VkbnTarget() override { vkbn_context_destroy(ctx); }
 
+  // Beyond type and memory: whether this device offers the op at all (the
+  // CPU path may lack one), found by planning it once on a tiny tensor.
+  bool supports(const Case& c, std::string* why) const override {
+    if (!Target::supports(c, why)) return false;
+    const std::string key = std::string(c.op->name) + "/" + layout_name(c.layout) + "/" + dtype_name(c.dtype);
+    auto it = offered_.find(key);
+    if (it == offered_.end()) {
+      Case tiny = c;
+      tiny.shape = Shape();
+      tiny.shape.n = 2, tiny.shape.c = 4, tiny.shape.rank = 2, tiny.shape.spatial[0] = tiny.shape.spatial[1] = 2;
+      auto p = std::make_unique<VkbnPrepared>();
+      vkbn_result r = const_cast<VkbnTarget*>(this)->create(tiny, p.get());
+      it = offered_.emplace(key, r == VKBN_ERROR_UNSUPPORTED ? error_text(r) : "").first;
+    }
+    if (!it->second.empty()) *why = it->second;
+    return it->second.empty();
+  }
+
   std::unique_ptr<Prepared> prepare(const Case& c, std::string* error) override {
     auto p = std::make_unique<VkbnPrepared>();
     vkbn_result r = create(c, p.get());
@@ -108,13 +127,41 @@ class VkbnTarget : public Target {
       vkbn_copy_desc d = {x, y, c.tensor_bytes()};
       return vkbn_plan_create_copy(ctx, &d, &p->plan);
     }
-    if (c.op->residual) TRY(p->tensor(ctx, c, 3, &z));
     const uint32_t ch = c.shape.c;
     vkbn_buffer w = nullptr, b = nullptr, rm = nullptr, rv = nullptr;
     TRY(p->vector(ctx, ch, 1.0f, &w));
     TRY(p->vector(ctx, ch, 0.0f, &b));
     TRY(p->vector(ctx, ch, 0.0f, &rm));
     TRY(p->vector(ctx, ch, 1.0f, &rv));
+    if (c.op->kind == OpKind::kBackward) {
+      // Here x is the forward input, y (filled: about half positive, as a
+      // ReLU's input would leave it) the forward output, dy the incoming
+      // gradient; dx and dz are written.
+      vkbn_backward_desc d = {};
+      d.tensor = c.tensor();
+      d.x = x;
+      TRY(p->tensor(ctx, c, 4, &d.dy));
+      if (c.op->activation != VKBN_ACTIVATION_NONE) {
+        TRY(p->tensor(ctx, c, 5, &d.y));
+        d.activation = c.op->activation;
+      }
+      d.dx = y;
+      if (c.op->residual) TRY(p->tensor(ctx, c, 0, &d.dresidual));
+      d.weight = w;
+      d.bias = b;
+      d.eps = VKBN_DEFAULT_EPS;
+      if (c.op->frozen) {
+        d.frozen = 1;
+        d.running_mean = rm, d.running_var = rv;
+      } else {
+        TRY(p->vector(ctx, ch, 0.0f, &d.save_mean));
+        TRY(p->vector(ctx, ch, 1.0f, &d.save_invstd));
+      }
+      TRY(p->vector(ctx, ch, 0.0f, &d.dweight));
+      TRY(p->vector(ctx, ch, 0.0f, &d.dbias));
+      return vkbn_plan_create_backward(ctx, &d, &p->plan);
+    }
+    if (c.op->residual) TRY(p->tensor(ctx, c, 3, &z));
     if (c.op->kind == OpKind::kForwardTraining) {
       vkbn_buffer sm = nullptr, si = nullptr;
       TRY(p->vector(ctx, ch, 0.0f, &sm));
@@ -138,6 +185,7 @@ class VkbnTarget : public Target {
   }
 
   vkbn_context ctx;
+  mutable std::map<std::string, std::string> offered_;  // op/layout/dtype -> "" or why not
 };
 
 const char* type_name(vkbn_device_type t) {

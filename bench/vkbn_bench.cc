@@ -12,7 +12,9 @@
 // the median and the slowest.
 //
 // Counters (SEMANTICS.md, "How the benchmark counts bytes"):
-//   bytes      effective bytes: x + y (+ z) for forward, per run
+//   bytes      effective bytes per run: x + y (+ z) for forward; x + dy + dx
+//              (+ y for a fused activation, + dz for a fused residual) for
+//              backward
 //   GB/s       bytes / time
 //   copy       GB/s of the copy of a tensor of the same size on the same
 //              device (for peers: the device they run on), sampled right
@@ -66,7 +68,8 @@ const char kUsage[] =
     "  --full             the full suite (default: the quick suite)\n"
     "  --suite S[,S..]    resnet50_b32, resnet50_b1, small_batch, sweep\n"
     "  --op O[,O..]       train, train_relu, train_add, train_add_relu,\n"
-    "                     infer, infer_relu, infer_add, infer_add_relu\n"
+    "                     infer, infer_relu, infer_add, infer_add_relu,\n"
+    "                     backward, backward_relu, backward_add_relu, backward_frozen\n"
     "  --layout L[,L..]   nchw, nhwc\n"
     "  --dtype T[,T..]    f32, f16\n"
     "  --no-peers         no oneDNN (bench/run.sh then skips PyTorch too)\n"

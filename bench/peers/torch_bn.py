@@ -105,20 +105,31 @@ def compiled_bn_forward():
 
 
 def build(case, device, compiled):
-    """A closure running the case's op on fresh tensors."""
+    """A closure running the case's op on fresh tensors. Backward ops run the
+    forward once and then time what autograd runs for its backward (for the
+    gradients of x, weight, bias and the residual): threshold_backward for a
+    fused ReLU, then the batch-norm backward kernel (cuDNN's on CUDA)."""
     dtype = torch.float16 if case["dtype"] == "f16" else torch.float32
     gen = torch.Generator().manual_seed(1)
+    op = case["op"]
+    backward = op.startswith("backward")
     x = make_tensor(case, device, dtype, gen)
-    z = make_tensor(case, device, dtype, gen) if "_add" in case["op"] else None
+    z = make_tensor(case, device, dtype, gen) if "_add" in op else None
     c = case["c"]
     w = torch.ones(c, device=device)
     b = torch.zeros(c, device=device)
     rm = torch.zeros(c, device=device)
     rv = torch.ones(c, device=device)
-    training = case["op"].startswith("train")
-    relu = case["op"].endswith("relu")
+    training = op.startswith("train") or (backward and op != "backward_frozen")
+    relu = op.endswith("relu")
     fn = compiled_bn_forward() if compiled else bn_forward
-    return lambda: fn(x, z, w, b, rm, rv, training, relu)
+    if not backward:
+        return lambda: fn(x, z, w, b, rm, rv, training, relu)
+    inputs = [t.detach().requires_grad_() for t in (x, w, b)] + ([z.detach().requires_grad_()] if z is not None else [])
+    x, w, b = inputs[:3]
+    y = fn(x, inputs[3] if z is not None else None, w, b, rm, rv, training, relu)
+    dy = make_tensor(case, device, dtype, torch.Generator().manual_seed(4))
+    return lambda: torch.autograd.grad(y, inputs, dy, retain_graph=True)
 
 
 def timer(device):
