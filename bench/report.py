@@ -145,7 +145,7 @@ def summary(devices, results, host):
                 head.append("vs best peer %s" % t)
         if has_cpu:
             head += ["vs CPU path %s" % t for t in dtypes]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        body = []
         for (dev, op, layout), per_type in groups.items():
             cells = [device_label(devices[dev]) if dev in devices else dev, op, layout,
                      str(sum(len(v) for v in per_type.values()))]
@@ -161,7 +161,11 @@ def summary(devices, results, host):
                 for t in dtypes:
                     g = geomean([r.get("vs_cpu") for r in per_type.get(t, [])])
                     cells.append("%.2f×" % g if g else "–")
-            lines.append("| " + " | ".join(cells) + " |")
+            body.append(cells)
+        # Drop columns no row fills (a type no peer ran, ...).
+        keep = [i for i in range(len(head)) if i < 4 or any(row[i] != "–" for row in body)]
+        lines = ["| " + " | ".join(head[i] for i in keep) + " |", "|" + "---|" * len(keep)]
+        lines += ["| " + " | ".join(row[i] for i in keep) + " |" for row in body]
         out.append("### %s\n\n%s\n" % (title.format(large=fmt_bytes(large)), "\n".join(lines)))
     return "\n".join(out)
 
