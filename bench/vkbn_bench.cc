@@ -1,150 +1,352 @@
-// vkbn-bench: throughput of vkbn's forward passes on the default device,
-// against the device's own copy bandwidth measured in the same run.
+// vkbn-bench: throughput of vkbn's batch normalization on every device (each
+// Vulkan device and vkbn's CPU path) and of peers on the same machine,
+// against each device's own copy bandwidth measured in the same run.
 //
-// Effective bytes (SEMANTICS.md): x + y (+ z) per call. GPU time comes from
-// timestamp queries (vkbn_plan_execute_timed) and is reported as manual time.
-// Counters: GB/s = effective bytes / time; efficiency = GB/s / copy GB/s.
+// Timing: a case is prepared once (buffers, data, plan), run to warm up and
+// calibrate, then sampled: each sample is `reps` back-to-back runs in one
+// submission (enough to last sample_seconds), its time divided by reps. Vulkan
+// devices: GPU time from timestamp queries (vkbn_plan_execute_timed); the CPU
+// path and peers: wall time. The case's time is its fastest sample (another
+// process on the cores only ever slows a sample down), reported to Google
+// Benchmark as the manual time of its single iteration; the JSON also keeps
+// the median and the slowest.
+//
+// Counters (SEMANTICS.md, "How the benchmark counts bytes"):
+//   bytes      effective bytes per run: x + y (+ z) for forward; x + dy + dx
+//              (+ y for a fused activation, + dz for a fused residual) for
+//              backward
+//   GB/s       bytes / time
+//   copy       GB/s of the copy of a tensor of the same size on the same
+//              device (for peers: the device they run on), sampled right
+//              before the case: the ceiling
+//   eff        GB/s / copy
+//   vs_cpu     Vulkan devices: time on vkbn's CPU path / time here
+//   vs_peer    vkbn: time of the fastest peer on the same device / time here
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "vkbn/vkbn.h"
+#include "cases.h"
+#include "results.h"
+#include "targets.h"
 
 namespace {
 
-vkbn_context g_ctx = nullptr;
-double g_copy_bytes_per_s = 0;  // the device's copy bandwidth (read + write)
+using namespace bench;
 
-struct Shape {
-  uint32_t n, c, h, w;
+struct Options {
+  Selection selection;
+  std::vector<std::string> devices;
+  std::string json_path = "vkbn-bench.json";
+  bool peers = true;
+  bool list_only = false;
 };
 
-// ResNet-50's batch-norm shapes (per 224x224 image) at batch 32.
-const Shape kResNet50[] = {
-    {32, 64, 112, 112}, {32, 64, 56, 56},   {32, 256, 56, 56}, {32, 128, 28, 28},
-    {32, 512, 28, 28},  {32, 256, 14, 14},  {32, 1024, 14, 14}, {32, 512, 7, 7},
-    {32, 2048, 7, 7},
+struct Timing {
+  double sample_seconds;  // a sample repeats the op to last at least this long
+  int min_samples, max_samples;
+  double sample_budget;   // seconds of samples to collect once min_samples are in
 };
 
-vkbn_buffer make_buffer(uint64_t bytes, float value) {
-  vkbn_buffer b = nullptr;
-  if (vkbn_buffer_create(g_ctx, bytes, &b) != VKBN_SUCCESS) return nullptr;
-  std::vector<float> v(bytes / 4, value);
-  vkbn_buffer_upload(b, 0, v.data(), bytes);
-  return b;
-}
+Results g_results;
+std::vector<const Target*> g_targets;
+Timing g_timing;
 
-// Times a plan; GPU time per run from timestamps.
-void time_plan(benchmark::State& state, vkbn_plan plan, double bytes) {
-  double seconds = 0;
-  vkbn_plan_execute(plan);  // warm up
-  for (auto _ : state) {
-    if (vkbn_plan_execute_timed(plan, 4, &seconds) != VKBN_SUCCESS) {
-      state.SkipWithError(vkbn_last_error());
-      break;
-    }
-    state.SetIterationTime(seconds);
+const char kUsage[] =
+    "usage: vkbn-bench [options] [--benchmark_* options]\n"
+    "  --device D[,D..]   run only these vkbn devices: an index, a name substring, or cpu\n"
+    "                     (default: every device and the CPU path)\n"
+    "  --full             the full suite (default: the quick suite)\n"
+    "  --suite S[,S..]    resnet50_b32, resnet50_b1, small_batch, sweep\n"
+    "  --op O[,O..]       train, train_relu, train_add, train_add_relu,\n"
+    "                     infer, infer_relu, infer_add, infer_add_relu,\n"
+    "                     backward, backward_relu, backward_add_relu, backward_frozen\n"
+    "  --layout L[,L..]   nchw, nhwc\n"
+    "  --dtype T[,T..]    f32, f16\n"
+    "  --no-peers         no oneDNN (bench/run.sh then skips PyTorch too)\n"
+    "  --json PATH        where to write the results (default vkbn-bench.json)\n"
+    "  --list             list the cases and devices, write the JSON, run nothing\n";
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
   }
-  state.counters["GB/s"] = benchmark::Counter(bytes / seconds / 1e9);
-  if (g_copy_bytes_per_s > 0) state.counters["efficiency"] = bytes / seconds / g_copy_bytes_per_s;
-  state.SetLabel(vkbn_plan_describe(plan));
+  return out;
 }
 
-double measure_copy(uint64_t bytes) {
-  vkbn_buffer x = make_buffer(bytes, 1.0f), y = make_buffer(bytes, 0.0f);
-  vkbn_copy_desc d = {x, y, bytes};
-  vkbn_plan plan = nullptr;
-  double best = 0;
-  if (x && y && vkbn_plan_create_copy(g_ctx, &d, &plan) == VKBN_SUCCESS) {
-    vkbn_plan_execute(plan);
-    for (int i = 0; i < 5; ++i) {
-      double s = 0;
-      if (vkbn_plan_execute_timed(plan, 4, &s) == VKBN_SUCCESS && s > 0) {
-        double bw = 2.0 * (double)bytes / s;
-        if (bw > best) best = bw;
+// Parses what Google Benchmark left in argv. Returns false (after printing
+// why) on an unknown or incomplete option.
+bool parse(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    size_t eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos) value = a.substr(eq + 1), a = a.substr(0, eq);
+    auto need = [&](std::vector<std::string>* list) {
+      if (value.empty() && i + 1 < argc) value = argv[++i];
+      if (value.empty()) return false;
+      for (const std::string& v : split(value)) list->push_back(v);
+      return true;
+    };
+    if (a == "--device") {
+      if (!need(&o->devices)) return std::fprintf(stderr, "--device needs a value\n"), false;
+    } else if (a == "--suite") {
+      if (!need(&o->selection.suites)) return std::fprintf(stderr, "--suite needs a value\n"), false;
+    } else if (a == "--op") {
+      if (!need(&o->selection.ops)) return std::fprintf(stderr, "--op needs a value\n"), false;
+    } else if (a == "--layout") {
+      if (!need(&o->selection.layouts)) return std::fprintf(stderr, "--layout needs a value\n"), false;
+    } else if (a == "--dtype") {
+      if (!need(&o->selection.dtypes)) return std::fprintf(stderr, "--dtype needs a value\n"), false;
+    } else if (a == "--json") {
+      if (value.empty() && i + 1 < argc) value = argv[++i];
+      if (value.empty()) return std::fprintf(stderr, "--json needs a path\n"), false;
+      o->json_path = value;
+    } else if (a == "--full") {
+      o->selection.full = true;
+    } else if (a == "--quick") {
+      o->selection.full = false;
+    } else if (a == "--no-peers") {
+      o->peers = false;
+    } else if (a == "--list") {
+      o->list_only = true;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "vkbn-bench: unknown option %s\n%s", argv[i], kUsage);
+      return false;
+    }
+  }
+  auto check = [](const std::vector<std::string>& given, const std::vector<std::string>& known, const char* what) {
+    for (const std::string& g : given) {
+      if (std::find(known.begin(), known.end(), g) == known.end()) {
+        std::fprintf(stderr, "vkbn-bench: unknown %s '%s'\n", what, g.c_str());
+        return false;
       }
     }
-  }
-  vkbn_plan_destroy(plan);
-  vkbn_buffer_destroy(x);
-  vkbn_buffer_destroy(y);
-  return best;
+    return true;
+  };
+  std::vector<std::string> ops;
+  for (const Op& op : all_ops()) ops.push_back(op.name);
+  return check(o->selection.suites, suite_names(), "suite") && check(o->selection.ops, ops, "op") &&
+         check(o->selection.layouts, {"nchw", "nhwc"}, "layout") && check(o->selection.dtypes, {"f32", "f16"}, "dtype");
 }
 
-void bm_forward(benchmark::State& state, Shape s, vkbn_layout layout, bool training) {
-  vkbn_tensor_desc t = {};
-  t.n = s.n;
-  t.c = s.c;
-  t.spatial_rank = 2;
-  t.spatial[0] = s.h;
-  t.spatial[1] = s.w;
-  t.layout = layout;
-  t.dtype = VKBN_DTYPE_F32;
-  uint64_t bytes = (uint64_t)s.n * s.c * s.h * s.w * 4;
-  vkbn_buffer x = make_buffer(bytes, 1.5f), y = make_buffer(bytes, 0.0f);
-  vkbn_buffer w = make_buffer(s.c * 4, 1.0f), b = make_buffer(s.c * 4, 0.0f);
-  vkbn_buffer rm = make_buffer(s.c * 4, 0.0f), rv = make_buffer(s.c * 4, 1.0f);
-  vkbn_buffer sm = make_buffer(s.c * 4, 0.0f), si = make_buffer(s.c * 4, 0.0f);
-  vkbn_plan plan = nullptr;
-  vkbn_result r = VKBN_ERROR_OUT_OF_DEVICE_MEMORY;
-  if (x && y) {
-    if (training) {
-      vkbn_forward_training_desc d = {};
-      d.tensor = t;
-      d.x = x, d.y = y, d.weight = w, d.bias = b, d.running_mean = rm, d.running_var = rv;
-      d.save_mean = sm, d.save_invstd = si;
-      d.eps = VKBN_DEFAULT_EPS, d.momentum = VKBN_DEFAULT_MOMENTUM;
-      r = vkbn_plan_create_forward_training(g_ctx, &d, &plan);
-    } else {
-      vkbn_forward_inference_desc d = {};
-      d.tensor = t;
-      d.x = x, d.y = y, d.weight = w, d.bias = b, d.running_mean = rm, d.running_var = rv;
-      d.eps = VKBN_DEFAULT_EPS;
-      r = vkbn_plan_create_forward_inference(g_ctx, &d, &plan);
+// Samples a prepared case: each sample is `reps` back-to-back runs lasting
+// about sample_seconds; at least min_samples, then until the samples add up
+// to sample_budget, or, while they spread more than 1.5x (another process
+// took the cores), up to 4x that; never more than max_samples.
+bool sample(Prepared* p, uint32_t reps, std::vector<double>* samples, std::string* error) {
+  double total = 0, s = 0, lo = 0, hi = 0;
+  while ((int)samples->size() < g_timing.max_samples) {
+    const int n = (int)samples->size();
+    const bool noisy = hi > 1.5 * lo;
+    if (n >= g_timing.min_samples && total >= g_timing.sample_budget * (noisy ? 4 : 1)) break;
+    if (!p->run(reps, &s, error)) return false;
+    samples->push_back(s);
+    total += s * reps;
+    lo = n == 0 ? s : std::min(lo, s);
+    hi = std::max(hi, s);
+  }
+  return true;
+}
+
+double fastest_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+
+// Prepares `c` on `t`, warms it up and samples it; on failure, a message.
+bool measure(Target* t, const Case& c, std::vector<double>* samples, uint32_t* reps, std::string* plan,
+             std::string* error) {
+  std::unique_ptr<Prepared> p = t->prepare(c, error);
+  if (!p) return false;
+  // The first run touches fresh memory and finishes lazy setup. It and, for
+  // short runs, three more say how many runs make one sample (the fastest,
+  // so one preempted run does not shrink the samples).
+  double s = 0;
+  if (!p->run(1, &s, error)) return false;
+  for (int i = 0; i < 3 && s < g_timing.sample_seconds; ++i) {
+    double again = 0;
+    if (!p->run(1, &again, error)) return false;
+    s = std::min(s, again);
+  }
+  if (!(s > 0)) return *error = "the timer read 0", false;
+  *reps = (uint32_t)std::clamp(std::ceil(g_timing.sample_seconds / s), 1.0, 100000.0);
+  if (plan) *plan = p->describe();
+  return sample(p.get(), *reps, samples, error);
+}
+
+const Target* find_target(const std::string& tag) {
+  for (const Target* t : g_targets)
+    if (t->tag == tag) return t;
+  return nullptr;
+}
+
+// One Google Benchmark iteration per case. Inside it the harness first
+// samples the case's ceiling (the copy of a tensor of the same size on the
+// target's ceiling device), then the case, and reports the case's fastest
+// sample as the iteration's manual time: the Time column is the same time
+// the counters and the JSON use. Measuring the copy next to each case keeps
+// the efficiency honest when other processes come and go.
+void run_case(benchmark::State& state, Target* target, const Case& c) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string error, plan;
+  std::vector<double> samples, copy_samples;
+  uint32_t reps = 0, copy_reps = 0;
+  for (auto _ : state) {
+    Target* ceiling = const_cast<Target*>(find_target(target->ceiling));
+    if (ceiling && !measure(ceiling, copy_case(c.tensor_bytes()), &copy_samples, &copy_reps, nullptr, &error))
+      error = "copy: " + error;
+    if (error.empty()) measure(target, c, &samples, &reps, &plan, &error);
+    if (!error.empty()) {
+      state.SkipWithError(error.c_str());
+      break;
     }
+    state.SetIterationTime(fastest_of(samples));
   }
-  if (r != VKBN_SUCCESS) {
-    state.SkipWithError(vkbn_last_error());
-  } else {
-    time_plan(state, plan, 2.0 * (double)bytes);
+  Record& r = g_results.add(c, *target, samples, reps, copy_samples);
+  r.wall_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!error.empty()) {
+    r.error = error;
+    return;
   }
-  vkbn_plan_destroy(plan);
-  for (vkbn_buffer v : {x, y, w, b, rm, rv, sm, si}) vkbn_buffer_destroy(v);
+  r.plan = plan;
+  g_results.derive(r, g_targets);
+  state.counters["bytes"] = benchmark::Counter((double)c.effective_bytes(), benchmark::Counter::kDefaults,
+                                               benchmark::Counter::kIs1024);
+  state.counters["GB/s"] = r.gbps;
+  if (r.copy_gbps > 0) state.counters["copy"] = r.copy_gbps;
+  if (r.efficiency > 0) state.counters["eff"] = r.efficiency;
+  if (r.vs_cpu > 0) state.counters["vs_cpu"] = r.vs_cpu;
+  if (r.vs_peer > 0) state.counters["vs_peer"] = r.vs_peer;
+}
+
+void register_case(Target* t, const Case& c) {
+  std::string name = c.key() + "/" + t->tag;
+  benchmark::RegisterBenchmark(name.c_str(), run_case, t, c)
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond)
+      ->Iterations(1);
+}
+
+// A skip reason with its byte counts (numbers of 4+ digits) replaced by N,
+// to count skips by kind.
+std::string reason_kind(const std::string& why) {
+  std::string out;
+  for (size_t i = 0; i < why.size();) {
+    size_t j = i;
+    while (j < why.size() && std::isdigit((unsigned char)why[j])) ++j;
+    if (j - i >= 4) out += "N", i = j;
+    else if (j > i) out.append(why, i, j - i), i = j;
+    else out += why[i++];
+  }
+  return out;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string command = "vkbn-bench";
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
   benchmark::Initialize(&argc, argv);
-  if (vkbn_context_create(nullptr, &g_ctx) != VKBN_SUCCESS) {
-    std::fprintf(stderr, "vkbn-bench: %s\n", vkbn_last_error());
+  Options opt;
+  if (!parse(argc, argv, &opt)) return 2;
+  g_timing = opt.selection.full ? Timing{0.01, 5, 25, 0.2} : Timing{0.002, 3, 9, 0.05};
+
+  RunInfo info;
+  info.command = command;
+  info.suite_set = opt.selection.full ? "full" : "quick";
+  info.sample_seconds = g_timing.sample_seconds;
+  info.min_samples = g_timing.min_samples;
+  info.max_samples = g_timing.max_samples;
+  info.sample_budget = g_timing.sample_budget;
+
+  // Timings are only as good as the machine is quiet: say so when it is not.
+  info.cores = std::max(1u, std::thread::hardware_concurrency());
+  getloadavg(&info.load_before, 1);
+  if (info.load_before >= 0.5 * info.cores && !opt.list_only) {
+    char note[160];
+    std::snprintf(note, sizeof note, "load average %.1f on %u cores before the run: other processes compete, "
+                  "times are inflated and noisy", info.load_before, info.cores);
+    info.notes.push_back(note);
+  }
+  std::vector<std::unique_ptr<Target>> owned = open_vkbn_targets(opt.devices, &info.notes);
+  const Target* cpu_path = nullptr;
+  for (const auto& t : owned)
+    if (t->backend == "cpu") cpu_path = t.get();
+  // oneDNN runs beside the CPU: on a default run, or when the CPU path is picked.
+  const bool cpu_selected = opt.devices.empty() || cpu_path;
+  std::unique_ptr<Target> onednn;
+  if (opt.peers && cpu_selected) {
+    std::string note;
+    uint32_t threads = cpu_path ? cpu_path->threads : std::max(1u, std::thread::hardware_concurrency());
+    onednn = open_onednn_target(threads, &note);
+    if (!note.empty()) info.notes.push_back(note);
+    if (onednn && !std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT"))
+      info.notes.push_back("oneDNN's OpenMP threads spin at barriers (OMP_WAIT_POLICY unset): on a machine shared "
+                           "with other jobs that slows it many times over; bench/run.sh sets it to passive");
+    if (onednn) onednn->ceiling = cpu_path ? cpu_path->tag : "";
+  }
+  // Run order within a case: peers, the CPU path, Vulkan devices, so each
+  // case's ratios can be computed when its last target finishes.
+  std::vector<Target*> order;
+  if (onednn) order.push_back(onednn.get());
+  for (const auto& t : owned) order.push_back(t.get());
+  for (Target* t : order) g_targets.push_back(t);
+
+  for (const Target* t : g_targets) {
+    std::printf("%-7s %s: %s (%s)%s\n", t->tag.c_str(), t->impl.c_str(), t->device_name.c_str(), t->driver.c_str(),
+                t->threads ? (", " + std::to_string(t->threads) + " threads").c_str() : "");
+  }
+  for (const std::string& n : info.notes) std::printf("note: %s\n", n.c_str());
+  if (g_targets.empty()) {
+    std::fprintf(stderr, "vkbn-bench: no device to run on\n");
     return 1;
   }
-  vkbn_device_info info;
-  vkbn_context_get_device_info(g_ctx, &info);
-  g_copy_bytes_per_s = measure_copy(64ull << 20);
-  benchmark::AddCustomContext("vkbn_device", info.name);
-  benchmark::AddCustomContext("vkbn_driver", info.driver_info);
-  benchmark::AddCustomContext("vkbn_copy_GBps", std::to_string(g_copy_bytes_per_s / 1e9));
-  std::printf("device: %s (%s); copy bandwidth %.1f GB/s\n", info.name, info.driver_info, g_copy_bytes_per_s / 1e9);
-  for (const Shape& s : kResNet50) {
-    for (int layout = 0; layout < 2; ++layout) {
-      for (int training = 1; training >= 0; --training) {
-        std::string name = std::string(training ? "forward_training" : "forward_inference") + "/" +
-                           (layout ? "nhwc" : "nchw") + "/" + std::to_string(s.n) + "x" + std::to_string(s.c) +
-                           "x" + std::to_string(s.h) + "x" + std::to_string(s.w);
-        benchmark::RegisterBenchmark(name.c_str(), bm_forward, s, (vkbn_layout)layout, training != 0)
-            ->UseManualTime()
-            ->Unit(benchmark::kMicrosecond)
-            ->MinTime(0.05);
+
+  const std::vector<Case> cases = make_cases(opt.selection);
+  std::map<std::string, int> skipped_per_target;
+  for (const Case& c : cases) {
+    std::vector<Target*> runs;
+    for (Target* t : order) {
+      std::string why;
+      if (t->supports(c, &why)) {
+        runs.push_back(t);
+      } else {
+        g_results.skip(c, t->tag, why);
+        ++skipped_per_target[t->tag + " (" + reason_kind(why) + ")"];
       }
     }
+    if (opt.list_only) continue;
+    for (Target* t : runs) register_case(t, c);
   }
-  benchmark::RunSpecifiedBenchmarks();
+  for (const auto& [what, n] : skipped_per_target) std::printf("skipped %d cases on %s\n", n, what.c_str());
+
+  if (opt.list_only) {
+    for (const Case& c : cases) std::printf("%s\n", c.key().c_str());
+    std::printf("%zu cases\n", cases.size());
+  } else {
+    benchmark::RunSpecifiedBenchmarks();
+  }
   benchmark::Shutdown();
-  vkbn_context_destroy(g_ctx);
+  getloadavg(&info.load_after, 1);
+  if (!write_json(opt.json_path, info, g_targets, cases, g_results)) {
+    std::fprintf(stderr, "vkbn-bench: cannot write %s\n", opt.json_path.c_str());
+    return 1;
+  }
+  std::printf("json: %s\n", opt.json_path.c_str());
   return 0;
 }

@@ -13,7 +13,7 @@ required=(cmake make gcc g++ pkg-config glslang-tools spirv-tools libvulkan-dev 
 optional=()
 case "$what" in
   test) ;;
-  bench) required+=(libbenchmark-dev gnuplot-nox); optional+=(libdnnl-dev) ;;
+  bench) required+=(libbenchmark-dev gnuplot-nox python3); optional+=(libdnnl-dev) ;;  # python3: bench/report.py
   *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
 

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# ctest bench_smoke: vkbn-bench on a handful of small cases, then the report,
+# and checks that what they wrote is whole and plausible. Exits 77 (skip)
+# when vkbn lists no device.
+#   bench/smoke_test.sh VKBN_BENCH OUT_DIR
+set -euo pipefail
+bench=$1
+out=$2
+here=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$out"
+mkdir -p "$out"
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+
+"$bench" --full --suite resnet50_b1 --op train,infer_add_relu,backward_relu --dtype f32 --json "$out/vkbn-bench.json" \
+  --benchmark_filter='x(64x56x56|2048x7x7)/' > "$out/console.txt" 2>&1 || {
+  cat "$out/console.txt"
+  exit 1
+}
+if grep -q "no device to run on" "$out/console.txt"; then exit 77; fi
+
+python3 - "$out/vkbn-bench.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+vkbn = [d["device"] for d in doc["devices"] if d["impl"] == "vkbn"]
+if not vkbn:
+    sys.exit(77)
+results = [r for r in doc["results"] if r["impl"] == "vkbn"]
+# Ops a device does not offer (the CPU path without backward) are skipped, not failed.
+offered = {(s["key"].split("/")[1], s["device"]) for s in doc["skipped"] if "UNSUPPORTED" in s["reason"]}
+want = {(k, d) for d in vkbn for k in (
+    "resnet50_b1/train/nchw/f32/1x64x56x56", "resnet50_b1/train/nhwc/f32/1x2048x7x7",
+    "resnet50_b1/infer_add_relu/nchw/f32/1x64x56x56", "resnet50_b1/infer_add_relu/nhwc/f32/1x2048x7x7",
+    "resnet50_b1/backward_relu/nchw/f32/1x64x56x56", "resnet50_b1/backward_relu/nhwc/f32/1x2048x7x7")
+    if (k.split("/")[1], d) not in offered}
+got = {(r["key"], r["device"]) for r in results}
+assert want <= got, "missing results: %s" % sorted(want - got)
+tensors_of = {"train": 2, "infer_add_relu": 3, "backward_relu": 4}  # x y (z); x dy y dx
+for r in results:
+    assert not r.get("error"), r
+    assert r["samples"] >= 3 and r["copy_samples"] >= 3, r
+    tensors = tensors_of[r["op"]]
+    assert r["bytes"] == tensors * r["tensor_bytes"] == tensors * 4 * r["n"] * r["c"] * r["spatial"][0] * r["spatial"][1], r
+    assert abs(r["gbps"] - r["bytes"] / r["seconds"] / 1e9) <= 1e-3 * r["gbps"], r
+    assert abs(r["copy_gbps"] - 2 * r["tensor_bytes"] / r["copy_seconds"] / 1e9) <= 1e-3 * r["copy_gbps"], r
+    assert abs(r["efficiency"] - r["gbps"] / r["copy_gbps"]) <= 1e-3 * r["efficiency"], r
+    # Loose: a shared machine can swing either way, but not by orders of magnitude.
+    assert 0.002 < r["efficiency"] < 10, r
+    assert r["seconds"] <= r["seconds_median"] <= r["seconds_max"], r
+peers = [r for r in doc["results"] if r["impl"] != "vkbn"]
+for r in peers:
+    assert not r.get("error") and r["gbps"] > 0, r
+    if r["ceiling"]:  # the CPU path's copy, sampled before the peer's case
+        assert r["copy_samples"] >= 3 and r["efficiency"] > 0, r
+print("vkbn-bench.json: %d results on %s, %d of peers" % (len(results), ", ".join(vkbn), len(peers)))
+EOF
+
+python3 "$here/report.py" --out-dir "$out" "$out/vkbn-bench.json" > "$out/report.txt"
+for f in results.json summary.md; do
+  test -s "$out/$f" || { echo "report wrote no $f"; cat "$out/report.txt"; exit 1; }
+done
+grep -q "ResNet-50 batch-norm shapes, batch 1" "$out/summary.md"
+grep -q "| train | nchw |" "$out/summary.md"
+echo "report: ok"
