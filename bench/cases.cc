@@ -34,8 +34,8 @@ struct ResNetLayer {
   uint32_t c, hw;
 };
 const ResNetLayer kResNet50[] = {
-    {64, 112},  {64, 56},  {256, 56},  {128, 56},  {128, 28}, {512, 28},
-    {256, 28},  {256, 14}, {1024, 14}, {512, 14},  {512, 7},  {2048, 7},
+    {64, 112}, {64, 56},  {256, 56},  {128, 56}, {128, 28}, {512, 28},
+    {256, 28}, {256, 14}, {1024, 14}, {512, 14}, {512, 7},  {2048, 7},
 };
 
 const std::vector<const Op*> ops_named(std::initializer_list<const char*> names) {
@@ -124,10 +124,13 @@ const Op* find_op(const std::string& name) {
 
 int effective_tensor_count(const Op& op) {
   switch (op.kind) {
-    case OpKind::kCopy: return 2;
+    case OpKind::kCopy:
+      return 2;
     case OpKind::kForwardTraining:
-    case OpKind::kForwardInference: return op.residual ? 3 : 2;
-    case OpKind::kBackward: return 3 + (op.activation != VKBN_ACTIVATION_NONE) + op.residual;
+    case OpKind::kForwardInference:
+      return op.residual ? 3 : 2;
+    case OpKind::kBackward:
+      return 3 + (op.activation != VKBN_ACTIVATION_NONE) + op.residual;
   }
   return 0;
 }
@@ -214,7 +217,8 @@ std::vector<Case> make_cases(const Selection& sel) {
     b.add("resnet50_b1", resnet50(1), base, kBothLayouts, kF32);
     b.add("small_batch", resnet50(8), ops_named({"infer"}), kBothLayouts, kF32);
     std::vector<Shape> sweep;
-    for (uint64_t bytes = 4 << 10; bytes <= (64ull << 20); bytes *= 4) sweep.push_back(sweep_shape(bytes, VKBN_DTYPE_F32));
+    for (uint64_t bytes = 4 << 10; bytes <= (64ull << 20); bytes *= 4)
+      sweep.push_back(sweep_shape(bytes, VKBN_DTYPE_F32));
     b.add("sweep", sweep, base, kBothLayouts, kF32);
   }
   return out;

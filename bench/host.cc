@@ -19,7 +19,7 @@ uint16_t half_from_float(float f) {
   const int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
   uint32_t mant = x & 0x7fffffu;
   if (exp >= 31) return (uint16_t)(sign | 0x7c00u);  // overflow (the pattern never gets here)
-  if (exp <= 0) return (uint16_t)sign;                // underflow to zero: no denormals in the data
+  if (exp <= 0) return (uint16_t)sign;               // underflow to zero: no denormals in the data
   uint32_t h = sign | ((uint32_t)exp << 10) | (mant >> 13);
   const uint32_t rest = mant & 0x1fffu;
   if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // round to nearest even

@@ -44,7 +44,7 @@ MIB = 1 << 20
 
 def load(paths):
     runs, devices, results, skipped, notes = [], OrderedDict(), [], [], []
-    host, timing = {}, {}
+    host, timing, caches = {}, {}, []
     for path in paths:
         with open(path) as f:
             doc = json.load(f)
@@ -56,8 +56,27 @@ def load(paths):
             devices.setdefault(d["device"], d)
         results += doc.get("results", [])
         skipped += doc.get("skipped", [])
+        caches += doc.get("pipeline_cache", [])
         notes += ["%s: %s" % (doc.get("tool", path), n) for n in doc.get("notes", [])]
-    return runs, host, timing, devices, results, skipped, notes
+    return runs, host, timing, devices, results, skipped, notes, caches
+
+
+def cache_table(devices, caches):
+    """Start-up cost: pipeline creation without and with vkbn's cache file."""
+    if not caches:
+        return ""
+    rows = ["### Pipeline creation at start-up (vkbn's pipeline-cache file)", "",
+            "| device | plans | pipelines | cold (no file) | warm (file loaded) | warm / cold | cache hits | file |",
+            "|---|---|---|---|---|---|---|---|"]
+    for m in caches:
+        d = devices.get(m["device"], {})
+        cold, warm = m.get("cold_seconds", 0), m.get("warm_seconds", 0)
+        hits = ("%d of %d" % (m.get("warm_cache_hits", 0), m.get("pipelines", 0)) if m.get("hits_reported")
+                else "not reported")
+        rows.append("| %s | %d | %d | %.1f ms | %.1f ms | %s | %s | %s, %d bytes of driver data |" % (
+            device_label(d) if d else m["device"], m.get("plans", 0), m.get("pipelines", 0), cold * 1e3, warm * 1e3,
+            "%.2f" % (warm / cold) if cold > 0 else "–", hits, m.get("status", ""), m.get("cache_file_bytes", 0)))
+    return "\n".join(rows) + "\n"
 
 
 def derive(results):
@@ -329,18 +348,19 @@ def main():
     p.add_argument("--out-dir", required=True)
     args = p.parse_args()
     inputs = [i for i in args.inputs if os.path.exists(i)]
-    runs, host, timing, devices, results, skipped, notes = load(inputs)
+    runs, host, timing, devices, results, skipped, notes, caches = load(inputs)
     derive(results)
     os.makedirs(args.out_dir, exist_ok=True)
 
     merged = OrderedDict([("schema", "vkbn-bench/1"), ("tool", "report.py"), ("runs", runs), ("host", host),
                           ("timing", timing), ("devices", list(devices.values())), ("results", results),
-                          ("skipped", skipped), ("notes", notes)])
+                          ("skipped", skipped), ("pipeline_cache", caches), ("notes", notes)])
     results_path = os.path.join(args.out_dir, "results.json")
     with open(results_path, "w") as f:
         write_json_lines(f, merged)
 
     text = summary(devices, results, host)
+    text += ("\n" if text else "") + cache_table(devices, caches)
     md_path = os.path.join(args.out_dir, "summary.md")
     with open(md_path, "w") as f:
         f.write("## vkbn-bench summary\n\n%s\n%s%s" % (text, legend_note(devices, timing, runs),

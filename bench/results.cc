@@ -28,7 +28,10 @@ class Json {
   explicit Json(FILE* f) : f_(f) {}
   void open(char ch) { sep(), std::fputc(ch, f_), first_ = true, ++depth_; }
   void close(char ch) {
-    if (--depth_ < 2) newline(); else std::fputc(' ', f_);
+    if (--depth_ < 2)
+      newline();
+    else
+      std::fputc(' ', f_);
     std::fputc(ch, f_);
     first_ = false;
   }
@@ -36,10 +39,16 @@ class Json {
   void value(const std::string& s) { sep(), str(s.c_str()); }
   void value(double v) {
     sep();
-    if (std::isfinite(v)) std::fprintf(f_, "%.6g", v); else std::fputs("null", f_);
+    if (std::isfinite(v))
+      std::fprintf(f_, "%.6g", v);
+    else
+      std::fputs("null", f_);
   }
   void value_or_null(double v) {
-    if (v > 0) value(v); else sep(), std::fputs("null", f_);
+    if (v > 0)
+      value(v);
+    else
+      sep(), std::fputs("null", f_);
   }
   void value(uint64_t v) { sep(), std::fprintf(f_, "%llu", (unsigned long long)v); }
   void value(bool v) { sep(), std::fputs(v ? "true" : "false", f_); }
@@ -54,7 +63,10 @@ class Json {
 
  private:
   void sep() {
-    if (pending_value_) { pending_value_ = false; return; }
+    if (pending_value_) {
+      pending_value_ = false;
+      return;
+    }
     if (!first_) std::fputc(',', f_);
     first_ = false;
     newline();
@@ -71,9 +83,12 @@ class Json {
     std::fputc('"', f_);
     for (; *s; ++s) {
       unsigned char ch = (unsigned char)*s;
-      if (ch == '"' || ch == '\\') std::fprintf(f_, "\\%c", ch);
-      else if (ch < 0x20) std::fprintf(f_, "\\u%04x", ch);
-      else std::fputc(ch, f_);
+      if (ch == '"' || ch == '\\')
+        std::fprintf(f_, "\\%c", ch);
+      else if (ch < 0x20)
+        std::fprintf(f_, "\\u%04x", ch);
+      else
+        std::fputc(ch, f_);
     }
     std::fputc('"', f_);
   }
@@ -248,6 +263,22 @@ bool write_json(const std::string& path, const RunInfo& info, const std::vector<
     j.field("key", s.c.key());
     j.field("device", s.target);
     j.field("reason", s.reason);
+    j.close('}');
+  }
+  j.close(']');
+  j.key("pipeline_cache");
+  j.open('[');
+  for (const PipelineCacheTiming& m : info.pipeline_cache) {
+    j.open('{');
+    j.field("device", m.device);
+    j.field("plans", m.plans);
+    j.field("pipelines", m.pipelines);
+    j.field("cold_seconds", m.cold_seconds);
+    j.field("warm_seconds", m.warm_seconds);
+    j.field("warm_cache_hits", m.warm_hits);
+    j.field("hits_reported", m.hits_reported);
+    j.field("cache_file_bytes", m.cache_bytes);
+    j.field("status", m.status);
     j.close('}');
   }
   j.close(']');

@@ -21,7 +21,7 @@ struct Record {
   std::vector<double> copy_samples;
   std::string plan;
   std::string error;
-  double wall_seconds = 0;   // wall time of the whole case, setup included
+  double wall_seconds = 0;  // wall time of the whole case, setup included
   // Derived (0: not applicable or not measured).
   // The fastest sample: another process on the cores only ever slows a
   // sample down, so the fastest is the best estimate of the op's own time.
@@ -30,9 +30,9 @@ struct Record {
   double copy_seconds = 0;  // the fastest copy sample
   double gbps = 0;          // effective bytes / seconds / 1e9
   double copy_gbps = 0;     // copy bytes (read + write) / copy_seconds / 1e9
-  double efficiency = 0;  // gbps / copy_gbps
-  double vs_cpu = 0;      // seconds on vkbn's CPU path / seconds here (Vulkan devices)
-  double vs_peer = 0;     // seconds of the fastest peer on the same device / seconds here (vkbn)
+  double efficiency = 0;    // gbps / copy_gbps
+  double vs_cpu = 0;        // seconds on vkbn's CPU path / seconds here (Vulkan devices)
+  double vs_peer = 0;       // seconds of the fastest peer on the same device / seconds here (vkbn)
 };
 
 struct Skip {
@@ -48,7 +48,7 @@ class Results {
   // Adds the samples of one benchmark run of (case, target); repeated runs
   // of the same pair (--benchmark_repetitions) pool their samples.
   Record& add(const Case& c, const Target& t, const std::vector<double>& samples, uint32_t reps,
-             const std::vector<double>& copy_samples);
+              const std::vector<double>& copy_samples);
   void skip(const Case& c, const std::string& target, const std::string& reason);
 
   // Median seconds of case `key` on `target`; 0 if not run.
@@ -76,6 +76,7 @@ struct RunInfo {
   unsigned cores = 0;
   double load_before = 0, load_after = 0;  // 1-minute load averages
   std::vector<std::string> notes;
+  std::vector<PipelineCacheTiming> pipeline_cache;  // per Vulkan device
 };
 
 // Writes the run as JSON (schema in bench/README section of the project

@@ -23,10 +23,14 @@ namespace {
 
 std::string status_text(dnnl_status_t s) {
   switch (s) {
-    case dnnl_out_of_memory: return "out of memory";
-    case dnnl_invalid_arguments: return "invalid arguments";
-    case dnnl_unimplemented: return "unimplemented";
-    default: return "status " + std::to_string((int)s);
+    case dnnl_out_of_memory:
+      return "out of memory";
+    case dnnl_invalid_arguments:
+      return "invalid arguments";
+    case dnnl_unimplemented:
+      return "unimplemented";
+    default:
+      return "status " + std::to_string((int)s);
   }
 }
 
@@ -98,8 +102,8 @@ class OnednnPrepared : public Prepared {
   // A memory object backed by a fresh host array of md's size, filled with
   // `init` (per-channel vectors), with the data pattern (`c`: tensors the op
   // reads), or left as allocated (outputs). nullptr when out of memory.
-  dnnl_memory_t memory(dnnl_engine_t engine, const dnnl_memory_desc_t* md, const void* init,
-                       const Case* c = nullptr, uint32_t seed = 1) {
+  dnnl_memory_t memory(dnnl_engine_t engine, const dnnl_memory_desc_t* md, const void* init, const Case* c = nullptr,
+                       uint32_t seed = 1) {
     size_t bytes = dnnl_memory_desc_get_size(md);
     arrays.emplace_back(new HostArray(bytes));
     if (!arrays.back()->data) return nullptr;
@@ -171,15 +175,15 @@ class OnednnTarget : public Target {
     if (ok && c.op->kind != OpKind::kBackward) {
       dnnl_memory_t dst = q.memory(engine, &data, nullptr);
       ok = dst != nullptr;
-      q.args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},
-                {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}};
+      q.args = {{DNNL_ARG_SRC, src},     {DNNL_ARG_DST, dst},   {DNNL_ARG_SCALE, scale},
+                {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}};
     } else if (ok) {
       // The forward once, for its statistics and (fused ReLU) its workspace.
       dnnl_memory_t dst = q.memory(engine, &data, nullptr), diff_dst = q.memory(engine, &data, nullptr, &c, 4),
                     diff_src = q.memory(engine, &data, nullptr), diff_scale = q.memory(engine, &vec, nullptr),
                     diff_shift = q.memory(engine, &vec, nullptr);
       ok = dst && diff_dst && diff_src && diff_scale && diff_shift;
-      std::vector<dnnl_exec_arg_t> fwd = {{DNNL_ARG_SRC, src},   {DNNL_ARG_DST, dst},   {DNNL_ARG_SCALE, scale},
+      std::vector<dnnl_exec_arg_t> fwd = {{DNNL_ARG_SRC, src},     {DNNL_ARG_DST, dst},   {DNNL_ARG_SCALE, scale},
                                           {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}};
       if (ws) fwd.push_back({DNNL_ARG_WORKSPACE, ws});
       if (ok && dnnl_primitive_execute(p->forward_prim, stream, (int)fwd.size(), fwd.data()) != dnnl_success) {
@@ -188,9 +192,15 @@ class OnednnTarget : public Target {
       }
       dnnl_stream_wait(stream);
       // oneDNN 2.x wants the shift in backward too when the flags name it.
-      q.args = {{DNNL_ARG_SRC, src},           {DNNL_ARG_MEAN, mean},   {DNNL_ARG_VARIANCE, var},
-                {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},
-                {DNNL_ARG_DIFF_SRC, diff_src}, {DNNL_ARG_DIFF_SCALE, diff_scale}, {DNNL_ARG_DIFF_SHIFT, diff_shift}};
+      q.args = {{DNNL_ARG_SRC, src},
+                {DNNL_ARG_MEAN, mean},
+                {DNNL_ARG_VARIANCE, var},
+                {DNNL_ARG_DIFF_DST, diff_dst},
+                {DNNL_ARG_SCALE, scale},
+                {DNNL_ARG_SHIFT, shift},
+                {DNNL_ARG_DIFF_SRC, diff_src},
+                {DNNL_ARG_DIFF_SCALE, diff_scale},
+                {DNNL_ARG_DIFF_SHIFT, diff_shift}};
     }
     if (ok && ws) q.args.push_back({DNNL_ARG_WORKSPACE, ws});
     if (!ok) {
@@ -244,7 +254,9 @@ std::unique_ptr<Target> open_onednn_target(uint32_t threads, std::string* note) 
   t->backend = "cpu";
   t->device_name = cpu_model_name();
   t->driver = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
-              (v->cpu_runtime == DNNL_RUNTIME_OMP ? " (OpenMP)" : v->cpu_runtime == DNNL_RUNTIME_TBB ? " (TBB)" : "");
+              (v->cpu_runtime == DNNL_RUNTIME_OMP   ? " (OpenMP)"
+               : v->cpu_runtime == DNNL_RUNTIME_TBB ? " (TBB)"
+                                                    : "");
   t->hardware = "cpu";
   t->f16 = true;  // decided per case by oneDNN itself (supports())
   t->max_allocation = UINT64_MAX;

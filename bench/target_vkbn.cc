@@ -2,9 +2,14 @@
 // path, each through its own context and the public API only.
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <set>
 #include <map>
 #include <vector>
+
+#include <unistd.h>
 
 #include "targets.h"
 
@@ -115,10 +120,10 @@ class VkbnTarget : public Target {
 
  private:
   vkbn_result create(const Case& c, VkbnPrepared* p) {
-#define TRY(expr)                            \
-  do {                                       \
-    vkbn_result r_ = (expr);                 \
-    if (r_ != VKBN_SUCCESS) return r_;       \
+#define TRY(expr)                      \
+  do {                                 \
+    vkbn_result r_ = (expr);           \
+    if (r_ != VKBN_SUCCESS) return r_; \
   } while (0)
     vkbn_buffer x = nullptr, y = nullptr, z = nullptr;
     TRY(p->tensor(ctx, c, 1, &x));
@@ -190,12 +195,18 @@ class VkbnTarget : public Target {
 
 const char* type_name(vkbn_device_type t) {
   switch (t) {
-    case VKBN_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
-    case VKBN_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
-    case VKBN_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
-    case VKBN_DEVICE_TYPE_VULKAN_CPU: return "Vulkan on the CPU";
-    case VKBN_DEVICE_TYPE_NATIVE_CPU: return "vkbn CPU path";
-    default: return "other";
+    case VKBN_DEVICE_TYPE_INTEGRATED_GPU:
+      return "integrated GPU";
+    case VKBN_DEVICE_TYPE_DISCRETE_GPU:
+      return "discrete GPU";
+    case VKBN_DEVICE_TYPE_VIRTUAL_GPU:
+      return "virtual GPU";
+    case VKBN_DEVICE_TYPE_VULKAN_CPU:
+      return "Vulkan on the CPU";
+    case VKBN_DEVICE_TYPE_NATIVE_CPU:
+      return "vkbn CPU path";
+    default:
+      return "other";
   }
 }
 
@@ -276,6 +287,82 @@ std::vector<std::unique_ptr<Target>> open_vkbn_targets(const std::vector<std::st
   }
   // The CPU path first: it is the reference for every GPU/CPU ratio.
   std::stable_partition(out.begin(), out.end(), [](const std::unique_ptr<Target>& t) { return t->backend == "cpu"; });
+  return out;
+}
+
+std::vector<PipelineCacheTiming> measure_pipeline_cache(const std::vector<std::string>& selectors,
+                                                        const std::vector<Case>& cases) {
+  std::vector<PipelineCacheTiming> out;
+  uint32_t count = 0;
+  if (vkbn_enumerate_devices(&count, nullptr) != VKBN_SUCCESS) return out;
+  std::vector<vkbn_device_info> infos(count);
+  vkbn_enumerate_devices(&count, infos.data());
+  infos.resize(count);
+
+  // The plans: each op/layout/dtype of the run, on a tensor that fits one
+  // workgroup per channel and on one whose channels need a split reduction.
+  std::vector<Case> plans;
+  std::set<std::string> seen;
+  for (const Case& c : cases) {
+    if (c.op->kind == OpKind::kCopy) continue;
+    const std::string key = std::string(c.op->name) + "/" + layout_name(c.layout) + "/" + dtype_name(c.dtype);
+    if (!seen.insert(key).second) continue;
+    Case small = c, split = c;
+    small.shape = Shape();
+    small.shape.n = 2, small.shape.c = 16, small.shape.rank = 2, small.shape.spatial[0] = small.shape.spatial[1] = 7;
+    split.shape = Shape();
+    split.shape.n = 32, split.shape.c = 64, split.shape.rank = 2, split.shape.spatial[0] = split.shape.spatial[1] = 56;
+    plans.push_back(small);
+    plans.push_back(split);
+  }
+
+  const char* tmp = std::getenv("TMPDIR");
+  for (const vkbn_device_info& listed : infos) {
+    if (listed.backend != VKBN_BACKEND_VULKAN || plans.empty()) continue;
+    if (!selectors.empty() &&
+        std::none_of(selectors.begin(), selectors.end(), [&](const std::string& s) { return matches(listed, s); }))
+      continue;
+    PipelineCacheTiming m;
+    m.device = "vk" + std::to_string(listed.index);
+    const std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/vkbn-bench-pipeline-cache-" +
+                             std::to_string(listed.index) + "-" + std::to_string((long)getpid()) + ".bin";
+    std::remove(path.c_str());
+    const std::string selector = std::to_string(listed.index);
+    vkbn_pipeline_stats cold = {}, warm = {};
+    bool ok = true;
+    for (int start = 0; start < 2 && ok; ++start) {
+      vkbn_context_desc desc = {};
+      desc.device = selector.c_str();
+      desc.pipeline_cache_path = path.c_str();
+      vkbn_context ctx = nullptr;
+      vkbn_result r = vkbn_context_create(&desc, &ctx);
+      if (r != VKBN_SUCCESS) {
+        m.status = "cannot open: " + error_text(r);
+        ok = false;
+        break;
+      }
+      VkbnTarget t(ctx);  // destroys the context, which saves the cache file
+      uint32_t made = 0;
+      for (const Case& c : plans) {
+        std::string error;
+        if (t.prepare(c, &error)) ++made;
+      }
+      vkbn_context_get_pipeline_stats(ctx, start == 0 ? &cold : &warm);
+      m.plans = made;
+    }
+    std::remove(path.c_str());
+    if (ok) {
+      m.pipelines = warm.pipelines_created;
+      m.cold_seconds = cold.create_seconds;
+      m.warm_seconds = warm.create_seconds;
+      m.warm_hits = warm.pipelines_cache_hits;
+      m.hits_reported = warm.hits_reported != 0;
+      m.cache_bytes = warm.cache_file_bytes;
+      m.status = warm.cache_file_status;
+      if (cold.pipelines_created != warm.pipelines_created) m.status += "; cold start made a different count";
+    }
+    out.push_back(m);
+  }
   return out;
 }
 

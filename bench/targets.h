@@ -34,13 +34,13 @@ class Target {
   std::string backend;      // "vulkan" | "cpu"
   std::string device_name;  // the hardware, as its driver names it
   std::string driver;
-  std::string hardware;     // "gpu" | "cpu": what the peers' script matches on
+  std::string hardware;  // "gpu" | "cpu": what the peers' script matches on
   // Tag of the vkbn target whose copy bandwidth bounds this target (itself
   // for vkbn targets, the CPU path for CPU peers); "" when none ran.
   std::string ceiling;
-  uint32_t threads = 0;             // CPU implementations: worker threads
-  uint64_t memory_budget = 0;       // bytes the harness lets one case hold
-  uint64_t max_allocation = 0;      // bytes per buffer
+  uint32_t threads = 0;         // CPU implementations: worker threads
+  uint64_t memory_budget = 0;   // bytes the harness lets one case hold
+  uint64_t max_allocation = 0;  // bytes per buffer
   bool f16 = false;
 
   // Static reasons not to run the case (type, memory, op not offered); the
@@ -56,6 +56,28 @@ class Target {
 // open are reported on stderr and left out.
 std::vector<std::unique_ptr<Target>> open_vkbn_targets(const std::vector<std::string>& selectors,
                                                        std::vector<std::string>* notes);
+
+// Pipeline creation on one Vulkan device with vkbn's pipeline-cache file:
+// cold (no file: every pipeline compiled from SPIR-V) and warm (a new
+// context loading the file the cold one saved), for the same plans.
+struct PipelineCacheTiming {
+  std::string device;          // the target's tag
+  uint32_t plans = 0;          // plans created in each start
+  uint32_t pipelines = 0;      // pipelines those plans created in each start
+  double cold_seconds = 0;     // time in vkCreateComputePipelines, cold
+  double warm_seconds = 0;     // the same, warm
+  uint32_t warm_hits = 0;      // pipelines the driver found in the cache (when it says)
+  bool hits_reported = false;  // whether the driver reports hits
+  uint64_t cache_bytes = 0;    // the driver's data in the file
+  std::string status;          // what the warm start did with the file, or why nothing was measured
+};
+
+// Measures PipelineCacheTiming on every Vulkan device matching `selectors`
+// (as open_vkbn_targets), for the op/layout/dtype combinations of `cases`,
+// each planned on a small tensor (one-dispatch plans) and on a ResNet-50-sized
+// one (split plans). The cache file lives in a temporary directory.
+std::vector<PipelineCacheTiming> measure_pipeline_cache(const std::vector<std::string>& selectors,
+                                                        const std::vector<Case>& cases);
 
 // oneDNN's batch normalization on the CPU with `threads` threads; nullptr
 // when vkbn-bench was built without oneDNN.

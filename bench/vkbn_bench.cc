@@ -54,7 +54,7 @@ struct Options {
 struct Timing {
   double sample_seconds;  // a sample repeats the op to last at least this long
   int min_samples, max_samples;
-  double sample_budget;   // seconds of samples to collect once min_samples are in
+  double sample_budget;  // seconds of samples to collect once min_samples are in
 };
 
 Results g_results;
@@ -225,8 +225,8 @@ void run_case(benchmark::State& state, Target* target, const Case& c) {
   }
   r.plan = plan;
   g_results.derive(r, g_targets);
-  state.counters["bytes"] = benchmark::Counter((double)c.effective_bytes(), benchmark::Counter::kDefaults,
-                                               benchmark::Counter::kIs1024);
+  state.counters["bytes"] =
+      benchmark::Counter((double)c.effective_bytes(), benchmark::Counter::kDefaults, benchmark::Counter::kIs1024);
   state.counters["GB/s"] = r.gbps;
   if (r.copy_gbps > 0) state.counters["copy"] = r.copy_gbps;
   if (r.efficiency > 0) state.counters["eff"] = r.efficiency;
@@ -249,9 +249,12 @@ std::string reason_kind(const std::string& why) {
   for (size_t i = 0; i < why.size();) {
     size_t j = i;
     while (j < why.size() && std::isdigit((unsigned char)why[j])) ++j;
-    if (j - i >= 4) out += "N", i = j;
-    else if (j > i) out.append(why, i, j - i), i = j;
-    else out += why[i++];
+    if (j - i >= 4)
+      out += "N", i = j;
+    else if (j > i)
+      out.append(why, i, j - i), i = j;
+    else
+      out += why[i++];
   }
   return out;
 }
@@ -279,8 +282,10 @@ int main(int argc, char** argv) {
   getloadavg(&info.load_before, 1);
   if (info.load_before >= 0.5 * info.cores && !opt.list_only) {
     char note[160];
-    std::snprintf(note, sizeof note, "load average %.1f on %u cores before the run: other processes compete, "
-                  "times are inflated and noisy", info.load_before, info.cores);
+    std::snprintf(note, sizeof note,
+                  "load average %.1f on %u cores before the run: other processes compete, "
+                  "times are inflated and noisy",
+                  info.load_before, info.cores);
     info.notes.push_back(note);
   }
   std::vector<std::unique_ptr<Target>> owned = open_vkbn_targets(opt.devices, &info.notes);
@@ -296,8 +301,9 @@ int main(int argc, char** argv) {
     onednn = open_onednn_target(threads, &note);
     if (!note.empty()) info.notes.push_back(note);
     if (onednn && !std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT"))
-      info.notes.push_back("oneDNN's OpenMP threads spin at barriers (OMP_WAIT_POLICY unset): on a machine shared "
-                           "with other jobs that slows it many times over; bench/run.sh sets it to passive");
+      info.notes.push_back(
+          "oneDNN's OpenMP threads spin at barriers (OMP_WAIT_POLICY unset): on a machine shared "
+          "with other jobs that slows it many times over; bench/run.sh sets it to passive");
     if (onednn) onednn->ceiling = cpu_path ? cpu_path->tag : "";
   }
   // Run order within a case: peers, the CPU path, Vulkan devices, so each
@@ -340,6 +346,17 @@ int main(int argc, char** argv) {
     std::printf("%zu cases\n", cases.size());
   } else {
     benchmark::RunSpecifiedBenchmarks();
+    // What the pipeline cache saves at start-up (an engine's first frame):
+    // measured after the throughput cases so its compiles do not disturb them.
+    info.pipeline_cache = measure_pipeline_cache(opt.devices, cases);
+    for (const PipelineCacheTiming& m : info.pipeline_cache) {
+      std::printf(
+          "pipeline cache %s: %u plans, %u pipelines: cold %.1f ms, warm %.1f ms (%s; %llu bytes of driver "
+          "data%s)\n",
+          m.device.c_str(), m.plans, m.pipelines, m.cold_seconds * 1e3, m.warm_seconds * 1e3, m.status.c_str(),
+          (unsigned long long)m.cache_bytes,
+          m.hits_reported ? (", " + std::to_string(m.warm_hits) + " hits").c_str() : ", hits not reported");
+    }
   }
   benchmark::Shutdown();
   getloadavg(&info.load_after, 1);
