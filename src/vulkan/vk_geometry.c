@@ -13,6 +13,10 @@
 #include "vk_internal.h"
 
 #define MAX_SLICES 1024u
+/* Channels-first workgroups shrink (to no fewer than this many threads) until
+ * each thread has this many items of its channel, or the tuning's size. */
+#define SMALL_CHANNEL_MIN_WG 64u
+#define SMALL_CHANNEL_ITEMS 4u
 
 static vkbn_result plan_windows(vkbn__geometry* g) {
     const vkbn__op* op = g->op;
@@ -67,6 +71,16 @@ vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vk
     bool vec4 = inner % 4 == 0;
     for (uint32_t i = 0; i < tensor_count; ++i) vec4 = vec4 && tensor_aligned(tensors[i], vbytes);
     g->vec = vec4 ? 4 : 1;
+    /* Channels-first with little data per channel (batch 1, 7x7): a smaller
+     * workgroup, so threads are not left idle and the merge tree is short.
+     * Never below 64 or the largest subgroup (the butterfly needs whole
+     * subgroups). */
+    if (!g->channels_last) {
+        uint64_t items = op->per_channel / g->vec;
+        uint32_t floor = vk->caps.max_subgroup_size > SMALL_CHANNEL_MIN_WG ? vk->caps.max_subgroup_size
+                                                                           : SMALL_CHANNEL_MIN_WG;
+        while (g->wg / 2 >= floor && (uint64_t)g->wg * SMALL_CHANNEL_ITEMS > items) g->wg /= 2;
+    }
     g->variant.f16 = op->tensor.dtype == VKBN_DTYPE_F16;
     g->variant.vec = (uint8_t)g->vec;
     return plan_windows(g);
