@@ -23,6 +23,10 @@ layout(std430, binding = BIND_APPLY_BIAS) readonly buffer BiasBuf { float bias[]
 layout(std430, binding = BIND_APPLY_RUNNING_MEAN) readonly buffer RunMeanBuf { float running_mean[]; };
 layout(std430, binding = BIND_APPLY_RUNNING_VAR) readonly buffer RunVarBuf { float running_var[]; };
 layout(std430, binding = BIND_APPLY_CHANNEL) readonly buffer ChannelBuf { float channel_params[]; };
+#if VEC == 4
+// The training parameters, four channels at a time (channels-last vec4 items).
+layout(std430, binding = BIND_APPLY_CHANNEL) readonly buffer ChannelBuf4 { vec4 channel_params4[]; };
+#endif
 
 // (pivot, mean - pivot, scale, shift) of one channel: y = ((x - pivot) -
 // (mean - pivot)) * scale + shift. Inference has no pivot: (mean, 0, ...).
@@ -42,12 +46,22 @@ void apply_item(uint i) {
     if (CHANNELS_LAST) {
         uint cv = i - fastdiv(i, p.inner) * p.inner.d;
 #if VEC == 4
-        for (uint k = 0u; k < 4u; ++k) {
-            vec4 c = channel(cv * 4u + k);
-            pivot[k] = c.x;
-            mean[k] = c.y;
-            scale[k] = c.z;
-            shift[k] = c.w;
+        // Training: channels 4cv..4cv+3 as one vector each (the scratch is
+        // padded to 4 channels).
+        if (!INFERENCE) {
+            uint q = p.c_pad / 4u;
+            pivot = channel_params4[cv];
+            mean = channel_params4[q + cv];
+            scale = channel_params4[2u * q + cv];
+            shift = channel_params4[3u * q + cv];
+        } else {
+            for (uint k = 0u; k < 4u; ++k) {
+                vec4 c = channel(cv * 4u + k);
+                pivot[k] = c.x;
+                mean[k] = c.y;
+                scale[k] = c.z;
+                shift[k] = c.w;
+            }
         }
 #else
         vec4 c = channel(cv);

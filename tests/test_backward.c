@@ -114,11 +114,14 @@ static void matrix(vkbn_context ctx) {
                     c.frozen = frozen;
                     c.seed = 300 + k;
                     c.affine = k % 3 != 2;
-                    c.residual = k % 4 == 1;
+                    /* Modes alternate with k: attributes whose period is even
+                     * follow j = k / 2, so that both modes see every value. */
+                    const unsigned j = k / 2;
+                    c.residual = j % 4 == 1;
                     set_activation(&c, k);
                     c.outputs = outputs_for(k, c.residual);
                     c.in_place = k % 5 == 3 && (c.outputs & BWD_OUT_DX);
-                    c.offset_bytes = offsets[k % 4];
+                    c.offset_bytes = offsets[(j / 4 + j) % 4];
                     ++k;
                     if (!frozen && per_channel(&c) == 1) continue; /* an error in training: test_backward_api */
                     /* vkbn's own choice, then one workgroup per channel, then split. */

@@ -92,13 +92,16 @@ static void matrix(vkbn_context ctx) {
                     c.training = training;
                     c.seed = 100 + k;
                     c.affine = k % 3 != 2;
-                    c.residual = k % 4 == 1;
+                    /* Modes alternate with k: attributes whose period is even
+                     * follow j = k / 2, so that both modes see every value. */
+                    const unsigned j = k / 2;
+                    c.residual = j % 4 == 1;
                     set_activation(&c, k);
                     c.running_average = k % 3 == 1 ? VKBN_RUNNING_AVERAGE_CUMULATIVE : VKBN_RUNNING_AVERAGE_EXPONENTIAL;
                     c.cumulative_count = k % 5;
                     c.biased_running_var = k % 3 == 2;
                     c.in_place = k % 5 == 3;
-                    c.offset_bytes = offsets[k % 4];
+                    c.offset_bytes = offsets[(j / 4 + j) % 4];
                     ++k;
                     if (training && per_channel(&c) == 1) continue; /* an error in training: test_api */
                     if (!training) {
