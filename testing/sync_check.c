@@ -187,7 +187,7 @@ void sync_slice_destroy(sync_slice* s) {
     memset(s, 0, sizeof *s);
 }
 
-static vkbn_forward_training_desc forward_desc(const sync_slice* s) {
+vkbn_forward_training_desc sync_slice_forward_desc(const sync_slice* s) {
     const sync_case* c = &s->b->c;
     vkbn_forward_training_desc d;
     memset(&d, 0, sizeof d);
@@ -210,7 +210,7 @@ static vkbn_forward_training_desc forward_desc(const sync_slice* s) {
     return d;
 }
 
-static vkbn_backward_desc backward_desc(const sync_slice* s) {
+vkbn_backward_desc sync_slice_backward_desc(const sync_slice* s) {
     const sync_case* c = &s->b->c;
     vkbn_backward_desc d;
     memset(&d, 0, sizeof d);
@@ -243,17 +243,17 @@ vkbn_result sync_slice_stats(sync_slice* s, vkbn_batch_stats* out) {
 }
 
 vkbn_result sync_slice_forward(sync_slice* s, const vkbn_batch_stats* global) {
-    vkbn_forward_training_desc d = forward_desc(s);
+    vkbn_forward_training_desc d = sync_slice_forward_desc(s);
     return vkbn_forward_training_global(s->ctx, &d, global);
 }
 
 vkbn_result sync_slice_grad_sums(sync_slice* s, vkbn_grad_sums* out) {
-    vkbn_backward_desc d = backward_desc(s);
+    vkbn_backward_desc d = sync_slice_backward_desc(s);
     return vkbn_grad_sums_compute(s->ctx, &d, out);
 }
 
 vkbn_result sync_slice_backward(sync_slice* s, const vkbn_grad_sums* global) {
-    vkbn_backward_desc d = backward_desc(s);
+    vkbn_backward_desc d = sync_slice_backward_desc(s);
     return vkbn_backward_global(s->ctx, &d, global);
 }
 
@@ -282,9 +282,9 @@ vkbn_result sync_run_single(vkbn_context ctx, const sync_batch* b, sync_outputs*
     sync_slice s;
     vkbn_result r = sync_slice_create(ctx, b, 0, b->c.tensor.n, &s);
     if (r != VKBN_SUCCESS) return r;
-    vkbn_forward_training_desc f = forward_desc(&s);
+    vkbn_forward_training_desc f = sync_slice_forward_desc(&s);
     r = vkbn_forward_training(ctx, &f);
-    vkbn_backward_desc bd = backward_desc(&s);
+    vkbn_backward_desc bd = sync_slice_backward_desc(&s);
     if (r == VKBN_SUCCESS) r = vkbn_backward(ctx, &bd);
     if (r == VKBN_SUCCESS) r = sync_slice_collect(&s, o);
     sync_slice_destroy(&s);

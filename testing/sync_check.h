@@ -61,6 +61,9 @@ typedef struct sync_slice {
 
 vkbn_result sync_slice_create(vkbn_context ctx, const sync_batch* b, uint32_t n0, uint32_t n1, sync_slice* s);
 void sync_slice_destroy(sync_slice* s);
+/* The descriptions of the slice's forward training and backward. */
+vkbn_forward_training_desc sync_slice_forward_desc(const sync_slice* s);
+vkbn_backward_desc sync_slice_backward_desc(const sync_slice* s);
 /* The four steps of one training step; stats and sums need arrays of c. */
 vkbn_result sync_slice_stats(sync_slice* s, vkbn_batch_stats* out);
 vkbn_result sync_slice_forward(sync_slice* s, const vkbn_batch_stats* global);
