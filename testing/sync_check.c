@@ -10,7 +10,9 @@
  * - dbias:        R u A_g, A_g = sum |g_i|;  dweight: R u A_t, A_t = sum |g_i xhat_i|
  * - dz_i:         R u |g_i|
  * - dx_i:         R u |k1| (|g_i| + |dbias| / m + |xhat_i dweight| / m)
- *                 + |k1| (tol(dbias) / m + |xhat_i| tol(dweight) / m)
+ *                 + |k1| (dg_i + tol(dbias) / m + |xhat_i| tol(dweight) / m)
+ * with dg_i SiLU's bound on g_i (bwd_cases.c), 0 for the other activations
+ * (also added to dz_i's bound and, summed, to dbias's and dweight's).
  * f16 storage adds one f16 ulp (|value| / 1024 + u) to y, dx and dz. */
 #include "sync_check.h"
 
@@ -316,6 +318,14 @@ static void note(worst_err* w, const char* what, uint64_t i, double got, double 
     }
 }
 
+/* SiLU's error bound on g (bwd_cases.c): act' through exp, and the error of
+ * the recomputed u = gamma xhat + beta [+ z] through |act''| <= 1/2. */
+static double silu_dg(const sync_case* c, double dy, double u, double gx, double beta, double z) {
+    if (c->activation != VKBN_ACTIVATION_SILU) return 0.0;
+    double s = 1.0 / (1.0 + exp(-u)), k = 1.0 + fabs(u);
+    return fabs(dy) * SLACK * ROUNDOFF * (s * k * k + (fabs(gx) + fabs(beta) + fabs(z)) / 2.0);
+}
+
 int sync_check(const sync_batch* b, const sync_outputs* o, double* worst, char* message, size_t size) {
     const sync_case* c = &b->c;
     ref_shape sh = ref_shape_from_desc(&c->tensor);
@@ -381,8 +391,10 @@ int sync_check(const sync_batch* b, const sync_outputs* o, double* worst, char* 
                 if (f16) tol += fabs(y[i]) / 1024.0 + ROUNDOFF;
                 note(&we, "y", i, o->y[i], y[i], tol);
                 double g = dz[i], xhat = (x[i] - smean[ch]) * sinv[ch];
-                ag += fabs(g);
-                at += fabs(g * xhat);
+                ag += fabs(g) + silu_dg(c, dy[i], w[ch] * xhat + bias[ch] + (z ? z[i] : 0.0), w[ch] * xhat,
+                                        bias[ch], z ? z[i] : 0.0) / Ru;
+                at += fabs(g * xhat) + fabs(xhat) * silu_dg(c, dy[i], w[ch] * xhat + bias[ch] + (z ? z[i] : 0.0),
+                                                            w[ch] * xhat, bias[ch], z ? z[i] : 0.0) / Ru;
             }
         }
         double tol_db = Ru * ag, tol_dw = Ru * at;
@@ -393,12 +405,14 @@ int sync_check(const sync_batch* b, const sync_outputs* o, double* worst, char* 
             for (uint64_t s = 0; s < sh.s; ++s) {
                 uint64_t i = ref_index(&sh, n, ch, s);
                 double g = dz[i], xhat = (x[i] - smean[ch]) * sinv[ch];
+                double dg = silu_dg(c, dy[i], w[ch] * xhat + bias[ch] + (z ? z[i] : 0.0), w[ch] * xhat, bias[ch],
+                                    z ? z[i] : 0.0);
                 double tol = Ru * k1 * (fabs(g) + fabs(db[ch]) / m + fabs(xhat * dw[ch]) / m) +
-                             k1 * (tol_db / m + fabs(xhat) * tol_dw / m);
+                             k1 * (dg + tol_db / m + fabs(xhat) * tol_dw / m);
                 if (f16) tol += fabs(dx[i]) / 1024.0 + ROUNDOFF;
                 note(&we, "dx", i, o->dx[i], dx[i], tol);
                 if (b->z) {
-                    double tz = Ru * fabs(g) + (f16 ? fabs(g) / 1024.0 + ROUNDOFF : 0.0);
+                    double tz = Ru * fabs(g) + dg + (f16 ? fabs(g) / 1024.0 + ROUNDOFF : 0.0);
                     note(&we, "dresidual", i, o->dz[i], g, tz);
                 }
             }

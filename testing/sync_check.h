@@ -17,7 +17,7 @@ extern "C" {
 
 typedef struct sync_case {
     vkbn_tensor_desc tensor;    /* the whole batch */
-    vkbn_activation activation; /* NONE, RELU, LEAKY_RELU or CLAMP (act' from y) */
+    vkbn_activation activation;
     float activation_alpha;
     float activation_beta;
     int residual;               /* y = act(bn(x) + z); backward writes dresidual */

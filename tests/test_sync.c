@@ -17,7 +17,7 @@
 
 #define MAX_SLICES 4
 
-static vkbn_context g_vk[2], g_cpu;
+static vkbn_context g_vk[2], g_cpu, g_vk_windows;
 
 typedef struct split {
     uint32_t count;
@@ -26,7 +26,8 @@ typedef struct split {
 } split;
 
 static uint64_t validation_messages(void) {
-    return vkbn_context_validation_message_count(g_vk[0]) + vkbn_context_validation_message_count(g_vk[1]);
+    return vkbn_context_validation_message_count(g_vk[0]) + vkbn_context_validation_message_count(g_vk[1]) +
+           vkbn_context_validation_message_count(g_vk_windows);
 }
 
 /* One synchronized step over the split; slices processed in `order`. Fills o
@@ -170,6 +171,17 @@ static void matrix(void) {
             big.x_std = 1.0;
             split bigsplit = {3, {2, 5, 2}, {&g_vk[0], &g_vk[1], &g_cpu}};
             run_case(&big, &bigsplit, "2+5+2 (vk, vk, cpu)");
+            sync_case silu = make_case(6, 7, 1, 11, 1, layout, dtype, VKBN_ACTIVATION_SILU, 1, seed++);
+            split silusplit = {3, {2, 3, 1}, {&g_cpu, &g_vk[0], &g_vk[1]}};
+            run_case(&silu, &silusplit, "2+3+1 (cpu, vk, vk)");
+            sync_case one = make_case(3, 1, 0, 1, 1, layout, dtype, VKBN_ACTIVATION_RELU, 0, seed++);
+            split onesplit = {2, {1, 2}, {&g_vk[1], &g_cpu}};
+            run_case(&one, &onesplit, "1+2, c=1 (vk, cpu)");
+            /* Slices larger than the binding range: windowed statistics,
+             * normalize and backward passes. */
+            sync_case wide = make_case(11, 5, 2, 61, 37, layout, dtype, VKBN_ACTIVATION_NONE, 1, seed++);
+            split widesplit = {3, {6, 0, 5}, {&g_vk_windows, &g_cpu, &g_vk_windows}};
+            run_case(&wide, &widesplit, "6+0+5 (vk windows, cpu, vk windows)");
         }
     }
 }
@@ -284,6 +296,7 @@ static void bad_input(void) {
 int main(void) {
     g_vk[0] = test_context(0, 0);
     g_vk[1] = test_context(0, 0);
+    g_vk_windows = test_context(0, 64 * 1024);
     vkbn_context_desc cd;
     memset(&cd, 0, sizeof cd);
     cd.device = "cpu";
@@ -298,6 +311,7 @@ int main(void) {
     CHECK(validation_messages() == 0, "%llu validation messages", (unsigned long long)validation_messages());
     vkbn_context_destroy(g_cpu);
     vkbn_context_destroy(g_vk[1]);
+    vkbn_context_destroy(g_vk_windows);
     vkbn_context_destroy(g_vk[0]);
     return test_summary();
 }
