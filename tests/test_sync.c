@@ -229,6 +229,51 @@ static void merges(void) {
           "sums merge: %.17g (count %llu)", sg[0], (unsigned long long)so.count);
 }
 
+/* The statistics plan (device-memory export): the same bits as the one-shot
+ * call, recordable, and refused on the CPU path. */
+static void stats_plan(void) {
+    sync_case sc = make_case(5, 9, 2, 7, 3, VKBN_LAYOUT_CHANNELS_LAST, VKBN_DTYPE_F32, VKBN_ACTIVATION_NONE, 0, 5);
+    sync_batch b;
+    sync_batch_make(&sc, &b);
+    sync_slice s;
+    CHECK(sync_slice_create(g_vk[0], &b, 1, 4, &s) == VKBN_SUCCESS, "slice: %s", vkbn_last_error());
+    vkbn_buffer out = NULL;
+    vkbn_buffer_create(g_vk[0], 9 * 3 * 4, &out);
+    vkbn_batch_stats_plan_desc pd = {s.tensor, s.x, out};
+    vkbn_plan plan = NULL;
+    CHECK(vkbn_plan_create_batch_stats(g_vk[0], &pd, &plan) == VKBN_SUCCESS, "stats plan: %s", vkbn_last_error());
+    if (plan) {
+        CHECK(strstr(vkbn_plan_describe(plan), "slice statistics") != NULL, "plan: %s", vkbn_plan_describe(plan));
+        CHECK(vkbn_plan_execute(plan) == VKBN_SUCCESS, "execute: %s", vkbn_last_error());
+        float words[27];
+        vkbn_buffer_download(out, 0, words, sizeof words);
+        double m1[9], q1[9], m2[9], q2[9];
+        vkbn_batch_stats dec = {0, 9, m1, q1}, direct = {0, 9, m2, q2};
+        CHECK(vkbn_batch_stats_decode(words, 3 * 7 * 3, &dec) == VKBN_SUCCESS && dec.count == 63, "decode: %s",
+              vkbn_last_error());
+        CHECK(sync_slice_stats(&s, &direct) == VKBN_SUCCESS, "stats: %s", vkbn_last_error());
+        CHECK(memcmp(m1, m2, sizeof m1) == 0 && memcmp(q1, q2, sizeof q1) == 0 && direct.count == dec.count,
+              "the plan's export differs from vkbn_batch_stats_compute");
+        vkbn_plan_destroy(plan);
+    }
+    /* out overlapping x; too small; the CPU path. */
+    vkbn_batch_stats_plan_desc alias = {s.tensor, s.x, s.x};
+    CHECK(vkbn_plan_create_batch_stats(g_vk[0], &alias, &plan) == VKBN_ERROR_ALIASING && plan == NULL,
+          "aliasing: %s", vkbn_last_error());
+    vkbn_buffer small = NULL;
+    vkbn_buffer_create(g_vk[0], 9 * 4, &small);
+    vkbn_batch_stats_plan_desc tiny = {s.tensor, s.x, small};
+    CHECK(vkbn_plan_create_batch_stats(g_vk[0], &tiny, &plan) == VKBN_ERROR_BUFFER_TOO_SMALL &&
+              strstr(vkbn_last_error(), "desc->out"),
+          "small out: %s", vkbn_last_error());
+    vkbn_batch_stats_plan_desc cpu = {s.tensor, NULL, NULL};
+    CHECK(vkbn_plan_create_batch_stats(g_cpu, &cpu, &plan) == VKBN_ERROR_UNSUPPORTED, "cpu: %s", vkbn_last_error());
+    vkbn_buffer_destroy(small);
+    vkbn_buffer_destroy(out);
+    sync_slice_destroy(&s);
+    sync_batch_free(&b);
+}
+
 /* Bad input: clear codes, messages that name the argument, nothing written. */
 static void bad_input(void) {
     sync_case sc = make_case(4, 3, 1, 5, 1, VKBN_LAYOUT_CHANNELS_FIRST, VKBN_DTYPE_F32, VKBN_ACTIVATION_NONE, 0, 99);
@@ -306,6 +351,7 @@ int main(void) {
         return 1;
     }
     merges();
+    stats_plan();
     matrix();
     bad_input();
     CHECK(validation_messages() == 0, "%llu validation messages", (unsigned long long)validation_messages());

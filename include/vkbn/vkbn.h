@@ -613,6 +613,35 @@ VKBN_API vkbn_result vkbn_batch_stats_compute(vkbn_context VKBN_NOT_NULL ctx,
                                               const vkbn_batch_stats_desc* VKBN_NOT_NULL desc,
                                               vkbn_batch_stats* VKBN_NOT_NULL out);
 
+/* The same statistics left in device memory, for engines that exchange
+ * partials with their own transport (or record the step into their command
+ * buffers): a plan that writes three arrays of c f32 values to `out` (at
+ * least 12 c bytes, not overlapping x): pivot | mean - pivot | M2, where the
+ * pivot is the channel's first value in the slice and mean - pivot and M2 are
+ * those of the pivot-shifted values (so the mean keeps precision beyond
+ * |mean|'s ulp). The count is not written: it is n * S of the slice, known
+ * to the host exactly. Runs and records like any plan; reads x and writes
+ * out (and its own scratch) in the synchronization contract of "Embedding in
+ * an engine" (the forward-training row with out in place of the outputs).
+ * tensor.n >= 1 (an empty slice's partial is count 0). Vulkan contexts only:
+ * VKBN_ERROR_UNSUPPORTED on the CPU path (use vkbn_batch_stats_compute). */
+typedef struct vkbn_batch_stats_plan_desc {
+    vkbn_tensor_desc tensor;
+    vkbn_buffer VKBN_NOT_NULL x;
+    vkbn_buffer VKBN_NOT_NULL out;
+} vkbn_batch_stats_plan_desc;
+
+VKBN_API vkbn_result vkbn_plan_create_batch_stats(vkbn_context VKBN_NOT_NULL ctx,
+                                                  const vkbn_batch_stats_plan_desc* VKBN_NOT_NULL desc,
+                                                  vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
+
+/* Turns the 3 c floats such a plan wrote (copied to host memory) into
+ * statistics: mean = pivot + (mean - pivot) in double, M2 as is (negative
+ * rounding residue clamped to 0), out->count = count (the slice's n * S).
+ * out->c gives c; out->mean and out->m2 hold c doubles. */
+VKBN_API vkbn_result vkbn_batch_stats_decode(const float* VKBN_NOT_NULL words, uint64_t count,
+                                             vkbn_batch_stats* VKBN_NOT_NULL out);
+
 /* Merges parts[0..count) into out with Chan's formula in double, strictly in
  * index order ((p0 + p1) + p2) + ...: the result depends on the partials and
  * their order only. Partials with count 0 are identities. Every part and out

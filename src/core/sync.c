@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "internal.h"
 #include "sync_backend.h"
+#include "../vulkan/vk_internal.h"
 
 #define REQUIRE(ptr, name)                                                                       \
     do {                                                                                         \
@@ -138,6 +139,70 @@ vkbn_result vkbn_batch_stats_compute(vkbn_context ctx, const vkbn_batch_stats_de
     op.y = NULL;
     VKBN_CHECK(ctx->cpu ? vkbn__cpu_sync_stats(&op, out->mean, out->m2) : vkbn__vk_sync_stats(&op, out->mean, out->m2));
     out->count = op.per_channel;
+    return VKBN_SUCCESS;
+}
+
+static bool overlaps(vkbn_buffer a, uint64_t a_bytes, vkbn_buffer b, uint64_t b_bytes) {
+    if (a->vk_buffer != b->vk_buffer || a->host != b->host) return false; /* different root storage */
+    return a->offset < b->offset + b_bytes && b->offset < a->offset + a_bytes;
+}
+
+vkbn_result vkbn_plan_create_batch_stats(vkbn_context ctx, const vkbn_batch_stats_plan_desc* desc, vkbn_plan* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    if (!ctx->vk) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
+                          "ctx: statistics plans need a Vulkan context (use vkbn_batch_stats_compute on the CPU path)");
+    }
+    vkbn_forward_training_desc fd;
+    memset(&fd, 0, sizeof fd);
+    fd.tensor = desc->tensor;
+    fd.x = desc->x;
+    fd.y = desc->x;
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_forward_training_slice(ctx, &fd, &op));
+    uint64_t need = (uint64_t)desc->tensor.c * 3 * sizeof(float);
+    REQUIRE(desc->out, "desc->out");
+    if (desc->out->ctx != ctx) {
+        return vkbn__fail(VKBN_ERROR_WRONG_CONTEXT, "desc->out: the buffer belongs to another context");
+    }
+    if (desc->out->size < need) {
+        return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "desc->out: holds %llu bytes, 3 c floats needs %llu",
+                          (unsigned long long)desc->out->size, (unsigned long long)need);
+    }
+    if (overlaps(desc->out, need, desc->x, op.elements * op.elem_size)) {
+        return vkbn__fail(VKBN_ERROR_ALIASING, "desc->out: overlaps desc->x");
+    }
+    op.y = NULL;
+    op.sync_stats_out = desc->out;
+    vkbn_plan plan = vkbn__calloc(1, sizeof *plan);
+    if (!plan) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
+    plan->ctx = ctx;
+    plan->op = op;
+    vkbn_result r = vkbn__vk_plan_build(plan);
+    if (r != VKBN_SUCCESS) {
+        vkbn_plan_destroy(plan);
+        return r;
+    }
+    *out = plan;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_batch_stats_decode(const float* words, uint64_t count, vkbn_batch_stats* out) {
+    REQUIRE(words, "words");
+    REQUIRE(out, "out");
+    VKBN_CHECK(check_stats(out, "out", out->c, true));
+    const uint32_t c = out->c;
+    for (uint32_t i = 0; i < c; ++i) {
+        /* The kernels keep the mean relative to the pivot; their sum in
+         * double loses nothing. */
+        out->mean[i] = (double)words[i] + (double)words[c + i];
+        float m2 = words[2 * (size_t)c + i];
+        out->m2[i] = m2 > 0.0f ? (double)m2 : 0.0;
+    }
+    out->count = count;
     return VKBN_SUCCESS;
 }
 

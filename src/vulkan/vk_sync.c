@@ -56,12 +56,8 @@ vkbn_result vkbn__vk_sync_stats(const vkbn__op* op, double* mean, double* m2) {
     }
     if (r == VKBN_SUCCESS) r = vkbn_buffer_download(out, 0, host, (uint64_t)c * 3 * sizeof(float));
     if (r == VKBN_SUCCESS) {
-        for (uint32_t i = 0; i < c; ++i) {
-            /* The kernels keep the mean relative to the pivot; their sum in
-             * double loses nothing. */
-            mean[i] = (double)host[i] + (double)host[c + i];
-            m2[i] = host[2 * (size_t)c + i] > 0.0f ? (double)host[2 * (size_t)c + i] : 0.0;
-        }
+        vkbn_batch_stats decoded = {0, c, mean, m2};
+        r = vkbn_batch_stats_decode(host, op->per_channel, &decoded);
     }
     vkbn__free(host);
     vkbn_buffer_destroy(out);
