@@ -669,7 +669,10 @@ VKBN_API vkbn_result vkbn_forward_training_global(vkbn_context VKBN_NOT_NULL ctx
  * need no synchronization): x, dy, y / residual as the activation needs,
  * weight and bias (SiLU), and save_mean / save_invstd, the global statistics
  * vkbn_forward_training_global wrote. The outputs (dx, dweight, dbias,
- * dresidual), reduction_split and scratch are ignored. tensor.n may be 0. */
+ * dresidual), reduction_split and scratch are ignored. tensor.n may be 0.
+ * In device memory, the same sums come from a backward plan (recordable)
+ * with only dbias (= sum g) and dweight (= sum g * xhat) requested, for
+ * slices of m >= 2 values per channel. */
 VKBN_API vkbn_result vkbn_grad_sums_compute(vkbn_context VKBN_NOT_NULL ctx,
                                             const vkbn_backward_desc* VKBN_NOT_NULL desc,
                                             vkbn_grad_sums* VKBN_NOT_NULL out);
