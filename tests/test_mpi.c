@@ -168,6 +168,10 @@ int main(int argc, char** argv) {
     int size;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 64) {
+        if (g_rank == 0) printf("FAIL: at most 64 ranks (the splits are per-rank arrays of 64)\n");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     /* This rank's device: the (g_rank mod count)-th of argv[1]. */
     const char* list = argc > 1 ? argv[1] : "vk";
     char devs[8][8];
