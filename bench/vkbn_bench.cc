@@ -74,7 +74,8 @@ const char kUsage[] =
     "  --dtype T[,T..]    f32, f16\n"
     "  --no-peers         no oneDNN (bench/run.sh then skips PyTorch too)\n"
     "  --json PATH        where to write the results (default vkbn-bench.json)\n"
-    "  --list             list the cases and devices, write the JSON, run nothing\n";
+    "  --list             list the cases and devices, write the JSON, run nothing\n"
+    "  --merge            only the host merges of synchronized batch norm (bench/merge.cc)\n";
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -261,10 +262,14 @@ std::string reason_kind(const std::string& why) {
 
 }  // namespace
 
+int run_merge_suite(int argc, char** argv);  // merge.cc
+
 int main(int argc, char** argv) {
   std::string command = "vkbn-bench";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
   benchmark::Initialize(&argc, argv);
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--merge") return run_merge_suite(argc, argv);
   Options opt;
   if (!parse(argc, argv, &opt)) return 2;
   g_timing = opt.selection.full ? Timing{0.01, 5, 25, 0.2} : Timing{0.002, 3, 9, 0.05};

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the Debian/Ubuntu packages a make target needs are installed.
-#   scripts/deps.sh test    build + tests (lavapipe and validation layers included,
+#   scripts/deps.sh test    build + tests (lavapipe and validation layers included, Open MPI for vkbn_mpi,
 #                           and the aarch64 cross compiler and qemu-user for the CPU path)
 #   scripts/deps.sh bench   the above + Google Benchmark (+ optional peers)
 # Installs what is missing with apt-get when it can (root, or sudo without a
@@ -9,7 +9,8 @@ set -euo pipefail
 
 what=${1:-test}
 required=(cmake make gcc g++ pkg-config glslang-tools spirv-tools libvulkan-dev libvulkan-volk-dev
-          mesa-vulkan-drivers vulkan-validationlayers gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user)
+          mesa-vulkan-drivers vulkan-validationlayers gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user
+          libopenmpi-dev openmpi-bin)  # vkbn_mpi, its tests and examples/mpi_train (mpirun)
 optional=()
 case "$what" in
   test) ;;

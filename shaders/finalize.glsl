@@ -5,6 +5,10 @@
 layout(constant_id = SPEC_HAS_RUNNING) const bool HAS_RUNNING = false;
 layout(constant_id = SPEC_SAVE_MASK) const uint SAVE_MASK = 0;
 layout(constant_id = SPEC_FUSED) const bool FUSED = false;
+// Synchronized batch norm (SAVE_MASK bit 2): export the slice's statistics
+// instead of normalizing. save_mean then holds three arrays of C floats:
+// pivot | mean - pivot | M2 (the count is the host's n * S, exact).
+const bool EXPORT_STATS = (SAVE_MASK & 4u) != 0u;
 
 layout(std430, binding = BIND_STATS_WEIGHT) readonly buffer WeightBuf { float weight[]; };
 layout(std430, binding = BIND_STATS_BIAS) readonly buffer BiasBuf { float bias[]; };
@@ -19,6 +23,12 @@ layout(std430, binding = BIND_STATS_PIVOT) readonly buffer PivotBuf { STORE_T pi
 // st holds statistics of x - pivot. Returns (pivot, mean - pivot, scale,
 // shift) with y = ((x - pivot) - (mean - pivot)) * scale + shift.
 vec4 finalize_channel(uint c, Stat st, float pivot) {
+    if (EXPORT_STATS) {
+        save_mean[p.ch.save_mean + c] = pivot;
+        save_mean[p.ch.save_mean + p.channels + c] = st.mean;
+        save_mean[p.ch.save_mean + 2u * p.channels + c] = st.m2;
+        return vec4(0.0);
+    }
     float mean = pivot + st.mean;
     float var = max(st.m2 / st.n, 0.0);
     float invstd = 1.0 / sqrt(var + p.eps);

@@ -122,7 +122,7 @@ void main() {
     }
 
     if (tid == 0u) s_params = finalize_channel(c, st, g_pivot);
-    if (!FUSED) return;
+    if (!FUSED || EXPORT_STATS) return;
     barrier();
     normalize_channel(c, s_params);
 }

@@ -154,7 +154,7 @@ void main() {
         s_shift[tx] = sh;
     }
     barrier();
-    if (!in_range) return;
+    if (!in_range || EXPORT_STATS) return;
     VT k = s_pivot[tx], m = s_mean[tx], sc = s_scale[tx], sh = s_shift[tx];
     for (uint r = r0 + ty; r < r1; r += TY) {
         uint o = r * p.cv_count + cv;

@@ -556,6 +556,143 @@ VKBN_API const char* VKBN_NOT_NULL vkbn_plan_describe(vkbn_plan VKBN_NOT_NULL pl
 VKBN_API void vkbn_plan_destroy(vkbn_plan VKBN_NULLABLE plan);
 
 /* ------------------------------------------------------------------------ */
+/* Synchronized batch norm: one batch split across contexts or processes     */
+/* ------------------------------------------------------------------------ */
+/*
+ * Data-parallel training splits a batch into slices (one per GPU, per CPU
+ * path, per MPI rank; any sizes, empty ones included) while batch norm must
+ * use the statistics of the whole batch. Per step and per slice:
+ *
+ *   forward:  vkbn_batch_stats_compute    slice -> (count, mean, M2) per channel
+ *             exchange, vkbn_batch_stats_merge (same order on every replica)
+ *             vkbn_forward_training_global  y, save_*, running_* from the merge
+ *   backward: vkbn_grad_sums_compute      slice -> (sum g, sum g * xhat)
+ *             exchange, vkbn_grad_sums_merge
+ *             vkbn_backward_global        dx, dresidual, dweight, dbias
+ *
+ * Every result equals (to within rounding) the single-context operation on
+ * the whole batch. Merges run on the host in double, in index order, so every
+ * replica that merges the same partials in the same order gets bit-identical
+ * statistics whatever order they arrived in. These are one-shot calls (they
+ * upload and download a few per-channel vectors); they cannot be recorded.
+ * vkbn_mpi.h does the exchange over an MPI communicator.
+ */
+
+/* Per-channel statistics of a slice (or of a merge of slices), in host
+ * memory the caller owns. count is the number of values per channel, the
+ * same for every channel: n * S of the slice, exact in 64 bits. */
+typedef struct vkbn_batch_stats {
+    uint64_t count;
+    uint32_t c;                    /* channels: the length of mean and m2 */
+    double* VKBN_NULLABLE mean;    /* c entries (0 when count = 0) */
+    double* VKBN_NULLABLE m2;      /* c entries: sum (x - mean)^2 (0 when count = 0) */
+} vkbn_batch_stats;
+
+/* Per-channel backward sums of a slice (or of a merge), in host memory the
+ * caller owns, with g = dy * act'(u) as in vkbn_backward_desc and
+ * xhat = (x - save_mean) * save_invstd from the global statistics. */
+typedef struct vkbn_grad_sums {
+    uint64_t count;                /* values per channel the sums ran over */
+    uint32_t c;
+    double* VKBN_NULLABLE sum_g;       /* c entries: sum g (= dbias) */
+    double* VKBN_NULLABLE sum_g_xhat;  /* c entries: sum g * xhat (= dweight) */
+} vkbn_grad_sums;
+
+/* A slice of the batch: x described by `tensor`, whose n may be 0 (an empty
+ * slice: x may then be NULL and nothing runs on the device). */
+typedef struct vkbn_batch_stats_desc {
+    vkbn_tensor_desc tensor;
+    vkbn_buffer VKBN_NULLABLE x;
+} vkbn_batch_stats_desc;
+
+/* Computes the slice's statistics into out (out->c must equal tensor.c and
+ * out->mean, out->m2 hold c doubles each). On the device the slice is reduced
+ * as forward training reduces it (pivot-shifted Welford/Chan in f32); the
+ * result is widened to double. Empty slice: count 0, means and M2 0. */
+VKBN_API vkbn_result vkbn_batch_stats_compute(vkbn_context VKBN_NOT_NULL ctx,
+                                              const vkbn_batch_stats_desc* VKBN_NOT_NULL desc,
+                                              vkbn_batch_stats* VKBN_NOT_NULL out);
+
+/* The same statistics left in device memory, for engines that exchange
+ * partials with their own transport (or record the step into their command
+ * buffers): a plan that writes three arrays of c f32 values to `out` (at
+ * least 12 c bytes, not overlapping x): pivot | mean - pivot | M2, where the
+ * pivot is the channel's first value in the slice and mean - pivot and M2 are
+ * those of the pivot-shifted values (so the mean keeps precision beyond
+ * |mean|'s ulp). The count is not written: it is n * S of the slice, known
+ * to the host exactly. Runs and records like any plan; reads x and writes
+ * out (and its own scratch) in the synchronization contract of "Embedding in
+ * an engine" (the forward-training row with out in place of the outputs).
+ * tensor.n >= 1 (an empty slice's partial is count 0). Vulkan contexts only:
+ * VKBN_ERROR_UNSUPPORTED on the CPU path (use vkbn_batch_stats_compute). */
+typedef struct vkbn_batch_stats_plan_desc {
+    vkbn_tensor_desc tensor;
+    vkbn_buffer VKBN_NOT_NULL x;
+    vkbn_buffer VKBN_NOT_NULL out;
+} vkbn_batch_stats_plan_desc;
+
+VKBN_API vkbn_result vkbn_plan_create_batch_stats(vkbn_context VKBN_NOT_NULL ctx,
+                                                  const vkbn_batch_stats_plan_desc* VKBN_NOT_NULL desc,
+                                                  vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
+
+/* Turns the 3 c floats such a plan wrote (copied to host memory) into
+ * statistics: mean = pivot + (mean - pivot) in double, M2 as is (negative
+ * rounding residue clamped to 0), out->count = count (the slice's n * S).
+ * out->c gives c; out->mean and out->m2 hold c doubles. */
+VKBN_API vkbn_result vkbn_batch_stats_decode(const float* VKBN_NOT_NULL words, uint64_t count,
+                                             vkbn_batch_stats* VKBN_NOT_NULL out);
+
+/* Merges parts[0..count) into out with Chan's formula in double, strictly in
+ * index order ((p0 + p1) + p2) + ...: the result depends on the partials and
+ * their order only. Partials with count 0 are identities. Every part and out
+ * must have the same c. If every part is empty (or count = 0) the result is
+ * the empty statistics (count 0, mean and M2 0), which the *_global calls
+ * reject with VKBN_ERROR_TOO_FEW_VALUES. out may be one of the parts. */
+VKBN_API vkbn_result vkbn_batch_stats_merge(const vkbn_batch_stats* VKBN_NOT_NULL parts, uint32_t count,
+                                            vkbn_batch_stats* VKBN_NOT_NULL out);
+
+/* Forward training of a slice from the global statistics `global` (a merge
+ * covering this slice): exactly vkbn_forward_training on the whole batch,
+ * restricted to this slice's y. save_mean, save_invstd and the running
+ * statistics (updated with the global count's unbiased correction m/(m-1))
+ * are the whole batch's, so every replica writes the same values.
+ * desc as in vkbn_forward_training_desc, except: tensor.n may be 0 (x, y and
+ * residual are then unused and may be NULL; the vectors are still written),
+ * a slice may hold a single value per channel, reduction_split and scratch
+ * are ignored. global->count must be >= 2 (VKBN_ERROR_TOO_FEW_VALUES). */
+VKBN_API vkbn_result vkbn_forward_training_global(vkbn_context VKBN_NOT_NULL ctx,
+                                                  const vkbn_forward_training_desc* VKBN_NOT_NULL desc,
+                                                  const vkbn_batch_stats* VKBN_NOT_NULL global);
+
+/* The slice's backward sums into out (out->c = tensor.c), from desc as in
+ * vkbn_backward_desc in training mode (frozen must be 0: frozen statistics
+ * need no synchronization): x, dy, y / residual as the activation needs,
+ * weight and bias (SiLU), and save_mean / save_invstd, the global statistics
+ * vkbn_forward_training_global wrote. The outputs (dx, dweight, dbias,
+ * dresidual), reduction_split and scratch are ignored. tensor.n may be 0.
+ * In device memory, the same sums come from a backward plan (recordable)
+ * with only dbias (= sum g) and dweight (= sum g * xhat) requested, for
+ * slices of m >= 2 values per channel. */
+VKBN_API vkbn_result vkbn_grad_sums_compute(vkbn_context VKBN_NOT_NULL ctx,
+                                            const vkbn_backward_desc* VKBN_NOT_NULL desc,
+                                            vkbn_grad_sums* VKBN_NOT_NULL out);
+
+/* Adds parts[0..count) into out in double with compensated (Neumaier)
+ * summation, strictly in index order; counts add. out may be one of the parts. */
+VKBN_API vkbn_result vkbn_grad_sums_merge(const vkbn_grad_sums* VKBN_NOT_NULL parts, uint32_t count,
+                                          vkbn_grad_sums* VKBN_NOT_NULL out);
+
+/* Backward of a slice from the global sums (a merge covering this slice, its
+ * count the global m): dx = weight * invstd * (g - sum_g / m - xhat *
+ * sum_g_xhat / m) and dresidual = g on the slice; dweight = sum_g_xhat and
+ * dbias = sum_g (the same on every replica). desc as for
+ * vkbn_grad_sums_compute, with its outputs; tensor.n may be 0 (then only
+ * dweight and dbias are written). */
+VKBN_API vkbn_result vkbn_backward_global(vkbn_context VKBN_NOT_NULL ctx,
+                                          const vkbn_backward_desc* VKBN_NOT_NULL desc,
+                                          const vkbn_grad_sums* VKBN_NOT_NULL global);
+
+/* ------------------------------------------------------------------------ */
 /* Embedding in an engine                                                    */
 /* ------------------------------------------------------------------------ */
 /*

@@ -75,6 +75,15 @@ typedef struct vkbn__op {
     bool frozen;
     vkbn_buffer dy;
     vkbn_buffer dx, dz, dweight, dbias; /* outputs; NULL: not wanted */
+    /* Synchronized batch norm (src/core/sync.c), internal ops only:
+     * - sync_stats_out (forward training): run only the statistics and write
+     *   this slice's pivot | mean - pivot | M2 (three arrays of c floats) there;
+     * - sync_channel (forward training): only the normalize pass, from these
+     *   four arrays of sync_c_pad floats: pivot | mean - pivot | scale | shift;
+     * - sync_coef (backward training): only the dx / dz pass, from these six
+     *   arrays of sync_c_pad floats (bwd_common.glsl's Coef). */
+    vkbn_buffer sync_stats_out, sync_channel, sync_coef;
+    uint32_t sync_c_pad;
 } vkbn__op;
 
 struct vkbn_plan_T {
@@ -94,6 +103,11 @@ vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forwar
                                              vkbn__op* op);
 vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn__op* op);
 vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
+/* The same for one slice of a synchronized batch (sync.c): m = 1 is allowed,
+ * the batch's count is checked against the merged statistics. */
+vkbn_result vkbn__validate_forward_training_slice(vkbn_context ctx, const vkbn_forward_training_desc* desc,
+                                                  vkbn__op* op);
+vkbn_result vkbn__validate_backward_slice(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 
 /* device_select.c: the backend of a new context (desc->device, CPU path
  * fallback), and the Vulkan part of the device list. */

@@ -203,7 +203,10 @@ static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc
     return VKBN_SUCCESS;
 }
 
-vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* d, vkbn__op* op) {
+/* min_values: 2 for an operation on a whole batch; 1 for a slice of one
+ * (synchronized batch norm, where the batch's count decides). */
+static vkbn_result validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* d, vkbn__op* op,
+                                             uint64_t min_values) {
     VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
                                     d->activation_alpha, d->activation_beta, d->eps, op));
     op->kind = VKBN__OP_FORWARD_TRAINING;
@@ -234,13 +237,13 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
         return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->running_average: unknown mode %d",
                           (int)d->running_average);
     }
-    if (op->per_channel <= 1) {
+    if (op->per_channel < min_values) {
         return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
                           "desc->tensor: training needs more than one value per channel, got n * spatial = %llu",
                           (unsigned long long)op->per_channel);
     }
     double m = (double)op->per_channel;
-    op->var_correction = d->biased_running_var ? 1.0f : (float)(m / (m - 1.0));
+    op->var_correction = d->biased_running_var || m < 2.0 ? 1.0f : (float)(m / (m - 1.0));
     op->running_mean = d->running_mean;
     op->running_var = d->running_var;
     op->save_mean = d->save_mean;
@@ -263,6 +266,15 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
     };
     static const char* const in_place[] = {"desc->x", "desc->residual"};
     return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->y", in_place, 2);
+}
+
+vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* d, vkbn__op* op) {
+    return validate_forward_training(ctx, d, op, 2);
+}
+
+vkbn_result vkbn__validate_forward_training_slice(vkbn_context ctx, const vkbn_forward_training_desc* d,
+                                                  vkbn__op* op) {
+    return validate_forward_training(ctx, d, op, 1);
 }
 
 vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* d, vkbn__op* op) {
@@ -367,7 +379,8 @@ static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backwar
     return VKBN_SUCCESS;
 }
 
-vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
+static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op,
+                                     uint64_t min_values) {
     memset(op, 0, sizeof *op);
     op->kind = VKBN__OP_BACKWARD;
     VKBN_CHECK(check_tensor(&d->tensor, &op->elements, &op->spatial));
@@ -383,7 +396,7 @@ vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* 
     }
     VKBN_CHECK(check_eps(d->eps));
     VKBN_CHECK(check_backward_arguments(ctx, d, op));
-    if (!d->frozen && op->per_channel <= 1) {
+    if (!d->frozen && op->per_channel < min_values) {
         return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
                           "desc->tensor: training needs more than one value per channel, got n * spatial = %llu",
                           (unsigned long long)op->per_channel);
@@ -433,4 +446,12 @@ vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* 
     };
     static const char* const in_place[] = {"desc->dy"};
     return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->dx", in_place, 1);
+}
+
+vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
+    return validate_backward(ctx, d, op, 2);
+}
+
+vkbn_result vkbn__validate_backward_slice(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
+    return validate_backward(ctx, d, op, 1);
 }

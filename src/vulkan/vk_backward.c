@@ -248,11 +248,32 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
     return r;
 }
 
+/* Synchronized batch norm: the dx (and dz) pass of a split training plan,
+ * from coefficients the host computed from the merged sums (op->sync_coef). */
+static vkbn_result plan_sync_apply(vkbn_plan plan, const bwd_ctx* b) {
+    const vkbn__geometry* g = &b->g;
+    const vkbn__op* op = g->op;
+    kp_bwd_scratch sc = {0};
+    sc.c_pad = op->sync_c_pad;
+    vkbn__range coef = vkbn__vk_range(g->vk, op->sync_coef, 0, (uint64_t)COEF_ARRAYS * sc.c_pad * 4, 4);
+    sc.channel = coef.base;
+    uint32_t writes = (op->dx ? BWD_WRITE_DX : 0u) | (op->dz ? BWD_WRITE_DZ : 0u);
+    VKBN_CHECK(vkbn__vk_plan_reserve(plan, g->window_count));
+    VKBN_CHECK(add_apply(plan, b, coef, sc, writes, false));
+    snprintf(plan->description, sizeof plan->description,
+             "slice backward from global sums, %s %s %s: elementwise (1 dispatch per window), %u window%s",
+             g->channels_last ? "channels-last" : "channels-first", g->variant.f16 ? "f16" : "f32",
+             g->vec == 4 ? "vec4" : "scalar", g->window_count, g->window_count == 1 ? "" : "s");
+    return VKBN_SUCCESS;
+}
+
 vkbn_result vkbn__vk_plan_backward(vkbn_plan plan) {
     bwd_ctx b;
     const vkbn__op* op = &plan->op;
     vkbn_result r = setup(&b, plan->ctx->vk, op);
-    if (r == VKBN_SUCCESS) {
+    if (r == VKBN_SUCCESS && op->sync_coef) {
+        r = plan_sync_apply(plan, &b);
+    } else if (r == VKBN_SUCCESS) {
         bool reduce = !op->frozen || op->dweight || op->dbias;
         r = reduce ? plan_reduction(plan, &b) : plan_elementwise(plan, &b);
     }

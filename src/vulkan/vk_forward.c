@@ -49,6 +49,13 @@ static vkbn_result setup(fwd_ctx* f, struct vkbn__vk* vk, const vkbn__op* op) {
     s[SPEC_HAS_BIAS] = op->bias != NULL;
     s[SPEC_HAS_RUNNING] = op->kind == VKBN__OP_FORWARD_TRAINING && op->running_mean != NULL;
     s[SPEC_SAVE_MASK] = (op->save_mean ? 1u : 0u) | (op->save_invstd ? 2u : 0u);
+    if (op->sync_stats_out) {
+        /* Export of a slice's statistics: save_mean binds the 3c-float output. */
+        f->save_mean = vkbn__vk_range(vk, op->sync_stats_out, 0, (uint64_t)g->c * 3 * sizeof(float), 4);
+        f->bases.save_mean = f->save_mean.base;
+        s[SPEC_SAVE_MASK] = 4u;
+        s[SPEC_HAS_RUNNING] = 0;
+    }
     s[SPEC_CHANNELS_LAST] = g->channels_last;
     s[SPEC_INFERENCE] = op->kind == VKBN__OP_FORWARD_INFERENCE;
     s[SPEC_ITEMS] = vk->tuning.apply_items;
@@ -160,8 +167,9 @@ static vkbn_result plan_training(vkbn_plan plan, fwd_ctx* f) {
         const vkbn__window* win = &geo->windows[w];
         vkbn__range rg[BIND_STATS_COUNT];
         rg[BIND_STATS_X] = vkbn__geometry_window(geo, op->x, win);
-        rg[BIND_STATS_Y] = fused ? vkbn__geometry_window(geo, op->y, win) : vkbn__vk_dummy_range(vk);
-        rg[BIND_STATS_Z] = fused ? vkbn__geometry_window(geo, op->z, win) : vkbn__vk_dummy_range(vk);
+        bool writes_y = fused && !op->sync_stats_out;
+        rg[BIND_STATS_Y] = writes_y ? vkbn__geometry_window(geo, op->y, win) : vkbn__vk_dummy_range(vk);
+        rg[BIND_STATS_Z] = writes_y ? vkbn__geometry_window(geo, op->z, win) : vkbn__vk_dummy_range(vk);
         rg[BIND_STATS_WEIGHT] = f->weight;
         rg[BIND_STATS_BIAS] = f->bias;
         rg[BIND_STATS_RUNNING_MEAN] = f->running_mean;
@@ -219,11 +227,11 @@ static vkbn_result plan_training(vkbn_plan plan, fwd_ctx* f) {
         }
         slice_base += red.wslices[w];
     }
-    if (r == VKBN_SUCCESS && !fused) r = add_apply(plan, f, channel, sl.c_pad, true);
+    if (r == VKBN_SUCCESS && !fused && !op->sync_stats_out) r = add_apply(plan, f, channel, sl.c_pad, true);
     if (r == VKBN_SUCCESS) {
         snprintf(plan->description, sizeof plan->description,
-                 "forward training, %s %s %s: %s, %u channel group%s x %u slice%s, %u window%s, workgroup %u%s",
-                 geo->channels_last ? "channels-last" : "channels-first", geo->variant.f16 ? "f16" : "f32",
+                 "%s, %s %s %s: %s, %u channel group%s x %u slice%s, %u window%s, workgroup %u%s",
+                 op->sync_stats_out ? "slice statistics" : "forward training", geo->channels_last ? "channels-last" : "channels-first", geo->variant.f16 ? "f16" : "f32",
                  geo->vec == 4 ? "vec4" : "scalar", fused ? "fused (1 dispatch)" : "split (stats + apply)", groups,
                  groups == 1 ? "" : "s", fused ? 1 : slices_total, (fused ? 1 : slices_total) == 1 ? "" : "s",
                  geo->window_count, geo->window_count == 1 ? "" : "s", geo->wg,
@@ -241,6 +249,25 @@ static vkbn_result plan_inference(vkbn_plan plan, fwd_ctx* f) {
              "forward inference, %s %s %s: apply (1 dispatch per window), %u window%s, workgroup %u",
              g->channels_last ? "channels-last" : "channels-first", g->variant.f16 ? "f16" : "f32",
              g->vec == 4 ? "vec4" : "scalar", g->window_count, g->window_count == 1 ? "" : "s", g->wg);
+    return VKBN_SUCCESS;
+}
+
+/* Synchronized batch norm: normalize a slice from channel parameters the
+ * host computed from the merged statistics (the apply pass of a split
+ * training plan, with its scratch replaced by op->sync_channel). */
+static vkbn_result plan_sync_apply(vkbn_plan plan, fwd_ctx* f) {
+    const vkbn__geometry* g = &f->g;
+    const vkbn__op* op = g->op;
+    f->spec[SPEC_HAS_RUNNING] = 0;
+    f->spec[SPEC_SAVE_MASK] = 0;
+    vkbn__range channel = vkbn__vk_range(g->vk, op->sync_channel, 0, (uint64_t)op->sync_c_pad * 4 * sizeof(float), 4);
+    if (channel.base != 0) return vkbn__fail(VKBN_ERROR_MISALIGNED, "sync: channel parameters must start aligned");
+    VKBN_CHECK(vkbn__vk_plan_reserve(plan, g->window_count));
+    VKBN_CHECK(add_apply(plan, f, channel, op->sync_c_pad, false));
+    snprintf(plan->description, sizeof plan->description,
+             "slice normalize from global statistics, %s %s %s: apply (1 dispatch per window), %u window%s",
+             g->channels_last ? "channels-last" : "channels-first", g->variant.f16 ? "f16" : "f32",
+             g->vec == 4 ? "vec4" : "scalar", g->window_count, g->window_count == 1 ? "" : "s");
     return VKBN_SUCCESS;
 }
 
@@ -286,7 +313,9 @@ vkbn_result vkbn__vk_plan_build(vkbn_plan plan) {
     fwd_ctx f;
     vkbn_result r = setup(&f, plan->ctx->vk, &plan->op);
     if (r == VKBN_SUCCESS) {
-        r = plan->op.kind == VKBN__OP_FORWARD_TRAINING ? plan_training(plan, &f) : plan_inference(plan, &f);
+        r = plan->op.sync_channel                          ? plan_sync_apply(plan, &f)
+            : plan->op.kind == VKBN__OP_FORWARD_TRAINING ? plan_training(plan, &f)
+                                                         : plan_inference(plan, &f);
     }
     vkbn__geometry_free(&f.g);
     return r;

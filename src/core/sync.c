@@ -1,0 +1,488 @@
+/* Synchronized batch norm (vkbn.h, "Synchronized batch norm"): validation,
+ * the host merges, and the per-channel arithmetic that turns merged
+ * statistics or sums into what each slice's pass needs. Everything here runs
+ * in double on the host, in a fixed order, so every replica that merges the
+ * same partials gets the same bits. The element passes are the backends'
+ * (sync_backend.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "internal.h"
+#include "sync_backend.h"
+#include "../vulkan/vk_internal.h"
+
+#define REQUIRE(ptr, name)                                                                       \
+    do {                                                                                         \
+        if (!(ptr)) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name); \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
+/* Argument checks                                                           */
+/* ------------------------------------------------------------------------ */
+
+static vkbn_result check_vector(vkbn_context ctx, vkbn_buffer b, const char* name, uint32_t c, bool required) {
+    if (!b) {
+        if (required) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name);
+        return VKBN_SUCCESS;
+    }
+    if (b->ctx != ctx) return vkbn__fail(VKBN_ERROR_WRONG_CONTEXT, "%s: the buffer belongs to another context", name);
+    if (b->size < (uint64_t)c * sizeof(float)) {
+        return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "%s: holds %llu bytes, c floats needs %llu", name,
+                          (unsigned long long)b->size, (unsigned long long)c * sizeof(float));
+    }
+    return VKBN_SUCCESS;
+}
+
+static vkbn_result check_stats(const vkbn_batch_stats* s, const char* name, uint32_t c, bool arrays_required) {
+    if (s->c != c) {
+        return vkbn__fail(VKBN_ERROR_SHAPE_MISMATCH, "%s->c: %u channels, expected %u", name, s->c, c);
+    }
+    if (arrays_required && (!s->mean || !s->m2)) {
+        return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s->%s: required, got NULL", name, s->mean ? "m2" : "mean");
+    }
+    return VKBN_SUCCESS;
+}
+
+static vkbn_result check_sums(const vkbn_grad_sums* s, const char* name, uint32_t c, bool arrays_required) {
+    if (s->c != c) {
+        return vkbn__fail(VKBN_ERROR_SHAPE_MISMATCH, "%s->c: %u channels, expected %u", name, s->c, c);
+    }
+    if (arrays_required && (!s->sum_g || !s->sum_g_xhat)) {
+        return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s->%s: required, got NULL", name,
+                          s->sum_g ? "sum_g_xhat" : "sum_g");
+    }
+    return VKBN_SUCCESS;
+}
+
+/* The checks of an empty slice (n = 0): no tensor, only the vectors and
+ * scalars. tensor.c and the spatial rank must still be valid. */
+static vkbn_result check_empty_tensor(const vkbn_tensor_desc* t) {
+    if (t->c == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.c: must be >= 1, got 0");
+    if (t->spatial_rank > VKBN_MAX_SPATIAL_RANK) {
+        return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.spatial_rank: must be 0..3, got %u", t->spatial_rank);
+    }
+    return VKBN_SUCCESS;
+}
+
+static vkbn_result check_eps(float eps) {
+    if (!isfinite(eps) || eps < 0.0f) {
+        return vkbn__fail(VKBN_ERROR_INVALID_EPS, "desc->eps: must be finite and >= 0, got %g", (double)eps);
+    }
+    return VKBN_SUCCESS;
+}
+
+/* The running-average weight of this batch (validate.c's rule). */
+static vkbn_result running_factor(const vkbn_forward_training_desc* d, float* f) {
+    switch (d->running_average) {
+    case VKBN_RUNNING_AVERAGE_EXPONENTIAL:
+        if (!isfinite(d->momentum) || d->momentum < 0.0f || d->momentum > 1.0f) {
+            return vkbn__fail(VKBN_ERROR_INVALID_MOMENTUM, "desc->momentum: must be finite and in [0, 1], got %g",
+                              (double)d->momentum);
+        }
+        *f = d->momentum;
+        return VKBN_SUCCESS;
+    case VKBN_RUNNING_AVERAGE_CUMULATIVE:
+        *f = (float)(1.0 / ((double)d->cumulative_count + 1.0));
+        return VKBN_SUCCESS;
+    }
+    return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->running_average: unknown mode %d", (int)d->running_average);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Host helpers                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* n floats of a vector, or `fill` for each when b is NULL. */
+static vkbn_result read_vector(vkbn_buffer b, float* out, uint32_t n, float fill) {
+    if (!b) {
+        for (uint32_t i = 0; i < n; ++i) out[i] = fill;
+        return VKBN_SUCCESS;
+    }
+    return vkbn_buffer_download(b, 0, out, (uint64_t)n * sizeof(float));
+}
+
+static vkbn_result write_vector(vkbn_buffer b, const float* v, uint32_t n) {
+    return b ? vkbn_buffer_upload(b, 0, v, (uint64_t)n * sizeof(float)) : VKBN_SUCCESS;
+}
+
+/* A block of `arrays` float arrays of c entries each. */
+static float* alloc_arrays(uint32_t c, uint32_t arrays) { return vkbn__calloc((size_t)c * arrays, sizeof(float)); }
+
+/* ------------------------------------------------------------------------ */
+/* Forward                                                                   */
+/* ------------------------------------------------------------------------ */
+
+vkbn_result vkbn_batch_stats_compute(vkbn_context ctx, const vkbn_batch_stats_desc* desc, vkbn_batch_stats* out) {
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    REQUIRE(out, "out");
+    VKBN_CHECK(check_stats(out, "out", desc->tensor.c, true));
+    if (desc->tensor.n == 0) {
+        VKBN_CHECK(check_empty_tensor(&desc->tensor));
+        out->count = 0;
+        memset(out->mean, 0, (size_t)out->c * sizeof(double));
+        memset(out->m2, 0, (size_t)out->c * sizeof(double));
+        return VKBN_SUCCESS;
+    }
+    /* Validated as a forward training of the slice whose output is x itself
+     * (never written: only the statistics run). */
+    vkbn_forward_training_desc fd;
+    memset(&fd, 0, sizeof fd);
+    fd.tensor = desc->tensor;
+    fd.x = desc->x;
+    fd.y = desc->x;
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_forward_training_slice(ctx, &fd, &op));
+    op.y = NULL;
+    VKBN_CHECK(ctx->cpu ? vkbn__cpu_sync_stats(&op, out->mean, out->m2) : vkbn__vk_sync_stats(&op, out->mean, out->m2));
+    out->count = op.per_channel;
+    return VKBN_SUCCESS;
+}
+
+static bool overlaps(vkbn_buffer a, uint64_t a_bytes, vkbn_buffer b, uint64_t b_bytes) {
+    if (a->vk_buffer != b->vk_buffer || a->host != b->host) return false; /* different root storage */
+    return a->offset < b->offset + b_bytes && b->offset < a->offset + a_bytes;
+}
+
+vkbn_result vkbn_plan_create_batch_stats(vkbn_context ctx, const vkbn_batch_stats_plan_desc* desc, vkbn_plan* out) {
+    REQUIRE(out, "out");
+    *out = NULL;
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    if (!ctx->vk) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
+                          "ctx: statistics plans need a Vulkan context (use vkbn_batch_stats_compute on the CPU path)");
+    }
+    vkbn_forward_training_desc fd;
+    memset(&fd, 0, sizeof fd);
+    fd.tensor = desc->tensor;
+    fd.x = desc->x;
+    fd.y = desc->x;
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_forward_training_slice(ctx, &fd, &op));
+    uint64_t need = (uint64_t)desc->tensor.c * 3 * sizeof(float);
+    REQUIRE(desc->out, "desc->out");
+    if (desc->out->ctx != ctx) {
+        return vkbn__fail(VKBN_ERROR_WRONG_CONTEXT, "desc->out: the buffer belongs to another context");
+    }
+    if (desc->out->size < need) {
+        return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "desc->out: holds %llu bytes, 3 c floats needs %llu",
+                          (unsigned long long)desc->out->size, (unsigned long long)need);
+    }
+    if (overlaps(desc->out, need, desc->x, op.elements * op.elem_size)) {
+        return vkbn__fail(VKBN_ERROR_ALIASING, "desc->out: overlaps desc->x");
+    }
+    op.y = NULL;
+    op.sync_stats_out = desc->out;
+    vkbn_plan plan = vkbn__calloc(1, sizeof *plan);
+    if (!plan) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
+    plan->ctx = ctx;
+    plan->op = op;
+    vkbn_result r = vkbn__vk_plan_build(plan);
+    if (r != VKBN_SUCCESS) {
+        vkbn_plan_destroy(plan);
+        return r;
+    }
+    *out = plan;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_batch_stats_decode(const float* words, uint64_t count, vkbn_batch_stats* out) {
+    REQUIRE(words, "words");
+    REQUIRE(out, "out");
+    VKBN_CHECK(check_stats(out, "out", out->c, true));
+    const uint32_t c = out->c;
+    for (uint32_t i = 0; i < c; ++i) {
+        /* The kernels keep the mean relative to the pivot; their sum in
+         * double loses nothing. */
+        out->mean[i] = (double)words[i] + (double)words[c + i];
+        float m2 = words[2 * (size_t)c + i];
+        out->m2[i] = m2 > 0.0f ? (double)m2 : 0.0;
+    }
+    out->count = count;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_batch_stats_merge(const vkbn_batch_stats* parts, uint32_t count, vkbn_batch_stats* out) {
+    REQUIRE(out, "out");
+    if (count > 0) REQUIRE(parts, "parts");
+    VKBN_CHECK(check_stats(out, "out", out->c, true));
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        char name[32];
+        snprintf(name, sizeof name, "parts[%u]", i);
+        VKBN_CHECK(check_stats(&parts[i], name, out->c, parts[i].count > 0));
+        if (parts[i].count > UINT64_MAX - total) {
+            return vkbn__fail(VKBN_ERROR_TOO_LARGE, "parts[%u].count: the total count overflows 64 bits", i);
+        }
+        total += parts[i].count;
+    }
+    /* Channel by channel, every part read before out's entry is written, so
+     * out may alias a part. */
+    for (uint32_t c = 0; c < out->c; ++c) {
+        double n = 0.0, mean = 0.0, m2 = 0.0;
+        for (uint32_t i = 0; i < count; ++i) {
+            const vkbn_batch_stats* p = &parts[i];
+            if (p->count == 0) continue; /* the identity */
+            double nb = (double)p->count, mb = p->mean[c], m2b = p->m2[c];
+            if (n == 0.0) {
+                n = nb;
+                mean = mb;
+                m2 = m2b;
+                continue;
+            }
+            /* Chan et al.: n = na + nb; d = mb - ma; mean = ma + d nb / n;
+             * M2 = M2a + M2b + d^2 na nb / n. */
+            double nt = n + nb, d = mb - mean, wb = nb / nt;
+            mean += d * wb;
+            m2 += m2b + d * d * n * wb;
+            n = nt;
+        }
+        out->mean[c] = mean;
+        out->m2[c] = m2;
+    }
+    out->count = total;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_forward_training_global(vkbn_context ctx, const vkbn_forward_training_desc* desc,
+                                         const vkbn_batch_stats* global) {
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    REQUIRE(global, "global");
+    const uint32_t c = desc->tensor.c;
+    vkbn__op op;
+    memset(&op, 0, sizeof op);
+    bool empty = desc->tensor.n == 0;
+    if (empty) {
+        VKBN_CHECK(check_empty_tensor(&desc->tensor));
+        VKBN_CHECK(check_vector(ctx, desc->weight, "desc->weight", c, false));
+        VKBN_CHECK(check_vector(ctx, desc->bias, "desc->bias", c, false));
+        VKBN_CHECK(check_vector(ctx, desc->running_mean, "desc->running_mean", c, false));
+        VKBN_CHECK(check_vector(ctx, desc->running_var, "desc->running_var", c, false));
+        VKBN_CHECK(check_vector(ctx, desc->save_mean, "desc->save_mean", c, false));
+        VKBN_CHECK(check_vector(ctx, desc->save_invstd, "desc->save_invstd", c, false));
+        if ((desc->running_mean == NULL) != (desc->running_var == NULL)) {
+            return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: running_mean and running_var go together",
+                              desc->running_mean ? "desc->running_var" : "desc->running_mean");
+        }
+        VKBN_CHECK(check_eps(desc->eps));
+        VKBN_CHECK(running_factor(desc, &op.factor));
+    } else {
+        VKBN_CHECK(vkbn__validate_forward_training_slice(ctx, desc, &op));
+    }
+    VKBN_CHECK(check_stats(global, "global", c, true));
+    if (global->count < 2) {
+        return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
+                          "global->count: training needs more than one value per channel in the whole batch, got %llu",
+                          (unsigned long long)global->count);
+    }
+    if (!empty && global->count < op.per_channel) {
+        return vkbn__fail(VKBN_ERROR_SHAPE_MISMATCH,
+                          "global->count: %llu values per channel cannot cover this slice's %llu",
+                          (unsigned long long)global->count, (unsigned long long)op.per_channel);
+    }
+
+    /* 9 arrays: the channel parameters (4), weight, bias, save_mean,
+     * save_invstd, and one spare for the running statistics. */
+    float* buf = alloc_arrays(c, 10);
+    if (!buf) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_forward_training_global: out of host memory");
+    vkbn__sync_channel ch = {buf, buf + c, buf + 2 * (size_t)c, buf + 3 * (size_t)c};
+    float *w = buf + 4 * (size_t)c, *b = buf + 5 * (size_t)c, *smean = buf + 6 * (size_t)c;
+    float *sinv = buf + 7 * (size_t)c, *rm = buf + 8 * (size_t)c, *rv = buf + 9 * (size_t)c;
+    vkbn_result r = read_vector(desc->weight, w, c, 1.0f);
+    if (r == VKBN_SUCCESS) r = read_vector(desc->bias, b, c, 0.0f);
+    const double m = (double)global->count;
+    for (uint32_t i = 0; i < c && r == VKBN_SUCCESS; ++i) {
+        double mean = global->mean[i];
+        double var = global->m2[i] / m;
+        if (!(var > 0.0)) var = 0.0; /* also a NaN-free zero for a constant channel */
+        double invstd = 1.0 / sqrt(var + (double)desc->eps);
+        smean[i] = (float)mean;
+        sinv[i] = (float)invstd;
+        /* The mean as a float plus the float of what it leaves: the pass
+         * subtracts both, so no precision of the double mean is lost to
+         * |mean|'s ulp (as the pivot does in the single-context kernels). */
+        ch.pivot[i] = (float)mean;
+        ch.shifted_mean[i] = (float)(mean - (double)ch.pivot[i]);
+        ch.scale[i] = (float)((double)w[i] * invstd);
+        ch.shift[i] = b[i];
+    }
+    if (r == VKBN_SUCCESS && !empty) {
+        r = ctx->cpu ? vkbn__cpu_sync_normalize(&op, &ch) : vkbn__vk_sync_normalize(&op, &ch);
+    }
+    if (r == VKBN_SUCCESS) r = write_vector(desc->save_mean, smean, c);
+    if (r == VKBN_SUCCESS) r = write_vector(desc->save_invstd, sinv, c);
+    if (r == VKBN_SUCCESS && desc->running_mean) {
+        r = read_vector(desc->running_mean, rm, c, 0.0f);
+        if (r == VKBN_SUCCESS) r = read_vector(desc->running_var, rv, c, 0.0f);
+        /* The unbiased correction uses the whole batch's count. */
+        double correction = desc->biased_running_var ? 1.0 : m / (m - 1.0);
+        float f = op.factor;
+        for (uint32_t i = 0; i < c && r == VKBN_SUCCESS; ++i) {
+            double var = global->m2[i] / m;
+            if (!(var > 0.0)) var = 0.0;
+            /* As finalize.glsl writes it, so that f = 1 replaces exactly. */
+            rm[i] = (1.0f - f) * rm[i] + f * smean[i];
+            rv[i] = (1.0f - f) * rv[i] + f * (float)(var * correction);
+        }
+        if (r == VKBN_SUCCESS) r = write_vector(desc->running_mean, rm, c);
+        if (r == VKBN_SUCCESS) r = write_vector(desc->running_var, rv, c);
+    }
+    vkbn__free(buf);
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Backward                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static vkbn_result check_backward_common(const vkbn_backward_desc* desc) {
+    if (desc->frozen) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                          "desc->frozen: synchronized backward is for training mode (frozen statistics need no "
+                          "synchronization)");
+    }
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_grad_sums_compute(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn_grad_sums* out) {
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    REQUIRE(out, "out");
+    VKBN_CHECK(check_backward_common(desc));
+    const uint32_t c = desc->tensor.c;
+    VKBN_CHECK(check_sums(out, "out", c, true));
+    if (desc->tensor.n == 0) {
+        VKBN_CHECK(check_empty_tensor(&desc->tensor));
+        out->count = 0;
+        memset(out->sum_g, 0, (size_t)c * sizeof(double));
+        memset(out->sum_g_xhat, 0, (size_t)c * sizeof(double));
+        return VKBN_SUCCESS;
+    }
+    /* The backward reduction of the slice, with dweight and dbias into
+     * vectors of our own and no other output. */
+    vkbn_buffer sums = NULL, dw = NULL, db = NULL;
+    VKBN_CHECK(vkbn_buffer_create(ctx, (uint64_t)c * 2 * sizeof(float), &sums));
+    vkbn_result r = vkbn_buffer_create_view(sums, 0, (uint64_t)c * sizeof(float), &dw);
+    if (r == VKBN_SUCCESS) r = vkbn_buffer_create_view(sums, (uint64_t)c * sizeof(float), (uint64_t)c * sizeof(float), &db);
+    vkbn__op op;
+    if (r == VKBN_SUCCESS) {
+        vkbn_backward_desc bd = *desc;
+        bd.dx = NULL;
+        bd.dresidual = NULL;
+        bd.dweight = dw;
+        bd.dbias = db;
+        bd.scratch = NULL;
+        bd.reduction_split = 0;
+        r = vkbn__validate_backward_slice(ctx, &bd, &op);
+    }
+    if (r == VKBN_SUCCESS) {
+        r = ctx->cpu ? vkbn__cpu_sync_grad_sums(&op, out->sum_g, out->sum_g_xhat)
+                     : vkbn__vk_sync_grad_sums(&op, out->sum_g, out->sum_g_xhat);
+    }
+    if (r == VKBN_SUCCESS) out->count = op.per_channel;
+    vkbn_buffer_destroy(db);
+    vkbn_buffer_destroy(dw);
+    vkbn_buffer_destroy(sums);
+    return r;
+}
+
+/* Neumaier's compensated sum: s + comp carries the rounding errors. */
+static void neumaier_add(double* s, double* comp, double v) {
+    double t = *s + v;
+    *comp += fabs(*s) >= fabs(v) ? (*s - t) + v : (v - t) + *s;
+    *s = t;
+}
+
+vkbn_result vkbn_grad_sums_merge(const vkbn_grad_sums* parts, uint32_t count, vkbn_grad_sums* out) {
+    REQUIRE(out, "out");
+    if (count > 0) REQUIRE(parts, "parts");
+    VKBN_CHECK(check_sums(out, "out", out->c, true));
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        char name[32];
+        snprintf(name, sizeof name, "parts[%u]", i);
+        VKBN_CHECK(check_sums(&parts[i], name, out->c, parts[i].count > 0));
+        if (parts[i].count > UINT64_MAX - total) {
+            return vkbn__fail(VKBN_ERROR_TOO_LARGE, "parts[%u].count: the total count overflows 64 bits", i);
+        }
+        total += parts[i].count;
+    }
+    for (uint32_t c = 0; c < out->c; ++c) {
+        double g = 0.0, gc = 0.0, gx = 0.0, gxc = 0.0;
+        for (uint32_t i = 0; i < count; ++i) {
+            if (parts[i].count == 0) continue;
+            neumaier_add(&g, &gc, parts[i].sum_g[c]);
+            neumaier_add(&gx, &gxc, parts[i].sum_g_xhat[c]);
+        }
+        out->sum_g[c] = g + gc;
+        out->sum_g_xhat[c] = gx + gxc;
+    }
+    out->count = total;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_backward_global(vkbn_context ctx, const vkbn_backward_desc* desc, const vkbn_grad_sums* global) {
+    REQUIRE(ctx, "ctx");
+    REQUIRE(desc, "desc");
+    REQUIRE(global, "global");
+    VKBN_CHECK(check_backward_common(desc));
+    const uint32_t c = desc->tensor.c;
+    vkbn__op op;
+    memset(&op, 0, sizeof op);
+    bool empty = desc->tensor.n == 0;
+    if (empty) {
+        VKBN_CHECK(check_empty_tensor(&desc->tensor));
+        VKBN_CHECK(check_vector(ctx, desc->dweight, "desc->dweight", c, false));
+        VKBN_CHECK(check_vector(ctx, desc->dbias, "desc->dbias", c, false));
+        VKBN_CHECK(check_eps(desc->eps));
+    } else {
+        VKBN_CHECK(vkbn__validate_backward_slice(ctx, desc, &op));
+    }
+    VKBN_CHECK(check_sums(global, "global", c, true));
+    if (global->count < 2) {
+        return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
+                          "global->count: training needs more than one value per channel in the whole batch, got %llu",
+                          (unsigned long long)global->count);
+    }
+    if (!empty && global->count < op.per_channel) {
+        return vkbn__fail(VKBN_ERROR_SHAPE_MISMATCH,
+                          "global->count: %llu values per channel cannot cover this slice's %llu",
+                          (unsigned long long)global->count, (unsigned long long)op.per_channel);
+    }
+    float* buf = alloc_arrays(c, 9);
+    if (!buf) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_backward_global: out of host memory");
+    vkbn__sync_coef k = {buf, buf + c, buf + 2 * (size_t)c, buf + 3 * (size_t)c, buf + 4 * (size_t)c,
+                         buf + 5 * (size_t)c};
+    float *w = buf + 6 * (size_t)c, *dw = buf + 7 * (size_t)c, *db = buf + 8 * (size_t)c;
+    vkbn_result r = VKBN_SUCCESS;
+    bool pass = !empty && (op.dx || op.dz);
+    if (pass) {
+        r = read_vector(op.save_mean, k.mean, c, 0.0f);
+        if (r == VKBN_SUCCESS) r = read_vector(op.save_invstd, k.invstd, c, 0.0f);
+        if (r == VKBN_SUCCESS) r = read_vector(op.weight, w, c, 1.0f);
+        if (r == VKBN_SUCCESS) r = read_vector(op.bias, k.shift, c, 0.0f);
+    }
+    const double m = (double)global->count;
+    for (uint32_t i = 0; i < c; ++i) {
+        dw[i] = (float)global->sum_g_xhat[i];
+        db[i] = (float)global->sum_g[i];
+        k.k1[i] = (float)((double)w[i] * (double)k.invstd[i]);
+        k.mg[i] = (float)(global->sum_g[i] / m);
+        k.e[i] = (float)(global->sum_g_xhat[i] / m);
+    }
+    if (r == VKBN_SUCCESS && pass) {
+        vkbn__op apply = op;
+        apply.dweight = NULL;
+        apply.dbias = NULL;
+        r = ctx->cpu ? vkbn__cpu_sync_backward_apply(&apply, &k) : vkbn__vk_sync_backward_apply(&apply, &k);
+    }
+    if (r == VKBN_SUCCESS) r = write_vector(desc->dweight, dw, c);
+    if (r == VKBN_SUCCESS) r = write_vector(desc->dbias, db, c);
+    vkbn__free(buf);
+    return r;
+}
