@@ -181,10 +181,7 @@ static void matrix(void) {
              * normalize and backward passes. */
             sync_case wide = make_case(11, 5, 2, 61, 37, layout, dtype, VKBN_ACTIVATION_NONE, 1, seed++);
             split widesplit = {3, {6, 0, 5}, {&g_vk_windows, &g_cpu, &g_vk_windows}};
-            /* The synchronization-validation run leaves windows out: the
-             * layer reports the windowed plans' back-to-back dispatches of
-             * main's single-context path too (test_forward windows). */
-            if (!env_set("VKBN_TEST_SKIP_WINDOWS")) run_case(&wide, &widesplit, "6+0+5 (vk windows, cpu, vk windows)");
+            run_case(&wide, &widesplit, "6+0+5 (vk windows, cpu, vk windows)");
         }
     }
 }

@@ -111,7 +111,10 @@ static vkbn_result add_apply(vkbn_plan plan, const bwd_ctx* b, vkbn__range scrat
         pc.act = b->act_params;
         uint32_t groups[3];
         vkbn__grid_2d(vkbn__div_up(total_v, (uint64_t)g->wg * items), groups, &pc.groups_x);
-        VKBN_CHECK(vkbn__vk_plan_add(plan, VKBN__KERNEL_BWD_APPLY, pipe, r, &pc, sizeof pc, groups, barrier && w == 0));
+        /* Windows after the first wait for the one before: an output the plan
+         * does not write is bound to the shared placeholder, which the
+         * synchronization validator counts as written by every window. */
+        VKBN_CHECK(vkbn__vk_plan_add(plan, VKBN__KERNEL_BWD_APPLY, pipe, r, &pc, sizeof pc, groups, barrier || w > 0));
     }
     return VKBN_SUCCESS;
 }
@@ -210,7 +213,7 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
                 pc.ch = b->bases;
                 pc.sc = sl.sc;
                 pc.act = b->act_params;
-                r = vkbn__vk_plan_add(plan, kernel, pipe, rg, &pc, sizeof pc, grid, false);
+                r = vkbn__vk_plan_add(plan, kernel, pipe, rg, &pc, sizeof pc, grid, w > 0 || g0 > 0);
             } else {
                 kp_bwd_stats_cf pc = {0};
                 pc.channels = geo->c;
@@ -226,7 +229,7 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
                 pc.ch = b->bases;
                 pc.sc = sl.sc;
                 pc.act = b->act_params;
-                r = vkbn__vk_plan_add(plan, kernel, pipe, rg, &pc, sizeof pc, grid, false);
+                r = vkbn__vk_plan_add(plan, kernel, pipe, rg, &pc, sizeof pc, grid, w > 0 || g0 > 0);
             }
         }
         slice_base += red.wslices[w];

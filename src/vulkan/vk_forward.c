@@ -180,6 +180,8 @@ static vkbn_result plan_training(vkbn_plan plan, fwd_ctx* f) {
         rg[BIND_STATS_COUNTERS] = counters;
         rg[BIND_STATS_CHANNEL] = channel;
         rg[BIND_STATS_PIVOT] = pivot;
+        /* Every dispatch after the first waits for the one before (windows:
+         * docs/ARCHITECTURE.md, "windows"). */
         for (uint32_t g0 = 0; g0 < groups && r == VKBN_SUCCESS; g0 += MAX_GROUPS_Y) {
             uint32_t gcount = groups - g0 < MAX_GROUPS_Y ? groups - g0 : MAX_GROUPS_Y;
             uint32_t grid[3] = {red.wslices[w], gcount, 1};
@@ -202,7 +204,7 @@ static vkbn_result plan_training(vkbn_plan plan, fwd_ctx* f) {
                 pc.pivot_base = pivot.base;
                 pc.ch = f->bases;
                 pc.act = f->act;
-                r = vkbn__vk_plan_add(plan, kernel, pipe, rg, &pc, sizeof pc, grid, false);
+                r = vkbn__vk_plan_add(plan, kernel, pipe, rg, &pc, sizeof pc, grid, w > 0 || g0 > 0);
             } else {
                 kp_stats_cf pc = {0};
                 pc.channels = geo->c;
@@ -222,7 +224,7 @@ static vkbn_result plan_training(vkbn_plan plan, fwd_ctx* f) {
                 pc.sv = vkbn__fastdiv((uint32_t)red.inner_items);
                 pc.ch = f->bases;
                 pc.act = f->act;
-                r = vkbn__vk_plan_add(plan, kernel, pipe, rg, &pc, sizeof pc, grid, false);
+                r = vkbn__vk_plan_add(plan, kernel, pipe, rg, &pc, sizeof pc, grid, w > 0 || g0 > 0);
             }
         }
         slice_base += red.wslices[w];
