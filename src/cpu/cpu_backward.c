@@ -45,7 +45,7 @@ struct vkbn__cpu_bwd_plan {
     float inv_m;
     float* coef;              /* VKBN__BWD_COEFS arrays of c floats */
     vkbn__cpu_csum* partials; /* channels-first split: c * parts */
-    float* part_sums;         /* channels-last: parts * 8c (sums, scratch) */
+    float* part_sums;         /* channels-last: parts * 10c (sums, scratch) */
     const vkbn__cpu_kernels* k;
 };
 
@@ -157,7 +157,7 @@ static void task_cl(void* arg, uint32_t thread) {
     uint64_t q0 = part_begin(p->parts, p->threads, thread), q1 = part_begin(p->parts, p->threads, thread + 1);
     for (uint64_t q = q0; q < q1; ++q) {
         uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
-        if (jb->phase == 0) p->k->cl_bwd_sums(&p->t, r0, r1, p->coef, p->part_sums + q * 8 * p->t.c, p->sum_writes);
+        if (jb->phase == 0) p->k->cl_bwd_sums(&p->t, r0, r1, p->coef, p->part_sums + q * 10 * p->t.c, p->sum_writes);
         else p->k->cl_bwd_apply(&p->t, r0, r1, p->coef, p->apply_writes);
     }
 }
@@ -196,7 +196,7 @@ static void merge_channels_last(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p
         const float* s0 = p->part_sums;
         vkbn__cpu_csum s = {s0[j], s0[c + j], s0[2 * c + j], s0[3 * c + j]};
         for (uint64_t q = 1; q < p->parts; ++q) {
-            const float* b = p->part_sums + q * 8 * c;
+            const float* b = p->part_sums + q * 10 * c;
             vkbn__cpu_csum e = {b[j], b[c + j], b[2 * c + j], b[3 * c + j]};
             s = vkbn__cpu_csum_merge(s, e);
         }
@@ -337,7 +337,7 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
         uint64_t parts = op->reduction_split ? op->reduction_split : p->threads;
         if (parts > p->rows) parts = p->rows;
         p->parts = (uint32_t)parts;
-        p->part_sums = alloc_zeroed(parts * 8 * c, sizeof(float), &r);
+        p->part_sums = alloc_zeroed(parts * 10 * c, sizeof(float), &r);
         snprintf(what, what_size, "backward %s %s, %s, rows in %u part%s", mode, layout, passes, p->parts,
                  p->parts == 1 ? "" : "s");
     } else {

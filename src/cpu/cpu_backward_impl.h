@@ -311,13 +311,28 @@ ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* t, uint64_t i, ui
 }
 
 /* ------------------------------------------------------------------------ */
-/* Channels-last: lanes are channels; rows in tiles, and within a tile one   */
-/* channel vector at a time over the tile's rows, its sums in registers.     */
+/* Channels-last: lanes are channels, rows walked in memory order (two or    */
+/* three sequential streams, which hardware prefetchers follow). Sums: each  */
+/* tile of CL_BWD_TILE_ROWS rows adds into plain per-channel tile sums (at   */
+/* most 16 roundings deep, within the bound of bwd_sum.glsl's chunks), then  */
+/* each tile sum joins the channel's compensated pair by TwoSum.             */
 /* ------------------------------------------------------------------------ */
 
 #define CL_BWD_TILE_ROWS 16
 
-/* Merges the inner arrays (4 of c) into the outer ones and clears them. */
+/* Compensated pairs (s, c) += v for c lanes: s and c arrays. */
+static void cl_csum_arrays(uint64_t c, float* s, float* comp, const float* v) {
+    uint64_t j = 0;
+    for (; j + W <= c; j += W) {
+        V a = v_loadu(s + j), b = v_loadu(comp + j);
+        csum_add_v(&a, &b, v_loadu(v + j));
+        v_storeu(s + j, a);
+        v_storeu(comp + j, b);
+    }
+    for (; j < c; ++j) vkbn__csum_add(s + j, comp + j, v[j]);
+}
+
+/* Merges the inner pairs (4 arrays of c) into the outer ones and clears them. */
 static void cl_bwd_flush(uint64_t c, float* outer, float* inner) {
     for (uint64_t j = 0; j < c; ++j) {
         vkbn__cpu_csum o = {outer[j], outer[c + j], outer[2 * c + j], outer[3 * c + j]};
@@ -330,77 +345,63 @@ static void cl_bwd_flush(uint64_t c, float* outer, float* inner) {
 
 ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
                                  float* sums, unsigned writes, const int f16, const vkbn_activation act) {
-    const uint64_t c = t->c, cv = c / W * W, es = f16 ? 2 : 4;
+    const uint64_t c = t->c, cv = c / W * W;
     float* inner = sums + 4 * c;
-    float *sg = inner, *cg = inner + c, *sgd = inner + 2 * c, *cgd = inner + 3 * c;
-    memset(sums, 0, 8 * c * sizeof *sums);
+    float* tg = sums + 8 * c; /* tile sums of g, then of g d */
+    float* tgd = tg + c;
+    memset(sums, 0, 10 * c * sizeof *sums);
+    uint64_t tiles = 0;
     for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
         const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
-        uint64_t j = 0;
-        for (; j < cv; j += W) {
-            const bwd_coef_v kv = coef_lanes(coef, c, j);
-            V a = v_loadu(sg + j), b = v_loadu(cg + j), e = v_loadu(sgd + j), f = v_loadu(cgd + j);
-            for (uint64_t r = rt; r < re; ++r) {
+        memset(tg, 0, 2 * c * sizeof *tg);
+        for (uint64_t r = rt; r < re; ++r) {
+            uint64_t j = 0;
+            for (; j < cv; j += W) {
+                const bwd_coef_v kv = coef_lanes(coef, c, j);
                 const uint64_t i = r * c + j;
-                /* The same block of the next tile: a column walk that hardware
-                 * prefetchers follow poorly. */
-                if (r + CL_BWD_TILE_ROWS < r1) {
-                    __builtin_prefetch(t->dy + (i + CL_BWD_TILE_ROWS * c) * es);
-                    if (t->x) __builtin_prefetch(t->x + (i + CL_BWD_TILE_ROWS * c) * es);
-                }
                 V d;
                 V g = bwd_load_grad_v(t, i, &kv, &d, f16, act);
                 if (writes) bwd_write_v(t, i, g, d, &kv, writes, f16);
-                csum_add_v(&a, &b, g);
-                csum_add_v(&e, &f, v_mul(g, d));
+                v_storeu(tg + j, v_add(v_loadu(tg + j), g));
+                v_storeu(tgd + j, v_add(v_loadu(tgd + j), v_mul(g, d)));
             }
-            v_storeu(sg + j, a);
-            v_storeu(cg + j, b);
-            v_storeu(sgd + j, e);
-            v_storeu(cgd + j, f);
-        }
-        for (; j < c; ++j) {
-            const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
-            for (uint64_t r = rt; r < re; ++r) {
+            for (; j < c; ++j) {
+                const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
                 const uint64_t i = r * c + j;
                 float d;
                 float g = bwd_load_grad_s(t, i, &k, &d, f16, act);
                 if (writes) bwd_write_s(t, i, g, d, &k, writes, f16);
-                vkbn__csum_add(sg + j, cg + j, g);
-                vkbn__csum_add(sgd + j, cgd + j, g * d);
+                tg[j] += g;
+                tgd[j] += g * d;
             }
         }
-        /* Blocks of BWD_BLOCK rows (a multiple of the tile), and the last. */
-        if (re == r1 || (re - r0) % BWD_BLOCK == 0) cl_bwd_flush(c, sums, inner);
+        cl_csum_arrays(c, inner, inner + c, tg);
+        cl_csum_arrays(c, inner + 2 * c, inner + 3 * c, tgd);
+        /* The plain sums of errors run over at most BWD_BLOCK tiles. */
+        if (++tiles == BWD_BLOCK) {
+            cl_bwd_flush(c, sums, inner);
+            tiles = 0;
+        }
     }
+    cl_bwd_flush(c, sums, inner);
 }
 
 ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
                                   unsigned writes, const int f16, const vkbn_activation act) {
-    const uint64_t c = t->c, cv = c / W * W, es = f16 ? 2 : 4;
-    for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
-        const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
+    const uint64_t c = t->c, cv = c / W * W;
+    for (uint64_t r = r0; r < r1; ++r) {
         uint64_t j = 0;
         for (; j < cv; j += W) {
             const bwd_coef_v kv = coef_lanes(coef, c, j);
-            for (uint64_t r = rt; r < re; ++r) {
-                const uint64_t i = r * c + j;
-                if (r + CL_BWD_TILE_ROWS < r1) {
-                    __builtin_prefetch(t->dy + (i + CL_BWD_TILE_ROWS * c) * es);
-                    if (t->x) __builtin_prefetch(t->x + (i + CL_BWD_TILE_ROWS * c) * es);
-                }
-                V d;
-                V g = bwd_load_grad_v(t, i, &kv, &d, f16, act);
-                bwd_write_v(t, i, g, d, &kv, writes, f16);
-            }
+            V d;
+            V g = bwd_load_grad_v(t, r * c + j, &kv, &d, f16, act);
+            bwd_write_v(t, r * c + j, g, d, &kv, writes, f16);
         }
         for (; j < c; ++j) {
             const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
-            for (uint64_t r = rt; r < re; ++r) {
-                float d;
-                float g = bwd_load_grad_s(t, r * c + j, &k, &d, f16, act);
-                bwd_write_s(t, r * c + j, g, d, &k, writes, f16);
-            }
+            float d;
+            float g = bwd_load_grad_s(t, r * c + j, &k, &d, f16, act);
+            bwd_write_s(t, r * c + j, g, d, &k, writes, f16);
         }
     }
 }

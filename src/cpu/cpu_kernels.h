@@ -110,8 +110,8 @@ typedef struct vkbn__cpu_kernels {
     void (*cf_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count,
                          const vkbn__cpu_bwd_coef* k, unsigned writes);
     /* Backward, channels-last: the sums of rows [r0, r1) for every channel
-     * into sums (8 arrays of c floats: the result sg | cg | sgd | cgd, then
-     * the same again as scratch; overwritten);
+     * into sums (10 arrays of c floats: the result sg | cg | sgd | cgd,
+     * then 6 of scratch; overwritten);
      * coef: the VKBN__BWD_COEFS arrays (mg and e unused). */
     void (*cl_bwd_sums)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums,
                         unsigned writes);
