@@ -119,6 +119,19 @@ ALWAYS_INLINE bwd_coef_v coef_lanes(const float* coef, uint64_t c, uint64_t j) {
     return r;
 }
 
+/* The coefficients a sums pass reads: mean always, k1 for SiLU's u and
+ * frozen dx, shift for SiLU (the rest stay zero: no loads that the loop
+ * would carry for nothing). */
+ALWAYS_INLINE bwd_coef_v coef_lanes_sums(const float* coef, uint64_t c, uint64_t j, unsigned writes,
+                                         const vkbn_activation act) {
+    bwd_coef_v r;
+    r.mean = v_loadu(coef + VKBN__BWD_MEAN * c + j);
+    r.invstd = r.mg = r.e = r.shift = r.k1 = v_zero();
+    if (act == VKBN_ACTIVATION_SILU || (writes & VKBN__BWD_WRITE_DX)) r.k1 = v_loadu(coef + VKBN__BWD_K1 * c + j);
+    if (act == VKBN_ACTIVATION_SILU) r.shift = v_loadu(coef + VKBN__BWD_SHIFT * c + j);
+    return r;
+}
+
 static vkbn__cpu_bwd_coef coef_at(const float* coef, uint64_t c, uint64_t j) {
     vkbn__cpu_bwd_coef r = {coef[VKBN__BWD_MEAN * c + j], coef[VKBN__BWD_INVSTD * c + j],
                             coef[VKBN__BWD_K1 * c + j],   coef[VKBN__BWD_SHIFT * c + j],
@@ -319,6 +332,18 @@ ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* t, uint64_t i, ui
 /* ------------------------------------------------------------------------ */
 
 #define CL_BWD_TILE_ROWS 16
+#define BWD_PREFETCH_BYTES 4096 /* how far ahead the streams are fetched in software */
+
+/* Software prefetch of the input streams at element i + BWD_PREFETCH_BYTES:
+ * measured, the hardware prefetchers alone leave the sums pass at a third of
+ * the copy bandwidth. Prefetches never fault. */
+ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, const int f16,
+                                const vkbn_activation act) {
+    const uint64_t at = i * (f16 ? 2 : 4) + BWD_PREFETCH_BYTES;
+    __builtin_prefetch(t->dy + at);
+    if (t->x) __builtin_prefetch(t->x + at);
+    if (bwd_reads_act(t, act)) __builtin_prefetch(t->act + at);
+}
 
 /* Compensated pairs (s, c) += v for c lanes: s and c arrays. */
 static void cl_csum_arrays(uint64_t c, float* s, float* comp, const float* v) {
@@ -354,11 +379,13 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint64_t r0, ui
     for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
         const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
         memset(tg, 0, 2 * c * sizeof *tg);
-        for (uint64_t r = rt; r < re; ++r) {
+        uint64_t r = rt;
+        for (; r < re; ++r) {
             uint64_t j = 0;
             for (; j < cv; j += W) {
-                const bwd_coef_v kv = coef_lanes(coef, c, j);
+                const bwd_coef_v kv = coef_lanes_sums(coef, c, j, writes, act);
                 const uint64_t i = r * c + j;
+                if ((i * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, i, f16, act);
                 V d;
                 V g = bwd_load_grad_v(t, i, &kv, &d, f16, act);
                 if (writes) bwd_write_v(t, i, g, d, &kv, writes, f16);
@@ -389,10 +416,12 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint64_t r0, ui
 ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
                                   unsigned writes, const int f16, const vkbn_activation act) {
     const uint64_t c = t->c, cv = c / W * W;
-    for (uint64_t r = r0; r < r1; ++r) {
+    uint64_t r = r0;
+    for (; r < r1; ++r) {
         uint64_t j = 0;
         for (; j < cv; j += W) {
             const bwd_coef_v kv = coef_lanes(coef, c, j);
+            if (((r * c + j) * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, r * c + j, f16, act);
             V d;
             V g = bwd_load_grad_v(t, r * c + j, &kv, &d, f16, act);
             bwd_write_v(t, r * c + j, g, d, &kv, writes, f16);
