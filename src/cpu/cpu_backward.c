@@ -30,6 +30,9 @@
 
 typedef enum bwd_kind { BWD_ELEMENTWISE_CF, BWD_ELEMENTWISE_CL, BWD_CF_FUSED, BWD_CF_SPLIT, BWD_CL } bwd_kind;
 
+/* Channels-last dx runs backwards over blocks of rows of about this many bytes. */
+#define APPLY_BLOCK_BYTES (64u * 1024u)
+
 /* Below this many values per part, splitting a channel costs more than it gives. */
 #define MIN_PART_VALUES 4096u
 
@@ -155,10 +158,25 @@ static void task_cl(void* arg, uint32_t thread) {
     const job* jb = arg;
     struct vkbn__cpu_bwd_plan* p = jb->p;
     uint64_t q0 = part_begin(p->parts, p->threads, thread), q1 = part_begin(p->parts, p->threads, thread + 1);
-    for (uint64_t q = q0; q < q1; ++q) {
+    if (jb->phase == 0) {
+        for (uint64_t q = q0; q < q1; ++q) {
+            uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
+            p->k->cl_bwd_sums(&p->t, r0, r1, p->coef, p->part_sums + q * 10 * p->t.c, p->sum_writes);
+        }
+        return;
+    }
+    /* dx walks this thread's rows backwards, in blocks of about
+     * APPLY_BLOCK_BYTES per stream: the rows the sums pass read last are the
+     * ones still in cache, so they go first. */
+    uint64_t block = APPLY_BLOCK_BYTES / (p->t.c * (p->t.f16 ? 2u : 4u));
+    if (block == 0) block = 1;
+    for (uint64_t q = q1; q-- > q0;) {
         uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
-        if (jb->phase == 0) p->k->cl_bwd_sums(&p->t, r0, r1, p->coef, p->part_sums + q * 10 * p->t.c, p->sum_writes);
-        else p->k->cl_bwd_apply(&p->t, r0, r1, p->coef, p->apply_writes);
+        for (uint64_t e = r1; e > r0;) {
+            uint64_t b = e - r0 > block ? e - block : r0;
+            p->k->cl_bwd_apply(&p->t, b, e, p->coef, p->apply_writes);
+            e = b;
+        }
     }
 }
 
