@@ -75,13 +75,14 @@ static void load_coefficients(const vkbn__op* op, float* coef, uint64_t c) {
         coef[VKBN__BWD_INVSTD * c + j] = invstd;
         coef[VKBN__BWD_K1 * c + j] = (w ? w[j] : 1.0f) * invstd;
         coef[VKBN__BWD_SHIFT * c + j] = b ? b[j] : 0.0f;
-        coef[VKBN__BWD_MG * c + j] = 0.0f;
-        coef[VKBN__BWD_E * c + j] = 0.0f;
+        coef[VKBN__BWD_DB * c + j] = 0.0f;
+        coef[VKBN__BWD_DC * c + j] = 0.0f;
     }
 }
 
-/* Channel j's merged sums: dweight and dbias, and the training-mode
- * coefficients mg and e (bwd_common.glsl's coef_finish). */
+/* Channel j's merged sums: dweight and dbias, and the training-mode dx
+ * coefficients (bwd_common.glsl's coef_finish, folded: see
+ * vkbn__cpu_bwd_coef). */
 static void finish_channel(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p, uint64_t j, vkbn__cpu_csum s) {
     const uint64_t c = p->t.c;
     float sum_g = s.sg + s.cg, sum_gd = s.sgd + s.cgd;
@@ -89,8 +90,10 @@ static void finish_channel(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p, uin
     if (op->dweight) f32(op->dweight)[j] = dweight;
     if (op->dbias) f32(op->dbias)[j] = sum_g;
     if (!op->frozen) {
-        p->coef[VKBN__BWD_MG * c + j] = sum_g * p->inv_m;
-        p->coef[VKBN__BWD_E * c + j] = dweight * p->inv_m;
+        float k1 = p->coef[VKBN__BWD_K1 * c + j], invstd = p->coef[VKBN__BWD_INVSTD * c + j];
+        float mg = sum_g * p->inv_m, e = dweight * p->inv_m;
+        p->coef[VKBN__BWD_DB * c + j] = -(k1 * invstd) * e;
+        p->coef[VKBN__BWD_DC * c + j] = -(k1 * mg);
     }
 }
 
@@ -98,7 +101,7 @@ static vkbn__cpu_bwd_coef channel_coef(const struct vkbn__cpu_bwd_plan* p, uint6
     const uint64_t c = p->t.c;
     const float* k = p->coef;
     vkbn__cpu_bwd_coef r = {k[VKBN__BWD_MEAN * c + j], k[VKBN__BWD_INVSTD * c + j], k[VKBN__BWD_K1 * c + j],
-                            k[VKBN__BWD_SHIFT * c + j], k[VKBN__BWD_MG * c + j], k[VKBN__BWD_E * c + j]};
+                            k[VKBN__BWD_SHIFT * c + j], k[VKBN__BWD_DB * c + j], k[VKBN__BWD_DC * c + j]};
     return r;
 }
 
@@ -330,6 +333,7 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
      * cache (not in place: dx = dy is read right before it is written). */
     uint64_t tensors = 1u + (needs_x ? 1u : 0u) + (t->act ? 1u : 0u) + (op->dx ? 1u : 0u) + (op->dz ? 1u : 0u);
     t->stream = !same_range(op->dx, op->dy) && op->elements * op->elem_size * tensors > cpu->stream_bytes;
+    t->stream_dz = op->elements * op->elem_size * tensors > cpu->stream_bytes;
 
     p->apply = reduce && !op->frozen && op->dx;
     const unsigned dz = op->dz ? VKBN__BWD_WRITE_DZ : 0u;
@@ -372,7 +376,7 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     return r;
 }
 
-bool vkbn__cpu_backward_streams(const struct vkbn__cpu_bwd_plan* p) { return p && p->t.stream; }
+bool vkbn__cpu_backward_streams(const struct vkbn__cpu_bwd_plan* p) { return p && (p->t.stream || p->t.stream_dz); }
 
 void vkbn__cpu_backward_destroy(struct vkbn__cpu_bwd_plan* p) {
     if (!p) return;

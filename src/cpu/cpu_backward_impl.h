@@ -5,7 +5,8 @@
  * The arithmetic is shaders/bwd_common.glsl's, lane by lane:
  *   d = x - mean;  g = dy act'(u)  (act' from y, or SiLU's from u = d k1 + shift [+ z])
  *   sums:     sum g, sum g d        (compensated, as shaders/bwd_sum.glsl)
- *   training: dx = k1 ((g - mg) - (d invstd) e);  frozen: dx = k1 g
+ *   training: dx = k1 ((g - mg) - (d invstd) e), evaluated as k1 g + db d + dc
+ *   (vkbn__cpu_bwd_coef: two fused multiply-adds);  frozen: dx = k1 g
  * Kinks: act' takes the strict side (RELU y > 0, LEAKY_RELU y > 0 else
  * alpha, CLAMP alpha < y < beta), by selection, so an infinite dy is masked
  * to 0 as PyTorch's threshold_backward does.
@@ -94,28 +95,39 @@ ALWAYS_INLINE float bwd_grad_s(const vkbn__cpu_bwd_tensors* t, float dy, float a
     }
 }
 
-/* A store of dx or dz: non-temporal where asked and the address allows. */
-ALWAYS_INLINE void bwd_store_v(uint8_t* base, uint64_t i, V v, const int f16, const int stream) {
+/* Whether element i of an output starts an aligned vector (false for no output). */
+ALWAYS_INLINE int bwd_aligned(const uint8_t* base, uint64_t i, const int f16) {
     const uint64_t es = f16 ? 2 : 4;
-    if (stream && ((uintptr_t)(base + i * es) % (W * es)) == 0) store_v(base, i, v, f16, 1);
-    else store_v(base, i, v, f16, 0);
+    return base && ((uintptr_t)base + i * es) % (W * es) == 0;
+}
+
+/* The kernels take a local copy of the tensors: the outputs are written
+ * through uint8_t pointers, which may alias anything, so reading t->...
+ * through the caller's pointer would reload every field after each store.
+ * The copy's stream flags say where every vector store of the range is
+ * aligned (non-temporal stores need it). */
+ALWAYS_INLINE vkbn__cpu_bwd_tensors bwd_local(const vkbn__cpu_bwd_tensors* t, int dx_aligned, int dz_aligned) {
+    vkbn__cpu_bwd_tensors l = *t;
+    l.stream = t->stream && dx_aligned;
+    l.stream_dz = t->stream_dz && dz_aligned;
+    return l;
 }
 
 /* The per-channel coefficients as vectors (one channel in every lane, or W
  * channels). */
 typedef struct bwd_coef_v {
-    V mean, invstd, k1, shift, mg, e;
+    V mean, k1, shift, db, dc;
 } bwd_coef_v;
 
 static bwd_coef_v coef_splat(const vkbn__cpu_bwd_coef* k) {
-    bwd_coef_v r = {v_set1(k->mean), v_set1(k->invstd), v_set1(k->k1), v_set1(k->shift), v_set1(k->mg), v_set1(k->e)};
+    bwd_coef_v r = {v_set1(k->mean), v_set1(k->k1), v_set1(k->shift), v_set1(k->db), v_set1(k->dc)};
     return r;
 }
 
 ALWAYS_INLINE bwd_coef_v coef_lanes(const float* coef, uint64_t c, uint64_t j) {
-    bwd_coef_v r = {v_loadu(coef + VKBN__BWD_MEAN * c + j), v_loadu(coef + VKBN__BWD_INVSTD * c + j),
-                    v_loadu(coef + VKBN__BWD_K1 * c + j),   v_loadu(coef + VKBN__BWD_SHIFT * c + j),
-                    v_loadu(coef + VKBN__BWD_MG * c + j),   v_loadu(coef + VKBN__BWD_E * c + j)};
+    bwd_coef_v r = {v_loadu(coef + VKBN__BWD_MEAN * c + j), v_loadu(coef + VKBN__BWD_K1 * c + j),
+                    v_loadu(coef + VKBN__BWD_SHIFT * c + j), v_loadu(coef + VKBN__BWD_DB * c + j),
+                    v_loadu(coef + VKBN__BWD_DC * c + j)};
     return r;
 }
 
@@ -126,7 +138,7 @@ ALWAYS_INLINE bwd_coef_v coef_lanes_sums(const float* coef, uint64_t c, uint64_t
                                          const vkbn_activation act) {
     bwd_coef_v r;
     r.mean = v_loadu(coef + VKBN__BWD_MEAN * c + j);
-    r.invstd = r.mg = r.e = r.shift = r.k1 = v_zero();
+    r.db = r.dc = r.shift = r.k1 = v_zero();
     if (act == VKBN_ACTIVATION_SILU || (writes & VKBN__BWD_WRITE_DX)) r.k1 = v_loadu(coef + VKBN__BWD_K1 * c + j);
     if (act == VKBN_ACTIVATION_SILU) r.shift = v_loadu(coef + VKBN__BWD_SHIFT * c + j);
     return r;
@@ -135,7 +147,7 @@ ALWAYS_INLINE bwd_coef_v coef_lanes_sums(const float* coef, uint64_t c, uint64_t
 static vkbn__cpu_bwd_coef coef_at(const float* coef, uint64_t c, uint64_t j) {
     vkbn__cpu_bwd_coef r = {coef[VKBN__BWD_MEAN * c + j], coef[VKBN__BWD_INVSTD * c + j],
                             coef[VKBN__BWD_K1 * c + j],   coef[VKBN__BWD_SHIFT * c + j],
-                            coef[VKBN__BWD_MG * c + j],   coef[VKBN__BWD_E * c + j]};
+                            coef[VKBN__BWD_DB * c + j],   coef[VKBN__BWD_DC * c + j]};
     return r;
 }
 
@@ -158,19 +170,19 @@ ALWAYS_INLINE float bwd_load_grad_s(const vkbn__cpu_bwd_tensors* t, uint64_t i, 
 
 ALWAYS_INLINE V bwd_dx_v(const vkbn__cpu_bwd_tensors* t, V g, V d, const bwd_coef_v* k) {
     if (t->frozen) return v_mul(g, k->k1);
-    return v_mul(k->k1, v_sub(v_sub(g, k->mg), v_mul(v_mul(d, k->invstd), k->e)));
+    return v_fma(k->k1, g, v_fma(k->db, d, k->dc));
 }
 
 ALWAYS_INLINE float bwd_dx_s(const vkbn__cpu_bwd_tensors* t, float g, float d, const vkbn__cpu_bwd_coef* k) {
     if (t->frozen) return g * k->k1;
-    return k->k1 * ((g - k->mg) - (d * k->invstd) * k->e);
+    return s_fma(k->k1, g, s_fma(k->db, d, k->dc));
 }
 
 /* Writes what `writes` asks of element i's vector. */
 ALWAYS_INLINE void bwd_write_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, V g, V d, const bwd_coef_v* k,
                                unsigned writes, const int f16) {
-    if (writes & VKBN__BWD_WRITE_DZ) bwd_store_v(t->dz, i, g, f16, t->stream);
-    if (writes & VKBN__BWD_WRITE_DX) bwd_store_v(t->dx, i, bwd_dx_v(t, g, d, k), f16, t->stream);
+    if (writes & VKBN__BWD_WRITE_DZ) store_v(t->dz, i, g, f16, t->stream_dz);
+    if (writes & VKBN__BWD_WRITE_DX) store_v(t->dx, i, bwd_dx_v(t, g, d, k), f16, t->stream);
 }
 
 ALWAYS_INLINE void bwd_write_s(const vkbn__cpu_bwd_tensors* t, uint64_t i, float g, float d,
@@ -283,19 +295,23 @@ ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint6
                 if (t->x) __builtin_prefetch(t->x + next * es + b);
             }
         }
-        cf_bwd_run(t, &a, (n * t->c + c) * s + s0, len, &kv, k, writes, f16, act);
+        const uint64_t first = (n * t->c + c) * s + s0;
+        const vkbn__cpu_bwd_tensors tl = bwd_local(t, bwd_aligned(t->dx, first, f16), bwd_aligned(t->dz, first, f16));
+        cf_bwd_run(&tl, &a, first, len, &kv, k, writes, f16, act);
         j += len;
     }
     return bwd_acc_finish(&a);
 }
 
-ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* t, uint64_t i, uint64_t count,
+ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i, uint64_t count,
                                   const vkbn__cpu_bwd_coef* k, unsigned writes, const int f16,
                                   const vkbn_activation act) {
+    vkbn__cpu_bwd_tensors tl = bwd_local(targ, 0, 0);
+    const vkbn__cpu_bwd_tensors* t = &tl;
     const uint64_t end = i + count, es = f16 ? 2 : 4;
     const bwd_coef_v kv = coef_splat(k);
     uint8_t* lead = (writes & VKBN__BWD_WRITE_DX) ? t->dx : t->dz;
-    if (t->stream) {
+    if (targ->stream || targ->stream_dz) {
         /* Peel to the main output's alignment, so the body streams. */
         while (i < end && ((uintptr_t)(lead + i * es) % (W * es)) != 0) {
             float d;
@@ -303,6 +319,8 @@ ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* t, uint64_t i, ui
             bwd_write_s(t, i, g, d, k, writes, f16);
             ++i;
         }
+        tl.stream = targ->stream && bwd_aligned(t->dx, i, f16);
+        tl.stream_dz = targ->stream_dz && bwd_aligned(t->dz, i, f16);
     }
     for (; i + 2 * W <= end; i += 2 * W) {
         V d0, d1;
@@ -368,8 +386,16 @@ static void cl_bwd_flush(uint64_t c, float* outer, float* inner) {
     memset(inner, 0, 4 * c * sizeof *inner);
 }
 
-ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
+/* Whether every row's vectors of an output are aligned. */
+ALWAYS_INLINE int cl_rows_aligned(const uint8_t* base, uint64_t c, const int f16) {
+    return bwd_aligned(base, 0, f16) && c % W == 0;
+}
+
+ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
                                  float* sums, unsigned writes, const int f16, const vkbn_activation act) {
+    const vkbn__cpu_bwd_tensors tl =
+        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, f16), cl_rows_aligned(targ->dz, targ->c, f16));
+    const vkbn__cpu_bwd_tensors* t = &tl;
     const uint64_t c = t->c, cv = c / W * W;
     float* inner = sums + 4 * c;
     float* tg = sums + 8 * c; /* tile sums of g, then of g d */
@@ -413,8 +439,11 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint64_t r0, ui
     cl_bwd_flush(c, sums, inner);
 }
 
-ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
+ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
                                   unsigned writes, const int f16, const vkbn_activation act) {
+    const vkbn__cpu_bwd_tensors tl =
+        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, f16), cl_rows_aligned(targ->dz, targ->c, f16));
+    const vkbn__cpu_bwd_tensors* t = &tl;
     const uint64_t c = t->c, cv = c / W * W;
     uint64_t r = r0;
     for (; r < r1; ++r) {

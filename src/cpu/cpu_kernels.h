@@ -52,22 +52,26 @@ typedef struct vkbn__cpu_bwd_tensors {
     uint8_t* dz; /* dresidual = g, or NULL */
     int f16;
     int frozen; /* dx = k1 g (frozen statistics) rather than the training formula */
-    int stream; /* non-temporal stores for dx and dz */
+    int stream; /* non-temporal stores for dx (kernels: where the vector stores are aligned) */
+    int stream_dz; /* ... and for dz */
     vkbn_activation activation;
     float act_alpha, act_beta;
     uint64_t n, c, s;
 } vkbn__cpu_bwd_tensors;
 
-/* One channel's backward coefficients, as shaders/bwd_common.glsl's Coef:
+/* One channel's backward coefficients (shaders/bwd_common.glsl's Coef, with
+ * the training dx folded into an affine map of g and d):
  * d = x - mean; g = dy act'(u) with u = d k1 + shift [+ residual];
- * training dx = k1 ((g - mg) - (d invstd) e), frozen dx = k1 g. */
+ * training dx = k1 ((g - mg) - (d invstd) e) = k1 g + db d + dc, with
+ * db = -(k1 invstd) e and dc = -(k1 mg) (mg = sum g / m, e = dweight / m);
+ * frozen dx = k1 g. */
 typedef struct vkbn__cpu_bwd_coef {
-    float mean, invstd, k1, shift, mg, e;
+    float mean, invstd, k1, shift, db, dc;
 } vkbn__cpu_bwd_coef;
 
-/* The backward coefficient arrays of channels-last: BWD_COEF_* arrays of c
+/* The backward coefficient arrays of channels-last: BWD_COEFS arrays of c
  * floats each, in this order. */
-enum { VKBN__BWD_MEAN, VKBN__BWD_INVSTD, VKBN__BWD_K1, VKBN__BWD_SHIFT, VKBN__BWD_MG, VKBN__BWD_E, VKBN__BWD_COEFS };
+enum { VKBN__BWD_MEAN, VKBN__BWD_INVSTD, VKBN__BWD_K1, VKBN__BWD_SHIFT, VKBN__BWD_DB, VKBN__BWD_DC, VKBN__BWD_COEFS };
 
 /* Compensated sums of g and g d (shaders/bwd_sum.glsl): each a float sum
  * and its accumulated rounding error. */
@@ -112,7 +116,7 @@ typedef struct vkbn__cpu_kernels {
     /* Backward, channels-last: the sums of rows [r0, r1) for every channel
      * into sums (10 arrays of c floats: the result sg | cg | sgd | cgd,
      * then 6 of scratch; overwritten);
-     * coef: the VKBN__BWD_COEFS arrays (mg and e unused). */
+     * coef: the VKBN__BWD_COEFS arrays (db and dc unused). */
     void (*cl_bwd_sums)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums,
                         unsigned writes);
     /* Backward, channels-last: dx and/or dz of rows [r0, r1). */
