@@ -363,8 +363,17 @@ ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, cons
     if (bwd_reads_act(t, act)) __builtin_prefetch(t->act + at);
 }
 
+/* Once per tile, so kept out of line; and unspecialized: GCC's clones for the
+ * narrow rows' constant c warn (-Waggressive-loop-optimizations) about the
+ * scalar tail loop they never run. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define BWD_OUT_OF_LINE __attribute__((noinline, noclone))
+#else
+#define BWD_OUT_OF_LINE __attribute__((noinline))
+#endif
+
 /* Compensated pairs (s, c) += v for c lanes: s and c arrays. */
-static void cl_csum_arrays(uint64_t c, float* s, float* comp, const float* v) {
+BWD_OUT_OF_LINE static void cl_csum_arrays(uint64_t c, float* s, float* comp, const float* v) {
     uint64_t j = 0;
     for (; j + W <= c; j += W) {
         V a = v_loadu(s + j), b = v_loadu(comp + j);
@@ -391,12 +400,64 @@ ALWAYS_INLINE int cl_rows_aligned(const uint8_t* base, uint64_t c, const int f16
     return bwd_aligned(base, 0, f16) && c % W == 0;
 }
 
+/* Narrow rows (C = nv W, nv <= CL_NARROW_MAX): the same sums in the same
+ * order, with the coefficients and the tile sums in registers. */
+#define CL_NARROW_MAX 4
+
+ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
+                                      float* sums, unsigned writes, const int f16, const vkbn_activation act,
+                                      const int nv) {
+    const uint64_t c = (uint64_t)nv * W;
+    float* inner = sums + 4 * c;
+    float* tg = sums + 8 * c;
+    float* tgd = tg + c;
+    bwd_coef_v kv[CL_NARROW_MAX];
+    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes_sums(coef, c, (uint64_t)v * W, writes, act);
+    uint64_t tiles = 0;
+    for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
+        const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
+        V a[CL_NARROW_MAX], b[CL_NARROW_MAX];
+        for (int v = 0; v < nv; ++v) a[v] = b[v] = v_zero();
+        for (uint64_t r = rt; r < re; ++r) {
+            for (int v = 0; v < nv; ++v) {
+                const uint64_t i = r * c + (uint64_t)v * W;
+                if ((i * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, i, f16, act);
+                V d;
+                V g = bwd_load_grad_v(t, i, &kv[v], &d, f16, act);
+                if (writes) bwd_write_v(t, i, g, d, &kv[v], writes, f16);
+                a[v] = v_add(a[v], g);
+                b[v] = v_add(b[v], v_mul(g, d));
+            }
+        }
+        for (int v = 0; v < nv; ++v) {
+            v_storeu(tg + v * W, a[v]);
+            v_storeu(tgd + v * W, b[v]);
+        }
+        cl_csum_arrays(c, inner, inner + c, tg);
+        cl_csum_arrays(c, inner + 2 * c, inner + 3 * c, tgd);
+        if (++tiles == BWD_BLOCK) {
+            cl_bwd_flush(c, sums, inner);
+            tiles = 0;
+        }
+    }
+    cl_bwd_flush(c, sums, inner);
+}
+
 ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
                                  float* sums, unsigned writes, const int f16, const vkbn_activation act) {
     const vkbn__cpu_bwd_tensors tl =
         bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, f16), cl_rows_aligned(targ->dz, targ->c, f16));
     const vkbn__cpu_bwd_tensors* t = &tl;
     const uint64_t c = t->c, cv = c / W * W;
+    if (c % W == 0 && c / W <= CL_NARROW_MAX) {
+        memset(sums, 0, 10 * c * sizeof *sums);
+        switch (c / W) {
+        case 1: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 1); return;
+        case 2: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 2); return;
+        case 3: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 3); return;
+        default: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 4); return;
+        }
+    }
     float* inner = sums + 4 * c;
     float* tg = sums + 8 * c; /* tile sums of g, then of g d */
     float* tgd = tg + c;
@@ -439,12 +500,36 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
     cl_bwd_flush(c, sums, inner);
 }
 
+ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
+                                       unsigned writes, const int f16, const vkbn_activation act, const int nv) {
+    const uint64_t c = (uint64_t)nv * W;
+    bwd_coef_v kv[CL_NARROW_MAX];
+    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes(coef, c, (uint64_t)v * W);
+    for (uint64_t r = r0; r < r1; ++r) {
+        for (int v = 0; v < nv; ++v) {
+            const uint64_t i = r * c + (uint64_t)v * W;
+            if ((i * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, i, f16, act);
+            V d;
+            V g = bwd_load_grad_v(t, i, &kv[v], &d, f16, act);
+            bwd_write_v(t, i, g, d, &kv[v], writes, f16);
+        }
+    }
+}
+
 ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
                                   unsigned writes, const int f16, const vkbn_activation act) {
     const vkbn__cpu_bwd_tensors tl =
         bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, f16), cl_rows_aligned(targ->dz, targ->c, f16));
     const vkbn__cpu_bwd_tensors* t = &tl;
     const uint64_t c = t->c, cv = c / W * W;
+    if (c % W == 0 && c / W <= CL_NARROW_MAX) {
+        switch (c / W) {
+        case 1: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 1); return;
+        case 2: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 2); return;
+        case 3: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 3); return;
+        default: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 4); return;
+        }
+    }
     uint64_t r = r0;
     for (; r < r1; ++r) {
         uint64_t j = 0;
