@@ -297,6 +297,7 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     struct vkbn__cpu* cpu = plan->ctx->cpu;
     const vkbn__op* op = &plan->op;
     const vkbn_tensor_desc* d = &op->tensor;
+    if (what_size) what[0] = '\0';
     struct vkbn__cpu_bwd_plan* p = vkbn__calloc(1, sizeof *p);
     *out = p;
     if (!p) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
