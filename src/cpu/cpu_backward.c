@@ -33,6 +33,11 @@ typedef enum bwd_kind { BWD_ELEMENTWISE_CF, BWD_ELEMENTWISE_CL, BWD_CF_FUSED, BW
 /* Channels-last dx runs backwards over blocks of rows of about this many bytes. */
 #define APPLY_BLOCK_BYTES (64u * 1024u)
 
+/* Channels-first fused plans fetch the next channel ahead when rows are at
+ * most this long and a channel's inputs at most this large. */
+#define PREFETCH_ROW_BYTES 1024u
+#define PREFETCH_CHANNEL_BYTES (256u * 1024u)
+
 /* Below this many values per part, splitting a channel costs more than it gives. */
 #define MIN_PART_VALUES 4096u
 
@@ -41,6 +46,7 @@ struct vkbn__cpu_bwd_plan {
     uint32_t threads;
     uint32_t parts;
     bool apply;            /* a second pass writes dx (training) */
+    bool prefetch_next;    /* channels-first fused: fetch the next channel ahead (short rows) */
     unsigned sum_writes;   /* what the reduction pass writes */
     unsigned apply_writes; /* what the elementwise / second pass writes */
     vkbn__cpu_bwd_tensors t;
@@ -128,11 +134,29 @@ static void cf_apply_range(const struct vkbn__cpu_bwd_plan* p, uint64_t c, uint6
     }
 }
 
+/* Fetches channel c's rows of the inputs towards L2. Short rows (7x7,
+ * 14x14) are many small pieces far apart, whose latency the per-row prefetch
+ * of the kernels cannot hide; the next channel fetched while this one is
+ * summed can. */
+static void prefetch_channel(const struct vkbn__cpu_bwd_plan* p, uint64_t c) {
+    const vkbn__cpu_bwd_tensors* t = &p->t;
+    const uint64_t es = t->f16 ? 2 : 4, row = t->s * es;
+    const uint8_t* streams[3] = {t->dy, t->x, t->activation == VKBN_ACTIVATION_NONE ? NULL : t->act};
+    for (uint64_t n = 0; n < t->n; ++n) {
+        const uint64_t first = (n * t->c + c) * row;
+        for (int k = 0; k < 3; ++k) {
+            if (!streams[k]) continue;
+            for (uint64_t b = 0; b < row; b += 64) __builtin_prefetch(streams[k] + first + b, 0, 2);
+        }
+    }
+}
+
 static void task_cf_fused(void* arg, uint32_t thread) {
     const job* jb = arg;
     struct vkbn__cpu_bwd_plan* p = jb->p;
     const uint64_t c0 = part_begin(p->t.c, p->threads, thread), c1 = part_begin(p->t.c, p->threads, thread + 1);
     for (uint64_t c = c0; c < c1; ++c) {
+        if (p->prefetch_next && c + 1 < c1) prefetch_channel(p, c + 1);
         const vkbn__cpu_bwd_coef k = channel_coef(p, c);
         vkbn__cpu_csum s = p->k->cf_bwd_sums(&p->t, c, 0, p->m, &k, p->sum_writes);
         finish_channel(&jb->plan->op, p, c, s);
@@ -367,6 +391,10 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
         p->parts = channels_first_parts(op, p->threads);
         if (p->parts == 1) {
             p->kind = BWD_CF_FUSED;
+            /* Short rows, and a channel's inputs small enough to sit in L2
+             * beside the one being worked on. */
+            p->prefetch_next = op->spatial * op->elem_size <= PREFETCH_ROW_BYTES &&
+                               p->m * op->elem_size * 3 <= PREFETCH_CHANNEL_BYTES;
             snprintf(what, what_size, "backward %s %s, %s, fused per channel", mode, layout, passes);
         } else {
             p->kind = BWD_CF_SPLIT;
