@@ -41,6 +41,48 @@ typedef struct vkbn__cpu_tensors {
     uint64_t n, c, s; /* shape: channels-first (n, c, s) or channels-last (n * s rows, c) */
 } vkbn__cpu_tensors;
 
+/* Backward: the tensors of one operation (SEMANTICS.md "Backward"). act is
+ * y (RELU, LEAKY_RELU, CLAMP: act' from y), the residual (SILU: u
+ * recomputed from x and the coefficients, plus the residual), or NULL. */
+typedef struct vkbn__cpu_bwd_tensors {
+    const uint8_t* x;
+    const uint8_t* dy;
+    const uint8_t* act;
+    uint8_t* dx; /* may be dy (in place) */
+    uint8_t* dz; /* dresidual = g, or NULL */
+    int f16;
+    int frozen; /* dx = k1 g (frozen statistics) rather than the training formula */
+    int stream; /* non-temporal stores for dx (kernels: where the vector stores are aligned) */
+    int stream_dz; /* ... and for dz */
+    vkbn_activation activation;
+    float act_alpha, act_beta;
+    uint64_t n, c, s;
+} vkbn__cpu_bwd_tensors;
+
+/* One channel's backward coefficients (shaders/bwd_common.glsl's Coef, with
+ * the training dx folded into an affine map of g and d):
+ * d = x - mean; g = dy act'(u) with u = d k1 + shift [+ residual];
+ * training dx = k1 ((g - mg) - (d invstd) e) = k1 g + db d + dc, with
+ * db = -(k1 invstd) e and dc = -(k1 mg) (mg = sum g / m, e = dweight / m);
+ * frozen dx = k1 g. */
+typedef struct vkbn__cpu_bwd_coef {
+    float mean, invstd, k1, shift, db, dc;
+} vkbn__cpu_bwd_coef;
+
+/* The backward coefficient arrays of channels-last: BWD_COEFS arrays of c
+ * floats each, in this order. */
+enum { VKBN__BWD_MEAN, VKBN__BWD_INVSTD, VKBN__BWD_K1, VKBN__BWD_SHIFT, VKBN__BWD_DB, VKBN__BWD_DC, VKBN__BWD_COEFS };
+
+/* Compensated sums of g and g d (shaders/bwd_sum.glsl): each a float sum
+ * and its accumulated rounding error. */
+typedef struct vkbn__cpu_csum {
+    float sg, cg;   /* sum g */
+    float sgd, cgd; /* sum g d */
+} vkbn__cpu_csum;
+
+/* What a backward kernel writes besides the sums. */
+enum { VKBN__BWD_WRITE_DX = 1, VKBN__BWD_WRITE_DZ = 2 };
+
 typedef struct vkbn__cpu_kernels {
     const char* name; /* "avx512", "avx2", "sse2", "neon", "scalar" */
     uint32_t lanes;   /* floats per vector */
@@ -60,6 +102,26 @@ typedef struct vkbn__cpu_kernels {
     /* Channels-last: normalize rows [r0, r1); params are c-float arrays. */
     void (*cl_apply)(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean,
                      const float* scale, const float* shift);
+
+    /* Backward, channels-first: the sums of elements [j0, j1) of channel c
+     * (element j: sample j / s, position j % s), writing on the way what
+     * `writes` asks (dz; dx only with frozen statistics, where it does not
+     * depend on the sums). */
+    vkbn__cpu_csum (*cf_bwd_sums)(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
+                                  const vkbn__cpu_bwd_coef* k, unsigned writes);
+    /* Backward, channels-first: dx and/or dz of `count` contiguous elements
+     * from element `offset` (all in one channel). */
+    void (*cf_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count,
+                         const vkbn__cpu_bwd_coef* k, unsigned writes);
+    /* Backward, channels-last: the sums of rows [r0, r1) for every channel
+     * into sums (10 arrays of c floats: the result sg | cg | sgd | cgd,
+     * then 6 of scratch; overwritten);
+     * coef: the VKBN__BWD_COEFS arrays (db and dc unused). */
+    void (*cl_bwd_sums)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums,
+                        unsigned writes);
+    /* Backward, channels-last: dx and/or dz of rows [r0, r1). */
+    void (*cl_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
+                         unsigned writes);
 
     /* dst = src, `bytes` bytes (a multiple of 4), non-temporal stores if
      * `stream`. */
@@ -90,6 +152,26 @@ static inline vkbn__cpu_stat vkbn__cpu_stat_merge(vkbn__cpu_stat a, vkbn__cpu_st
     r.mean = a.mean + d * wb;
     r.m2 = a.m2 + b.m2 + d * d * ((float)a.n * wb);
     return r;
+}
+
+/* TwoSum (Knuth): s + v as the rounded sum plus its exact error, which
+ * joins the compensation c. The build keeps fp-contract off and has no
+ * fast-math, so the error term survives. */
+static inline void vkbn__csum_add(float* s, float* c, float v) {
+    float t = *s + v;
+    float z = t - *s;
+    float e = (*s - (t - z)) + (v - z);
+    *s = t;
+    *c += e;
+}
+
+/* Merges b into a (a first): TwoSum on the sums, a plain add of the errors. */
+static inline vkbn__cpu_csum vkbn__cpu_csum_merge(vkbn__cpu_csum a, vkbn__cpu_csum b) {
+    vkbn__csum_add(&a.sg, &a.cg, b.sg);
+    a.cg += b.cg;
+    vkbn__csum_add(&a.sgd, &a.cgd, b.sgd);
+    a.cgd += b.cgd;
+    return a;
 }
 
 #endif

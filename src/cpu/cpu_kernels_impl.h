@@ -705,6 +705,12 @@ static void copy(void* dst, const void* src, uint64_t bytes, int stream) {
     if (i < bytes) memcpy(d + i, s + i, (size_t)(bytes - i));
 }
 
+/* ------------------------------------------------------------------------ */
+/* Backward                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#include "cpu_backward_impl.h"
+
 const vkbn__cpu_kernels VKBN_SIMD_SYMBOL = {
     .name = VKBN_SIMD_NAME,
     .lanes = W,
@@ -712,5 +718,9 @@ const vkbn__cpu_kernels VKBN_SIMD_SYMBOL = {
     .cf_apply = cf_apply,
     .cl_stats = cl_stats,
     .cl_apply = cl_apply,
+    .cf_bwd_sums = cf_bwd_sums,
+    .cf_bwd_apply = cf_bwd_apply,
+    .cl_bwd_sums = cl_bwd_sums,
+    .cl_bwd_apply = cl_bwd_apply,
     .copy = copy,
 };

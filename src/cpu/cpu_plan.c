@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "../core/errors.h"
+#include "cpu_backward.h"
 #include "cpu_f16.h"
 #include "cpu_internal.h"
 
@@ -41,7 +42,8 @@ typedef enum plan_kind {
     PLAN_INFER_CL,
     PLAN_TRAIN_CF_FUSED,
     PLAN_TRAIN_CF_SPLIT,
-    PLAN_TRAIN_CL
+    PLAN_TRAIN_CL,
+    PLAN_BACKWARD /* cpu_backward.c */
 } plan_kind;
 
 /* Pipelined fused plans interleave reduce and normalize in slices of about this size. */
@@ -66,6 +68,7 @@ struct vkbn__cpu_plan {
     float* part_stats;            /* channels-last: parts * (mean | m2) */
     float* scratch;               /* channels-last: threads * 2c */
     const vkbn__cpu_kernels* k;
+    struct vkbn__cpu_bwd_plan* bwd; /* PLAN_BACKWARD */
 };
 
 /* [begin of part i, begin of part i + 1) when `total` is cut into `parts`
@@ -314,6 +317,9 @@ static void run_once(vkbn_plan plan) {
         jb.phase = 1;
         vkbn__cpu_pool_run(pool, task_train_cf_split, &jb);
         break;
+    case PLAN_BACKWARD:
+        vkbn__cpu_backward_run(plan, p->bwd);
+        break;
     case PLAN_TRAIN_CL:
         for (uint64_t j = 0; j < c; ++j) p->params[j] = element(&p->t, j);
         vkbn__cpu_pool_run(pool, task_train_cl, &jb);
@@ -371,12 +377,6 @@ static uint32_t channels_first_parts(const vkbn__op* op, uint32_t threads) {
 vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
     struct vkbn__cpu* cpu = plan->ctx->cpu;
     const vkbn__op* op = &plan->op;
-    /* Operations the kernels do not have yet (backward) fail cleanly rather
-     * than run as something else. */
-    if (op->kind != VKBN__OP_FORWARD_TRAINING && op->kind != VKBN__OP_FORWARD_INFERENCE &&
-        op->kind != VKBN__OP_COPY) {
-        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "ctx: backward is not available on the CPU path yet");
-    }
     struct vkbn__cpu_plan* p = vkbn__calloc(1, sizeof *p);
     if (!p) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
     plan->cpu = p;
@@ -388,7 +388,12 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
     vkbn_result r = VKBN_SUCCESS;
     char what[160];
 
-    if (op->kind == VKBN__OP_COPY) {
+    if (op->kind == VKBN__OP_BACKWARD) {
+        p->kind = PLAN_BACKWARD;
+        r = vkbn__cpu_backward_build(plan, &p->bwd, what, sizeof what);
+        p->t.f16 = op->tensor.dtype == VKBN_DTYPE_F16;
+        p->t.stream = r == VKBN_SUCCESS && vkbn__cpu_backward_streams(p->bwd);
+    } else if (op->kind == VKBN__OP_COPY) {
         p->kind = PLAN_COPY;
         p->t.stream = 2 * op->copy_bytes > cpu->stream_bytes;
         snprintf(what, sizeof what, "copy");
@@ -464,6 +469,7 @@ void vkbn__cpu_plan_destroy(vkbn_plan plan) {
     vkbn__free(p->params);
     vkbn__free(p->part_stats);
     vkbn__free(p->scratch);
+    vkbn__cpu_backward_destroy(p->bwd);
     vkbn__free(p);
     plan->cpu = NULL;
 }

@@ -29,6 +29,8 @@ static inline V v_min(V a, V b) { return _mm256_min_ps(a, b); }
 static inline V v_select_ge0(V u, V a, V b) {
     return _mm256_blendv_ps(b, a, _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ));
 }
+/* a > b ? t : f, per lane (false for NaN). */
+static inline V v_select_gt(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
 static inline float s_fma(float a, float b, float c) {
     return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }

@@ -25,6 +25,8 @@ static inline V v_fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
 static inline V v_max(V a, V b) { return vmaxq_f32(a, b); }
 static inline V v_min(V a, V b) { return vminq_f32(a, b); }
 static inline V v_select_ge0(V u, V a, V b) { return vbslq_f32(vcgeq_f32(u, vdupq_n_f32(0.0f)), a, b); }
+/* a > b ? t : f, per lane (false for NaN). */
+static inline V v_select_gt(V a, V b, V t, V f) { return vbslq_f32(vcgtq_f32(a, b), t, f); }
 static inline float s_fma(float a, float b, float c) { return fmaf(a, b, c); } /* one fmadd on aarch64 */
 static inline float s_max(float a, float b) {
     if (a != a || b != b) return a + b;

@@ -23,6 +23,7 @@ static inline V v_fma(V a, V b, V c) { return a * b + c; } /* two roundings: the
 static inline V v_max(V a, V b) { return a > b ? a : b; }
 static inline V v_min(V a, V b) { return a < b ? a : b; }
 static inline V v_select_ge0(V u, V a, V b) { return u >= 0.0f ? a : b; }
+static inline V v_select_gt(V a, V b, V t, V f) { return a > b ? t : f; } /* false for NaN */
 static inline float s_fma(float a, float b, float c) { return a * b + c; }
 static inline float s_max(float a, float b) { return a > b ? a : b; }
 static inline float s_min(float a, float b) { return a < b ? a : b; }

@@ -36,6 +36,11 @@ static inline V v_select_ge0(V u, V a, V b) {
     V m = _mm_cmpge_ps(u, _mm_setzero_ps());
     return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
 }
+/* a > b ? t : f, per lane (false for NaN). */
+static inline V v_select_gt(V a, V b, V t, V f) {
+    V m = _mm_cmpgt_ps(a, b);
+    return _mm_or_ps(_mm_and_ps(m, t), _mm_andnot_ps(m, f));
+}
 static inline float s_fma(float a, float b, float c) { return a * b + c; }
 static inline float s_max(float a, float b) { return a > b ? a : b; }
 static inline float s_min(float a, float b) { return a < b ? a : b; }

@@ -1058,6 +1058,9 @@ static void run_bwd_case(test_ctx* t, const bwd_spec* s, uint64_t seed) {
         args[n++] = "--save-mean", args[n++] = paths[6], args[n++] = "--save-invstd", args[n++] = paths[7];
     }
     if (s->flag) args[n++] = s->flag;
+    /* VKBN_CLI_TEST_DEVICE: the same cases on another device (ctest runs
+     * them on the CPU path too). */
+    if (getenv("VKBN_CLI_TEST_DEVICE")) args[n++] = "--device", args[n++] = getenv("VKBN_CLI_TEST_DEVICE");
     if (s->activation) args[n++] = "--activation", args[n++] = s->activation;
     if (s->alpha) args[n++] = "--alpha", args[n++] = s->alpha;
     if (s->beta) args[n++] = "--beta", args[n++] = s->beta;
@@ -1108,7 +1111,9 @@ static int group_backward(test_ctx* t) {
 
 static int group_check(test_ctx* t) {
     proc_result r;
-    run_tool(t, &r, "check", "--quick", NULL);
+    const char* device = getenv("VKBN_CLI_TEST_DEVICE");
+    if (device) run_tool(t, &r, "check", "--quick", "--device", device, NULL);
+    else run_tool(t, &r, "check", "--quick", NULL);
     check(t, r.code == 0, "vkbn check --quick: exit code %d\n%s%s", r.code, r.out, r.err);
     const char* summary = strstr(r.out, " passed, 0 failed");
     check(t, summary != NULL, "vkbn check --quick: no 'N passed, 0 failed' line:\n%s", r.out);

@@ -1,0 +1,416 @@
+/* Planning and running the backward pass on the CPU path (SEMANTICS.md
+ * "Backward"; the arithmetic is shaders/bwd_common.glsl's, see
+ * cpu_backward_impl.h). As for the forward pass, work is split statically by
+ * thread index and every merge runs in a fixed order, so the output bits
+ * depend only on the shape, the thread count and the instruction set.
+ *
+ * Plans:
+ * - elementwise (frozen statistics without dweight and dbias): one pass
+ *   writing dx and/or dz; elements (channels-first) or rows split evenly.
+ * - channels-first, fused: each thread owns whole channels; for each it sums
+ *   g and g d over the channel (one pass over x and dy), completes the
+ *   channel's coefficients, then writes dx at once (the second pass), so the
+ *   second read of x and dy hits L2 whenever a channel's rows fit there.
+ * - channels-first, split (fewer channels than threads make good use of, or
+ *   reduction_split > 1): every channel is cut into P parts; phase A sums
+ *   each (channel, part), the caller merges each channel's parts in part
+ *   order, phase C writes dx of the parts each thread summed.
+ * - channels-last: rows cut into P parts; phase A sums each part over every
+ *   channel, the caller merges the parts in order, phase C writes dx.
+ * Without dx in training (only dweight and dbias, and perhaps dz), phase C
+ * does not run; dz is written by the last pass that computes g. With frozen
+ * statistics dx does not depend on the sums, so the one reduction pass
+ * writes it. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/errors.h"
+#include "cpu_backward.h"
+
+typedef enum bwd_kind { BWD_ELEMENTWISE_CF, BWD_ELEMENTWISE_CL, BWD_CF_FUSED, BWD_CF_SPLIT, BWD_CL } bwd_kind;
+
+/* Channels-last dx runs backwards over blocks of rows of about this many bytes. */
+#define APPLY_BLOCK_BYTES (64u * 1024u)
+
+/* Channels-first fused plans fetch the next channel ahead when rows are at
+ * most this long and a channel's inputs at most this large. */
+#define PREFETCH_ROW_BYTES 1024u
+#define PREFETCH_CHANNEL_BYTES (256u * 1024u)
+
+/* Below this many values per part, splitting a channel costs more than it gives. */
+#define MIN_PART_VALUES 4096u
+
+struct vkbn__cpu_bwd_plan {
+    bwd_kind kind;
+    uint32_t threads;
+    uint32_t parts;
+    bool apply;            /* a second pass writes dx (training) */
+    bool prefetch_next;    /* channels-first fused: fetch the next channel ahead (short rows) */
+    unsigned sum_writes;   /* what the reduction pass writes */
+    unsigned apply_writes; /* what the elementwise / second pass writes */
+    vkbn__cpu_bwd_tensors t;
+    uint64_t m, rows;
+    float inv_m;
+    float* coef;              /* VKBN__BWD_COEFS arrays of c floats */
+    vkbn__cpu_csum* partials; /* channels-first split: c * parts */
+    float* part_sums;         /* channels-last: parts * 10c (sums, scratch) */
+    const vkbn__cpu_kernels* k;
+};
+
+static uint64_t part_begin(uint64_t total, uint64_t parts, uint64_t i) {
+    uint64_t q = total / parts, r = total % parts;
+    return q * i + (i < r ? i : r);
+}
+
+static float* f32(vkbn_buffer b) { return b ? (float*)vkbn__cpu_ptr(b) : NULL; }
+
+static bool same_range(vkbn_buffer a, vkbn_buffer b) {
+    return a && b && a->host == b->host && a->offset == b->offset;
+}
+
+/* mean, invstd, k1 = weight invstd, shift = bias for every channel. */
+static void load_coefficients(const vkbn__op* op, float* coef, uint64_t c) {
+    const float* mean = f32(op->frozen ? op->running_mean : op->save_mean);
+    const float* var = f32(op->frozen ? op->running_var : op->save_invstd);
+    const float* w = f32(op->weight);
+    const float* b = f32(op->bias);
+    for (uint64_t j = 0; j < c; ++j) {
+        float invstd = op->frozen ? 1.0f / sqrtf(var[j] + op->eps) : var[j];
+        coef[VKBN__BWD_MEAN * c + j] = mean[j];
+        coef[VKBN__BWD_INVSTD * c + j] = invstd;
+        coef[VKBN__BWD_K1 * c + j] = (w ? w[j] : 1.0f) * invstd;
+        coef[VKBN__BWD_SHIFT * c + j] = b ? b[j] : 0.0f;
+        coef[VKBN__BWD_DB * c + j] = 0.0f;
+        coef[VKBN__BWD_DC * c + j] = 0.0f;
+    }
+}
+
+/* Channel j's merged sums: dweight and dbias, and the training-mode dx
+ * coefficients (bwd_common.glsl's coef_finish, folded: see
+ * vkbn__cpu_bwd_coef). */
+static void finish_channel(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p, uint64_t j, vkbn__cpu_csum s) {
+    const uint64_t c = p->t.c;
+    float sum_g = s.sg + s.cg, sum_gd = s.sgd + s.cgd;
+    float dweight = sum_gd * p->coef[VKBN__BWD_INVSTD * c + j];
+    if (op->dweight) f32(op->dweight)[j] = dweight;
+    if (op->dbias) f32(op->dbias)[j] = sum_g;
+    if (!op->frozen) {
+        float k1 = p->coef[VKBN__BWD_K1 * c + j], invstd = p->coef[VKBN__BWD_INVSTD * c + j];
+        float mg = sum_g * p->inv_m, e = dweight * p->inv_m;
+        p->coef[VKBN__BWD_DB * c + j] = -(k1 * invstd) * e;
+        p->coef[VKBN__BWD_DC * c + j] = -(k1 * mg);
+    }
+}
+
+static vkbn__cpu_bwd_coef channel_coef(const struct vkbn__cpu_bwd_plan* p, uint64_t j) {
+    const uint64_t c = p->t.c;
+    const float* k = p->coef;
+    vkbn__cpu_bwd_coef r = {k[VKBN__BWD_MEAN * c + j], k[VKBN__BWD_INVSTD * c + j], k[VKBN__BWD_K1 * c + j],
+                            k[VKBN__BWD_SHIFT * c + j], k[VKBN__BWD_DB * c + j], k[VKBN__BWD_DC * c + j]};
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tasks (one call per thread)                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct job {
+    vkbn_plan plan;
+    struct vkbn__cpu_bwd_plan* p;
+    int phase; /* split plans: 0 sums, 1 dx */
+} job;
+
+/* The second pass over values [j0, j1) of channel c (channels-first). */
+static void cf_apply_range(const struct vkbn__cpu_bwd_plan* p, uint64_t c, uint64_t j0, uint64_t j1) {
+    const vkbn__cpu_bwd_tensors* t = &p->t;
+    const vkbn__cpu_bwd_coef k = channel_coef(p, c);
+    uint64_t n = j0 / t->s, s0 = j0 % t->s;
+    for (uint64_t j = j0; j < j1; ++n, s0 = 0) {
+        uint64_t len = t->s - s0;
+        if (len > j1 - j) len = j1 - j;
+        p->k->cf_bwd_apply(t, (n * t->c + c) * t->s + s0, len, &k, p->apply_writes);
+        j += len;
+    }
+}
+
+/* Fetches channel c's rows of the inputs towards L2. Short rows (7x7,
+ * 14x14) are many small pieces far apart, whose latency the per-row prefetch
+ * of the kernels cannot hide; the next channel fetched while this one is
+ * summed can. */
+static void prefetch_channel(const struct vkbn__cpu_bwd_plan* p, uint64_t c) {
+    const vkbn__cpu_bwd_tensors* t = &p->t;
+    const uint64_t es = t->f16 ? 2 : 4, row = t->s * es;
+    const uint8_t* streams[3] = {t->dy, t->x, t->activation == VKBN_ACTIVATION_NONE ? NULL : t->act};
+    for (uint64_t n = 0; n < t->n; ++n) {
+        const uint64_t first = (n * t->c + c) * row;
+        for (int k = 0; k < 3; ++k) {
+            if (!streams[k]) continue;
+            for (uint64_t b = 0; b < row; b += 64) __builtin_prefetch(streams[k] + first + b, 0, 2);
+        }
+    }
+}
+
+static void task_cf_fused(void* arg, uint32_t thread) {
+    const job* jb = arg;
+    struct vkbn__cpu_bwd_plan* p = jb->p;
+    const uint64_t c0 = part_begin(p->t.c, p->threads, thread), c1 = part_begin(p->t.c, p->threads, thread + 1);
+    for (uint64_t c = c0; c < c1; ++c) {
+        if (p->prefetch_next && c + 1 < c1) prefetch_channel(p, c + 1);
+        const vkbn__cpu_bwd_coef k = channel_coef(p, c);
+        vkbn__cpu_csum s = p->k->cf_bwd_sums(&p->t, c, 0, p->m, &k, p->sum_writes);
+        finish_channel(&jb->plan->op, p, c, s);
+        if (p->apply) cf_apply_range(p, c, 0, p->m);
+    }
+}
+
+static void task_cf_split(void* arg, uint32_t thread) {
+    const job* jb = arg;
+    struct vkbn__cpu_bwd_plan* p = jb->p;
+    uint64_t items = p->t.c * p->parts;
+    uint64_t i0 = part_begin(items, p->threads, thread), i1 = part_begin(items, p->threads, thread + 1);
+    for (uint64_t i = i0; i < i1; ++i) {
+        uint64_t c = i / p->parts, part = i % p->parts;
+        uint64_t j0 = part_begin(p->m, p->parts, part), j1 = part_begin(p->m, p->parts, part + 1);
+        if (jb->phase == 0) {
+            const vkbn__cpu_bwd_coef k = channel_coef(p, c);
+            p->partials[i] = p->k->cf_bwd_sums(&p->t, c, j0, j1, &k, p->sum_writes);
+        } else {
+            cf_apply_range(p, c, j0, j1);
+        }
+    }
+}
+
+static void task_cl(void* arg, uint32_t thread) {
+    const job* jb = arg;
+    struct vkbn__cpu_bwd_plan* p = jb->p;
+    uint64_t q0 = part_begin(p->parts, p->threads, thread), q1 = part_begin(p->parts, p->threads, thread + 1);
+    if (jb->phase == 0) {
+        for (uint64_t q = q0; q < q1; ++q) {
+            uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
+            p->k->cl_bwd_sums(&p->t, r0, r1, p->coef, p->part_sums + q * 10 * p->t.c, p->sum_writes);
+        }
+        return;
+    }
+    /* dx walks this thread's rows backwards, in blocks of about
+     * APPLY_BLOCK_BYTES per stream: the rows the sums pass read last are the
+     * ones still in cache, so they go first. */
+    uint64_t block = APPLY_BLOCK_BYTES / (p->t.c * (p->t.f16 ? 2u : 4u));
+    if (block == 0) block = 1;
+    for (uint64_t q = q1; q-- > q0;) {
+        uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
+        for (uint64_t e = r1; e > r0;) {
+            uint64_t b = e - r0 > block ? e - block : r0;
+            p->k->cl_bwd_apply(&p->t, b, e, p->coef, p->apply_writes);
+            e = b;
+        }
+    }
+}
+
+static void task_elementwise_cf(void* arg, uint32_t thread) {
+    const job* jb = arg;
+    struct vkbn__cpu_bwd_plan* p = jb->p;
+    const vkbn__cpu_bwd_tensors* t = &p->t;
+    uint64_t total = t->n * t->c * t->s;
+    uint64_t e = part_begin(total, p->threads, thread), e1 = part_begin(total, p->threads, thread + 1);
+    while (e < e1) {
+        uint64_t row = e / t->s, s0 = e % t->s;
+        uint64_t len = t->s - s0;
+        if (len > e1 - e) len = e1 - e;
+        const vkbn__cpu_bwd_coef k = channel_coef(p, row % t->c);
+        p->k->cf_bwd_apply(t, e, len, &k, p->apply_writes);
+        e += len;
+    }
+}
+
+static void task_elementwise_cl(void* arg, uint32_t thread) {
+    const job* jb = arg;
+    struct vkbn__cpu_bwd_plan* p = jb->p;
+    uint64_t r0 = part_begin(p->rows, p->threads, thread), r1 = part_begin(p->rows, p->threads, thread + 1);
+    if (r0 < r1) p->k->cl_bwd_apply(&p->t, r0, r1, p->coef, p->apply_writes);
+}
+
+/* ------------------------------------------------------------------------ */
+/* One run                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Channels-last: part 0's sums absorb the others in part order. */
+static void merge_channels_last(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p) {
+    const uint64_t c = p->t.c;
+    for (uint64_t j = 0; j < c; ++j) {
+        const float* s0 = p->part_sums;
+        vkbn__cpu_csum s = {s0[j], s0[c + j], s0[2 * c + j], s0[3 * c + j]};
+        for (uint64_t q = 1; q < p->parts; ++q) {
+            const float* b = p->part_sums + q * 10 * c;
+            vkbn__cpu_csum e = {b[j], b[c + j], b[2 * c + j], b[3 * c + j]};
+            s = vkbn__cpu_csum_merge(s, e);
+        }
+        finish_channel(op, p, j, s);
+    }
+}
+
+void vkbn__cpu_backward_run(vkbn_plan plan, struct vkbn__cpu_bwd_plan* p) {
+    vkbn__cpu_pool* pool = plan->ctx->cpu->pool;
+    const vkbn__op* op = &plan->op;
+    job jb = {plan, p, 0};
+    const uint64_t c = p->t.c;
+    load_coefficients(op, p->coef, c);
+    switch (p->kind) {
+    case BWD_ELEMENTWISE_CF:
+        vkbn__cpu_pool_run(pool, task_elementwise_cf, &jb);
+        break;
+    case BWD_ELEMENTWISE_CL:
+        vkbn__cpu_pool_run(pool, task_elementwise_cl, &jb);
+        break;
+    case BWD_CF_FUSED:
+        vkbn__cpu_pool_run(pool, task_cf_fused, &jb);
+        break;
+    case BWD_CF_SPLIT:
+        vkbn__cpu_pool_run(pool, task_cf_split, &jb);
+        for (uint64_t j = 0; j < c; ++j) {
+            vkbn__cpu_csum s = p->partials[j * p->parts];
+            for (uint64_t q = 1; q < p->parts; ++q) s = vkbn__cpu_csum_merge(s, p->partials[j * p->parts + q]);
+            finish_channel(op, p, j, s);
+        }
+        if (p->apply) {
+            jb.phase = 1;
+            vkbn__cpu_pool_run(pool, task_cf_split, &jb);
+        }
+        break;
+    case BWD_CL:
+        vkbn__cpu_pool_run(pool, task_cl, &jb);
+        merge_channels_last(op, p);
+        if (p->apply) {
+            jb.phase = 1;
+            vkbn__cpu_pool_run(pool, task_cl, &jb);
+        }
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Planning                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Parts per channel for a split channels-first plan, or 1 for fused (as the
+ * forward planner decides). */
+static uint32_t channels_first_parts(const vkbn__op* op, uint32_t threads) {
+    uint64_t c = op->tensor.c, m = op->per_channel;
+    uint64_t parts;
+    if (op->reduction_split == 1) return 1;
+    if (op->reduction_split > 1) {
+        parts = op->reduction_split;
+    } else {
+        if (c % threads == 0 || c >= 4ull * threads) return 1;
+        parts = (8ull * threads + c - 1) / c;
+        uint64_t worth = m / MIN_PART_VALUES;
+        if (parts > worth) parts = worth ? worth : 1;
+    }
+    if (parts > m) parts = m;
+    return (uint32_t)parts;
+}
+
+static void* alloc_zeroed(uint64_t count, size_t size, vkbn_result* r) {
+    if (*r != VKBN_SUCCESS || count == 0) return NULL;
+    void* p = vkbn__calloc((size_t)count, size);
+    if (!p) *r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory for scratch");
+    return p;
+}
+
+vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan** out, char* what, size_t what_size) {
+    struct vkbn__cpu* cpu = plan->ctx->cpu;
+    const vkbn__op* op = &plan->op;
+    const vkbn_tensor_desc* d = &op->tensor;
+    if (what_size) what[0] = '\0';
+    struct vkbn__cpu_bwd_plan* p = vkbn__calloc(1, sizeof *p);
+    *out = p;
+    if (!p) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
+    p->k = cpu->kernels;
+    p->threads = cpu->threads;
+    vkbn__cpu_bwd_tensors* t = &p->t;
+    const bool silu = op->activation == VKBN_ACTIVATION_SILU;
+    const bool reduce = !op->frozen || op->dweight || op->dbias;
+    /* x enters the sums of g d, training's dx and SiLU's u; frozen dx and
+     * dbias alone do without it. */
+    const bool needs_x = !op->frozen || silu || op->dweight;
+    t->x = needs_x ? vkbn__cpu_ptr(op->x) : NULL;
+    t->dy = vkbn__cpu_ptr(op->dy);
+    t->act = vkbn__cpu_ptr(op->y ? op->y : op->z);
+    t->dx = vkbn__cpu_ptr(op->dx);
+    t->dz = vkbn__cpu_ptr(op->dz);
+    t->f16 = d->dtype == VKBN_DTYPE_F16;
+    t->frozen = op->frozen;
+    t->activation = op->activation;
+    t->act_alpha = op->activation_alpha;
+    t->act_beta = op->activation_beta;
+    bool channels_last = d->layout == VKBN_LAYOUT_CHANNELS_LAST;
+    /* The layouts coincide for S = 1 (channels-first) and C = 1 (channels-last). */
+    if (!channels_last && op->spatial == 1) channels_last = true;
+    else if (channels_last && d->c == 1) channels_last = false;
+    t->n = d->n;
+    t->c = d->c;
+    t->s = op->spatial;
+    p->m = op->per_channel;
+    p->rows = (uint64_t)d->n * op->spatial;
+    p->inv_m = (float)(1.0 / (double)op->per_channel);
+
+    /* Tensors read and written; beyond the LLC the outputs go around the
+     * cache (not in place: dx = dy is read right before it is written). */
+    uint64_t tensors = 1u + (needs_x ? 1u : 0u) + (t->act ? 1u : 0u) + (op->dx ? 1u : 0u) + (op->dz ? 1u : 0u);
+    t->stream = !same_range(op->dx, op->dy) && op->elements * op->elem_size * tensors > cpu->stream_bytes;
+    t->stream_dz = op->elements * op->elem_size * tensors > cpu->stream_bytes;
+
+    p->apply = reduce && !op->frozen && op->dx;
+    const unsigned dz = op->dz ? VKBN__BWD_WRITE_DZ : 0u;
+    if (!reduce) {
+        p->apply_writes = dz | (op->dx ? VKBN__BWD_WRITE_DX : 0u);
+    } else if (p->apply) {
+        p->apply_writes = VKBN__BWD_WRITE_DX | dz;
+    } else {
+        p->sum_writes = dz | (op->dx ? VKBN__BWD_WRITE_DX : 0u); /* frozen: dx from the running statistics */
+    }
+
+    vkbn_result r = VKBN_SUCCESS;
+    const uint64_t c = d->c;
+    p->coef = alloc_zeroed((uint64_t)VKBN__BWD_COEFS * c, sizeof(float), &r);
+    const char* passes = !reduce ? "elementwise (1 pass)" : p->apply ? "sums, then dx (2 passes)" : "reduction only (1 pass)";
+    const char* mode = op->frozen ? "frozen" : "training";
+    const char* layout = channels_last ? "channels-last" : "channels-first";
+    if (!reduce) {
+        p->kind = channels_last ? BWD_ELEMENTWISE_CL : BWD_ELEMENTWISE_CF;
+        snprintf(what, what_size, "backward %s %s, %s", mode, layout, passes);
+    } else if (channels_last) {
+        p->kind = BWD_CL;
+        uint64_t parts = op->reduction_split ? op->reduction_split : p->threads;
+        if (parts > p->rows) parts = p->rows;
+        p->parts = (uint32_t)parts;
+        p->part_sums = alloc_zeroed(parts * 10 * c, sizeof(float), &r);
+        snprintf(what, what_size, "backward %s %s, %s, rows in %u part%s", mode, layout, passes, p->parts,
+                 p->parts == 1 ? "" : "s");
+    } else {
+        p->parts = channels_first_parts(op, p->threads);
+        if (p->parts == 1) {
+            p->kind = BWD_CF_FUSED;
+            /* Short rows, and a channel's inputs small enough to sit in L2
+             * beside the one being worked on. */
+            p->prefetch_next = op->spatial * op->elem_size <= PREFETCH_ROW_BYTES &&
+                               p->m * op->elem_size * 3 <= PREFETCH_CHANNEL_BYTES;
+            snprintf(what, what_size, "backward %s %s, %s, fused per channel", mode, layout, passes);
+        } else {
+            p->kind = BWD_CF_SPLIT;
+            p->partials = alloc_zeroed(c * p->parts, sizeof *p->partials, &r);
+            snprintf(what, what_size, "backward %s %s, %s, each channel in %u parts", mode, layout, passes, p->parts);
+        }
+    }
+    return r;
+}
+
+bool vkbn__cpu_backward_streams(const struct vkbn__cpu_bwd_plan* p) { return p && (p->t.stream || p->t.stream_dz); }
+
+void vkbn__cpu_backward_destroy(struct vkbn__cpu_bwd_plan* p) {
+    if (!p) return;
+    vkbn__free(p->coef);
+    vkbn__free(p->partials);
+    vkbn__free(p->part_sums);
+    vkbn__free(p);
+}

@@ -1,0 +1,609 @@
+/* The CPU backward kernels, written once over the vector primitives of one
+ * instruction set; included by cpu_kernels_impl.h (so per ISA, with that
+ * ISA's V, W, v_* and the storage loads and stores defined there).
+ *
+ * The arithmetic is shaders/bwd_common.glsl's, lane by lane:
+ *   d = x - mean;  g = dy act'(u)  (act' from y, or SiLU's from u = d k1 + shift [+ z])
+ *   sums:     sum g, sum g d        (compensated, as shaders/bwd_sum.glsl)
+ *   training: dx = k1 ((g - mg) - (d invstd) e), evaluated as k1 g + db d + dc
+ *   (vkbn__cpu_bwd_coef: two fused multiply-adds);  frozen: dx = k1 g
+ * Kinks: act' takes the strict side (RELU y > 0, LEAKY_RELU y > 0 else
+ * alpha, CLAMP alpha < y < beta), by selection, so an infinite dy is masked
+ * to 0 as PyTorch's threshold_backward does.
+ *
+ * Sums: every vector of g (and of g d) joins a per-lane pair (s, c) by
+ * TwoSum; after BWD_BLOCK values a lane's pair merges into an outer pair
+ * (TwoSum on s, c added) and restarts, so the plain float sum c runs over at
+ * most BWD_BLOCK terms and each lane's result carries about
+ * 2u sum |terms| + u |sum| whatever m. Lanes then merge in a fixed tree (lane
+ * l with lane l + h) and values that did not fill a vector (scalar tails,
+ * blocked the same way) merge last. Everything is a fixed function of the shape and of the ranges the
+ * planner passes, so results are bitwise reproducible for a thread count. */
+
+/* ------------------------------------------------------------------------ */
+/* Per element                                                               */
+/* ------------------------------------------------------------------------ */
+
+#define BWD_BLOCK 1024 /* values per lane in an inner compensated pair */
+
+ALWAYS_INLINE void csum_add_v(V* s, V* c, V v) {
+    V t = v_add(*s, v);
+    V z = v_sub(t, *s);
+    V e = v_add(v_sub(*s, v_sub(t, z)), v_sub(v, z));
+    *s = t;
+    *c = v_add(*c, e);
+}
+
+/* dy act'(u) for SiLU: act'(u) = s (1 + u (1 - s)), s = sigmoid(u). */
+static float silu_grad_s(float dy, float u) {
+    float s = 1.0f / (1.0f + expf(-u));
+    return dy * (s * (1.0f + u * (1.0f - s)));
+}
+
+static V silu_grad_v(V dy, V u) {
+    float a[W], b[W];
+    v_storeu(a, dy);
+    v_storeu(b, u);
+    for (int i = 0; i < W; ++i) a[i] = silu_grad_s(a[i], b[i]);
+    return v_loadu(a);
+}
+
+/* Whether the activation's derivative reads `act` (y, or SiLU's residual). */
+ALWAYS_INLINE int bwd_reads_act(const vkbn__cpu_bwd_tensors* t, const vkbn_activation act) {
+    return act == VKBN_ACTIVATION_RELU || act == VKBN_ACTIVATION_LEAKY_RELU || act == VKBN_ACTIVATION_CLAMP ||
+           (act == VKBN_ACTIVATION_SILU && t->act != NULL);
+}
+
+/* g = dy act'(u); a is y (mask activations) or the residual (SiLU). */
+ALWAYS_INLINE V bwd_grad_v(const vkbn__cpu_bwd_tensors* t, V dy, V a, V d, V k1, V shift,
+                           const vkbn_activation act) {
+    switch (act) {
+    case VKBN_ACTIVATION_RELU:
+        return v_select_gt(a, v_zero(), dy, v_zero());
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        return v_select_gt(a, v_zero(), dy, v_mul(dy, v_set1(t->act_alpha)));
+    case VKBN_ACTIVATION_CLAMP:
+        return v_select_gt(a, v_set1(t->act_alpha), v_select_gt(v_set1(t->act_beta), a, dy, v_zero()), v_zero());
+    case VKBN_ACTIVATION_SILU: {
+        V u = v_fma(d, k1, shift);
+        if (t->act) u = v_add(u, a);
+        return silu_grad_v(dy, u);
+    }
+    case VKBN_ACTIVATION_NONE:
+    default:
+        return dy;
+    }
+}
+
+ALWAYS_INLINE float bwd_grad_s(const vkbn__cpu_bwd_tensors* t, float dy, float a, float d, float k1, float shift,
+                               const vkbn_activation act) {
+    switch (act) {
+    case VKBN_ACTIVATION_RELU:
+        return a > 0.0f ? dy : 0.0f;
+    case VKBN_ACTIVATION_LEAKY_RELU:
+        return a > 0.0f ? dy : dy * t->act_alpha;
+    case VKBN_ACTIVATION_CLAMP:
+        return a > t->act_alpha ? (a < t->act_beta ? dy : 0.0f) : 0.0f;
+    case VKBN_ACTIVATION_SILU: {
+        float u = s_fma(d, k1, shift);
+        if (t->act) u += a;
+        return silu_grad_s(dy, u);
+    }
+    case VKBN_ACTIVATION_NONE:
+    default:
+        return dy;
+    }
+}
+
+/* Whether element i of an output starts an aligned vector (false for no output). */
+ALWAYS_INLINE int bwd_aligned(const uint8_t* base, uint64_t i, const int f16) {
+    const uint64_t es = f16 ? 2 : 4;
+    return base && ((uintptr_t)base + i * es) % (W * es) == 0;
+}
+
+/* The kernels take a local copy of the tensors: the outputs are written
+ * through uint8_t pointers, which may alias anything, so reading t->...
+ * through the caller's pointer would reload every field after each store.
+ * The copy's stream flags say where every vector store of the range is
+ * aligned (non-temporal stores need it). */
+ALWAYS_INLINE vkbn__cpu_bwd_tensors bwd_local(const vkbn__cpu_bwd_tensors* t, int dx_aligned, int dz_aligned) {
+    vkbn__cpu_bwd_tensors l = *t;
+    l.stream = t->stream && dx_aligned;
+    l.stream_dz = t->stream_dz && dz_aligned;
+    return l;
+}
+
+/* The per-channel coefficients as vectors (one channel in every lane, or W
+ * channels). */
+typedef struct bwd_coef_v {
+    V mean, k1, shift, db, dc;
+} bwd_coef_v;
+
+static bwd_coef_v coef_splat(const vkbn__cpu_bwd_coef* k) {
+    bwd_coef_v r = {v_set1(k->mean), v_set1(k->k1), v_set1(k->shift), v_set1(k->db), v_set1(k->dc)};
+    return r;
+}
+
+ALWAYS_INLINE bwd_coef_v coef_lanes(const float* coef, uint64_t c, uint64_t j) {
+    bwd_coef_v r = {v_loadu(coef + VKBN__BWD_MEAN * c + j), v_loadu(coef + VKBN__BWD_K1 * c + j),
+                    v_loadu(coef + VKBN__BWD_SHIFT * c + j), v_loadu(coef + VKBN__BWD_DB * c + j),
+                    v_loadu(coef + VKBN__BWD_DC * c + j)};
+    return r;
+}
+
+/* The coefficients a sums pass reads: mean always, k1 for SiLU's u and
+ * frozen dx, shift for SiLU (the rest stay zero: no loads that the loop
+ * would carry for nothing). */
+ALWAYS_INLINE bwd_coef_v coef_lanes_sums(const float* coef, uint64_t c, uint64_t j, unsigned writes,
+                                         const vkbn_activation act) {
+    bwd_coef_v r;
+    r.mean = v_loadu(coef + VKBN__BWD_MEAN * c + j);
+    r.db = r.dc = r.shift = r.k1 = v_zero();
+    if (act == VKBN_ACTIVATION_SILU || (writes & VKBN__BWD_WRITE_DX)) r.k1 = v_loadu(coef + VKBN__BWD_K1 * c + j);
+    if (act == VKBN_ACTIVATION_SILU) r.shift = v_loadu(coef + VKBN__BWD_SHIFT * c + j);
+    return r;
+}
+
+static vkbn__cpu_bwd_coef coef_at(const float* coef, uint64_t c, uint64_t j) {
+    vkbn__cpu_bwd_coef r = {coef[VKBN__BWD_MEAN * c + j], coef[VKBN__BWD_INVSTD * c + j],
+                            coef[VKBN__BWD_K1 * c + j],   coef[VKBN__BWD_SHIFT * c + j],
+                            coef[VKBN__BWD_DB * c + j],   coef[VKBN__BWD_DC * c + j]};
+    return r;
+}
+
+/* One vector of element i: g and d. */
+ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, const bwd_coef_v* k, V* d,
+                                const int f16, const vkbn_activation act) {
+    V dy = load_v(t->dy, i, f16);
+    *d = t->x ? v_sub(load_v(t->x, i, f16), k->mean) : v_zero();
+    V a = bwd_reads_act(t, act) ? load_v(t->act, i, f16) : v_zero();
+    return bwd_grad_v(t, dy, a, *d, k->k1, k->shift, act);
+}
+
+ALWAYS_INLINE float bwd_load_grad_s(const vkbn__cpu_bwd_tensors* t, uint64_t i, const vkbn__cpu_bwd_coef* k, float* d,
+                                    const int f16, const vkbn_activation act) {
+    float dy = load_s(t->dy, i, f16);
+    *d = t->x ? load_s(t->x, i, f16) - k->mean : 0.0f;
+    float a = bwd_reads_act(t, act) ? load_s(t->act, i, f16) : 0.0f;
+    return bwd_grad_s(t, dy, a, *d, k->k1, k->shift, act);
+}
+
+ALWAYS_INLINE V bwd_dx_v(const vkbn__cpu_bwd_tensors* t, V g, V d, const bwd_coef_v* k) {
+    if (t->frozen) return v_mul(g, k->k1);
+    return v_fma(k->k1, g, v_fma(k->db, d, k->dc));
+}
+
+ALWAYS_INLINE float bwd_dx_s(const vkbn__cpu_bwd_tensors* t, float g, float d, const vkbn__cpu_bwd_coef* k) {
+    if (t->frozen) return g * k->k1;
+    return s_fma(k->k1, g, s_fma(k->db, d, k->dc));
+}
+
+/* Writes what `writes` asks of element i's vector. */
+ALWAYS_INLINE void bwd_write_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, V g, V d, const bwd_coef_v* k,
+                               unsigned writes, const int f16) {
+    if (writes & VKBN__BWD_WRITE_DZ) store_v(t->dz, i, g, f16, t->stream_dz);
+    if (writes & VKBN__BWD_WRITE_DX) store_v(t->dx, i, bwd_dx_v(t, g, d, k), f16, t->stream);
+}
+
+ALWAYS_INLINE void bwd_write_s(const vkbn__cpu_bwd_tensors* t, uint64_t i, float g, float d,
+                               const vkbn__cpu_bwd_coef* k, unsigned writes, const int f16) {
+    if (writes & VKBN__BWD_WRITE_DZ) store_s(t->dz, i, g, f16);
+    if (writes & VKBN__BWD_WRITE_DX) store_s(t->dx, i, bwd_dx_s(t, g, d, k), f16);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Channels-first                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Lane sums of one channel in progress: an inner pair per lane (at most
+ * BWD_BLOCK values), the outer pair it merges into, and the same for the
+ * scalar tails. */
+typedef struct bwd_acc {
+    V sg, cg, sgd, cgd;     /* inner */
+    V osg, ocg, osgd, ocgd; /* outer */
+    uint32_t count;         /* values per lane in the inner pair */
+    vkbn__cpu_csum tail, otail;
+    uint32_t tail_count;
+} bwd_acc;
+
+static void bwd_acc_flush(bwd_acc* a) {
+    csum_add_v(&a->osg, &a->ocg, a->sg);
+    a->ocg = v_add(a->ocg, a->cg);
+    csum_add_v(&a->osgd, &a->ocgd, a->sgd);
+    a->ocgd = v_add(a->ocgd, a->cgd);
+    a->sg = a->cg = a->sgd = a->cgd = v_zero();
+    a->count = 0;
+}
+
+static void bwd_tail_flush(bwd_acc* a) {
+    a->otail = vkbn__cpu_csum_merge(a->otail, a->tail);
+    memset(&a->tail, 0, sizeof a->tail);
+    a->tail_count = 0;
+}
+
+/* `len` contiguous elements from element i. */
+ALWAYS_INLINE void cf_bwd_run(const vkbn__cpu_bwd_tensors* t, bwd_acc* a, uint64_t i, uint64_t len,
+                              const bwd_coef_v* kv, const vkbn__cpu_bwd_coef* k, unsigned writes, const int f16,
+                              const vkbn_activation act) {
+    const uint64_t end = i + len;
+    while (i + W <= end) {
+        /* Vectors up to the end of the run or of the inner block. */
+        uint64_t nv = (end - i) / W, room = BWD_BLOCK - a->count;
+        if (nv > room) nv = room;
+        const uint64_t stop = i + nv * W;
+        V sg = a->sg, cg = a->cg, sgd = a->sgd, cgd = a->cgd;
+        for (; i < stop; i += W) {
+            V d;
+            V g = bwd_load_grad_v(t, i, kv, &d, f16, act);
+            if (writes) bwd_write_v(t, i, g, d, kv, writes, f16);
+            csum_add_v(&sg, &cg, g);
+            csum_add_v(&sgd, &cgd, v_mul(g, d));
+        }
+        a->sg = sg, a->cg = cg, a->sgd = sgd, a->cgd = cgd;
+        a->count += (uint32_t)nv;
+        if (a->count == BWD_BLOCK) bwd_acc_flush(a);
+    }
+    for (; i < end; ++i) {
+        float d;
+        float g = bwd_load_grad_s(t, i, k, &d, f16, act);
+        if (writes) bwd_write_s(t, i, g, d, k, writes, f16);
+        vkbn__csum_add(&a->tail.sg, &a->tail.cg, g);
+        vkbn__csum_add(&a->tail.sgd, &a->tail.cgd, g * d);
+        if (++a->tail_count == BWD_BLOCK) bwd_tail_flush(a);
+    }
+}
+
+/* The lanes in a fixed tree, then the tails. */
+static vkbn__cpu_csum bwd_acc_finish(bwd_acc* a) {
+    bwd_acc_flush(a);
+    bwd_tail_flush(a);
+    float sg[W], cg[W], sgd[W], cgd[W];
+    v_storeu(sg, a->osg);
+    v_storeu(cg, a->ocg);
+    v_storeu(sgd, a->osgd);
+    v_storeu(cgd, a->ocgd);
+    for (int h = W / 2; h >= 1; h /= 2) {
+        for (int l = 0; l < h; ++l) {
+            vkbn__cpu_csum x = {sg[l], cg[l], sgd[l], cgd[l]}, y = {sg[l + h], cg[l + h], sgd[l + h], cgd[l + h]};
+            x = vkbn__cpu_csum_merge(x, y);
+            sg[l] = x.sg, cg[l] = x.cg, sgd[l] = x.sgd, cgd[l] = x.cgd;
+        }
+    }
+    vkbn__cpu_csum r = {sg[0], cg[0], sgd[0], cgd[0]};
+    return vkbn__cpu_csum_merge(r, a->otail);
+}
+
+ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
+                                           const vkbn__cpu_bwd_coef* k, unsigned writes, const int f16,
+                                           const vkbn_activation act) {
+    bwd_acc a;
+    memset(&a, 0, sizeof a);
+    a.sg = a.cg = a.sgd = a.cgd = a.osg = a.ocg = a.osgd = a.ocgd = v_zero();
+    const bwd_coef_v kv = coef_splat(k);
+    const uint64_t s = t->s, es = f16 ? 2 : 4;
+    uint64_t n = j0 / s, s0 = j0 % s;
+    for (uint64_t j = j0; j < j1; ++n, s0 = 0) {
+        uint64_t len = s - s0;
+        if (len > j1 - j) len = j1 - j;
+        if (j + len < j1) {
+            /* The head of the next row: rows of a channel are C rows apart,
+             * each a short stream the hardware prefetcher must first find. */
+            uint64_t next = ((n + 1) * t->c + c) * s;
+            uint64_t head = s * es < RUN_PREFETCH_HEAD ? s * es : RUN_PREFETCH_HEAD;
+            for (uint64_t b = 0; b < head; b += 64) {
+                __builtin_prefetch(t->dy + next * es + b);
+                if (t->x) __builtin_prefetch(t->x + next * es + b);
+            }
+        }
+        const uint64_t first = (n * t->c + c) * s + s0;
+        const vkbn__cpu_bwd_tensors tl = bwd_local(t, bwd_aligned(t->dx, first, f16), bwd_aligned(t->dz, first, f16));
+        cf_bwd_run(&tl, &a, first, len, &kv, k, writes, f16, act);
+        j += len;
+    }
+    return bwd_acc_finish(&a);
+}
+
+ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i, uint64_t count,
+                                  const vkbn__cpu_bwd_coef* k, unsigned writes, const int f16,
+                                  const vkbn_activation act) {
+    vkbn__cpu_bwd_tensors tl = bwd_local(targ, 0, 0);
+    const vkbn__cpu_bwd_tensors* t = &tl;
+    const uint64_t end = i + count, es = f16 ? 2 : 4;
+    const bwd_coef_v kv = coef_splat(k);
+    uint8_t* lead = (writes & VKBN__BWD_WRITE_DX) ? t->dx : t->dz;
+    if (targ->stream || targ->stream_dz) {
+        /* Peel to the main output's alignment, so the body streams. */
+        while (i < end && ((uintptr_t)(lead + i * es) % (W * es)) != 0) {
+            float d;
+            float g = bwd_load_grad_s(t, i, k, &d, f16, act);
+            bwd_write_s(t, i, g, d, k, writes, f16);
+            ++i;
+        }
+        tl.stream = targ->stream && bwd_aligned(t->dx, i, f16);
+        tl.stream_dz = targ->stream_dz && bwd_aligned(t->dz, i, f16);
+    }
+    for (; i + 2 * W <= end; i += 2 * W) {
+        V d0, d1;
+        V g0 = bwd_load_grad_v(t, i, &kv, &d0, f16, act);
+        V g1 = bwd_load_grad_v(t, i + W, &kv, &d1, f16, act);
+        bwd_write_v(t, i, g0, d0, &kv, writes, f16);
+        bwd_write_v(t, i + W, g1, d1, &kv, writes, f16);
+    }
+    for (; i + W <= end; i += W) {
+        V d;
+        V g = bwd_load_grad_v(t, i, &kv, &d, f16, act);
+        bwd_write_v(t, i, g, d, &kv, writes, f16);
+    }
+    for (; i < end; ++i) {
+        float d;
+        float g = bwd_load_grad_s(t, i, k, &d, f16, act);
+        bwd_write_s(t, i, g, d, k, writes, f16);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Channels-last: lanes are channels, rows walked in memory order (two or    */
+/* three sequential streams, which hardware prefetchers follow). Sums: each  */
+/* tile of CL_BWD_TILE_ROWS rows adds into plain per-channel tile sums (at   */
+/* most 16 roundings deep, within the bound of bwd_sum.glsl's chunks), then  */
+/* each tile sum joins the channel's compensated pair by TwoSum.             */
+/* ------------------------------------------------------------------------ */
+
+#define CL_BWD_TILE_ROWS 16
+#define BWD_PREFETCH_BYTES 4096 /* how far ahead the streams are fetched in software */
+
+/* Software prefetch of the input streams at element i + BWD_PREFETCH_BYTES:
+ * measured, the hardware prefetchers alone leave the sums pass at a third of
+ * the copy bandwidth. Prefetches never fault. */
+ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, const int f16,
+                                const vkbn_activation act) {
+    const uint64_t at = i * (f16 ? 2 : 4) + BWD_PREFETCH_BYTES;
+    __builtin_prefetch(t->dy + at);
+    if (t->x) __builtin_prefetch(t->x + at);
+    if (bwd_reads_act(t, act)) __builtin_prefetch(t->act + at);
+}
+
+/* Once per tile, so kept out of line; and unspecialized: GCC's clones for the
+ * narrow rows' constant c warn (-Waggressive-loop-optimizations) about the
+ * scalar tail loop they never run. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define BWD_OUT_OF_LINE __attribute__((noinline, noclone))
+#else
+#define BWD_OUT_OF_LINE __attribute__((noinline))
+#endif
+
+/* Compensated pairs (s, c) += v for c lanes: s and c arrays. */
+BWD_OUT_OF_LINE static void cl_csum_arrays(uint64_t c, float* s, float* comp, const float* v) {
+    uint64_t j = 0;
+    for (; j + W <= c; j += W) {
+        V a = v_loadu(s + j), b = v_loadu(comp + j);
+        csum_add_v(&a, &b, v_loadu(v + j));
+        v_storeu(s + j, a);
+        v_storeu(comp + j, b);
+    }
+    for (; j < c; ++j) vkbn__csum_add(s + j, comp + j, v[j]);
+}
+
+/* Merges the inner pairs (4 arrays of c) into the outer ones and clears them. */
+static void cl_bwd_flush(uint64_t c, float* outer, float* inner) {
+    for (uint64_t j = 0; j < c; ++j) {
+        vkbn__cpu_csum o = {outer[j], outer[c + j], outer[2 * c + j], outer[3 * c + j]};
+        vkbn__cpu_csum b = {inner[j], inner[c + j], inner[2 * c + j], inner[3 * c + j]};
+        o = vkbn__cpu_csum_merge(o, b);
+        outer[j] = o.sg, outer[c + j] = o.cg, outer[2 * c + j] = o.sgd, outer[3 * c + j] = o.cgd;
+    }
+    memset(inner, 0, 4 * c * sizeof *inner);
+}
+
+/* Whether every row's vectors of an output are aligned. */
+ALWAYS_INLINE int cl_rows_aligned(const uint8_t* base, uint64_t c, const int f16) {
+    return bwd_aligned(base, 0, f16) && c % W == 0;
+}
+
+/* Narrow rows (C = nv W, nv <= CL_NARROW_MAX): the same sums in the same
+ * order, with the coefficients and the tile sums in registers. */
+#define CL_NARROW_MAX 4
+
+ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
+                                      float* sums, unsigned writes, const int f16, const vkbn_activation act,
+                                      const int nv) {
+    const uint64_t c = (uint64_t)nv * W;
+    float* inner = sums + 4 * c;
+    float* tg = sums + 8 * c;
+    float* tgd = tg + c;
+    bwd_coef_v kv[CL_NARROW_MAX];
+    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes_sums(coef, c, (uint64_t)v * W, writes, act);
+    uint64_t tiles = 0;
+    for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
+        const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
+        V a[CL_NARROW_MAX], b[CL_NARROW_MAX];
+        for (int v = 0; v < nv; ++v) a[v] = b[v] = v_zero();
+        for (uint64_t r = rt; r < re; ++r) {
+            for (int v = 0; v < nv; ++v) {
+                const uint64_t i = r * c + (uint64_t)v * W;
+                if ((i * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, i, f16, act);
+                V d;
+                V g = bwd_load_grad_v(t, i, &kv[v], &d, f16, act);
+                if (writes) bwd_write_v(t, i, g, d, &kv[v], writes, f16);
+                a[v] = v_add(a[v], g);
+                b[v] = v_add(b[v], v_mul(g, d));
+            }
+        }
+        for (int v = 0; v < nv; ++v) {
+            v_storeu(tg + v * W, a[v]);
+            v_storeu(tgd + v * W, b[v]);
+        }
+        cl_csum_arrays(c, inner, inner + c, tg);
+        cl_csum_arrays(c, inner + 2 * c, inner + 3 * c, tgd);
+        if (++tiles == BWD_BLOCK) {
+            cl_bwd_flush(c, sums, inner);
+            tiles = 0;
+        }
+    }
+    cl_bwd_flush(c, sums, inner);
+}
+
+ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
+                                 float* sums, unsigned writes, const int f16, const vkbn_activation act) {
+    const vkbn__cpu_bwd_tensors tl =
+        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, f16), cl_rows_aligned(targ->dz, targ->c, f16));
+    const vkbn__cpu_bwd_tensors* t = &tl;
+    const uint64_t c = t->c, cv = c / W * W;
+    if (c % W == 0 && c / W <= CL_NARROW_MAX) {
+        memset(sums, 0, 10 * c * sizeof *sums);
+        switch (c / W) {
+        case 1: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 1); return;
+        case 2: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 2); return;
+        case 3: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 3); return;
+        default: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 4); return;
+        }
+    }
+    float* inner = sums + 4 * c;
+    float* tg = sums + 8 * c; /* tile sums of g, then of g d */
+    float* tgd = tg + c;
+    memset(sums, 0, 10 * c * sizeof *sums);
+    uint64_t tiles = 0;
+    for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
+        const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
+        memset(tg, 0, 2 * c * sizeof *tg);
+        uint64_t r = rt;
+        for (; r < re; ++r) {
+            uint64_t j = 0;
+            for (; j < cv; j += W) {
+                const bwd_coef_v kv = coef_lanes_sums(coef, c, j, writes, act);
+                const uint64_t i = r * c + j;
+                if ((i * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, i, f16, act);
+                V d;
+                V g = bwd_load_grad_v(t, i, &kv, &d, f16, act);
+                if (writes) bwd_write_v(t, i, g, d, &kv, writes, f16);
+                v_storeu(tg + j, v_add(v_loadu(tg + j), g));
+                v_storeu(tgd + j, v_add(v_loadu(tgd + j), v_mul(g, d)));
+            }
+            for (; j < c; ++j) {
+                const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
+                const uint64_t i = r * c + j;
+                float d;
+                float g = bwd_load_grad_s(t, i, &k, &d, f16, act);
+                if (writes) bwd_write_s(t, i, g, d, &k, writes, f16);
+                tg[j] += g;
+                tgd[j] += g * d;
+            }
+        }
+        cl_csum_arrays(c, inner, inner + c, tg);
+        cl_csum_arrays(c, inner + 2 * c, inner + 3 * c, tgd);
+        /* The plain sums of errors run over at most BWD_BLOCK tiles. */
+        if (++tiles == BWD_BLOCK) {
+            cl_bwd_flush(c, sums, inner);
+            tiles = 0;
+        }
+    }
+    cl_bwd_flush(c, sums, inner);
+}
+
+ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
+                                       unsigned writes, const int f16, const vkbn_activation act, const int nv) {
+    const uint64_t c = (uint64_t)nv * W;
+    bwd_coef_v kv[CL_NARROW_MAX];
+    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes(coef, c, (uint64_t)v * W);
+    for (uint64_t r = r0; r < r1; ++r) {
+        for (int v = 0; v < nv; ++v) {
+            const uint64_t i = r * c + (uint64_t)v * W;
+            if ((i * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, i, f16, act);
+            V d;
+            V g = bwd_load_grad_v(t, i, &kv[v], &d, f16, act);
+            bwd_write_v(t, i, g, d, &kv[v], writes, f16);
+        }
+    }
+}
+
+ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
+                                  unsigned writes, const int f16, const vkbn_activation act) {
+    const vkbn__cpu_bwd_tensors tl =
+        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, f16), cl_rows_aligned(targ->dz, targ->c, f16));
+    const vkbn__cpu_bwd_tensors* t = &tl;
+    const uint64_t c = t->c, cv = c / W * W;
+    if (c % W == 0 && c / W <= CL_NARROW_MAX) {
+        switch (c / W) {
+        case 1: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 1); return;
+        case 2: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 2); return;
+        case 3: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 3); return;
+        default: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 4); return;
+        }
+    }
+    uint64_t r = r0;
+    for (; r < r1; ++r) {
+        uint64_t j = 0;
+        for (; j < cv; j += W) {
+            const bwd_coef_v kv = coef_lanes(coef, c, j);
+            if (((r * c + j) * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, r * c + j, f16, act);
+            V d;
+            V g = bwd_load_grad_v(t, r * c + j, &kv, &d, f16, act);
+            bwd_write_v(t, r * c + j, g, d, &kv, writes, f16);
+        }
+        for (; j < c; ++j) {
+            const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
+            float d;
+            float g = bwd_load_grad_s(t, r * c + j, &k, &d, f16, act);
+            bwd_write_s(t, r * c + j, g, d, &k, writes, f16);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Instantiation for every (dtype, activation)                               */
+/* ------------------------------------------------------------------------ */
+
+#define BWD_DISPATCH(CALL)                                          \
+    switch (t->activation) {                                        \
+    case VKBN_ACTIVATION_RELU:                                      \
+        if (t->f16) CALL(1, VKBN_ACTIVATION_RELU);                  \
+        else CALL(0, VKBN_ACTIVATION_RELU);                         \
+        break;                                                      \
+    case VKBN_ACTIVATION_LEAKY_RELU:                                \
+        if (t->f16) CALL(1, VKBN_ACTIVATION_LEAKY_RELU);            \
+        else CALL(0, VKBN_ACTIVATION_LEAKY_RELU);                   \
+        break;                                                      \
+    case VKBN_ACTIVATION_CLAMP:                                     \
+        if (t->f16) CALL(1, VKBN_ACTIVATION_CLAMP);                 \
+        else CALL(0, VKBN_ACTIVATION_CLAMP);                        \
+        break;                                                      \
+    case VKBN_ACTIVATION_SILU:                                      \
+        if (t->f16) CALL(1, VKBN_ACTIVATION_SILU);                  \
+        else CALL(0, VKBN_ACTIVATION_SILU);                         \
+        break;                                                      \
+    case VKBN_ACTIVATION_NONE:                                      \
+    default:                                                        \
+        if (t->f16) CALL(1, VKBN_ACTIVATION_NONE);                  \
+        else CALL(0, VKBN_ACTIVATION_NONE);                         \
+        break;                                                      \
+    }
+
+static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
+                                  const vkbn__cpu_bwd_coef* k, unsigned writes) {
+    vkbn__cpu_csum r = {0.0f, 0.0f, 0.0f, 0.0f};
+#define CF_SUMS_CALL(F16, ACT) r = cf_bwd_sums_t(t, c, j0, j1, k, writes, F16, ACT)
+    BWD_DISPATCH(CF_SUMS_CALL)
+#undef CF_SUMS_CALL
+    return r;
+}
+
+static void cf_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count,
+                         const vkbn__cpu_bwd_coef* k, unsigned writes) {
+#define CF_APPLY_CALL(F16, ACT) cf_bwd_apply_t(t, offset, count, k, writes, F16, ACT)
+    BWD_DISPATCH(CF_APPLY_CALL)
+#undef CF_APPLY_CALL
+}
+
+static void cl_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums,
+                        unsigned writes) {
+#define CL_SUMS_CALL(F16, ACT) cl_bwd_sums_t(t, r0, r1, coef, sums, writes, F16, ACT)
+    BWD_DISPATCH(CL_SUMS_CALL)
+#undef CL_SUMS_CALL
+}
+
+static void cl_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
+                         unsigned writes) {
+#define CL_APPLY_CALL(F16, ACT) cl_bwd_apply_t(t, r0, r1, coef, writes, F16, ACT)
+    BWD_DISPATCH(CL_APPLY_CALL)
+#undef CL_APPLY_CALL
+}
