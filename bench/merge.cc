@@ -46,7 +46,7 @@ void stats_merge(benchmark::State& state) {
     benchmark::DoNotOptimize(out.mean);
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations() * ranks * c); // items: one rank's channel merged
+  state.SetItemsProcessed(state.iterations() * ranks * c);  // items: one rank's channel merged
 }
 
 void sums_merge(benchmark::State& state) {
@@ -58,7 +58,7 @@ void sums_merge(benchmark::State& state) {
     benchmark::DoNotOptimize(out.sum_g);
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations() * ranks * c); // items: one rank's channel merged
+  state.SetItemsProcessed(state.iterations() * ranks * c);  // items: one rank's channel merged
 }
 
 }  // namespace

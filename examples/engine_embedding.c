@@ -27,21 +27,21 @@
 #include "vkbn/vkbn.h"
 #include "reference.h" /* vkbn's fp64 test reference (testing/) */
 
-#define CHECK_VK(call)                                                            \
-    do {                                                                          \
-        VkResult vr_ = (call);                                                    \
-        if (vr_ != VK_SUCCESS) {                                                  \
-            fprintf(stderr, "engine: %s failed (%d)\n", #call, (int)vr_);          \
-            exit(1);                                                              \
-        }                                                                         \
+#define CHECK_VK(call)                                                    \
+    do {                                                                  \
+        VkResult vr_ = (call);                                            \
+        if (vr_ != VK_SUCCESS) {                                          \
+            fprintf(stderr, "engine: %s failed (%d)\n", #call, (int)vr_); \
+            exit(1);                                                      \
+        }                                                                 \
     } while (0)
-#define CHECK_BN(call)                                                                    \
-    do {                                                                                  \
-        vkbn_result r_ = (call);                                                          \
-        if (r_ != VKBN_SUCCESS) {                                                         \
+#define CHECK_BN(call)                                                                                \
+    do {                                                                                              \
+        vkbn_result r_ = (call);                                                                      \
+        if (r_ != VKBN_SUCCESS) {                                                                     \
             fprintf(stderr, "vkbn: %s: %s (%s)\n", #call, vkbn_last_error(), vkbn_result_string(r_)); \
-            exit(1);                                                                      \
-        }                                                                                 \
+            exit(1);                                                                                  \
+        }                                                                                             \
     } while (0)
 
 static unsigned validation_messages;
@@ -94,9 +94,8 @@ static gpu_buffer make_buffer(VkPhysicalDevice pd, VkDevice dev, VkDeviceSize si
         fprintf(stderr, "engine: no memory type with flags 0x%x\n", want);
         exit(1);
     }
-    VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                                .allocationSize = req.size,
-                                .memoryTypeIndex = type};
+    VkMemoryAllocateInfo mai = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = type};
     CHECK_VK(vkAllocateMemory(dev, &mai, NULL, &b.memory));
     CHECK_VK(vkBindBufferMemory(dev, b.buffer, b.memory, 0));
     if (want & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) CHECK_VK(vkMapMemory(dev, b.memory, 0, VK_WHOLE_SIZE, 0, &b.map));
@@ -105,8 +104,8 @@ static gpu_buffer make_buffer(VkPhysicalDevice pd, VkDevice dev, VkDeviceSize si
 
 static void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
                     VkAccessFlags dst_access) {
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src_access,
-                          .dstAccessMask = dst_access};
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src_access, .dstAccessMask = dst_access};
     vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
@@ -163,13 +162,13 @@ int main(void) {
     CHECK_VK(vr);
     VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
     if (validation) {
-        VkDebugUtilsMessengerCreateInfoEXT mci = {
-            .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-            .messageSeverity =
-                VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
-            .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                           VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
-            .pfnUserCallback = on_message};
+        VkDebugUtilsMessengerCreateInfoEXT mci = {.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+                                                  .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                                                                     VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                                                  .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                                                                 VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                                                                 VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+                                                  .pfnUserCallback = on_message};
         PFN_vkCreateDebugUtilsMessengerEXT create =
             (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT");
         CHECK_VK(create(instance, &mci, NULL, &messenger));
@@ -244,13 +243,14 @@ int main(void) {
     VkDeviceSize after = at.y2 + t2bytes;
 
     vkbn_tensor_desc t = {.n = N, .c = C, .spatial_rank = 2, .spatial = {H, W}, .layout = VKBN_LAYOUT_CHANNELS_FIRST};
-    vkbn_tensor_desc t2 = {.n = N2, .c = C, .spatial_rank = 2, .spatial = {H2, W2}, .layout = VKBN_LAYOUT_CHANNELS_FIRST};
+    vkbn_tensor_desc t2 = {
+        .n = N2, .c = C, .spatial_rank = 2, .spatial = {H2, W2}, .layout = VKBN_LAYOUT_CHANNELS_FIRST};
 
     /* vkbn wraps the whole VkBuffer once; each argument is a view at its offset. */
-    gpu_buffer big = make_buffer(pd, dev, 4u << 20,
-                                 VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                     VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                 VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    gpu_buffer big = make_buffer(
+        pd, dev, 4u << 20,
+        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+        VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     vkbn_buffer whole;
     CHECK_BN(vkbn_buffer_wrap(ctx, big.buffer, 0, 4u << 20, &whole));
 #define VIEW(name, off, bytes) \
@@ -309,13 +309,14 @@ int main(void) {
     printf("plans: %s\n       %s\n", vkbn_plan_describe(train_plan), vkbn_plan_describe(infer_plan));
 
     /* ---- Host data, in a staging buffer laid out like the big buffer ---- */
-    gpu_buffer staging = make_buffer(pd, dev, at.end,
-                                     VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                     VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+    gpu_buffer staging =
+        make_buffer(pd, dev, at.end, VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
     uint8_t* host = staging.map;
     unsigned seed = 12345;
     float* hx = (float*)(host + at.x);
-    for (VkDeviceSize i = 0; i < tbytes / 4; ++i) hx[i] = 3.0f * frand(&seed) - 1.0f + 0.1f * (float)((i / (H * W)) % C);
+    for (VkDeviceSize i = 0; i < tbytes / 4; ++i)
+        hx[i] = 3.0f * frand(&seed) - 1.0f + 0.1f * (float)((i / (H * W)) % C);
     for (int c = 0; c < C; ++c) {
         ((float*)(host + at.weight))[c] = 0.5f + frand(&seed);
         ((float*)(host + at.bias))[c] = frand(&seed) - 0.5f;
@@ -392,8 +393,9 @@ int main(void) {
     double* ry = malloc(tbytes / 4 * sizeof(double));
     double* ry2 = malloc(t2bytes / 4 * sizeof(double));
     double mean[C], invstd[C], var[C];
-    ref_forward_training rt = {sh, rx, NULL, rw, rb, rrm, rrv, VKBN_DEFAULT_EPS, VKBN_DEFAULT_MOMENTUM, 0,
-                               VKBN_ACTIVATION_NONE, ry, mean, invstd, var};
+    ref_forward_training rt = {
+        sh, rx,   NULL,   rw, rb, rrm, rrv, VKBN_DEFAULT_EPS, VKBN_DEFAULT_MOMENTUM, 0, VKBN_ACTIVATION_NONE,
+        ry, mean, invstd, var};
     ref_batchnorm_forward_training(&rt); /* updates rrm, rrv as the device did */
     ref_forward_inference ri = {sh2, rx2, rz2, rw, rb, rrm, rrv, VKBN_DEFAULT_EPS, VKBN_ACTIVATION_RELU, ry2};
     ref_batchnorm_forward_inference(&ri);
@@ -412,8 +414,8 @@ int main(void) {
     /* ---- Teardown: vkbn first, then the engine's own objects ---- */
     vkbn_plan_destroy(train_plan);
     vkbn_plan_destroy(infer_plan);
-    vkbn_buffer views[] = {x, y, weight, bias, running_mean, running_var, save_mean, save_invstd, x2, z2, y2,
-                           scratch, whole};
+    vkbn_buffer views[] = {x,           y,  weight, bias, running_mean, running_var, save_mean,
+                           save_invstd, x2, z2,     y2,   scratch,      whole};
     for (size_t i = 0; i < sizeof views / sizeof views[0]; ++i) vkbn_buffer_destroy(views[i]);
     vkbn_context_destroy(ctx);
     vkDestroyFence(dev, fence, NULL);

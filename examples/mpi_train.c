@@ -24,7 +24,6 @@
 #define S 256
 #define STEPS 60
 
-
 static uint64_t g_state;
 static double uniform(void) {
     g_state = g_state * 6364136223846793005ull + 1442695040888963407ull;
@@ -35,13 +34,13 @@ static double normal(void) {
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-#define TRY(call)                                                                               \
-    do {                                                                                        \
-        vkbn_result r_ = (call);                                                                \
-        if (r_ != VKBN_SUCCESS) {                                                               \
-            fprintf(stderr, "rank %d: %s: %s\n", rank, #call, vkbn_last_error());               \
-            MPI_Abort(MPI_COMM_WORLD, 1);                                                       \
-        }                                                                                       \
+#define TRY(call)                                                                 \
+    do {                                                                          \
+        vkbn_result r_ = (call);                                                  \
+        if (r_ != VKBN_SUCCESS) {                                                 \
+            fprintf(stderr, "rank %d: %s: %s\n", rank, #call, vkbn_last_error()); \
+            MPI_Abort(MPI_COMM_WORLD, 1);                                         \
+        }                                                                         \
     } while (0)
 
 int main(int argc, char** argv) {

@@ -20,25 +20,27 @@
 #include <stdint.h>
 #define KP_U32 uint32_t
 #define KP_F32 float
-#define KP_STRUCT(name) typedef struct name name; struct name
+#define KP_STRUCT(name)       \
+    typedef struct name name; \
+    struct name
 #endif
 
 /* Specialization constants shared by the kernels. */
-#define SPEC_WG_SIZE 0        /* workgroup size (power of two) */
-#define SPEC_ACTIVATION 1     /* vkbn_activation */
+#define SPEC_WG_SIZE 0    /* workgroup size (power of two) */
+#define SPEC_ACTIVATION 1 /* vkbn_activation */
 #define SPEC_HAS_RESIDUAL 2
 #define SPEC_HAS_WEIGHT 3
 #define SPEC_HAS_BIAS 4
-#define SPEC_HAS_RUNNING 5    /* update running statistics */
-#define SPEC_SAVE_MASK 6      /* bit 0: write save_mean; bit 1: write save_invstd */
-#define SPEC_FUSED 7          /* stats kernels: normalize in the same dispatch */
-#define SPEC_CHANNELS_LAST 8  /* apply kernel: layout */
-#define SPEC_INFERENCE 9      /* apply kernel: parameters from running statistics */
-#define SPEC_CL_THREADS_X 10  /* stats_cl: threads along channels (WG / this along rows) */
-#define SPEC_ITEMS 11         /* apply / copy: vector items per thread */
+#define SPEC_HAS_RUNNING 5   /* update running statistics */
+#define SPEC_SAVE_MASK 6     /* bit 0: write save_mean; bit 1: write save_invstd */
+#define SPEC_FUSED 7         /* stats kernels: normalize in the same dispatch */
+#define SPEC_CHANNELS_LAST 8 /* apply kernel: layout */
+#define SPEC_INFERENCE 9     /* apply kernel: parameters from running statistics */
+#define SPEC_CL_THREADS_X 10 /* stats_cl: threads along channels (WG / this along rows) */
+#define SPEC_ITEMS 11        /* apply / copy: vector items per thread */
 /* Backward kernels (bwd_*.comp). */
-#define SPEC_BWD_FROZEN 12    /* statistics from running_mean / running_var (else save_mean / save_invstd) */
-#define SPEC_BWD_WRITES 13    /* what this dispatch writes: BWD_WRITE_* bits */
+#define SPEC_BWD_FROZEN 12 /* statistics from running_mean / running_var (else save_mean / save_invstd) */
+#define SPEC_BWD_WRITES 13 /* what this dispatch writes: BWD_WRITE_* bits */
 #define SPEC_COUNT 14
 
 #define BWD_WRITE_DX 1u
@@ -56,10 +58,10 @@
 #define BIND_STATS_RUNNING_VAR 6
 #define BIND_STATS_SAVE_MEAN 7
 #define BIND_STATS_SAVE_INVSTD 8
-#define BIND_STATS_PARTIALS 9   /* scratch: (count, mean, M2) per channel and slice */
-#define BIND_STATS_COUNTERS 10  /* scratch: finished-slice counters, one per channel group */
-#define BIND_STATS_CHANNEL 11   /* scratch: pivot | mean | scale | shift, each c_pad floats */
-#define BIND_STATS_PIVOT 12     /* x's first sample: each channel's first element is its pivot */
+#define BIND_STATS_PARTIALS 9  /* scratch: (count, mean, M2) per channel and slice */
+#define BIND_STATS_COUNTERS 10 /* scratch: finished-slice counters, one per channel group */
+#define BIND_STATS_CHANNEL 11  /* scratch: pivot | mean | scale | shift, each c_pad floats */
+#define BIND_STATS_PIVOT 12    /* x's first sample: each channel's first element is its pivot */
 #define BIND_STATS_COUNT 13
 
 /* Bindings of the apply kernel (normalize + fusions). */
@@ -131,21 +133,21 @@ KP_STRUCT(kp_fastdiv) {
  * channel c: items [g * slice_len, min((g + 1) * slice_len, m_v)) of the
  * channel in this window, where item j lies at ((j / sv) * C + c) * sv + j % sv. */
 KP_STRUCT(kp_stats_cf) {
-    KP_U32 channels;      /* C */
-    KP_U32 c_base;        /* first channel of this dispatch */
-    KP_U32 m_v;           /* items per channel in this window (n_window * sv) */
-    KP_U32 slice_len;     /* items per slice */
-    KP_U32 slice_base;    /* first partial slot of this window */
-    KP_U32 slices_total;  /* partial slots per channel over all windows */
+    KP_U32 channels;     /* C */
+    KP_U32 c_base;       /* first channel of this dispatch */
+    KP_U32 m_v;          /* items per channel in this window (n_window * sv) */
+    KP_U32 slice_len;    /* items per slice */
+    KP_U32 slice_base;   /* first partial slot of this window */
+    KP_U32 slices_total; /* partial slots per channel over all windows */
     KP_U32 x_base;
     KP_U32 y_base;
     KP_U32 z_base;
     KP_F32 eps;
-    KP_F32 factor;        /* running-average weight of this batch */
-    KP_F32 var_correction;/* m / (m - 1), or 1 for a biased running variance */
-    KP_U32 c_pad;         /* stride of the channel scratch arrays */
-    KP_U32 pivot_base;    /* item offset of x's first sample in the pivot binding */
-    kp_fastdiv sv;        /* spatial size in items */
+    KP_F32 factor;         /* running-average weight of this batch */
+    KP_F32 var_correction; /* m / (m - 1), or 1 for a biased running variance */
+    KP_U32 c_pad;          /* stride of the channel scratch arrays */
+    KP_U32 pivot_base;     /* item offset of x's first sample in the pivot binding */
+    kp_fastdiv sv;         /* spatial size in items */
     kp_channel_bases ch;
     kp_activation act;
 };
@@ -154,13 +156,13 @@ KP_STRUCT(kp_stats_cf) {
  * [g * slice_rows, min((g + 1) * slice_rows, rows)) of channel items
  * [cg * threads_x, (cg + 1) * threads_x). Item (r, cv) lies at r * cv_count + cv. */
 KP_STRUCT(kp_stats_cl) {
-    KP_U32 channels;      /* C */
-    KP_U32 cv_count;      /* C / VEC */
-    KP_U32 rows;          /* rows (n * spatial) in this window */
+    KP_U32 channels; /* C */
+    KP_U32 cv_count; /* C / VEC */
+    KP_U32 rows;     /* rows (n * spatial) in this window */
     KP_U32 slice_rows;
     KP_U32 slice_base;
     KP_U32 slices_total;
-    KP_U32 cg_base;       /* first channel group of this dispatch */
+    KP_U32 cg_base; /* first channel group of this dispatch */
     KP_U32 x_base;
     KP_U32 y_base;
     KP_U32 z_base;
@@ -177,15 +179,15 @@ KP_STRUCT(kp_stats_cl) {
  * (i / inner) % C with inner = spatial items; channels-last: channel item =
  * i % cv_count. */
 KP_STRUCT(kp_apply) {
-    KP_U32 total_v;       /* items in this window */
+    KP_U32 total_v; /* items in this window */
     KP_U32 x_base;
     KP_U32 y_base;
     KP_U32 z_base;
-    KP_F32 eps;           /* inference */
-    KP_U32 c_pad;         /* training: stride of the channel scratch arrays */
-    KP_U32 groups_x;      /* workgroups along x of the dispatch (for 2-D grids) */
-    kp_fastdiv inner;     /* channels-first: spatial items; channels-last: channel items */
-    kp_fastdiv channels;  /* channels-first: C */
+    KP_F32 eps;          /* inference */
+    KP_U32 c_pad;        /* training: stride of the channel scratch arrays */
+    KP_U32 groups_x;     /* workgroups along x of the dispatch (for 2-D grids) */
+    kp_fastdiv inner;    /* channels-first: spatial items; channels-last: channel items */
+    kp_fastdiv channels; /* channels-first: C */
     kp_channel_bases ch;
     kp_activation act;
 };
@@ -232,8 +234,8 @@ KP_STRUCT(kp_bwd_stats_cf) {
     KP_U32 slice_len;
     KP_U32 slice_base;
     KP_U32 slices_total;
-    KP_F32 eps;           /* frozen: added to running_var */
-    KP_F32 inv_m;         /* 1 / m */
+    KP_F32 eps;   /* frozen: added to running_var */
+    KP_F32 inv_m; /* 1 / m */
     kp_fastdiv sv;
     kp_bwd_tensors t;
     kp_bwd_vectors ch;
@@ -265,7 +267,7 @@ KP_STRUCT(kp_bwd_apply) {
     KP_U32 total_v;
     KP_U32 groups_x;
     KP_F32 eps;
-    KP_F32 inv_m;         /* unused: keeps bwd_common.glsl's view of p uniform */
+    KP_F32 inv_m; /* unused: keeps bwd_common.glsl's view of p uniform */
     kp_fastdiv inner;
     kp_fastdiv channels;
     kp_bwd_tensors t;
@@ -275,8 +277,8 @@ KP_STRUCT(kp_bwd_apply) {
 };
 
 KP_STRUCT(kp_copy) {
-    KP_U32 words;         /* 32-bit words to copy */
-    KP_U32 src_base;      /* in words */
+    KP_U32 words;    /* 32-bit words to copy */
+    KP_U32 src_base; /* in words */
     KP_U32 dst_base;
     KP_U32 groups_x;
 };

@@ -65,7 +65,8 @@ void bwd_case_describe(const bwd_case* c, char* out, size_t size) {
     static const char* const names[] = {"dx", "dw", "db", "dz"};
     at = 0;
     for (int b = 0; b < 4; ++b) {
-        if (c->outputs & (1u << b)) at += (size_t)snprintf(outs + at, sizeof outs - at, "%s%s", at ? "+" : " ", names[b]);
+        if (c->outputs & (1u << b))
+            at += (size_t)snprintf(outs + at, sizeof outs - at, "%s%s", at ? "+" : " ", names[b]);
     }
     static const char* const data_names[] = {"", " data=mean1e4", " data=constant-ch0", " data=outlier"};
     at = 0;
@@ -90,7 +91,7 @@ void bwd_case_describe(const bwd_case* c, char* out, size_t size) {
 typedef struct host_data {
     ref_shape shape;
     uint64_t count;
-    float *x, *dy, *y, *z;                       /* tensors, as stored */
+    float *x, *dy, *y, *z;                          /* tensors, as stored */
     float *weight, *bias, *mean, *invstd, *rm, *rv; /* c floats */
 } host_data;
 
@@ -202,7 +203,8 @@ static int host_alloc(const bwd_case* c, host_data* h) {
     if (c->dy_data == BWD_DY_SPIKE) {
         const ref_shape* sh = &h->shape;
         for (uint64_t ch = 0; ch < sh->c; ++ch)
-            for (uint64_t k = 0; k < sh->n * sh->s; ++k) h->dy[ref_index(sh, k / sh->s, ch, k % sh->s)] = k ? 1.7e-9f : 1.0f;
+            for (uint64_t k = 0; k < sh->n * sh->s; ++k)
+                h->dy[ref_index(sh, k / sh->s, ch, k % sh->s)] = k ? 1.7e-9f : 1.0f;
     }
     if (run_forward(c, h) != 0) {
         host_free(h);
@@ -272,7 +274,11 @@ static vkbn_result make_buffers(vkbn_context ctx, const bwd_case* c, const host_
     uint64_t bytes = h->count * vkbn_dtype_size(c->tensor.dtype), cc = h->shape.c;
     vkbn_dtype dt = c->tensor.dtype;
     const float* uploads[T_COUNT] = {h->x, h->dy, h->y, h->z, NULL, NULL};
-    bool wanted[T_COUNT] = {true, true, true, c->residual != 0, (c->outputs & BWD_OUT_DX) && !c->in_place,
+    bool wanted[T_COUNT] = {true,
+                            true,
+                            true,
+                            c->residual != 0,
+                            (c->outputs & BWD_OUT_DX) && !c->in_place,
                             (c->outputs & BWD_OUT_DRESIDUAL) != 0};
     vkbn_result res = VKBN_SUCCESS;
     for (int t = 0; t < T_COUNT && res == VKBN_SUCCESS; ++t) {
@@ -281,8 +287,14 @@ static vkbn_result make_buffers(vkbn_context ctx, const bwd_case* c, const host_
         if (res == VKBN_SUCCESS && uploads[t]) res = case_upload_tensor(tensor(d, t), uploads[t], h->count, dt);
     }
     const float* vecs[V_COUNT] = {h->weight, h->bias, h->mean, h->invstd, h->rm, h->rv, NULL, NULL};
-    bool vwanted[V_COUNT] = {c->affine != 0, c->affine != 0, !c->frozen, !c->frozen, c->frozen != 0,
-                             c->frozen != 0, (c->outputs & BWD_OUT_DWEIGHT) != 0, (c->outputs & BWD_OUT_DBIAS) != 0};
+    bool vwanted[V_COUNT] = {c->affine != 0,
+                             c->affine != 0,
+                             !c->frozen,
+                             !c->frozen,
+                             c->frozen != 0,
+                             c->frozen != 0,
+                             (c->outputs & BWD_OUT_DWEIGHT) != 0,
+                             (c->outputs & BWD_OUT_DBIAS) != 0};
     for (int v = 0; v < V_COUNT && res == VKBN_SUCCESS; ++v) {
         if (vwanted[v]) res = upload_vec(ctx, vecs[v], cc, &d->vec[v]);
     }
@@ -356,12 +368,11 @@ static int device_run(vkbn_context ctx, const bwd_case* c, const host_data* h, o
 
 typedef struct ref_data {
     double *x, *dy, *y, *z, *w, *b, *mean, *invstd, *rm, *rv; /* inputs */
-    double *dx, *dz, *dw, *db;                                 /* outputs */
+    double *dx, *dz, *dw, *db;                                /* outputs */
 } ref_data;
 
 static void ref_free(ref_data* d) {
-    double* all[] = {d->x, d->dy, d->y, d->z, d->w, d->b, d->mean, d->invstd, d->rm, d->rv,
-                     d->dx, d->dz, d->dw, d->db};
+    double* all[] = {d->x, d->dy, d->y, d->z, d->w, d->b, d->mean, d->invstd, d->rm, d->rv, d->dx, d->dz, d->dw, d->db};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) free(all[i]);
     memset(d, 0, sizeof *d);
 }
@@ -383,8 +394,8 @@ static int reference(const bwd_case* c, const host_data* h, ref_data* d) {
     d->dz = malloc(n * sizeof(double));
     d->dw = malloc(cc * sizeof(double));
     d->db = malloc(cc * sizeof(double));
-    if (!d->x || !d->dy || !d->y || !d->z || !d->w || !d->b || !d->mean || !d->invstd || !d->rm || !d->rv ||
-        !d->dx || !d->dz || !d->dw || !d->db) {
+    if (!d->x || !d->dy || !d->y || !d->z || !d->w || !d->b || !d->mean || !d->invstd || !d->rm || !d->rv || !d->dx ||
+        !d->dz || !d->dw || !d->db) {
         ref_free(d);
         return -1;
     }
@@ -427,15 +438,13 @@ static void scaled(double* slot, double got, double want, double tol) {
 /* A bound on the kernel's error in g = dy act'(u) (see the top comment). */
 static double grad_error(const bwd_case* c, double dy, double g, double u, double u_terms) {
     switch (c->activation) {
-    case VKBN_ACTIVATION_LEAKY_RELU:
-        return ROUNDOFF * fabs(g);
-    case VKBN_ACTIVATION_SILU: {
-        double s = 1.0 / (1.0 + exp(-u));
-        return fabs(dy) * SLACK * ROUNDOFF * (s * (1.0 + fabs(u)) * (1.0 + fabs(u)) + 0.5 * u_terms) +
-               ROUNDOFF * fabs(g);
-    }
-    default:
-        return 0.0;
+        case VKBN_ACTIVATION_LEAKY_RELU: return ROUNDOFF * fabs(g);
+        case VKBN_ACTIVATION_SILU: {
+            double s = 1.0 / (1.0 + exp(-u));
+            return fabs(dy) * SLACK * ROUNDOFF * (s * (1.0 + fabs(u)) * (1.0 + fabs(u)) + 0.5 * u_terms) +
+                   ROUNDOFF * fabs(g);
+        }
+        default: return 0.0;
     }
 }
 
@@ -454,8 +463,8 @@ static void check(const bwd_case* c, const host_data* h, const ref_data* ref, co
                 uint64_t i = ref_index(sh, n, ch, s);
                 double xhat = (ref->x[i] - mean) * invstd, g = ref->dz[i];
                 double z = c->residual ? ref->z[i] : 0.0;
-                double dg = grad_error(c, ref->dy[i], g, gamma * xhat + beta + z,
-                                       fabs(gamma * xhat) + fabs(beta) + fabs(z));
+                double dg =
+                    grad_error(c, ref->dy[i], g, gamma * xhat + beta + z, fabs(gamma * xhat) + fabs(beta) + fabs(z));
                 a_g += fabs(g);
                 a_t += fabs(g * xhat);
                 e_g += dg;
@@ -471,8 +480,8 @@ static void check(const bwd_case* c, const host_data* h, const ref_data* ref, co
                 uint64_t i = ref_index(sh, n, ch, s);
                 double xhat = (ref->x[i] - mean) * invstd, g = ref->dz[i];
                 double z = c->residual ? ref->z[i] : 0.0;
-                double dg = grad_error(c, ref->dy[i], g, gamma * xhat + beta + z,
-                                       fabs(gamma * xhat) + fabs(beta) + fabs(z));
+                double dg =
+                    grad_error(c, ref->dy[i], g, gamma * xhat + beta + z, fabs(gamma * xhat) + fabs(beta) + fabs(z));
                 if (c->outputs & BWD_OUT_DRESIDUAL) {
                     double tol = SLACK * ROUNDOFF * fabs(g) + dg + TINY;
                     if (f16) tol += fabs(g) / 1024.0 + ROUNDOFF;

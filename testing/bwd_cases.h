@@ -17,13 +17,7 @@ extern "C" {
 #endif
 
 /* Which outputs the case asks for. */
-enum {
-    BWD_OUT_DX = 1,
-    BWD_OUT_DWEIGHT = 2,
-    BWD_OUT_DBIAS = 4,
-    BWD_OUT_DRESIDUAL = 8,
-    BWD_OUT_ALL = 15
-};
+enum { BWD_OUT_DX = 1, BWD_OUT_DWEIGHT = 2, BWD_OUT_DBIAS = 4, BWD_OUT_DRESIDUAL = 8, BWD_OUT_ALL = 15 };
 
 /* dy's distribution. */
 typedef enum bwd_dy_data {
@@ -37,18 +31,18 @@ typedef enum bwd_dy_data {
 
 typedef struct bwd_case {
     vkbn_tensor_desc tensor;
-    int frozen;                  /* statistics from running_mean / running_var */
-    int affine;                  /* weight and bias given */
-    int residual;                /* the forward added a residual z (passed to the backward) */
+    int frozen;   /* statistics from running_mean / running_var */
+    int affine;   /* weight and bias given */
+    int residual; /* the forward added a residual z (passed to the backward) */
     vkbn_activation activation;
     float activation_alpha;
     float activation_beta;
-    unsigned outputs;            /* BWD_OUT_* */
+    unsigned outputs; /* BWD_OUT_* */
     float eps;
-    uint32_t reduction_split;    /* 0: vkbn chooses */
-    int in_place;                /* dx is dy's buffer */
-    uint64_t offset_bytes;       /* tensors at this offset inside larger buffers */
-    case_data data;              /* x's distribution, as for the forward cases */
+    uint32_t reduction_split; /* 0: vkbn chooses */
+    int in_place;             /* dx is dy's buffer */
+    uint64_t offset_bytes;    /* tensors at this offset inside larger buffers */
+    case_data data;           /* x's distribution, as for the forward cases */
     bwd_dy_data dy_data;
     uint64_t seed;
 } bwd_case;
@@ -64,8 +58,8 @@ typedef struct bwd_result {
     double dweight;
     double dbias;
     double dz;
-    char plan[256];     /* vkbn_plan_describe */
-    char message[512];  /* why it failed; "" when ok */
+    char plan[256];    /* vkbn_plan_describe */
+    char message[512]; /* why it failed; "" when ok */
 } bwd_result;
 
 /* Runs the case: 0 ran and matched, 1 ran and did not match, -1 an API call

@@ -53,11 +53,11 @@ fwd_case case_default(uint32_t n, uint32_t c, uint32_t rank, const uint32_t* spa
 
 void case_describe_activation(vkbn_activation a, float alpha, float beta, char* out, size_t size) {
     switch (a) {
-    case VKBN_ACTIVATION_RELU: snprintf(out, size, " relu"); break;
-    case VKBN_ACTIVATION_LEAKY_RELU: snprintf(out, size, " leaky_relu(%g)", (double)alpha); break;
-    case VKBN_ACTIVATION_CLAMP: snprintf(out, size, " clamp(%g,%g)", (double)alpha, (double)beta); break;
-    case VKBN_ACTIVATION_SILU: snprintf(out, size, " silu"); break;
-    default: snprintf(out, size, "%s", ""); break;
+        case VKBN_ACTIVATION_RELU: snprintf(out, size, " relu"); break;
+        case VKBN_ACTIVATION_LEAKY_RELU: snprintf(out, size, " leaky_relu(%g)", (double)alpha); break;
+        case VKBN_ACTIVATION_CLAMP: snprintf(out, size, " clamp(%g,%g)", (double)alpha, (double)beta); break;
+        case VKBN_ACTIVATION_SILU: snprintf(out, size, " silu"); break;
+        default: snprintf(out, size, "%s", ""); break;
     }
 }
 
@@ -97,8 +97,8 @@ void case_describe(const fwd_case* c, char* out, size_t size) {
              c->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
              c->tensor.dtype == VKBN_DTYPE_F16 ? "f16" : "f32", c->tensor.n, c->tensor.c, spatial,
              c->affine ? " affine" : "", c->residual ? " residual" : "", act, running,
-             c->biased_running_var ? " biased" : "",
-             (double)c->eps, extra, c->in_place ? " in-place" : "", (size_t)c->data < 4 ? data_names[c->data] : "");
+             c->biased_running_var ? " biased" : "", (double)c->eps, extra, c->in_place ? " in-place" : "",
+             (size_t)c->data < 4 ? data_names[c->data] : "");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -108,7 +108,7 @@ void case_describe(const fwd_case* c, char* out, size_t size) {
 typedef struct host_data {
     ref_shape shape;
     uint64_t count;
-    float* x;    /* as stored (f16 values already rounded) */
+    float* x; /* as stored (f16 values already rounded) */
     float* z;
     float* weight;
     float* bias;
@@ -186,8 +186,8 @@ typedef struct device_data {
 } device_data;
 
 static void device_free(device_data* d) {
-    vkbn_buffer* all[] = {&d->x, &d->y, &d->z, &d->x_root, &d->y_root, &d->z_root, &d->weight,
-                          &d->bias, &d->rm, &d->rv, &d->save_mean, &d->save_invstd};
+    vkbn_buffer* all[] = {&d->x,      &d->y,    &d->z,  &d->x_root, &d->y_root,    &d->z_root,
+                          &d->weight, &d->bias, &d->rm, &d->rv,     &d->save_mean, &d->save_invstd};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) {
         vkbn_buffer_destroy(*all[i]);
         *all[i] = NULL;
@@ -271,8 +271,8 @@ typedef struct step_out {
     float* rv;
 } step_out;
 
-static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, device_data* d, int step,
-                       step_out* o, case_result* r) {
+static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, device_data* d, int step, step_out* o,
+                       case_result* r) {
     vkbn_buffer x = either(d->x, d->x_root);
     vkbn_buffer y = c->in_place ? x : either(d->y, d->y_root);
     vkbn_buffer z = c->residual ? either(d->z, d->z_root) : NULL;
@@ -512,8 +512,8 @@ typedef struct buffers {
 static void buffers_free(buffers* b) {
     host_free(&b->h);
     device_free(&b->d);
-    void* all[] = {b->o.y, b->o.mean, b->o.invstd, b->o.rm, b->o.rv, b->ref.y, b->ref.mean, b->ref.invstd,
-                   b->ref.var, b->ref.maxdev, b->in.x, b->in.z, b->in.w, b->in.b, b->rm, b->rv};
+    void* all[] = {b->o.y,     b->o.mean,     b->o.invstd, b->o.rm, b->o.rv, b->ref.y, b->ref.mean, b->ref.invstd,
+                   b->ref.var, b->ref.maxdev, b->in.x,     b->in.z, b->in.w, b->in.b,  b->rm,       b->rv};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) free(all[i]);
     memset(b, 0, sizeof *b);
 }
@@ -539,8 +539,7 @@ static int buffers_alloc(const fwd_case* c, buffers* b) {
     b->rm = malloc(cc * sizeof(double));
     b->rv = malloc(cc * sizeof(double));
     if (!b->o.y || !b->ref.y || !b->in.x || !b->in.z || !b->o.mean || !b->o.invstd || !b->o.rm || !b->o.rv ||
-        !b->ref.mean || !b->ref.invstd || !b->ref.var || !b->ref.maxdev || !b->in.w || !b->in.b || !b->rm ||
-        !b->rv) {
+        !b->ref.mean || !b->ref.invstd || !b->ref.var || !b->ref.maxdev || !b->in.w || !b->in.b || !b->rm || !b->rv) {
         buffers_free(b);
         return -1;
     }

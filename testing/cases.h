@@ -14,30 +14,30 @@ extern "C" {
 #endif
 
 typedef enum case_data {
-    CASE_DATA_NORMAL = 0,      /* per-channel mean in [-2, 2], std in [0.5, 2] */
-    CASE_DATA_LARGE_MEAN = 1,  /* mean 1e4, std 1: catastrophic for E[x^2] - E[x]^2 */
-    CASE_DATA_CONSTANT = 2,    /* like NORMAL, but channel 0 is constant (var exactly 0) */
-    CASE_DATA_OUTLIER = 3      /* like NORMAL, but each channel's first element is +1000 std */
+    CASE_DATA_NORMAL = 0,     /* per-channel mean in [-2, 2], std in [0.5, 2] */
+    CASE_DATA_LARGE_MEAN = 1, /* mean 1e4, std 1: catastrophic for E[x^2] - E[x]^2 */
+    CASE_DATA_CONSTANT = 2,   /* like NORMAL, but channel 0 is constant (var exactly 0) */
+    CASE_DATA_OUTLIER = 3     /* like NORMAL, but each channel's first element is +1000 std */
 } case_data;
 
 typedef struct fwd_case {
     vkbn_tensor_desc tensor;
-    int training;                /* 1: training; 0: inference from running statistics */
-    int affine;                  /* weight and bias given */
-    int residual;                /* residual z given */
+    int training; /* 1: training; 0: inference from running statistics */
+    int affine;   /* weight and bias given */
+    int residual; /* residual z given */
     vkbn_activation activation;
-    float activation_alpha;      /* see vkbn_activation */
+    float activation_alpha; /* see vkbn_activation */
     float activation_beta;
-    int running;                 /* training: update running statistics */
+    int running; /* training: update running statistics */
     vkbn_running_average running_average;
     float momentum;
     uint64_t cumulative_count;
     int biased_running_var;
     float eps;
-    uint32_t reduction_split;    /* 0: vkbn chooses */
-    int steps;                   /* training: consecutive steps (>= 1), running stats carried over */
-    int in_place;                /* y is x's buffer */
-    uint64_t offset_bytes;       /* tensors live at this offset inside larger buffers */
+    uint32_t reduction_split; /* 0: vkbn chooses */
+    int steps;                /* training: consecutive steps (>= 1), running stats carried over */
+    int in_place;             /* y is x's buffer */
+    uint64_t offset_bytes;    /* tensors live at this offset inside larger buffers */
     case_data data;
     uint64_t seed;
 } fwd_case;
@@ -53,9 +53,9 @@ typedef struct case_result {
     double mean;
     double invstd;
     double running;
-    double var_rel;      /* worst relative error of the batch variance (from invstd) */
-    char plan[256];      /* vkbn_plan_describe of the (first) plan */
-    char message[512];   /* why it failed; "" when ok */
+    double var_rel;    /* worst relative error of the batch variance (from invstd) */
+    char plan[256];    /* vkbn_plan_describe of the (first) plan */
+    char message[512]; /* why it failed; "" when ok */
 } case_result;
 
 /* Runs the case. Returns 0 when it ran and matched, 1 when it ran and did
@@ -84,8 +84,7 @@ double case_activation_ulps(vkbn_activation a, double u);
 float case_storage_round(float v, vkbn_dtype dtype); /* the value f16 storage keeps */
 /* A buffer of `bytes` with `offset` bytes in front: *view is a view of *root
  * at the offset, or NULL when offset is 0. */
-vkbn_result case_tensor_buffer(vkbn_context ctx, uint64_t bytes, uint64_t offset, vkbn_buffer* root,
-                               vkbn_buffer* view);
+vkbn_result case_tensor_buffer(vkbn_context ctx, uint64_t bytes, uint64_t offset, vkbn_buffer* root, vkbn_buffer* view);
 vkbn_result case_upload_tensor(vkbn_buffer b, const float* v, uint64_t count, vkbn_dtype dtype);
 vkbn_result case_download_tensor(vkbn_buffer b, float* v, uint64_t count, vkbn_dtype dtype);
 /* 1 with "skipped: ..." in message when dtype is f16 and the device lacks 16-bit storage. */

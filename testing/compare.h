@@ -10,11 +10,11 @@ extern "C" {
 #endif
 
 typedef struct cmp_result {
-    double max_abs;      /* largest |got - want| */
-    double max_scaled;   /* largest |got - want| / (atol + rtol * |want|) */
-    size_t worst;        /* index of the largest scaled error */
-    size_t nonfinite;    /* got is NaN/inf where want is finite (or the reverse) */
-    int ok;              /* max_scaled <= 1 and nonfinite == 0 */
+    double max_abs;    /* largest |got - want| */
+    double max_scaled; /* largest |got - want| / (atol + rtol * |want|) */
+    size_t worst;      /* index of the largest scaled error */
+    size_t nonfinite;  /* got is NaN/inf where want is finite (or the reverse) */
+    int ok;            /* max_scaled <= 1 and nonfinite == 0 */
 } cmp_result;
 
 /* Element-wise: |got - want| <= atol + rtol * |want| for every element. */

@@ -32,7 +32,7 @@ typedef struct gc_problem {
     vkbn_activation activation;
     double activation_alpha;
     double activation_beta;
-    const double* w;            /* the loss weights, x's shape */
+    const double* w; /* the loss weights, x's shape */
 } gc_problem;
 
 /* Numeric gradients and a bound on each one's error. Every array has the

@@ -31,7 +31,8 @@
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static int fail(char* err, size_t err_size, const char* path, const char* fmt, ...) {
+static int
+fail(char* err, size_t err_size, const char* path, const char* fmt, ...) {
     if (!err || err_size == 0) return 1;
     int n = snprintf(err, err_size, "%s: ", path ? path : "(null)");
     if (n >= 0 && (size_t)n < err_size) {
@@ -97,7 +98,8 @@ typedef struct header_parser {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static int parse_fail(header_parser* hp, const char* fmt, ...) {
+static int
+parse_fail(header_parser* hp, const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(hp->msg, sizeof hp->msg, fmt, ap);
@@ -106,8 +108,7 @@ static int parse_fail(header_parser* hp, const char* fmt, ...) {
 }
 
 static void skip_space(header_parser* hp) {
-    while (hp->p < hp->end && (*hp->p == ' ' || *hp->p == '\t' || *hp->p == '\n' || *hp->p == '\r'))
-        hp->p++;
+    while (hp->p < hp->end && (*hp->p == ' ' || *hp->p == '\t' || *hp->p == '\n' || *hp->p == '\r')) hp->p++;
 }
 
 /* Skips whitespace, then consumes `c` if it is next. */
@@ -180,8 +181,7 @@ static int parse_shape(header_parser* hp, npy_header* h) {
     h->ndim = 0;
     if (accept(hp, ')')) return 0;
     for (;;) {
-        if (h->ndim == NPY_MAX_DIMS)
-            return parse_fail(hp, "shape has more than %d dimensions", NPY_MAX_DIMS);
+        if (h->ndim == NPY_MAX_DIMS) return parse_fail(hp, "shape has more than %d dimensions", NPY_MAX_DIMS);
         if (parse_dim(hp, &h->shape[h->ndim])) return 1;
         h->ndim++;
         if (accept(hp, ')')) return 0;
@@ -245,15 +245,14 @@ static uint32_t read_le(const unsigned char* b, int bytes) {
 }
 
 /* Reads magic, version and header; *header is NUL-terminated, owned by the caller. */
-static int read_header_text(FILE* f, const char* path, char** header, size_t* header_len, char* err,
-                            size_t err_size) {
+static int read_header_text(FILE* f, const char* path, char** header, size_t* header_len, char* err, size_t err_size) {
     unsigned char pre[12];
     if (fread(pre, 1, 8, f) != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
         return fail(err, err_size, path, "not a .npy file (bad magic)");
     unsigned major = pre[6], minor = pre[7];
     if ((major < 1 || major > 3) || minor != 0)
-        return fail(err, err_size, path, "unsupported .npy format version %u.%u (expected 1.0, 2.0 or 3.0)",
-                    major, minor);
+        return fail(err, err_size, path, "unsupported .npy format version %u.%u (expected 1.0, 2.0 or 3.0)", major,
+                    minor);
     int len_bytes = major == 1 ? 2 : 4;
     if (fread(pre + 8, 1, (size_t)len_bytes, f) != (size_t)len_bytes)
         return fail(err, err_size, path, "truncated header");
@@ -273,16 +272,14 @@ static int read_header_text(FILE* f, const char* path, char** header, size_t* he
 }
 
 /* Maps the parsed header to the array's dtype, shape and count. */
-static int header_to_array(const npy_header* h, const char* path, npy_array* out, char* err,
-                           size_t err_size) {
+static int header_to_array(const npy_header* h, const char* path, npy_array* out, char* err, size_t err_size) {
     if (strcmp(h->descr, "<f4") == 0)
         out->dtype = NPY_F32;
     else if (strcmp(h->descr, "<f2") == 0)
         out->dtype = NPY_F16;
     else
         return fail(err, err_size, path, "expected dtype '<f4' or '<f2', got '%s'", h->descr);
-    if (h->fortran_order)
-        return fail(err, err_size, path, "fortran_order True is not supported (expected C order)");
+    if (h->fortran_order) return fail(err, err_size, path, "fortran_order True is not supported (expected C order)");
     out->ndim = h->ndim;
     memcpy(out->shape, h->shape, sizeof out->shape);
     if (shape_product(out->shape, out->ndim, &out->count) || out->count > SIZE_MAX / dtype_size(out->dtype))
@@ -345,8 +342,8 @@ int npy_read(const char* path, npy_array* out, char* err, size_t err_size) {
  * spare room for the first axis, space padding so that the data starts at a
  * multiple of 64 bytes, and '\n'. Returns its length, or 0 if it does not fit. */
 static size_t format_header(const npy_array* a, char* buf, size_t buf_size) {
-    size_t n = (size_t)snprintf(buf, buf_size, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                                dtype_descr(a->dtype));
+    size_t n =
+        (size_t)snprintf(buf, buf_size, "{'descr': '%s', 'fortran_order': False, 'shape': (", dtype_descr(a->dtype));
     for (uint32_t i = 0; i < a->ndim && n < buf_size; i++)
         n += (size_t)snprintf(buf + n, buf_size - n, i ? ", %llu" : "%llu", (unsigned long long)a->shape[i]);
     if (n < buf_size) n += (size_t)snprintf(buf + n, buf_size - n, "%s), }", a->ndim == 1 ? "," : "");
@@ -366,10 +363,8 @@ static size_t format_header(const npy_array* a, char* buf, size_t buf_size) {
 static int check_array(const char* path, const npy_array* a, char* err, size_t err_size) {
     uint64_t count;
     if (!a) return fail(err, err_size, path, "no array given");
-    if (a->dtype != NPY_F32 && a->dtype != NPY_F16)
-        return fail(err, err_size, path, "unknown dtype %d", (int)a->dtype);
-    if (a->ndim > NPY_MAX_DIMS)
-        return fail(err, err_size, path, "ndim %u exceeds %d", (unsigned)a->ndim, NPY_MAX_DIMS);
+    if (a->dtype != NPY_F32 && a->dtype != NPY_F16) return fail(err, err_size, path, "unknown dtype %d", (int)a->dtype);
+    if (a->ndim > NPY_MAX_DIMS) return fail(err, err_size, path, "ndim %u exceeds %d", (unsigned)a->ndim, NPY_MAX_DIMS);
     if (shape_product(a->shape, a->ndim, &count) || count > SIZE_MAX / dtype_size(a->dtype))
         return fail(err, err_size, path, "shape is too large (element count overflows)");
     if (count != a->count)

@@ -18,8 +18,8 @@ typedef struct npy_array {
     npy_dtype dtype;
     uint32_t ndim;
     uint64_t shape[NPY_MAX_DIMS];
-    uint64_t count;   /* product of shape (1 for a 0-d array) */
-    void* data;       /* count elements of dtype, owned: free with npy_free */
+    uint64_t count; /* product of shape (1 for a 0-d array) */
+    void* data;     /* count elements of dtype, owned: free with npy_free */
 } npy_array;
 
 /* Reads `path`. On failure returns nonzero and writes a one-line reason

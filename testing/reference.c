@@ -51,16 +51,11 @@ static double channel_variance(const ref_shape* sh, const double* x, uint64_t c,
 /* Written with comparisons that let NaN through, as PyTorch's do. */
 double ref_activation(vkbn_activation a, double u, double alpha, double beta) {
     switch (a) {
-    case VKBN_ACTIVATION_RELU:
-        return u < 0.0 ? 0.0 : u;
-    case VKBN_ACTIVATION_LEAKY_RELU:
-        return u < 0.0 ? alpha * u : u;
-    case VKBN_ACTIVATION_CLAMP:
-        return u < alpha ? alpha : u > beta ? beta : u;
-    case VKBN_ACTIVATION_SILU:
-        return u / (1.0 + exp(-u));
-    case VKBN_ACTIVATION_NONE:
-        break;
+        case VKBN_ACTIVATION_RELU: return u < 0.0 ? 0.0 : u;
+        case VKBN_ACTIVATION_LEAKY_RELU: return u < 0.0 ? alpha * u : u;
+        case VKBN_ACTIVATION_CLAMP: return u < alpha ? alpha : u > beta ? beta : u;
+        case VKBN_ACTIVATION_SILU: return u / (1.0 + exp(-u));
+        case VKBN_ACTIVATION_NONE: break;
     }
     return u;
 }
@@ -71,31 +66,23 @@ int ref_activation_reads_y(vkbn_activation a) {
 
 double ref_activation_grad_from_y(vkbn_activation a, double dy, double y, double alpha, double beta) {
     switch (a) {
-    case VKBN_ACTIVATION_RELU:
-        return y > 0.0 ? dy : 0.0;
-    case VKBN_ACTIVATION_LEAKY_RELU:
-        return y > 0.0 ? dy : dy * alpha;
-    case VKBN_ACTIVATION_CLAMP:
-        return y > alpha && y < beta ? dy : 0.0;
-    default:
-        return dy;
+        case VKBN_ACTIVATION_RELU: return y > 0.0 ? dy : 0.0;
+        case VKBN_ACTIVATION_LEAKY_RELU: return y > 0.0 ? dy : dy * alpha;
+        case VKBN_ACTIVATION_CLAMP: return y > alpha && y < beta ? dy : 0.0;
+        default: return dy;
     }
 }
 
 double ref_activation_grad_from_u(vkbn_activation a, double dy, double u, double alpha, double beta) {
     switch (a) {
-    case VKBN_ACTIVATION_RELU:
-        return u > 0.0 ? dy : 0.0;
-    case VKBN_ACTIVATION_LEAKY_RELU:
-        return u > 0.0 ? dy : dy * alpha;
-    case VKBN_ACTIVATION_CLAMP:
-        return u > alpha && u < beta ? dy : 0.0;
-    case VKBN_ACTIVATION_SILU: {
-        double s = 1.0 / (1.0 + exp(-u));
-        return dy * s * (1.0 + u * (1.0 - s));
-    }
-    case VKBN_ACTIVATION_NONE:
-        break;
+        case VKBN_ACTIVATION_RELU: return u > 0.0 ? dy : 0.0;
+        case VKBN_ACTIVATION_LEAKY_RELU: return u > 0.0 ? dy : dy * alpha;
+        case VKBN_ACTIVATION_CLAMP: return u > alpha && u < beta ? dy : 0.0;
+        case VKBN_ACTIVATION_SILU: {
+            double s = 1.0 / (1.0 + exp(-u));
+            return dy * s * (1.0 + u * (1.0 - s));
+        }
+        case VKBN_ACTIVATION_NONE: break;
     }
     return dy;
 }
@@ -107,9 +94,9 @@ static double fuse(double v, const double* z, uint64_t i, vkbn_activation activa
 }
 
 /* y = gamma * (x - center) * scale + beta (then the fusions) for one channel. */
-static void normalize_channel(const ref_shape* sh, const double* x, const double* z, uint64_t c,
-                              double center, double scale, double gamma, double beta,
-                              vkbn_activation activation, double alpha, double act_beta, double* y) {
+static void normalize_channel(const ref_shape* sh, const double* x, const double* z, uint64_t c, double center,
+                              double scale, double gamma, double beta, vkbn_activation activation, double alpha,
+                              double act_beta, double* y) {
     for (uint64_t n = 0; n < sh->n; n++)
         for (uint64_t s = 0; s < sh->s; s++) {
             uint64_t i = ref_index(sh, n, c, s);
@@ -135,9 +122,7 @@ void ref_batchnorm_forward_training(const ref_forward_training* a) {
         if (a->running_mean && a->running_var) {
             /* m = 1 is an error for the library; here the unbiased estimate
              * is then NaN rather than a division by zero. */
-            double var_est = a->biased_running_var ? var
-                             : m > 1             ? var * (double)m / (double)(m - 1)
-                                                 : NAN;
+            double var_est = a->biased_running_var ? var : m > 1 ? var * (double)m / (double)(m - 1) : NAN;
             double f = a->factor;
             a->running_mean[c] = (1.0 - f) * a->running_mean[c] + f * mean;
             a->running_var[c] = (1.0 - f) * a->running_var[c] + f * var_est;
@@ -151,8 +136,8 @@ void ref_batchnorm_forward_inference(const ref_forward_inference* a) {
         double scale = 1.0 / sqrt(a->running_var[c] + a->eps);
         double gamma = a->weight ? a->weight[c] : 1.0;
         double beta = a->bias ? a->bias[c] : 0.0;
-        normalize_channel(sh, a->x, a->z, c, a->running_mean[c], scale, gamma, beta, a->activation,
-                          a->activation_alpha, a->activation_beta, a->y);
+        normalize_channel(sh, a->x, a->z, c, a->running_mean[c], scale, gamma, beta, a->activation, a->activation_alpha,
+                          a->activation_beta, a->y);
     }
 }
 
@@ -192,8 +177,7 @@ void ref_batchnorm_backward(const ref_backward* a) {
                 uint64_t i = ref_index(sh, n, c, s);
                 double xhat = (a->x[i] - mean) * invstd;
                 double g = backward_grad(a, i, c, xhat);
-                a->dx[i] = a->frozen ? gamma * invstd * g
-                                     : gamma * invstd * (g - sum_g / m - xhat * sum_gx / m);
+                a->dx[i] = a->frozen ? gamma * invstd * g : gamma * invstd * (g - sum_g / m - xhat * sum_gx / m);
             }
     }
 }

@@ -46,7 +46,7 @@ typedef struct ref_forward_training {
     double* mean;
     double* invstd;
     double* var;
-    double activation_alpha;    /* see vkbn_activation (last: positional initializers stay valid) */
+    double activation_alpha; /* see vkbn_activation (last: positional initializers stay valid) */
     double activation_beta;
 } ref_forward_training;
 

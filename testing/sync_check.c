@@ -183,8 +183,9 @@ vkbn_result sync_slice_create(vkbn_context ctx, const sync_batch* b, uint32_t n0
 }
 
 void sync_slice_destroy(sync_slice* s) {
-    vkbn_buffer all[] = {s->x, s->y, s->z, s->dy, s->dx, s->dz, s->weight, s->bias,
-                         s->running_mean, s->running_var, s->save_mean, s->save_invstd, s->dweight, s->dbias};
+    vkbn_buffer all[] = {s->x,         s->y,           s->z,       s->dy,           s->dx,
+                         s->dz,        s->weight,      s->bias,    s->running_mean, s->running_var,
+                         s->save_mean, s->save_invstd, s->dweight, s->dbias};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) vkbn_buffer_destroy(all[i]);
     memset(s, 0, sizeof *s);
 }
@@ -272,8 +273,8 @@ vkbn_result sync_slice_collect(const sync_slice* s, sync_outputs* o) {
     struct {
         vkbn_buffer b;
         float* dst;
-    } v[] = {{s->save_mean, o->save_mean}, {s->save_invstd, o->save_invstd}, {s->running_mean, o->running_mean},
-             {s->running_var, o->running_var}, {s->dweight, o->dweight},   {s->dbias, o->dbias}};
+    } v[] = {{s->save_mean, o->save_mean},     {s->save_invstd, o->save_invstd}, {s->running_mean, o->running_mean},
+             {s->running_var, o->running_var}, {s->dweight, o->dweight},         {s->dbias, o->dbias}};
     for (size_t i = 0; i < sizeof v / sizeof v[0] && r == VKBN_SUCCESS; ++i) {
         r = vkbn_buffer_download(v[i].b, 0, v[i].dst, (uint64_t)c * 4);
     }
@@ -349,8 +350,23 @@ int sync_check(const sync_batch* b, const sync_outputs* o, double* worst, char* 
         smean[i] = o->save_mean[i];
         sinv[i] = o->save_invstd[i];
     }
-    ref_forward_training f = {sh, x, z, w, bias, rm, rv, c->eps, c->momentum, c->biased_running_var, c->activation,
-                              y, mean, invstd, var, c->activation_alpha, c->activation_beta};
+    ref_forward_training f = {sh,
+                              x,
+                              z,
+                              w,
+                              bias,
+                              rm,
+                              rv,
+                              c->eps,
+                              c->momentum,
+                              c->biased_running_var,
+                              c->activation,
+                              y,
+                              mean,
+                              invstd,
+                              var,
+                              c->activation_alpha,
+                              c->activation_beta};
     ref_batchnorm_forward_training(&f);
     ref_backward bw;
     memset(&bw, 0, sizeof bw);
@@ -386,15 +402,18 @@ int sync_check(const sync_batch* b, const sync_outputs* o, double* worst, char* 
         for (uint64_t n = 0; n < sh.n; ++n) {
             for (uint64_t s = 0; s < sh.s; ++s) {
                 uint64_t i = ref_index(&sh, n, ch, s);
-                double tol = Ru * (fabs(y[i]) + scale * (fabs(x[i] - mean[ch]) + dev) + fabs(bias[ch]) +
-                                   (z ? fabs(z[i]) : 0.0));
+                double tol =
+                    Ru * (fabs(y[i]) + scale * (fabs(x[i] - mean[ch]) + dev) + fabs(bias[ch]) + (z ? fabs(z[i]) : 0.0));
                 if (f16) tol += fabs(y[i]) / 1024.0 + ROUNDOFF;
                 note(&we, "y", i, o->y[i], y[i], tol);
                 double g = dz[i], xhat = (x[i] - smean[ch]) * sinv[ch];
-                ag += fabs(g) + silu_dg(c, dy[i], w[ch] * xhat + bias[ch] + (z ? z[i] : 0.0), w[ch] * xhat,
-                                        bias[ch], z ? z[i] : 0.0) / Ru;
-                at += fabs(g * xhat) + fabs(xhat) * silu_dg(c, dy[i], w[ch] * xhat + bias[ch] + (z ? z[i] : 0.0),
-                                                            w[ch] * xhat, bias[ch], z ? z[i] : 0.0) / Ru;
+                ag += fabs(g) + silu_dg(c, dy[i], w[ch] * xhat + bias[ch] + (z ? z[i] : 0.0), w[ch] * xhat, bias[ch],
+                                        z ? z[i] : 0.0) /
+                                    Ru;
+                at += fabs(g * xhat) + fabs(xhat) *
+                                           silu_dg(c, dy[i], w[ch] * xhat + bias[ch] + (z ? z[i] : 0.0), w[ch] * xhat,
+                                                   bias[ch], z ? z[i] : 0.0) /
+                                           Ru;
             }
         }
         double tol_db = Ru * ag, tol_dw = Ru * at;

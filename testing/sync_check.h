@@ -16,15 +16,15 @@ extern "C" {
 #endif
 
 typedef struct sync_case {
-    vkbn_tensor_desc tensor;    /* the whole batch */
+    vkbn_tensor_desc tensor; /* the whole batch */
     vkbn_activation activation;
     float activation_alpha;
     float activation_beta;
-    int residual;               /* y = act(bn(x) + z); backward writes dresidual */
+    int residual; /* y = act(bn(x) + z); backward writes dresidual */
     float eps;
     float momentum;
     int biased_running_var;
-    double x_mean, x_std;       /* x ~ N(x_mean, x_std) per element */
+    double x_mean, x_std; /* x ~ N(x_mean, x_std) per element */
     uint64_t seed;
 } sync_case;
 
@@ -33,8 +33,8 @@ typedef struct sync_case {
 typedef struct sync_batch {
     sync_case c;
     uint64_t elements;
-    uint64_t sample;   /* elements per sample: c * S */
-    float *x, *z, *dy; /* elements each (z: NULL without residual) */
+    uint64_t sample;                                   /* elements per sample: c * S */
+    float *x, *z, *dy;                                 /* elements each (z: NULL without residual) */
     float *weight, *bias, *running_mean, *running_var; /* c each: the initial values */
 } sync_batch;
 

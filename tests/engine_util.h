@@ -11,10 +11,7 @@
 #include "test_util.h"
 
 /* Optional features a test may withhold from the device. */
-enum {
-    ENGINE_NO_16BIT = 0x1,
-    ENGINE_NO_SUBGROUP_CONTROL = 0x2
-};
+enum { ENGINE_NO_16BIT = 0x1, ENGINE_NO_SUBGROUP_CONTROL = 0x2 };
 
 typedef struct test_engine {
     VkInstance instance;
@@ -75,14 +72,15 @@ static void engine_create(test_engine* e, unsigned without) {
     VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
                                         .enabledValidationFeatureCount = 1,
                                         .pEnabledValidationFeatures = enables};
-    VkDebugUtilsMessengerCreateInfoEXT mci = {
-        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-        .pNext = &features,
-        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
-        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
-        .pfnUserCallback = engine_on_message,
-        .pUserData = e};
+    VkDebugUtilsMessengerCreateInfoEXT mci = {.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+                                              .pNext = &features,
+                                              .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                                                                 VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                                              .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                                                             VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                                                             VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+                                              .pfnUserCallback = engine_on_message,
+                                              .pUserData = e};
     VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
                              .pApplicationName = "vkbn engine test",
                              .apiVersion = VK_API_VERSION_1_3};
@@ -232,9 +230,8 @@ static void engine_buffer_create(test_engine* e, VkDeviceSize size, engine_buffe
            (!(req.memoryTypeBits & (1u << type)) || (e->mem.memoryTypes[type].propertyFlags & want) != want)) {
         ++type;
     }
-    VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                                .allocationSize = req.size,
-                                .memoryTypeIndex = type};
+    VkMemoryAllocateInfo mai = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = type};
     vkAllocateMemory(e->device, &mai, NULL, &b->memory);
     vkBindBufferMemory(e->device, b->buffer, b->memory, 0);
     void* p = NULL;

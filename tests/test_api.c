@@ -70,8 +70,8 @@ static vkbn_forward_training_desc good_training(const fixture* f) {
 
 /* Runs a bad training call: expects `code`, a message containing `needle`,
  * and no output written. */
-static void expect_training_error(fixture* f, const vkbn_forward_training_desc* d, vkbn_result code,
-                                  const char* needle, const char* label) {
+static void expect_training_error(fixture* f, const vkbn_forward_training_desc* d, vkbn_result code, const char* needle,
+                                  const char* label) {
     reset_outputs(f);
     vkbn_result r = vkbn_forward_training(f->ctx, d);
     CHECK(r == code, "%s: got %s (%s), want %s", label, vkbn_result_string(r), vkbn_last_error(),

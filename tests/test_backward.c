@@ -39,11 +39,12 @@ static void run_expecting_plan(vkbn_context ctx, const bwd_case* c, const char* 
     bwd_case_describe(c, desc, sizeof desc);
     bwd_result r;
     int rc = bwd_case_run(ctx, c, &r);
-    if (env_set("VKBN_TEST_VERBOSE") || rc != 0) printf("%s %s | %s %s\n", rc ? "FAIL" : "ok  ", desc, r.plan, r.message);
+    if (env_set("VKBN_TEST_VERBOSE") || rc != 0)
+        printf("%s %s | %s %s\n", rc ? "FAIL" : "ok  ", desc, r.plan, r.message);
     CHECK(rc == 0, "%s: %s", desc, r.message);
     if (strncmp(r.message, "skipped", 7) == 0) return;
-    CHECK((strstr(r.plan, needle) != NULL) == present, "%s: plan '%s' %s '%s'", desc, r.plan,
-          present ? "lacks" : "has", needle);
+    CHECK((strstr(r.plan, needle) != NULL) == present, "%s: plan '%s' %s '%s'", desc, r.plan, present ? "lacks" : "has",
+          needle);
 }
 
 static void run_deterministic(vkbn_context ctx, const bwd_case* c) {
@@ -51,7 +52,8 @@ static void run_deterministic(vkbn_context ctx, const bwd_case* c) {
     bwd_case_describe(c, desc, sizeof desc);
     bwd_result r;
     int rc = bwd_case_run_deterministic(ctx, c, &r);
-    if (env_set("VKBN_TEST_VERBOSE") || rc != 0) printf("%s deterministic %s %s\n", rc ? "FAIL" : "ok  ", desc, r.message);
+    if (env_set("VKBN_TEST_VERBOSE") || rc != 0)
+        printf("%s deterministic %s %s\n", rc ? "FAIL" : "ok  ", desc, r.message);
     CHECK(rc == 0, "deterministic %s: %s", desc, r.message);
 }
 
@@ -90,17 +92,17 @@ static unsigned outputs_for(unsigned k, int residual) {
 }
 
 static const shape matrix_shapes[] = {
-    {2, 1, 0, {0}},         /* (N, C) only: S = 1 */
-    {1, 5, 1, {7}},         /* N = 1 */
-    {3, 13, 2, {7, 5}},     /* primes: scalar kernels in both layouts */
-    {2, 8, 2, {4, 4}},      /* vec4 kernels in both layouts */
-    {5, 3, 3, {2, 3, 5}},   /* 3 spatial dims */
-    {4, 16, 1, {31}},       /* scalar channels-first, vec4 channels-last */
-    {1, 64, 2, {8, 8}},     /* many channels */
-    {7, 1, 1, {1000}},      /* C = 1, long channel */
-    {2, 12, 2, {6, 2}},     /* vec4, C not a power of two */
-    {8, 32, 2, {32, 32}},   /* 262144 elements */
-    {33, 7, 1, {129}},      /* m not a multiple of any workgroup size */
+    {2, 1, 0, {0}},       /* (N, C) only: S = 1 */
+    {1, 5, 1, {7}},       /* N = 1 */
+    {3, 13, 2, {7, 5}},   /* primes: scalar kernels in both layouts */
+    {2, 8, 2, {4, 4}},    /* vec4 kernels in both layouts */
+    {5, 3, 3, {2, 3, 5}}, /* 3 spatial dims */
+    {4, 16, 1, {31}},     /* scalar channels-first, vec4 channels-last */
+    {1, 64, 2, {8, 8}},   /* many channels */
+    {7, 1, 1, {1000}},    /* C = 1, long channel */
+    {2, 12, 2, {6, 2}},   /* vec4, C not a power of two */
+    {8, 32, 2, {32, 32}}, /* 262144 elements */
+    {33, 7, 1, {129}},    /* m not a multiple of any workgroup size */
 };
 
 static void matrix(vkbn_context ctx) {
@@ -351,8 +353,8 @@ static void plan_reuse(vkbn_context ctx) {
             vkbn_buffer_download(dx, 0, out[k], COUNT * 4);
             vkbn_buffer_download(dw, 0, out[k] + COUNT, C * 4);
             vkbn_buffer_download(db, 0, out[k] + COUNT + C, C * 4);
-            CHECK(memcmp(out[0], out[k], (COUNT + 2 * C) * 4) == 0, "layout %d: caller scratch run %d differs",
-                  layout, k);
+            CHECK(memcmp(out[0], out[k], (COUNT + 2 * C) * 4) == 0, "layout %d: caller scratch run %d differs", layout,
+                  k);
         }
         vkbn_plan_destroy(plan);
         d.scratch = NULL;

@@ -15,7 +15,7 @@
 
 typedef struct fixture {
     vkbn_context ctx;
-    vkbn_buffer x, dy, y, z, dx, dz;                       /* tensors */
+    vkbn_buffer x, dy, y, z, dx, dz;                        /* tensors */
     vkbn_buffer weight, bias, mean, invstd, rm, rv, dw, db; /* vectors */
     vkbn_buffer big;                                        /* one buffer for overlap cases */
 } fixture;
@@ -205,14 +205,15 @@ static void shapes_and_sizes(fixture* f) {
         vkbn_buffer* field;
         vkbn_buffer value;
         const char* name;
-    } cases[] = {{NULL, small_t, "desc->x"},      {NULL, small_t, "desc->dy"},      {NULL, small_t, "desc->y"},
-                 {NULL, small_t, "desc->dx"},     {NULL, small_t, "desc->dresidual"}, {NULL, small_v, "desc->weight"},
+    } cases[] = {{NULL, small_t, "desc->x"},         {NULL, small_t, "desc->dy"},
+                 {NULL, small_t, "desc->y"},         {NULL, small_t, "desc->dx"},
+                 {NULL, small_t, "desc->dresidual"}, {NULL, small_v, "desc->weight"},
                  {NULL, small_v, "desc->save_mean"}, {NULL, small_v, "desc->save_invstd"},
-                 {NULL, small_v, "desc->dweight"}, {NULL, small_v, "desc->dbias"}};
+                 {NULL, small_v, "desc->dweight"},   {NULL, small_v, "desc->dbias"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         d = good(f);
-        vkbn_buffer* fields[] = {&d.x, &d.dy, &d.y, &d.dx, &d.dresidual, &d.weight, &d.save_mean, &d.save_invstd,
-                                 &d.dweight, &d.dbias};
+        vkbn_buffer* fields[] = {&d.x,      &d.dy,        &d.y,           &d.dx,      &d.dresidual,
+                                 &d.weight, &d.save_mean, &d.save_invstd, &d.dweight, &d.dbias};
         *fields[i] = cases[i].value;
         char label[64];
         snprintf(label, sizeof label, "%s too small", cases[i].name);
@@ -358,8 +359,7 @@ static void too_large(void) {
     if (cpu) {
         CHECK(vkbn_backward(ctx, &d) == VKBN_SUCCESS, "CPU path, no binding range: %s", vkbn_last_error());
     } else {
-        CHECK(vkbn_backward(ctx, &d) == VKBN_ERROR_TOO_LARGE, "sample over the binding range: %s",
-              vkbn_last_error());
+        CHECK(vkbn_backward(ctx, &d) == VKBN_ERROR_TOO_LARGE, "sample over the binding range: %s", vkbn_last_error());
         CHECK(strstr(vkbn_last_error(), "desc->tensor"), "message: %s", vkbn_last_error());
     }
     vkbn_buffer_destroy(x);

@@ -69,10 +69,10 @@ static uint8_t* outputs(const engine_buffer* big, const layout* l) {
 
 /* What the contract asks of an engine that records without vkbn's barriers. */
 static void contract_barrier(VkCommandBuffer cmd) {
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-                                           VK_ACCESS_TRANSFER_WRITE_BIT};
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
     vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0,
                          NULL);
@@ -140,7 +140,8 @@ static void run_variant(test_engine* e, vkbn_context ctx, const variant* v, int 
         for (int run = 0; run < 2; ++run) {
             bool own = (k + run) % 2 == 0;
             if (!own) contract_barrier(cmd);
-            vkbn_result r = vkbn_plan_record(plan, cmd, own ? VKBN_RECORD_BARRIER_BEFORE | VKBN_RECORD_BARRIER_AFTER : 0);
+            vkbn_result r =
+                vkbn_plan_record(plan, cmd, own ? VKBN_RECORD_BARRIER_BEFORE | VKBN_RECORD_BARRIER_AFTER : 0);
             CHECK(r == VKBN_SUCCESS, "%s: record: %s", v->name, vkbn_last_error());
             if (!own) contract_barrier(cmd);
         }

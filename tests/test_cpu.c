@@ -47,8 +47,9 @@ static void listing(void) {
         /* No Vulkan device (aarch64 under qemu, say): the default context is the CPU path. */
         vkbn_context def = NULL;
         vkbn_device_info info;
-        CHECK(vkbn_context_create(NULL, &def) == VKBN_SUCCESS && vkbn_context_get_device_info(def, &info) == VKBN_SUCCESS &&
-                  info.backend == VKBN_BACKEND_CPU && info.is_default,
+        CHECK(vkbn_context_create(NULL, &def) == VKBN_SUCCESS &&
+                  vkbn_context_get_device_info(def, &info) == VKBN_SUCCESS && info.backend == VKBN_BACKEND_CPU &&
+                  info.is_default,
               "default context without Vulkan: %s", vkbn_last_error());
         vkbn_context_destroy(def);
     }
@@ -99,8 +100,8 @@ static void options(void) {
     CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && !ctx && strstr(vkbn_last_error(), "desc->cpu_threads"),
           "5000 threads: %s", vkbn_last_error());
     ctx = cpu_context(0, (vkbn_cpu_isa)99, &r);
-    CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && !ctx && strstr(vkbn_last_error(), "desc->cpu_isa"),
-          "unknown ISA: %s", vkbn_last_error());
+    CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && !ctx && strstr(vkbn_last_error(), "desc->cpu_isa"), "unknown ISA: %s",
+          vkbn_last_error());
 
     /* Every level: either it runs and reports itself, or it is missing and
      * fails naming the field. The level of the other architecture is always
@@ -114,8 +115,8 @@ static void options(void) {
             vkbn_context_get_device_info(ctx, &info);
             CHECK(strcmp(info.cpu_simd, names[isa]) == 0, "level %s reports %s", names[isa], info.cpu_simd);
         } else {
-            CHECK(r == VKBN_ERROR_UNSUPPORTED && strstr(vkbn_last_error(), "desc->cpu_isa"), "level %s: %s",
-                  names[isa], vkbn_last_error());
+            CHECK(r == VKBN_ERROR_UNSUPPORTED && strstr(vkbn_last_error(), "desc->cpu_isa"), "level %s: %s", names[isa],
+                  vkbn_last_error());
         }
         vkbn_context_destroy(ctx);
     }
@@ -147,8 +148,10 @@ static void options(void) {
               strcmp(info.cpu_simd, "scalar") == 0,
           "SCALAR: %s", vkbn_last_error());
     vkbn_context_destroy(ctx);
-    if (keep) setenv("VKBN_CPU_ISA", keep, 1);
-    else unsetenv("VKBN_CPU_ISA");
+    if (keep)
+        setenv("VKBN_CPU_ISA", keep, 1);
+    else
+        unsetenv("VKBN_CPU_ISA");
     free(keep);
 }
 
@@ -206,8 +209,10 @@ static void repeat_plan(vkbn_context ctx, const fwd_case* c) {
     rng_seed(&g, c->seed);
     for (uint64_t i = 0; i < count; ++i) {
         float v = (float)(3.0 + 2.0 * rng_normal(&g));
-        if (es == 2) ((uint16_t*)host)[i] = vkbn__f32_to_f16(v);
-        else ((float*)host)[i] = v;
+        if (es == 2)
+            ((uint16_t*)host)[i] = vkbn__f32_to_f16(v);
+        else
+            ((float*)host)[i] = v;
     }
     vkbn_buffer_upload(x, 0, host, bytes);
     vkbn_buffer_upload(z, 0, host, bytes);
@@ -292,8 +297,8 @@ static void pipelined(void) {
             c.steps = 2;
             case_result res;
             int rc = case_run(ctx, &c, &res);
-            CHECK(rc == 0 && strstr(res.plan, "pipelined"), "pipelined %s x%u: %s [%s]",
-                  dtype ? "f16" : "f32", threads, res.message, res.plan);
+            CHECK(rc == 0 && strstr(res.plan, "pipelined"), "pipelined %s x%u: %s [%s]", dtype ? "f16" : "f32", threads,
+                  res.message, res.plan);
             c.data = CASE_DATA_LARGE_MEAN;
             rc = case_run(ctx, &c, &res);
             CHECK(rc == 0, "pipelined mean-1e4 %s x%u: %s", dtype ? "f16" : "f32", threads, res.message);

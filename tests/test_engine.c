@@ -236,12 +236,25 @@ static void check_reference(const bound_case* c, const engine_buffer* big, const
         rv[k] = c->rv_host[k];
     }
     if (c->training) {
-        ref_forward_training a = {sh, x, c->residual ? z : NULL, c->affine ? w : NULL, c->affine ? b : NULL, rm, rv,
-                                  VKBN_DEFAULT_EPS, VKBN_DEFAULT_MOMENTUM, 0, c->activation, y, mean, invstd, var};
+        ref_forward_training a = {sh,
+                                  x,
+                                  c->residual ? z : NULL,
+                                  c->affine ? w : NULL,
+                                  c->affine ? b : NULL,
+                                  rm,
+                                  rv,
+                                  VKBN_DEFAULT_EPS,
+                                  VKBN_DEFAULT_MOMENTUM,
+                                  0,
+                                  c->activation,
+                                  y,
+                                  mean,
+                                  invstd,
+                                  var};
         ref_batchnorm_forward_training(&a);
     } else {
-        ref_forward_inference a = {sh, x, c->residual ? z : NULL, c->affine ? w : NULL, c->affine ? b : NULL, rm, rv,
-                                   VKBN_DEFAULT_EPS, c->activation, y};
+        ref_forward_inference a = {sh, x,  c->residual ? z : NULL, c->affine ? w : NULL, c->affine ? b : NULL,
+                                   rm, rv, VKBN_DEFAULT_EPS,       c->activation,        y};
         ref_batchnorm_forward_inference(&a);
     }
     double tol = c->t.dtype == VKBN_DTYPE_F16 ? 4e-3 : 1e-4, worst = 0;
@@ -268,10 +281,10 @@ static void check_reference(const bound_case* c, const engine_buffer* big, const
 /* The barrier the header's contract asks of a caller around a run, placed
  * by the test itself (flags = 0 path). */
 static void contract_barrier(VkCommandBuffer cmd) {
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-                          .dstAccessMask =
-                              VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
     const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     vkCmdPipelineBarrier(cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
 }
@@ -280,8 +293,8 @@ static void contract_barrier(VkCommandBuffer cmd) {
 static void record_steps(const bound_case* c, VkCommandBuffer cmd, int vkbn_barriers) {
     for (int s = 0; s < c->steps; ++s) {
         if (!vkbn_barriers) contract_barrier(cmd);
-        vkbn_result r = vkbn_plan_record(c->plan, cmd,
-                                         vkbn_barriers ? VKBN_RECORD_BARRIER_BEFORE | VKBN_RECORD_BARRIER_AFTER : 0);
+        vkbn_result r =
+            vkbn_plan_record(c->plan, cmd, vkbn_barriers ? VKBN_RECORD_BARRIER_BEFORE | VKBN_RECORD_BARRIER_AFTER : 0);
         CHECK(r == VKBN_SUCCESS, "vkbn_plan_record: %s", vkbn_last_error());
         if (!vkbn_barriers) contract_barrier(cmd);
     }
@@ -343,8 +356,8 @@ static void test_record(void) {
     vkbn_context ctx = engine_context(&e, &b, NULL);
     engine_buffer big;
     engine_buffer_create(&e, 16u << 20, &big);
-    static const uint32_t shapes[][4] = {{3, 13, 7, 5}, {2, 8, 4, 4}, {8, 32, 32, 32}, {33, 7, 129, 0}, {2, 1, 0, 0},
-                                         {4, 16, 31, 0}};
+    static const uint32_t shapes[][4] = {{3, 13, 7, 5},   {2, 8, 4, 4}, {8, 32, 32, 32},
+                                         {33, 7, 129, 0}, {2, 1, 0, 0}, {4, 16, 31, 0}};
     int k = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
         for (int layout = 0; layout < 2; ++layout) {
@@ -418,7 +431,8 @@ static void* thread_main(void* arg) {
     } else {
         j->cmd = engine_begin(j->e, j->pool);
         for (int r = 0; r < THREAD_RUNS; ++r) {
-            vkbn_result res = vkbn_plan_record(j->c.plan, j->cmd, VKBN_RECORD_BARRIER_BEFORE | VKBN_RECORD_BARRIER_AFTER);
+            vkbn_result res =
+                vkbn_plan_record(j->c.plan, j->cmd, VKBN_RECORD_BARRIER_BEFORE | VKBN_RECORD_BARRIER_AFTER);
             CHECK(res == VKBN_SUCCESS, "thread record: %s", vkbn_last_error());
         }
     }
@@ -781,8 +795,8 @@ static void create_plans(vkbn_context ctx) {
     const uint32_t sp[2] = {14, 14};
     for (int layout = 0; layout < 2; ++layout) {
         for (int k = 0; k < 4; ++k) {
-            vkbn_tensor_desc t = {.n = 2, .c = 16, .spatial_rank = 2, .spatial = {sp[0], sp[1]},
-                                  .layout = (vkbn_layout)layout};
+            vkbn_tensor_desc t = {
+                .n = 2, .c = 16, .spatial_rank = 2, .spatial = {sp[0], sp[1]}, .layout = (vkbn_layout)layout};
             uint64_t bytes = vkbn_tensor_element_count(&t) * 4;
             vkbn_buffer x = NULL, y = NULL, v = NULL, w = NULL;
             vkbn_buffer_create(ctx, bytes, &x);
@@ -900,19 +914,21 @@ static void test_cache(const char* dir) {
     CHECK(again.pipelines_created == warm.pipelines_created, "pipelines are not reused within a context");
     vkbn_context_destroy(ctx);
 
-    printf("pipeline creation, %u pipelines: cold %.1f ms (%u cache hits), warm from %s (%llu bytes of driver data) "
-           "%.1f ms (%u cache hits; hits %s)\n",
-           cold.pipelines_created, cold.create_seconds * 1e3, cold.pipelines_cache_hits, path,
-           (unsigned long long)warm.cache_file_bytes, warm.create_seconds * 1e3, warm.pipelines_cache_hits,
-           warm.hits_reported ? "reported by the driver" : "not reported by this driver");
+    printf(
+        "pipeline creation, %u pipelines: cold %.1f ms (%u cache hits), warm from %s (%llu bytes of driver data) "
+        "%.1f ms (%u cache hits; hits %s)\n",
+        cold.pipelines_created, cold.create_seconds * 1e3, cold.pipelines_cache_hits, path,
+        (unsigned long long)warm.cache_file_bytes, warm.create_seconds * 1e3, warm.pipelines_cache_hits,
+        warm.hits_reported ? "reported by the driver" : "not reported by this driver");
     if (warm.hits_reported && warm.cache_file_bytes > 32) {
         CHECK(warm.pipelines_cache_hits == warm.pipelines_created,
               "second start: %u of %u pipelines were created from scratch",
               warm.pipelines_created - warm.pipelines_cache_hits, warm.pipelines_created);
     } else {
-        printf("note: the driver's cache holds no pipelines (%llu bytes: its header only), so a second start "
-               "cannot skip compilation on this driver\n",
-               (unsigned long long)warm.cache_file_bytes);
+        printf(
+            "note: the driver's cache holds no pipelines (%llu bytes: its header only), so a second start "
+            "cannot skip compilation on this driver\n",
+            (unsigned long long)warm.cache_file_bytes);
     }
 
     /* A driver update: the same file with another driver version is ignored. */

@@ -37,7 +37,8 @@ static void run_deterministic(vkbn_context ctx, const fwd_case* c) {
     case_describe(c, desc, sizeof desc);
     case_result r;
     int rc = case_run_deterministic(ctx, c, &r);
-    if (env_set("VKBN_TEST_VERBOSE") || rc != 0) printf("%s deterministic %s %s\n", rc ? "FAIL" : "ok  ", desc, r.message);
+    if (env_set("VKBN_TEST_VERBOSE") || rc != 0)
+        printf("%s deterministic %s %s\n", rc ? "FAIL" : "ok  ", desc, r.message);
     CHECK(rc == 0, "deterministic %s: %s", desc, r.message);
 }
 
@@ -68,17 +69,17 @@ static void set_activation(fwd_case* c, unsigned k) {
 }
 
 static const shape matrix_shapes[] = {
-    {2, 1, 0, {0}},         /* (N, C) only: S = 1 */
-    {1, 5, 1, {7}},         /* N = 1 */
-    {3, 13, 2, {7, 5}},     /* primes: scalar kernels in both layouts */
-    {2, 8, 2, {4, 4}},      /* vec4 kernels in both layouts */
-    {5, 3, 3, {2, 3, 5}},   /* 3 spatial dims */
-    {4, 16, 1, {31}},       /* scalar channels-first, vec4 channels-last */
-    {1, 64, 2, {8, 8}},     /* many channels */
-    {7, 1, 1, {1000}},      /* C = 1, long channel */
-    {2, 12, 2, {6, 2}},     /* vec4, C not a power of two */
-    {8, 32, 2, {32, 32}},   /* 262144 elements */
-    {33, 7, 1, {129}},      /* m not a multiple of any workgroup size */
+    {2, 1, 0, {0}},       /* (N, C) only: S = 1 */
+    {1, 5, 1, {7}},       /* N = 1 */
+    {3, 13, 2, {7, 5}},   /* primes: scalar kernels in both layouts */
+    {2, 8, 2, {4, 4}},    /* vec4 kernels in both layouts */
+    {5, 3, 3, {2, 3, 5}}, /* 3 spatial dims */
+    {4, 16, 1, {31}},     /* scalar channels-first, vec4 channels-last */
+    {1, 64, 2, {8, 8}},   /* many channels */
+    {7, 1, 1, {1000}},    /* C = 1, long channel */
+    {2, 12, 2, {6, 2}},   /* vec4, C not a power of two */
+    {8, 32, 2, {32, 32}}, /* 262144 elements */
+    {33, 7, 1, {129}},    /* m not a multiple of any workgroup size */
 };
 
 static void matrix(vkbn_context ctx) {

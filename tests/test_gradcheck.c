@@ -19,16 +19,16 @@
 
 static int g_passed, g_failed;
 
-#define CHECK(cond, ...)                                 \
-    do {                                                 \
-        if (cond) {                                      \
-            g_passed++;                                  \
-        } else {                                         \
-            g_failed++;                                  \
+#define CHECK(cond, ...)                                    \
+    do {                                                    \
+        if (cond) {                                         \
+            g_passed++;                                     \
+        } else {                                            \
+            g_failed++;                                     \
             printf("FAIL test_gradcheck.c:%d: ", __LINE__); \
-            printf(__VA_ARGS__);                         \
-            printf("\n");                                \
-        }                                                \
+            printf(__VA_ARGS__);                            \
+            printf("\n");                                   \
+        }                                                   \
     } while (0)
 
 typedef struct variant {
@@ -66,9 +66,9 @@ static void check_variant(const variant* v, uint64_t seed) {
     double *x = malloc(n * sizeof *x), *z = malloc(n * sizeof *z), *w = malloc(n * sizeof *w);
     double *y = malloc(n * sizeof *y), *weight = malloc(c * sizeof *weight), *bias = malloc(c * sizeof *bias);
     double *rm = malloc(c * sizeof *rm), *rv = malloc(c * sizeof *rv), *mean = malloc(c * sizeof *mean);
-    double *invstd = malloc(c * sizeof *invstd);
+    double* invstd = malloc(c * sizeof *invstd);
     double *dx = malloc(n * sizeof *dx), *dz = malloc(n * sizeof *dz), *dw = malloc(c * sizeof *dw);
-    double *db = malloc(c * sizeof *db);
+    double* db = malloc(c * sizeof *db);
     double *fx = malloc(n * sizeof *fx), *ex = malloc(n * sizeof *ex), *fz = malloc(n * sizeof *fz);
     double *ez = malloc(n * sizeof *ez), *fw = malloc(c * sizeof *fw), *ew = malloc(c * sizeof *ew);
     double *fb = malloc(c * sizeof *fb), *eb = malloc(c * sizeof *eb);
@@ -85,26 +85,70 @@ static void check_variant(const variant* v, uint64_t seed) {
         z[i] = rng_normal(&r);
         w[i] = rng_normal(&r);
     }
-    gc_problem p = {.shape = sh, .frozen = v->frozen, .x = x, .z = v->residual ? z : NULL, .weight = weight,
-                    .bias = bias, .running_mean = rm, .running_var = rv, .eps = 1e-3, .activation = v->activation,
-                    .activation_alpha = v->alpha, .activation_beta = v->beta, .w = w};
+    gc_problem p = {.shape = sh,
+                    .frozen = v->frozen,
+                    .x = x,
+                    .z = v->residual ? z : NULL,
+                    .weight = weight,
+                    .bias = bias,
+                    .running_mean = rm,
+                    .running_var = rv,
+                    .eps = 1e-3,
+                    .activation = v->activation,
+                    .activation_alpha = v->alpha,
+                    .activation_beta = v->beta,
+                    .w = w};
 
     /* The forward pass the backward differentiates: y and the statistics. */
     if (v->frozen) {
-        ref_forward_inference f = {.shape = sh, .x = x, .z = p.z, .weight = weight, .bias = bias,
-                                   .running_mean = rm, .running_var = rv, .eps = p.eps, .activation = v->activation,
-                                   .activation_alpha = v->alpha, .activation_beta = v->beta, .y = y};
+        ref_forward_inference f = {.shape = sh,
+                                   .x = x,
+                                   .z = p.z,
+                                   .weight = weight,
+                                   .bias = bias,
+                                   .running_mean = rm,
+                                   .running_var = rv,
+                                   .eps = p.eps,
+                                   .activation = v->activation,
+                                   .activation_alpha = v->alpha,
+                                   .activation_beta = v->beta,
+                                   .y = y};
         ref_batchnorm_forward_inference(&f);
     } else {
-        ref_forward_training f = {.shape = sh, .x = x, .z = p.z, .weight = weight, .bias = bias, .eps = p.eps,
-                                  .activation = v->activation, .activation_alpha = v->alpha,
-                                  .activation_beta = v->beta, .y = y, .mean = mean, .invstd = invstd};
+        ref_forward_training f = {.shape = sh,
+                                  .x = x,
+                                  .z = p.z,
+                                  .weight = weight,
+                                  .bias = bias,
+                                  .eps = p.eps,
+                                  .activation = v->activation,
+                                  .activation_alpha = v->alpha,
+                                  .activation_beta = v->beta,
+                                  .y = y,
+                                  .mean = mean,
+                                  .invstd = invstd};
         ref_batchnorm_forward_training(&f);
     }
-    ref_backward b = {.shape = sh, .frozen = v->frozen, .x = x, .dy = w, .y = y, .z = p.z, .weight = weight,
-                      .bias = bias, .save_mean = mean, .save_invstd = invstd, .running_mean = rm,
-                      .running_var = rv, .eps = p.eps, .activation = v->activation, .activation_alpha = v->alpha,
-                      .activation_beta = v->beta, .dx = dx, .dweight = dw, .dbias = db, .dz = dz};
+    ref_backward b = {.shape = sh,
+                      .frozen = v->frozen,
+                      .x = x,
+                      .dy = w,
+                      .y = y,
+                      .z = p.z,
+                      .weight = weight,
+                      .bias = bias,
+                      .save_mean = mean,
+                      .save_invstd = invstd,
+                      .running_mean = rm,
+                      .running_var = rv,
+                      .eps = p.eps,
+                      .activation = v->activation,
+                      .activation_alpha = v->alpha,
+                      .activation_beta = v->beta,
+                      .dx = dx,
+                      .dweight = dw,
+                      .dbias = db,
+                      .dz = dz};
     ref_batchnorm_backward(&b);
 
     char name[160];
@@ -120,14 +164,14 @@ static void check_variant(const variant* v, uint64_t seed) {
         if (getenv("VKBN_TEST_VERBOSE")) {
             printf("%-52s h %.1e | dx %.2g dw %.2g db %.2g dz %.2g (of tolerance)\n", name, h, rx, rw, rb, rz);
         }
-        CHECK(rx <= 1, "%s: dx[%llu] = %.12g, finite differences %.12g +- %.3g", name, (unsigned long long)ax,
-              dx[ax], fx[ax], ex[ax]);
+        CHECK(rx <= 1, "%s: dx[%llu] = %.12g, finite differences %.12g +- %.3g", name, (unsigned long long)ax, dx[ax],
+              fx[ax], ex[ax]);
         CHECK(rw <= 1, "%s: dweight[%llu] = %.12g, finite differences %.12g +- %.3g", name, (unsigned long long)aw,
               dw[aw], fw[aw], ew[aw]);
         CHECK(rb <= 1, "%s: dbias[%llu] = %.12g, finite differences %.12g +- %.3g", name, (unsigned long long)ab,
               db[ab], fb[ab], eb[ab]);
-        CHECK(rz <= 1, "%s: dz[%llu] = %.12g, finite differences %.12g +- %.3g", name, (unsigned long long)az,
-              dz[az], fz[az], ez[az]);
+        CHECK(rz <= 1, "%s: dz[%llu] = %.12g, finite differences %.12g +- %.3g", name, (unsigned long long)az, dz[az],
+              fz[az], ez[az]);
     }
     double* all[] = {x, z, w, y, weight, bias, rm, rv, mean, invstd, dx, dz, dw, db, fx, ex, fz, ez, fw, ew, fb, eb};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) free(all[i]);
@@ -148,8 +192,9 @@ int main(void) {
             for (int layout = 0; layout < 2; ++layout)
                 for (int frozen = 0; frozen < 2; ++frozen)
                     for (int residual = 0; residual < 2; ++residual) {
-                        variant v = {shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4],
-                                     (vkbn_layout)layout, frozen, residual, acts[a].a, acts[a].alpha, acts[a].beta};
+                        variant v = {shapes[s][0], shapes[s][1],        shapes[s][2], shapes[s][3],
+                                     shapes[s][4], (vkbn_layout)layout, frozen,       residual,
+                                     acts[a].a,    acts[a].alpha,       acts[a].beta};
                         check_variant(&v, 11 * seed++);
                     }
     printf("%d passed, %d failed\n", g_passed, g_failed);

@@ -133,8 +133,8 @@ static void bad_rank(vkbn_context ctx, MPI_Comm comm) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    sync_case sc = make_case(3 * (uint32_t)size, 5, 1, 4, VKBN_LAYOUT_CHANNELS_FIRST, VKBN_DTYPE_F32,
-                             VKBN_ACTIVATION_NONE, 0, 77);
+    sync_case sc =
+        make_case(3 * (uint32_t)size, 5, 1, 4, VKBN_LAYOUT_CHANNELS_FIRST, VKBN_DTYPE_F32, VKBN_ACTIVATION_NONE, 0, 77);
     sync_batch b;
     sync_batch_make(&sc, &b);
     sync_slice s;

@@ -21,7 +21,7 @@ static vkbn_context g_vk[2], g_cpu, g_vk_windows;
 
 typedef struct split {
     uint32_t count;
-    uint32_t n[MAX_SLICES];   /* samples per slice, in batch order */
+    uint32_t n[MAX_SLICES]; /* samples per slice, in batch order */
     vkbn_context* ctx[MAX_SLICES];
 } split;
 
@@ -44,13 +44,13 @@ static int run_sync(const sync_batch* b, const split* sp, const uint32_t* order,
         if (r != VKBN_SUCCESS) return 0;
         n0 += sp->n[i];
     }
-#define STEP(expr)                                                                      \
-    do {                                                                                \
-        vkbn_result r_ = (expr);                                                        \
-        if (r_ != VKBN_SUCCESS) {                                                       \
+#define STEP(expr)                                                                               \
+    do {                                                                                         \
+        vkbn_result r_ = (expr);                                                                 \
+        if (r_ != VKBN_SUCCESS) {                                                                \
             CHECK(0, "%s: %s: %s (%s)", what, #expr, vkbn_last_error(), vkbn_result_string(r_)); \
-            ok = 0;                                                                     \
-        }                                                                               \
+            ok = 0;                                                                              \
+        }                                                                                        \
     } while (0)
     /* Partials land at their slice's index whatever the processing order. */
     for (uint32_t j = 0; j < k && ok; ++j) STEP(sync_slice_stats(&slices[order[j]], &parts.stats[order[j]]));
@@ -258,8 +258,8 @@ static void stats_plan(void) {
     }
     /* out overlapping x; too small; the CPU path. */
     vkbn_batch_stats_plan_desc alias = {s.tensor, s.x, s.x};
-    CHECK(vkbn_plan_create_batch_stats(g_vk[0], &alias, &plan) == VKBN_ERROR_ALIASING && plan == NULL,
-          "aliasing: %s", vkbn_last_error());
+    CHECK(vkbn_plan_create_batch_stats(g_vk[0], &alias, &plan) == VKBN_ERROR_ALIASING && plan == NULL, "aliasing: %s",
+          vkbn_last_error());
     vkbn_buffer small = NULL;
     vkbn_buffer_create(g_vk[0], 9 * 4, &small);
     vkbn_batch_stats_plan_desc tiny = {s.tensor, s.x, small};

@@ -25,7 +25,8 @@ typedef struct tally {
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static void check_at(tally* t, int ok, int line, const char* fmt, ...) {
+static void
+check_at(tally* t, int ok, int line, const char* fmt, ...) {
     if (ok) {
         t->passed++;
         return;
@@ -126,8 +127,8 @@ static void test_f16_known_cases(tally* t) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint16_t got = ref_f32_to_f16(cases[i].in);
-        CHECK(t, got == cases[i].want, "f32->f16 %s (%.9g): got 0x%04x, want 0x%04x", cases[i].what,
-              cases[i].in, (unsigned)got, (unsigned)cases[i].want);
+        CHECK(t, got == cases[i].want, "f32->f16 %s (%.9g): got 0x%04x, want 0x%04x", cases[i].what, cases[i].in,
+              (unsigned)got, (unsigned)cases[i].want);
     }
     CHECK(t, ref_f32_to_f16(INFINITY) == 0x7c00, "f32->f16 +inf");
     CHECK(t, ref_f32_to_f16(-INFINITY) == 0xfc00, "f32->f16 -inf");
@@ -142,11 +143,13 @@ static uint16_t nearest_half(float f) {
     uint16_t sign = signbit(f) ? 0x8000 : 0;
     double a = fabs((double)f);
     if (a >= 65520.0) return sign | 0x7c00; /* the midpoint of 65504 and 2^16 rounds to inf */
-    uint16_t lo = 0, hi = 0x7bff;            /* largest code with value <= a */
+    uint16_t lo = 0, hi = 0x7bff;           /* largest code with value <= a */
     while (lo < hi) {
         uint16_t mid = (uint16_t)((lo + hi + 1) / 2);
-        if (half_value(mid) <= a) lo = mid;
-        else hi = (uint16_t)(mid - 1);
+        if (half_value(mid) <= a)
+            lo = mid;
+        else
+            hi = (uint16_t)(mid - 1);
     }
     double below = half_value(lo);
     double above = lo == 0x7bff ? 65536.0 : half_value((uint16_t)(lo + 1));
@@ -404,8 +407,7 @@ static void test_compare(tally* t) {
     const float off[4] = {1.001f, -2.0f, 100.5f, 0.0f};
     r = cmp_f32(off, want, 4, 1e-3, 1e-3); /* tolerances 0.002, 0.003, 0.101, 0.001 */
     CHECK(t, !r.ok && r.worst == 2 && near(r.max_abs, 0.5, 1e-9) && near(r.max_scaled, 0.5 / 0.101, 1e-6),
-          "cmp outside tolerance: ok=%d worst=%zu max_abs=%g max_scaled=%g", r.ok, r.worst, r.max_abs,
-          r.max_scaled);
+          "cmp outside tolerance: ok=%d worst=%zu max_abs=%g max_scaled=%g", r.ok, r.worst, r.max_abs, r.max_scaled);
     r = cmp_f32(off, want, 4, 1e-3, 1e-2);
     CHECK(t, r.ok && r.worst == 2, "cmp within tolerance: ok=%d worst=%zu", r.ok, r.worst);
 
@@ -442,8 +444,7 @@ static void test_rng(tally* t) {
     CHECK(t, differs, "rng: another seed, another stream");
     rng_seed(&a, 0);
     uint64_t first = rng_next(&a);
-    CHECK(t, first == 0xe220a8397b1dcdafull, "rng: splitmix64(0) first output 0x%016llx",
-          (unsigned long long)first);
+    CHECK(t, first == 0xe220a8397b1dcdafull, "rng: splitmix64(0) first output 0x%016llx", (unsigned long long)first);
 
     rng_seed(&a, 7);
     rng_seed(&b, 7);
@@ -490,8 +491,8 @@ static void test_normal_moments(tally* t) {
     double fs = 0, fs2 = 0;
     for (int i = 0; i < COUNT; i++) fs += f[i];
     for (int i = 0; i < COUNT; i++) fs2 += (f[i] - fs / COUNT) * (f[i] - fs / COUNT);
-    CHECK(t, fabs(fs / COUNT - 10) < 0.06 && fabs(sqrt(fs2 / COUNT) - 3) < 0.05,
-          "gen_normal_f32 mean %g std %g", fs / COUNT, sqrt(fs2 / COUNT));
+    CHECK(t, fabs(fs / COUNT - 10) < 0.06 && fabs(sqrt(fs2 / COUNT) - 3) < 0.05, "gen_normal_f32 mean %g std %g",
+          fs / COUNT, sqrt(fs2 / COUNT));
 
     int in_range = 1;
     gen_uniform_f32(&r, f, COUNT, -2.0, 3.0);
@@ -643,8 +644,8 @@ static void test_npy_read_variants(tally* t) {
         write_raw_npy(path, variants[i].major, variants[i].dict, values, sizeof values);
         npy_array a;
         int rc = npy_read(path, &a, err, sizeof err);
-        int ok = rc == 0 && a.dtype == NPY_F32 && a.ndim == 2 && a.shape[0] == 2 && a.shape[1] == 3 &&
-                 a.count == 6 && memcmp(a.data, values, 6 * sizeof(float)) == 0;
+        int ok = rc == 0 && a.dtype == NPY_F32 && a.ndim == 2 && a.shape[0] == 2 && a.shape[1] == 3 && a.count == 6 &&
+                 memcmp(a.data, values, 6 * sizeof(float)) == 0;
         CHECK(t, ok, "read v%d.0 header %s: %s", variants[i].major, variants[i].dict, rc ? err : "wrong contents");
         npy_free(&a);
     }
@@ -702,8 +703,8 @@ static void test_npy_rejects(tally* t) {
     }
     char err[256] = "";
     npy_array a;
-    CHECK(t, npy_read(path, &a, err, sizeof err) != 0 && strstr(err, path) && strstr(err, "magic"),
-          "bad magic: '%s'", err);
+    CHECK(t, npy_read(path, &a, err, sizeof err) != 0 && strstr(err, path) && strstr(err, "magic"), "bad magic: '%s'",
+          err);
     write_raw_npy(path, 4, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", zeros, 24);
     CHECK(t, npy_read(path, &a, err, sizeof err) != 0 && strstr(err, path) && strstr(err, "version"),
           "version 4.0: '%s'", err);
@@ -728,8 +729,7 @@ static void test_npy_write_rejects(tally* t) {
           "write with a wrong count: '%s'", err);
     a.count = 6;
     a.ndim = NPY_MAX_DIMS + 1;
-    CHECK(t, npy_write(path, &a, err, sizeof err) != 0 && strstr(err, "ndim"), "write with too many dims: '%s'",
-          err);
+    CHECK(t, npy_write(path, &a, err, sizeof err) != 0 && strstr(err, "ndim"), "write with too many dims: '%s'", err);
     CHECK(t, file_size(path) < 0, "a rejected write leaves no file");
 }
 

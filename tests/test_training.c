@@ -24,10 +24,10 @@
 #include "datagen.h"
 #include "reference.h"
 
-#define NS 32     /* samples: the batch */
-#define DIN 5     /* input features */
-#define H 7       /* hidden channels (batch norm) */
-#define DOUT 3    /* outputs */
+#define NS 32  /* samples: the batch */
+#define DIN 5  /* input features */
+#define H 7    /* hidden channels (batch norm) */
+#define DOUT 3 /* outputs */
 #define STEPS 8
 #define LR 0.2
 #define EPS 1e-5
@@ -62,8 +62,15 @@ static const ref_shape g_shape = {NS, H, 1, VKBN_LAYOUT_CHANNELS_FIRST}; /* Batc
 static int ref_forward(void* self, const double* h, const params* p, double* y) {
     ref_state* s = self;
     memcpy(s->h, h, sizeof s->h);
-    ref_forward_training a = {.shape = g_shape, .x = s->h, .weight = p->gamma, .bias = p->beta, .eps = EPS,
-                              .activation = VKBN_ACTIVATION_RELU, .y = s->y, .mean = s->mean, .invstd = s->invstd};
+    ref_forward_training a = {.shape = g_shape,
+                              .x = s->h,
+                              .weight = p->gamma,
+                              .bias = p->beta,
+                              .eps = EPS,
+                              .activation = VKBN_ACTIVATION_RELU,
+                              .y = s->y,
+                              .mean = s->mean,
+                              .invstd = s->invstd};
     ref_batchnorm_forward_training(&a);
     memcpy(y, s->y, sizeof s->y);
     return 0;
@@ -71,9 +78,18 @@ static int ref_forward(void* self, const double* h, const params* p, double* y) 
 
 static int ref_backward_step(void* self, const double* dy, const params* p, grads* g) {
     ref_state* s = self;
-    ref_backward a = {.shape = g_shape, .x = s->h, .dy = dy, .y = s->y, .weight = p->gamma, .bias = p->beta,
-                      .save_mean = s->mean, .save_invstd = s->invstd, .activation = VKBN_ACTIVATION_RELU,
-                      .dx = g->dh, .dweight = g->dgamma, .dbias = g->dbeta};
+    ref_backward a = {.shape = g_shape,
+                      .x = s->h,
+                      .dy = dy,
+                      .y = s->y,
+                      .weight = p->gamma,
+                      .bias = p->beta,
+                      .save_mean = s->mean,
+                      .save_invstd = s->invstd,
+                      .activation = VKBN_ACTIVATION_RELU,
+                      .dx = g->dh,
+                      .dweight = g->dgamma,
+                      .dbias = g->dbeta};
     ref_batchnorm_backward(&a);
     return 0;
 }
@@ -105,8 +121,14 @@ static int vk_forward(void* self, const double* h, const params* p, double* y) {
     vkbn_result r = upload(s->h, h, NS * H);
     if (r == VKBN_SUCCESS) r = upload(s->gamma, p->gamma, H);
     if (r == VKBN_SUCCESS) r = upload(s->beta, p->beta, H);
-    vkbn_forward_training_desc d = {.tensor = {.n = NS, .c = H}, .x = s->h, .y = s->y, .weight = s->gamma,
-                                    .bias = s->beta, .save_mean = s->mean, .save_invstd = s->invstd, .eps = EPS,
+    vkbn_forward_training_desc d = {.tensor = {.n = NS, .c = H},
+                                    .x = s->h,
+                                    .y = s->y,
+                                    .weight = s->gamma,
+                                    .bias = s->beta,
+                                    .save_mean = s->mean,
+                                    .save_invstd = s->invstd,
+                                    .eps = EPS,
                                     .activation = VKBN_ACTIVATION_RELU};
     if (r == VKBN_SUCCESS) r = vkbn_forward_training(s->ctx, &d);
     if (r == VKBN_SUCCESS) r = download(s->y, y, NS * H);
@@ -118,9 +140,17 @@ static int vk_backward(void* self, const double* dy, const params* p, grads* g) 
     (void)p; /* gamma is on the device since the forward pass */
     vk_state* s = self;
     vkbn_result r = upload(s->dy, dy, NS * H);
-    vkbn_backward_desc d = {.tensor = {.n = NS, .c = H}, .x = s->h, .dy = s->dy, .y = s->y, .weight = s->gamma,
-                            .save_mean = s->mean, .save_invstd = s->invstd, .eps = EPS,
-                            .activation = VKBN_ACTIVATION_RELU, .dx = s->dh, .dweight = s->dgamma,
+    vkbn_backward_desc d = {.tensor = {.n = NS, .c = H},
+                            .x = s->h,
+                            .dy = s->dy,
+                            .y = s->y,
+                            .weight = s->gamma,
+                            .save_mean = s->mean,
+                            .save_invstd = s->invstd,
+                            .eps = EPS,
+                            .activation = VKBN_ACTIVATION_RELU,
+                            .dx = s->dh,
+                            .dweight = s->dgamma,
                             .dbias = s->dbeta};
     if (r == VKBN_SUCCESS) r = vkbn_backward(s->ctx, &d);
     if (r == VKBN_SUCCESS) r = download(s->dh, g->dh, NS * H);
@@ -252,8 +282,8 @@ int main(void) {
     }
     CHECK(last_r < 0.8 * first, "the reference run does not train: loss %.6f -> %.6f", first, last_r);
     CHECK(last_v < 0.8 * first, "the vkbn run does not train: loss %.6f -> %.6f", first, last_v);
-    printf("loss %.6f -> %.6f (vkbn), %.6f (reference); parameters apart %.3g after %d steps\n", first, last_v,
-           last_r, param_distance(&pv, &pr), STEPS);
+    printf("loss %.6f -> %.6f (vkbn), %.6f (reference); parameters apart %.3g after %d steps\n", first, last_v, last_r,
+           param_distance(&pv, &pr), STEPS);
     CHECK(vkbn_context_validation_message_count(vs.ctx) == 0, "validation messages");
     for (size_t i = 0; i < 4; ++i) vkbn_buffer_destroy(*tensors[i]);
     for (size_t i = 0; i < 6; ++i) vkbn_buffer_destroy(*vectors[i]);

@@ -21,16 +21,16 @@ typedef struct test_counts {
 
 static test_counts g_counts;
 
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (cond) {                                              \
-            g_counts.passed++;                                   \
-        } else {                                                 \
-            g_counts.failed++;                                   \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
-            printf(__VA_ARGS__);                                 \
-            printf("\n");                                        \
-        }                                                        \
+#define CHECK(cond, ...)                                \
+    do {                                                \
+        if (cond) {                                     \
+            g_counts.passed++;                          \
+        } else {                                        \
+            g_counts.failed++;                          \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+            printf(__VA_ARGS__);                        \
+            printf("\n");                               \
+        }                                               \
     } while (0)
 
 static inline int test_summary(void) {

@@ -85,27 +85,27 @@ typedef uint32_t vkbn_bool;
 
 typedef enum vkbn_result {
     VKBN_SUCCESS = 0,
-    VKBN_ERROR_NULL_ARGUMENT = -1,        /* a required pointer or handle is NULL */
-    VKBN_ERROR_INVALID_ARGUMENT = -2,     /* an enum, flag or field is out of range */
-    VKBN_ERROR_INVALID_SHAPE = -3,        /* a dimension is 0 or the spatial rank is > 3 */
-    VKBN_ERROR_SHAPE_MISMATCH = -4,       /* two arrays that must agree in shape do not */
-    VKBN_ERROR_BUFFER_TOO_SMALL = -5,     /* a buffer is smaller than the tensor it must hold */
-    VKBN_ERROR_INVALID_EPS = -6,          /* eps is negative, NaN or infinite */
-    VKBN_ERROR_INVALID_MOMENTUM = -7,     /* momentum is outside [0, 1] or not finite */
-    VKBN_ERROR_TOO_FEW_VALUES = -8,       /* training mode with one value per channel (m = 1) */
-    VKBN_ERROR_UNSUPPORTED_DTYPE = -9,    /* f16 on a device without 16-bit storage */
-    VKBN_ERROR_TOO_LARGE = -10,           /* sizes overflow or exceed the device's limits */
-    VKBN_ERROR_ALIASING = -11,            /* an output overlaps another argument */
-    VKBN_ERROR_MISALIGNED = -12,          /* an offset breaks an alignment rule */
-    VKBN_ERROR_WRONG_CONTEXT = -13,       /* a buffer belongs to another context */
-    VKBN_ERROR_NO_DEVICE = -14,           /* no Vulkan loader or no usable device */
-    VKBN_ERROR_DEVICE_NOT_FOUND = -15,    /* no device matches the requested index or name */
-    VKBN_ERROR_UNSUPPORTED_DEVICE = -16,  /* the device lacks something vkbn requires */
+    VKBN_ERROR_NULL_ARGUMENT = -1,       /* a required pointer or handle is NULL */
+    VKBN_ERROR_INVALID_ARGUMENT = -2,    /* an enum, flag or field is out of range */
+    VKBN_ERROR_INVALID_SHAPE = -3,       /* a dimension is 0 or the spatial rank is > 3 */
+    VKBN_ERROR_SHAPE_MISMATCH = -4,      /* two arrays that must agree in shape do not */
+    VKBN_ERROR_BUFFER_TOO_SMALL = -5,    /* a buffer is smaller than the tensor it must hold */
+    VKBN_ERROR_INVALID_EPS = -6,         /* eps is negative, NaN or infinite */
+    VKBN_ERROR_INVALID_MOMENTUM = -7,    /* momentum is outside [0, 1] or not finite */
+    VKBN_ERROR_TOO_FEW_VALUES = -8,      /* training mode with one value per channel (m = 1) */
+    VKBN_ERROR_UNSUPPORTED_DTYPE = -9,   /* f16 on a device without 16-bit storage */
+    VKBN_ERROR_TOO_LARGE = -10,          /* sizes overflow or exceed the device's limits */
+    VKBN_ERROR_ALIASING = -11,           /* an output overlaps another argument */
+    VKBN_ERROR_MISALIGNED = -12,         /* an offset breaks an alignment rule */
+    VKBN_ERROR_WRONG_CONTEXT = -13,      /* a buffer belongs to another context */
+    VKBN_ERROR_NO_DEVICE = -14,          /* no Vulkan loader or no usable device */
+    VKBN_ERROR_DEVICE_NOT_FOUND = -15,   /* no device matches the requested index or name */
+    VKBN_ERROR_UNSUPPORTED_DEVICE = -16, /* the device lacks something vkbn requires */
     VKBN_ERROR_OUT_OF_HOST_MEMORY = -17,
     VKBN_ERROR_OUT_OF_DEVICE_MEMORY = -18,
     VKBN_ERROR_DEVICE_LOST = -19,
-    VKBN_ERROR_VULKAN = -20,              /* any other Vulkan failure (the message has the VkResult) */
-    VKBN_ERROR_UNSUPPORTED = -21          /* the operation is not available on this context */
+    VKBN_ERROR_VULKAN = -20,     /* any other Vulkan failure (the message has the VkResult) */
+    VKBN_ERROR_UNSUPPORTED = -21 /* the operation is not available on this context */
 } vkbn_result;
 
 /* A constant string naming the code, e.g. "VKBN_ERROR_INVALID_EPS". Never NULL. */
@@ -125,8 +125,7 @@ typedef enum vkbn_log_level {
 
 /* Receives diagnostics (device choice, validation-layer messages). Called from
  * whichever thread produced them. */
-typedef void (*vkbn_log_fn)(void* VKBN_NULLABLE user_data, vkbn_log_level level,
-                            const char* VKBN_NOT_NULL message);
+typedef void (*vkbn_log_fn)(void* VKBN_NULLABLE user_data, vkbn_log_level level, const char* VKBN_NOT_NULL message);
 
 /* ------------------------------------------------------------------------ */
 /* Tensors                                                                   */
@@ -146,10 +145,10 @@ typedef enum vkbn_dtype {
  * share it). Statistics and per-channel parameters are always f32 vectors of
  * c elements. The reduction per channel runs over m = n * d[0] * ... * d[k-1]. */
 typedef struct vkbn_tensor_desc {
-    uint32_t n;                               /* batch, >= 1 */
-    uint32_t c;                               /* channels, >= 1 */
-    uint32_t spatial_rank;                    /* k = 0..3 */
-    uint32_t spatial[VKBN_MAX_SPATIAL_RANK];  /* D1..Dk, each >= 1; entries past k are ignored */
+    uint32_t n;                              /* batch, >= 1 */
+    uint32_t c;                              /* channels, >= 1 */
+    uint32_t spatial_rank;                   /* k = 0..3 */
+    uint32_t spatial[VKBN_MAX_SPATIAL_RANK]; /* D1..Dk, each >= 1; entries past k are ignored */
     vkbn_layout layout;
     vkbn_dtype dtype;
 } vkbn_tensor_desc;
@@ -165,14 +164,14 @@ VKBN_API uint32_t vkbn_dtype_size(vkbn_dtype dtype);
  * activation_alpha and activation_beta; NONE, RELU and SILU ignore them, so a
  * zero-initialised desc means no activation, and RELU needs nothing more. */
 typedef enum vkbn_activation {
-    VKBN_ACTIVATION_NONE = 0,       /* y = u */
-    VKBN_ACTIVATION_RELU = 1,       /* y = max(u, 0) */
+    VKBN_ACTIVATION_NONE = 0, /* y = u */
+    VKBN_ACTIVATION_RELU = 1, /* y = max(u, 0) */
     /* y = u >= 0 ? u : alpha * u; alpha, the negative slope (e.g. 0.01), finite
      * (backward takes act' from y and needs alpha >= 0, as PyTorch in place) */
     VKBN_ACTIVATION_LEAKY_RELU = 2,
     /* y = min(max(u, alpha), beta); alpha <= beta, both finite. ReLU6: 0, 6 */
     VKBN_ACTIVATION_CLAMP = 3,
-    VKBN_ACTIVATION_SILU = 4        /* y = u * sigmoid(u) = u / (1 + exp(-u)) (swish) */
+    VKBN_ACTIVATION_SILU = 4 /* y = u * sigmoid(u) = u / (1 + exp(-u)) (swish) */
 } vkbn_activation;
 
 /* ------------------------------------------------------------------------ */
@@ -195,34 +194,34 @@ typedef enum vkbn_device_type {
 
 /* Subgroup operation bits, as VkSubgroupFeatureFlagBits. */
 typedef struct vkbn_device_info {
-    uint32_t index;                /* the index vkbn_context_desc.device accepts */
+    uint32_t index; /* the index vkbn_context_desc.device accepts */
     vkbn_backend backend;
     vkbn_device_type type;
-    vkbn_bool is_default;          /* the device a context gets when none is named */
+    vkbn_bool is_default; /* the device a context gets when none is named */
     char name[256];
-    char vendor[32];               /* "NVIDIA", "AMD", "Intel", "Arm", "Qualcomm", "Apple", "Mesa", ... */
+    char vendor[32]; /* "NVIDIA", "AMD", "Intel", "Arm", "Qualcomm", "Apple", "Mesa", ... */
     uint32_t vendor_id;
     uint32_t device_id;
     char driver_name[256];
     char driver_info[256];
-    uint32_t api_version;          /* VK_MAKE_API_VERSION encoding */
+    uint32_t api_version; /* VK_MAKE_API_VERSION encoding */
     uint32_t driver_version;
-    uint32_t subgroup_size;        /* default subgroup size */
-    uint32_t min_subgroup_size;    /* with subgroup size control; else = subgroup_size */
+    uint32_t subgroup_size;     /* default subgroup size */
+    uint32_t min_subgroup_size; /* with subgroup size control; else = subgroup_size */
     uint32_t max_subgroup_size;
-    uint32_t subgroup_operations;  /* VkSubgroupFeatureFlags supported in compute */
+    uint32_t subgroup_operations; /* VkSubgroupFeatureFlags supported in compute */
     vkbn_bool subgroup_size_control;
-    vkbn_bool storage_16bit;       /* f16 tensors supported */
-    vkbn_bool timestamps;          /* timing available (GPU timestamps; wall time on the CPU path) */
+    vkbn_bool storage_16bit; /* f16 tensors supported */
+    vkbn_bool timestamps;    /* timing available (GPU timestamps; wall time on the CPU path) */
     double timestamp_period_ns;
-    uint64_t device_local_memory;  /* bytes in the largest device-local heap */
+    uint64_t device_local_memory; /* bytes in the largest device-local heap */
     uint64_t max_storage_buffer_range;
     uint64_t max_allocation_size;
     uint32_t max_workgroup_invocations;
     uint32_t max_shared_memory;
     uint32_t min_storage_buffer_offset_alignment;
-    uint32_t cpu_threads;          /* CPU path: worker threads; 0 for Vulkan devices */
-    char cpu_simd[32];             /* CPU path: "avx512", "avx2", "sse2", "neon", "scalar"; "" for Vulkan */
+    uint32_t cpu_threads; /* CPU path: worker threads; 0 for Vulkan devices */
+    char cpu_simd[32];    /* CPU path: "avx512", "avx2", "sse2", "neon", "scalar"; "" for Vulkan */
 } vkbn_device_info;
 
 /* Lists the Vulkan devices (in the Vulkan loader's order), then the CPU path
@@ -230,8 +229,7 @@ typedef struct vkbn_device_info {
  * count; otherwise writes min(*count, available) entries and sets *count to
  * that number. A machine without a Vulkan loader lists only the CPU path, which
  * is then the default device. */
-VKBN_API vkbn_result vkbn_enumerate_devices(uint32_t* VKBN_NOT_NULL count,
-                                            vkbn_device_info* VKBN_NULLABLE infos);
+VKBN_API vkbn_result vkbn_enumerate_devices(uint32_t* VKBN_NOT_NULL count, vkbn_device_info* VKBN_NULLABLE infos);
 
 /* ------------------------------------------------------------------------ */
 /* Contexts                                                                  */
@@ -272,8 +270,8 @@ typedef struct vkbn_vulkan_device {
      * (those calls fail with VKBN_ERROR_UNSUPPORTED, except transfers to
      * host-mapped buffers). */
     VkQueue queue;
-    uint32_t queue_family_index;     /* the family of queue; plans may be recorded for any compute family */
-    uint32_t api_version;            /* the apiVersion the instance was created with (>= 1.1) */
+    uint32_t queue_family_index; /* the family of queue; plans may be recorded for any compute family */
+    uint32_t api_version;        /* the apiVersion the instance was created with (>= 1.1) */
     /* NULL: vkbn loads the system Vulkan loader's. */
     PFN_vkGetInstanceProcAddr VKBN_NULLABLE get_instance_proc_addr;
     /* The create info the device was made with; vkbn reads its enabled
@@ -309,7 +307,7 @@ typedef struct vkbn_context_desc {
     /* Run on a device the caller owns instead of creating one. */
     const vkbn_vulkan_device* VKBN_NULLABLE borrowed;
     const VkAllocationCallbacks* VKBN_NULLABLE allocation_callbacks;
-    vkbn_log_fn VKBN_NULLABLE log;   /* NULL: silent */
+    vkbn_log_fn VKBN_NULLABLE log; /* NULL: silent */
     void* VKBN_NULLABLE log_user_data;
     /* Testing and tuning: the largest byte range one dispatch binds (0: the
      * device's maxStorageBufferRange). Larger tensors are processed in windows. */
@@ -341,8 +339,7 @@ VKBN_API vkbn_result vkbn_context_create(const vkbn_context_desc* VKBN_NULLABLE 
  * to pipeline_cache_path, if any (failures go to the log). Accepts NULL. */
 VKBN_API void vkbn_context_destroy(vkbn_context VKBN_NULLABLE ctx);
 /* The device the context runs on, including whether it is the default. */
-VKBN_API vkbn_result vkbn_context_get_device_info(vkbn_context VKBN_NOT_NULL ctx,
-                                                  vkbn_device_info* VKBN_NOT_NULL info);
+VKBN_API vkbn_result vkbn_context_get_device_info(vkbn_context VKBN_NOT_NULL ctx, vkbn_device_info* VKBN_NOT_NULL info);
 /* Whether the context's kernels use subgroup operations (1) or the
  * shared-memory fallback (0). */
 VKBN_API vkbn_bool vkbn_context_uses_subgroups(vkbn_context VKBN_NOT_NULL ctx);
@@ -361,13 +358,11 @@ VKBN_API vkbn_result vkbn_buffer_create(vkbn_context VKBN_NOT_NULL ctx, uint64_t
 /* Wraps bytes [offset, offset + size) of a VkBuffer the caller owns. The
  * buffer needs VK_BUFFER_USAGE_STORAGE_BUFFER_BIT (and TRANSFER_SRC/DST for
  * upload and download). offset must be a multiple of 4. vkbn never frees it. */
-VKBN_API vkbn_result vkbn_buffer_wrap(vkbn_context VKBN_NOT_NULL ctx, VkBuffer buffer,
-                                      VkDeviceSize offset, VkDeviceSize size,
-                                      vkbn_buffer VKBN_NULLABLE* VKBN_NOT_NULL out);
+VKBN_API vkbn_result vkbn_buffer_wrap(vkbn_context VKBN_NOT_NULL ctx, VkBuffer buffer, VkDeviceSize offset,
+                                      VkDeviceSize size, vkbn_buffer VKBN_NULLABLE* VKBN_NOT_NULL out);
 /* A view of bytes [offset, offset + size) of another buffer, which must
  * outlive it. offset must be a multiple of 4. */
-VKBN_API vkbn_result vkbn_buffer_create_view(vkbn_buffer VKBN_NOT_NULL parent, uint64_t offset,
-                                             uint64_t size,
+VKBN_API vkbn_result vkbn_buffer_create_view(vkbn_buffer VKBN_NOT_NULL parent, uint64_t offset, uint64_t size,
                                              vkbn_buffer VKBN_NULLABLE* VKBN_NOT_NULL out);
 /* Frees an owned buffer or releases a view or wrapper. Accepts NULL. */
 VKBN_API void vkbn_buffer_destroy(vkbn_buffer VKBN_NULLABLE buffer);
@@ -378,8 +373,8 @@ VKBN_API vkbn_result vkbn_buffer_upload(vkbn_buffer VKBN_NOT_NULL buffer, uint64
                                         const void* VKBN_NOT_NULL src, uint64_t size);
 /* Copies `size` bytes at `offset` of the buffer into host memory, after all
  * work the context has submitted is complete. */
-VKBN_API vkbn_result vkbn_buffer_download(vkbn_buffer VKBN_NOT_NULL buffer, uint64_t offset,
-                                          void* VKBN_NOT_NULL dst, uint64_t size);
+VKBN_API vkbn_result vkbn_buffer_download(vkbn_buffer VKBN_NOT_NULL buffer, uint64_t offset, void* VKBN_NOT_NULL dst,
+                                          uint64_t size);
 
 /* ------------------------------------------------------------------------ */
 /* Operations                                                                */
@@ -410,13 +405,13 @@ typedef struct vkbn_forward_training_desc {
     vkbn_buffer VKBN_NULLABLE bias;         /* beta; NULL means 0 */
     vkbn_buffer VKBN_NULLABLE running_mean; /* read and updated in place; both or neither */
     vkbn_buffer VKBN_NULLABLE running_var;
-    vkbn_buffer VKBN_NULLABLE save_mean;    /* out: batch mean */
-    vkbn_buffer VKBN_NULLABLE save_invstd;  /* out: 1 / sqrt(batch biased var + eps) */
-    float eps;                              /* finite, >= 0 */
-    float momentum;                         /* EXPONENTIAL: finite, in [0, 1] */
+    vkbn_buffer VKBN_NULLABLE save_mean;   /* out: batch mean */
+    vkbn_buffer VKBN_NULLABLE save_invstd; /* out: 1 / sqrt(batch biased var + eps) */
+    float eps;                             /* finite, >= 0 */
+    float momentum;                        /* EXPONENTIAL: finite, in [0, 1] */
     vkbn_running_average running_average;
-    uint64_t cumulative_count;              /* CUMULATIVE: T */
-    vkbn_bool biased_running_var;           /* 0: var * m/(m-1) (PyTorch, cuDNN); 1: var (ONNX) */
+    uint64_t cumulative_count;    /* CUMULATIVE: T */
+    vkbn_bool biased_running_var; /* 0: var * m/(m-1) (PyTorch, cuDNN); 1: var (ONNX) */
     vkbn_activation activation;
     /* Tuning and testing: 0 lets vkbn choose; 1 computes each channel's
      * statistics and output in one workgroup (one dispatch); k > 1 splits each
@@ -430,8 +425,8 @@ typedef struct vkbn_forward_training_desc {
      * overlap any other argument, and runs of plans that share it must not
      * overlap in time. NULL: vkbn allocates it once, at plan creation. */
     vkbn_buffer VKBN_NULLABLE scratch;
-    float activation_alpha;                 /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
-    float activation_beta;                  /* CLAMP: max */
+    float activation_alpha; /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
+    float activation_beta;  /* CLAMP: max */
 } vkbn_forward_training_desc;
 
 /* Forward pass in inference mode, from running statistics:
@@ -447,8 +442,8 @@ typedef struct vkbn_forward_inference_desc {
     vkbn_buffer VKBN_NOT_NULL running_var;
     float eps;
     vkbn_activation activation;
-    float activation_alpha;                 /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
-    float activation_beta;                  /* CLAMP: max */
+    float activation_alpha; /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
+    float activation_beta;  /* CLAMP: max */
 } vkbn_forward_inference_desc;
 
 /* Backward pass (SEMANTICS.md, "Backward"). With u = bn(x) [+ residual] and
@@ -499,12 +494,12 @@ typedef struct vkbn_backward_desc {
     vkbn_activation activation;             /* of the forward pass */
     float activation_alpha;
     float activation_beta;
-    vkbn_buffer VKBN_NULLABLE dx;           /* out: gradient w.r.t. x; may be dy */
-    vkbn_buffer VKBN_NULLABLE dweight;      /* out: gradient w.r.t. weight (dgamma) */
-    vkbn_buffer VKBN_NULLABLE dbias;        /* out: gradient w.r.t. bias (dbeta) */
-    vkbn_buffer VKBN_NULLABLE dresidual;    /* out: gradient w.r.t. the residual (= g) */
+    vkbn_buffer VKBN_NULLABLE dx;        /* out: gradient w.r.t. x; may be dy */
+    vkbn_buffer VKBN_NULLABLE dweight;   /* out: gradient w.r.t. weight (dgamma) */
+    vkbn_buffer VKBN_NULLABLE dbias;     /* out: gradient w.r.t. bias (dbeta) */
+    vkbn_buffer VKBN_NULLABLE dresidual; /* out: gradient w.r.t. the residual (= g) */
     uint32_t reduction_split;
-    vkbn_buffer VKBN_NULLABLE scratch;      /* the caller's scratch, or NULL (see the forward desc) */
+    vkbn_buffer VKBN_NULLABLE scratch; /* the caller's scratch, or NULL (see the forward desc) */
 } vkbn_backward_desc;
 
 /* y = x, `size` bytes: the plain copy kernel the benchmark uses as each
@@ -520,8 +515,7 @@ VKBN_API vkbn_result vkbn_forward_training(vkbn_context VKBN_NOT_NULL ctx,
                                            const vkbn_forward_training_desc* VKBN_NOT_NULL desc);
 VKBN_API vkbn_result vkbn_forward_inference(vkbn_context VKBN_NOT_NULL ctx,
                                             const vkbn_forward_inference_desc* VKBN_NOT_NULL desc);
-VKBN_API vkbn_result vkbn_backward(vkbn_context VKBN_NOT_NULL ctx,
-                                   const vkbn_backward_desc* VKBN_NOT_NULL desc);
+VKBN_API vkbn_result vkbn_backward(vkbn_context VKBN_NOT_NULL ctx, const vkbn_backward_desc* VKBN_NOT_NULL desc);
 
 /* ------------------------------------------------------------------------ */
 /* Plans: an operation prepared once and run many times                      */
@@ -539,8 +533,7 @@ VKBN_API vkbn_result vkbn_plan_create_forward_inference(vkbn_context VKBN_NOT_NU
 VKBN_API vkbn_result vkbn_plan_create_backward(vkbn_context VKBN_NOT_NULL ctx,
                                                const vkbn_backward_desc* VKBN_NOT_NULL desc,
                                                vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
-VKBN_API vkbn_result vkbn_plan_create_copy(vkbn_context VKBN_NOT_NULL ctx,
-                                           const vkbn_copy_desc* VKBN_NOT_NULL desc,
+VKBN_API vkbn_result vkbn_plan_create_copy(vkbn_context VKBN_NOT_NULL ctx, const vkbn_copy_desc* VKBN_NOT_NULL desc,
                                            vkbn_plan VKBN_NULLABLE* VKBN_NOT_NULL out);
 /* Runs the plan once and waits for it. */
 VKBN_API vkbn_result vkbn_plan_execute(vkbn_plan VKBN_NOT_NULL plan);
@@ -583,19 +576,19 @@ VKBN_API void vkbn_plan_destroy(vkbn_plan VKBN_NULLABLE plan);
  * same for every channel: n * S of the slice, exact in 64 bits. */
 typedef struct vkbn_batch_stats {
     uint64_t count;
-    uint32_t c;                    /* channels: the length of mean and m2 */
-    double* VKBN_NULLABLE mean;    /* c entries (0 when count = 0) */
-    double* VKBN_NULLABLE m2;      /* c entries: sum (x - mean)^2 (0 when count = 0) */
+    uint32_t c;                 /* channels: the length of mean and m2 */
+    double* VKBN_NULLABLE mean; /* c entries (0 when count = 0) */
+    double* VKBN_NULLABLE m2;   /* c entries: sum (x - mean)^2 (0 when count = 0) */
 } vkbn_batch_stats;
 
 /* Per-channel backward sums of a slice (or of a merge), in host memory the
  * caller owns, with g = dy * act'(u) as in vkbn_backward_desc and
  * xhat = (x - save_mean) * save_invstd from the global statistics. */
 typedef struct vkbn_grad_sums {
-    uint64_t count;                /* values per channel the sums ran over */
+    uint64_t count; /* values per channel the sums ran over */
     uint32_t c;
-    double* VKBN_NULLABLE sum_g;       /* c entries: sum g (= dbias) */
-    double* VKBN_NULLABLE sum_g_xhat;  /* c entries: sum g * xhat (= dweight) */
+    double* VKBN_NULLABLE sum_g;      /* c entries: sum g (= dbias) */
+    double* VKBN_NULLABLE sum_g_xhat; /* c entries: sum g * xhat (= dweight) */
 } vkbn_grad_sums;
 
 /* A slice of the batch: x described by `tensor`, whose n may be 0 (an empty
@@ -688,8 +681,7 @@ VKBN_API vkbn_result vkbn_grad_sums_merge(const vkbn_grad_sums* VKBN_NOT_NULL pa
  * dbias = sum_g (the same on every replica). desc as for
  * vkbn_grad_sums_compute, with its outputs; tensor.n may be 0 (then only
  * dweight and dbias are written). */
-VKBN_API vkbn_result vkbn_backward_global(vkbn_context VKBN_NOT_NULL ctx,
-                                          const vkbn_backward_desc* VKBN_NOT_NULL desc,
+VKBN_API vkbn_result vkbn_backward_global(vkbn_context VKBN_NOT_NULL ctx, const vkbn_backward_desc* VKBN_NOT_NULL desc,
                                           const vkbn_grad_sums* VKBN_NOT_NULL global);
 
 /* ------------------------------------------------------------------------ */
@@ -770,9 +762,9 @@ VKBN_API vkbn_result vkbn_backward_global(vkbn_context VKBN_NOT_NULL ctx,
 /* What vkbn needs and can use on a physical device, to enable at device
  * creation. Everything listed is supported by that device. */
 typedef struct vkbn_vulkan_requirements {
-    uint32_t min_api_version;   /* VK_API_VERSION_1_1: older devices are refused */
-    uint32_t api_version;       /* the newest version vkbn uses, capped at the device's */
-    VkQueueFlags queue_flags;   /* VK_QUEUE_COMPUTE_BIT */
+    uint32_t min_api_version; /* VK_API_VERSION_1_1: older devices are refused */
+    uint32_t api_version;     /* the newest version vkbn uses, capped at the device's */
+    VkQueueFlags queue_flags; /* VK_QUEUE_COMPUTE_BIT */
     /* Device extensions vkbn would use (each optional): enable them all. */
     uint32_t extension_count;
     const char* VKBN_NULLABLE extensions[VKBN_MAX_DEVICE_EXTENSIONS]; /* static strings */
@@ -806,8 +798,8 @@ typedef struct vkbn_vulkan_feature_chain {
  * VkPhysicalDeviceVulkan11Features / 13Features sets the bits there instead
  * (Vulkan forbids both forms in one chain). */
 VKBN_API void* VKBN_NULLABLE vkbn_vulkan_chain_features(const vkbn_vulkan_requirements* VKBN_NOT_NULL req,
-                                                         vkbn_vulkan_feature_chain* VKBN_NOT_NULL chain,
-                                                         void* VKBN_NULLABLE next);
+                                                        vkbn_vulkan_feature_chain* VKBN_NOT_NULL chain,
+                                                        void* VKBN_NULLABLE next);
 
 typedef struct vkbn_scratch_requirements {
     uint64_t size;      /* bytes; 0 when the plan for this description needs none */
@@ -820,9 +812,9 @@ typedef struct vkbn_scratch_requirements {
  * buffers' offsets (which choose the vector width) decide the plan. The same
  * description on the same context always gives the same answer. May create
  * the pipelines the plan will use (so plan creation is faster). */
-VKBN_API vkbn_result vkbn_forward_training_scratch_requirements(
-    vkbn_context VKBN_NOT_NULL ctx, const vkbn_forward_training_desc* VKBN_NOT_NULL desc,
-    vkbn_scratch_requirements* VKBN_NOT_NULL out);
+VKBN_API vkbn_result vkbn_forward_training_scratch_requirements(vkbn_context VKBN_NOT_NULL ctx,
+                                                                const vkbn_forward_training_desc* VKBN_NOT_NULL desc,
+                                                                vkbn_scratch_requirements* VKBN_NOT_NULL out);
 /* The same for the backward plan of `desc` (desc->scratch is ignored). */
 VKBN_API vkbn_result vkbn_backward_scratch_requirements(vkbn_context VKBN_NOT_NULL ctx,
                                                         const vkbn_backward_desc* VKBN_NOT_NULL desc,
@@ -855,13 +847,13 @@ VKBN_API vkbn_result vkbn_plan_record(vkbn_plan VKBN_NOT_NULL plan, VkCommandBuf
 /* Pipeline creation so far on a context (for load-time budgets and the
  * benchmark's cold/warm cache measurement). */
 typedef struct vkbn_pipeline_stats {
-    uint32_t pipelines_created;     /* vkCreateComputePipelines calls */
-    uint32_t pipelines_cache_hits;  /* of those, found in the pipeline cache per the driver */
-    vkbn_bool hits_reported;        /* whether the driver reports hits (pipeline creation feedback) */
-    double create_seconds;          /* wall time spent in vkCreateComputePipelines */
-    vkbn_bool cache_file_loaded;    /* pipeline_cache_path was read and accepted */
-    uint64_t cache_file_bytes;      /* the driver's data in it */
-    char cache_file_status[160];    /* what happened to the file ("loaded", "absent", "stale: ...") */
+    uint32_t pipelines_created;    /* vkCreateComputePipelines calls */
+    uint32_t pipelines_cache_hits; /* of those, found in the pipeline cache per the driver */
+    vkbn_bool hits_reported;       /* whether the driver reports hits (pipeline creation feedback) */
+    double create_seconds;         /* wall time spent in vkCreateComputePipelines */
+    vkbn_bool cache_file_loaded;   /* pipeline_cache_path was read and accepted */
+    uint64_t cache_file_bytes;     /* the driver's data in it */
+    char cache_file_status[160];   /* what happened to the file ("loaded", "absent", "stale: ...") */
 } vkbn_pipeline_stats;
 
 VKBN_API vkbn_result vkbn_context_get_pipeline_stats(vkbn_context VKBN_NOT_NULL ctx,

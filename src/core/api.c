@@ -22,8 +22,8 @@ void vkbn__log(vkbn_context ctx, vkbn_log_level level, const char* fmt, ...) {
     ctx->log(ctx->log_user_data, level, msg);
 }
 
-#define REQUIRE(ptr, name)                                                                   \
-    do {                                                                                     \
+#define REQUIRE(ptr, name)                                                                       \
+    do {                                                                                         \
         if (!(ptr)) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name); \
     } while (0)
 
@@ -189,8 +189,7 @@ static vkbn_result check_transfer(vkbn_buffer b, uint64_t offset, const void* ho
     REQUIRE(host, b ? "src/dst" : "src/dst");
     if (offset > b->size || size > b->size - offset) {
         return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "size: [%llu, %llu) is outside the buffer's %llu bytes",
-                          (unsigned long long)offset, (unsigned long long)(offset + size),
-                          (unsigned long long)b->size);
+                          (unsigned long long)offset, (unsigned long long)(offset + size), (unsigned long long)b->size);
     }
     return VKBN_SUCCESS;
 }

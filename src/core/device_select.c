@@ -101,8 +101,7 @@ vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_de
             if (idx == n) return create_cpu(ctx, desc, n);
             if (idx > n) {
                 return vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
-                                  "desc->device: no device has index %s (%u devices; see `vkbn devices`)", want,
-                                  n + 1);
+                                  "desc->device: no device has index %s (%u devices; see `vkbn devices`)", want, n + 1);
             }
         }
     }
@@ -121,8 +120,8 @@ vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_de
         }
         if (r == VKBN_ERROR_NO_DEVICE) {
             return vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
-                              "desc->device: no device matches \"%s\" (no Vulkan device; the CPU path is \"%s\")",
-                              want, cpu.name);
+                              "desc->device: no device matches \"%s\" (no Vulkan device; the CPU path is \"%s\")", want,
+                              cpu.name);
         }
     }
     return r;

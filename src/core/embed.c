@@ -13,7 +13,8 @@
     } while (0)
 
 static vkbn_result require_vulkan(vkbn_context ctx, const char* what) {
-    if (!ctx->vk) return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "%s: needs a Vulkan context (this one runs on the CPU)", what);
+    if (!ctx->vk)
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "%s: needs a Vulkan context (this one runs on the CPU)", what);
     return VKBN_SUCCESS;
 }
 

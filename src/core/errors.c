@@ -20,8 +20,7 @@ vkbn_result vkbn__fail(vkbn_result code, const char* fmt, ...) {
 const char* vkbn_result_string(vkbn_result result) {
     switch (result) {
 #define NAME(x) \
-    case x:     \
-        return #x;
+    case x: return #x;
         NAME(VKBN_SUCCESS)
         NAME(VKBN_ERROR_NULL_ARGUMENT)
         NAME(VKBN_ERROR_INVALID_ARGUMENT)
@@ -52,8 +51,7 @@ const char* vkbn_result_string(vkbn_result result) {
 const char* vkbn__vk_result_name(VkResult vr) {
     switch (vr) {
 #define NAME(x) \
-    case x:     \
-        return #x;
+    case x: return #x;
         NAME(VK_SUCCESS)
         NAME(VK_NOT_READY)
         NAME(VK_TIMEOUT)
@@ -73,25 +71,17 @@ const char* vkbn__vk_result_name(VkResult vr) {
         NAME(VK_ERROR_OUT_OF_POOL_MEMORY)
         NAME(VK_ERROR_INVALID_EXTERNAL_HANDLE)
 #undef NAME
-    default:
-        return "VkResult(other)";
+        default: return "VkResult(other)";
     }
 }
 
 vkbn_result vkbn__fail_vk(VkResult vr, const char* what) {
     vkbn_result code = VKBN_ERROR_VULKAN;
     switch (vr) {
-    case VK_ERROR_OUT_OF_HOST_MEMORY:
-        code = VKBN_ERROR_OUT_OF_HOST_MEMORY;
-        break;
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
-        code = VKBN_ERROR_OUT_OF_DEVICE_MEMORY;
-        break;
-    case VK_ERROR_DEVICE_LOST:
-        code = VKBN_ERROR_DEVICE_LOST;
-        break;
-    default:
-        break;
+        case VK_ERROR_OUT_OF_HOST_MEMORY: code = VKBN_ERROR_OUT_OF_HOST_MEMORY; break;
+        case VK_ERROR_OUT_OF_DEVICE_MEMORY: code = VKBN_ERROR_OUT_OF_DEVICE_MEMORY; break;
+        case VK_ERROR_DEVICE_LOST: code = VKBN_ERROR_DEVICE_LOST; break;
+        default: break;
     }
     return vkbn__fail(code, "%s: %s (%d)", what, vkbn__vk_result_name(vr), (int)vr);
 }

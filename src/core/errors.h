@@ -16,9 +16,9 @@ vkbn_result vkbn__fail(vkbn_result code, const char* fmt, ...) VKBN_PRINTF(2, 3)
 vkbn_result vkbn__fail_vk(VkResult vr, const char* what);
 const char* vkbn__vk_result_name(VkResult vr);
 
-#define VKBN_CHECK(expr)                        \
-    do {                                        \
-        vkbn_result vkbn__r_ = (expr);          \
+#define VKBN_CHECK(expr)                               \
+    do {                                               \
+        vkbn_result vkbn__r_ = (expr);                 \
         if (vkbn__r_ != VKBN_SUCCESS) return vkbn__r_; \
     } while (0)
 

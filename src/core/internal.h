@@ -8,9 +8,9 @@
 
 #include "vkbn/vkbn.h"
 
-struct vkbn__vk;      /* src/vulkan/vk_internal.h */
+struct vkbn__vk; /* src/vulkan/vk_internal.h */
 struct vkbn__vk_plan;
-struct vkbn__cpu;     /* src/cpu */
+struct vkbn__cpu; /* src/cpu */
 struct vkbn__cpu_plan;
 
 struct vkbn_context_T {
@@ -23,16 +23,12 @@ struct vkbn_context_T {
     struct vkbn__cpu* cpu;
 };
 
-typedef enum vkbn__buffer_kind {
-    VKBN__BUFFER_OWNED,
-    VKBN__BUFFER_WRAPPED,
-    VKBN__BUFFER_VIEW
-} vkbn__buffer_kind;
+typedef enum vkbn__buffer_kind { VKBN__BUFFER_OWNED, VKBN__BUFFER_WRAPPED, VKBN__BUFFER_VIEW } vkbn__buffer_kind;
 
 struct vkbn_buffer_T {
     vkbn_context ctx;
     vkbn__buffer_kind kind;
-    uint64_t offset;          /* bytes from the start of the root storage */
+    uint64_t offset; /* bytes from the start of the root storage */
     uint64_t size;
     /* Root storage, shared by every view of it. */
     VkBuffer vk_buffer;       /* Vulkan: owned or the caller's */
@@ -52,17 +48,17 @@ typedef enum vkbn__op_kind {
 typedef struct vkbn__op {
     vkbn__op_kind kind;
     vkbn_tensor_desc tensor;
-    uint64_t elements;   /* n * c * spatial */
-    uint64_t spatial;    /* S */
-    uint64_t per_channel;/* m = n * S */
+    uint64_t elements;    /* n * c * spatial */
+    uint64_t spatial;     /* S */
+    uint64_t per_channel; /* m = n * S */
     uint32_t elem_size;
     vkbn_buffer x, y, z;
     vkbn_buffer weight, bias;
     vkbn_buffer running_mean, running_var;
     vkbn_buffer save_mean, save_invstd;
     float eps;
-    float factor;          /* running-average weight f of this batch */
-    float var_correction;  /* m / (m - 1), or 1 */
+    float factor;         /* running-average weight f of this batch */
+    float var_correction; /* m / (m - 1), or 1 */
     vkbn_activation activation;
     float activation_alpha;
     float activation_beta;
@@ -97,10 +93,8 @@ struct vkbn_plan_T {
 /* validate.c: turn a public description into a vkbn__op, or fail naming the
  * argument. Backend limits (16-bit storage, binding ranges) are checked by the
  * backend's planner. */
-vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* desc,
-                                            vkbn__op* op);
-vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc,
-                                             vkbn__op* op);
+vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* desc, vkbn__op* op);
+vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc, vkbn__op* op);
 vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn__op* op);
 vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 /* The same for one slice of a synchronized batch (sync.c): m = 1 is allowed,

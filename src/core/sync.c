@@ -77,16 +77,16 @@ static vkbn_result check_eps(float eps) {
 /* The running-average weight of this batch (validate.c's rule). */
 static vkbn_result running_factor(const vkbn_forward_training_desc* d, float* f) {
     switch (d->running_average) {
-    case VKBN_RUNNING_AVERAGE_EXPONENTIAL:
-        if (!isfinite(d->momentum) || d->momentum < 0.0f || d->momentum > 1.0f) {
-            return vkbn__fail(VKBN_ERROR_INVALID_MOMENTUM, "desc->momentum: must be finite and in [0, 1], got %g",
-                              (double)d->momentum);
-        }
-        *f = d->momentum;
-        return VKBN_SUCCESS;
-    case VKBN_RUNNING_AVERAGE_CUMULATIVE:
-        *f = (float)(1.0 / ((double)d->cumulative_count + 1.0));
-        return VKBN_SUCCESS;
+        case VKBN_RUNNING_AVERAGE_EXPONENTIAL:
+            if (!isfinite(d->momentum) || d->momentum < 0.0f || d->momentum > 1.0f) {
+                return vkbn__fail(VKBN_ERROR_INVALID_MOMENTUM, "desc->momentum: must be finite and in [0, 1], got %g",
+                                  (double)d->momentum);
+            }
+            *f = d->momentum;
+            return VKBN_SUCCESS;
+        case VKBN_RUNNING_AVERAGE_CUMULATIVE:
+            *f = (float)(1.0 / ((double)d->cumulative_count + 1.0));
+            return VKBN_SUCCESS;
     }
     return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->running_average: unknown mode %d", (int)d->running_average);
 }
@@ -368,7 +368,8 @@ vkbn_result vkbn_grad_sums_compute(vkbn_context ctx, const vkbn_backward_desc* d
     vkbn_buffer sums = NULL, dw = NULL, db = NULL;
     VKBN_CHECK(vkbn_buffer_create(ctx, (uint64_t)c * 2 * sizeof(float), &sums));
     vkbn_result r = vkbn_buffer_create_view(sums, 0, (uint64_t)c * sizeof(float), &dw);
-    if (r == VKBN_SUCCESS) r = vkbn_buffer_create_view(sums, (uint64_t)c * sizeof(float), (uint64_t)c * sizeof(float), &db);
+    if (r == VKBN_SUCCESS)
+        r = vkbn_buffer_create_view(sums, (uint64_t)c * sizeof(float), (uint64_t)c * sizeof(float), &db);
     vkbn__op op;
     if (r == VKBN_SUCCESS) {
         vkbn_backward_desc bd = *desc;
@@ -456,8 +457,8 @@ vkbn_result vkbn_backward_global(vkbn_context ctx, const vkbn_backward_desc* des
     }
     float* buf = alloc_arrays(c, 9);
     if (!buf) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_backward_global: out of host memory");
-    vkbn__sync_coef k = {buf, buf + c, buf + 2 * (size_t)c, buf + 3 * (size_t)c, buf + 4 * (size_t)c,
-                         buf + 5 * (size_t)c};
+    vkbn__sync_coef k = {
+        buf, buf + c, buf + 2 * (size_t)c, buf + 3 * (size_t)c, buf + 4 * (size_t)c, buf + 5 * (size_t)c};
     float *w = buf + 6 * (size_t)c, *dw = buf + 7 * (size_t)c, *db = buf + 8 * (size_t)c;
     vkbn_result r = VKBN_SUCCESS;
     bool pass = !empty && (op.dx || op.dz);

@@ -18,10 +18,8 @@ static bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) {
 
 uint32_t vkbn_dtype_size(vkbn_dtype dtype) {
     switch (dtype) {
-    case VKBN_DTYPE_F32:
-        return 4;
-    case VKBN_DTYPE_F16:
-        return 2;
+        case VKBN_DTYPE_F32: return 4;
+        case VKBN_DTYPE_F16: return 2;
     }
     return 0;
 }
@@ -30,8 +28,7 @@ static vkbn_result check_tensor(const vkbn_tensor_desc* t, uint64_t* elements, u
     if (t->n == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.n: must be >= 1, got 0");
     if (t->c == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.c: must be >= 1, got 0");
     if (t->spatial_rank > VKBN_MAX_SPATIAL_RANK) {
-        return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.spatial_rank: must be 0..3, got %u",
-                          t->spatial_rank);
+        return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.spatial_rank: must be 0..3, got %u", t->spatial_rank);
     }
     uint64_t s = 1;
     for (uint32_t i = 0; i < t->spatial_rank; ++i) {
@@ -94,31 +91,31 @@ static vkbn_result check_eps(float eps) {
  * for CLAMP min <= max. Parameters an activation ignores are not checked. */
 static vkbn_result check_activation(vkbn_activation a, float alpha, float beta) {
     switch (a) {
-    case VKBN_ACTIVATION_NONE:
-    case VKBN_ACTIVATION_RELU:
-    case VKBN_ACTIVATION_SILU:
-        return VKBN_SUCCESS;
-    case VKBN_ACTIVATION_LEAKY_RELU:
-        if (!isfinite(alpha)) {
-            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
-                              "desc->activation_alpha: the leaky_relu slope must be finite, got %g", (double)alpha);
-        }
-        return VKBN_SUCCESS;
-    case VKBN_ACTIVATION_CLAMP:
-        if (!isfinite(alpha)) {
-            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->activation_alpha: the clamp minimum must be finite, got %g",
-                              (double)alpha);
-        }
-        if (!isfinite(beta)) {
-            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->activation_beta: the clamp maximum must be finite, got %g",
-                              (double)beta);
-        }
-        if (alpha > beta) {
-            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
-                              "desc->activation_beta: the clamp maximum %g is below the minimum activation_alpha %g",
-                              (double)beta, (double)alpha);
-        }
-        return VKBN_SUCCESS;
+        case VKBN_ACTIVATION_NONE:
+        case VKBN_ACTIVATION_RELU:
+        case VKBN_ACTIVATION_SILU: return VKBN_SUCCESS;
+        case VKBN_ACTIVATION_LEAKY_RELU:
+            if (!isfinite(alpha)) {
+                return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                                  "desc->activation_alpha: the leaky_relu slope must be finite, got %g", (double)alpha);
+            }
+            return VKBN_SUCCESS;
+        case VKBN_ACTIVATION_CLAMP:
+            if (!isfinite(alpha)) {
+                return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                                  "desc->activation_alpha: the clamp minimum must be finite, got %g", (double)alpha);
+            }
+            if (!isfinite(beta)) {
+                return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                                  "desc->activation_beta: the clamp maximum must be finite, got %g", (double)beta);
+            }
+            if (alpha > beta) {
+                return vkbn__fail(
+                    VKBN_ERROR_INVALID_ARGUMENT,
+                    "desc->activation_beta: the clamp maximum %g is below the minimum activation_alpha %g",
+                    (double)beta, (double)alpha);
+            }
+            return VKBN_SUCCESS;
     }
     return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->activation: unknown activation %d", (int)a);
 }
@@ -131,9 +128,7 @@ typedef struct arg_extent {
     bool written;
 } arg_extent;
 
-static bool same_root(vkbn_buffer a, vkbn_buffer b) {
-    return a->vk_buffer == b->vk_buffer && a->host == b->host;
-}
+static bool same_root(vkbn_buffer a, vkbn_buffer b) { return a->vk_buffer == b->vk_buffer && a->host == b->host; }
 
 static bool overlap(const arg_extent* a, const arg_extent* b) {
     if (!same_root(a->buffer, b->buffer)) return false;
@@ -148,8 +143,8 @@ static bool exact(const arg_extent* a, const arg_extent* b) {
 
 /* Outputs must not overlap anything, except that `y` may coincide exactly
  * with the tensor inputs listed in `in_place_ok` (same offset, same extent). */
-static vkbn_result check_aliasing(const arg_extent* args, int count, const char* y_name,
-                                  const char* const* in_place_ok, int ok_count) {
+static vkbn_result check_aliasing(const arg_extent* args, int count, const char* y_name, const char* const* in_place_ok,
+                                  int ok_count) {
     for (int i = 0; i < count; ++i) {
         if (!args[i].buffer || !args[i].written) continue;
         for (int j = 0; j < count; ++j) {
@@ -171,10 +166,9 @@ static vkbn_result check_aliasing(const arg_extent* args, int count, const char*
 }
 
 /* Checks shared by both forward modes. */
-static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc* tensor, vkbn_buffer x,
-                                        vkbn_buffer y, vkbn_buffer residual, vkbn_buffer weight,
-                                        vkbn_buffer bias, vkbn_activation activation, float alpha, float beta,
-                                        float eps, vkbn__op* op) {
+static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc* tensor, vkbn_buffer x, vkbn_buffer y,
+                                        vkbn_buffer residual, vkbn_buffer weight, vkbn_buffer bias,
+                                        vkbn_activation activation, float alpha, float beta, float eps, vkbn__op* op) {
     memset(op, 0, sizeof *op);
     VKBN_CHECK(check_tensor(tensor, &op->elements, &op->spatial));
     op->tensor = *tensor;
@@ -223,19 +217,17 @@ static vkbn_result validate_forward_training(vkbn_context ctx, const vkbn_forwar
                           d->running_mean ? "running_mean" : "running_var");
     }
     switch (d->running_average) {
-    case VKBN_RUNNING_AVERAGE_EXPONENTIAL:
-        if (!isfinite(d->momentum) || d->momentum < 0.0f || d->momentum > 1.0f) {
-            return vkbn__fail(VKBN_ERROR_INVALID_MOMENTUM, "desc->momentum: must be finite and in [0, 1], got %g",
-                              (double)d->momentum);
-        }
-        op->factor = d->momentum;
-        break;
-    case VKBN_RUNNING_AVERAGE_CUMULATIVE:
-        op->factor = (float)(1.0 / ((double)d->cumulative_count + 1.0));
-        break;
-    default:
-        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->running_average: unknown mode %d",
-                          (int)d->running_average);
+        case VKBN_RUNNING_AVERAGE_EXPONENTIAL:
+            if (!isfinite(d->momentum) || d->momentum < 0.0f || d->momentum > 1.0f) {
+                return vkbn__fail(VKBN_ERROR_INVALID_MOMENTUM, "desc->momentum: must be finite and in [0, 1], got %g",
+                                  (double)d->momentum);
+            }
+            op->factor = d->momentum;
+            break;
+        case VKBN_RUNNING_AVERAGE_CUMULATIVE: op->factor = (float)(1.0 / ((double)d->cumulative_count + 1.0)); break;
+        default:
+            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->running_average: unknown mode %d",
+                              (int)d->running_average);
     }
     if (op->per_channel < min_values) {
         return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
@@ -272,8 +264,7 @@ vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward
     return validate_forward_training(ctx, d, op, 2);
 }
 
-vkbn_result vkbn__validate_forward_training_slice(vkbn_context ctx, const vkbn_forward_training_desc* d,
-                                                  vkbn__op* op) {
+vkbn_result vkbn__validate_forward_training_slice(vkbn_context ctx, const vkbn_forward_training_desc* d, vkbn__op* op) {
     return validate_forward_training(ctx, d, op, 1);
 }
 
@@ -330,11 +321,11 @@ static bool activation_reads_y(vkbn_activation a) {
 
 static const char* activation_name(vkbn_activation a) {
     switch (a) {
-    case VKBN_ACTIVATION_RELU: return "relu";
-    case VKBN_ACTIVATION_LEAKY_RELU: return "leaky_relu";
-    case VKBN_ACTIVATION_CLAMP: return "clamp";
-    case VKBN_ACTIVATION_SILU: return "silu";
-    default: return "none";
+        case VKBN_ACTIVATION_RELU: return "relu";
+        case VKBN_ACTIVATION_LEAKY_RELU: return "leaky_relu";
+        case VKBN_ACTIVATION_CLAMP: return "clamp";
+        case VKBN_ACTIVATION_SILU: return "silu";
+        default: return "none";
     }
 }
 
@@ -379,8 +370,7 @@ static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backwar
     return VKBN_SUCCESS;
 }
 
-static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op,
-                                     uint64_t min_values) {
+static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op, uint64_t min_values) {
     memset(op, 0, sizeof *op);
     op->kind = VKBN__OP_BACKWARD;
     VKBN_CHECK(check_tensor(&d->tensor, &op->elements, &op->spatial));

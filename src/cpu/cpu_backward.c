@@ -65,9 +65,7 @@ static uint64_t part_begin(uint64_t total, uint64_t parts, uint64_t i) {
 
 static float* f32(vkbn_buffer b) { return b ? (float*)vkbn__cpu_ptr(b) : NULL; }
 
-static bool same_range(vkbn_buffer a, vkbn_buffer b) {
-    return a && b && a->host == b->host && a->offset == b->offset;
-}
+static bool same_range(vkbn_buffer a, vkbn_buffer b) { return a && b && a->host == b->host && a->offset == b->offset; }
 
 /* mean, invstd, k1 = weight invstd, shift = bias for every channel. */
 static void load_coefficients(const vkbn__op* op, float* coef, uint64_t c) {
@@ -106,8 +104,8 @@ static void finish_channel(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p, uin
 static vkbn__cpu_bwd_coef channel_coef(const struct vkbn__cpu_bwd_plan* p, uint64_t j) {
     const uint64_t c = p->t.c;
     const float* k = p->coef;
-    vkbn__cpu_bwd_coef r = {k[VKBN__BWD_MEAN * c + j], k[VKBN__BWD_INVSTD * c + j], k[VKBN__BWD_K1 * c + j],
-                            k[VKBN__BWD_SHIFT * c + j], k[VKBN__BWD_DB * c + j], k[VKBN__BWD_DC * c + j]};
+    vkbn__cpu_bwd_coef r = {k[VKBN__BWD_MEAN * c + j],  k[VKBN__BWD_INVSTD * c + j], k[VKBN__BWD_K1 * c + j],
+                            k[VKBN__BWD_SHIFT * c + j], k[VKBN__BWD_DB * c + j],     k[VKBN__BWD_DC * c + j]};
     return r;
 }
 
@@ -256,35 +254,29 @@ void vkbn__cpu_backward_run(vkbn_plan plan, struct vkbn__cpu_bwd_plan* p) {
     const uint64_t c = p->t.c;
     load_coefficients(op, p->coef, c);
     switch (p->kind) {
-    case BWD_ELEMENTWISE_CF:
-        vkbn__cpu_pool_run(pool, task_elementwise_cf, &jb);
-        break;
-    case BWD_ELEMENTWISE_CL:
-        vkbn__cpu_pool_run(pool, task_elementwise_cl, &jb);
-        break;
-    case BWD_CF_FUSED:
-        vkbn__cpu_pool_run(pool, task_cf_fused, &jb);
-        break;
-    case BWD_CF_SPLIT:
-        vkbn__cpu_pool_run(pool, task_cf_split, &jb);
-        for (uint64_t j = 0; j < c; ++j) {
-            vkbn__cpu_csum s = p->partials[j * p->parts];
-            for (uint64_t q = 1; q < p->parts; ++q) s = vkbn__cpu_csum_merge(s, p->partials[j * p->parts + q]);
-            finish_channel(op, p, j, s);
-        }
-        if (p->apply) {
-            jb.phase = 1;
+        case BWD_ELEMENTWISE_CF: vkbn__cpu_pool_run(pool, task_elementwise_cf, &jb); break;
+        case BWD_ELEMENTWISE_CL: vkbn__cpu_pool_run(pool, task_elementwise_cl, &jb); break;
+        case BWD_CF_FUSED: vkbn__cpu_pool_run(pool, task_cf_fused, &jb); break;
+        case BWD_CF_SPLIT:
             vkbn__cpu_pool_run(pool, task_cf_split, &jb);
-        }
-        break;
-    case BWD_CL:
-        vkbn__cpu_pool_run(pool, task_cl, &jb);
-        merge_channels_last(op, p);
-        if (p->apply) {
-            jb.phase = 1;
+            for (uint64_t j = 0; j < c; ++j) {
+                vkbn__cpu_csum s = p->partials[j * p->parts];
+                for (uint64_t q = 1; q < p->parts; ++q) s = vkbn__cpu_csum_merge(s, p->partials[j * p->parts + q]);
+                finish_channel(op, p, j, s);
+            }
+            if (p->apply) {
+                jb.phase = 1;
+                vkbn__cpu_pool_run(pool, task_cf_split, &jb);
+            }
+            break;
+        case BWD_CL:
             vkbn__cpu_pool_run(pool, task_cl, &jb);
-        }
-        break;
+            merge_channels_last(op, p);
+            if (p->apply) {
+                jb.phase = 1;
+                vkbn__cpu_pool_run(pool, task_cl, &jb);
+            }
+            break;
     }
 }
 
@@ -345,8 +337,10 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     t->act_beta = op->activation_beta;
     bool channels_last = d->layout == VKBN_LAYOUT_CHANNELS_LAST;
     /* The layouts coincide for S = 1 (channels-first) and C = 1 (channels-last). */
-    if (!channels_last && op->spatial == 1) channels_last = true;
-    else if (channels_last && d->c == 1) channels_last = false;
+    if (!channels_last && op->spatial == 1)
+        channels_last = true;
+    else if (channels_last && d->c == 1)
+        channels_last = false;
     t->n = d->n;
     t->c = d->c;
     t->s = op->spatial;
@@ -373,7 +367,9 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     vkbn_result r = VKBN_SUCCESS;
     const uint64_t c = d->c;
     p->coef = alloc_zeroed((uint64_t)VKBN__BWD_COEFS * c, sizeof(float), &r);
-    const char* passes = !reduce ? "elementwise (1 pass)" : p->apply ? "sums, then dx (2 passes)" : "reduction only (1 pass)";
+    const char* passes = !reduce    ? "elementwise (1 pass)"
+                         : p->apply ? "sums, then dx (2 passes)"
+                                    : "reduction only (1 pass)";
     const char* mode = op->frozen ? "frozen" : "training";
     const char* layout = channels_last ? "channels-last" : "channels-first";
     if (!reduce) {
@@ -393,8 +389,8 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
             p->kind = BWD_CF_FUSED;
             /* Short rows, and a channel's inputs small enough to sit in L2
              * beside the one being worked on. */
-            p->prefetch_next = op->spatial * op->elem_size <= PREFETCH_ROW_BYTES &&
-                               p->m * op->elem_size * 3 <= PREFETCH_CHANNEL_BYTES;
+            p->prefetch_next =
+                op->spatial * op->elem_size <= PREFETCH_ROW_BYTES && p->m * op->elem_size * 3 <= PREFETCH_CHANNEL_BYTES;
             snprintf(what, what_size, "backward %s %s, %s, fused per channel", mode, layout, passes);
         } else {
             p->kind = BWD_CF_SPLIT;

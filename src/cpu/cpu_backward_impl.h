@@ -55,43 +55,35 @@ ALWAYS_INLINE int bwd_reads_act(const vkbn__cpu_bwd_tensors* t, const vkbn_activ
 }
 
 /* g = dy act'(u); a is y (mask activations) or the residual (SiLU). */
-ALWAYS_INLINE V bwd_grad_v(const vkbn__cpu_bwd_tensors* t, V dy, V a, V d, V k1, V shift,
-                           const vkbn_activation act) {
+ALWAYS_INLINE V bwd_grad_v(const vkbn__cpu_bwd_tensors* t, V dy, V a, V d, V k1, V shift, const vkbn_activation act) {
     switch (act) {
-    case VKBN_ACTIVATION_RELU:
-        return v_select_gt(a, v_zero(), dy, v_zero());
-    case VKBN_ACTIVATION_LEAKY_RELU:
-        return v_select_gt(a, v_zero(), dy, v_mul(dy, v_set1(t->act_alpha)));
-    case VKBN_ACTIVATION_CLAMP:
-        return v_select_gt(a, v_set1(t->act_alpha), v_select_gt(v_set1(t->act_beta), a, dy, v_zero()), v_zero());
-    case VKBN_ACTIVATION_SILU: {
-        V u = v_fma(d, k1, shift);
-        if (t->act) u = v_add(u, a);
-        return silu_grad_v(dy, u);
-    }
-    case VKBN_ACTIVATION_NONE:
-    default:
-        return dy;
+        case VKBN_ACTIVATION_RELU: return v_select_gt(a, v_zero(), dy, v_zero());
+        case VKBN_ACTIVATION_LEAKY_RELU: return v_select_gt(a, v_zero(), dy, v_mul(dy, v_set1(t->act_alpha)));
+        case VKBN_ACTIVATION_CLAMP:
+            return v_select_gt(a, v_set1(t->act_alpha), v_select_gt(v_set1(t->act_beta), a, dy, v_zero()), v_zero());
+        case VKBN_ACTIVATION_SILU: {
+            V u = v_fma(d, k1, shift);
+            if (t->act) u = v_add(u, a);
+            return silu_grad_v(dy, u);
+        }
+        case VKBN_ACTIVATION_NONE:
+        default: return dy;
     }
 }
 
 ALWAYS_INLINE float bwd_grad_s(const vkbn__cpu_bwd_tensors* t, float dy, float a, float d, float k1, float shift,
                                const vkbn_activation act) {
     switch (act) {
-    case VKBN_ACTIVATION_RELU:
-        return a > 0.0f ? dy : 0.0f;
-    case VKBN_ACTIVATION_LEAKY_RELU:
-        return a > 0.0f ? dy : dy * t->act_alpha;
-    case VKBN_ACTIVATION_CLAMP:
-        return a > t->act_alpha ? (a < t->act_beta ? dy : 0.0f) : 0.0f;
-    case VKBN_ACTIVATION_SILU: {
-        float u = s_fma(d, k1, shift);
-        if (t->act) u += a;
-        return silu_grad_s(dy, u);
-    }
-    case VKBN_ACTIVATION_NONE:
-    default:
-        return dy;
+        case VKBN_ACTIVATION_RELU: return a > 0.0f ? dy : 0.0f;
+        case VKBN_ACTIVATION_LEAKY_RELU: return a > 0.0f ? dy : dy * t->act_alpha;
+        case VKBN_ACTIVATION_CLAMP: return a > t->act_alpha ? (a < t->act_beta ? dy : 0.0f) : 0.0f;
+        case VKBN_ACTIVATION_SILU: {
+            float u = s_fma(d, k1, shift);
+            if (t->act) u += a;
+            return silu_grad_s(dy, u);
+        }
+        case VKBN_ACTIVATION_NONE:
+        default: return dy;
     }
 }
 
@@ -145,15 +137,14 @@ ALWAYS_INLINE bwd_coef_v coef_lanes_sums(const float* coef, uint64_t c, uint64_t
 }
 
 static vkbn__cpu_bwd_coef coef_at(const float* coef, uint64_t c, uint64_t j) {
-    vkbn__cpu_bwd_coef r = {coef[VKBN__BWD_MEAN * c + j], coef[VKBN__BWD_INVSTD * c + j],
-                            coef[VKBN__BWD_K1 * c + j],   coef[VKBN__BWD_SHIFT * c + j],
-                            coef[VKBN__BWD_DB * c + j],   coef[VKBN__BWD_DC * c + j]};
+    vkbn__cpu_bwd_coef r = {coef[VKBN__BWD_MEAN * c + j],  coef[VKBN__BWD_INVSTD * c + j], coef[VKBN__BWD_K1 * c + j],
+                            coef[VKBN__BWD_SHIFT * c + j], coef[VKBN__BWD_DB * c + j],     coef[VKBN__BWD_DC * c + j]};
     return r;
 }
 
 /* One vector of element i: g and d. */
-ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, const bwd_coef_v* k, V* d,
-                                const int f16, const vkbn_activation act) {
+ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, const bwd_coef_v* k, V* d, const int f16,
+                                const vkbn_activation act) {
     V dy = load_v(t->dy, i, f16);
     *d = t->x ? v_sub(load_v(t->x, i, f16), k->mean) : v_zero();
     V a = bwd_reads_act(t, act) ? load_v(t->act, i, f16) : v_zero();
@@ -355,8 +346,7 @@ ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i,
 /* Software prefetch of the input streams at element i + BWD_PREFETCH_BYTES:
  * measured, the hardware prefetchers alone leave the sums pass at a third of
  * the copy bandwidth. Prefetches never fault. */
-ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, const int f16,
-                                const vkbn_activation act) {
+ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, const int f16, const vkbn_activation act) {
     const uint64_t at = i * (f16 ? 2 : 4) + BWD_PREFETCH_BYTES;
     __builtin_prefetch(t->dy + at);
     if (t->x) __builtin_prefetch(t->x + at);
@@ -452,10 +442,10 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
     if (c % W == 0 && c / W <= CL_NARROW_MAX) {
         memset(sums, 0, 10 * c * sizeof *sums);
         switch (c / W) {
-        case 1: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 1); return;
-        case 2: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 2); return;
-        case 3: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 3); return;
-        default: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 4); return;
+            case 1: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 1); return;
+            case 2: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 2); return;
+            case 3: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 3); return;
+            default: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 4); return;
         }
     }
     float* inner = sums + 4 * c;
@@ -524,10 +514,10 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
     const uint64_t c = t->c, cv = c / W * W;
     if (c % W == 0 && c / W <= CL_NARROW_MAX) {
         switch (c / W) {
-        case 1: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 1); return;
-        case 2: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 2); return;
-        case 3: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 3); return;
-        default: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 4); return;
+            case 1: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 1); return;
+            case 2: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 2); return;
+            case 3: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 3); return;
+            default: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 4); return;
         }
     }
     uint64_t r = r0;
@@ -553,29 +543,39 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
 /* Instantiation for every (dtype, activation)                               */
 /* ------------------------------------------------------------------------ */
 
-#define BWD_DISPATCH(CALL)                                          \
-    switch (t->activation) {                                        \
-    case VKBN_ACTIVATION_RELU:                                      \
-        if (t->f16) CALL(1, VKBN_ACTIVATION_RELU);                  \
-        else CALL(0, VKBN_ACTIVATION_RELU);                         \
-        break;                                                      \
-    case VKBN_ACTIVATION_LEAKY_RELU:                                \
-        if (t->f16) CALL(1, VKBN_ACTIVATION_LEAKY_RELU);            \
-        else CALL(0, VKBN_ACTIVATION_LEAKY_RELU);                   \
-        break;                                                      \
-    case VKBN_ACTIVATION_CLAMP:                                     \
-        if (t->f16) CALL(1, VKBN_ACTIVATION_CLAMP);                 \
-        else CALL(0, VKBN_ACTIVATION_CLAMP);                        \
-        break;                                                      \
-    case VKBN_ACTIVATION_SILU:                                      \
-        if (t->f16) CALL(1, VKBN_ACTIVATION_SILU);                  \
-        else CALL(0, VKBN_ACTIVATION_SILU);                         \
-        break;                                                      \
-    case VKBN_ACTIVATION_NONE:                                      \
-    default:                                                        \
-        if (t->f16) CALL(1, VKBN_ACTIVATION_NONE);                  \
-        else CALL(0, VKBN_ACTIVATION_NONE);                         \
-        break;                                                      \
+#define BWD_DISPATCH(CALL)                           \
+    switch (t->activation) {                         \
+        case VKBN_ACTIVATION_RELU:                   \
+            if (t->f16)                              \
+                CALL(1, VKBN_ACTIVATION_RELU);       \
+            else                                     \
+                CALL(0, VKBN_ACTIVATION_RELU);       \
+            break;                                   \
+        case VKBN_ACTIVATION_LEAKY_RELU:             \
+            if (t->f16)                              \
+                CALL(1, VKBN_ACTIVATION_LEAKY_RELU); \
+            else                                     \
+                CALL(0, VKBN_ACTIVATION_LEAKY_RELU); \
+            break;                                   \
+        case VKBN_ACTIVATION_CLAMP:                  \
+            if (t->f16)                              \
+                CALL(1, VKBN_ACTIVATION_CLAMP);      \
+            else                                     \
+                CALL(0, VKBN_ACTIVATION_CLAMP);      \
+            break;                                   \
+        case VKBN_ACTIVATION_SILU:                   \
+            if (t->f16)                              \
+                CALL(1, VKBN_ACTIVATION_SILU);       \
+            else                                     \
+                CALL(0, VKBN_ACTIVATION_SILU);       \
+            break;                                   \
+        case VKBN_ACTIVATION_NONE:                   \
+        default:                                     \
+            if (t->f16)                              \
+                CALL(1, VKBN_ACTIVATION_NONE);       \
+            else                                     \
+                CALL(0, VKBN_ACTIVATION_NONE);       \
+            break;                                   \
     }
 
 static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
@@ -587,8 +587,8 @@ static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, ui
     return r;
 }
 
-static void cf_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count,
-                         const vkbn__cpu_bwd_coef* k, unsigned writes) {
+static void cf_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_bwd_coef* k,
+                         unsigned writes) {
 #define CF_APPLY_CALL(F16, ACT) cf_bwd_apply_t(t, offset, count, k, writes, F16, ACT)
     BWD_DISPATCH(CF_APPLY_CALL)
 #undef CF_APPLY_CALL
@@ -601,8 +601,7 @@ static void cl_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1
 #undef CL_SUMS_CALL
 }
 
-static void cl_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
-                         unsigned writes) {
+static void cl_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, unsigned writes) {
 #define CL_APPLY_CALL(F16, ACT) cl_bwd_apply_t(t, r0, r1, coef, writes, F16, ACT)
     BWD_DISPATCH(CL_APPLY_CALL)
 #undef CL_APPLY_CALL

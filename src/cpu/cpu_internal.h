@@ -15,12 +15,12 @@
 /* ------------------------------------------------------------------------ */
 
 typedef struct vkbn__cpu_caps {
-    vkbn_cpu_isa best;           /* the best level this CPU supports */
-    uint32_t supported;          /* bit (1 << level) per supported vkbn_cpu_isa */
-    uint32_t cores;              /* physical cores this process may run on */
-    uint64_t llc_bytes;          /* last-level cache */
-    uint64_t memory_bytes;       /* physical memory */
-    char model[128];             /* "AMD EPYC 9R45", ... */
+    vkbn_cpu_isa best;     /* the best level this CPU supports */
+    uint32_t supported;    /* bit (1 << level) per supported vkbn_cpu_isa */
+    uint32_t cores;        /* physical cores this process may run on */
+    uint64_t llc_bytes;    /* last-level cache */
+    uint64_t memory_bytes; /* physical memory */
+    char model[128];       /* "AMD EPYC 9R45", ... */
     char vendor[32];
 } vkbn__cpu_caps;
 

@@ -27,16 +27,16 @@ const char* vkbn__cpu_isa_name(vkbn_cpu_isa isa) {
 
 const vkbn__cpu_kernels* vkbn__cpu_kernels_for(vkbn_cpu_isa isa) {
     switch (isa) {
-    case VKBN_CPU_ISA_SCALAR: return &vkbn__cpu_kernels_scalar;
+        case VKBN_CPU_ISA_SCALAR: return &vkbn__cpu_kernels_scalar;
 #if defined(__x86_64__) || defined(_M_X64)
-    case VKBN_CPU_ISA_SSE2: return &vkbn__cpu_kernels_sse2;
-    case VKBN_CPU_ISA_AVX2: return &vkbn__cpu_kernels_avx2;
-    case VKBN_CPU_ISA_AVX512: return &vkbn__cpu_kernels_avx512;
+        case VKBN_CPU_ISA_SSE2: return &vkbn__cpu_kernels_sse2;
+        case VKBN_CPU_ISA_AVX2: return &vkbn__cpu_kernels_avx2;
+        case VKBN_CPU_ISA_AVX512: return &vkbn__cpu_kernels_avx512;
 #endif
 #if defined(__aarch64__)
-    case VKBN_CPU_ISA_NEON: return &vkbn__cpu_kernels_neon;
+        case VKBN_CPU_ISA_NEON: return &vkbn__cpu_kernels_neon;
 #endif
-    default: return NULL;
+        default: return NULL;
     }
 }
 
@@ -57,7 +57,9 @@ static void detect_x86(vkbn__cpu_caps* caps) {
         memcpy(v + 8, &c, 4);
         v[12] = 0;
         snprintf(caps->vendor, sizeof caps->vendor, "%s",
-                 strcmp(v, "GenuineIntel") == 0 ? "Intel" : strcmp(v, "AuthenticAMD") == 0 ? "AMD" : v);
+                 strcmp(v, "GenuineIntel") == 0   ? "Intel"
+                 : strcmp(v, "AuthenticAMD") == 0 ? "AMD"
+                                                  : v);
     }
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
     bool osxsave = c & (1u << 27), fma = c & (1u << 12), avx = c & (1u << 28), f16c = c & (1u << 29);
@@ -200,8 +202,7 @@ void vkbn__cpu_detect(vkbn__cpu_caps* caps) {
         if (!vkbn__cpu_kernels_for((vkbn_cpu_isa)isa)) caps->supported &= ~(1u << isa);
     }
     caps->best = VKBN_CPU_ISA_SCALAR;
-    static const vkbn_cpu_isa order[] = {VKBN_CPU_ISA_AVX512, VKBN_CPU_ISA_AVX2, VKBN_CPU_ISA_NEON,
-                                         VKBN_CPU_ISA_SSE2};
+    static const vkbn_cpu_isa order[] = {VKBN_CPU_ISA_AVX512, VKBN_CPU_ISA_AVX2, VKBN_CPU_ISA_NEON, VKBN_CPU_ISA_SSE2};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; ++i) {
         if (caps->supported & (1u << order[i])) {
             caps->best = order[i];
@@ -257,8 +258,8 @@ void vkbn__cpu_describe(const vkbn__cpu_caps* caps, vkbn_cpu_isa isa, uint32_t t
     const vkbn__cpu_kernels* k = vkbn__cpu_kernels_for(isa);
     info->backend = VKBN_BACKEND_CPU;
     info->type = VKBN_DEVICE_TYPE_NATIVE_CPU;
-    snprintf(info->name, sizeof info->name, "CPU: %s (%s, %u thread%s)", caps->model, vkbn__cpu_isa_name(isa),
-             threads, threads == 1 ? "" : "s");
+    snprintf(info->name, sizeof info->name, "CPU: %s (%s, %u thread%s)", caps->model, vkbn__cpu_isa_name(isa), threads,
+             threads == 1 ? "" : "s");
     snprintf(info->vendor, sizeof info->vendor, "%s", caps->vendor[0] ? caps->vendor : "unknown");
     snprintf(info->driver_name, sizeof info->driver_name, "vkbn CPU path");
     snprintf(info->driver_info, sizeof info->driver_info, "%s kernels, %u core%s, last-level cache %llu KiB",

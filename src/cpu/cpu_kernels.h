@@ -37,8 +37,8 @@ typedef struct vkbn__cpu_tensors {
     int f16;          /* storage type of x, y, z */
     vkbn_activation activation;
     float act_alpha, act_beta; /* the activation's parameters */
-    int stream;       /* non-temporal stores for y */
-    uint64_t n, c, s; /* shape: channels-first (n, c, s) or channels-last (n * s rows, c) */
+    int stream;                /* non-temporal stores for y */
+    uint64_t n, c, s;          /* shape: channels-first (n, c, s) or channels-last (n * s rows, c) */
 } vkbn__cpu_tensors;
 
 /* Backward: the tensors of one operation (SEMANTICS.md "Backward"). act is
@@ -51,8 +51,8 @@ typedef struct vkbn__cpu_bwd_tensors {
     uint8_t* dx; /* may be dy (in place) */
     uint8_t* dz; /* dresidual = g, or NULL */
     int f16;
-    int frozen; /* dx = k1 g (frozen statistics) rather than the training formula */
-    int stream; /* non-temporal stores for dx (kernels: where the vector stores are aligned) */
+    int frozen;    /* dx = k1 g (frozen statistics) rather than the training formula */
+    int stream;    /* non-temporal stores for dx (kernels: where the vector stores are aligned) */
     int stream_dz; /* ... and for dz */
     vkbn_activation activation;
     float act_alpha, act_beta;
@@ -97,8 +97,8 @@ typedef struct vkbn__cpu_kernels {
     /* Channels-last: statistics of rows [r0, r1) for every channel: mean[c]
      * and m2[c] of x - pivot[c], each over r1 - r0 values. scratch: 2 * c
      * floats. */
-    void (*cl_stats)(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, float* mean,
-                     float* m2, float* scratch);
+    void (*cl_stats)(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, float* mean, float* m2,
+                     float* scratch);
     /* Channels-last: normalize rows [r0, r1); params are c-float arrays. */
     void (*cl_apply)(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean,
                      const float* scale, const float* shift);
@@ -111,8 +111,8 @@ typedef struct vkbn__cpu_kernels {
                                   const vkbn__cpu_bwd_coef* k, unsigned writes);
     /* Backward, channels-first: dx and/or dz of `count` contiguous elements
      * from element `offset` (all in one channel). */
-    void (*cf_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count,
-                         const vkbn__cpu_bwd_coef* k, unsigned writes);
+    void (*cf_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_bwd_coef* k,
+                         unsigned writes);
     /* Backward, channels-last: the sums of rows [r0, r1) for every channel
      * into sums (10 arrays of c floats: the result sg | cg | sgd | cgd,
      * then 6 of scratch; overwritten);
@@ -120,8 +120,7 @@ typedef struct vkbn__cpu_kernels {
     void (*cl_bwd_sums)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums,
                         unsigned writes);
     /* Backward, channels-last: dx and/or dz of rows [r0, r1). */
-    void (*cl_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
-                         unsigned writes);
+    void (*cl_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, unsigned writes);
 
     /* dst = src, `bytes` bytes (a multiple of 4), non-temporal stores if
      * `stream`. */

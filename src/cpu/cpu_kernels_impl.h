@@ -39,11 +39,11 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-#define CHUNK 8            /* vectors (channels-first) or rows (channels-last) per chunk */
-#define BLOCK_VALUES 2048  /* values per lane in an inner block */
-#define CF_ROWS_MAX_S 1024u /* channels-first rows up to this long use the row-statistics kernel */
-#define ROWS_PREFETCH 16    /* rows ahead that the row-statistics kernel prefetches (short rows) */
-#define ROWS_PREFETCH_LONG 2048 /* bytes ahead along a row it prefetches (rows at least this long) */
+#define CHUNK 8                          /* vectors (channels-first) or rows (channels-last) per chunk */
+#define BLOCK_VALUES 2048                /* values per lane in an inner block */
+#define CF_ROWS_MAX_S 1024u              /* channels-first rows up to this long use the row-statistics kernel */
+#define ROWS_PREFETCH 16                 /* rows ahead that the row-statistics kernel prefetches (short rows) */
+#define ROWS_PREFETCH_LONG 2048          /* bytes ahead along a row it prefetches (rows at least this long) */
 #define RUN_PREFETCH_VECTORS (4 * CHUNK) /* lane accumulators: vectors ahead within a row */
 #define RUN_PREFETCH_HEAD 2048u          /* ... and bytes of the next row's head */
 
@@ -61,17 +61,23 @@ ALWAYS_INLINE float load_s(const uint8_t* base, uint64_t i, const int f16) {
 
 ALWAYS_INLINE void store_v(uint8_t* base, uint64_t i, V v, const int f16, const int stream) {
     if (f16) {
-        if (stream) v_stream_h((uint16_t*)base + i, v);
-        else v_store_h((uint16_t*)base + i, v);
+        if (stream)
+            v_stream_h((uint16_t*)base + i, v);
+        else
+            v_store_h((uint16_t*)base + i, v);
     } else {
-        if (stream) v_stream((float*)base + i, v);
-        else v_storeu((float*)base + i, v);
+        if (stream)
+            v_stream((float*)base + i, v);
+        else
+            v_storeu((float*)base + i, v);
     }
 }
 
 ALWAYS_INLINE void store_s(uint8_t* base, uint64_t i, float v, const int f16) {
-    if (f16) ((uint16_t*)base)[i] = vkbn__f32_to_f16(v);
-    else ((float*)base)[i] = v;
+    if (f16)
+        ((uint16_t*)base)[i] = vkbn__f32_to_f16(v);
+    else
+        ((float*)base)[i] = v;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -79,9 +85,9 @@ ALWAYS_INLINE void store_s(uint8_t* base, uint64_t i, float v, const int f16) {
 /* in VKBN_CPU_ACTIVATIONS below, which instantiates the kernels for each).  */
 /* ------------------------------------------------------------------------ */
 
-#define VKBN_CPU_ACTIVATIONS(X)                                                             \
-    X(VKBN_ACTIVATION_NONE) X(VKBN_ACTIVATION_RELU) X(VKBN_ACTIVATION_LEAKY_RELU) X(VKBN_ACTIVATION_CLAMP) \
-    X(VKBN_ACTIVATION_SILU)
+#define VKBN_CPU_ACTIVATIONS(X) \
+    X(VKBN_ACTIVATION_NONE)     \
+    X(VKBN_ACTIVATION_RELU) X(VKBN_ACTIVATION_LEAKY_RELU) X(VKBN_ACTIVATION_CLAMP) X(VKBN_ACTIVATION_SILU)
 
 /* SiLU: u / (1 + exp(-u)), lane by lane through the C library's expf, so
  * vector bodies and scalar tails round alike. */
@@ -98,33 +104,23 @@ static V silu_v(V u) {
  * alpha u; CLAMP min(max(u, alpha), beta); SILU u sigmoid(u). */
 ALWAYS_INLINE V activation_v(V y, const vkbn_activation act, const vkbn__cpu_tensors* t) {
     switch (act) {
-    case VKBN_ACTIVATION_RELU:
-        return v_max(v_zero(), y);
-    case VKBN_ACTIVATION_LEAKY_RELU:
-        return v_select_ge0(y, y, v_mul(y, v_set1(t->act_alpha)));
-    case VKBN_ACTIVATION_CLAMP:
-        return v_min(v_max(y, v_set1(t->act_alpha)), v_set1(t->act_beta));
-    case VKBN_ACTIVATION_SILU:
-        return silu_v(y);
-    case VKBN_ACTIVATION_NONE:
-    default:
-        return y;
+        case VKBN_ACTIVATION_RELU: return v_max(v_zero(), y);
+        case VKBN_ACTIVATION_LEAKY_RELU: return v_select_ge0(y, y, v_mul(y, v_set1(t->act_alpha)));
+        case VKBN_ACTIVATION_CLAMP: return v_min(v_max(y, v_set1(t->act_alpha)), v_set1(t->act_beta));
+        case VKBN_ACTIVATION_SILU: return silu_v(y);
+        case VKBN_ACTIVATION_NONE:
+        default: return y;
     }
 }
 
 ALWAYS_INLINE float activation_s(float y, const vkbn_activation act, const vkbn__cpu_tensors* t) {
     switch (act) {
-    case VKBN_ACTIVATION_RELU:
-        return s_max(0.0f, y);
-    case VKBN_ACTIVATION_LEAKY_RELU:
-        return y >= 0.0f ? y : y * t->act_alpha;
-    case VKBN_ACTIVATION_CLAMP:
-        return s_min(s_max(y, t->act_alpha), t->act_beta);
-    case VKBN_ACTIVATION_SILU:
-        return silu_s(y);
-    case VKBN_ACTIVATION_NONE:
-    default:
-        return y;
+        case VKBN_ACTIVATION_RELU: return s_max(0.0f, y);
+        case VKBN_ACTIVATION_LEAKY_RELU: return y >= 0.0f ? y : y * t->act_alpha;
+        case VKBN_ACTIVATION_CLAMP: return s_min(s_max(y, t->act_alpha), t->act_beta);
+        case VKBN_ACTIVATION_SILU: return silu_s(y);
+        case VKBN_ACTIVATION_NONE:
+        default: return y;
     }
 }
 
@@ -316,8 +312,8 @@ static vkbn__cpu_stat acc_finish(lane_acc* a) {
 /* Channels-first                                                            */
 /* ------------------------------------------------------------------------ */
 
-ALWAYS_INLINE vkbn__cpu_stat cf_stats_t(const vkbn__cpu_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
-                                        float pivot, const int f16) {
+ALWAYS_INLINE vkbn__cpu_stat cf_stats_t(const vkbn__cpu_tensors* t, uint64_t c, uint64_t j0, uint64_t j1, float pivot,
+                                        const int f16) {
     lane_acc a;
     acc_init(&a, pivot);
     const uint64_t s = t->s;
@@ -343,7 +339,8 @@ static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, uint
 static vkbn__cpu_stat cf_stats(const vkbn__cpu_tensors* t, uint64_t c, uint64_t j0, uint64_t j1, float pivot) {
     /* Whole samples of short rows: lanes along positions, chunks along samples. */
     const uint64_t s = t->s;
-    if (s <= CF_ROWS_MAX_S && j0 % s == 0 && j1 % s == 0 && j1 - j0 > s) return cf_stats_rows(t, c, j0 / s, j1 / s, pivot);
+    if (s <= CF_ROWS_MAX_S && j0 % s == 0 && j1 % s == 0 && j1 - j0 > s)
+        return cf_stats_rows(t, c, j0 / s, j1 / s, pivot);
     return t->f16 ? cf_stats_t(t, c, j0, j1, pivot, 1) : cf_stats_t(t, c, j0, j1, pivot, 0);
 }
 
@@ -392,8 +389,10 @@ ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t c
         V v = v_fma(v_sub(v_sub(x, p), m), sc, sh);
         if (has_z) v = v_add(v, f16 ? v_load_h_n((const uint16_t*)t->z + i, n) : v_loadu_n((const float*)t->z + i, n));
         v = activation_v(v, act, t);
-        if (f16) v_store_h_n((uint16_t*)t->y + i, v, n);
-        else v_storeu_n((float*)t->y + i, v, n);
+        if (f16)
+            v_store_h_n((uint16_t*)t->y + i, v, n);
+        else
+            v_storeu_n((float*)t->y + i, v, n);
     }
 #else
     for (; i < end; ++i) {
@@ -421,8 +420,8 @@ ALWAYS_INLINE void rows_fold(const rows_geom* g, uint64_t r, const int k, const 
                              float w, float nw, const int f16) {
     const uint64_t c = g->width, cv = c / W * W, stride = g->stride;
     const uint64_t first = g->base + r * stride;
-    const uint64_t pf = c * (f16 ? 2 : 4) >= ROWS_PREFETCH_LONG ? ROWS_PREFETCH_LONG / (f16 ? 2 : 4)
-                                                                : ROWS_PREFETCH * stride;
+    const uint64_t pf =
+        c * (f16 ? 2 : 4) >= ROWS_PREFETCH_LONG ? ROWS_PREFETCH_LONG / (f16 ? 2 : 4) : ROWS_PREFETCH * stride;
     uint64_t j = 0;
     for (; j < cv; j += W) {
         V v[CHUNK];
@@ -540,8 +539,10 @@ static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, uint
     float *piv = buf, *mean = buf + s, *m2 = buf + 2 * s, *scratch = buf + 3 * s;
     for (uint64_t j = 0; j < s; ++j) piv[j] = pivot;
     rows_geom g = {t->x, c * s, t->c * s, s};
-    if (t->f16) rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 1);
-    else rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 0);
+    if (t->f16)
+        rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 1);
+    else
+        rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 0);
     const double n = (double)(n1 - n0);
     const uint64_t sv = s / W * W;
     vkbn__cpu_stat r = {0.0, 0.0f, 0.0f};
@@ -560,11 +561,13 @@ static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, uint
     return r;
 }
 
-static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, float* mean,
-                     float* m2, float* scratch) {
+static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, float* mean, float* m2,
+                     float* scratch) {
     rows_geom g = {t->x, 0, t->c, t->c};
-    if (t->f16) rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 1);
-    else rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 0);
+    if (t->f16)
+        rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 1);
+    else
+        rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 0);
 }
 
 /* Rows in tiles of CL_TILE_ROWS; within a tile, blocks of four channel
@@ -573,8 +576,8 @@ static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const
 #define CL_TILE_ROWS 16
 
 ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot,
-                              const float* mean, const float* scale, const float* shift, const int f16,
-                              const int has_z, const int stream, const vkbn_activation act) {
+                              const float* mean, const float* scale, const float* shift, const int f16, const int has_z,
+                              const int stream, const vkbn_activation act) {
     const uint64_t c = t->c, cv = c / W * W;
     const uint64_t tile = CL_TILE_ROWS;
     for (uint64_t rt = r0; rt < r1; rt += tile) {
@@ -615,8 +618,8 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
         }
         for (; j < c; ++j) {
             for (uint64_t r = rt; r < re; ++r) {
-                store_s(t->y, r * c + j, normalize_s(t, r * c + j, pivot[j], mean[j], scale[j], shift[j], f16, has_z, act),
-                        f16);
+                store_s(t->y, r * c + j,
+                        normalize_s(t, r * c + j, pivot[j], mean[j], scale[j], shift[j], f16, has_z, act), f16);
             }
         }
     }
@@ -628,40 +631,49 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
 
 /* Calls CALL(f16, has_z, stream, ACT) with each flag a constant, so every
  * combination gets its own loop. */
-#define VKBN_CPU_VARIANTS(CALL, ACT)                                                       \
-    do {                                                                                   \
-        if (f16) {                                                                         \
-            if (has_z) {                                                                   \
-                if (stream) CALL(1, 1, 1, ACT); else CALL(1, 1, 0, ACT);                   \
-            } else {                                                                       \
-                if (stream) CALL(1, 0, 1, ACT); else CALL(1, 0, 0, ACT);                   \
-            }                                                                              \
-        } else {                                                                           \
-            if (has_z) {                                                                   \
-                if (stream) CALL(0, 1, 1, ACT); else CALL(0, 1, 0, ACT);                   \
-            } else {                                                                       \
-                if (stream) CALL(0, 0, 1, ACT); else CALL(0, 0, 0, ACT);                   \
-            }                                                                              \
-        }                                                                                  \
+#define VKBN_CPU_VARIANTS(CALL, ACT)    \
+    do {                                \
+        if (f16) {                      \
+            if (has_z) {                \
+                if (stream)             \
+                    CALL(1, 1, 1, ACT); \
+                else                    \
+                    CALL(1, 1, 0, ACT); \
+            } else {                    \
+                if (stream)             \
+                    CALL(1, 0, 1, ACT); \
+                else                    \
+                    CALL(1, 0, 0, ACT); \
+            }                           \
+        } else {                        \
+            if (has_z) {                \
+                if (stream)             \
+                    CALL(0, 1, 1, ACT); \
+                else                    \
+                    CALL(0, 1, 0, ACT); \
+            } else {                    \
+                if (stream)             \
+                    CALL(0, 0, 1, ACT); \
+                else                    \
+                    CALL(0, 0, 0, ACT); \
+            }                           \
+        }                               \
     } while (0)
 
 #define CF_CALL(F16, Z, NT, ACT) cf_apply_t(t, offset, count, ch, F16, Z, NT, ACT)
 #define CL_CALL(F16, Z, NT, ACT) cl_apply_t(t, r0, r1, pivot, mean, scale, shift, F16, Z, NT, ACT)
-#define CF_CASE(ACT)                           \
-    case ACT:                                  \
-        VKBN_CPU_VARIANTS(CF_CALL, ACT);       \
+#define CF_CASE(ACT)                     \
+    case ACT:                            \
+        VKBN_CPU_VARIANTS(CF_CALL, ACT); \
         break;
-#define CL_CASE(ACT)                           \
-    case ACT:                                  \
-        VKBN_CPU_VARIANTS(CL_CALL, ACT);       \
-        break;
+#define CL_CASE(ACT) \
+    case ACT: VKBN_CPU_VARIANTS(CL_CALL, ACT); break;
 
 static void cf_apply(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
     const int f16 = t->f16, has_z = t->z != NULL, stream = t->stream;
     switch (t->activation) {
         VKBN_CPU_ACTIVATIONS(CF_CASE)
-    default:
-        break;
+        default: break;
     }
 }
 
@@ -673,8 +685,7 @@ static void cl_apply(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const
     const int stream = t->stream && ((uintptr_t)t->y % (W * es)) == 0 && (t->c * es) % (W * es) == 0;
     switch (t->activation) {
         VKBN_CPU_ACTIVATIONS(CL_CASE)
-    default:
-        break;
+        default: break;
     }
 }
 

@@ -60,13 +60,13 @@ struct vkbn__cpu_plan {
     uint32_t slices;     /* channels-first fused, pipelined: slices per channel (1: not pipelined) */
     uint64_t slice_unit; /* ... each a multiple of this many values (s for short rows, else 1) */
     vkbn__cpu_tensors t;
-    uint64_t m;                   /* values per channel */
-    uint64_t rows;                /* channels-last: n * s */
-    vkbn__cpu_channel* channels;  /* channels-first: c */
-    vkbn__cpu_stat* partials;     /* channels-first split: c * parts */
-    float* params;                /* channels-last: pivot | mean | scale | shift, c each */
-    float* part_stats;            /* channels-last: parts * (mean | m2) */
-    float* scratch;               /* channels-last: threads * 2c */
+    uint64_t m;                  /* values per channel */
+    uint64_t rows;               /* channels-last: n * s */
+    vkbn__cpu_channel* channels; /* channels-first: c */
+    vkbn__cpu_stat* partials;    /* channels-first split: c * parts */
+    float* params;               /* channels-last: pivot | mean | scale | shift, c each */
+    float* part_stats;           /* channels-last: parts * (mean | m2) */
+    float* scratch;              /* channels-last: threads * 2c */
     const vkbn__cpu_kernels* k;
     struct vkbn__cpu_bwd_plan* bwd; /* PLAN_BACKWARD */
 };
@@ -162,7 +162,7 @@ static void task_train_cf_fused(void* arg, uint32_t thread) {
      * while normalizing channel c - 1, so that reading x from memory overlaps
      * writing y; each channel's slices merge in slice order. */
     for (uint64_t c = c0; c <= c1; ++c) {
-        const bool reduce = c < c1, apply = c > c0;
+        const bool reduce = c<c1, apply = c> c0;
         float pivot = reduce ? element(t, c * t->s) : 0.0f;
         vkbn__cpu_stat st = {0.0, 0.0f, 0.0f};
         for (uint32_t q = 0; q < p->slices; ++q) {
@@ -289,44 +289,38 @@ static void run_once(vkbn_plan plan) {
     job jb = {plan, 0};
     const uint64_t c = p->t.c;
     switch (p->kind) {
-    case PLAN_COPY:
-        vkbn__cpu_pool_run(pool, task_copy, &jb);
-        break;
-    case PLAN_INFER_CF:
-        for (uint64_t j = 0; j < c; ++j) p->channels[j] = inference_channel(op, j);
-        vkbn__cpu_pool_run(pool, task_infer_cf, &jb);
-        break;
-    case PLAN_INFER_CL:
-        for (uint64_t j = 0; j < c; ++j) {
-            vkbn__cpu_channel ch = inference_channel(op, j);
-            p->params[j] = ch.pivot;
-            p->params[c + j] = ch.mean;
-            p->params[2 * c + j] = ch.scale;
-            p->params[3 * c + j] = ch.shift;
-        }
-        vkbn__cpu_pool_run(pool, task_infer_cl, &jb);
-        break;
-    case PLAN_TRAIN_CF_FUSED:
-        vkbn__cpu_pool_run(pool, task_train_cf_fused, &jb);
-        break;
-    case PLAN_TRAIN_CF_SPLIT:
-        /* Pivots first: with y = x, normalize overwrites them. */
-        for (uint64_t j = 0; j < c; ++j) p->channels[j].pivot = element(&p->t, j * p->t.s);
-        vkbn__cpu_pool_run(pool, task_train_cf_split, &jb);
-        merge_channels_first(plan);
-        jb.phase = 1;
-        vkbn__cpu_pool_run(pool, task_train_cf_split, &jb);
-        break;
-    case PLAN_BACKWARD:
-        vkbn__cpu_backward_run(plan, p->bwd);
-        break;
-    case PLAN_TRAIN_CL:
-        for (uint64_t j = 0; j < c; ++j) p->params[j] = element(&p->t, j);
-        vkbn__cpu_pool_run(pool, task_train_cl, &jb);
-        merge_channels_last(plan);
-        jb.phase = 1;
-        vkbn__cpu_pool_run(pool, task_train_cl, &jb);
-        break;
+        case PLAN_COPY: vkbn__cpu_pool_run(pool, task_copy, &jb); break;
+        case PLAN_INFER_CF:
+            for (uint64_t j = 0; j < c; ++j) p->channels[j] = inference_channel(op, j);
+            vkbn__cpu_pool_run(pool, task_infer_cf, &jb);
+            break;
+        case PLAN_INFER_CL:
+            for (uint64_t j = 0; j < c; ++j) {
+                vkbn__cpu_channel ch = inference_channel(op, j);
+                p->params[j] = ch.pivot;
+                p->params[c + j] = ch.mean;
+                p->params[2 * c + j] = ch.scale;
+                p->params[3 * c + j] = ch.shift;
+            }
+            vkbn__cpu_pool_run(pool, task_infer_cl, &jb);
+            break;
+        case PLAN_TRAIN_CF_FUSED: vkbn__cpu_pool_run(pool, task_train_cf_fused, &jb); break;
+        case PLAN_TRAIN_CF_SPLIT:
+            /* Pivots first: with y = x, normalize overwrites them. */
+            for (uint64_t j = 0; j < c; ++j) p->channels[j].pivot = element(&p->t, j * p->t.s);
+            vkbn__cpu_pool_run(pool, task_train_cf_split, &jb);
+            merge_channels_first(plan);
+            jb.phase = 1;
+            vkbn__cpu_pool_run(pool, task_train_cf_split, &jb);
+            break;
+        case PLAN_BACKWARD: vkbn__cpu_backward_run(plan, p->bwd); break;
+        case PLAN_TRAIN_CL:
+            for (uint64_t j = 0; j < c; ++j) p->params[j] = element(&p->t, j);
+            vkbn__cpu_pool_run(pool, task_train_cl, &jb);
+            merge_channels_last(plan);
+            jb.phase = 1;
+            vkbn__cpu_pool_run(pool, task_train_cl, &jb);
+            break;
     }
 }
 
@@ -352,9 +346,7 @@ static void* alloc_floats(uint64_t count, vkbn_result* r) {
     return p;
 }
 
-static bool in_place(const vkbn__op* op) {
-    return op->x->host == op->y->host && op->x->offset == op->y->offset;
-}
+static bool in_place(const vkbn__op* op) { return op->x->host == op->y->host && op->x->offset == op->y->offset; }
 
 /* Parts per channel for a split channels-first plan, or 1 for fused. */
 static uint32_t channels_first_parts(const vkbn__op* op, uint32_t threads) {
@@ -405,8 +397,10 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
         p->t.act_beta = op->activation_beta;
         bool channels_last = d->layout == VKBN_LAYOUT_CHANNELS_LAST;
         /* The layouts coincide for S = 1 (channels-first) and C = 1 (channels-last). */
-        if (!channels_last && op->spatial == 1) channels_last = true;
-        else if (channels_last && d->c == 1) channels_last = false;
+        if (!channels_last && op->spatial == 1)
+            channels_last = true;
+        else if (channels_last && d->c == 1)
+            channels_last = false;
         p->t.n = d->n;
         p->t.c = d->c;
         p->t.s = op->spatial;
@@ -417,8 +411,10 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
         const uint64_t c = d->c;
         if (op->kind == VKBN__OP_FORWARD_INFERENCE) {
             p->kind = channels_last ? PLAN_INFER_CL : PLAN_INFER_CF;
-            if (channels_last) p->params = alloc_floats(4 * c, &r);
-            else p->channels = alloc_floats(4 * c, &r);
+            if (channels_last)
+                p->params = alloc_floats(4 * c, &r);
+            else
+                p->channels = alloc_floats(4 * c, &r);
             snprintf(what, sizeof what, "inference %s", channels_last ? "channels-last" : "channels-first");
         } else if (channels_last) {
             p->kind = PLAN_TRAIN_CL;

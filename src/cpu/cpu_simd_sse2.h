@@ -17,8 +17,7 @@ static inline V v_loadu(const float* p) { return _mm_loadu_ps(p); }
 static inline void v_storeu(float* p, V v) { _mm_storeu_ps(p, v); }
 static inline void v_stream(float* p, V v) { _mm_stream_ps(p, v); } /* p 16-byte aligned */
 static inline V v_load_h(const uint16_t* p) {
-    return _mm_set_ps(vkbn__f16_to_f32(p[3]), vkbn__f16_to_f32(p[2]), vkbn__f16_to_f32(p[1]),
-                      vkbn__f16_to_f32(p[0]));
+    return _mm_set_ps(vkbn__f16_to_f32(p[3]), vkbn__f16_to_f32(p[2]), vkbn__f16_to_f32(p[1]), vkbn__f16_to_f32(p[0]));
 }
 static inline void v_store_h(uint16_t* p, V v) {
     float t[4];

@@ -73,25 +73,25 @@ static inline uint32_t channel_of(const sync_job* jb, uint64_t i) {
 
 static float act_forward(vkbn_activation a, float u, float alpha, float beta) {
     switch (a) {
-    case VKBN_ACTIVATION_RELU: return u > 0.0f ? u : 0.0f;
-    case VKBN_ACTIVATION_LEAKY_RELU: return u >= 0.0f ? u : u * alpha;
-    case VKBN_ACTIVATION_CLAMP: return fminf(fmaxf(u, alpha), beta);
-    case VKBN_ACTIVATION_SILU: return u / (1.0f + expf(-u));
-    default: return u;
+        case VKBN_ACTIVATION_RELU: return u > 0.0f ? u : 0.0f;
+        case VKBN_ACTIVATION_LEAKY_RELU: return u >= 0.0f ? u : u * alpha;
+        case VKBN_ACTIVATION_CLAMP: return fminf(fmaxf(u, alpha), beta);
+        case VKBN_ACTIVATION_SILU: return u / (1.0f + expf(-u));
+        default: return u;
     }
 }
 
 /* g = dy * act'(u): from y for the mask activations, from u for SiLU. */
 static float act_grad(vkbn_activation a, float dy, float y, float u, float alpha, float beta) {
     switch (a) {
-    case VKBN_ACTIVATION_RELU: return y > 0.0f ? dy : 0.0f;
-    case VKBN_ACTIVATION_LEAKY_RELU: return y > 0.0f ? dy : dy * alpha;
-    case VKBN_ACTIVATION_CLAMP: return y > alpha && y < beta ? dy : 0.0f;
-    case VKBN_ACTIVATION_SILU: {
-        float s = 1.0f / (1.0f + expf(-u));
-        return dy * (s * (1.0f + u * (1.0f - s)));
-    }
-    default: return dy;
+        case VKBN_ACTIVATION_RELU: return y > 0.0f ? dy : 0.0f;
+        case VKBN_ACTIVATION_LEAKY_RELU: return y > 0.0f ? dy : dy * alpha;
+        case VKBN_ACTIVATION_CLAMP: return y > alpha && y < beta ? dy : 0.0f;
+        case VKBN_ACTIVATION_SILU: {
+            float s = 1.0f / (1.0f + expf(-u));
+            return dy * (s * (1.0f + u * (1.0f - s)));
+        }
+        default: return dy;
     }
 }
 

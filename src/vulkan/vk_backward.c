@@ -84,8 +84,8 @@ static void window_tensors(const bwd_ctx* b, const vkbn__window* w, vkbn__range*
 }
 
 /* bwd_apply over every window, writing `writes` (BWD_WRITE_DX / _DZ). */
-static vkbn_result add_apply(vkbn_plan plan, const bwd_ctx* b, vkbn__range scratch, kp_bwd_scratch sc,
-                             uint32_t writes, bool barrier) {
+static vkbn_result add_apply(vkbn_plan plan, const bwd_ctx* b, vkbn__range scratch, kp_bwd_scratch sc, uint32_t writes,
+                             bool barrier) {
     const vkbn__geometry* g = &b->g;
     const vkbn__op* op = g->op;
     uint32_t spec[SPEC_COUNT];
@@ -182,8 +182,7 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
     spec[SPEC_FUSED] = fused;
     spec[SPEC_CL_THREADS_X] = red.tx;
     spec[SPEC_BWD_WRITES] = (op->dz ? BWD_WRITE_DZ : 0u) | (op->dweight ? BWD_WRITE_DWEIGHT : 0u) |
-                            (op->dbias ? BWD_WRITE_DBIAS : 0u) |
-                            (op->dx && (op->frozen || fused) ? BWD_WRITE_DX : 0u);
+                            (op->dbias ? BWD_WRITE_DBIAS : 0u) | (op->dx && (op->frozen || fused) ? BWD_WRITE_DX : 0u);
     VkPipeline pipe = VK_NULL_HANDLE;
     if (r == VKBN_SUCCESS) r = vkbn__vk_get_pipeline(vk, kernel, geo->variant, spec, &pipe);
 
@@ -236,16 +235,17 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
     }
     if (r == VKBN_SUCCESS && apply_after) r = add_apply(plan, b, scratch, sl.sc, BWD_WRITE_DX, true);
     if (r == VKBN_SUCCESS) {
-        const char* shape = fused ? (op->dx && !op->frozen ? "fused (1 dispatch: sums, then dx)" : "reduction (1 dispatch)")
-                            : apply_after ? "split (sums + dx)"
-                                          : "split reduction";
+        const char* shape =
+            fused         ? (op->dx && !op->frozen ? "fused (1 dispatch: sums, then dx)" : "reduction (1 dispatch)")
+            : apply_after ? "split (sums + dx)"
+                          : "split reduction";
         snprintf(plan->description, sizeof plan->description,
                  "backward %s, %s %s %s: %s, %u channel group%s x %u slice%s, %u window%s, workgroup %u%s",
                  op->frozen ? "frozen" : "training", geo->channels_last ? "channels-last" : "channels-first",
                  geo->variant.f16 ? "f16" : "f32", geo->vec == 4 ? "vec4" : "scalar", shape, red.groups,
                  red.groups == 1 ? "" : "s", fused ? 1 : red.slices_total,
-                 (fused ? 1 : red.slices_total) == 1 ? "" : "s", geo->window_count,
-                 geo->window_count == 1 ? "" : "s", geo->wg, geo->variant.subgroups ? ", subgroups" : "");
+                 (fused ? 1 : red.slices_total) == 1 ? "" : "s", geo->window_count, geo->window_count == 1 ? "" : "s",
+                 geo->wg, geo->variant.subgroups ? ", subgroups" : "");
     }
     vkbn__reduction_free(&red);
     return r;

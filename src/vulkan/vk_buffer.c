@@ -80,8 +80,7 @@ static vkbn_result ensure_staging(struct vkbn__vk* vk, uint64_t size) {
     if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "mapping the staging buffer");
     vk->staging_map = p;
     vk->staging_size = size;
-    vk->staging_coherent =
-        (vk->caps.mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
+    vk->staging_coherent = (vk->caps.mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
     return VKBN_SUCCESS;
 }
 
@@ -121,8 +120,8 @@ static vkbn_result staged_copy(vkbn_buffer buf, uint64_t offset, uint8_t* host, 
             VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                                   .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
                                   .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-            vk->d.vkCmdPipelineBarrier(vk->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
-                                       &mb, 0, NULL, 0, NULL);
+            vk->d.vkCmdPipelineBarrier(vk->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
+                                       0, NULL, 0, NULL);
         }
         /* Keep the staging buffer locked until the host has read it back. */
         VkResult vr = vk->d.vkEndCommandBuffer(vk->cmd);

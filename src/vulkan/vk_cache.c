@@ -21,17 +21,17 @@
 #define MAX_FILE_BYTES (512ull << 20)
 
 typedef struct file_header {
-    char magic[8];          /* "VKBNPCF" */
-    uint32_t header_size;   /* sizeof(file_header) */
-    uint32_t vkbn_version;  /* VKBN_VERSION */
-    uint64_t shaders_hash;  /* FNV-1a of every embedded SPIR-V blob */
+    char magic[8];         /* "VKBNPCF" */
+    uint32_t header_size;  /* sizeof(file_header) */
+    uint32_t vkbn_version; /* VKBN_VERSION */
+    uint64_t shaders_hash; /* FNV-1a of every embedded SPIR-V blob */
     uint32_t vendor_id;
     uint32_t device_id;
     uint32_t driver_version;
     uint32_t pointer_bytes; /* 32- and 64-bit processes keep different caches */
     uint8_t cache_uuid[VK_UUID_SIZE];
     uint64_t data_size;
-    uint64_t data_hash;     /* FNV-1a of the blob: a torn or damaged file is ignored */
+    uint64_t data_hash; /* FNV-1a of the blob: a torn or damaged file is ignored */
 } file_header;
 
 static const char file_magic[8] = "VKBNPCF";
@@ -126,7 +126,8 @@ vkbn_result vkbn__vk_cache_init(struct vkbn__vk* vk, const vkbn_context_desc* de
     if (path && *path) {
         size_t len = strlen(path);
         vk->pipeline_cache_path = vkbn__calloc(len + 1, 1);
-        if (!vk->pipeline_cache_path) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "pipeline cache: out of host memory");
+        if (!vk->pipeline_cache_path)
+            return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "pipeline cache: out of host memory");
         memcpy(vk->pipeline_cache_path, path, len);
         file = read_file(path, &file_size);
         const char* why = file ? check_file(vk, file, file_size) : "absent or unreadable";
@@ -170,8 +171,8 @@ vkbn_result vkbn__vk_cache_save(struct vkbn__vk* vk) {
     VkResult vr = vk->d.vkGetPipelineCacheData(vk->device, vk->pipeline_cache, &n, NULL);
     if (vr == VK_SUCCESS) {
         data = vkbn__calloc(n ? n : 1, 1);
-        vr = data ? vk->d.vkGetPipelineCacheData(vk->device, vk->pipeline_cache, &n, data)
-                  : VK_ERROR_OUT_OF_HOST_MEMORY;
+        vr =
+            data ? vk->d.vkGetPipelineCacheData(vk->device, vk->pipeline_cache, &n, data) : VK_ERROR_OUT_OF_HOST_MEMORY;
     }
     vkbn__mutex_unlock(&vk->pipeline_lock);
     if (vr != VK_SUCCESS) {

@@ -13,9 +13,9 @@ static bool env_flag(const char* name) {
 }
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                             VkDebugUtilsMessageTypeFlagsEXT types,
-                                                             const VkDebugUtilsMessengerCallbackDataEXT* data,
-                                                             void* user) {
+                                                            VkDebugUtilsMessageTypeFlagsEXT types,
+                                                            const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                            void* user) {
     (void)types;
     struct vkbn__vk* vk = user;
     if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
@@ -65,9 +65,8 @@ vkbn_result vkbn__vk_create_raw_buffer(struct vkbn__vk* vk, uint64_t size, uint3
         *buffer = VK_NULL_HANDLE;
         return vkbn__fail(VKBN_ERROR_VULKAN, "%s: no memory type fits the buffer", what);
     }
-    VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                                .allocationSize = req.size,
-                                .memoryTypeIndex = (uint32_t)type};
+    VkMemoryAllocateInfo mai = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
     vr = vk->d.vkAllocateMemory(vk->device, &mai, vk->alloc, memory);
     if (vr == VK_SUCCESS) vr = vk->d.vkBindBufferMemory(vk->device, *buffer, *memory, 0);
     if (vr != VK_SUCCESS) {
@@ -208,26 +207,25 @@ static void read_borrowed_features(struct vkbn__vk* vk, const VkDeviceCreateInfo
     }
     for (const VkBaseInStructure* s = ci->pNext; s; s = s->pNext) {
         switch (s->sType) {
-        case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES:
-            vk->caps.storage16 |= ((const VkPhysicalDevice16BitStorageFeatures*)s)->storageBuffer16BitAccess;
-            break;
-        case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES:
-            vk->caps.storage16 |= ((const VkPhysicalDeviceVulkan11Features*)s)->storageBuffer16BitAccess;
-            break;
-        case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES: {
-            const VkPhysicalDeviceSubgroupSizeControlFeatures* f = (const void*)s;
-            vk->caps.subgroup_size_control |= ssc_ext && f->subgroupSizeControl;
-            vk->caps.full_subgroups |= ssc_ext && f->computeFullSubgroups;
-            break;
-        }
-        case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES: {
-            const VkPhysicalDeviceVulkan13Features* f = (const void*)s;
-            vk->caps.subgroup_size_control |= f->subgroupSizeControl;
-            vk->caps.full_subgroups |= f->computeFullSubgroups;
-            break;
-        }
-        default:
-            break;
+            case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES:
+                vk->caps.storage16 |= ((const VkPhysicalDevice16BitStorageFeatures*)s)->storageBuffer16BitAccess;
+                break;
+            case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES:
+                vk->caps.storage16 |= ((const VkPhysicalDeviceVulkan11Features*)s)->storageBuffer16BitAccess;
+                break;
+            case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES: {
+                const VkPhysicalDeviceSubgroupSizeControlFeatures* f = (const void*)s;
+                vk->caps.subgroup_size_control |= ssc_ext && f->subgroupSizeControl;
+                vk->caps.full_subgroups |= ssc_ext && f->computeFullSubgroups;
+                break;
+            }
+            case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES: {
+                const VkPhysicalDeviceVulkan13Features* f = (const void*)s;
+                vk->caps.subgroup_size_control |= f->subgroupSizeControl;
+                vk->caps.full_subgroups |= f->computeFullSubgroups;
+                break;
+            }
+            default: break;
         }
     }
 }
@@ -244,8 +242,7 @@ static void read_compute_unit_count(struct vkbn__vk* vk) {
             .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
         VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &core};
         vk->fn.GetPhysicalDeviceProperties2(vk->phys, &p2);
-        vk->caps.sm_count =
-            core.shaderEngineCount * core.shaderArraysPerEngineCount * core.computeUnitsPerShaderArray;
+        vk->caps.sm_count = core.shaderEngineCount * core.shaderArraysPerEngineCount * core.computeUnitsPerShaderArray;
     }
 }
 
@@ -265,9 +262,8 @@ static vkbn_result create_submit_objects(struct vkbn__vk* vk) {
     vr = vk->d.vkCreateFence(vk->device, &fci, vk->alloc, &vk->fence);
     if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreateFence");
     if (vk->caps.timestamp_bits > 0) {
-        VkQueryPoolCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
-                                     .queryType = VK_QUERY_TYPE_TIMESTAMP,
-                                     .queryCount = 2};
+        VkQueryPoolCreateInfo qci = {
+            .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = 2};
         vr = vk->d.vkCreateQueryPool(vk->device, &qci, vk->alloc, &vk->timestamps);
         if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreateQueryPool");
     }
@@ -335,8 +331,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
         vk->fn.GetPhysicalDeviceQueueFamilyProperties(vk->phys, &qn, qp);
         if (vk->queue_family >= qn || !(qp[vk->queue_family].queueFlags & VK_QUEUE_COMPUTE_BIT)) {
             return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
-                              "desc->borrowed->queue_family_index: %u is not a compute queue family",
-                              vk->queue_family);
+                              "desc->borrowed->queue_family_index: %u is not a compute queue family", vk->queue_family);
         }
         vk->caps.timestamp_bits = qp[vk->queue_family].timestampValidBits;
         /* Device features are usable up to the lower of the two versions. */
@@ -346,15 +341,15 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
     } else {
         VKBN_CHECK(vkbn__vk_load_loader(&vk->gipa));
         bool debug_utils = false;
-        VKBN_CHECK(vkbn__vk_create_instance(vk->gipa, validation, sync_validation, vk->alloc, &vk->instance,
-                                            &debug_utils));
+        VKBN_CHECK(
+            vkbn__vk_create_instance(vk->gipa, validation, sync_validation, vk->alloc, &vk->instance, &debug_utils));
         vk->own_instance = true;
         vkbn__vk_load_instance_fns(vk->gipa, vk->instance, &vk->fn);
         if (debug_utils && vk->fn.CreateDebugUtilsMessengerEXT) {
             VkDebugUtilsMessengerCreateInfoEXT mci = {
                 .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-                .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
-                                   VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                .messageSeverity =
+                    VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
                 .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
                                VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                                VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,

@@ -233,7 +233,8 @@ static vkbn_result plan_training(vkbn_plan plan, fwd_ctx* f) {
     if (r == VKBN_SUCCESS) {
         snprintf(plan->description, sizeof plan->description,
                  "%s, %s %s %s: %s, %u channel group%s x %u slice%s, %u window%s, workgroup %u%s",
-                 op->sync_stats_out ? "slice statistics" : "forward training", geo->channels_last ? "channels-last" : "channels-first", geo->variant.f16 ? "f16" : "f32",
+                 op->sync_stats_out ? "slice statistics" : "forward training",
+                 geo->channels_last ? "channels-last" : "channels-first", geo->variant.f16 ? "f16" : "f32",
                  geo->vec == 4 ? "vec4" : "scalar", fused ? "fused (1 dispatch)" : "split (stats + apply)", groups,
                  groups == 1 ? "" : "s", fused ? 1 : slices_total, (fused ? 1 : slices_total) == 1 ? "" : "s",
                  geo->window_count, geo->window_count == 1 ? "" : "s", geo->wg,
@@ -293,9 +294,8 @@ static vkbn_result plan_copy(vkbn_plan plan) {
         vkbn__range r[BIND_COPY_COUNT];
         r[BIND_COPY_SRC] = vkbn__vk_range(vk, op->x, start, bytes, 4);
         r[BIND_COPY_DST] = vkbn__vk_range(vk, op->y, start, bytes, 4);
-        kp_copy pc = {.words = (uint32_t)(bytes / 4),
-                      .src_base = r[BIND_COPY_SRC].base,
-                      .dst_base = r[BIND_COPY_DST].base};
+        kp_copy pc = {
+            .words = (uint32_t)(bytes / 4), .src_base = r[BIND_COPY_SRC].base, .dst_base = r[BIND_COPY_DST].base};
         uint32_t groups[3];
         uint64_t items = v.vec == 4 ? vkbn__div_up(pc.words, 4) : pc.words;
         vkbn__grid_2d(vkbn__div_up(items, (uint64_t)spec[SPEC_WG_SIZE] * spec[SPEC_ITEMS]), groups, &pc.groups_x);
@@ -315,7 +315,7 @@ vkbn_result vkbn__vk_plan_build(vkbn_plan plan) {
     fwd_ctx f;
     vkbn_result r = setup(&f, plan->ctx->vk, &plan->op);
     if (r == VKBN_SUCCESS) {
-        r = plan->op.sync_channel                          ? plan_sync_apply(plan, &f)
+        r = plan->op.sync_channel                        ? plan_sync_apply(plan, &f)
             : plan->op.kind == VKBN__OP_FORWARD_TRAINING ? plan_training(plan, &f)
                                                          : plan_inference(plan, &f);
     }

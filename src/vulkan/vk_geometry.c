@@ -46,8 +46,8 @@ static vkbn_result plan_windows(vkbn__geometry* g) {
 
 static bool tensor_aligned(vkbn_buffer b, uint32_t bytes) { return !b || b->offset % bytes == 0; }
 
-vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vkbn__op* op,
-                                const vkbn_buffer* tensors, uint32_t tensor_count) {
+vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vkbn__op* op, const vkbn_buffer* tensors,
+                                uint32_t tensor_count) {
     memset(g, 0, sizeof *g);
     g->vk = vk;
     g->op = op;
@@ -63,8 +63,7 @@ vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vk
                           vk->own_device ? " lacks" : " supports only if the borrowed device enabled it");
     }
     if ((uint64_t)g->c * 4 > vk->max_binding_range) {
-        return vkbn__fail(VKBN_ERROR_TOO_LARGE, "desc->tensor.c: %u channels exceed the device's binding range",
-                          g->c);
+        return vkbn__fail(VKBN_ERROR_TOO_LARGE, "desc->tensor.c: %u channels exceed the device's binding range", g->c);
     }
     uint64_t inner = g->channels_last ? g->c : g->s;
     uint32_t vbytes = 4 * op->elem_size;
@@ -77,8 +76,8 @@ vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vk
      * subgroups). */
     if (!g->channels_last) {
         uint64_t items = op->per_channel / g->vec;
-        uint32_t floor = vk->caps.max_subgroup_size > SMALL_CHANNEL_MIN_WG ? vk->caps.max_subgroup_size
-                                                                           : SMALL_CHANNEL_MIN_WG;
+        uint32_t floor =
+            vk->caps.max_subgroup_size > SMALL_CHANNEL_MIN_WG ? vk->caps.max_subgroup_size : SMALL_CHANNEL_MIN_WG;
         while (g->wg / 2 >= floor && (uint64_t)g->wg * SMALL_CHANNEL_ITEMS > items) g->wg /= 2;
     }
     g->variant.f16 = op->tensor.dtype == VKBN_DTYPE_F16;

@@ -158,26 +158,24 @@ vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance insta
 
 static const char* vendor_name(uint32_t id, VkPhysicalDeviceType type) {
     switch (id) {
-    case 0x10DE: return "NVIDIA";
-    case 0x1002: return "AMD";
-    case 0x1022: return "AMD";
-    case 0x8086: return "Intel";
-    case 0x13B5: return "Arm";
-    case 0x5143: return "Qualcomm";
-    case 0x106B: return "Apple";
-    case 0x1010: return "Imagination";
-    case 0x14E4: return "Broadcom";
-    case 0x10005: return "Mesa";
-    case 0x1AE0: return "Google";
-    case 0x19E5: return "Huawei";
-    case 0x144D: return "Samsung";
-    default: return type == VK_PHYSICAL_DEVICE_TYPE_CPU ? "CPU" : "unknown";
+        case 0x10DE: return "NVIDIA";
+        case 0x1002: return "AMD";
+        case 0x1022: return "AMD";
+        case 0x8086: return "Intel";
+        case 0x13B5: return "Arm";
+        case 0x5143: return "Qualcomm";
+        case 0x106B: return "Apple";
+        case 0x1010: return "Imagination";
+        case 0x14E4: return "Broadcom";
+        case 0x10005: return "Mesa";
+        case 0x1AE0: return "Google";
+        case 0x19E5: return "Huawei";
+        case 0x144D: return "Samsung";
+        default: return type == VK_PHYSICAL_DEVICE_TYPE_CPU ? "CPU" : "unknown";
     }
 }
 
-static void copy_string(char* dst, size_t cap, const char* src) {
-    snprintf(dst, cap, "%s", src);
-}
+static void copy_string(char* dst, size_t cap, const char* src) { snprintf(dst, cap, "%s", src); }
 
 void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info) {
     memset(info, 0, sizeof *info);
@@ -243,11 +241,11 @@ void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd,
 
     info->backend = VKBN_BACKEND_VULKAN;
     switch (base.deviceType) {
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info->type = VKBN_DEVICE_TYPE_INTEGRATED_GPU; break;
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info->type = VKBN_DEVICE_TYPE_DISCRETE_GPU; break;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: info->type = VKBN_DEVICE_TYPE_VIRTUAL_GPU; break;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: info->type = VKBN_DEVICE_TYPE_VULKAN_CPU; break;
-    default: info->type = VKBN_DEVICE_TYPE_OTHER; break;
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info->type = VKBN_DEVICE_TYPE_INTEGRATED_GPU; break;
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info->type = VKBN_DEVICE_TYPE_DISCRETE_GPU; break;
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: info->type = VKBN_DEVICE_TYPE_VIRTUAL_GPU; break;
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: info->type = VKBN_DEVICE_TYPE_VULKAN_CPU; break;
+        default: info->type = VKBN_DEVICE_TYPE_OTHER; break;
     }
     copy_string(info->name, sizeof info->name, base.deviceName);
     copy_string(info->vendor, sizeof info->vendor, vendor_name(base.vendorID, base.deviceType));
@@ -278,11 +276,11 @@ void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd,
 
 static int type_rank(vkbn_device_type t) {
     switch (t) {
-    case VKBN_DEVICE_TYPE_DISCRETE_GPU: return 4;
-    case VKBN_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-    case VKBN_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-    case VKBN_DEVICE_TYPE_VULKAN_CPU: return 1;
-    default: return 0;
+        case VKBN_DEVICE_TYPE_DISCRETE_GPU: return 4;
+        case VKBN_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+        case VKBN_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+        case VKBN_DEVICE_TYPE_VULKAN_CPU: return 1;
+        default: return 0;
     }
 }
 

@@ -121,11 +121,11 @@ struct vkbn__vk {
     /* Pipelines: one layout per kernel, pipelines created on first use. */
     VkDescriptorSetLayout set_layouts[VKBN__KERNEL_COUNT];
     VkPipelineLayout pipeline_layouts[VKBN__KERNEL_COUNT];
-    VkShaderModule* modules; /* one per embedded blob, created on first use */
+    VkShaderModule* modules;        /* one per embedded blob, created on first use */
     VkPipelineCache pipeline_cache; /* vkbn's own or the caller's (own_pipeline_cache) */
     bool own_pipeline_cache;
-    char* pipeline_cache_path;      /* vkbn's own cache file, or NULL */
-    vkbn_pipeline_stats stats;      /* under pipeline_lock */
+    char* pipeline_cache_path; /* vkbn's own cache file, or NULL */
+    vkbn_pipeline_stats stats; /* under pipeline_lock */
     vkbn__pipeline_entry* pipelines;
     uint32_t pipeline_count;
     uint32_t pipeline_capacity;
@@ -160,7 +160,7 @@ typedef struct vkbn__range {
     VkBuffer buffer;
     VkDeviceSize offset; /* aligned to bind_align */
     VkDeviceSize range;
-    uint32_t base;       /* first unit of the data, from `offset` */
+    uint32_t base; /* first unit of the data, from `offset` */
 } vkbn__range;
 
 typedef struct vkbn__dispatch {
@@ -186,7 +186,7 @@ struct vkbn__vk_plan {
     VkDeviceSize scratch_offset;
     VkDeviceMemory scratch_memory; /* vkbn's own scratch only */
     uint64_t scratch_size;
-    uint64_t counters_offset;      /* from the start of the scratch */
+    uint64_t counters_offset; /* from the start of the scratch */
     uint64_t counters_size;
     /* vkbn's own scratch whose counters are known to be zero: they start
      * zeroed by the first immediate run and every run leaves them at zero. */
@@ -224,7 +224,7 @@ vkbn_result vkbn__vk_submit_and_wait(struct vkbn__vk* vk); /* ends, submits, wai
 /* Submits vk->cmd (ended) signalling vk->fence and waits for that fence
  * only; the caller holds submit_lock. */
 VkResult vkbn__vk_submit_locked(struct vkbn__vk* vk);
-void vkbn__vk_abort(struct vkbn__vk* vk);                  /* unlocks after a failed recording */
+void vkbn__vk_abort(struct vkbn__vk* vk); /* unlocks after a failed recording */
 void vkbn__vk_barrier(struct vkbn__vk* vk, VkCommandBuffer cmd);
 int32_t vkbn__vk_find_memory_type(const VkPhysicalDeviceMemoryProperties* mem, uint32_t allowed,
                                   VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred);
@@ -300,7 +300,7 @@ typedef struct vkbn__geometry {
     uint32_t vec;
     uint32_t wg;
     uint32_t c;
-    uint64_t s;            /* spatial elements */
+    uint64_t s; /* spatial elements */
     uint64_t sample_bytes;
     vkbn__window* windows;
     uint32_t window_count;
@@ -309,8 +309,8 @@ typedef struct vkbn__geometry {
 /* Checks the dtype and channel count against the device, picks the vector
  * width (vec4 only if every buffer in `tensors` is 4-element aligned; NULL
  * entries are ignored) and the windows. */
-vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vkbn__op* op,
-                                const vkbn_buffer* tensors, uint32_t tensor_count);
+vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vkbn__op* op, const vkbn_buffer* tensors,
+                                uint32_t tensor_count);
 void vkbn__geometry_free(vkbn__geometry* g);
 /* A per-channel f32 vector (c floats), or the placeholder for NULL. */
 vkbn__range vkbn__geometry_vector(const vkbn__geometry* g, vkbn_buffer b);
@@ -327,9 +327,9 @@ typedef struct vkbn__reduction {
     uint32_t groups;      /* channel groups */
     uint64_t inner_items; /* per sample and group: S / vec items (cf) or S rows (cl) */
     uint32_t slices_total;
-    uint32_t* wslices;    /* slices of each window */
-    uint32_t* wlen;       /* items (cf) or rows (cl) per slice, per window */
-    bool fused;           /* one window, one slice: a workgroup owns its channel (group) */
+    uint32_t* wslices; /* slices of each window */
+    uint32_t* wlen;    /* items (cf) or rows (cl) per slice, per window */
+    bool fused;        /* one window, one slice: a workgroup owns its channel (group) */
 } vkbn__reduction;
 
 /* Uses op->reduction_split as the slice count when it is set. */

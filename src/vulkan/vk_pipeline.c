@@ -9,32 +9,27 @@
 
 uint32_t vkbn__vk_binding_count(vkbn__kernel kernel) {
     switch (kernel) {
-    case VKBN__KERNEL_STATS_CF:
-    case VKBN__KERNEL_STATS_CL:
-        return BIND_STATS_COUNT;
-    case VKBN__KERNEL_APPLY:
-        return BIND_APPLY_COUNT;
-    case VKBN__KERNEL_COPY:
-        return BIND_COPY_COUNT;
-    case VKBN__KERNEL_BWD_STATS_CF:
-    case VKBN__KERNEL_BWD_STATS_CL:
-    case VKBN__KERNEL_BWD_APPLY:
-        return BIND_BWD_COUNT;
-    default:
-        return 0;
+        case VKBN__KERNEL_STATS_CF:
+        case VKBN__KERNEL_STATS_CL: return BIND_STATS_COUNT;
+        case VKBN__KERNEL_APPLY: return BIND_APPLY_COUNT;
+        case VKBN__KERNEL_COPY: return BIND_COPY_COUNT;
+        case VKBN__KERNEL_BWD_STATS_CF:
+        case VKBN__KERNEL_BWD_STATS_CL:
+        case VKBN__KERNEL_BWD_APPLY: return BIND_BWD_COUNT;
+        default: return 0;
     }
 }
 
 static uint32_t push_size(vkbn__kernel kernel) {
     switch (kernel) {
-    case VKBN__KERNEL_STATS_CF: return sizeof(kp_stats_cf);
-    case VKBN__KERNEL_STATS_CL: return sizeof(kp_stats_cl);
-    case VKBN__KERNEL_APPLY: return sizeof(kp_apply);
-    case VKBN__KERNEL_COPY: return sizeof(kp_copy);
-    case VKBN__KERNEL_BWD_STATS_CF: return sizeof(kp_bwd_stats_cf);
-    case VKBN__KERNEL_BWD_STATS_CL: return sizeof(kp_bwd_stats_cl);
-    case VKBN__KERNEL_BWD_APPLY: return sizeof(kp_bwd_apply);
-    default: return 0;
+        case VKBN__KERNEL_STATS_CF: return sizeof(kp_stats_cf);
+        case VKBN__KERNEL_STATS_CL: return sizeof(kp_stats_cl);
+        case VKBN__KERNEL_APPLY: return sizeof(kp_apply);
+        case VKBN__KERNEL_COPY: return sizeof(kp_copy);
+        case VKBN__KERNEL_BWD_STATS_CF: return sizeof(kp_bwd_stats_cf);
+        case VKBN__KERNEL_BWD_STATS_CL: return sizeof(kp_bwd_stats_cl);
+        case VKBN__KERNEL_BWD_APPLY: return sizeof(kp_bwd_apply);
+        default: return 0;
     }
 }
 
@@ -53,9 +48,8 @@ vkbn_result vkbn__vk_pipelines_init(struct vkbn__vk* vk) {
                                                          .descriptorCount = 1,
                                                          .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
         }
-        VkDescriptorSetLayoutCreateInfo lci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                               .bindingCount = n,
-                                               .pBindings = bindings};
+        VkDescriptorSetLayoutCreateInfo lci = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = n, .pBindings = bindings};
         VkResult vr = vk->d.vkCreateDescriptorSetLayout(vk->device, &lci, vk->alloc, &vk->set_layouts[k]);
         if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreateDescriptorSetLayout");
         VkPushConstantRange pcr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = push_size((vkbn__kernel)k)};
@@ -122,10 +116,8 @@ static vkbn_result create_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkb
     for (uint32_t i = 0; i < SPEC_COUNT; ++i) {
         entries[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4, .size = 4};
     }
-    VkSpecializationInfo si = {.mapEntryCount = SPEC_COUNT,
-                               .pMapEntries = entries,
-                               .dataSize = SPEC_COUNT * 4,
-                               .pData = spec};
+    VkSpecializationInfo si = {
+        .mapEntryCount = SPEC_COUNT, .pMapEntries = entries, .dataSize = SPEC_COUNT * 4, .pData = spec};
     VkPipelineShaderStageCreateFlags stage_flags = 0;
     /* The subgroup butterfly reads every lane: ask for full subgroups where the
      * device can promise them (workgroup sizes are multiples of the largest). */
@@ -139,16 +131,15 @@ static vkbn_result create_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkb
                                                 .pPipelineCreationFeedback = &feedback,
                                                 .pipelineStageCreationFeedbackCount = 1,
                                                 .pPipelineStageCreationFeedbacks = &stage_feedback};
-    VkComputePipelineCreateInfo pci = {
-        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-        .pNext = vk->caps.creation_feedback ? &fci : NULL,
-        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                  .flags = stage_flags,
-                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-                  .module = vk->modules[blob],
-                  .pName = "main",
-                  .pSpecializationInfo = &si},
-        .layout = vk->pipeline_layouts[kernel]};
+    VkComputePipelineCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+                                       .pNext = vk->caps.creation_feedback ? &fci : NULL,
+                                       .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                                                 .flags = stage_flags,
+                                                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                                                 .module = vk->modules[blob],
+                                                 .pName = "main",
+                                                 .pSpecializationInfo = &si},
+                                       .layout = vk->pipeline_layouts[kernel]};
     double t0 = vkbn__now_seconds();
     VkResult vr = vk->d.vkCreateComputePipelines(vk->device, vk->pipeline_cache, 1, &pci, vk->alloc, out);
     vk->stats.create_seconds += vkbn__now_seconds() - t0;

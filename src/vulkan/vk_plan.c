@@ -121,8 +121,7 @@ vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t
     vkbn_buffer s = plan->op.scratch;
     if (s) {
         if (s->size < bytes) {
-            return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL,
-                              "desc->scratch: holds %llu bytes, this plan needs %llu (%s)",
+            return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "desc->scratch: holds %llu bytes, this plan needs %llu (%s)",
                               (unsigned long long)s->size, (unsigned long long)bytes,
                               plan->op.kind == VKBN__OP_BACKWARD ? "vkbn_backward_scratch_requirements"
                                                                  : "vkbn_forward_training_scratch_requirements");
@@ -162,9 +161,8 @@ vkbn_result vkbn__vk_plan_measure_scratch(vkbn_plan plan, uint64_t* size, uint64
 
 static void memory_barrier(struct vkbn__vk* vk, VkCommandBuffer cmd, VkPipelineStageFlags src_stages,
                            VkAccessFlags src_access, VkPipelineStageFlags dst_stages, VkAccessFlags dst_access) {
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = src_access,
-                          .dstAccessMask = dst_access};
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src_access, .dstAccessMask = dst_access};
     vk->d.vkCmdPipelineBarrier(cmd, src_stages, dst_stages, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
@@ -187,8 +185,8 @@ void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd, bool zero_counter
         vk->d.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline);
         vk->d.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vk->pipeline_layouts[d->kernel], 0, 1,
                                       &d->set, 0, NULL);
-        vk->d.vkCmdPushConstants(cmd, vk->pipeline_layouts[d->kernel], VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                                 d->push_size, d->push);
+        vk->d.vkCmdPushConstants(cmd, vk->pipeline_layouts[d->kernel], VK_SHADER_STAGE_COMPUTE_BIT, 0, d->push_size,
+                                 d->push);
         vk->d.vkCmdDispatch(cmd, d->groups[0], d->groups[1], d->groups[2]);
     }
     if (flags & VKBN_RECORD_BARRIER_AFTER) {

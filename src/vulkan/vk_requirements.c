@@ -59,7 +59,8 @@ vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice
         out->extensions[out->extension_count++] = VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME;
     }
     /* Required by the spec whenever the device offers it (MoltenVK). */
-    if (has_extension(exts, n, "VK_KHR_portability_subset")) out->extensions[out->extension_count++] = "VK_KHR_portability_subset";
+    if (has_extension(exts, n, "VK_KHR_portability_subset"))
+        out->extensions[out->extension_count++] = "VK_KHR_portability_subset";
     vkbn__free(exts);
 
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};

@@ -48,7 +48,8 @@ vkbn_result vkbn__vk_sync_stats(const vkbn__op* op, double* mean, double* m2) {
     vkbn_buffer out = NULL;
     VKBN_CHECK(vkbn_buffer_create(ctx, (uint64_t)c * 3 * sizeof(float), &out));
     float* host = vkbn__calloc((size_t)c * 3, sizeof(float));
-    vkbn_result r = host ? VKBN_SUCCESS : vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_batch_stats_compute: out of host memory");
+    vkbn_result r =
+        host ? VKBN_SUCCESS : vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_batch_stats_compute: out of host memory");
     if (r == VKBN_SUCCESS) {
         vkbn__op stats = *op;
         stats.sync_stats_out = out;

@@ -8,13 +8,13 @@
 #include "vk_internal.h"
 
 typedef struct tuning_entry {
-    uint32_t vendor_id;   /* 0 matches any vendor */
+    uint32_t vendor_id; /* 0 matches any vendor */
     VkPhysicalDeviceType type;
     bool any_type;
     uint32_t workgroup_size;
     uint32_t apply_items;
-    uint32_t groups_per_cu;   /* target workgroups per compute unit when the count is known */
-    uint32_t default_groups;  /* target workgroups when it is not */
+    uint32_t groups_per_cu;  /* target workgroups per compute unit when the count is known */
+    uint32_t default_groups; /* target workgroups when it is not */
     uint32_t min_slice_elems;
     uint32_t cl_threads_x_max;
     const char* name;

@@ -27,21 +27,19 @@ int cli_error(const char* command, int code, const char* fmt, ...) {
 
 int cli_exit_code(vkbn_result result) {
     switch (result) {
-    case VKBN_SUCCESS:
-        return CLI_OK;
-    case VKBN_ERROR_INVALID_ARGUMENT:
-    case VKBN_ERROR_INVALID_SHAPE:
-    case VKBN_ERROR_SHAPE_MISMATCH:
-    case VKBN_ERROR_INVALID_EPS:
-    case VKBN_ERROR_INVALID_MOMENTUM:
-    case VKBN_ERROR_TOO_FEW_VALUES:
-    case VKBN_ERROR_DEVICE_NOT_FOUND:
-        return CLI_USAGE;
-    default:
-        /* The device or the system is at fault (no device, memory, driver,
-         * a device limit or feature), or the tool itself is (null handles,
-         * buffer sizes, aliasing): not something the user typed. */
-        return CLI_FAILED;
+        case VKBN_SUCCESS: return CLI_OK;
+        case VKBN_ERROR_INVALID_ARGUMENT:
+        case VKBN_ERROR_INVALID_SHAPE:
+        case VKBN_ERROR_SHAPE_MISMATCH:
+        case VKBN_ERROR_INVALID_EPS:
+        case VKBN_ERROR_INVALID_MOMENTUM:
+        case VKBN_ERROR_TOO_FEW_VALUES:
+        case VKBN_ERROR_DEVICE_NOT_FOUND: return CLI_USAGE;
+        default:
+            /* The device or the system is at fault (no device, memory, driver,
+             * a device limit or feature), or the tool itself is (null handles,
+             * buffer sizes, aliasing): not something the user typed. */
+            return CLI_FAILED;
     }
 }
 
@@ -77,8 +75,7 @@ static int parse_one(const char* command, const cli_option* options, size_t coun
     size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
     int k = find_option(options, count, arg, name_len);
     if (k < 0) {
-        return cli_error(command, CLI_USAGE, "unknown option '%.*s' (see 'vkbn help %s')", (int)name_len, arg,
-                         command);
+        return cli_error(command, CLI_USAGE, "unknown option '%.*s' (see 'vkbn help %s')", (int)name_len, arg, command);
     }
     const cli_option* opt = &options[k];
     const char* value = "";
@@ -99,8 +96,7 @@ static int parse_one(const char* command, const cli_option* options, size_t coun
     return CLI_OK;
 }
 
-int cli_parse(const char* command, const cli_option* options, size_t count, int argc, char** argv,
-              cli_args* out) {
+int cli_parse(const char* command, const cli_option* options, size_t count, int argc, char** argv, cli_args* out) {
     memset(out, 0, sizeof *out);
     if (count > CLI_MAX_OPTIONS) return cli_error(command, CLI_FAILED, "internal error: too many options");
     for (int i = 1; i < argc; ++i) {
@@ -122,9 +118,7 @@ void cli_print_command_usage(const cli_command* command) {
     if (command->details) printf("\n%s", command->details);
 }
 
-static int number_text_ok(const char* text) {
-    return text[0] != '\0' && !isspace((unsigned char)text[0]);
-}
+static int number_text_ok(const char* text) { return text[0] != '\0' && !isspace((unsigned char)text[0]); }
 
 int cli_parse_float(const char* command, const char* option, const char* text, float* out) {
     char* end = NULL;
@@ -155,20 +149,18 @@ int cli_parse_u64(const char* command, const char* option, const char* text, uin
     return CLI_OK;
 }
 
-const char* cli_layout_name(vkbn_layout layout) {
-    return layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw";
-}
+const char* cli_layout_name(vkbn_layout layout) { return layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw"; }
 
 const char* cli_dtype_name(vkbn_dtype dtype) { return dtype == VKBN_DTYPE_F16 ? "f16" : "f32"; }
 
 const char* cli_device_type_name(vkbn_device_type type) {
     switch (type) {
-    case VKBN_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
-    case VKBN_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
-    case VKBN_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
-    case VKBN_DEVICE_TYPE_VULKAN_CPU: return "CPU (Vulkan driver)";
-    case VKBN_DEVICE_TYPE_NATIVE_CPU: return "CPU (vkbn's own path)";
-    case VKBN_DEVICE_TYPE_OTHER: break;
+        case VKBN_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+        case VKBN_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+        case VKBN_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+        case VKBN_DEVICE_TYPE_VULKAN_CPU: return "CPU (Vulkan driver)";
+        case VKBN_DEVICE_TYPE_NATIVE_CPU: return "CPU (vkbn's own path)";
+        case VKBN_DEVICE_TYPE_OTHER: break;
     }
     return "other";
 }

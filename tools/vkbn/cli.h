@@ -66,8 +66,7 @@ int cli_exit_code(vkbn_result result);
  * "--name value" or "--name=value", each option at most once, no positional
  * arguments. Returns CLI_OK, CLI_HELP for -h/--help, or CLI_USAGE after
  * printing the error. */
-int cli_parse(const char* command, const cli_option* options, size_t count, int argc, char** argv,
-              cli_args* out);
+int cli_parse(const char* command, const cli_option* options, size_t count, int argc, char** argv, cli_args* out);
 
 /* Prints the command's usage with its option table to stdout. */
 void cli_print_command_usage(const cli_command* command);
@@ -78,8 +77,8 @@ int cli_parse_float(const char* command, const char* option, const char* text, f
 int cli_parse_u64(const char* command, const char* option, const char* text, uint64_t* out);
 
 /* Names of the library's enums. */
-const char* cli_layout_name(vkbn_layout layout);     /* "nchw", "nhwc" */
-const char* cli_dtype_name(vkbn_dtype dtype);        /* "f32", "f16" */
+const char* cli_layout_name(vkbn_layout layout); /* "nchw", "nhwc" */
+const char* cli_dtype_name(vkbn_dtype dtype);    /* "f32", "f16" */
 const char* cli_device_type_name(vkbn_device_type type);
 
 /* "1.5 GiB", "512 MiB", "12 KiB", "100 B". */

@@ -48,8 +48,8 @@ static void print_vulkan_fields(const vkbn_device_info* d) {
     snprintf(text, sizeof text, "%s%s%s", d->driver_name[0] ? d->driver_name : "(not reported)",
              d->driver_info[0] ? ", " : "", d->driver_info);
     field("driver", text);
-    snprintf(text, sizeof text, "%u.%u.%u", VK_API_VERSION_MAJOR(d->api_version),
-             VK_API_VERSION_MINOR(d->api_version), VK_API_VERSION_PATCH(d->api_version));
+    snprintf(text, sizeof text, "%u.%u.%u", VK_API_VERSION_MAJOR(d->api_version), VK_API_VERSION_MINOR(d->api_version),
+             VK_API_VERSION_PATCH(d->api_version));
     field("Vulkan API", text);
     print_subgroups(d);
     field("16-bit storage (f16)", d->storage_16bit ? "yes" : "no");

@@ -29,7 +29,8 @@ const cli_option run_options[OPT_COUNT] = {
     [OPT_RESIDUAL] = {"--residual", "Z.npy",
                       "added before the activation; x's shape and dtype (backward: writes dresidual.npy)"},
     [OPT_RELU] = {"--relu", NULL, "apply relu last: y = relu(bn(x) [+ z]); same as --activation relu"},
-    [OPT_RESIDUAL_RELU] = {"--residual-relu", NULL, "backward of y = relu(bn(x) + z): --relu, and writes dresidual.npy"},
+    [OPT_RESIDUAL_RELU] = {"--residual-relu", NULL,
+                           "backward of y = relu(bn(x) + z): --relu, and writes dresidual.npy"},
     [OPT_ACTIVATION] = {"--activation", "A", "none|relu|leaky_relu|clamp|silu, applied last; default none"},
     [OPT_ALPHA] = {"--alpha", "A", "leaky_relu: negative slope (default 0.01); clamp: minimum (required)"},
     [OPT_BETA] = {"--beta", "B", "clamp: maximum (required; --alpha 0 --beta 6 is ReLU6)"},
@@ -101,8 +102,7 @@ static int parse_required(const cli_args* args, run_config* cfg) {
         return cli_error(CMD, CLI_USAGE, "--mode: expected 'train', 'infer' or 'backward', got '%s'", mode);
     }
     cfg->training = cfg->mode == RUN_TRAIN;
-    if (args->value[OPT_LAYOUT] &&
-        parse_enum("--layout", args->value[OPT_LAYOUT], "nchw", "nhwc", &layout) != CLI_OK) {
+    if (args->value[OPT_LAYOUT] && parse_enum("--layout", args->value[OPT_LAYOUT], "nchw", "nhwc", &layout) != CLI_OK) {
         return CLI_USAGE;
     }
     cfg->layout = layout ? VKBN_LAYOUT_CHANNELS_LAST : VKBN_LAYOUT_CHANNELS_FIRST;
@@ -238,8 +238,9 @@ static int check_mode_options(const cli_args* args, run_config* cfg) {
     cfg->frozen = args->value[OPT_FROZEN] != NULL;
     if (!args->value[OPT_DY]) return cli_error(CMD, CLI_USAGE, "--mode backward needs --dy DY.npy");
     if (!cfg->frozen && (!args->value[OPT_SAVE_MEAN] || !args->value[OPT_SAVE_INVSTD])) {
-        return cli_error(CMD, CLI_USAGE, "%s is missing: --mode backward needs --save-mean and --save-invstd "
-                                         "(or --frozen with the running statistics)",
+        return cli_error(CMD, CLI_USAGE,
+                         "%s is missing: --mode backward needs --save-mean and --save-invstd "
+                         "(or --frozen with the running statistics)",
                          args->value[OPT_SAVE_MEAN] ? "--save-invstd" : "--save-mean");
     }
     if (cfg->frozen && (args->value[OPT_SAVE_MEAN] || args->value[OPT_SAVE_INVSTD])) {
@@ -331,8 +332,8 @@ int run_read_like_x(const run_config* cfg, int option, const npy_array* x, npy_a
 int run_read_vector(const run_config* cfg, int option, const vkbn_tensor_desc* t, float** out) {
     const char* path = cfg->path[option];
     if (!path) return CLI_OK;
-    const char* c_axis = t->layout == VKBN_LAYOUT_CHANNELS_LAST ? "the last axis of x (--layout nhwc)"
-                                                                 : "axis 1 of x (--layout nchw)";
+    const char* c_axis =
+        t->layout == VKBN_LAYOUT_CHANNELS_LAST ? "the last axis of x (--layout nhwc)" : "axis 1 of x (--layout nchw)";
     return io_read_vector(run_options[option].name, path, t->c, c_axis, out);
 }
 
@@ -401,20 +402,40 @@ static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const r
 static vkbn_result forward(vkbn_context ctx, const run_config* cfg, const run_inputs* in, vkbn_buffer* b) {
     if (!cfg->training) {
         vkbn_forward_inference_desc d = {
-            .tensor = in->tensor, .x = b[BUF_X], .y = b[BUF_Y], .residual = b[BUF_Z],
-            .weight = b[BUF_WEIGHT], .bias = b[BUF_BIAS], .running_mean = b[BUF_RMEAN],
-            .running_var = b[BUF_RVAR], .eps = cfg->eps, .activation = cfg->activation,
-            .activation_alpha = cfg->alpha, .activation_beta = cfg->beta,
+            .tensor = in->tensor,
+            .x = b[BUF_X],
+            .y = b[BUF_Y],
+            .residual = b[BUF_Z],
+            .weight = b[BUF_WEIGHT],
+            .bias = b[BUF_BIAS],
+            .running_mean = b[BUF_RMEAN],
+            .running_var = b[BUF_RVAR],
+            .eps = cfg->eps,
+            .activation = cfg->activation,
+            .activation_alpha = cfg->alpha,
+            .activation_beta = cfg->beta,
         };
         return vkbn_forward_inference(ctx, &d);
     }
     vkbn_forward_training_desc d = {
-        .tensor = in->tensor, .x = b[BUF_X], .y = b[BUF_Y], .residual = b[BUF_Z],
-        .weight = b[BUF_WEIGHT], .bias = b[BUF_BIAS], .running_mean = b[BUF_RMEAN],
-        .running_var = b[BUF_RVAR], .save_mean = b[BUF_SMEAN], .save_invstd = b[BUF_SINVSTD],
-        .eps = cfg->eps, .momentum = cfg->momentum, .running_average = cfg->running_average,
-        .cumulative_count = cfg->cumulative_count, .biased_running_var = (vkbn_bool)cfg->biased_running_var,
-        .activation = cfg->activation, .activation_alpha = cfg->alpha, .activation_beta = cfg->beta,
+        .tensor = in->tensor,
+        .x = b[BUF_X],
+        .y = b[BUF_Y],
+        .residual = b[BUF_Z],
+        .weight = b[BUF_WEIGHT],
+        .bias = b[BUF_BIAS],
+        .running_mean = b[BUF_RMEAN],
+        .running_var = b[BUF_RVAR],
+        .save_mean = b[BUF_SMEAN],
+        .save_invstd = b[BUF_SINVSTD],
+        .eps = cfg->eps,
+        .momentum = cfg->momentum,
+        .running_average = cfg->running_average,
+        .cumulative_count = cfg->cumulative_count,
+        .biased_running_var = (vkbn_bool)cfg->biased_running_var,
+        .activation = cfg->activation,
+        .activation_alpha = cfg->alpha,
+        .activation_beta = cfg->beta,
     };
     return vkbn_forward_training(ctx, &d);
 }

@@ -39,10 +39,9 @@ static int read_inputs(const run_config* cfg, bwd_inputs* in) {
     if (r == CLI_OK) r = run_read_like_x(cfg, OPT_DY, &in->x, &in->dy);
     if (r == CLI_OK && cfg->path[OPT_Y]) r = run_read_like_x(cfg, OPT_Y, &in->x, &in->y);
     if (r == CLI_OK && cfg->path[OPT_RESIDUAL]) r = run_read_like_x(cfg, OPT_RESIDUAL, &in->x, &in->z);
-    static const int options[] = {OPT_WEIGHT, OPT_BIAS, OPT_SAVE_MEAN, OPT_SAVE_INVSTD, OPT_RUNNING_MEAN,
-                                  OPT_RUNNING_VAR};
-    float** targets[] = {&in->weight, &in->bias, &in->save_mean, &in->save_invstd, &in->running_mean,
-                         &in->running_var};
+    static const int options[] = {OPT_WEIGHT,      OPT_BIAS,         OPT_SAVE_MEAN,
+                                  OPT_SAVE_INVSTD, OPT_RUNNING_MEAN, OPT_RUNNING_VAR};
+    float** targets[] = {&in->weight, &in->bias, &in->save_mean, &in->save_invstd, &in->running_mean, &in->running_var};
     for (size_t i = 0; i < 6 && r == CLI_OK; ++i) r = run_read_vector(cfg, options[i], &in->tensor, targets[i]);
     return r;
 }
@@ -57,8 +56,7 @@ static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const b
     for (int i = B_X; i <= B_Z && r == VKBN_SUCCESS; ++i) {
         if (tensors[i]) r = run_make_buffer(ctx, tensors[i], bytes, &b[i]);
     }
-    const float* vectors[] = {in->weight, in->bias, in->save_mean, in->save_invstd, in->running_mean,
-                              in->running_var};
+    const float* vectors[] = {in->weight, in->bias, in->save_mean, in->save_invstd, in->running_mean, in->running_var};
     for (int i = B_W; i <= B_RV && r == VKBN_SUCCESS; ++i) {
         if (vectors[i - B_W]) r = run_make_buffer(ctx, vectors[i - B_W], vec, &b[i]);
     }
@@ -71,11 +69,26 @@ static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const b
 
 static vkbn_result backward(vkbn_context ctx, const run_config* cfg, const bwd_inputs* in, vkbn_buffer* b) {
     vkbn_backward_desc d = {
-        .tensor = in->tensor, .x = b[B_X], .dy = b[B_DY], .y = b[B_Y], .residual = b[B_Z],
-        .weight = b[B_W], .bias = b[B_B], .save_mean = b[B_SM], .save_invstd = b[B_SI],
-        .frozen = (vkbn_bool)cfg->frozen, .running_mean = b[B_RM], .running_var = b[B_RV], .eps = cfg->eps,
-        .activation = cfg->activation, .activation_alpha = cfg->alpha, .activation_beta = cfg->beta,
-        .dx = b[B_DX], .dweight = b[B_DW], .dbias = b[B_DB], .dresidual = b[B_DZ],
+        .tensor = in->tensor,
+        .x = b[B_X],
+        .dy = b[B_DY],
+        .y = b[B_Y],
+        .residual = b[B_Z],
+        .weight = b[B_W],
+        .bias = b[B_B],
+        .save_mean = b[B_SM],
+        .save_invstd = b[B_SI],
+        .frozen = (vkbn_bool)cfg->frozen,
+        .running_mean = b[B_RM],
+        .running_var = b[B_RV],
+        .eps = cfg->eps,
+        .activation = cfg->activation,
+        .activation_alpha = cfg->alpha,
+        .activation_beta = cfg->beta,
+        .dx = b[B_DX],
+        .dweight = b[B_DW],
+        .dbias = b[B_DB],
+        .dresidual = b[B_DZ],
     };
     return vkbn_backward(ctx, &d);
 }

@@ -61,9 +61,9 @@ typedef struct run_config {
     uint64_t cumulative_count;
     int biased_running_var;
     int validation;
-    int running;    /* --running-mean and --running-var given */
-    int frozen;     /* backward with the running statistics */
-    int dresidual;  /* backward: write dresidual.npy (--residual-relu or --residual) */
+    int running;             /* --running-mean and --running-var given */
+    int frozen;              /* backward with the running statistics */
+    int dresidual;           /* backward: write dresidual.npy (--residual-relu or --residual) */
     const char* const* path; /* indexed by run_option */
 } run_config;
 

@@ -86,8 +86,9 @@ static int check_parent(const char* dir) {
     struct stat st;
     int r = CLI_OK;
     if (stat(parent, &st) != 0) {
-        r = cli_error(CMD, CLI_USAGE, "--out: cannot create '%s': its parent '%s' does not exist (only one level is created)",
-                      dir, parent);
+        r = cli_error(CMD, CLI_USAGE,
+                      "--out: cannot create '%s': its parent '%s' does not exist (only one level is created)", dir,
+                      parent);
     } else if (!S_ISDIR(st.st_mode)) {
         r = cli_error(CMD, CLI_USAGE, "--out: cannot create '%s': '%s' is not a directory", dir, parent);
     } else if (access(parent, W_OK | X_OK) != 0) {

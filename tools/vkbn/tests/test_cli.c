@@ -36,10 +36,10 @@ extern char** environ;
 #define MAX_ARGS 64
 
 typedef struct test_ctx {
-    const char* vkbn;  /* the binary under test */
-    char dir[256];     /* scratch directory, removed at the end */
+    const char* vkbn; /* the binary under test */
+    char dir[256];    /* scratch directory, removed at the end */
     int passed, failed, skipped;
-    int f16;           /* the default device has 16-bit storage */
+    int f16; /* the default device has 16-bit storage */
 } test_ctx;
 
 /* A finished child process: exit code (-1 if it did not exit) and output. */
@@ -58,7 +58,8 @@ static void proc_free(proc_result* p) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void check(test_ctx* t, int ok, const char* fmt, ...) {
+static void
+check(test_ctx* t, int ok, const char* fmt, ...) {
     if (ok) {
         ++t->passed;
         return;
@@ -350,8 +351,9 @@ static int make_inputs(const test_ctx* t, inputs* in) {
 /* ------------------------------------------------------------------------ */
 
 static void test_help_and_version(test_ctx* t) {
-    static const char* const helps[][2] = {{"--help", NULL}, {"help", NULL}, {"-h", NULL}, {"help", "run"},
-                                           {"run", "--help"}, {"check", "--help"}, {"devices", "--help"}};
+    static const char* const helps[][2] = {{"--help", NULL},     {"help", NULL},    {"-h", NULL},
+                                           {"help", "run"},      {"run", "--help"}, {"check", "--help"},
+                                           {"devices", "--help"}};
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; ++i) {
         proc_result r;
         run_tool(t, &r, helps[i][0], helps[i][1], NULL);
@@ -361,8 +363,9 @@ static void test_help_and_version(test_ctx* t) {
     }
     proc_result r;
     run_tool(t, &r, NULL);
-    check(t, r.code == 0 && strstr(r.out, "devices") && strstr(r.out, "run") && strstr(r.out, "check") &&
-                 strstr(r.out, "--momentum") && strstr(r.out, "--quick"),
+    check(t,
+          r.code == 0 && strstr(r.out, "devices") && strstr(r.out, "run") && strstr(r.out, "check") &&
+              strstr(r.out, "--momentum") && strstr(r.out, "--quick"),
           "vkbn with no arguments: code %d, usage incomplete: '%s'", r.code, r.out);
     proc_free(&r);
     char version[64];
@@ -387,18 +390,16 @@ static void test_bad_files(test_ctx* t, const inputs* in) {
     expect_error(t, 2, R, "--weight", out, "run", "--mode", "train", "--x", in->x, "--weight", in->f8, "--out", out,
                  NULL);
     expect_error(t, 2, R, "missing.npy", out, "run", "--mode", "train", "--x", "missing.npy", "--out", out, NULL);
-    expect_error(t, 2, R, "--dtype", out, "run", "--mode", "train", "--x", in->x, "--dtype", "f16", "--out", out,
-                 NULL);
+    expect_error(t, 2, R, "--dtype", out, "run", "--mode", "train", "--x", in->x, "--dtype", "f16", "--out", out, NULL);
     expect_error(t, 2, R, "--dtype", out, "run", "--mode", "train", "--x", in->x16, "--dtype", "f32", "--out", out,
                  NULL);
-    expect_error(t, 2, R, "--residual", out, "run", "--mode", "train", "--x", in->x, "--residual", in->z_short,
-                 "--out", out, NULL);
+    expect_error(t, 2, R, "--residual", out, "run", "--mode", "train", "--x", in->x, "--residual", in->z_short, "--out",
+                 out, NULL);
     expect_error(t, 2, R, "--residual", out, "run", "--mode", "train", "--x", in->x16, "--residual", in->z, "--out",
                  out, NULL);
     expect_error(t, 2, R, "--weight", out, "run", "--mode", "train", "--x", in->x, "--weight", in->w_short, "--out",
                  out, NULL);
-    expect_error(t, 2, R, "--bias", out, "run", "--mode", "train", "--x", in->x, "--bias", in->x, "--out", out,
-                 NULL);
+    expect_error(t, 2, R, "--bias", out, "run", "--mode", "train", "--x", in->x, "--bias", in->x, "--out", out, NULL);
     expect_error(t, 2, R, "--running-var", out, "run", "--mode", "train", "--x", in->x, "--running-mean", in->rm,
                  "--running-var", in->w_short, "--out", out, NULL);
     /* nhwc reads C from the last axis: 5 channels, so 3-long vectors are wrong. */
@@ -430,11 +431,9 @@ static void test_bad_options(test_ctx* t, const inputs* in) {
     expect_error(t, 2, R, "--mode", out, "run", "--x", x, "--out", out, NULL);
     expect_error(t, 2, R, "--out", NULL, "run", "--mode", "train", "--x", x, NULL);
     expect_error(t, 2, R, "--mode", out, "run", "--mode", "training", "--x", x, "--out", out, NULL);
-    expect_error(t, 2, R, "--layout", out, "run", "--mode", "train", "--layout", "nchwc", "--x", x, "--out", out,
-                 NULL);
+    expect_error(t, 2, R, "--layout", out, "run", "--mode", "train", "--layout", "nchwc", "--x", x, "--out", out, NULL);
     expect_error(t, 2, R, "--dtype", out, "run", "--mode", "train", "--dtype", "f64", "--x", x, "--out", out, NULL);
-    expect_error(t, 2, R, "--frobnicate", out, "run", "--mode", "train", "--x", x, "--frobnicate", "--out", out,
-                 NULL);
+    expect_error(t, 2, R, "--frobnicate", out, "run", "--mode", "train", "--x", x, "--frobnicate", "--out", out, NULL);
     expect_error(t, 2, R, "'extra'", out, "run", "--mode", "train", "--x", x, "extra", "--out", out, NULL);
     expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--x", x, "--x", x, "--out", out, NULL);
     expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--out", out, "--x", NULL);
@@ -453,8 +452,7 @@ static void test_bad_options(test_ctx* t, const inputs* in) {
                  "--cumulative", "-3", "--out", out, NULL);
     expect_error(t, 2, R, "--momentum", out, "run", "--mode", "train", "--x", x, "--momentum", "0.5", "--out", out,
                  NULL);
-    expect_error(t, 2, R, "--running-var", out, "run", "--mode", "train", "--x", x, rs[0], rs[1], "--out", out,
-                 NULL);
+    expect_error(t, 2, R, "--running-var", out, "run", "--mode", "train", "--x", x, rs[0], rs[1], "--out", out, NULL);
     expect_error(t, 2, R, "--running-mean", out, "run", "--mode", "infer", "--x", x, "--out", out, NULL);
     expect_error(t, 2, R, "--biased-running-var", out, "run", "--mode", "infer", "--x", x, rs[0], rs[1], rs[2], rs[3],
                  "--biased-running-var", "--out", out, NULL);
@@ -462,22 +460,21 @@ static void test_bad_options(test_ctx* t, const inputs* in) {
     const char* T[] = {"run", "--mode", "train", "--x", x};
     expect_error(t, 2, R, "--activation", out, T[0], T[1], T[2], T[3], T[4], "--activation", "gelu", "--out", out,
                  NULL);
-    expect_error(t, 2, R, "--activation", out, T[0], T[1], T[2], T[3], T[4], "--relu", "--activation", "silu",
-                 "--out", out, NULL);
-    expect_error(t, 2, R, "--alpha", out, T[0], T[1], T[2], T[3], T[4], "--activation", "relu", "--alpha", "1",
-                 "--out", out, NULL);
+    expect_error(t, 2, R, "--activation", out, T[0], T[1], T[2], T[3], T[4], "--relu", "--activation", "silu", "--out",
+                 out, NULL);
+    expect_error(t, 2, R, "--alpha", out, T[0], T[1], T[2], T[3], T[4], "--activation", "relu", "--alpha", "1", "--out",
+                 out, NULL);
     expect_error(t, 2, R, "--beta", out, T[0], T[1], T[2], T[3], T[4], "--activation", "leaky_relu", "--beta", "1",
                  "--out", out, NULL);
-    expect_error(t, 2, R, "--beta", out, T[0], T[1], T[2], T[3], T[4], "--activation", "clamp", "--alpha", "0",
-                 "--out", out, NULL);
+    expect_error(t, 2, R, "--beta", out, T[0], T[1], T[2], T[3], T[4], "--activation", "clamp", "--alpha", "0", "--out",
+                 out, NULL);
     expect_error(t, 2, R, "--beta", out, T[0], T[1], T[2], T[3], T[4], "--activation", "clamp", "--alpha", "2",
                  "--beta", "1", "--out", out, NULL);
-    expect_error(t, 2, R, "--alpha", out, T[0], T[1], T[2], T[3], T[4], "--activation", "leaky_relu", "--alpha",
-                 "inf", "--out", out, NULL);
+    expect_error(t, 2, R, "--alpha", out, T[0], T[1], T[2], T[3], T[4], "--activation", "leaky_relu", "--alpha", "inf",
+                 "--out", out, NULL);
     expect_error(t, 2, R, "--alpha", out, T[0], T[1], T[2], T[3], T[4], "--activation", "clamp", "--alpha", "x",
                  "--beta", "1", "--out", out, NULL);
-    expect_error(t, 2, R, "--residual-relu", out, T[0], T[1], T[2], T[3], T[4], "--residual-relu", "--out", out,
-                 NULL);
+    expect_error(t, 2, R, "--residual-relu", out, T[0], T[1], T[2], T[3], T[4], "--residual-relu", "--out", out, NULL);
     /* Backward's options, against the mode and each other. */
     const char* B[] = {"run", "--mode", "backward", "--x", x, "--dy", x};
     const char* st[] = {"--save-mean", in->rm, "--save-invstd", in->rv};
@@ -493,10 +490,10 @@ static void test_bad_options(test_ctx* t, const inputs* in) {
                  "--activation", "leaky_relu", "--alpha", "-0.1", "--y", x, "--out", out, NULL);
     expect_error(t, 2, R, "--running-mean", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], "--frozen", "--out", out,
                  NULL);
-    expect_error(t, 2, R, "--frozen", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], st[0], st[1], st[2], st[3],
-                 rs[0], rs[1], rs[2], rs[3], "--out", out, NULL);
-    expect_error(t, 2, R, "--save-mean", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], "--frozen", rs[0], rs[1],
-                 rs[2], rs[3], st[0], st[1], "--out", out, NULL);
+    expect_error(t, 2, R, "--frozen", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], st[0], st[1], st[2], st[3], rs[0],
+                 rs[1], rs[2], rs[3], "--out", out, NULL);
+    expect_error(t, 2, R, "--save-mean", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], "--frozen", rs[0], rs[1], rs[2],
+                 rs[3], st[0], st[1], "--out", out, NULL);
     expect_error(t, 2, R, "--momentum", out, B[0], B[1], B[2], B[3], B[4], B[5], B[6], st[0], st[1], st[2], st[3],
                  "--momentum", "0.1", "--out", out, NULL);
     expect_error(t, 2, R, "--dy", out, T[0], T[1], T[2], T[3], T[4], "--dy", x, "--out", out, NULL);
@@ -667,19 +664,39 @@ static void compute_ref(const run_spec* s, const run_data* d, run_ref* out) {
         double f = s->cumulative ? 1.0 / (parse_or(s->cumulative, 0) + 1.0)
                                  : (double)(float)parse_or(s->momentum, VKBN_DEFAULT_MOMENTUM);
         ref_forward_training a = {
-            .shape = d->shape, .x = x, .z = s->residual ? z : NULL, .weight = s->affine ? w : NULL,
-            .bias = s->affine ? b : NULL, .running_mean = s->running ? out->rm : NULL,
-            .running_var = s->running ? out->rv : NULL, .eps = eps, .factor = f,
-            .biased_running_var = s->biased, .activation = act, .activation_alpha = alpha,
-            .activation_beta = beta, .y = out->y, .mean = out->mean,
-            .invstd = out->invstd, .var = out->var,
+            .shape = d->shape,
+            .x = x,
+            .z = s->residual ? z : NULL,
+            .weight = s->affine ? w : NULL,
+            .bias = s->affine ? b : NULL,
+            .running_mean = s->running ? out->rm : NULL,
+            .running_var = s->running ? out->rv : NULL,
+            .eps = eps,
+            .factor = f,
+            .biased_running_var = s->biased,
+            .activation = act,
+            .activation_alpha = alpha,
+            .activation_beta = beta,
+            .y = out->y,
+            .mean = out->mean,
+            .invstd = out->invstd,
+            .var = out->var,
         };
         ref_batchnorm_forward_training(&a);
     } else {
         ref_forward_inference a = {
-            .shape = d->shape, .x = x, .z = s->residual ? z : NULL, .weight = s->affine ? w : NULL,
-            .bias = s->affine ? b : NULL, .running_mean = out->rm, .running_var = out->rv, .eps = eps,
-            .activation = act, .activation_alpha = alpha, .activation_beta = beta, .y = out->y,
+            .shape = d->shape,
+            .x = x,
+            .z = s->residual ? z : NULL,
+            .weight = s->affine ? w : NULL,
+            .bias = s->affine ? b : NULL,
+            .running_mean = out->rm,
+            .running_var = out->rv,
+            .eps = eps,
+            .activation = act,
+            .activation_alpha = alpha,
+            .activation_beta = beta,
+            .y = out->y,
         };
         ref_batchnorm_forward_inference(&a);
     }
@@ -748,7 +765,8 @@ static int case_args(const test_ctx* t, const run_spec* s, const run_data* d, co
     args[n++] = paths[0];
     if (s->residual) args[n++] = "--residual", args[n++] = paths[1];
     if (s->affine) args[n++] = "--weight", args[n++] = paths[2], args[n++] = "--bias", args[n++] = paths[3];
-    if (s->running) args[n++] = "--running-mean", args[n++] = paths[4], args[n++] = "--running-var", args[n++] = paths[5];
+    if (s->running)
+        args[n++] = "--running-mean", args[n++] = paths[4], args[n++] = "--running-var", args[n++] = paths[5];
     if (s->relu) args[n++] = "--relu";
     if (s->activation) args[n++] = "--activation", args[n++] = s->activation;
     if (s->alpha) args[n++] = "--alpha", args[n++] = s->alpha;
@@ -810,30 +828,110 @@ static void run_case(test_ctx* t, const run_spec* s, uint64_t seed) {
 }
 
 static const run_spec run_specs[] = {
-    {.name = "train_nchw_f32", .training = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 4, .shape = {3, 5, 4, 3},
-     .affine = 1, .residual = 1, .relu = 1, .running = 1, .momentum = "0.2"},
-    {.name = "train_nhwc_f16", .training = 1, .nhwc = 1, .dtype = NPY_F16, .vec_dtype = NPY_F16, .ndim = 4,
-     .shape = {2, 3, 5, 4}, .affine = 1, .running = 1, .cumulative = "2", .biased = 1},
-    {.name = "infer_nchw_f16", .dtype = NPY_F16, .vec_dtype = NPY_F32, .ndim = 3, .shape = {2, 6, 7}, .affine = 1,
-     .residual = 1, .relu = 1, .running = 1},
-    {.name = "infer_nhwc_f32", .nhwc = 1, .dtype = NPY_F32, .vec_dtype = NPY_F16, .ndim = 2, .shape = {4, 6},
-     .affine = 1, .running = 1, .eps = "1e-3"},
-    {.name = "train_nchw_f32_plain", .training = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 2,
-     .shape = {5, 3}},
-    {.name = "train_nhwc_f32_rank3", .training = 1, .nhwc = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 5,
-     .shape = {2, 2, 3, 4, 3}, .affine = 1, .running = 1, .relu = 1},
-    {.name = "train_nchw_f16_odd", .training = 1, .dtype = NPY_F16, .vec_dtype = NPY_F32, .ndim = 3,
-     .shape = {3, 5, 7}, .residual = 1, .eps = "0"},
-    {.name = "infer_nhwc_f16_residual", .nhwc = 1, .dtype = NPY_F16, .vec_dtype = NPY_F16, .ndim = 4,
-     .shape = {2, 4, 4, 8}, .residual = 1, .relu = 1, .running = 1},
-    {.name = "train_nchw_f32_silu", .training = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 4,
-     .shape = {2, 3, 4, 5}, .affine = 1, .residual = 1, .activation = "silu"},
-    {.name = "train_nhwc_f16_leaky", .training = 1, .nhwc = 1, .dtype = NPY_F16, .vec_dtype = NPY_F32, .ndim = 3,
-     .shape = {3, 7, 4}, .affine = 1, .activation = "leaky_relu", .alpha = "-0.3"},
-    {.name = "infer_nchw_f32_relu6", .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 4, .shape = {2, 5, 3, 3},
-     .affine = 1, .running = 1, .activation = "clamp", .alpha = "0", .beta = "6"},
-    {.name = "train_nchw_f32_leaky_default", .training = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 2,
-     .shape = {9, 4}, .activation = "leaky_relu"},
+    {.name = "train_nchw_f32",
+     .training = 1,
+     .dtype = NPY_F32,
+     .vec_dtype = NPY_F32,
+     .ndim = 4,
+     .shape = {3, 5, 4, 3},
+     .affine = 1,
+     .residual = 1,
+     .relu = 1,
+     .running = 1,
+     .momentum = "0.2"},
+    {.name = "train_nhwc_f16",
+     .training = 1,
+     .nhwc = 1,
+     .dtype = NPY_F16,
+     .vec_dtype = NPY_F16,
+     .ndim = 4,
+     .shape = {2, 3, 5, 4},
+     .affine = 1,
+     .running = 1,
+     .cumulative = "2",
+     .biased = 1},
+    {.name = "infer_nchw_f16",
+     .dtype = NPY_F16,
+     .vec_dtype = NPY_F32,
+     .ndim = 3,
+     .shape = {2, 6, 7},
+     .affine = 1,
+     .residual = 1,
+     .relu = 1,
+     .running = 1},
+    {.name = "infer_nhwc_f32",
+     .nhwc = 1,
+     .dtype = NPY_F32,
+     .vec_dtype = NPY_F16,
+     .ndim = 2,
+     .shape = {4, 6},
+     .affine = 1,
+     .running = 1,
+     .eps = "1e-3"},
+    {.name = "train_nchw_f32_plain", .training = 1, .dtype = NPY_F32, .vec_dtype = NPY_F32, .ndim = 2, .shape = {5, 3}},
+    {.name = "train_nhwc_f32_rank3",
+     .training = 1,
+     .nhwc = 1,
+     .dtype = NPY_F32,
+     .vec_dtype = NPY_F32,
+     .ndim = 5,
+     .shape = {2, 2, 3, 4, 3},
+     .affine = 1,
+     .running = 1,
+     .relu = 1},
+    {.name = "train_nchw_f16_odd",
+     .training = 1,
+     .dtype = NPY_F16,
+     .vec_dtype = NPY_F32,
+     .ndim = 3,
+     .shape = {3, 5, 7},
+     .residual = 1,
+     .eps = "0"},
+    {.name = "infer_nhwc_f16_residual",
+     .nhwc = 1,
+     .dtype = NPY_F16,
+     .vec_dtype = NPY_F16,
+     .ndim = 4,
+     .shape = {2, 4, 4, 8},
+     .residual = 1,
+     .relu = 1,
+     .running = 1},
+    {.name = "train_nchw_f32_silu",
+     .training = 1,
+     .dtype = NPY_F32,
+     .vec_dtype = NPY_F32,
+     .ndim = 4,
+     .shape = {2, 3, 4, 5},
+     .affine = 1,
+     .residual = 1,
+     .activation = "silu"},
+    {.name = "train_nhwc_f16_leaky",
+     .training = 1,
+     .nhwc = 1,
+     .dtype = NPY_F16,
+     .vec_dtype = NPY_F32,
+     .ndim = 3,
+     .shape = {3, 7, 4},
+     .affine = 1,
+     .activation = "leaky_relu",
+     .alpha = "-0.3"},
+    {.name = "infer_nchw_f32_relu6",
+     .dtype = NPY_F32,
+     .vec_dtype = NPY_F32,
+     .ndim = 4,
+     .shape = {2, 5, 3, 3},
+     .affine = 1,
+     .running = 1,
+     .activation = "clamp",
+     .alpha = "0",
+     .beta = "6"},
+    {.name = "train_nchw_f32_leaky_default",
+     .training = 1,
+     .dtype = NPY_F32,
+     .vec_dtype = NPY_F32,
+     .ndim = 2,
+     .shape = {9, 4},
+     .activation = "leaky_relu"},
 };
 
 /* Errors found on the device side: still one line, still nothing written. */
@@ -844,10 +942,10 @@ static void test_device_errors(test_ctx* t, const inputs* in) {
     const char* R = "vkbn run: ";
     expect_error(t, 2, R, "VKBN_ERROR_TOO_FEW_VALUES", out, "run", "--mode", "train", "--x", in->m1, "--out", out,
                  NULL);
-    expect_error(t, 2, R, "VKBN_ERROR_TOO_FEW_VALUES", absent, "run", "--mode", "train", "--x", in->m1, "--out",
-                 absent, NULL);
-    expect_error(t, 2, R, "VKBN_ERROR_DEVICE_NOT_FOUND", out, "run", "--device", "99", "--mode", "train", "--x",
-                 in->x, "--out", out, NULL);
+    expect_error(t, 2, R, "VKBN_ERROR_TOO_FEW_VALUES", absent, "run", "--mode", "train", "--x", in->m1, "--out", absent,
+                 NULL);
+    expect_error(t, 2, R, "VKBN_ERROR_DEVICE_NOT_FOUND", out, "run", "--device", "99", "--mode", "train", "--x", in->x,
+                 "--out", out, NULL);
     expect_error(t, 2, R, "VKBN_ERROR_DEVICE_NOT_FOUND", out, "run", "--device", "no such device", "--mode", "train",
                  "--x", in->x, "--out", out, NULL);
     expect_error(t, 2, "vkbn check: ", "VKBN_ERROR_DEVICE_NOT_FOUND", NULL, "check", "--device", "99", NULL);
@@ -889,30 +987,59 @@ static int group_run(test_ctx* t) {
 typedef struct bwd_spec {
     const char* name;
     int nhwc, frozen;
-    npy_dtype dtype;         /* of x, dy, y, z */
+    npy_dtype dtype; /* of x, dy, y, z */
     uint32_t ndim;
     uint64_t shape[5];
-    int affine;              /* --weight, --bias */
-    const char* flag;        /* "--relu", "--residual-relu" or NULL */
-    const char* activation;  /* --activation NAME */
+    int affine;             /* --weight, --bias */
+    const char* flag;       /* "--relu", "--residual-relu" or NULL */
+    const char* activation; /* --activation NAME */
     const char* alpha;
     const char* beta;
-    int residual;            /* --residual Z.npy (SiLU's u; writes dresidual.npy) */
+    int residual; /* --residual Z.npy (SiLU's u; writes dresidual.npy) */
     const char* eps;
 } bwd_spec;
 
 static const bwd_spec bwd_specs[] = {
-    {.name = "bwd_train_nchw_f32_residual_relu", .dtype = NPY_F32, .ndim = 4, .shape = {3, 5, 4, 3}, .affine = 1,
+    {.name = "bwd_train_nchw_f32_residual_relu",
+     .dtype = NPY_F32,
+     .ndim = 4,
+     .shape = {3, 5, 4, 3},
+     .affine = 1,
      .flag = "--residual-relu"},
-    {.name = "bwd_train_nhwc_f16_silu", .nhwc = 1, .dtype = NPY_F16, .ndim = 4, .shape = {2, 3, 5, 4}, .affine = 1,
-     .activation = "silu", .residual = 1},
-    {.name = "bwd_frozen_nchw_f32_relu6", .frozen = 1, .dtype = NPY_F32, .ndim = 3, .shape = {2, 6, 7},
-     .affine = 1, .activation = "clamp", .alpha = "0", .beta = "6", .eps = "1e-3"},
-    {.name = "bwd_frozen_nhwc_f16_leaky", .nhwc = 1, .frozen = 1, .dtype = NPY_F16, .ndim = 2, .shape = {4, 6},
-     .activation = "leaky_relu", .alpha = "0.2"},
+    {.name = "bwd_train_nhwc_f16_silu",
+     .nhwc = 1,
+     .dtype = NPY_F16,
+     .ndim = 4,
+     .shape = {2, 3, 5, 4},
+     .affine = 1,
+     .activation = "silu",
+     .residual = 1},
+    {.name = "bwd_frozen_nchw_f32_relu6",
+     .frozen = 1,
+     .dtype = NPY_F32,
+     .ndim = 3,
+     .shape = {2, 6, 7},
+     .affine = 1,
+     .activation = "clamp",
+     .alpha = "0",
+     .beta = "6",
+     .eps = "1e-3"},
+    {.name = "bwd_frozen_nhwc_f16_leaky",
+     .nhwc = 1,
+     .frozen = 1,
+     .dtype = NPY_F16,
+     .ndim = 2,
+     .shape = {4, 6},
+     .activation = "leaky_relu",
+     .alpha = "0.2"},
     {.name = "bwd_train_nchw_f32_plain", .dtype = NPY_F32, .ndim = 2, .shape = {5, 3}},
-    {.name = "bwd_train_nhwc_f32_relu", .nhwc = 1, .dtype = NPY_F32, .ndim = 5, .shape = {2, 2, 3, 4, 3},
-     .affine = 1, .flag = "--relu"},
+    {.name = "bwd_train_nhwc_f32_relu",
+     .nhwc = 1,
+     .dtype = NPY_F32,
+     .ndim = 5,
+     .shape = {2, 2, 3, 4, 3},
+     .affine = 1,
+     .flag = "--relu"},
 };
 
 /* The inputs of a backward case, as the files hold them (decoded to float). */
@@ -940,8 +1067,12 @@ static double bwd_alpha(const bwd_spec* s) {
 /* x, z, weight, bias and the running statistics as for the forward cases,
  * dy, and what the forward would have saved: y and the batch statistics. */
 static int bwd_make_data(const bwd_spec* s, uint64_t seed, bwd_data* b) {
-    run_spec rs = {.name = s->name, .training = !s->frozen, .nhwc = s->nhwc, .dtype = s->dtype,
-                   .vec_dtype = NPY_F32, .ndim = s->ndim};
+    run_spec rs = {.name = s->name,
+                   .training = !s->frozen,
+                   .nhwc = s->nhwc,
+                   .dtype = s->dtype,
+                   .vec_dtype = NPY_F32,
+                   .ndim = s->ndim};
     memcpy(rs.shape, s->shape, sizeof rs.shape);
     memset(b, 0, sizeof *b);
     if (make_data(&rs, seed, &b->d) != 0) return -1;
@@ -964,16 +1095,32 @@ static int bwd_make_data(const bwd_spec* s, uint64_t seed, bwd_data* b) {
         vkbn_activation act = bwd_activation(s);
         const double* zz = s->residual || (s->flag && strcmp(s->flag, "--residual-relu") == 0) ? z : NULL;
         if (s->frozen) {
-            ref_forward_inference a = {.shape = d->shape, .x = x, .z = zz, .weight = s->affine ? w : NULL,
-                                       .bias = s->affine ? bb : NULL, .running_mean = rm, .running_var = rv,
-                                       .eps = eps, .activation = act, .activation_alpha = bwd_alpha(s),
-                                       .activation_beta = parse_or(s->beta, 0.0), .y = y};
+            ref_forward_inference a = {.shape = d->shape,
+                                       .x = x,
+                                       .z = zz,
+                                       .weight = s->affine ? w : NULL,
+                                       .bias = s->affine ? bb : NULL,
+                                       .running_mean = rm,
+                                       .running_var = rv,
+                                       .eps = eps,
+                                       .activation = act,
+                                       .activation_alpha = bwd_alpha(s),
+                                       .activation_beta = parse_or(s->beta, 0.0),
+                                       .y = y};
             ref_batchnorm_forward_inference(&a);
         } else {
-            ref_forward_training a = {.shape = d->shape, .x = x, .z = zz, .weight = s->affine ? w : NULL,
-                                      .bias = s->affine ? bb : NULL, .eps = eps, .activation = act,
-                                      .activation_alpha = bwd_alpha(s), .activation_beta = parse_or(s->beta, 0.0),
-                                      .y = y, .mean = mean, .invstd = invstd};
+            ref_forward_training a = {.shape = d->shape,
+                                      .x = x,
+                                      .z = zz,
+                                      .weight = s->affine ? w : NULL,
+                                      .bias = s->affine ? bb : NULL,
+                                      .eps = eps,
+                                      .activation = act,
+                                      .activation_alpha = bwd_alpha(s),
+                                      .activation_beta = parse_or(s->beta, 0.0),
+                                      .y = y,
+                                      .mean = mean,
+                                      .invstd = invstd};
             ref_batchnorm_forward_training(&a);
         }
         for (uint64_t i = 0; i < d->count; ++i) b->y[i] = stored((float)y[i], s->dtype);
@@ -1039,7 +1186,8 @@ static void run_bwd_case(test_ctx* t, const bwd_spec* s, uint64_t seed) {
         char file[160];
         snprintf(file, sizeof file, "%s_%s.npy", s->name, names[i]);
         path_in(t, file, paths[i], sizeof paths[i]);
-        e |= i < 4 ? write_npy(paths[i], s->dtype, s->ndim, s->shape, data[i]) : write_npy(paths[i], NPY_F32, 1, c, data[i]);
+        e |= i < 4 ? write_npy(paths[i], s->dtype, s->ndim, s->shape, data[i])
+                   : write_npy(paths[i], NPY_F32, 1, c, data[i]);
     }
     const char* args[MAX_ARGS];
     int n = 0;
@@ -1076,15 +1224,29 @@ static void run_bwd_case(test_ctx* t, const bwd_spec* s, uint64_t seed) {
         double *x = to_double(d->x, d->count), *dy = to_double(b.dy, d->count), *y = to_double(b.y, d->count);
         double *z = to_double(d->z, d->count), *w = to_double(d->w, d->c), *bb = to_double(d->b, d->c);
         double *sm = to_double(b.mean, d->c), *si = to_double(b.invstd, d->c), *rm = to_double(d->rm, d->c);
-        double *rv = to_double(d->rv, d->c);
+        double* rv = to_double(d->rv, d->c);
         double *dx = calloc(d->count, sizeof(double)), *dz = calloc(d->count, sizeof(double));
         double *dw = calloc(d->c, sizeof(double)), *db = calloc(d->c, sizeof(double));
-        ref_backward a = {.shape = d->shape, .frozen = s->frozen, .x = x, .dy = dy, .y = y,
-                          .z = s->residual ? z : NULL, .weight = s->affine ? w : NULL, .bias = s->affine ? bb : NULL,
-                          .save_mean = sm, .save_invstd = si, .running_mean = rm, .running_var = rv,
-                          .eps = (double)(float)parse_or(s->eps, VKBN_DEFAULT_EPS), .activation = bwd_activation(s),
-                          .activation_alpha = bwd_alpha(s), .activation_beta = parse_or(s->beta, 0.0), .dx = dx,
-                          .dweight = dw, .dbias = db, .dz = dz};
+        ref_backward a = {.shape = d->shape,
+                          .frozen = s->frozen,
+                          .x = x,
+                          .dy = dy,
+                          .y = y,
+                          .z = s->residual ? z : NULL,
+                          .weight = s->affine ? w : NULL,
+                          .bias = s->affine ? bb : NULL,
+                          .save_mean = sm,
+                          .save_invstd = si,
+                          .running_mean = rm,
+                          .running_var = rv,
+                          .eps = (double)(float)parse_or(s->eps, VKBN_DEFAULT_EPS),
+                          .activation = bwd_activation(s),
+                          .activation_alpha = bwd_alpha(s),
+                          .activation_beta = parse_or(s->beta, 0.0),
+                          .dx = dx,
+                          .dweight = dw,
+                          .dbias = db,
+                          .dz = dz};
         ref_batchnorm_backward(&a);
         double rel = s->dtype == NPY_F16 ? 4e-3 : 1e-4;
         check_bwd_output(t, s, out, "dx.npy", dx, d->count, 1, rel);
@@ -1112,8 +1274,10 @@ static int group_backward(test_ctx* t) {
 static int group_check(test_ctx* t) {
     proc_result r;
     const char* device = getenv("VKBN_CLI_TEST_DEVICE");
-    if (device) run_tool(t, &r, "check", "--quick", "--device", device, NULL);
-    else run_tool(t, &r, "check", "--quick", NULL);
+    if (device)
+        run_tool(t, &r, "check", "--quick", "--device", device, NULL);
+    else
+        run_tool(t, &r, "check", "--quick", NULL);
     check(t, r.code == 0, "vkbn check --quick: exit code %d\n%s%s", r.code, r.out, r.err);
     const char* summary = strstr(r.out, " passed, 0 failed");
     check(t, summary != NULL, "vkbn check --quick: no 'N passed, 0 failed' line:\n%s", r.out);
