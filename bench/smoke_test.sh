@@ -25,7 +25,7 @@ vkbn = [d["device"] for d in doc["devices"] if d["impl"] == "vkbn"]
 if not vkbn:
     sys.exit(77)
 results = [r for r in doc["results"] if r["impl"] == "vkbn"]
-# Ops a device does not offer (the CPU path without backward) are skipped, not failed.
+# Ops a device does not offer are skipped, not failed.
 offered = {(s["key"].split("/")[1], s["device"]) for s in doc["skipped"] if "UNSUPPORTED" in s["reason"]}
 want = {(k, d) for d in vkbn for k in (
     "resnet50_b1/train/nchw/f32/1x64x56x56", "resnet50_b1/train/nhwc/f32/1x2048x7x7",
