@@ -463,38 +463,43 @@ static void format_error(double v, int applies, char* out, size_t size) {
     }
 }
 
-static void print_errors(const fwd_case* c, const case_result* r) {
-    char y[32], mean[32], invstd[32], running[32];
-    format_error(r->y, 1, y, sizeof y);
-    format_error(r->mean, c->training, mean, sizeof mean);
-    format_error(r->invstd, c->training, invstd, sizeof invstd);
-    format_error(r->running, c->training && c->running, running, sizeof running);
-    printf("  y %-4s mean %-4s invstd %-4s running %-4s", y, mean, invstd, running);
-}
-
-/* Counts and prints one outcome: rc from case_run or case_run_deterministic. */
-static void report(check_state* st, const char* tag, const fwd_case* c, const case_result* r, int rc, int with_errors) {
-    char desc[256], line[300];
-    case_describe(c, desc, sizeof desc);
-    snprintf(line, sizeof line, "%s%s", tag, desc);
-    int skipped = rc == 0 && strncmp(r->message, "skipped", 7) == 0;
+/* Counts and prints one outcome, forward or backward: `line` names the case,
+ * `errors` (NULL: none) its errors as fractions of their tolerances. */
+static void report_outcome(check_state* st, const char* line, int rc, const char* message, const char* plan,
+                           const char* errors) {
+    int skipped = rc == 0 && strncmp(message, "skipped", 7) == 0;
     printf("%s  %-*s", skipped ? "SKIP" : rc == 0 ? "PASS" : "FAIL", st->width, line);
     if (skipped) {
-        printf("  %s\n", r->message);
+        printf("  %s\n", message);
         ++st->skipped;
-        fflush(stdout);
-        return;
-    }
-    if (with_errors && rc >= 0) print_errors(c, r);
-    if (r->plan[0]) printf("  [%s]", r->plan);
-    if (rc != 0) printf("  %s", r->message[0] ? r->message : "(no message)");
-    printf("\n");
-    if (rc == 0) {
-        ++st->passed;
     } else {
-        ++st->failed;
+        if (errors) printf("  %s", errors);
+        if (plan[0]) printf("  [%s]", plan);
+        if (rc != 0) printf("  %s", message[0] ? message : "(no message)");
+        printf("\n");
+        if (rc == 0) {
+            ++st->passed;
+        } else {
+            ++st->failed;
+        }
     }
     fflush(stdout);
+}
+
+/* rc from case_run or case_run_deterministic. */
+static void report(check_state* st, const char* tag, const fwd_case* c, const case_result* r, int rc, int with_errors) {
+    char desc[256], line[300], errors[160];
+    case_describe(c, desc, sizeof desc);
+    snprintf(line, sizeof line, "%s%s", tag, desc);
+    if (with_errors && rc >= 0) {
+        char y[16], mean[16], invstd[16], running[16];
+        format_error(r->y, 1, y, sizeof y);
+        format_error(r->mean, c->training, mean, sizeof mean);
+        format_error(r->invstd, c->training, invstd, sizeof invstd);
+        format_error(r->running, c->training && c->running, running, sizeof running);
+        snprintf(errors, sizeof errors, "y %-4s mean %-4s invstd %-4s running %-4s", y, mean, invstd, running);
+    }
+    report_outcome(st, line, rc, r->message, r->plan, with_errors && rc >= 0 ? errors : NULL);
 }
 
 static void run_cases(check_state* st, vkbn_context ctx) {
@@ -519,37 +524,21 @@ static void run_deterministic(check_state* st, vkbn_context ctx) {
     }
 }
 
-/* Counts and prints one backward outcome, as report() does for the forward. */
+/* One backward outcome, as report() prints a forward one. */
 static void report_bwd(check_state* st, const char* tag, const bwd_case* c, const bwd_result* r, int rc,
                        int with_errors) {
-    char desc[300], line[360];
+    char desc[300], line[360], errors[160];
     bwd_case_describe(c, desc, sizeof desc);
     snprintf(line, sizeof line, "%s%s", tag, desc);
-    int skipped = rc == 0 && strncmp(r->message, "skipped", 7) == 0;
-    printf("%s  %-*s", skipped ? "SKIP" : rc == 0 ? "PASS" : "FAIL", st->width, line);
-    if (skipped) {
-        printf("  %s\n", r->message);
-        ++st->skipped;
-        fflush(stdout);
-        return;
-    }
     if (with_errors && rc >= 0) {
-        char dx[32], dw[32], db[32], dz[32];
+        char dx[16], dw[16], db[16], dz[16];
         format_error(r->dx, (c->outputs & BWD_OUT_DX) != 0, dx, sizeof dx);
         format_error(r->dweight, (c->outputs & BWD_OUT_DWEIGHT) != 0, dw, sizeof dw);
         format_error(r->dbias, (c->outputs & BWD_OUT_DBIAS) != 0, db, sizeof db);
         format_error(r->dz, (c->outputs & BWD_OUT_DRESIDUAL) != 0, dz, sizeof dz);
-        printf("  dx %-4s dweight %-4s dbias %-4s dresidual %-4s", dx, dw, db, dz);
+        snprintf(errors, sizeof errors, "dx %-4s dweight %-4s dbias %-4s dresidual %-4s", dx, dw, db, dz);
     }
-    if (r->plan[0]) printf("  [%s]", r->plan);
-    if (rc != 0) printf("  %s", r->message[0] ? r->message : "(no message)");
-    printf("\n");
-    if (rc == 0) {
-        ++st->passed;
-    } else {
-        ++st->failed;
-    }
-    fflush(stdout);
+    report_outcome(st, line, rc, r->message, r->plan, with_errors && rc >= 0 ? errors : NULL);
 }
 
 static void run_bwd_cases(check_state* st, vkbn_context ctx) {
