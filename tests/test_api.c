@@ -11,28 +11,12 @@
 #define N 2
 #define S 5
 #define COUNT (N * C * S)
-#define SENTINEL 12345.0f
 
 typedef struct fixture {
     vkbn_context ctx;
     vkbn_buffer x, y, z, weight, bias, rm, rv, save_mean, save_invstd;
     vkbn_buffer big; /* one buffer for overlap cases */
 } fixture;
-
-static void fill(vkbn_buffer b, uint64_t floats, float value) {
-    float* v = malloc(floats * sizeof *v);
-    for (uint64_t i = 0; i < floats; ++i) v[i] = value;
-    vkbn_buffer_upload(b, 0, v, floats * 4);
-    free(v);
-}
-
-static int unchanged(vkbn_buffer b, uint64_t floats) {
-    float* v = malloc(floats * sizeof *v);
-    int same = vkbn_buffer_download(b, 0, v, floats * 4) == VKBN_SUCCESS;
-    for (uint64_t i = 0; i < floats && same; ++i) same = v[i] == SENTINEL;
-    free(v);
-    return same;
-}
 
 static void reset_outputs(fixture* f) {
     fill(f->y, COUNT, SENTINEL);

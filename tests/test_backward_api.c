@@ -11,7 +11,6 @@
 #define N 2
 #define S 5
 #define COUNT (N * C * S)
-#define SENTINEL 12345.0f
 
 typedef struct fixture {
     vkbn_context ctx;
@@ -23,21 +22,6 @@ typedef struct fixture {
 static bool on_cpu(vkbn_context ctx) {
     vkbn_device_info info;
     return vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS && info.backend == VKBN_BACKEND_CPU;
-}
-
-static void fill(vkbn_buffer b, uint64_t floats, float value) {
-    float* v = malloc(floats * sizeof *v);
-    for (uint64_t i = 0; i < floats; ++i) v[i] = value;
-    vkbn_buffer_upload(b, 0, v, floats * 4);
-    free(v);
-}
-
-static int unchanged(vkbn_buffer b, uint64_t floats) {
-    float* v = malloc(floats * sizeof *v);
-    int same = vkbn_buffer_download(b, 0, v, floats * 4) == VKBN_SUCCESS;
-    for (uint64_t i = 0; i < floats && same; ++i) same = v[i] == SENTINEL;
-    free(v);
-    return same;
 }
 
 /* Every buffer an error case could write: the outputs and, for the cases

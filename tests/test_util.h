@@ -39,6 +39,25 @@ static inline int test_summary(void) {
     return failed ? 1 : 0;
 }
 
+/* Bad-input tests: outputs are filled with a sentinel before the call and
+ * must still hold it after. */
+#define SENTINEL 12345.0f
+
+static inline void fill(vkbn_buffer b, uint64_t floats, float value) {
+    float* v = (float*)malloc(floats * sizeof *v);
+    for (uint64_t i = 0; i < floats; ++i) v[i] = value;
+    vkbn_buffer_upload(b, 0, v, floats * 4);
+    free(v);
+}
+
+static inline int unchanged(vkbn_buffer b, uint64_t floats) {
+    float* v = (float*)malloc(floats * sizeof *v);
+    int same = vkbn_buffer_download(b, 0, v, floats * 4) == VKBN_SUCCESS;
+    for (uint64_t i = 0; i < floats && same; ++i) same = v[i] == SENTINEL;
+    free(v);
+    return same;
+}
+
 static inline int env_set(const char* name) {
     const char* v = getenv(name);
     return v && *v && strcmp(v, "0") != 0;
