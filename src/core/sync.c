@@ -248,6 +248,22 @@ vkbn_result vkbn_batch_stats_merge(const vkbn_batch_stats* parts, uint32_t count
     return VKBN_SUCCESS;
 }
 
+/* The merged count a *_global call runs from: the whole batch (more than
+ * one value per channel) covering at least this slice's `slice` values. */
+static vkbn_result check_global_count(uint64_t count, uint64_t slice) {
+    if (count < 2) {
+        return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
+                          "global->count: training needs more than one value per channel in the whole batch, got %llu",
+                          (unsigned long long)count);
+    }
+    if (count < slice) {
+        return vkbn__fail(VKBN_ERROR_SHAPE_MISMATCH,
+                          "global->count: %llu values per channel cannot cover this slice's %llu",
+                          (unsigned long long)count, (unsigned long long)slice);
+    }
+    return VKBN_SUCCESS;
+}
+
 vkbn_result vkbn_forward_training_global(vkbn_context ctx, const vkbn_forward_training_desc* desc,
                                          const vkbn_batch_stats* global) {
     REQUIRE(ctx, "ctx");
@@ -275,19 +291,10 @@ vkbn_result vkbn_forward_training_global(vkbn_context ctx, const vkbn_forward_tr
         VKBN_CHECK(vkbn__validate_forward_training_slice(ctx, desc, &op));
     }
     VKBN_CHECK(check_stats(global, "global", c, true));
-    if (global->count < 2) {
-        return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
-                          "global->count: training needs more than one value per channel in the whole batch, got %llu",
-                          (unsigned long long)global->count);
-    }
-    if (!empty && global->count < op.per_channel) {
-        return vkbn__fail(VKBN_ERROR_SHAPE_MISMATCH,
-                          "global->count: %llu values per channel cannot cover this slice's %llu",
-                          (unsigned long long)global->count, (unsigned long long)op.per_channel);
-    }
+    VKBN_CHECK(check_global_count(global->count, empty ? 0 : op.per_channel));
 
-    /* 9 arrays: the channel parameters (4), weight, bias, save_mean,
-     * save_invstd, and one spare for the running statistics. */
+    /* 10 arrays: the channel parameters (4), weight, bias, save_mean,
+     * save_invstd, running_mean and running_var. */
     float* buf = alloc_arrays(c, 10);
     if (!buf) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_forward_training_global: out of host memory");
     vkbn__sync_channel ch = {buf, buf + c, buf + 2 * (size_t)c, buf + 3 * (size_t)c};
@@ -445,16 +452,7 @@ vkbn_result vkbn_backward_global(vkbn_context ctx, const vkbn_backward_desc* des
         VKBN_CHECK(vkbn__validate_backward_slice(ctx, desc, &op));
     }
     VKBN_CHECK(check_sums(global, "global", c, true));
-    if (global->count < 2) {
-        return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
-                          "global->count: training needs more than one value per channel in the whole batch, got %llu",
-                          (unsigned long long)global->count);
-    }
-    if (!empty && global->count < op.per_channel) {
-        return vkbn__fail(VKBN_ERROR_SHAPE_MISMATCH,
-                          "global->count: %llu values per channel cannot cover this slice's %llu",
-                          (unsigned long long)global->count, (unsigned long long)op.per_channel);
-    }
+    VKBN_CHECK(check_global_count(global->count, empty ? 0 : op.per_channel));
     float* buf = alloc_arrays(c, 9);
     if (!buf) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_backward_global: out of host memory");
     vkbn__sync_coef k = {
