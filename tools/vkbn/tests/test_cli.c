@@ -529,8 +529,15 @@ static int group_devices(test_ctx* t, const vkbn_device_info* def) {
     check(t, strstr(r.out, def->name) != NULL, "vkbn devices does not name the default device '%s': %s", def->name,
           r.out);
     check(t, strstr(r.out, "(default)") != NULL, "vkbn devices does not mark the default: %s", r.out);
-    check(t, strstr(r.out, "subgroup operations") != NULL && strstr(r.out, "16-bit storage") != NULL,
-          "vkbn devices misses fields: %s", r.out);
+    if (def->backend == VKBN_BACKEND_VULKAN) {
+        check(t, strstr(r.out, "subgroup operations") != NULL && strstr(r.out, "16-bit storage") != NULL,
+              "vkbn devices misses Vulkan fields: %s", r.out);
+    } else { /* no Vulkan device: the CPU path is the default and lists its SIMD level */
+        check(t, strstr(r.out, "SIMD") != NULL && strstr(r.out, "threads") != NULL,
+              "vkbn devices misses CPU fields: %s", r.out);
+    }
+    /* the CPU path is listed whether or not Vulkan devices exist */
+    check(t, strstr(r.out, "vkbn's own path") != NULL, "vkbn devices does not list the CPU path: %s", r.out);
     proc_free(&r);
     return 0;
 }
