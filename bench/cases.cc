@@ -178,7 +178,33 @@ Case copy_case(uint64_t tensor_bytes) {
 const char* layout_name(vkbn_layout layout) { return layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw"; }
 const char* dtype_name(vkbn_dtype dtype) { return dtype == VKBN_DTYPE_F16 ? "f16" : "f32"; }
 
-std::vector<std::string> suite_names() { return {"resnet50_b32", "resnet50_b1", "small_batch", "sweep"}; }
+std::vector<std::string> suite_names() { return {"resnet50_b32", "resnet50_b1", "small_batch", "sweep", "custom"}; }
+
+bool parse_shape(const std::string& text, Shape* shape) {
+  std::vector<uint64_t> dims;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('x', start);
+    if (end == std::string::npos) end = text.size();
+    if (end == start || end - start > 10) return false;
+    uint64_t d = 0;
+    for (size_t i = start; i < end; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      d = d * 10 + (uint64_t)(text[i] - '0');
+    }
+    if (d < 1 || d > UINT32_MAX) return false;
+    dims.push_back(d);
+    start = end + 1;
+  }
+  if (dims.size() < 2 || dims.size() > 2 + VKBN_MAX_SPATIAL_RANK) return false;
+  Shape s;
+  s.n = (uint32_t)dims[0];
+  s.c = (uint32_t)dims[1];
+  s.rank = (uint32_t)dims.size() - 2;
+  for (uint32_t i = 0; i < s.rank; ++i) s.spatial[i] = (uint32_t)dims[2 + i];
+  *shape = s;
+  return true;
+}
 
 std::vector<Case> make_cases(const Selection& sel) {
   std::vector<Case> out;
@@ -187,7 +213,9 @@ std::vector<Case> make_cases(const Selection& sel) {
   std::vector<const Op*> every;
   for (const Op& op : kOps) every.push_back(&op);
 
-  if (sel.full) {
+  if (!sel.shapes.empty()) {
+    b.add("custom", sel.shapes, sel.ops.empty() ? base : every, kBothLayouts, sel.dtypes.empty() ? kF32 : kBothTypes);
+  } else if (sel.full) {
     b.add("resnet50_b32", resnet50(32), every, kBothLayouts, kBothTypes);
     b.add("resnet50_b1", resnet50(1), every, kBothLayouts, kBothTypes);
     std::vector<Shape> small;

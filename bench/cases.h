@@ -69,10 +69,18 @@ const char* dtype_name(vkbn_dtype dtype);     // "f32" | "f16"
 struct Selection {
   bool full = false;
   std::vector<std::string> suites, ops, layouts, dtypes;
+  std::vector<Shape> shapes;  // --shape: the "custom" suite, instead of the others
 };
 
+// Parses "32x64x56x56" (N x C x D1..Dk, k <= 3, every dimension >= 1) into
+// *shape; false when the text is not such a shape.
+bool parse_shape(const std::string& text, Shape* shape);
+
 // The suites, in run order: resnet50_b32, resnet50_b1, small_batch, sweep.
-// The quick default is a subset of the full suite (see cases.cc).
+// The quick default is a subset of the full suite (see cases.cc). With
+// selection.shapes, only the "custom" suite: those shapes, with train, infer
+// and backward (or the ops selected), both layouts and f32 (or the dtypes
+// selected).
 std::vector<Case> make_cases(const Selection& selection);
 std::vector<std::string> suite_names();
 

@@ -38,6 +38,7 @@ SUITE_TITLES = OrderedDict([
     ("resnet50_b1", "ResNet-50 batch-norm shapes, batch 1"),
     ("small_batch", "Small-batch inference (ResNet-50 shapes)"),
     ("sweep", "Size sweep, tensors of at least {large}"),
+    ("custom", "Shapes given with --shape"),
 ])
 MIB = 1 << 20
 

@@ -67,6 +67,9 @@ const char kUsage[] =
     "                     (default: every device and the CPU path)\n"
     "  --full             the full suite (default: the quick suite)\n"
     "  --suite S[,S..]    resnet50_b32, resnet50_b1, small_batch, sweep\n"
+    "  --shape NxCxD..[,..] only these shapes (the \"custom\" suite), e.g. 32x64x56x56;\n"
+    "                     train, infer and backward, both layouts, f32 unless\n"
+    "                     --op, --layout, --dtype say otherwise\n"
     "  --op O[,O..]       train, train_relu, train_add, train_add_relu,\n"
     "                     infer, infer_relu, infer_add, infer_add_relu,\n"
     "                     backward, backward_relu, backward_add_relu, backward_frozen\n"
@@ -107,6 +110,17 @@ bool parse(int argc, char** argv, Options* o) {
       if (!need(&o->devices)) return std::fprintf(stderr, "--device needs a value\n"), false;
     } else if (a == "--suite") {
       if (!need(&o->selection.suites)) return std::fprintf(stderr, "--suite needs a value\n"), false;
+    } else if (a == "--shape") {
+      std::vector<std::string> texts;
+      if (!need(&texts)) return std::fprintf(stderr, "--shape needs a value\n"), false;
+      for (const std::string& t : texts) {
+        Shape shape;
+        if (!parse_shape(t, &shape))
+          return std::fprintf(stderr, "vkbn-bench: --shape '%s' is not NxC[xD1[xD2[xD3]]] with every size >= 1\n",
+                              t.c_str()),
+                 false;
+        o->selection.shapes.push_back(shape);
+      }
     } else if (a == "--op") {
       if (!need(&o->selection.ops)) return std::fprintf(stderr, "--op needs a value\n"), false;
     } else if (a == "--layout") {
@@ -276,7 +290,7 @@ int main(int argc, char** argv) {
 
   RunInfo info;
   info.command = command;
-  info.suite_set = opt.selection.full ? "full" : "quick";
+  info.suite_set = !opt.selection.shapes.empty() ? "custom" : opt.selection.full ? "full" : "quick";
   info.sample_seconds = g_timing.sample_seconds;
   info.min_samples = g_timing.min_samples;
   info.max_samples = g_timing.max_samples;

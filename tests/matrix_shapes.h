@@ -22,6 +22,7 @@ static const shape matrix_shapes[] = {
     {2, 12, 2, {6, 2}},   /* vec4, C not a power of two */
     {8, 32, 2, {32, 32}}, /* 262144 elements */
     {33, 7, 1, {129}},    /* m not a multiple of any workgroup size */
+    {37, 6, 1, {3}},      /* short rows, many samples (CPU: lanes per position) */
 };
 
 #endif

@@ -309,6 +309,47 @@ static void pipelined(void) {
     unsetenv("VKBN_CPU_STREAM_BYTES");
 }
 
+/* Channels-first tensors with short rows (S <= 16) run as channels-last with
+ * one lane per (channel, position); training merges each channel's lanes.
+ * Many samples (past the row kernels' chunks and blocks), lane counts that
+ * are not a multiple of any vector width, both modes and fusions, mean-1e4
+ * data, and repeatability. */
+static void short_rows(void) {
+    static const struct { uint32_t n, c, s; } shapes[] = {{2500, 3, 5}, {37, 6, 3}, {64, 5, 16}};
+    for (uint32_t threads = 1; threads <= 3; threads += 2) {
+        vkbn_result r;
+        vkbn_context ctx = cpu_context(threads, VKBN_CPU_ISA_AUTO, &r);
+        CHECK(r == VKBN_SUCCESS, "context: %s", vkbn_last_error());
+        if (!ctx) continue;
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+            for (int k = 0; k < 4; ++k) {
+                const uint32_t sp[1] = {shapes[i].s};
+                const int dtype = k & 1, training = k < 2;
+                fwd_case c =
+                    case_default(shapes[i].n, shapes[i].c, 1, sp, VKBN_LAYOUT_CHANNELS_FIRST, (vkbn_dtype)dtype);
+                c.seed = 777 + (uint64_t)(i * 4 + (size_t)k);
+                c.training = training;
+                c.residual = k == 1 || k == 2;
+                c.activation = k >= 2 ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+                c.steps = training ? 2 : 1;
+                case_result res;
+                int rc = case_run(ctx, &c, &res);
+                CHECK(rc == 0 && strstr(res.plan, "as lanes"), "short rows %ux%ux%u %s %s x%u: %s [%s]", shapes[i].n,
+                      shapes[i].c, shapes[i].s, training ? "train" : "infer", dtype ? "f16" : "f32", threads,
+                      res.message, res.plan);
+                if (training) {
+                    c.data = CASE_DATA_LARGE_MEAN;
+                    rc = case_run(ctx, &c, &res);
+                    CHECK(rc == 0, "short rows mean-1e4 %ux%ux%u %s x%u: %s", shapes[i].n, shapes[i].c, shapes[i].s,
+                          dtype ? "f16" : "f32", threads, res.message);
+                }
+                repeat_plan(ctx, &c);
+            }
+        }
+        vkbn_context_destroy(ctx);
+    }
+}
+
 /* The portable conversion against the compiler's _Float16 (round to nearest
  * even): every f16 value widens exactly, and f32 values around every f16
  * value, ties included, narrow the same way. */
@@ -370,6 +411,7 @@ int main(void) {
     buffers_and_timing();
     repeatability();
     pipelined();
+    short_rows();
     f16_conversion();
     return test_summary();
 }

@@ -572,14 +572,20 @@ static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const
 
 /* Rows in tiles of CL_TILE_ROWS; within a tile, blocks of four channel
  * vectors keep their parameters in registers across the tile's rows, so the
- * loop body is one load of x (and z) and one store per vector. */
+ * loop body is one load of x (and z) and one store per vector. Wide rows get
+ * shorter tiles, at most CL_TILE_BYTES of x: the rows of a tile are a row's
+ * width apart, and with 2 KiB or wider rows sixteen of them (x and y) map to
+ * the same L1 sets, more than its ways (measured on 32x512x28x28 inference:
+ * 1.35x faster with 8-row tiles than with 16). */
 #define CL_TILE_ROWS 16
+#define CL_TILE_BYTES (16u * 1024u)
 
 ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot,
                               const float* mean, const float* scale, const float* shift, const int f16, const int has_z,
                               const int stream, const vkbn_activation act) {
     const uint64_t c = t->c, cv = c / W * W;
-    const uint64_t tile = CL_TILE_ROWS;
+    uint64_t tile = CL_TILE_BYTES / (c * (f16 ? 2 : 4));
+    tile = tile < 1 ? 1 : tile > CL_TILE_ROWS ? CL_TILE_ROWS : tile;
     for (uint64_t rt = r0; rt < r1; rt += tile) {
         const uint64_t re = rt + tile < r1 ? rt + tile : r1;
         uint64_t j = 0;
