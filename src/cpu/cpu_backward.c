@@ -17,6 +17,9 @@
  *   order, phase C writes dx of the parts each thread summed.
  * - channels-last: rows cut into P parts; phase A sums each part over every
  *   channel, the caller merges the parts in order, phase C writes dx.
+ * - channels-first with short rows (as the forward planner decides, see
+ *   cpu_plan.c): channels-last with one lane per (channel, position); a
+ *   channel's lanes merge in position order after the parts.
  * Without dx in training (only dweight and dbias, and perhaps dz), phase C
  * does not run; dz is written by the last pass that computes g. With frozen
  * statistics dx does not depend on the sums, so the one reduction pass
@@ -51,6 +54,7 @@ struct vkbn__cpu_bwd_plan {
     unsigned apply_writes; /* what the elementwise / second pass writes */
     vkbn__cpu_bwd_tensors t;
     uint64_t m, rows;
+    uint64_t lanes_per_channel; /* channels-last plans: 1, or S for short channels-first rows */
     float inv_m;
     float* coef;              /* VKBN__BWD_COEFS arrays of c floats */
     vkbn__cpu_csum* partials; /* channels-first split: c * parts */
@@ -67,37 +71,44 @@ static float* f32(vkbn_buffer b) { return b ? (float*)vkbn__cpu_ptr(b) : NULL; }
 
 static bool same_range(vkbn_buffer a, vkbn_buffer b) { return a && b && a->host == b->host && a->offset == b->offset; }
 
-/* mean, invstd, k1 = weight invstd, shift = bias for every channel. */
-static void load_coefficients(const vkbn__op* op, float* coef, uint64_t c) {
+/* mean, invstd, k1 = weight invstd, shift = bias for each of c lanes; lane
+ * j belongs to channel j / lpc. */
+static void load_coefficients(const vkbn__op* op, float* coef, uint64_t c, uint64_t lpc) {
     const float* mean = f32(op->frozen ? op->running_mean : op->save_mean);
     const float* var = f32(op->frozen ? op->running_var : op->save_invstd);
     const float* w = f32(op->weight);
     const float* b = f32(op->bias);
-    for (uint64_t j = 0; j < c; ++j) {
-        float invstd = op->frozen ? 1.0f / sqrtf(var[j] + op->eps) : var[j];
-        coef[VKBN__BWD_MEAN * c + j] = mean[j];
-        coef[VKBN__BWD_INVSTD * c + j] = invstd;
-        coef[VKBN__BWD_K1 * c + j] = (w ? w[j] : 1.0f) * invstd;
-        coef[VKBN__BWD_SHIFT * c + j] = b ? b[j] : 0.0f;
-        coef[VKBN__BWD_DB * c + j] = 0.0f;
-        coef[VKBN__BWD_DC * c + j] = 0.0f;
+    for (uint64_t j0 = 0; j0 < c; j0 += lpc) {
+        const uint64_t ch = j0 / lpc;
+        float invstd = op->frozen ? 1.0f / sqrtf(var[ch] + op->eps) : var[ch];
+        for (uint64_t j = j0; j < j0 + lpc; ++j) {
+            coef[VKBN__BWD_MEAN * c + j] = mean[ch];
+            coef[VKBN__BWD_INVSTD * c + j] = invstd;
+            coef[VKBN__BWD_K1 * c + j] = (w ? w[ch] : 1.0f) * invstd;
+            coef[VKBN__BWD_SHIFT * c + j] = b ? b[ch] : 0.0f;
+            coef[VKBN__BWD_DB * c + j] = 0.0f;
+            coef[VKBN__BWD_DC * c + j] = 0.0f;
+        }
     }
 }
 
-/* Channel j's merged sums: dweight and dbias, and the training-mode dx
+/* Channel ch's merged sums: dweight and dbias, and the training-mode dx
  * coefficients (bwd_common.glsl's coef_finish, folded: see
- * vkbn__cpu_bwd_coef). */
-static void finish_channel(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p, uint64_t j, vkbn__cpu_csum s) {
+ * vkbn__cpu_bwd_coef) of its lanes [j0, j0 + lanes). */
+static void finish_channel(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p, uint64_t ch, uint64_t j0, uint64_t lanes,
+                           vkbn__cpu_csum s) {
     const uint64_t c = p->t.c;
     float sum_g = s.sg + s.cg, sum_gd = s.sgd + s.cgd;
-    float dweight = sum_gd * p->coef[VKBN__BWD_INVSTD * c + j];
-    if (op->dweight) f32(op->dweight)[j] = dweight;
-    if (op->dbias) f32(op->dbias)[j] = sum_g;
+    float dweight = sum_gd * p->coef[VKBN__BWD_INVSTD * c + j0];
+    if (op->dweight) f32(op->dweight)[ch] = dweight;
+    if (op->dbias) f32(op->dbias)[ch] = sum_g;
     if (!op->frozen) {
-        float k1 = p->coef[VKBN__BWD_K1 * c + j], invstd = p->coef[VKBN__BWD_INVSTD * c + j];
+        float k1 = p->coef[VKBN__BWD_K1 * c + j0], invstd = p->coef[VKBN__BWD_INVSTD * c + j0];
         float mg = sum_g * p->inv_m, e = dweight * p->inv_m;
-        p->coef[VKBN__BWD_DB * c + j] = -(k1 * invstd) * e;
-        p->coef[VKBN__BWD_DC * c + j] = -(k1 * mg);
+        for (uint64_t j = j0; j < j0 + lanes; ++j) {
+            p->coef[VKBN__BWD_DB * c + j] = -(k1 * invstd) * e;
+            p->coef[VKBN__BWD_DC * c + j] = -(k1 * mg);
+        }
     }
 }
 
@@ -157,7 +168,7 @@ static void task_cf_fused(void* arg, uint32_t thread) {
         if (p->prefetch_next && c + 1 < c1) prefetch_channel(p, c + 1);
         const vkbn__cpu_bwd_coef k = channel_coef(p, c);
         vkbn__cpu_csum s = p->k->cf_bwd_sums(&p->t, c, 0, p->m, &k, p->sum_writes);
-        finish_channel(&jb->plan->op, p, c, s);
+        finish_channel(&jb->plan->op, p, c, c, 1, s);
         if (p->apply) cf_apply_range(p, c, 0, p->m);
     }
 }
@@ -232,18 +243,23 @@ static void task_elementwise_cl(void* arg, uint32_t thread) {
 /* One run                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Channels-last: part 0's sums absorb the others in part order. */
+/* Channels-last: each lane's sums over the parts, in part order; then a
+ * channel's lanes (short channels-first rows: its positions) in lane order. */
 static void merge_channels_last(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p) {
-    const uint64_t c = p->t.c;
-    for (uint64_t j = 0; j < c; ++j) {
-        const float* s0 = p->part_sums;
-        vkbn__cpu_csum s = {s0[j], s0[c + j], s0[2 * c + j], s0[3 * c + j]};
-        for (uint64_t q = 1; q < p->parts; ++q) {
-            const float* b = p->part_sums + q * 10 * c;
-            vkbn__cpu_csum e = {b[j], b[c + j], b[2 * c + j], b[3 * c + j]};
-            s = vkbn__cpu_csum_merge(s, e);
+    const uint64_t c = p->t.c, lpc = p->lanes_per_channel;
+    for (uint64_t j0 = 0; j0 < c; j0 += lpc) {
+        vkbn__cpu_csum total = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (uint64_t j = j0; j < j0 + lpc; ++j) {
+            const float* s0 = p->part_sums;
+            vkbn__cpu_csum s = {s0[j], s0[c + j], s0[2 * c + j], s0[3 * c + j]};
+            for (uint64_t q = 1; q < p->parts; ++q) {
+                const float* b = p->part_sums + q * 10 * c;
+                vkbn__cpu_csum e = {b[j], b[c + j], b[2 * c + j], b[3 * c + j]};
+                s = vkbn__cpu_csum_merge(s, e);
+            }
+            total = j == j0 ? s : vkbn__cpu_csum_merge(total, s);
         }
-        finish_channel(op, p, j, s);
+        finish_channel(op, p, j0 / lpc, j0, lpc, total);
     }
 }
 
@@ -252,7 +268,7 @@ void vkbn__cpu_backward_run(vkbn_plan plan, struct vkbn__cpu_bwd_plan* p) {
     const vkbn__op* op = &plan->op;
     job jb = {plan, p, 0};
     const uint64_t c = p->t.c;
-    load_coefficients(op, p->coef, c);
+    load_coefficients(op, p->coef, c, p->lanes_per_channel);
     switch (p->kind) {
         case BWD_ELEMENTWISE_CF: vkbn__cpu_pool_run(pool, task_elementwise_cf, &jb); break;
         case BWD_ELEMENTWISE_CL: vkbn__cpu_pool_run(pool, task_elementwise_cl, &jb); break;
@@ -262,7 +278,7 @@ void vkbn__cpu_backward_run(vkbn_plan plan, struct vkbn__cpu_bwd_plan* p) {
             for (uint64_t j = 0; j < c; ++j) {
                 vkbn__cpu_csum s = p->partials[j * p->parts];
                 for (uint64_t q = 1; q < p->parts; ++q) s = vkbn__cpu_csum_merge(s, p->partials[j * p->parts + q]);
-                finish_channel(op, p, j, s);
+                finish_channel(op, p, j, j, 1, s);
             }
             if (p->apply) {
                 jb.phase = 1;
@@ -346,6 +362,16 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     t->s = op->spatial;
     p->m = op->per_channel;
     p->rows = (uint64_t)d->n * op->spatial;
+    p->lanes_per_channel = 1;
+    const bool lanes = !channels_last && vkbn__cpu_short_rows_as_lanes(op, p->threads);
+    if (lanes) {
+        /* Samples are rows of C * S lanes. */
+        channels_last = true;
+        p->lanes_per_channel = op->spatial;
+        t->c = (uint64_t)d->c * op->spatial;
+        t->s = 1;
+        p->rows = d->n;
+    }
     p->inv_m = (float)(1.0 / (double)op->per_channel);
 
     /* Tensors read and written; beyond the LLC the outputs go around the
@@ -365,13 +391,15 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     }
 
     vkbn_result r = VKBN_SUCCESS;
-    const uint64_t c = d->c;
+    const uint64_t c = t->c;
     p->coef = alloc_zeroed((uint64_t)VKBN__BWD_COEFS * c, sizeof(float), &r);
     const char* passes = !reduce    ? "elementwise (1 pass)"
                          : p->apply ? "sums, then dx (2 passes)"
                                     : "reduction only (1 pass)";
     const char* mode = op->frozen ? "frozen" : "training";
-    const char* layout = channels_last ? "channels-last" : "channels-first";
+    const char* layout = lanes           ? "channels-first (short rows as lanes)"
+                         : channels_last ? "channels-last"
+                                         : "channels-first";
     if (!reduce) {
         p->kind = channels_last ? BWD_ELEMENTWISE_CL : BWD_ELEMENTWISE_CF;
         snprintf(what, what_size, "backward %s %s, %s", mode, layout, passes);

@@ -77,6 +77,10 @@ void vkbn__cpu_describe_default(vkbn_device_info* info);
 vkbn_result vkbn__cpu_plan_build(vkbn_plan plan);
 vkbn_result vkbn__cpu_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds);
 void vkbn__cpu_plan_destroy(vkbn_plan plan);
+/* Whether a channels-first operation's rows are short enough to run as
+ * channels-last lanes, one per (channel, position); forward and backward
+ * plans decide alike. */
+bool vkbn__cpu_short_rows_as_lanes(const vkbn__op* op, uint32_t threads);
 
 /* Host address of a buffer's first byte. */
 static inline uint8_t* vkbn__cpu_ptr(vkbn_buffer b) { return b ? b->host + b->offset : NULL; }

@@ -377,8 +377,7 @@ static void* alloc_floats(uint64_t count, vkbn_result* r) {
 
 static bool in_place(const vkbn__op* op) { return op->x->host == op->y->host && op->x->offset == op->y->offset; }
 
-/* Whether channels-first rows are short enough to run as lanes (see the top). */
-static bool short_rows_as_lanes(const vkbn__op* op, uint32_t threads) {
+bool vkbn__cpu_short_rows_as_lanes(const vkbn__op* op, uint32_t threads) {
     const vkbn_tensor_desc* d = &op->tensor;
     return op->spatial > 1 && op->spatial <= SHORT_ROW_MAX_S && (uint64_t)d->c * op->spatial <= SHORT_ROW_MAX_LANES &&
            d->n >= threads;
@@ -443,7 +442,7 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
         p->m = op->per_channel;
         p->rows = (uint64_t)d->n * op->spatial;
         p->lanes_per_channel = 1;
-        const bool lanes = !channels_last && short_rows_as_lanes(op, p->threads);
+        const bool lanes = !channels_last && vkbn__cpu_short_rows_as_lanes(op, p->threads);
         if (lanes) {
             /* Samples are rows of C * S lanes. */
             channels_last = true;
