@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "../src/cpu/cpu_f16.h"
+#include "bwd_cases.h"
 #include "cases.h"
 #include "datagen.h"
 #include "test_util.h"
@@ -344,6 +345,22 @@ static void short_rows(void) {
                           dtype ? "f16" : "f32", threads, res.message);
                 }
                 repeat_plan(ctx, &c);
+
+                /* Backward: training (ReLU, dresidual) and frozen, f32 with
+                 * a spike in dy (compensated sums across lanes) and f16. */
+                bwd_case b =
+                    bwd_case_default(shapes[i].n, shapes[i].c, 1, sp, VKBN_LAYOUT_CHANNELS_FIRST, (vkbn_dtype)dtype);
+                b.seed = c.seed;
+                b.frozen = !training;
+                b.residual = k == 2;
+                b.activation = k >= 2 ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
+                b.outputs = b.residual ? BWD_OUT_ALL : BWD_OUT_DX | BWD_OUT_DWEIGHT | BWD_OUT_DBIAS;
+                b.dy_data = dtype ? BWD_DY_NORMAL : BWD_DY_SPIKE;
+                bwd_result br;
+                rc = bwd_case_run(ctx, &b, &br);
+                CHECK(rc == 0 && strstr(br.plan, "as lanes"), "short rows backward %ux%ux%u %s %s x%u: %s [%s]",
+                      shapes[i].n, shapes[i].c, shapes[i].s, training ? "train" : "frozen", dtype ? "f16" : "f32",
+                      threads, br.message, br.plan);
             }
         }
         vkbn_context_destroy(ctx);
