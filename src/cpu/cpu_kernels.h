@@ -93,6 +93,10 @@ typedef struct vkbn__cpu_kernels {
     /* Channels-first: normalize `count` contiguous elements starting at
      * element `offset` of the tensors (all in one channel). */
     void (*cf_apply)(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch);
+    /* Channels-first: normalize whole rows r0, r0 + step, ... (count rows;
+     * row r is sample r / c, channel r % c) with chs[r % c]. */
+    void (*cf_apply_rows)(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
+                          const vkbn__cpu_channel* chs);
 
     /* Channels-last: statistics of rows [r0, r1) for every channel: mean[c]
      * and m2[c] of x - pivot[c], each over r1 - r0 values. scratch: 2 * c

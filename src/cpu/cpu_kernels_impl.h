@@ -401,6 +401,21 @@ ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t c
 #endif
 }
 
+/* Whole rows r0, r0 + step, ... (count of them), each normalized with its
+ * channel's parameters chs[row % c]: the per-row loop inside one call, so
+ * short rows do not pay a call and a dispatch each. */
+ALWAYS_INLINE void cf_apply_rows_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
+                                   const vkbn__cpu_channel* chs, const int f16, const int has_z, const int stream,
+                                   const vkbn_activation act) {
+    const uint64_t s = t->s, c = t->c, step_c = step % c;
+    uint64_t ci = r0 % c;
+    for (uint64_t k = 0, r = r0; k < count; ++k, r += step) {
+        cf_apply_t(t, r * s, s, &chs[ci], f16, has_z, stream, act);
+        ci += step_c;
+        if (ci >= c) ci -= c;
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Channels-last                                                             */
 /* ------------------------------------------------------------------------ */
@@ -667,6 +682,11 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
     } while (0)
 
 #define CF_CALL(F16, Z, NT, ACT) cf_apply_t(t, offset, count, ch, F16, Z, NT, ACT)
+#define CF_ROWS_CALL(F16, Z, NT, ACT) cf_apply_rows_t(t, r0, count, step, chs, F16, Z, NT, ACT)
+#define CF_ROWS_CASE(ACT)                     \
+    case ACT:                                 \
+        VKBN_CPU_VARIANTS(CF_ROWS_CALL, ACT); \
+        break;
 #define CL_CALL(F16, Z, NT, ACT) cl_apply_t(t, r0, r1, pivot, mean, scale, shift, F16, Z, NT, ACT)
 #define CF_CASE(ACT)                     \
     case ACT:                            \
@@ -679,6 +699,15 @@ static void cf_apply(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count
     const int f16 = t->f16, has_z = t->z != NULL, stream = t->stream;
     switch (t->activation) {
         VKBN_CPU_ACTIVATIONS(CF_CASE)
+        default: break;
+    }
+}
+
+static void cf_apply_rows(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
+                          const vkbn__cpu_channel* chs) {
+    const int f16 = t->f16, has_z = t->z != NULL, stream = t->stream;
+    switch (t->activation) {
+        VKBN_CPU_ACTIVATIONS(CF_ROWS_CASE)
         default: break;
     }
 }
@@ -733,6 +762,7 @@ const vkbn__cpu_kernels VKBN_SIMD_SYMBOL = {
     .lanes = W,
     .cf_stats = cf_stats,
     .cf_apply = cf_apply,
+    .cf_apply_rows = cf_apply_rows,
     .cl_stats = cl_stats,
     .cl_apply = cl_apply,
     .cf_bwd_sums = cf_bwd_sums,

@@ -140,16 +140,22 @@ typedef struct job {
     int phase; /* split plans: 0 statistics, 1 normalize */
 } job;
 
-/* Normalizes values [j0, j1) of channel c (channels-first). */
+/* Normalizes values [j0, j1) of channel c (channels-first): a partial first
+ * row, whole rows in one call, a partial last row. */
 static void cf_apply_range(const struct vkbn__cpu_plan* p, uint64_t c, uint64_t j0, uint64_t j1) {
     const vkbn__cpu_tensors* t = &p->t;
-    uint64_t n = j0 / t->s, s0 = j0 % t->s;
-    for (uint64_t j = j0; j < j1; ++n, s0 = 0) {
-        uint64_t len = t->s - s0;
-        if (len > j1 - j) len = j1 - j;
-        p->k->cf_apply(t, (n * t->c + c) * t->s + s0, len, &p->channels[c]);
-        j += len;
+    const uint64_t s = t->s;
+    uint64_t n = j0 / s, s0 = j0 % s;
+    if (s0) {
+        uint64_t len = s - s0 < j1 - j0 ? s - s0 : j1 - j0;
+        p->k->cf_apply(t, (n * t->c + c) * s + s0, len, &p->channels[c]);
+        j0 += len;
+        ++n;
     }
+    uint64_t whole = (j1 - j0) / s;
+    if (whole) p->k->cf_apply_rows(t, n * t->c + c, whole, t->c, p->channels);
+    j0 += whole * s;
+    if (j0 < j1) p->k->cf_apply(t, ((n + whole) * t->c + c) * s, j1 - j0, &p->channels[c]);
 }
 
 /* Slice boundaries of a channel for the pipelined plan: whole samples when
@@ -228,13 +234,16 @@ static void task_infer_cf(void* arg, uint32_t thread) {
     const vkbn__cpu_tensors* t = &p->t;
     uint64_t total = t->n * t->c * t->s;
     uint64_t e = part_begin(total, p->threads, thread), e1 = part_begin(total, p->threads, thread + 1);
-    while (e < e1) {
-        uint64_t row = e / t->s, s0 = e % t->s;
-        uint64_t len = t->s - s0;
-        if (len > e1 - e) len = e1 - e;
-        p->k->cf_apply(t, e, len, &p->channels[row % t->c]);
+    const uint64_t s = t->s;
+    if (e % s && e < e1) { /* a partial first row */
+        uint64_t len = s - e % s < e1 - e ? s - e % s : e1 - e;
+        p->k->cf_apply(t, e, len, &p->channels[e / s % t->c]);
         e += len;
     }
+    uint64_t whole = (e1 - e) / s;
+    if (whole) p->k->cf_apply_rows(t, e / s, whole, 1, p->channels);
+    e += whole * s;
+    if (e < e1) p->k->cf_apply(t, e, e1 - e, &p->channels[e / s % t->c]);
 }
 
 static void task_infer_cl(void* arg, uint32_t thread) {
