@@ -102,6 +102,13 @@ vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* 
 vkbn_result vkbn__validate_forward_training_slice(vkbn_context ctx, const vkbn_forward_training_desc* desc,
                                                   vkbn__op* op);
 vkbn_result vkbn__validate_backward_slice(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
+/* The same for the slice of a *_global call, which may also be empty
+ * (tensor.n = 0): then no tensor is touched (x, y, dy, ... may be NULL) and
+ * the rest of the description is checked as for any slice, so that every
+ * replica accepts or refuses the same call. */
+vkbn_result vkbn__validate_forward_training_global(vkbn_context ctx, const vkbn_forward_training_desc* desc,
+                                                   vkbn__op* op);
+vkbn_result vkbn__validate_backward_global(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 
 /* device_select.c: the backend of a new context (desc->device, CPU path
  * fallback), and the Vulkan part of the device list. */
