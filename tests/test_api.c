@@ -263,7 +263,8 @@ static void inference_and_copy_errors(fixture* f) {
 }
 
 /* Synchronized batch norm: an empty slice (n = 0) is held to the rules of
- * any slice (the replicas must agree on what they accept). */
+ * any slice (the replicas must agree on what they accept), and a bad slice
+ * is refused before vkbn allocates anything for it. */
 static void sync_errors(fixture* f) {
     double mean[C] = {0}, m2[C] = {1, 1, 1, 1, 1, 1};
     vkbn_batch_stats global = {N * S, C, mean, m2};
@@ -324,6 +325,26 @@ static void sync_errors(fixture* f) {
               strstr(vkbn_last_error(), "desc->activation"),
           "empty slice backward, activation 9: %s", vkbn_last_error());
     CHECK(outputs_untouched(f), "empty slice backward: an output was written");
+
+    /* The slice's c sizes vkbn's own sums: a bad c is reported as such. */
+    memset(&b, 0, sizeof b);
+    b.tensor = good_training(f).tensor;
+    b.x = f->x;
+    b.dy = f->z;
+    b.save_mean = f->weight;
+    b.save_invstd = f->bias;
+    b.eps = VKBN_DEFAULT_EPS;
+    b.tensor.c = 0, sums.c = 0;
+    vkbn_result r = vkbn_grad_sums_compute(f->ctx, &b, &sums);
+    CHECK(r == VKBN_ERROR_INVALID_SHAPE && strstr(vkbn_last_error(), "desc->tensor.c"), "grad sums, c = 0: %s (%s)",
+          vkbn_result_string(r), vkbn_last_error());
+    b.tensor.c = UINT32_MAX, sums.c = UINT32_MAX;
+    r = vkbn_grad_sums_compute(f->ctx, &b, &sums);
+    CHECK(r == VKBN_ERROR_BUFFER_TOO_SMALL && strstr(vkbn_last_error(), "desc->x"), "grad sums, c = 2^32 - 1: %s (%s)",
+          vkbn_result_string(r), vkbn_last_error());
+    b.tensor.c = C, sums.c = C;
+    CHECK(vkbn_grad_sums_compute(f->ctx, &b, &sums) == VKBN_SUCCESS && sums.count == N * S, "grad sums: %s",
+          vkbn_last_error());
 }
 
 /* A sample (c * spatial) larger than the context may bind at once (Vulkan:

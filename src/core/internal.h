@@ -98,7 +98,9 @@ vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forwar
 vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn__op* op);
 vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 /* The same for one slice of a synchronized batch (sync.c): m = 1 is allowed,
- * the batch's count is checked against the merged statistics. */
+ * the batch's count is checked against the merged statistics. The backward
+ * one (vkbn_grad_sums_compute) requires no output: the call binds its own
+ * dweight and dbias to the op once the slice is known to be valid. */
 vkbn_result vkbn__validate_forward_training_slice(vkbn_context ctx, const vkbn_forward_training_desc* desc,
                                                   vkbn__op* op);
 vkbn_result vkbn__validate_backward_slice(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);

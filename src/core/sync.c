@@ -320,23 +320,25 @@ vkbn_result vkbn_grad_sums_compute(vkbn_context ctx, const vkbn_backward_desc* d
         return VKBN_SUCCESS;
     }
     /* The backward reduction of the slice, with dweight and dbias into
-     * vectors of our own and no other output. */
+     * vectors of our own and no other output. The slice is checked before
+     * they are allocated: they are sized by tensor.c, which only a valid
+     * description vouches for. */
+    vkbn_backward_desc bd = *desc;
+    bd.dx = NULL;
+    bd.dresidual = NULL;
+    bd.dweight = NULL;
+    bd.dbias = NULL;
+    bd.scratch = NULL;
+    bd.reduction_split = 0;
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_backward_slice(ctx, &bd, &op));
     vkbn_buffer sums = NULL, dw = NULL, db = NULL;
     VKBN_CHECK(vkbn_buffer_create(ctx, (uint64_t)c * 2 * sizeof(float), &sums));
     vkbn_result r = vkbn_buffer_create_view(sums, 0, (uint64_t)c * sizeof(float), &dw);
     if (r == VKBN_SUCCESS)
         r = vkbn_buffer_create_view(sums, (uint64_t)c * sizeof(float), (uint64_t)c * sizeof(float), &db);
-    vkbn__op op;
-    if (r == VKBN_SUCCESS) {
-        vkbn_backward_desc bd = *desc;
-        bd.dx = NULL;
-        bd.dresidual = NULL;
-        bd.dweight = dw;
-        bd.dbias = db;
-        bd.scratch = NULL;
-        bd.reduction_split = 0;
-        r = vkbn__validate_backward_slice(ctx, &bd, &op);
-    }
+    op.dweight = dw;
+    op.dbias = db;
     if (r == VKBN_SUCCESS) {
         r = ctx->cpu ? vkbn__cpu_sync_grad_sums(&op, out->sum_g, out->sum_g_xhat)
                      : vkbn__vk_sync_grad_sums(&op, out->sum_g, out->sum_g_xhat);

@@ -339,8 +339,10 @@ static const char* activation_name(vkbn_activation a) {
     }
 }
 
-/* Which inputs the backward mode and activation need, and the outputs. */
-static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backward_desc* d, const vkbn__op* op) {
+/* Which inputs the backward mode and activation need, and the outputs
+ * (at least one unless outputs_optional). */
+static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backward_desc* d, const vkbn__op* op,
+                                            bool outputs_optional) {
     uint64_t tbytes = op->elements * op->elem_size;
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     char what[96];
@@ -370,7 +372,7 @@ static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backwar
         VKBN_CHECK(check_buffer(ctx, d->save_mean, "desc->save_mean", vbytes, !empty, "c floats"));
         VKBN_CHECK(check_buffer(ctx, d->save_invstd, "desc->save_invstd", vbytes, !empty, "c floats"));
     }
-    if (!d->dx && !d->dweight && !d->dbias && !d->dresidual) {
+    if (!outputs_optional && !d->dx && !d->dweight && !d->dbias && !d->dresidual) {
         return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT,
                           "desc->dx: no output requested (give at least one of dx, dweight, dbias, dresidual)");
     }
@@ -384,7 +386,8 @@ static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backwar
 }
 
 /* min_values as for validate_forward_training. */
-static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op, uint64_t min_values) {
+static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op, uint64_t min_values,
+                                     bool outputs_optional) {
     memset(op, 0, sizeof *op);
     op->kind = VKBN__OP_BACKWARD;
     VKBN_CHECK(check_tensor(&d->tensor, &op->elements, &op->spatial, min_values == 0));
@@ -399,7 +402,7 @@ static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc*
                           (double)d->activation_alpha);
     }
     VKBN_CHECK(check_eps(d->eps));
-    VKBN_CHECK(check_backward_arguments(ctx, d, op));
+    VKBN_CHECK(check_backward_arguments(ctx, d, op, outputs_optional));
     if (!d->frozen && op->per_channel < min_values) {
         return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
                           "desc->tensor: training needs more than one value per channel, got n * spatial = %llu",
@@ -453,13 +456,13 @@ static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc*
 }
 
 vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
-    return validate_backward(ctx, d, op, 2);
+    return validate_backward(ctx, d, op, 2, false);
 }
 
 vkbn_result vkbn__validate_backward_slice(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
-    return validate_backward(ctx, d, op, 1);
+    return validate_backward(ctx, d, op, 1, true);
 }
 
 vkbn_result vkbn__validate_backward_global(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
-    return validate_backward(ctx, d, op, 0);
+    return validate_backward(ctx, d, op, 0, false);
 }
