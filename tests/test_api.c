@@ -345,6 +345,19 @@ static void sync_errors(fixture* f) {
     b.tensor.c = C, sums.c = C;
     CHECK(vkbn_grad_sums_compute(f->ctx, &b, &sums) == VKBN_SUCCESS && sums.count == N * S, "grad sums: %s",
           vkbn_last_error());
+
+    /* The partials of an empty slice: nothing runs, but the description is
+     * still checked as the replicas with samples check it. */
+    vkbn_batch_stats_desc sd = {good_training(f).tensor, NULL};
+    sd.tensor.n = 0, sd.tensor.layout = (vkbn_layout)7;
+    vkbn_batch_stats part = {0, C, mean, m2};
+    r = vkbn_batch_stats_compute(f->ctx, &sd, &part);
+    CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && strstr(vkbn_last_error(), "desc->tensor.layout"),
+          "empty partial, layout 7: %s (%s)", vkbn_result_string(r), vkbn_last_error());
+    b.tensor.n = 0, b.tensor.dtype = (vkbn_dtype)9;
+    r = vkbn_grad_sums_compute(f->ctx, &b, &sums);
+    CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && strstr(vkbn_last_error(), "desc->tensor.dtype"),
+          "empty grad sums, dtype 9: %s (%s)", vkbn_result_string(r), vkbn_last_error());
 }
 
 /* A sample (c * spatial) larger than the context may bind at once (Vulkan:
