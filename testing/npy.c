@@ -247,7 +247,12 @@ static uint32_t read_le(const unsigned char* b, int bytes) {
 /* Reads magic, version and header; *header is NUL-terminated, owned by the caller. */
 static int read_header_text(FILE* f, const char* path, char** header, size_t* header_len, char* err, size_t err_size) {
     unsigned char pre[12];
-    if (fread(pre, 1, 8, f) != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
+    errno = 0;
+    size_t got = fread(pre, 1, 8, f);
+    /* A read error is not bad magic: a directory opens like a file on POSIX
+     * and fails here with EISDIR. */
+    if (got != 8 && ferror(f)) return fail(err, err_size, path, "cannot read: %s", strerror(errno));
+    if (got != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
         return fail(err, err_size, path, "not a .npy file (bad magic)");
     unsigned major = pre[6], minor = pre[7];
     if ((major < 1 || major > 3) || minor != 0)

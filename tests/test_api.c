@@ -262,6 +262,104 @@ static void inference_and_copy_errors(fixture* f) {
     vkbn_plan_destroy(NULL);
 }
 
+/* Synchronized batch norm: an empty slice (n = 0) is held to the rules of
+ * any slice (the replicas must agree on what they accept), and a bad slice
+ * is refused before vkbn allocates anything for it. */
+static void sync_errors(fixture* f) {
+    double mean[C] = {0}, m2[C] = {1, 1, 1, 1, 1, 1};
+    vkbn_batch_stats global = {N * S, C, mean, m2};
+    vkbn_forward_training_desc d = good_training(f);
+    d.tensor.n = 0, d.x = NULL, d.y = NULL, d.residual = NULL;
+    reset_outputs(f);
+    CHECK(vkbn_forward_training_global(f->ctx, &d, &global) == VKBN_SUCCESS, "empty slice: %s", vkbn_last_error());
+    const struct {
+        const char* label;
+        vkbn_buffer* field;
+        vkbn_buffer value;
+        const char* needle;
+    } aliases[] = {
+        {"save_invstd is save_mean", &d.save_invstd, f->save_mean, "desc->save_mean"},
+        {"running_mean is save_mean", &d.running_mean, f->save_mean, "desc->running_mean"},
+        {"running_var is running_mean", &d.running_var, f->rm, "desc->running_mean"},
+        {"save_mean is weight", &d.save_mean, f->weight, "desc->save_mean"},
+    };
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; ++i) {
+        vkbn_buffer saved = *aliases[i].field;
+        *aliases[i].field = aliases[i].value;
+        reset_outputs(f);
+        vkbn_result r = vkbn_forward_training_global(f->ctx, &d, &global);
+        CHECK(r == VKBN_ERROR_ALIASING && strstr(vkbn_last_error(), aliases[i].needle), "empty slice, %s: got %s (%s)",
+              aliases[i].label, vkbn_result_string(r), vkbn_last_error());
+        CHECK(outputs_untouched(f), "empty slice, %s: an output was written", aliases[i].label);
+        *aliases[i].field = saved;
+    }
+    d.activation = (vkbn_activation)9;
+    reset_outputs(f);
+    CHECK(vkbn_forward_training_global(f->ctx, &d, &global) == VKBN_ERROR_INVALID_ARGUMENT &&
+              strstr(vkbn_last_error(), "desc->activation"),
+          "empty slice, activation 9: %s", vkbn_last_error());
+    CHECK(outputs_untouched(f), "empty slice, activation 9: an output was written");
+    d.activation = VKBN_ACTIVATION_NONE, d.tensor.layout = (vkbn_layout)7;
+    CHECK(vkbn_forward_training_global(f->ctx, &d, &global) == VKBN_ERROR_INVALID_ARGUMENT &&
+              strstr(vkbn_last_error(), "desc->tensor.layout"),
+          "empty slice, layout 7: %s", vkbn_last_error());
+    CHECK(outputs_untouched(f), "empty slice, layout 7: an output was written");
+
+    /* The backward of an empty slice writes dweight and dbias (here
+     * save_mean and save_invstd stand in for them). */
+    double sg[C] = {0}, sgx[C] = {0};
+    vkbn_grad_sums sums = {N * S, C, sg, sgx};
+    vkbn_backward_desc b;
+    memset(&b, 0, sizeof b);
+    b.tensor = good_training(f).tensor;
+    b.tensor.n = 0;
+    b.weight = f->weight;
+    b.eps = VKBN_DEFAULT_EPS;
+    b.dweight = f->save_mean;
+    b.dbias = f->save_mean;
+    reset_outputs(f);
+    CHECK(vkbn_backward_global(f->ctx, &b, &sums) == VKBN_ERROR_ALIASING && strstr(vkbn_last_error(), "desc->dweight"),
+          "empty slice, dweight is dbias: %s", vkbn_last_error());
+    b.dbias = f->save_invstd, b.activation = (vkbn_activation)9;
+    CHECK(vkbn_backward_global(f->ctx, &b, &sums) == VKBN_ERROR_INVALID_ARGUMENT &&
+              strstr(vkbn_last_error(), "desc->activation"),
+          "empty slice backward, activation 9: %s", vkbn_last_error());
+    CHECK(outputs_untouched(f), "empty slice backward: an output was written");
+
+    /* The slice's c sizes vkbn's own sums: a bad c is reported as such. */
+    memset(&b, 0, sizeof b);
+    b.tensor = good_training(f).tensor;
+    b.x = f->x;
+    b.dy = f->z;
+    b.save_mean = f->weight;
+    b.save_invstd = f->bias;
+    b.eps = VKBN_DEFAULT_EPS;
+    b.tensor.c = 0, sums.c = 0;
+    vkbn_result r = vkbn_grad_sums_compute(f->ctx, &b, &sums);
+    CHECK(r == VKBN_ERROR_INVALID_SHAPE && strstr(vkbn_last_error(), "desc->tensor.c"), "grad sums, c = 0: %s (%s)",
+          vkbn_result_string(r), vkbn_last_error());
+    b.tensor.c = UINT32_MAX, sums.c = UINT32_MAX;
+    r = vkbn_grad_sums_compute(f->ctx, &b, &sums);
+    CHECK(r == VKBN_ERROR_BUFFER_TOO_SMALL && strstr(vkbn_last_error(), "desc->x"), "grad sums, c = 2^32 - 1: %s (%s)",
+          vkbn_result_string(r), vkbn_last_error());
+    b.tensor.c = C, sums.c = C;
+    CHECK(vkbn_grad_sums_compute(f->ctx, &b, &sums) == VKBN_SUCCESS && sums.count == N * S, "grad sums: %s",
+          vkbn_last_error());
+
+    /* The partials of an empty slice: nothing runs, but the description is
+     * still checked as the replicas with samples check it. */
+    vkbn_batch_stats_desc sd = {good_training(f).tensor, NULL};
+    sd.tensor.n = 0, sd.tensor.layout = (vkbn_layout)7;
+    vkbn_batch_stats part = {0, C, mean, m2};
+    r = vkbn_batch_stats_compute(f->ctx, &sd, &part);
+    CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && strstr(vkbn_last_error(), "desc->tensor.layout"),
+          "empty partial, layout 7: %s (%s)", vkbn_result_string(r), vkbn_last_error());
+    b.tensor.n = 0, b.tensor.dtype = (vkbn_dtype)9;
+    r = vkbn_grad_sums_compute(f->ctx, &b, &sums);
+    CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && strstr(vkbn_last_error(), "desc->tensor.dtype"),
+          "empty grad sums, dtype 9: %s (%s)", vkbn_result_string(r), vkbn_last_error());
+}
+
 /* A sample (c * spatial) larger than the context may bind at once (Vulkan:
  * the CPU path has no binding range). */
 static void too_large(void) {
@@ -314,6 +412,7 @@ int main(void) {
     buffers(&f);
     training_errors(&f);
     inference_and_copy_errors(&f);
+    sync_errors(&f);
     too_large();
     CHECK(vkbn_context_validation_message_count(f.ctx) == 0, "validation messages: %llu",
           (unsigned long long)vkbn_context_validation_message_count(f.ctx));

@@ -98,10 +98,19 @@ vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forwar
 vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn__op* op);
 vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 /* The same for one slice of a synchronized batch (sync.c): m = 1 is allowed,
- * the batch's count is checked against the merged statistics. */
+ * the batch's count is checked against the merged statistics. The backward
+ * one (vkbn_grad_sums_compute) requires no output: the call binds its own
+ * dweight and dbias to the op once the slice is known to be valid. */
 vkbn_result vkbn__validate_forward_training_slice(vkbn_context ctx, const vkbn_forward_training_desc* desc,
                                                   vkbn__op* op);
 vkbn_result vkbn__validate_backward_slice(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
+/* The same for the slice of a *_global call, which may also be empty
+ * (tensor.n = 0): then no tensor is touched (x, y, dy, ... may be NULL) and
+ * the rest of the description is checked as for any slice, so that every
+ * replica accepts or refuses the same call. */
+vkbn_result vkbn__validate_forward_training_global(vkbn_context ctx, const vkbn_forward_training_desc* desc,
+                                                   vkbn__op* op);
+vkbn_result vkbn__validate_backward_global(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 
 /* device_select.c: the backend of a new context (desc->device, CPU path
  * fallback), and the Vulkan part of the device list. */

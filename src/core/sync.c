@@ -23,19 +23,6 @@
 /* Argument checks                                                           */
 /* ------------------------------------------------------------------------ */
 
-static vkbn_result check_vector(vkbn_context ctx, vkbn_buffer b, const char* name, uint32_t c, bool required) {
-    if (!b) {
-        if (required) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name);
-        return VKBN_SUCCESS;
-    }
-    if (b->ctx != ctx) return vkbn__fail(VKBN_ERROR_WRONG_CONTEXT, "%s: the buffer belongs to another context", name);
-    if (b->size < (uint64_t)c * sizeof(float)) {
-        return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "%s: holds %llu bytes, c floats needs %llu", name,
-                          (unsigned long long)b->size, (unsigned long long)c * sizeof(float));
-    }
-    return VKBN_SUCCESS;
-}
-
 static vkbn_result check_stats(const vkbn_batch_stats* s, const char* name, uint32_t c, bool arrays_required) {
     if (s->c != c) {
         return vkbn__fail(VKBN_ERROR_SHAPE_MISMATCH, "%s->c: %u channels, expected %u", name, s->c, c);
@@ -58,37 +45,20 @@ static vkbn_result check_sums(const vkbn_grad_sums* s, const char* name, uint32_
 }
 
 /* The checks of an empty slice (n = 0): no tensor, only the vectors and
- * scalars. tensor.c and the spatial rank must still be valid. */
+ * scalars. tensor.c, the spatial rank, the layout and the dtype must still be
+ * valid, as the replicas with samples require. */
 static vkbn_result check_empty_tensor(const vkbn_tensor_desc* t) {
     if (t->c == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.c: must be >= 1, got 0");
     if (t->spatial_rank > VKBN_MAX_SPATIAL_RANK) {
         return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.spatial_rank: must be 0..3, got %u", t->spatial_rank);
     }
-    return VKBN_SUCCESS;
-}
-
-static vkbn_result check_eps(float eps) {
-    if (!isfinite(eps) || eps < 0.0f) {
-        return vkbn__fail(VKBN_ERROR_INVALID_EPS, "desc->eps: must be finite and >= 0, got %g", (double)eps);
+    if (t->layout != VKBN_LAYOUT_CHANNELS_FIRST && t->layout != VKBN_LAYOUT_CHANNELS_LAST) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->tensor.layout: unknown layout %d", (int)t->layout);
+    }
+    if (vkbn_dtype_size(t->dtype) == 0) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->tensor.dtype: unknown dtype %d", (int)t->dtype);
     }
     return VKBN_SUCCESS;
-}
-
-/* The running-average weight of this batch (validate.c's rule). */
-static vkbn_result running_factor(const vkbn_forward_training_desc* d, float* f) {
-    switch (d->running_average) {
-        case VKBN_RUNNING_AVERAGE_EXPONENTIAL:
-            if (!isfinite(d->momentum) || d->momentum < 0.0f || d->momentum > 1.0f) {
-                return vkbn__fail(VKBN_ERROR_INVALID_MOMENTUM, "desc->momentum: must be finite and in [0, 1], got %g",
-                                  (double)d->momentum);
-            }
-            *f = d->momentum;
-            return VKBN_SUCCESS;
-        case VKBN_RUNNING_AVERAGE_CUMULATIVE:
-            *f = (float)(1.0 / ((double)d->cumulative_count + 1.0));
-            return VKBN_SUCCESS;
-    }
-    return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->running_average: unknown mode %d", (int)d->running_average);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -273,23 +243,9 @@ vkbn_result vkbn_forward_training_global(vkbn_context ctx, const vkbn_forward_tr
     vkbn__op op;
     memset(&op, 0, sizeof op);
     bool empty = desc->tensor.n == 0;
-    if (empty) {
-        VKBN_CHECK(check_empty_tensor(&desc->tensor));
-        VKBN_CHECK(check_vector(ctx, desc->weight, "desc->weight", c, false));
-        VKBN_CHECK(check_vector(ctx, desc->bias, "desc->bias", c, false));
-        VKBN_CHECK(check_vector(ctx, desc->running_mean, "desc->running_mean", c, false));
-        VKBN_CHECK(check_vector(ctx, desc->running_var, "desc->running_var", c, false));
-        VKBN_CHECK(check_vector(ctx, desc->save_mean, "desc->save_mean", c, false));
-        VKBN_CHECK(check_vector(ctx, desc->save_invstd, "desc->save_invstd", c, false));
-        if ((desc->running_mean == NULL) != (desc->running_var == NULL)) {
-            return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: running_mean and running_var go together",
-                              desc->running_mean ? "desc->running_var" : "desc->running_mean");
-        }
-        VKBN_CHECK(check_eps(desc->eps));
-        VKBN_CHECK(running_factor(desc, &op.factor));
-    } else {
-        VKBN_CHECK(vkbn__validate_forward_training_slice(ctx, desc, &op));
-    }
+    /* An empty slice is checked as any other (its vectors' overlaps, the
+     * activation, the tensor's enums), so every replica refuses the same calls. */
+    VKBN_CHECK(vkbn__validate_forward_training_global(ctx, desc, &op));
     VKBN_CHECK(check_stats(global, "global", c, true));
     VKBN_CHECK(check_global_count(global->count, empty ? 0 : op.per_channel));
 
@@ -371,23 +327,25 @@ vkbn_result vkbn_grad_sums_compute(vkbn_context ctx, const vkbn_backward_desc* d
         return VKBN_SUCCESS;
     }
     /* The backward reduction of the slice, with dweight and dbias into
-     * vectors of our own and no other output. */
+     * vectors of our own and no other output. The slice is checked before
+     * they are allocated: they are sized by tensor.c, which only a valid
+     * description vouches for. */
+    vkbn_backward_desc bd = *desc;
+    bd.dx = NULL;
+    bd.dresidual = NULL;
+    bd.dweight = NULL;
+    bd.dbias = NULL;
+    bd.scratch = NULL;
+    bd.reduction_split = 0;
+    vkbn__op op;
+    VKBN_CHECK(vkbn__validate_backward_slice(ctx, &bd, &op));
     vkbn_buffer sums = NULL, dw = NULL, db = NULL;
     VKBN_CHECK(vkbn_buffer_create(ctx, (uint64_t)c * 2 * sizeof(float), &sums));
     vkbn_result r = vkbn_buffer_create_view(sums, 0, (uint64_t)c * sizeof(float), &dw);
     if (r == VKBN_SUCCESS)
         r = vkbn_buffer_create_view(sums, (uint64_t)c * sizeof(float), (uint64_t)c * sizeof(float), &db);
-    vkbn__op op;
-    if (r == VKBN_SUCCESS) {
-        vkbn_backward_desc bd = *desc;
-        bd.dx = NULL;
-        bd.dresidual = NULL;
-        bd.dweight = dw;
-        bd.dbias = db;
-        bd.scratch = NULL;
-        bd.reduction_split = 0;
-        r = vkbn__validate_backward_slice(ctx, &bd, &op);
-    }
+    op.dweight = dw;
+    op.dbias = db;
     if (r == VKBN_SUCCESS) {
         r = ctx->cpu ? vkbn__cpu_sync_grad_sums(&op, out->sum_g, out->sum_g_xhat)
                      : vkbn__vk_sync_grad_sums(&op, out->sum_g, out->sum_g_xhat);
@@ -443,14 +401,7 @@ vkbn_result vkbn_backward_global(vkbn_context ctx, const vkbn_backward_desc* des
     vkbn__op op;
     memset(&op, 0, sizeof op);
     bool empty = desc->tensor.n == 0;
-    if (empty) {
-        VKBN_CHECK(check_empty_tensor(&desc->tensor));
-        VKBN_CHECK(check_vector(ctx, desc->dweight, "desc->dweight", c, false));
-        VKBN_CHECK(check_vector(ctx, desc->dbias, "desc->dbias", c, false));
-        VKBN_CHECK(check_eps(desc->eps));
-    } else {
-        VKBN_CHECK(vkbn__validate_backward_slice(ctx, desc, &op));
-    }
+    VKBN_CHECK(vkbn__validate_backward_global(ctx, desc, &op));
     VKBN_CHECK(check_sums(global, "global", c, true));
     VKBN_CHECK(check_global_count(global->count, empty ? 0 : op.per_channel));
     float* buf = alloc_arrays(c, 9);

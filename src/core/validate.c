@@ -24,8 +24,9 @@ uint32_t vkbn_dtype_size(vkbn_dtype dtype) {
     return 0;
 }
 
-static vkbn_result check_tensor(const vkbn_tensor_desc* t, uint64_t* elements, uint64_t* spatial) {
-    if (t->n == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.n: must be >= 1, got 0");
+/* allow_empty: n = 0 is a slice with no samples (synchronized batch norm). */
+static vkbn_result check_tensor(const vkbn_tensor_desc* t, uint64_t* elements, uint64_t* spatial, bool allow_empty) {
+    if (t->n == 0 && !allow_empty) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.n: must be >= 1, got 0");
     if (t->c == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.c: must be >= 1, got 0");
     if (t->spatial_rank > VKBN_MAX_SPATIAL_RANK) {
         return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.spatial_rank: must be 0..3, got %u", t->spatial_rank);
@@ -59,7 +60,7 @@ uint64_t vkbn_tensor_element_count(const vkbn_tensor_desc* desc) {
     /* Keep the caller's last error intact: this query is not a failing call. */
     strncpy(saved, vkbn_last_error(), sizeof saved - 1);
     saved[sizeof saved - 1] = 0;
-    vkbn_result r = check_tensor(desc, &e, &s);
+    vkbn_result r = check_tensor(desc, &e, &s, false);
     if (r != VKBN_SUCCESS) vkbn__fail(VKBN_SUCCESS, "%s", saved);
     return r == VKBN_SUCCESS ? e : 0;
 }
@@ -131,7 +132,8 @@ typedef struct arg_extent {
 static bool same_root(vkbn_buffer a, vkbn_buffer b) { return a->vk_buffer == b->vk_buffer && a->host == b->host; }
 
 static bool overlap(const arg_extent* a, const arg_extent* b) {
-    if (!same_root(a->buffer, b->buffer)) return false;
+    /* The tensors of an empty slice span no bytes. */
+    if (a->bytes == 0 || b->bytes == 0 || !same_root(a->buffer, b->buffer)) return false;
     uint64_t a0 = a->buffer->offset, a1 = a0 + a->bytes;
     uint64_t b0 = b->buffer->offset, b1 = b0 + b->bytes;
     return a0 < b1 && b0 < a1;
@@ -168,9 +170,10 @@ static vkbn_result check_aliasing(const arg_extent* args, int count, const char*
 /* Checks shared by both forward modes. */
 static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc* tensor, vkbn_buffer x, vkbn_buffer y,
                                         vkbn_buffer residual, vkbn_buffer weight, vkbn_buffer bias,
-                                        vkbn_activation activation, float alpha, float beta, float eps, vkbn__op* op) {
+                                        vkbn_activation activation, float alpha, float beta, float eps, vkbn__op* op,
+                                        bool allow_empty) {
     memset(op, 0, sizeof *op);
-    VKBN_CHECK(check_tensor(tensor, &op->elements, &op->spatial));
+    VKBN_CHECK(check_tensor(tensor, &op->elements, &op->spatial, allow_empty));
     op->tensor = *tensor;
     op->elem_size = vkbn_dtype_size(tensor->dtype);
     op->per_channel = (uint64_t)tensor->n * op->spatial;
@@ -178,8 +181,9 @@ static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc
     uint64_t vbytes = (uint64_t)tensor->c * sizeof(float);
     char what[96];
     snprintf(what, sizeof what, "the %s tensor", dtype_name(tensor->dtype));
-    VKBN_CHECK(check_buffer(ctx, x, "desc->x", tbytes, true, what));
-    VKBN_CHECK(check_buffer(ctx, y, "desc->y", tbytes, true, what));
+    /* An empty slice touches no tensor: x and y may be NULL. */
+    VKBN_CHECK(check_buffer(ctx, x, "desc->x", tbytes, tensor->n > 0, what));
+    VKBN_CHECK(check_buffer(ctx, y, "desc->y", tbytes, tensor->n > 0, what));
     VKBN_CHECK(check_buffer(ctx, residual, "desc->residual", tbytes, false, what));
     VKBN_CHECK(check_buffer(ctx, weight, "desc->weight", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, bias, "desc->bias", vbytes, false, "c floats"));
@@ -198,11 +202,12 @@ static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc
 }
 
 /* min_values: 2 for an operation on a whole batch; 1 for a slice of one
- * (synchronized batch norm, where the batch's count decides). */
+ * (synchronized batch norm, where the batch's count decides); 0 for a slice
+ * that may also be empty (n = 0). */
 static vkbn_result validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* d, vkbn__op* op,
                                              uint64_t min_values) {
     VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
-                                    d->activation_alpha, d->activation_beta, d->eps, op));
+                                    d->activation_alpha, d->activation_beta, d->eps, op, min_values == 0));
     op->kind = VKBN__OP_FORWARD_TRAINING;
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, false, "c floats"));
@@ -268,9 +273,14 @@ vkbn_result vkbn__validate_forward_training_slice(vkbn_context ctx, const vkbn_f
     return validate_forward_training(ctx, d, op, 1);
 }
 
+vkbn_result vkbn__validate_forward_training_global(vkbn_context ctx, const vkbn_forward_training_desc* d,
+                                                   vkbn__op* op) {
+    return validate_forward_training(ctx, d, op, 0);
+}
+
 vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* d, vkbn__op* op) {
     VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
-                                    d->activation_alpha, d->activation_beta, d->eps, op));
+                                    d->activation_alpha, d->activation_beta, d->eps, op, false));
     op->kind = VKBN__OP_FORWARD_INFERENCE;
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, true, "c floats"));
@@ -329,21 +339,26 @@ static const char* activation_name(vkbn_activation a) {
     }
 }
 
-/* Which inputs the backward mode and activation need, and the outputs. */
-static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backward_desc* d, const vkbn__op* op) {
+/* Which inputs the backward mode and activation need, and the outputs
+ * (at least one unless outputs_optional). */
+static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backward_desc* d, const vkbn__op* op,
+                                            bool outputs_optional) {
     uint64_t tbytes = op->elements * op->elem_size;
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     char what[96];
     snprintf(what, sizeof what, "the %s tensor", dtype_name(d->tensor.dtype));
     bool reads_y = activation_reads_y(d->activation), silu = d->activation == VKBN_ACTIVATION_SILU;
-    VKBN_CHECK(check_buffer(ctx, d->x, "desc->x", tbytes, true, what));
-    VKBN_CHECK(check_buffer(ctx, d->dy, "desc->dy", tbytes, true, what));
-    if (reads_y && !d->y) {
+    /* An empty slice reads no tensor and no statistics (it writes only
+     * dweight and dbias): those may be NULL. */
+    bool empty = d->tensor.n == 0;
+    VKBN_CHECK(check_buffer(ctx, d->x, "desc->x", tbytes, !empty, what));
+    VKBN_CHECK(check_buffer(ctx, d->dy, "desc->dy", tbytes, !empty, what));
+    if (reads_y && !d->y && !empty) {
         return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "desc->y: required by the %s backward (its mask comes from y)",
                           activation_name(d->activation));
     }
     VKBN_CHECK(check_buffer(ctx, d->y, "desc->y", tbytes, false, what));
-    if (silu && d->dresidual && !d->residual) {
+    if (silu && d->dresidual && !d->residual && !empty) {
         return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT,
                           "desc->residual: required by the silu backward with dresidual (u = bn(x) + residual)");
     }
@@ -354,10 +369,10 @@ static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backwar
         VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, true, "c floats"));
         VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, true, "c floats"));
     } else {
-        VKBN_CHECK(check_buffer(ctx, d->save_mean, "desc->save_mean", vbytes, true, "c floats"));
-        VKBN_CHECK(check_buffer(ctx, d->save_invstd, "desc->save_invstd", vbytes, true, "c floats"));
+        VKBN_CHECK(check_buffer(ctx, d->save_mean, "desc->save_mean", vbytes, !empty, "c floats"));
+        VKBN_CHECK(check_buffer(ctx, d->save_invstd, "desc->save_invstd", vbytes, !empty, "c floats"));
     }
-    if (!d->dx && !d->dweight && !d->dbias && !d->dresidual) {
+    if (!outputs_optional && !d->dx && !d->dweight && !d->dbias && !d->dresidual) {
         return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT,
                           "desc->dx: no output requested (give at least one of dx, dweight, dbias, dresidual)");
     }
@@ -370,10 +385,12 @@ static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backwar
     return VKBN_SUCCESS;
 }
 
-static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op, uint64_t min_values) {
+/* min_values as for validate_forward_training. */
+static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op, uint64_t min_values,
+                                     bool outputs_optional) {
     memset(op, 0, sizeof *op);
     op->kind = VKBN__OP_BACKWARD;
-    VKBN_CHECK(check_tensor(&d->tensor, &op->elements, &op->spatial));
+    VKBN_CHECK(check_tensor(&d->tensor, &op->elements, &op->spatial, min_values == 0));
     op->tensor = d->tensor;
     op->elem_size = vkbn_dtype_size(d->tensor.dtype);
     op->per_channel = (uint64_t)d->tensor.n * op->spatial;
@@ -385,7 +402,7 @@ static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc*
                           (double)d->activation_alpha);
     }
     VKBN_CHECK(check_eps(d->eps));
-    VKBN_CHECK(check_backward_arguments(ctx, d, op));
+    VKBN_CHECK(check_backward_arguments(ctx, d, op, outputs_optional));
     if (!d->frozen && op->per_channel < min_values) {
         return vkbn__fail(VKBN_ERROR_TOO_FEW_VALUES,
                           "desc->tensor: training needs more than one value per channel, got n * spatial = %llu",
@@ -439,9 +456,13 @@ static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc*
 }
 
 vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
-    return validate_backward(ctx, d, op, 2);
+    return validate_backward(ctx, d, op, 2, false);
 }
 
 vkbn_result vkbn__validate_backward_slice(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
-    return validate_backward(ctx, d, op, 1);
+    return validate_backward(ctx, d, op, 1, true);
+}
+
+vkbn_result vkbn__validate_backward_global(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op) {
+    return validate_backward(ctx, d, op, 0, false);
 }

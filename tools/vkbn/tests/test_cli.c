@@ -387,6 +387,8 @@ static void test_bad_files(test_ctx* t, const inputs* in) {
     const char* R = "vkbn run: ";
     expect_error(t, 2, R, in->bad, out, "run", "--mode", "train", "--x", in->bad, "--out", out, NULL);
     expect_error(t, 2, R, in->f8, out, "run", "--mode", "train", "--x", in->f8, "--out", out, NULL);
+    /* A directory opens like a file on POSIX; the message must say what it is. */
+    expect_error(t, 2, R, "directory", out, "run", "--mode", "train", "--x", t->dir, "--out", out, NULL);
     expect_error(t, 2, R, "--weight", out, "run", "--mode", "train", "--x", in->x, "--weight", in->f8, "--out", out,
                  NULL);
     expect_error(t, 2, R, "missing.npy", out, "run", "--mode", "train", "--x", "missing.npy", "--out", out, NULL);
