@@ -95,6 +95,10 @@ struct vkbn_plan_T {
  * backend's planner. */
 vkbn_result vkbn__validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* desc, vkbn__op* op);
 vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc, vkbn__op* op);
+/* The tensor description alone (shape, layout, dtype, element count), as
+ * every validation starts; n = 0 only with allow_empty (an empty slice of a
+ * synchronized batch). */
+vkbn_result vkbn__check_tensor(const vkbn_tensor_desc* t, uint64_t* elements, uint64_t* spatial, bool allow_empty);
 vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn__op* op);
 vkbn_result vkbn__validate_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 /* The same for one slice of a synchronized batch (sync.c): m = 1 is allowed,

@@ -44,21 +44,11 @@ static vkbn_result check_sums(const vkbn_grad_sums* s, const char* name, uint32_
     return VKBN_SUCCESS;
 }
 
-/* The checks of an empty slice (n = 0): no tensor, only the vectors and
- * scalars. tensor.c, the spatial rank, the layout and the dtype must still be
- * valid, as the replicas with samples require. */
+/* An empty slice (n = 0) touches no tensor, but its description must be
+ * valid as the replicas with samples require. */
 static vkbn_result check_empty_tensor(const vkbn_tensor_desc* t) {
-    if (t->c == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.c: must be >= 1, got 0");
-    if (t->spatial_rank > VKBN_MAX_SPATIAL_RANK) {
-        return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.spatial_rank: must be 0..3, got %u", t->spatial_rank);
-    }
-    if (t->layout != VKBN_LAYOUT_CHANNELS_FIRST && t->layout != VKBN_LAYOUT_CHANNELS_LAST) {
-        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->tensor.layout: unknown layout %d", (int)t->layout);
-    }
-    if (vkbn_dtype_size(t->dtype) == 0) {
-        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->tensor.dtype: unknown dtype %d", (int)t->dtype);
-    }
-    return VKBN_SUCCESS;
+    uint64_t elements, spatial;
+    return vkbn__check_tensor(t, &elements, &spatial, true);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -25,7 +25,7 @@ uint32_t vkbn_dtype_size(vkbn_dtype dtype) {
 }
 
 /* allow_empty: n = 0 is a slice with no samples (synchronized batch norm). */
-static vkbn_result check_tensor(const vkbn_tensor_desc* t, uint64_t* elements, uint64_t* spatial, bool allow_empty) {
+vkbn_result vkbn__check_tensor(const vkbn_tensor_desc* t, uint64_t* elements, uint64_t* spatial, bool allow_empty) {
     if (t->n == 0 && !allow_empty) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.n: must be >= 1, got 0");
     if (t->c == 0) return vkbn__fail(VKBN_ERROR_INVALID_SHAPE, "desc->tensor.c: must be >= 1, got 0");
     if (t->spatial_rank > VKBN_MAX_SPATIAL_RANK) {
@@ -60,7 +60,7 @@ uint64_t vkbn_tensor_element_count(const vkbn_tensor_desc* desc) {
     /* Keep the caller's last error intact: this query is not a failing call. */
     strncpy(saved, vkbn_last_error(), sizeof saved - 1);
     saved[sizeof saved - 1] = 0;
-    vkbn_result r = check_tensor(desc, &e, &s, false);
+    vkbn_result r = vkbn__check_tensor(desc, &e, &s, false);
     if (r != VKBN_SUCCESS) vkbn__fail(VKBN_SUCCESS, "%s", saved);
     return r == VKBN_SUCCESS ? e : 0;
 }
@@ -173,7 +173,7 @@ static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc
                                         vkbn_activation activation, float alpha, float beta, float eps, vkbn__op* op,
                                         bool allow_empty) {
     memset(op, 0, sizeof *op);
-    VKBN_CHECK(check_tensor(tensor, &op->elements, &op->spatial, allow_empty));
+    VKBN_CHECK(vkbn__check_tensor(tensor, &op->elements, &op->spatial, allow_empty));
     op->tensor = *tensor;
     op->elem_size = vkbn_dtype_size(tensor->dtype);
     op->per_channel = (uint64_t)tensor->n * op->spatial;
@@ -390,7 +390,7 @@ static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc*
                                      bool outputs_optional) {
     memset(op, 0, sizeof *op);
     op->kind = VKBN__OP_BACKWARD;
-    VKBN_CHECK(check_tensor(&d->tensor, &op->elements, &op->spatial, min_values == 0));
+    VKBN_CHECK(vkbn__check_tensor(&d->tensor, &op->elements, &op->spatial, min_values == 0));
     op->tensor = d->tensor;
     op->elem_size = vkbn_dtype_size(d->tensor.dtype);
     op->per_channel = (uint64_t)d->tensor.n * op->spatial;
