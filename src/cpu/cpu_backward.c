@@ -351,27 +351,14 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     t->activation = op->activation;
     t->act_alpha = op->activation_alpha;
     t->act_beta = op->activation_beta;
-    bool channels_last = d->layout == VKBN_LAYOUT_CHANNELS_LAST;
-    /* The layouts coincide for S = 1 (channels-first) and C = 1 (channels-last). */
-    if (!channels_last && op->spatial == 1)
-        channels_last = true;
-    else if (channels_last && d->c == 1)
-        channels_last = false;
-    t->n = d->n;
-    t->c = d->c;
-    t->s = op->spatial;
+    const vkbn__cpu_geometry g = vkbn__cpu_geometry_of(op, p->threads);
+    const bool channels_last = g.channels_last, lanes = g.lanes_per_channel > 1;
+    t->n = g.n;
+    t->c = g.c;
+    t->s = g.s;
     p->m = op->per_channel;
-    p->rows = (uint64_t)d->n * op->spatial;
-    p->lanes_per_channel = 1;
-    const bool lanes = !channels_last && vkbn__cpu_short_rows_as_lanes(op, p->threads);
-    if (lanes) {
-        /* Samples are rows of C * S lanes. */
-        channels_last = true;
-        p->lanes_per_channel = op->spatial;
-        t->c = (uint64_t)d->c * op->spatial;
-        t->s = 1;
-        p->rows = d->n;
-    }
+    p->rows = g.rows;
+    p->lanes_per_channel = g.lanes_per_channel;
     p->inv_m = (float)(1.0 / (double)op->per_channel);
 
     /* Tensors read and written; beyond the LLC the outputs go around the

@@ -77,10 +77,18 @@ void vkbn__cpu_describe_default(vkbn_device_info* info);
 vkbn_result vkbn__cpu_plan_build(vkbn_plan plan);
 vkbn_result vkbn__cpu_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds);
 void vkbn__cpu_plan_destroy(vkbn_plan plan);
-/* Whether a channels-first operation's rows are short enough to run as
- * channels-last lanes, one per (channel, position); forward and backward
- * plans decide alike. */
-bool vkbn__cpu_short_rows_as_lanes(const vkbn__op* op, uint32_t threads);
+/* How the forward and backward planners see a tensor: channels-first (n, c,
+ * s) or channels-last (rows of c lanes). Layouts that coincide (S = 1, C = 1)
+ * take the other layout's plans; short channels-first rows run as
+ * channels-last with one lane per (channel, position), lanes_per_channel = S
+ * (cpu_plan.c). */
+typedef struct vkbn__cpu_geometry {
+    bool channels_last;
+    uint64_t n, c, s;
+    uint64_t rows;              /* channels-last: rows of c lanes */
+    uint64_t lanes_per_channel; /* 1, or S for short channels-first rows */
+} vkbn__cpu_geometry;
+vkbn__cpu_geometry vkbn__cpu_geometry_of(const vkbn__op* op, uint32_t threads);
 
 /* Host address of a buffer's first byte. */
 static inline uint8_t* vkbn__cpu_ptr(vkbn_buffer b) { return b ? b->host + b->offset : NULL; }

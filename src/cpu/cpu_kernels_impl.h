@@ -591,7 +591,7 @@ static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const
  * shorter tiles, at most CL_TILE_BYTES of x: the rows of a tile are a row's
  * width apart, and with 2 KiB or wider rows sixteen of them (x and y) map to
  * the same L1 sets, more than its ways (measured on 32x512x28x28 inference:
- * 1.35x faster with 8-row tiles than with 16). */
+ * 1.35x faster with 8-row tiles than with 16; docs/ARCHITECTURE.md). */
 #define CL_TILE_ROWS 16
 #define CL_TILE_BYTES (16u * 1024u)
 

@@ -63,7 +63,8 @@ typedef enum plan_kind {
  * are at most SHORT_ROW_MAX_LANES lanes (C * S: the per-lane parameter and
  * statistics arrays stay in L2). Measured with 2 threads, lanes against
  * per-row calls: S = 4 about 10x faster, S = 16 about 2x; S = 32 and 49
- * 1.4-2.7x slower (each vector of x then needs its parameters from L2). */
+ * 1.4-2.7x slower (each vector of x then needs its parameters from L2;
+ * commands in docs/ARCHITECTURE.md, "CPU path"). */
 #define SHORT_ROW_MAX_S 16u
 #define SHORT_ROW_MAX_LANES (1u << 17)
 
@@ -140,22 +141,28 @@ typedef struct job {
     int phase; /* split plans: 0 statistics, 1 normalize */
 } job;
 
-/* Normalizes values [j0, j1) of channel c (channels-first): a partial first
- * row, whole rows in one call, a partial last row. */
-static void cf_apply_range(const struct vkbn__cpu_plan* p, uint64_t c, uint64_t j0, uint64_t j1) {
+/* Normalizes `count` values of the rows r, r + step, ... (channels-first;
+ * row r is sample r / c, channel r % c), from position s0 of row r: a
+ * partial first row, the whole rows in one kernel call, a partial last row. */
+static void cf_apply_span(const struct vkbn__cpu_plan* p, uint64_t r, uint64_t step, uint64_t s0, uint64_t count) {
     const vkbn__cpu_tensors* t = &p->t;
     const uint64_t s = t->s;
-    uint64_t n = j0 / s, s0 = j0 % s;
-    if (s0) {
-        uint64_t len = s - s0 < j1 - j0 ? s - s0 : j1 - j0;
-        p->k->cf_apply(t, (n * t->c + c) * s + s0, len, &p->channels[c]);
-        j0 += len;
-        ++n;
+    if (s0 && count) {
+        uint64_t len = s - s0 < count ? s - s0 : count;
+        p->k->cf_apply(t, r * s + s0, len, &p->channels[r % t->c]);
+        count -= len;
+        r += step;
     }
-    uint64_t whole = (j1 - j0) / s;
-    if (whole) p->k->cf_apply_rows(t, n * t->c + c, whole, t->c, p->channels);
-    j0 += whole * s;
-    if (j0 < j1) p->k->cf_apply(t, ((n + whole) * t->c + c) * s, j1 - j0, &p->channels[c]);
+    const uint64_t whole = count / s;
+    if (whole) p->k->cf_apply_rows(t, r, whole, step, p->channels);
+    r += whole * step;
+    if (count % s) p->k->cf_apply(t, r * s, count % s, &p->channels[r % t->c]);
+}
+
+/* Normalizes values [j0, j1) of channel c (channels-first). */
+static void cf_apply_range(const struct vkbn__cpu_plan* p, uint64_t c, uint64_t j0, uint64_t j1) {
+    const uint64_t s = p->t.s;
+    cf_apply_span(p, j0 / s * p->t.c + c, p->t.c, j0 % s, j1 - j0);
 }
 
 /* Slice boundaries of a channel for the pipelined plan: whole samples when
@@ -234,16 +241,7 @@ static void task_infer_cf(void* arg, uint32_t thread) {
     const vkbn__cpu_tensors* t = &p->t;
     uint64_t total = t->n * t->c * t->s;
     uint64_t e = part_begin(total, p->threads, thread), e1 = part_begin(total, p->threads, thread + 1);
-    const uint64_t s = t->s;
-    if (e % s && e < e1) { /* a partial first row */
-        uint64_t len = s - e % s < e1 - e ? s - e % s : e1 - e;
-        p->k->cf_apply(t, e, len, &p->channels[e / s % t->c]);
-        e += len;
-    }
-    uint64_t whole = (e1 - e) / s;
-    if (whole) p->k->cf_apply_rows(t, e / s, whole, 1, p->channels);
-    e += whole * s;
-    if (e < e1) p->k->cf_apply(t, e, e1 - e, &p->channels[e / s % t->c]);
+    cf_apply_span(p, e / t->s, 1, e % t->s, e1 - e);
 }
 
 static void task_infer_cl(void* arg, uint32_t thread) {
@@ -351,9 +349,11 @@ static void run_once(vkbn_plan plan) {
             break;
         case PLAN_BACKWARD: vkbn__cpu_backward_run(plan, p->bwd); break;
         case PLAN_TRAIN_CL:
-            /* A channel's pivot is its first value: lane j / lpc * lpc of row 0. */
-            for (uint64_t j = 0; j < c; ++j)
-                p->params[j] = element(&p->t, j / p->lanes_per_channel * p->lanes_per_channel);
+            /* A channel's pivot is its first value: its first lane of row 0. */
+            for (uint64_t j0 = 0; j0 < c; j0 += p->lanes_per_channel) {
+                const float pivot = element(&p->t, j0);
+                for (uint64_t j = j0; j < j0 + p->lanes_per_channel; ++j) p->params[j] = pivot;
+            }
             vkbn__cpu_pool_run(pool, task_train_cl, &jb);
             merge_channels_last(plan);
             jb.phase = 1;
@@ -386,10 +386,25 @@ static void* alloc_floats(uint64_t count, vkbn_result* r) {
 
 static bool in_place(const vkbn__op* op) { return op->x->host == op->y->host && op->x->offset == op->y->offset; }
 
-bool vkbn__cpu_short_rows_as_lanes(const vkbn__op* op, uint32_t threads) {
+vkbn__cpu_geometry vkbn__cpu_geometry_of(const vkbn__op* op, uint32_t threads) {
     const vkbn_tensor_desc* d = &op->tensor;
-    return op->spatial > 1 && op->spatial <= SHORT_ROW_MAX_S && (uint64_t)d->c * op->spatial <= SHORT_ROW_MAX_LANES &&
-           d->n >= threads;
+    const uint64_t s = op->spatial;
+    vkbn__cpu_geometry g = {d->layout == VKBN_LAYOUT_CHANNELS_LAST, d->n, d->c, s, (uint64_t)d->n * s, 1};
+    /* The layouts coincide for S = 1 (channels-first) and C = 1 (channels-last). */
+    if (!g.channels_last && s == 1)
+        g.channels_last = true;
+    else if (g.channels_last && d->c == 1)
+        g.channels_last = false;
+    if (!g.channels_last && s > 1 && s <= SHORT_ROW_MAX_S && (uint64_t)d->c * s <= SHORT_ROW_MAX_LANES &&
+        d->n >= threads) {
+        /* Short rows as lanes: samples are rows of C * S lanes. */
+        g.channels_last = true;
+        g.c = (uint64_t)d->c * s;
+        g.s = 1;
+        g.rows = d->n;
+        g.lanes_per_channel = s;
+    }
+    return g;
 }
 
 /* Parts per channel for a split channels-first plan, or 1 for fused. */
@@ -439,27 +454,14 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
         p->t.activation = op->activation;
         p->t.act_alpha = op->activation_alpha;
         p->t.act_beta = op->activation_beta;
-        bool channels_last = d->layout == VKBN_LAYOUT_CHANNELS_LAST;
-        /* The layouts coincide for S = 1 (channels-first) and C = 1 (channels-last). */
-        if (!channels_last && op->spatial == 1)
-            channels_last = true;
-        else if (channels_last && d->c == 1)
-            channels_last = false;
-        p->t.n = d->n;
-        p->t.c = d->c;
-        p->t.s = op->spatial;
+        const vkbn__cpu_geometry g = vkbn__cpu_geometry_of(op, p->threads);
+        const bool channels_last = g.channels_last, lanes = g.lanes_per_channel > 1;
+        p->t.n = g.n;
+        p->t.c = g.c;
+        p->t.s = g.s;
         p->m = op->per_channel;
-        p->rows = (uint64_t)d->n * op->spatial;
-        p->lanes_per_channel = 1;
-        const bool lanes = !channels_last && vkbn__cpu_short_rows_as_lanes(op, p->threads);
-        if (lanes) {
-            /* Samples are rows of C * S lanes. */
-            channels_last = true;
-            p->lanes_per_channel = op->spatial;
-            p->t.c = d->c * op->spatial;
-            p->t.s = 1;
-            p->rows = d->n;
-        }
+        p->rows = g.rows;
+        p->lanes_per_channel = g.lanes_per_channel;
         uint64_t traffic = op->elements * op->elem_size * (op->z ? 3u : 2u);
         p->t.stream = !in_place(op) && traffic > cpu->stream_bytes;
         const uint64_t c = p->t.c;
