@@ -543,39 +543,24 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
 /* Instantiation for every (dtype, activation)                               */
 /* ------------------------------------------------------------------------ */
 
-#define BWD_DISPATCH(CALL)                           \
-    switch (t->activation) {                         \
-        case VKBN_ACTIVATION_RELU:                   \
-            if (t->f16)                              \
-                CALL(1, VKBN_ACTIVATION_RELU);       \
-            else                                     \
-                CALL(0, VKBN_ACTIVATION_RELU);       \
-            break;                                   \
-        case VKBN_ACTIVATION_LEAKY_RELU:             \
-            if (t->f16)                              \
-                CALL(1, VKBN_ACTIVATION_LEAKY_RELU); \
-            else                                     \
-                CALL(0, VKBN_ACTIVATION_LEAKY_RELU); \
-            break;                                   \
-        case VKBN_ACTIVATION_CLAMP:                  \
-            if (t->f16)                              \
-                CALL(1, VKBN_ACTIVATION_CLAMP);      \
-            else                                     \
-                CALL(0, VKBN_ACTIVATION_CLAMP);      \
-            break;                                   \
-        case VKBN_ACTIVATION_SILU:                   \
-            if (t->f16)                              \
-                CALL(1, VKBN_ACTIVATION_SILU);       \
-            else                                     \
-                CALL(0, VKBN_ACTIVATION_SILU);       \
-            break;                                   \
-        case VKBN_ACTIVATION_NONE:                   \
-        default:                                     \
-            if (t->f16)                              \
-                CALL(1, VKBN_ACTIVATION_NONE);       \
-            else                                     \
-                CALL(0, VKBN_ACTIVATION_NONE);       \
-            break;                                   \
+/* CALL(f16, ACT) with both flags constant: one loop per dtype and
+ * activation. NONE takes the default. */
+#define BWD_DTYPES(CALL, ACT) \
+    if (t->f16)               \
+        CALL(1, ACT);         \
+    else                      \
+        CALL(0, ACT)
+#define BWD_CASE(CALL, ACT)    \
+    case ACT:                  \
+        BWD_DTYPES(CALL, ACT); \
+        break;
+#define BWD_DISPATCH(CALL)                               \
+    switch (t->activation) {                             \
+        BWD_CASE(CALL, VKBN_ACTIVATION_RELU)             \
+        BWD_CASE(CALL, VKBN_ACTIVATION_LEAKY_RELU)       \
+        BWD_CASE(CALL, VKBN_ACTIVATION_CLAMP)            \
+        BWD_CASE(CALL, VKBN_ACTIVATION_SILU)             \
+        default: BWD_DTYPES(CALL, VKBN_ACTIVATION_NONE); \
     }
 
 static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
