@@ -229,19 +229,20 @@ static void merges(void) {
           "sums merge: %.17g (count %llu)", sg[0], (unsigned long long)so.count);
 }
 
-/* The statistics plan (device-memory export): the same bits as the one-shot
- * call, recordable, and refused on the CPU path. */
-static void stats_plan(void) {
+/* The statistics plan (an export to a buffer): the same bits as the one-shot
+ * call, on a Vulkan context and on the CPU path; bad input refused. */
+static void stats_plan_on(vkbn_context ctx, const char* name) {
     sync_case sc = make_case(5, 9, 2, 7, 3, VKBN_LAYOUT_CHANNELS_LAST, VKBN_DTYPE_F32, VKBN_ACTIVATION_NONE, 0, 5);
     sync_batch b;
     sync_batch_make(&sc, &b);
     sync_slice s;
-    CHECK(sync_slice_create(g_vk[0], &b, 1, 4, &s) == VKBN_SUCCESS, "slice: %s", vkbn_last_error());
+    CHECK(sync_slice_create(ctx, &b, 1, 4, &s) == VKBN_SUCCESS, "%s slice: %s", name, vkbn_last_error());
     vkbn_buffer out = NULL;
-    vkbn_buffer_create(g_vk[0], 9 * 3 * 4, &out);
+    vkbn_buffer_create(ctx, 9 * 3 * 4, &out);
     vkbn_batch_stats_plan_desc pd = {s.tensor, s.x, out};
     vkbn_plan plan = NULL;
-    CHECK(vkbn_plan_create_batch_stats(g_vk[0], &pd, &plan) == VKBN_SUCCESS, "stats plan: %s", vkbn_last_error());
+    CHECK(vkbn_plan_create_batch_stats(ctx, &pd, &plan) == VKBN_SUCCESS, "%s stats plan: %s", name,
+          vkbn_last_error());
     if (plan) {
         CHECK(strstr(vkbn_plan_describe(plan), "slice statistics") != NULL, "plan: %s", vkbn_plan_describe(plan));
         CHECK(vkbn_plan_execute(plan) == VKBN_SUCCESS, "execute: %s", vkbn_last_error());
@@ -256,22 +257,29 @@ static void stats_plan(void) {
               "the plan's export differs from vkbn_batch_stats_compute");
         vkbn_plan_destroy(plan);
     }
-    /* out overlapping x; too small; the CPU path. */
+    /* out overlapping x; too small; no x. */
     vkbn_batch_stats_plan_desc alias = {s.tensor, s.x, s.x};
-    CHECK(vkbn_plan_create_batch_stats(g_vk[0], &alias, &plan) == VKBN_ERROR_ALIASING && plan == NULL, "aliasing: %s",
-          vkbn_last_error());
+    CHECK(vkbn_plan_create_batch_stats(ctx, &alias, &plan) == VKBN_ERROR_ALIASING && plan == NULL,
+          "%s aliasing: %s", name, vkbn_last_error());
     vkbn_buffer small = NULL;
-    vkbn_buffer_create(g_vk[0], 9 * 4, &small);
+    vkbn_buffer_create(ctx, 9 * 4, &small);
     vkbn_batch_stats_plan_desc tiny = {s.tensor, s.x, small};
-    CHECK(vkbn_plan_create_batch_stats(g_vk[0], &tiny, &plan) == VKBN_ERROR_BUFFER_TOO_SMALL &&
+    CHECK(vkbn_plan_create_batch_stats(ctx, &tiny, &plan) == VKBN_ERROR_BUFFER_TOO_SMALL &&
               strstr(vkbn_last_error(), "desc->out"),
-          "small out: %s", vkbn_last_error());
-    vkbn_batch_stats_plan_desc cpu = {s.tensor, NULL, NULL};
-    CHECK(vkbn_plan_create_batch_stats(g_cpu, &cpu, &plan) == VKBN_ERROR_UNSUPPORTED, "cpu: %s", vkbn_last_error());
+          "%s small out: %s", name, vkbn_last_error());
+    vkbn_batch_stats_plan_desc no_x = {s.tensor, NULL, out};
+    CHECK(vkbn_plan_create_batch_stats(ctx, &no_x, &plan) == VKBN_ERROR_NULL_ARGUMENT &&
+              strstr(vkbn_last_error(), "x"),
+          "%s no x: %s", name, vkbn_last_error());
     vkbn_buffer_destroy(small);
     vkbn_buffer_destroy(out);
     sync_slice_destroy(&s);
     sync_batch_free(&b);
+}
+
+static void stats_plan(void) {
+    stats_plan_on(g_vk[0], "vulkan");
+    stats_plan_on(g_cpu, "cpu");
 }
 
 /* Bad input: clear codes, messages that name the argument, nothing written. */

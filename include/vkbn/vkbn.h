@@ -616,8 +616,9 @@ VKBN_API vkbn_result vkbn_batch_stats_compute(vkbn_context VKBN_NOT_NULL ctx,
  * to the host exactly. Runs and records like any plan; reads x and writes
  * out (and its own scratch) in the synchronization contract of "Embedding in
  * an engine" (the forward-training row with out in place of the outputs).
- * tensor.n >= 1 (an empty slice's partial is count 0). Vulkan contexts only:
- * VKBN_ERROR_UNSUPPORTED on the CPU path (use vkbn_batch_stats_compute). */
+ * tensor.n >= 1 (an empty slice's partial is count 0). Every backend runs
+ * it: on the CPU path there is no command buffer to record into, and
+ * vkbn_plan_execute runs it like any plan. */
 typedef struct vkbn_batch_stats_plan_desc {
     vkbn_tensor_desc tensor;
     vkbn_buffer VKBN_NOT_NULL x;

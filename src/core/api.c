@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cpu/cpu_internal.h"
-#include "../vulkan/vk_internal.h"
+#include "backend.h"
 #include "errors.h"
 #include "internal.h"
 
@@ -22,10 +21,7 @@ void vkbn__log(vkbn_context ctx, vkbn_log_level level, const char* fmt, ...) {
     ctx->log(ctx->log_user_data, level, msg);
 }
 
-#define REQUIRE(ptr, name)                                                                       \
-    do {                                                                                         \
-        if (!(ptr)) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name); \
-    } while (0)
+#define REQUIRE VKBN_REQUIRE
 
 /* ------------------------------------------------------------------------ */
 /* Devices and contexts                                                      */
@@ -35,24 +31,17 @@ vkbn_result vkbn_enumerate_devices(uint32_t* count, vkbn_device_info* infos) {
     REQUIRE(count, "count");
     uint32_t capacity = infos ? *count : 0;
     *count = 0;
-    vkbn_device_info* vk = NULL;
+    vkbn_device_info* all = NULL;
     uint32_t n = 0;
-    VKBN_CHECK(vkbn__list_vulkan_devices(&vk, &n));
+    VKBN_CHECK(vkbn__list_all_devices(&all, &n));
     if (infos) {
         uint32_t k = n < capacity ? n : capacity;
-        if (k) memcpy(infos, vk, k * sizeof *infos);
-        if (k < capacity) {
-            /* The CPU path, always last; the default when there is no Vulkan device. */
-            vkbn__cpu_describe_default(&infos[k]);
-            infos[k].index = n;
-            infos[k].is_default = n == 0;
-            ++k;
-        }
+        if (k) memcpy(infos, all, k * sizeof *infos);
         *count = k;
     } else {
-        *count = n + 1;
+        *count = n;
     }
-    vkbn__free(vk);
+    vkbn__free(all);
     return VKBN_SUCCESS;
 }
 
@@ -85,8 +74,7 @@ vkbn_result vkbn_context_create(const vkbn_context_desc* desc, vkbn_context* out
 
 void vkbn_context_destroy(vkbn_context ctx) {
     if (!ctx) return;
-    if (ctx->vk) vkbn__vk_context_destroy(ctx);
-    if (ctx->cpu) vkbn__cpu_context_destroy(ctx);
+    if (ctx->impl) ctx->ops->context_destroy(ctx);
     vkbn__free(ctx);
 }
 
@@ -97,10 +85,12 @@ vkbn_result vkbn_context_get_device_info(vkbn_context ctx, vkbn_device_info* inf
     return VKBN_SUCCESS;
 }
 
-vkbn_bool vkbn_context_uses_subgroups(vkbn_context ctx) { return ctx && ctx->vk && ctx->vk->use_subgroups; }
+vkbn_bool vkbn_context_uses_subgroups(vkbn_context ctx) {
+    return ctx && ctx->ops->uses_subgroups && ctx->ops->uses_subgroups(ctx);
+}
 
 uint64_t vkbn_context_validation_message_count(vkbn_context ctx) {
-    return ctx && ctx->vk ? vkbn__atomic_load64(&ctx->vk->validation_messages) : 0;
+    return ctx && ctx->ops->validation_message_count ? ctx->ops->validation_message_count(ctx) : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -117,7 +107,7 @@ vkbn_result vkbn_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer* out
     b->ctx = ctx;
     b->kind = VKBN__BUFFER_OWNED;
     b->size = size;
-    vkbn_result r = ctx->cpu ? vkbn__cpu_buffer_create(ctx, size, b) : vkbn__vk_buffer_create(ctx, size, b);
+    vkbn_result r = ctx->ops->buffer_create(ctx, size, b);
     if (r != VKBN_SUCCESS) {
         vkbn__free(b);
         return r;
@@ -132,20 +122,26 @@ vkbn_result vkbn_buffer_wrap(vkbn_context ctx, VkBuffer buffer, VkDeviceSize off
     *out = NULL;
     REQUIRE(ctx, "ctx");
     if (buffer == VK_NULL_HANDLE) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "buffer: required, got VK_NULL_HANDLE");
-    if (!ctx->vk) return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "ctx: wrapping a VkBuffer needs a Vulkan context");
+    if (!ctx->ops->buffer_wrap) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "ctx: wrapping a VkBuffer needs a Vulkan context (this one is %s)",
+                          ctx->ops->name);
+    }
     if (offset % 4 != 0) {
         return vkbn__fail(VKBN_ERROR_MISALIGNED, "offset: must be a multiple of 4, got %llu",
                           (unsigned long long)offset);
     }
     if (size == 0) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "size: must be > 0");
-    VKBN_CHECK(vkbn__vk_buffer_check_wrap(ctx, buffer, offset, size));
     vkbn_buffer b = vkbn__calloc(1, sizeof *b);
     if (!b) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_buffer_wrap: out of host memory");
     b->ctx = ctx;
     b->kind = VKBN__BUFFER_WRAPPED;
-    b->vk_buffer = buffer;
     b->offset = offset;
     b->size = size;
+    vkbn_result r = ctx->ops->buffer_wrap(ctx, buffer, offset, size, b);
+    if (r != VKBN_SUCCESS) {
+        vkbn__free(b);
+        return r;
+    }
     *out = b;
     return VKBN_SUCCESS;
 }
@@ -177,8 +173,7 @@ vkbn_result vkbn_buffer_create_view(vkbn_buffer parent, uint64_t offset, uint64_
 
 void vkbn_buffer_destroy(vkbn_buffer buffer) {
     if (!buffer) return;
-    if (buffer->kind == VKBN__BUFFER_OWNED && buffer->ctx->vk) vkbn__vk_buffer_destroy(buffer);
-    if (buffer->kind == VKBN__BUFFER_OWNED && buffer->ctx->cpu) vkbn__cpu_buffer_destroy(buffer);
+    if (buffer->kind == VKBN__BUFFER_OWNED) buffer->ctx->ops->buffer_destroy(buffer);
     vkbn__free(buffer);
 }
 
@@ -197,33 +192,38 @@ static vkbn_result check_transfer(vkbn_buffer b, uint64_t offset, const void* ho
 vkbn_result vkbn_buffer_upload(vkbn_buffer buffer, uint64_t offset, const void* src, uint64_t size) {
     VKBN_CHECK(check_transfer(buffer, offset, src, size));
     if (size == 0) return VKBN_SUCCESS;
-    if (buffer->ctx->cpu) return vkbn__cpu_buffer_upload(buffer, offset, src, size);
-    return vkbn__vk_buffer_upload(buffer, offset, src, size);
+    return buffer->ctx->ops->buffer_upload(buffer, offset, src, size);
 }
 
 vkbn_result vkbn_buffer_download(vkbn_buffer buffer, uint64_t offset, void* dst, uint64_t size) {
     VKBN_CHECK(check_transfer(buffer, offset, dst, size));
     if (size == 0) return VKBN_SUCCESS;
-    if (buffer->ctx->cpu) return vkbn__cpu_buffer_download(buffer, offset, dst, size);
-    return vkbn__vk_buffer_download(buffer, offset, dst, size);
+    return buffer->ctx->ops->buffer_download(buffer, offset, dst, size);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Plans and one-shot operations                                             */
 /* ------------------------------------------------------------------------ */
 
-static vkbn_result plan_from_op(vkbn_context ctx, const vkbn__op* op, vkbn_plan* out) {
+vkbn_result vkbn__plan_create(vkbn_context ctx, const vkbn__op* op, const vkbn__pass_list* passes, vkbn_plan* out) {
     vkbn_plan plan = vkbn__calloc(1, sizeof *plan);
     if (!plan) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
     plan->ctx = ctx;
     plan->op = *op;
-    vkbn_result r = ctx->cpu ? vkbn__cpu_plan_build(plan) : vkbn__vk_plan_build(plan);
+    plan->passes = *passes;
+    vkbn_result r = ctx->ops->plan_build(plan);
     if (r != VKBN_SUCCESS) {
         vkbn_plan_destroy(plan);
         return r;
     }
     *out = plan;
     return VKBN_SUCCESS;
+}
+
+static vkbn_result plan_from_op(vkbn_context ctx, vkbn__op_kind kind, const vkbn__op* op, vkbn_plan* out) {
+    vkbn__pass_list passes;
+    vkbn__lower(kind, op, &passes);
+    return vkbn__plan_create(ctx, op, &passes, out);
 }
 
 vkbn_result vkbn_plan_create_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* desc,
@@ -234,7 +234,7 @@ vkbn_result vkbn_plan_create_forward_training(vkbn_context ctx, const vkbn_forwa
     REQUIRE(desc, "desc");
     vkbn__op op;
     VKBN_CHECK(vkbn__validate_forward_training(ctx, desc, &op));
-    return plan_from_op(ctx, &op, out);
+    return plan_from_op(ctx, VKBN__OP_FORWARD_TRAINING, &op, out);
 }
 
 vkbn_result vkbn_plan_create_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc,
@@ -245,7 +245,7 @@ vkbn_result vkbn_plan_create_forward_inference(vkbn_context ctx, const vkbn_forw
     REQUIRE(desc, "desc");
     vkbn__op op;
     VKBN_CHECK(vkbn__validate_forward_inference(ctx, desc, &op));
-    return plan_from_op(ctx, &op, out);
+    return plan_from_op(ctx, VKBN__OP_FORWARD_INFERENCE, &op, out);
 }
 
 vkbn_result vkbn_plan_create_backward(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn_plan* out) {
@@ -255,7 +255,7 @@ vkbn_result vkbn_plan_create_backward(vkbn_context ctx, const vkbn_backward_desc
     REQUIRE(desc, "desc");
     vkbn__op op;
     VKBN_CHECK(vkbn__validate_backward(ctx, desc, &op));
-    return plan_from_op(ctx, &op, out);
+    return plan_from_op(ctx, desc->frozen ? VKBN__OP_BACKWARD_FROZEN : VKBN__OP_BACKWARD, &op, out);
 }
 
 vkbn_result vkbn_plan_create_copy(vkbn_context ctx, const vkbn_copy_desc* desc, vkbn_plan* out) {
@@ -265,29 +265,26 @@ vkbn_result vkbn_plan_create_copy(vkbn_context ctx, const vkbn_copy_desc* desc, 
     REQUIRE(desc, "desc");
     vkbn__op op;
     VKBN_CHECK(vkbn__validate_copy(ctx, desc, &op));
-    return plan_from_op(ctx, &op, out);
+    return plan_from_op(ctx, VKBN__OP_COPY, &op, out);
 }
 
 vkbn_result vkbn_plan_execute(vkbn_plan plan) {
     REQUIRE(plan, "plan");
-    if (plan->cpu) return vkbn__cpu_plan_execute(plan, 1, NULL);
-    return vkbn__vk_plan_execute(plan, 1, NULL);
+    return plan->ctx->ops->plan_execute(plan, 1, NULL);
 }
 
 vkbn_result vkbn_plan_execute_timed(vkbn_plan plan, uint32_t repetitions, double* seconds_per_run) {
     REQUIRE(plan, "plan");
     REQUIRE(seconds_per_run, "seconds_per_run");
     if (repetitions == 0) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "repetitions: must be >= 1");
-    if (plan->cpu) return vkbn__cpu_plan_execute(plan, repetitions, seconds_per_run);
-    return vkbn__vk_plan_execute(plan, repetitions, seconds_per_run);
+    return plan->ctx->ops->plan_execute(plan, repetitions, seconds_per_run);
 }
 
 const char* vkbn_plan_describe(vkbn_plan plan) { return plan ? plan->description : ""; }
 
 void vkbn_plan_destroy(vkbn_plan plan) {
     if (!plan) return;
-    if (plan->vk) vkbn__vk_plan_destroy(plan);
-    if (plan->cpu) vkbn__cpu_plan_destroy(plan);
+    if (plan->impl) plan->ctx->ops->plan_destroy(plan);
     vkbn__free(plan);
 }
 

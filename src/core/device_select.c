@@ -1,50 +1,92 @@
-/* Which backend a context runs on, and the device list across backends: the
- * Vulkan devices in loader order, then vkbn's CPU path, always last.
+/* Which backend and device a new context runs on, and the device list across
+ * backends: each backend's devices in vkbn__backends order (the Vulkan
+ * devices in loader order, then vkbn's CPU path, always last).
  *
  * vkbn_context_desc.device:
- * - NULL or "": the best Vulkan device; the CPU path when there is none;
- * - "cpu" (any case): the CPU path;
- * - a decimal index into that list (the CPU path's is the Vulkan count);
- * - otherwise a name substring: Vulkan devices first, then the CPU path. */
+ * - NULL or "": the default device (the first backend's best device; the CPU
+ *   path when no other backend has one);
+ * - a name a backend claims for itself ("cpu", any case): that backend;
+ * - a decimal index into the whole list;
+ * - otherwise a name substring, matched in list order.
+ * desc->borrowed goes to the backend that accepts borrowed devices. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cpu/cpu_internal.h"
-#include "../vulkan/vk_internal.h"
+#include "backend.h"
 #include "errors.h"
 
-vkbn_result vkbn__list_vulkan_devices(vkbn_device_info** out, uint32_t* count) {
-    *out = NULL;
-    *count = 0;
-    PFN_vkGetInstanceProcAddr gipa = NULL;
-    if (vkbn__vk_load_loader(&gipa) != VKBN_SUCCESS) return VKBN_SUCCESS; /* no loader: no Vulkan devices */
-    VkInstance instance = VK_NULL_HANDLE;
-    bool debug_utils = false;
-    if (vkbn__vk_create_instance(gipa, false, false, NULL, &instance, &debug_utils) != VKBN_SUCCESS) {
-        return VKBN_SUCCESS; /* a loader without drivers lists nothing */
+const vkbn__backend* const vkbn__backends[] = {&vkbn__vulkan_backend, &vkbn__cpu_backend};
+const uint32_t vkbn__backend_count = sizeof vkbn__backends / sizeof vkbn__backends[0];
+
+/* Every backend's devices, with the backend each came from and its index in
+ * that backend's own list. */
+typedef struct device_list {
+    vkbn_device_info* infos;
+    uint32_t* backend;
+    uint32_t* local;
+    uint32_t count;
+    uint32_t default_index;
+} device_list;
+
+static void list_free(device_list* l) {
+    vkbn__free(l->infos);
+    vkbn__free(l->backend);
+    vkbn__free(l->local);
+    memset(l, 0, sizeof *l);
+}
+
+static vkbn_result list_devices(device_list* out) {
+    memset(out, 0, sizeof *out);
+    vkbn_device_info* per[8] = {0};
+    uint32_t n[8] = {0}, total = 0;
+    vkbn_result r = VKBN_SUCCESS;
+    for (uint32_t b = 0; b < vkbn__backend_count && r == VKBN_SUCCESS; ++b) {
+        r = vkbn__backends[b]->list_devices(&per[b], &n[b]);
+        total += n[b];
     }
-    vkbn__instance_fns fn;
-    vkbn__vk_load_instance_fns(gipa, instance, &fn);
-    VkPhysicalDevice* pds = NULL;
-    uint32_t n = 0;
-    vkbn_result r = vkbn__vk_list_devices(&fn, instance, &pds, &n);
-    if (r == VKBN_SUCCESS && n > 0) {
-        vkbn_device_info* all = vkbn__calloc(n, sizeof *all);
-        if (!all) {
-            r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_enumerate_devices: out of host memory");
-        } else {
-            for (uint32_t i = 0; i < n; ++i) {
-                vkbn__vk_describe_device(&fn, pds[i], &all[i]);
-                all[i].index = i;
-            }
-            all[vkbn__vk_default_device(all, n)].is_default = 1;
-            *out = all;
-            *count = n;
+    if (r == VKBN_SUCCESS && total > 0) {
+        out->infos = vkbn__calloc(total, sizeof *out->infos);
+        out->backend = vkbn__calloc(total, sizeof *out->backend);
+        out->local = vkbn__calloc(total, sizeof *out->local);
+        if (!out->infos || !out->backend || !out->local) {
+            r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "listing devices: out of host memory");
         }
     }
-    vkbn__free(pds);
-    fn.DestroyInstance(instance, NULL);
-    return r;
+    bool have_default = false;
+    for (uint32_t b = 0; b < vkbn__backend_count && r == VKBN_SUCCESS; ++b) {
+        for (uint32_t i = 0; i < n[b]; ++i) {
+            uint32_t k = out->count++;
+            out->infos[k] = per[b][i];
+            out->infos[k].index = k;
+            out->backend[k] = b;
+            out->local[k] = i;
+            /* The first backend with devices provides the default: its own
+             * best one, as its list marks it. */
+            if (!have_default && per[b][i].is_default) {
+                out->default_index = k;
+                have_default = true;
+            }
+        }
+        if (n[b] > 0) have_default = true;
+    }
+    for (uint32_t b = 0; b < vkbn__backend_count; ++b) vkbn__free(per[b]);
+    if (r != VKBN_SUCCESS) {
+        list_free(out);
+        return r;
+    }
+    for (uint32_t k = 0; k < out->count; ++k) out->infos[k].is_default = k == out->default_index;
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn__list_all_devices(vkbn_device_info** out, uint32_t* count) {
+    device_list l;
+    VKBN_CHECK(list_devices(&l));
+    *out = l.infos;
+    *count = l.count;
+    l.infos = NULL;
+    list_free(&l);
+    return VKBN_SUCCESS;
 }
 
 static bool is_decimal(const char* s) {
@@ -65,64 +107,72 @@ static bool name_contains(const char* hay, const char* needle) {
     return false;
 }
 
-static uint32_t vulkan_device_count(void) {
-    vkbn_device_info* infos = NULL;
-    uint32_t n = 0;
-    vkbn__list_vulkan_devices(&infos, &n);
-    vkbn__free(infos);
-    return n;
-}
-
-/* The CPU path, with the index and default flag it has in the device list
- * (vulkan_count Vulkan devices come before it). */
-static vkbn_result create_cpu(vkbn_context ctx, const vkbn_context_desc* desc, uint32_t vulkan_count) {
-    VKBN_CHECK(vkbn__cpu_context_create(ctx, desc));
-    ctx->info.index = vulkan_count;
-    ctx->info.is_default = vulkan_count == 0;
+/* Creates the context on entry k of the list (its backend's device `local`). */
+static vkbn_result create_on(vkbn_context ctx, const vkbn_context_desc* desc, const device_list* l, uint32_t k) {
+    const vkbn__backend* b = vkbn__backends[l->backend[k]];
+    char local[16];
+    snprintf(local, sizeof local, "%u", l->local[k]);
+    ctx->ops = b;
+    vkbn_result r = b->context_create(ctx, desc, local);
+    if (r != VKBN_SUCCESS) {
+        if (ctx->impl) b->context_destroy(ctx);
+        ctx->impl = NULL;
+        return r;
+    }
+    ctx->info.index = k;
+    ctx->info.is_default = k == l->default_index;
     return VKBN_SUCCESS;
 }
 
-static vkbn_result fall_back_to_cpu(vkbn_context ctx, const vkbn_context_desc* desc, uint32_t vulkan_count) {
-    vkbn__vk_context_destroy(ctx);
-    memset(&ctx->info, 0, sizeof ctx->info);
-    return create_cpu(ctx, desc, vulkan_count);
+static vkbn_result create_borrowed(vkbn_context ctx, const vkbn_context_desc* desc) {
+    for (uint32_t b = 0; b < vkbn__backend_count; ++b) {
+        if (!vkbn__backends[b]->accepts_borrowed) continue;
+        ctx->ops = vkbn__backends[b];
+        return ctx->ops->context_create(ctx, desc, NULL);
+    }
+    return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "desc->borrowed: no backend of this build accepts a borrowed device");
 }
 
 vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_desc* desc) {
+    if (desc->borrowed) return create_borrowed(ctx, desc);
     const char* want = desc->device && *desc->device ? desc->device : NULL;
-    if (!desc->borrowed && want) {
-        if (vkbn__cpu_device_matches(want)) return create_cpu(ctx, desc, vulkan_device_count());
-        if (is_decimal(want)) {
-            vkbn_device_info* infos = NULL;
-            uint32_t n = 0;
-            VKBN_CHECK(vkbn__list_vulkan_devices(&infos, &n));
-            vkbn__free(infos);
+    device_list l;
+    VKBN_CHECK(list_devices(&l));
+    vkbn_result r = VKBN_SUCCESS;
+    if (l.count == 0) {
+        r = vkbn__fail(VKBN_ERROR_NO_DEVICE, "vkbn_context_create: no device");
+    } else if (!want) {
+        /* The default; should it turn out to have no usable device (a
+         * driver that lists one it cannot open), the next backend's. */
+        r = create_on(ctx, desc, &l, l.default_index);
+        for (uint32_t k = l.default_index + 1; k < l.count && r == VKBN_ERROR_NO_DEVICE; ++k) {
+            if (l.backend[k] == l.backend[l.default_index]) continue;
+            vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: the default device failed (%s); trying %s", vkbn_last_error(),
+                      l.infos[k].name);
+            r = create_on(ctx, desc, &l, k);
+        }
+    } else {
+        uint32_t k = l.count;
+        for (uint32_t i = 0; i < l.count && k == l.count; ++i) {
+            if (vkbn__backends[l.backend[i]]->claims && vkbn__backends[l.backend[i]]->claims(want)) k = i;
+        }
+        if (k == l.count && is_decimal(want)) {
             unsigned long idx = strtoul(want, NULL, 10);
-            if (idx == n) return create_cpu(ctx, desc, n);
-            if (idx > n) {
-                return vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
-                                  "desc->device: no device has index %s (%u devices; see `vkbn devices`)", want, n + 1);
+            if (idx >= l.count) {
+                r = vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
+                               "desc->device: no device has index %s (%u devices; see `vkbn devices`)", want, l.count);
             }
+            k = (uint32_t)idx;
         }
-    }
-    ctx->backend = VKBN_BACKEND_VULKAN;
-    vkbn_result r = vkbn__vk_context_create(ctx, desc);
-    if (r == VKBN_SUCCESS || desc->borrowed) return r;
-    if (!want && r == VKBN_ERROR_NO_DEVICE) {
-        vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: no Vulkan device (%s); using the CPU path", vkbn_last_error());
-        return fall_back_to_cpu(ctx, desc, 0);
-    }
-    if (want && !is_decimal(want) && (r == VKBN_ERROR_DEVICE_NOT_FOUND || r == VKBN_ERROR_NO_DEVICE)) {
-        vkbn_device_info cpu;
-        vkbn__cpu_describe_default(&cpu);
-        if (name_contains(cpu.name, want)) {
-            return fall_back_to_cpu(ctx, desc, r == VKBN_ERROR_NO_DEVICE ? 0 : vulkan_device_count());
+        for (uint32_t i = 0; i < l.count && k == l.count && r == VKBN_SUCCESS; ++i) {
+            if (name_contains(l.infos[i].name, want)) k = i;
         }
-        if (r == VKBN_ERROR_NO_DEVICE) {
-            return vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
-                              "desc->device: no device matches \"%s\" (no Vulkan device; the CPU path is \"%s\")", want,
-                              cpu.name);
+        if (r == VKBN_SUCCESS && k == l.count) {
+            r = vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND, "desc->device: no device matches \"%s\" (see `vkbn devices`)",
+                           want);
         }
+        if (r == VKBN_SUCCESS) r = create_on(ctx, desc, &l, k);
     }
+    list_free(&l);
     return r;
 }

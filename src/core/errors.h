@@ -8,6 +8,12 @@
 #define VKBN_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define VKBN_PRINTF(a, b)
+/* A required pointer argument: fails with VKBN_ERROR_NULL_ARGUMENT naming it. */
+#define VKBN_REQUIRE(ptr, name)                                                                  \
+    do {                                                                                         \
+        if (!(ptr)) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name); \
+    } while (0)
+
 #endif
 
 /* Records the message for vkbn_last_error() on this thread and returns code. */
@@ -20,6 +26,12 @@ const char* vkbn__vk_result_name(VkResult vr);
     do {                                               \
         vkbn_result vkbn__r_ = (expr);                 \
         if (vkbn__r_ != VKBN_SUCCESS) return vkbn__r_; \
+    } while (0)
+
+/* A required pointer argument: fails with VKBN_ERROR_NULL_ARGUMENT naming it. */
+#define VKBN_REQUIRE(ptr, name)                                                                  \
+    do {                                                                                         \
+        if (!(ptr)) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name); \
     } while (0)
 
 #endif

@@ -8,19 +8,17 @@
 
 #include "vkbn/vkbn.h"
 
-struct vkbn__vk; /* src/vulkan/vk_internal.h */
-struct vkbn__vk_plan;
-struct vkbn__cpu; /* src/cpu */
-struct vkbn__cpu_plan;
+#include "passes.h"
+
+struct vkbn__backend; /* backend.h */
 
 struct vkbn_context_T {
-    vkbn_backend backend;
+    const struct vkbn__backend* ops; /* the backend's table (backend.h) */
+    void* impl;                      /* the backend's context */
     vkbn_context_flags flags;
     vkbn_log_fn log;
     void* log_user_data;
     vkbn_device_info info;
-    struct vkbn__vk* vk;
-    struct vkbn__cpu* cpu;
 };
 
 typedef enum vkbn__buffer_kind { VKBN__BUFFER_OWNED, VKBN__BUFFER_WRAPPED, VKBN__BUFFER_VIEW } vkbn__buffer_kind;
@@ -30,32 +28,34 @@ struct vkbn_buffer_T {
     vkbn__buffer_kind kind;
     uint64_t offset; /* bytes from the start of the root storage */
     uint64_t size;
-    /* Root storage, shared by every view of it. */
+    /* Identity of the root storage, shared by every view of it: two ranges
+     * can overlap only when their roots are equal (validate.c). */
+    uint64_t root;
+    /* The backend's storage of the root. */
     VkBuffer vk_buffer;       /* Vulkan: owned or the caller's */
     VkDeviceMemory vk_memory; /* Vulkan, owned buffers only */
     uint8_t* mapped;          /* host pointer to the root's byte 0, when mappable */
     uint8_t* host;            /* CPU path: the root allocation */
 };
 
-typedef enum vkbn__op_kind {
-    VKBN__OP_FORWARD_TRAINING,
-    VKBN__OP_FORWARD_INFERENCE,
-    VKBN__OP_COPY,
-    VKBN__OP_BACKWARD
-} vkbn__op_kind;
-
-/* A validated operation, the same for every backend. */
+/* A validated operation, the same for every backend: the buffers and
+ * scalars the passes read and write. What runs is the plan's pass list
+ * (passes.h), not a kind of operation. */
 typedef struct vkbn__op {
-    vkbn__op_kind kind;
     vkbn_tensor_desc tensor;
     uint64_t elements;    /* n * c * spatial */
     uint64_t spatial;     /* S */
     uint64_t per_channel; /* m = n * S */
     uint32_t elem_size;
+    /* Tensors; NULL where the op has none. y and z of a backward op are set
+     * only where the activation reads them (y: the mask; z: SiLU's u). */
     vkbn_buffer x, y, z;
+    vkbn_buffer dy, dx, dz; /* backward; dx, dz: NULL when not wanted */
+    /* Per-channel vectors (c floats); NULL where absent. */
     vkbn_buffer weight, bias;
     vkbn_buffer running_mean, running_var;
     vkbn_buffer save_mean, save_invstd;
+    vkbn_buffer dweight, dbias;
     float eps;
     float factor;         /* running-average weight f of this batch */
     float var_correction; /* m / (m - 1), or 1 */
@@ -65,30 +65,29 @@ typedef struct vkbn__op {
     uint32_t reduction_split;
     uint64_t copy_bytes;
     vkbn_buffer scratch; /* the caller's scratch, or NULL: the plan allocates its own */
-    /* Backward (VKBN__OP_BACKWARD). y and z are set only where the activation
-     * reads them (y: the mask; z: SiLU's u); running_* only when frozen,
-     * save_* only in training. */
-    bool frozen;
-    vkbn_buffer dy;
-    vkbn_buffer dx, dz, dweight, dbias; /* outputs; NULL: not wanted */
-    /* Synchronized batch norm (src/core/sync.c), internal ops only:
-     * - sync_stats_out (forward training): run only the statistics and write
-     *   this slice's pivot | mean - pivot | M2 (three arrays of c floats) there;
-     * - sync_channel (forward training): only the normalize pass, from these
-     *   four arrays of sync_c_pad floats: pivot | mean - pivot | scale | shift;
-     * - sync_coef (backward training): only the dx / dz pass, from these six
-     *   arrays of sync_c_pad floats (bwd_common.glsl's Coef). */
-    vkbn_buffer sync_stats_out, sync_channel, sync_coef;
-    uint32_t sync_c_pad;
 } vkbn__op;
 
 struct vkbn_plan_T {
     vkbn_context ctx;
     vkbn__op op;
+    vkbn__pass_list passes;
     char description[256];
-    struct vkbn__vk_plan* vk;
-    struct vkbn__cpu_plan* cpu;
+    void* impl; /* the backend's plan */
 };
+
+/* lower.c: the pass list of each public operation (passes.h). */
+typedef enum vkbn__op_kind {
+    VKBN__OP_FORWARD_TRAINING,
+    VKBN__OP_FORWARD_INFERENCE,
+    VKBN__OP_BACKWARD,
+    VKBN__OP_BACKWARD_FROZEN,
+    VKBN__OP_COPY
+} vkbn__op_kind;
+void vkbn__lower(vkbn__op_kind kind, const vkbn__op* op, vkbn__pass_list* out);
+
+/* api.c: a plan of `passes` over `op` on ctx's backend (the one way every
+ * plan, public or internal, is built). */
+vkbn_result vkbn__plan_create(vkbn_context ctx, const vkbn__op* op, const vkbn__pass_list* passes, vkbn_plan* out);
 
 /* validate.c: turn a public description into a vkbn__op, or fail naming the
  * argument. Backend limits (16-bit storage, binding ranges) are checked by the
@@ -116,10 +115,10 @@ vkbn_result vkbn__validate_forward_training_global(vkbn_context ctx, const vkbn_
                                                    vkbn__op* op);
 vkbn_result vkbn__validate_backward_global(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 
-/* device_select.c: the backend of a new context (desc->device, CPU path
- * fallback), and the Vulkan part of the device list. */
+/* device_select.c: the backend and device of a new context (desc->device,
+ * CPU path fallback), and the device list across backends. */
 vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_desc* desc);
-vkbn_result vkbn__list_vulkan_devices(vkbn_device_info** out, uint32_t* count);
+vkbn_result vkbn__list_all_devices(vkbn_device_info** out, uint32_t* count);
 
 /* Logging through the context's callback, if any. */
 void vkbn__log(vkbn_context ctx, vkbn_log_level level, const char* fmt, ...)

@@ -2,8 +2,12 @@
  * the host merges, and the per-channel arithmetic that turns merged
  * statistics or sums into what each slice's pass needs. Everything here runs
  * in double on the host, in a fixed order, so every replica that merges the
- * same partials gets the same bits. The element passes are the backends'
- * (sync_backend.h). */
+ * same partials gets the same bits. The element work is one pass of a plan
+ * on the context's backend (passes.h):
+ * - a slice's statistics: [REDUCE_STATS(export)];
+ * - a slice's normalize: [NORMALIZE(from HOST)], the host's channel arrays;
+ * - a slice's gradient sums: [REDUCE_GRADS(SAVED)] into dweight / dbias;
+ * - a slice's dx / dz: [APPLY_GRADS(from HOST)], the host's coefficients. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +15,8 @@
 
 #include "errors.h"
 #include "internal.h"
-#include "sync_backend.h"
-#include "../vulkan/vk_internal.h"
 
-#define REQUIRE(ptr, name)                                                                       \
-    do {                                                                                         \
-        if (!(ptr)) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "%s: required, got NULL", name); \
-    } while (0)
+#define REQUIRE VKBN_REQUIRE
 
 /* ------------------------------------------------------------------------ */
 /* Argument checks                                                           */
@@ -71,6 +70,42 @@ static vkbn_result write_vector(vkbn_buffer b, const float* v, uint32_t n) {
 /* A block of `arrays` float arrays of c entries each. */
 static float* alloc_arrays(uint32_t c, uint32_t arrays) { return vkbn__calloc((size_t)c * arrays, sizeof(float)); }
 
+/* Runs a plan of the one pass over op, once. */
+static vkbn_result run_pass(vkbn_context ctx, const vkbn__op* op, vkbn__pass pass) {
+    vkbn__pass_list passes = {{pass}, 1};
+    vkbn_plan plan = NULL;
+    VKBN_CHECK(vkbn__plan_create(ctx, op, &passes, &plan));
+    vkbn_result r = vkbn_plan_execute(plan);
+    vkbn_plan_destroy(plan);
+    return r;
+}
+
+/* A new buffer holding `count` arrays of c floats at the host-parameter
+ * stride (passes.h, VKBN__SOURCE_HOST). */
+static vkbn_result upload_arrays(vkbn_context ctx, float* const* arrays, uint32_t count, uint32_t c,
+                                 vkbn_buffer* out) {
+    *out = NULL;
+    uint32_t c_pad = vkbn__host_params_c_pad(c);
+    float* staging = vkbn__calloc((size_t)c_pad * count, sizeof(float));
+    if (!staging) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "synchronized batch norm: out of host memory");
+    for (uint32_t a = 0; a < count; ++a) memcpy(staging + (size_t)a * c_pad, arrays[a], (size_t)c * sizeof(float));
+    uint64_t bytes = (uint64_t)c_pad * count * sizeof(float);
+    vkbn_result r = vkbn_buffer_create(ctx, bytes, out);
+    if (r == VKBN_SUCCESS) r = vkbn_buffer_upload(*out, 0, staging, bytes);
+    vkbn__free(staging);
+    if (r != VKBN_SUCCESS) {
+        vkbn_buffer_destroy(*out);
+        *out = NULL;
+    }
+    return r;
+}
+
+/* The statistics pass that exports a slice's raw statistics into `out`. */
+static vkbn__pass export_pass(vkbn_buffer out) {
+    vkbn__pass p = {VKBN__PASS_REDUCE_STATS, VKBN__SOURCE_NONE, NULL, out};
+    return p;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Forward                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -97,13 +132,23 @@ vkbn_result vkbn_batch_stats_compute(vkbn_context ctx, const vkbn_batch_stats_de
     vkbn__op op;
     VKBN_CHECK(vkbn__validate_forward_training_slice(ctx, &fd, &op));
     op.y = NULL;
-    VKBN_CHECK(ctx->cpu ? vkbn__cpu_sync_stats(&op, out->mean, out->m2) : vkbn__vk_sync_stats(&op, out->mean, out->m2));
-    out->count = op.per_channel;
-    return VKBN_SUCCESS;
+    const uint32_t c = desc->tensor.c;
+    const uint64_t bytes = (uint64_t)c * VKBN__EXPORT_STATS_ARRAYS * sizeof(float);
+    vkbn_buffer words = NULL;
+    VKBN_CHECK(vkbn_buffer_create(ctx, bytes, &words));
+    float* host = vkbn__calloc((size_t)c * VKBN__EXPORT_STATS_ARRAYS, sizeof(float));
+    vkbn_result r =
+        host ? VKBN_SUCCESS : vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_batch_stats_compute: out of host memory");
+    if (r == VKBN_SUCCESS) r = run_pass(ctx, &op, export_pass(words));
+    if (r == VKBN_SUCCESS) r = vkbn_buffer_download(words, 0, host, bytes);
+    if (r == VKBN_SUCCESS) r = vkbn_batch_stats_decode(host, op.per_channel, out);
+    vkbn__free(host);
+    vkbn_buffer_destroy(words);
+    return r;
 }
 
 static bool overlaps(vkbn_buffer a, uint64_t a_bytes, vkbn_buffer b, uint64_t b_bytes) {
-    if (a->vk_buffer != b->vk_buffer || a->host != b->host) return false; /* different root storage */
+    if (a->root != b->root) return false; /* different root storage */
     return a->offset < b->offset + b_bytes && b->offset < a->offset + a_bytes;
 }
 
@@ -112,10 +157,6 @@ vkbn_result vkbn_plan_create_batch_stats(vkbn_context ctx, const vkbn_batch_stat
     *out = NULL;
     REQUIRE(ctx, "ctx");
     REQUIRE(desc, "desc");
-    if (!ctx->vk) {
-        return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
-                          "ctx: statistics plans need a Vulkan context (use vkbn_batch_stats_compute on the CPU path)");
-    }
     vkbn_forward_training_desc fd;
     memset(&fd, 0, sizeof fd);
     fd.tensor = desc->tensor;
@@ -136,18 +177,8 @@ vkbn_result vkbn_plan_create_batch_stats(vkbn_context ctx, const vkbn_batch_stat
         return vkbn__fail(VKBN_ERROR_ALIASING, "desc->out: overlaps desc->x");
     }
     op.y = NULL;
-    op.sync_stats_out = desc->out;
-    vkbn_plan plan = vkbn__calloc(1, sizeof *plan);
-    if (!plan) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
-    plan->ctx = ctx;
-    plan->op = op;
-    vkbn_result r = vkbn__vk_plan_build(plan);
-    if (r != VKBN_SUCCESS) {
-        vkbn_plan_destroy(plan);
-        return r;
-    }
-    *out = plan;
-    return VKBN_SUCCESS;
+    vkbn__pass_list passes = {{export_pass(desc->out)}, 1};
+    return vkbn__plan_create(ctx, &op, &passes, out);
 }
 
 vkbn_result vkbn_batch_stats_decode(const float* words, uint64_t count, vkbn_batch_stats* out) {
@@ -243,7 +274,11 @@ vkbn_result vkbn_forward_training_global(vkbn_context ctx, const vkbn_forward_tr
      * save_invstd, running_mean and running_var. */
     float* buf = alloc_arrays(c, 10);
     if (!buf) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_forward_training_global: out of host memory");
-    vkbn__sync_channel ch = {buf, buf + c, buf + 2 * (size_t)c, buf + 3 * (size_t)c};
+    /* The normalize pass's host arrays (passes.h): pivot | mean - pivot |
+     * scale | shift. */
+    struct {
+        float *pivot, *shifted_mean, *scale, *shift;
+    } ch = {buf, buf + c, buf + 2 * (size_t)c, buf + 3 * (size_t)c};
     float *w = buf + 4 * (size_t)c, *b = buf + 5 * (size_t)c, *smean = buf + 6 * (size_t)c;
     float *sinv = buf + 7 * (size_t)c, *rm = buf + 8 * (size_t)c, *rv = buf + 9 * (size_t)c;
     vkbn_result r = read_vector(desc->weight, w, c, 1.0f);
@@ -265,7 +300,15 @@ vkbn_result vkbn_forward_training_global(vkbn_context ctx, const vkbn_forward_tr
         ch.shift[i] = b[i];
     }
     if (r == VKBN_SUCCESS && !empty) {
-        r = ctx->cpu ? vkbn__cpu_sync_normalize(&op, &ch) : vkbn__vk_sync_normalize(&op, &ch);
+        float* arrays[VKBN__NORMALIZE_HOST_ARRAYS] = {ch.pivot, ch.shifted_mean, ch.scale, ch.shift};
+        vkbn_buffer params = NULL;
+        r = upload_arrays(ctx, arrays, VKBN__NORMALIZE_HOST_ARRAYS, c, &params);
+        /* The pass writes y alone: the vectors are the host's to write. */
+        vkbn__op apply = op;
+        apply.save_mean = apply.save_invstd = apply.running_mean = apply.running_var = NULL;
+        vkbn__pass pass = {VKBN__PASS_NORMALIZE, VKBN__SOURCE_HOST, params, NULL};
+        if (r == VKBN_SUCCESS) r = run_pass(ctx, &apply, pass);
+        vkbn_buffer_destroy(params);
     }
     if (r == VKBN_SUCCESS) r = write_vector(desc->save_mean, smean, c);
     if (r == VKBN_SUCCESS) r = write_vector(desc->save_invstd, sinv, c);
@@ -336,10 +379,18 @@ vkbn_result vkbn_grad_sums_compute(vkbn_context ctx, const vkbn_backward_desc* d
         r = vkbn_buffer_create_view(sums, (uint64_t)c * sizeof(float), (uint64_t)c * sizeof(float), &db);
     op.dweight = dw;
     op.dbias = db;
-    if (r == VKBN_SUCCESS) {
-        r = ctx->cpu ? vkbn__cpu_sync_grad_sums(&op, out->sum_g, out->sum_g_xhat)
-                     : vkbn__vk_sync_grad_sums(&op, out->sum_g, out->sum_g_xhat);
+    vkbn__pass pass = {VKBN__PASS_REDUCE_GRADS, VKBN__SOURCE_SAVED, NULL, NULL};
+    if (r == VKBN_SUCCESS) r = run_pass(ctx, &op, pass);
+    float* host = r == VKBN_SUCCESS ? vkbn__calloc((size_t)c * 2, sizeof(float)) : NULL;
+    if (r == VKBN_SUCCESS && !host) {
+        r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_grad_sums_compute: out of host memory");
     }
+    if (r == VKBN_SUCCESS) r = vkbn_buffer_download(sums, 0, host, (uint64_t)c * 2 * sizeof(float));
+    for (uint32_t i = 0; i < c && r == VKBN_SUCCESS; ++i) {
+        out->sum_g_xhat[i] = host[i]; /* dweight = sum g * xhat */
+        out->sum_g[i] = host[c + i];  /* dbias = sum g */
+    }
+    vkbn__free(host);
     if (r == VKBN_SUCCESS) out->count = op.per_channel;
     vkbn_buffer_destroy(db);
     vkbn_buffer_destroy(dw);
@@ -396,8 +447,11 @@ vkbn_result vkbn_backward_global(vkbn_context ctx, const vkbn_backward_desc* des
     VKBN_CHECK(check_global_count(global->count, empty ? 0 : op.per_channel));
     float* buf = alloc_arrays(c, 9);
     if (!buf) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_backward_global: out of host memory");
-    vkbn__sync_coef k = {
-        buf, buf + c, buf + 2 * (size_t)c, buf + 3 * (size_t)c, buf + 4 * (size_t)c, buf + 5 * (size_t)c};
+    /* The apply pass's host coefficients (passes.h): mean | invstd | k1 |
+     * shift | mg | e. */
+    struct {
+        float *mean, *invstd, *k1, *shift, *mg, *e;
+    } k = {buf, buf + c, buf + 2 * (size_t)c, buf + 3 * (size_t)c, buf + 4 * (size_t)c, buf + 5 * (size_t)c};
     float *w = buf + 6 * (size_t)c, *dw = buf + 7 * (size_t)c, *db = buf + 8 * (size_t)c;
     vkbn_result r = VKBN_SUCCESS;
     bool pass = !empty && (op.dx || op.dz);
@@ -416,10 +470,15 @@ vkbn_result vkbn_backward_global(vkbn_context ctx, const vkbn_backward_desc* des
         k.e[i] = (float)(global->sum_g_xhat[i] / m);
     }
     if (r == VKBN_SUCCESS && pass) {
+        float* arrays[VKBN__APPLY_GRADS_HOST_ARRAYS] = {k.mean, k.invstd, k.k1, k.shift, k.mg, k.e};
+        vkbn_buffer coef = NULL;
+        r = upload_arrays(ctx, arrays, VKBN__APPLY_GRADS_HOST_ARRAYS, c, &coef);
         vkbn__op apply = op;
         apply.dweight = NULL;
         apply.dbias = NULL;
-        r = ctx->cpu ? vkbn__cpu_sync_backward_apply(&apply, &k) : vkbn__vk_sync_backward_apply(&apply, &k);
+        vkbn__pass apply_pass = {VKBN__PASS_APPLY_GRADS, VKBN__SOURCE_HOST, coef, NULL};
+        if (r == VKBN_SUCCESS) r = run_pass(ctx, &apply, apply_pass);
+        vkbn_buffer_destroy(coef);
     }
     if (r == VKBN_SUCCESS) r = write_vector(desc->dweight, dw, c);
     if (r == VKBN_SUCCESS) r = write_vector(desc->dbias, db, c);

@@ -129,7 +129,7 @@ typedef struct arg_extent {
     bool written;
 } arg_extent;
 
-static bool same_root(vkbn_buffer a, vkbn_buffer b) { return a->vk_buffer == b->vk_buffer && a->host == b->host; }
+static bool same_root(vkbn_buffer a, vkbn_buffer b) { return a->root == b->root; }
 
 static bool overlap(const arg_extent* a, const arg_extent* b) {
     /* The tensors of an empty slice span no bytes. */
@@ -208,7 +208,6 @@ static vkbn_result validate_forward_training(vkbn_context ctx, const vkbn_forwar
                                              uint64_t min_values) {
     VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
                                     d->activation_alpha, d->activation_beta, d->eps, op, min_values == 0));
-    op->kind = VKBN__OP_FORWARD_TRAINING;
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, false, "c floats"));
@@ -281,7 +280,6 @@ vkbn_result vkbn__validate_forward_training_global(vkbn_context ctx, const vkbn_
 vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* d, vkbn__op* op) {
     VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
                                     d->activation_alpha, d->activation_beta, d->eps, op, false));
-    op->kind = VKBN__OP_FORWARD_INFERENCE;
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, true, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, true, "c floats"));
@@ -303,7 +301,6 @@ vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forwar
 
 vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* d, vkbn__op* op) {
     memset(op, 0, sizeof *op);
-    op->kind = VKBN__OP_COPY;
     if (d->size == 0 || d->size % 4 != 0) {
         return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->size: must be a positive multiple of 4, got %llu",
                           (unsigned long long)d->size);
@@ -389,7 +386,6 @@ static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backwar
 static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc* d, vkbn__op* op, uint64_t min_values,
                                      bool outputs_optional) {
     memset(op, 0, sizeof *op);
-    op->kind = VKBN__OP_BACKWARD;
     VKBN_CHECK(vkbn__check_tensor(&d->tensor, &op->elements, &op->spatial, min_values == 0));
     op->tensor = d->tensor;
     op->elem_size = vkbn_dtype_size(d->tensor.dtype);
@@ -409,17 +405,16 @@ static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc*
                           (unsigned long long)op->per_channel);
     }
     bool reads_y = activation_reads_y(d->activation), silu = d->activation == VKBN_ACTIVATION_SILU;
-    op->frozen = d->frozen != 0;
     op->x = d->x;
     op->dy = d->dy;
     op->y = reads_y ? d->y : NULL;
     op->z = silu ? d->residual : NULL;
     op->weight = d->weight;
     op->bias = silu ? d->bias : NULL;
-    op->save_mean = op->frozen ? NULL : d->save_mean;
-    op->save_invstd = op->frozen ? NULL : d->save_invstd;
-    op->running_mean = op->frozen ? d->running_mean : NULL;
-    op->running_var = op->frozen ? d->running_var : NULL;
+    op->save_mean = d->frozen ? NULL : d->save_mean;
+    op->save_invstd = d->frozen ? NULL : d->save_invstd;
+    op->running_mean = d->frozen ? d->running_mean : NULL;
+    op->running_var = d->frozen ? d->running_var : NULL;
     op->eps = d->eps;
     op->activation = d->activation;
     op->activation_alpha = d->activation_alpha;

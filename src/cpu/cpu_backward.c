@@ -73,14 +73,14 @@ static bool same_range(vkbn_buffer a, vkbn_buffer b) { return a && b && a->host 
 
 /* mean, invstd, k1 = weight invstd, shift = bias for each of c lanes; lane
  * j belongs to channel j / lpc. */
-static void load_coefficients(const vkbn__op* op, float* coef, uint64_t c, uint64_t lpc) {
-    const float* mean = f32(op->frozen ? op->running_mean : op->save_mean);
-    const float* var = f32(op->frozen ? op->running_var : op->save_invstd);
+static void load_coefficients(const vkbn__op* op, bool frozen, float* coef, uint64_t c, uint64_t lpc) {
+    const float* mean = f32(frozen ? op->running_mean : op->save_mean);
+    const float* var = f32(frozen ? op->running_var : op->save_invstd);
     const float* w = f32(op->weight);
     const float* b = f32(op->bias);
     for (uint64_t j0 = 0; j0 < c; j0 += lpc) {
         const uint64_t ch = j0 / lpc;
-        float invstd = op->frozen ? 1.0f / sqrtf(var[ch] + op->eps) : var[ch];
+        float invstd = frozen ? 1.0f / sqrtf(var[ch] + op->eps) : var[ch];
         for (uint64_t j = j0; j < j0 + lpc; ++j) {
             coef[VKBN__BWD_MEAN * c + j] = mean[ch];
             coef[VKBN__BWD_INVSTD * c + j] = invstd;
@@ -102,7 +102,7 @@ static void finish_channel(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p, uin
     float dweight = sum_gd * p->coef[VKBN__BWD_INVSTD * c + j0];
     if (op->dweight) f32(op->dweight)[ch] = dweight;
     if (op->dbias) f32(op->dbias)[ch] = sum_g;
-    if (!op->frozen) {
+    if (!p->t.frozen) {
         float k1 = p->coef[VKBN__BWD_K1 * c + j0], invstd = p->coef[VKBN__BWD_INVSTD * c + j0];
         float mg = sum_g * p->inv_m, e = dweight * p->inv_m;
         for (uint64_t j = j0; j < j0 + lanes; ++j) {
@@ -264,11 +264,11 @@ static void merge_channels_last(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p
 }
 
 void vkbn__cpu_backward_run(vkbn_plan plan, struct vkbn__cpu_bwd_plan* p) {
-    vkbn__cpu_pool* pool = plan->ctx->cpu->pool;
+    vkbn__cpu_pool* pool = vkbn__cpu_of(plan->ctx)->pool;
     const vkbn__op* op = &plan->op;
     job jb = {plan, p, 0};
     const uint64_t c = p->t.c;
-    load_coefficients(op, p->coef, c, p->lanes_per_channel);
+    load_coefficients(op, p->t.frozen, p->coef, c, p->lanes_per_channel);
     switch (p->kind) {
         case BWD_ELEMENTWISE_CF: vkbn__cpu_pool_run(pool, task_elementwise_cf, &jb); break;
         case BWD_ELEMENTWISE_CL: vkbn__cpu_pool_run(pool, task_elementwise_cl, &jb); break;
@@ -326,7 +326,7 @@ static void* alloc_zeroed(uint64_t count, size_t size, vkbn_result* r) {
 }
 
 vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan** out, char* what, size_t what_size) {
-    struct vkbn__cpu* cpu = plan->ctx->cpu;
+    struct vkbn__cpu* cpu = vkbn__cpu_of(plan->ctx);
     const vkbn__op* op = &plan->op;
     const vkbn_tensor_desc* d = &op->tensor;
     if (what_size) what[0] = '\0';
@@ -337,17 +337,21 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     p->threads = cpu->threads;
     vkbn__cpu_bwd_tensors* t = &p->t;
     const bool silu = op->activation == VKBN_ACTIVATION_SILU;
-    const bool reduce = !op->frozen || op->dweight || op->dbias;
+    /* Frozen statistics: the grads passes read the running statistics. */
+    const vkbn__pass* grads = vkbn__find_pass(&plan->passes, VKBN__PASS_REDUCE_GRADS);
+    if (!grads) grads = vkbn__find_pass(&plan->passes, VKBN__PASS_APPLY_GRADS);
+    const bool frozen = grads->source == VKBN__SOURCE_RUNNING;
+    const bool reduce = vkbn__find_pass(&plan->passes, VKBN__PASS_REDUCE_GRADS) != NULL;
     /* x enters the sums of g d, training's dx and SiLU's u; frozen dx and
      * dbias alone do without it. */
-    const bool needs_x = !op->frozen || silu || op->dweight;
+    const bool needs_x = !frozen || silu || op->dweight;
     t->x = needs_x ? vkbn__cpu_ptr(op->x) : NULL;
     t->dy = vkbn__cpu_ptr(op->dy);
     t->act = vkbn__cpu_ptr(op->y ? op->y : op->z);
     t->dx = vkbn__cpu_ptr(op->dx);
     t->dz = vkbn__cpu_ptr(op->dz);
     t->f16 = d->dtype == VKBN_DTYPE_F16;
-    t->frozen = op->frozen;
+    t->frozen = frozen;
     t->activation = op->activation;
     t->act_alpha = op->activation_alpha;
     t->act_beta = op->activation_beta;
@@ -367,7 +371,7 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     t->stream = !same_range(op->dx, op->dy) && op->elements * op->elem_size * tensors > cpu->stream_bytes;
     t->stream_dz = op->elements * op->elem_size * tensors > cpu->stream_bytes;
 
-    p->apply = reduce && !op->frozen && op->dx;
+    p->apply = reduce && !frozen && op->dx;
     const unsigned dz = op->dz ? VKBN__BWD_WRITE_DZ : 0u;
     if (!reduce) {
         p->apply_writes = dz | (op->dx ? VKBN__BWD_WRITE_DX : 0u);
@@ -383,7 +387,7 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
     const char* passes = !reduce    ? "elementwise (1 pass)"
                          : p->apply ? "sums, then dx (2 passes)"
                                     : "reduction only (1 pass)";
-    const char* mode = op->frozen ? "frozen" : "training";
+    const char* mode = frozen ? "frozen" : "training";
     const char* layout = lanes           ? "channels-first (short rows as lanes)"
                          : channels_last ? "channels-last"
                                          : "channels-first";

@@ -34,8 +34,7 @@ void vkbn__cpu_describe_default(vkbn_device_info* info) {
 vkbn_result vkbn__cpu_context_create(vkbn_context ctx, const vkbn_context_desc* desc) {
     struct vkbn__cpu* cpu = vkbn__calloc(1, sizeof *cpu);
     if (!cpu) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_context_create: out of host memory");
-    ctx->cpu = cpu;
-    ctx->backend = VKBN_BACKEND_CPU;
+    ctx->impl = cpu;
     vkbn__mutex_init(&cpu->exec_lock);
     vkbn__cpu_detect(&cpu->caps);
     VKBN_CHECK(vkbn__cpu_resolve_isa(&cpu->caps, desc->cpu_isa, &cpu->isa));
@@ -59,12 +58,12 @@ vkbn_result vkbn__cpu_context_create(vkbn_context ctx, const vkbn_context_desc* 
 }
 
 void vkbn__cpu_context_destroy(vkbn_context ctx) {
-    struct vkbn__cpu* cpu = ctx->cpu;
+    struct vkbn__cpu* cpu = vkbn__cpu_of(ctx);
     if (!cpu) return;
     vkbn__cpu_pool_destroy(cpu->pool);
     vkbn__mutex_destroy(&cpu->exec_lock);
     vkbn__free(cpu);
-    ctx->cpu = NULL;
+    ctx->impl = NULL;
 }
 
 vkbn_result vkbn__cpu_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer buf) {
@@ -80,6 +79,7 @@ vkbn_result vkbn__cpu_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer
                           (unsigned long long)size);
     }
     buf->host = p;
+    buf->root = (uint64_t)(uintptr_t)p;
     return VKBN_SUCCESS;
 }
 
@@ -88,16 +88,16 @@ void vkbn__cpu_buffer_destroy(vkbn_buffer buf) { free(buf->host); }
 vkbn_result vkbn__cpu_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size) {
     vkbn_context ctx = buf->ctx;
     /* Wait for a plan running on another thread, as a Vulkan upload would. */
-    vkbn__mutex_lock(&ctx->cpu->exec_lock);
+    vkbn__mutex_lock(&vkbn__cpu_of(ctx)->exec_lock);
     memcpy(vkbn__cpu_ptr(buf) + offset, src, (size_t)size);
-    vkbn__mutex_unlock(&ctx->cpu->exec_lock);
+    vkbn__mutex_unlock(&vkbn__cpu_of(ctx)->exec_lock);
     return VKBN_SUCCESS;
 }
 
 vkbn_result vkbn__cpu_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size) {
     vkbn_context ctx = buf->ctx;
-    vkbn__mutex_lock(&ctx->cpu->exec_lock);
+    vkbn__mutex_lock(&vkbn__cpu_of(ctx)->exec_lock);
     memcpy(dst, vkbn__cpu_ptr(buf) + offset, (size_t)size);
-    vkbn__mutex_unlock(&ctx->cpu->exec_lock);
+    vkbn__mutex_unlock(&vkbn__cpu_of(ctx)->exec_lock);
     return VKBN_SUCCESS;
 }

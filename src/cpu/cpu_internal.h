@@ -73,6 +73,10 @@ vkbn_result vkbn__cpu_buffer_download(vkbn_buffer buf, uint64_t offset, void* ds
 /* Describes the CPU path as vkbn_enumerate_devices lists it (defaults). */
 void vkbn__cpu_describe_default(vkbn_device_info* info);
 
+/* cpu_sync.c: the one-pass plans of synchronized batch norm (core/sync.c). */
+bool vkbn__cpu_sync_handles(const vkbn__pass_list* passes);
+void vkbn__cpu_sync_run(vkbn_plan plan);
+
 /* cpu_plan.c: the planner and plan execution. */
 vkbn_result vkbn__cpu_plan_build(vkbn_plan plan);
 vkbn_result vkbn__cpu_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds);
@@ -89,6 +93,10 @@ typedef struct vkbn__cpu_geometry {
     uint64_t lanes_per_channel; /* 1, or S for short channels-first rows */
 } vkbn__cpu_geometry;
 vkbn__cpu_geometry vkbn__cpu_geometry_of(const vkbn__op* op, uint32_t threads);
+
+/* The backend's objects behind core's opaque pointers. */
+static inline struct vkbn__cpu* vkbn__cpu_of(vkbn_context ctx) { return (struct vkbn__cpu*)ctx->impl; }
+static inline struct vkbn__cpu_plan* vkbn__cpu_plan_of(vkbn_plan plan) { return (struct vkbn__cpu_plan*)plan->impl; }
 
 /* Host address of a buffer's first byte. */
 static inline uint8_t* vkbn__cpu_ptr(vkbn_buffer b) { return b ? b->host + b->offset : NULL; }

@@ -49,7 +49,8 @@ typedef enum plan_kind {
     PLAN_TRAIN_CF_FUSED,
     PLAN_TRAIN_CF_SPLIT,
     PLAN_TRAIN_CL,
-    PLAN_BACKWARD /* cpu_backward.c */
+    PLAN_BACKWARD, /* cpu_backward.c */
+    PLAN_SYNC      /* cpu_sync.c */
 } plan_kind;
 
 /* Pipelined fused plans interleave reduce and normalize in slices of about this size. */
@@ -174,7 +175,7 @@ static uint64_t slice_begin(const struct vkbn__cpu_plan* p, uint64_t i) {
 
 static void task_train_cf_fused(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_plan* p = jb->plan->cpu;
+    struct vkbn__cpu_plan* p = (struct vkbn__cpu_plan*)jb->plan->impl;
     const vkbn__cpu_tensors* t = &p->t;
     uint64_t c0 = part_begin(t->c, p->threads, thread), c1 = part_begin(t->c, p->threads, thread + 1);
     if (p->slices <= 1) {
@@ -204,7 +205,7 @@ static void task_train_cf_fused(void* arg, uint32_t thread) {
 
 static void task_train_cf_split(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_plan* p = jb->plan->cpu;
+    struct vkbn__cpu_plan* p = (struct vkbn__cpu_plan*)jb->plan->impl;
     uint64_t items = p->t.c * p->parts;
     uint64_t i0 = part_begin(items, p->threads, thread), i1 = part_begin(items, p->threads, thread + 1);
     for (uint64_t i = i0; i < i1; ++i) {
@@ -220,7 +221,7 @@ static void task_train_cf_split(void* arg, uint32_t thread) {
 
 static void task_train_cl(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_plan* p = jb->plan->cpu;
+    struct vkbn__cpu_plan* p = (struct vkbn__cpu_plan*)jb->plan->impl;
     const uint64_t c = p->t.c;
     const float* pivot = p->params;
     uint64_t q0 = part_begin(p->parts, p->threads, thread), q1 = part_begin(p->parts, p->threads, thread + 1);
@@ -237,7 +238,7 @@ static void task_train_cl(void* arg, uint32_t thread) {
 
 static void task_infer_cf(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_plan* p = jb->plan->cpu;
+    struct vkbn__cpu_plan* p = (struct vkbn__cpu_plan*)jb->plan->impl;
     const vkbn__cpu_tensors* t = &p->t;
     uint64_t total = t->n * t->c * t->s;
     uint64_t e = part_begin(total, p->threads, thread), e1 = part_begin(total, p->threads, thread + 1);
@@ -246,7 +247,7 @@ static void task_infer_cf(void* arg, uint32_t thread) {
 
 static void task_infer_cl(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_plan* p = jb->plan->cpu;
+    struct vkbn__cpu_plan* p = (struct vkbn__cpu_plan*)jb->plan->impl;
     const uint64_t c = p->t.c;
     uint64_t r0 = part_begin(p->rows, p->threads, thread), r1 = part_begin(p->rows, p->threads, thread + 1);
     if (r0 < r1) p->k->cl_apply(&p->t, r0, r1, p->params, p->params + c, p->params + 2 * c, p->params + 3 * c);
@@ -254,7 +255,7 @@ static void task_infer_cl(void* arg, uint32_t thread) {
 
 static void task_copy(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_plan* p = jb->plan->cpu;
+    struct vkbn__cpu_plan* p = (struct vkbn__cpu_plan*)jb->plan->impl;
     uint64_t bytes = jb->plan->op.copy_bytes, lines = bytes / 64;
     uint64_t b0 = part_begin(lines, p->threads, thread) * 64;
     uint64_t b1 = thread + 1 == p->threads ? bytes : part_begin(lines, p->threads, thread + 1) * 64;
@@ -266,7 +267,7 @@ static void task_copy(void* arg, uint32_t thread) {
 /* ------------------------------------------------------------------------ */
 
 static void merge_channels_first(vkbn_plan plan) {
-    struct vkbn__cpu_plan* p = plan->cpu;
+    struct vkbn__cpu_plan* p = vkbn__cpu_plan_of(plan);
     for (uint64_t c = 0; c < p->t.c; ++c) {
         vkbn__cpu_stat st = p->partials[c * p->parts];
         for (uint64_t q = 1; q < p->parts; ++q) st = vkbn__cpu_stat_merge(st, p->partials[c * p->parts + q]);
@@ -275,7 +276,7 @@ static void merge_channels_first(vkbn_plan plan) {
 }
 
 static void merge_channels_last(vkbn_plan plan) {
-    struct vkbn__cpu_plan* p = plan->cpu;
+    struct vkbn__cpu_plan* p = vkbn__cpu_plan_of(plan);
     const uint64_t c = p->t.c;
     /* Part 0's arrays accumulate the others, in part order (uniform counts:
      * one weight per part for every channel). */
@@ -315,8 +316,8 @@ static void merge_channels_last(vkbn_plan plan) {
 }
 
 static void run_once(vkbn_plan plan) {
-    struct vkbn__cpu_plan* p = plan->cpu;
-    vkbn__cpu_pool* pool = plan->ctx->cpu->pool;
+    struct vkbn__cpu_plan* p = vkbn__cpu_plan_of(plan);
+    vkbn__cpu_pool* pool = vkbn__cpu_of(plan->ctx)->pool;
     const vkbn__op* op = &plan->op;
     job jb = {plan, 0};
     const uint64_t c = p->t.c;
@@ -348,6 +349,7 @@ static void run_once(vkbn_plan plan) {
             vkbn__cpu_pool_run(pool, task_train_cf_split, &jb);
             break;
         case PLAN_BACKWARD: vkbn__cpu_backward_run(plan, p->bwd); break;
+        case PLAN_SYNC: vkbn__cpu_sync_run(plan); break;
         case PLAN_TRAIN_CL:
             /* A channel's pivot is its first value: its first lane of row 0. */
             for (uint64_t j0 = 0; j0 < c; j0 += p->lanes_per_channel) {
@@ -363,7 +365,7 @@ static void run_once(vkbn_plan plan) {
 }
 
 vkbn_result vkbn__cpu_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds) {
-    struct vkbn__cpu* cpu = plan->ctx->cpu;
+    struct vkbn__cpu* cpu = vkbn__cpu_of(plan->ctx);
     vkbn__mutex_lock(&cpu->exec_lock);
     double t0 = vkbn__now_seconds();
     for (uint32_t i = 0; i < repetitions; ++i) run_once(plan);
@@ -426,11 +428,11 @@ static uint32_t channels_first_parts(const vkbn__op* op, uint32_t threads) {
 }
 
 vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
-    struct vkbn__cpu* cpu = plan->ctx->cpu;
+    struct vkbn__cpu* cpu = vkbn__cpu_of(plan->ctx);
     const vkbn__op* op = &plan->op;
     struct vkbn__cpu_plan* p = vkbn__calloc(1, sizeof *p);
     if (!p) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
-    plan->cpu = p;
+    plan->impl = p;
     p->k = cpu->kernels;
     p->threads = cpu->threads;
     p->t.x = vkbn__cpu_ptr(op->x);
@@ -439,12 +441,21 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
     vkbn_result r = VKBN_SUCCESS;
     char what[160];
 
-    if (op->kind == VKBN__OP_BACKWARD) {
+    const vkbn__pass_list* passes = &plan->passes;
+    if (vkbn__cpu_sync_handles(passes)) {
+        p->kind = PLAN_SYNC;
+        p->t.f16 = op->tensor.dtype == VKBN_DTYPE_F16;
+        const vkbn__pass_kind k = passes->pass[0].kind;
+        snprintf(what, sizeof what, "%s",
+                 k == VKBN__PASS_REDUCE_STATS ? "slice statistics"
+                 : k == VKBN__PASS_NORMALIZE  ? "slice normalize from global statistics"
+                                              : "slice backward from global sums");
+    } else if (vkbn__find_pass(passes, VKBN__PASS_REDUCE_GRADS) || vkbn__find_pass(passes, VKBN__PASS_APPLY_GRADS)) {
         p->kind = PLAN_BACKWARD;
         r = vkbn__cpu_backward_build(plan, &p->bwd, what, sizeof what);
         p->t.f16 = op->tensor.dtype == VKBN_DTYPE_F16;
         p->t.stream = r == VKBN_SUCCESS && vkbn__cpu_backward_streams(p->bwd);
-    } else if (op->kind == VKBN__OP_COPY) {
+    } else if (vkbn__find_pass(passes, VKBN__PASS_COPY)) {
         p->kind = PLAN_COPY;
         p->t.stream = 2 * op->copy_bytes > cpu->stream_bytes;
         snprintf(what, sizeof what, "copy");
@@ -466,7 +477,7 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
         p->t.stream = !in_place(op) && traffic > cpu->stream_bytes;
         const uint64_t c = p->t.c;
         const char* as_lanes = lanes ? " (short channels-first rows as lanes)" : "";
-        if (op->kind == VKBN__OP_FORWARD_INFERENCE) {
+        if (!vkbn__find_pass(passes, VKBN__PASS_REDUCE_STATS)) {
             p->kind = channels_last ? PLAN_INFER_CL : PLAN_INFER_CF;
             if (channels_last)
                 p->params = alloc_floats(4 * c, &r);
@@ -515,7 +526,7 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
 }
 
 void vkbn__cpu_plan_destroy(vkbn_plan plan) {
-    struct vkbn__cpu_plan* p = plan->cpu;
+    struct vkbn__cpu_plan* p = vkbn__cpu_plan_of(plan);
     if (!p) return;
     vkbn__free(p->channels);
     vkbn__free(p->partials);
@@ -524,5 +535,5 @@ void vkbn__cpu_plan_destroy(vkbn_plan plan) {
     vkbn__free(p->scratch);
     vkbn__cpu_backward_destroy(p->bwd);
     vkbn__free(p);
-    plan->cpu = NULL;
+    plan->impl = NULL;
 }

@@ -8,9 +8,25 @@
 #include <math.h>
 #include <string.h>
 
-#include "../core/sync_backend.h"
 #include "cpu_f16.h"
 #include "cpu_internal.h"
+
+/* The host arrays of the passes (core/passes.h, VKBN__SOURCE_HOST). */
+typedef struct vkbn__sync_channel {
+    const float* pivot;
+    const float* shifted_mean;
+    const float* scale;
+    const float* shift;
+} vkbn__sync_channel;
+
+typedef struct vkbn__sync_coef {
+    const float* mean;
+    const float* invstd;
+    const float* k1;
+    const float* shift;
+    const float* mg;
+    const float* e;
+} vkbn__sync_coef;
 
 typedef struct sync_job {
     const vkbn__op* op;
@@ -193,39 +209,64 @@ static void task_backward_apply(void* arg, uint32_t t) {
     }
 }
 
-static vkbn_result run(const vkbn__op* op, sync_job* jb, vkbn__cpu_task task) {
-    struct vkbn__cpu* cpu = op->x->ctx->cpu;
+static void run(const vkbn__op* op, sync_job* jb, vkbn__cpu_task task) {
+    struct vkbn__cpu* cpu = vkbn__cpu_of(op->x->ctx);
     jb->op = op;
     jb->threads = vkbn__cpu_pool_threads(cpu->pool);
     jb->s = op->spatial;
-    vkbn__mutex_lock(&cpu->exec_lock);
-    vkbn__cpu_pool_run(cpu->pool, task, jb);
-    vkbn__mutex_unlock(&cpu->exec_lock);
-    return VKBN_SUCCESS;
+    vkbn__cpu_pool_run(cpu->pool, task, jb); /* the caller holds exec_lock */
 }
 
-vkbn_result vkbn__cpu_sync_stats(const vkbn__op* op, double* mean, double* m2) {
-    sync_job jb = {0};
-    jb.mean = mean;
-    jb.m2 = m2;
-    return run(op, &jb, task_stats);
+static const float* host_array(const vkbn__pass* pass, uint32_t c, uint32_t i) {
+    return (const float*)vkbn__cpu_ptr(pass->host_params) + (size_t)i * vkbn__host_params_c_pad(c);
 }
 
-vkbn_result vkbn__cpu_sync_normalize(const vkbn__op* op, const vkbn__sync_channel* ch) {
-    sync_job jb = {0};
-    jb.ch = ch;
-    return run(op, &jb, task_normalize);
+bool vkbn__cpu_sync_handles(const vkbn__pass_list* passes) {
+    if (passes->count != 1) return false;
+    const vkbn__pass* p = &passes->pass[0];
+    return p->source == VKBN__SOURCE_HOST || p->export_stats;
 }
 
-vkbn_result vkbn__cpu_sync_grad_sums(const vkbn__op* op, double* sum_g, double* sum_g_xhat) {
+void vkbn__cpu_sync_run(vkbn_plan plan) {
+    const vkbn__op* op = &plan->op;
+    const vkbn__pass* pass = &plan->passes.pass[0];
+    const uint32_t c = op->tensor.c;
     sync_job jb = {0};
-    jb.sum_g = sum_g;
-    jb.sum_g_xhat = sum_g_xhat;
-    return run(op, &jb, task_grad_sums);
-}
-
-vkbn_result vkbn__cpu_sync_backward_apply(const vkbn__op* op, const vkbn__sync_coef* k) {
-    sync_job jb = {0};
-    jb.k = k;
-    return run(op, &jb, task_backward_apply);
+    if (pass->kind == VKBN__PASS_REDUCE_STATS) {
+        double* acc = vkbn__calloc((size_t)c * 2, sizeof(double));
+        if (!acc) return; /* planned with the same size: see vkbn__cpu_sync_plan */
+        jb.mean = acc;
+        jb.m2 = acc + c;
+        run(op, &jb, task_stats);
+        float* w = (float*)vkbn__cpu_ptr(pass->export_stats);
+        for (uint32_t i = 0; i < c; ++i) {
+            w[i] = (float)acc[i];
+            w[c + i] = (float)(acc[i] - (double)w[i]);
+            w[2 * (size_t)c + i] = (float)acc[c + i];
+        }
+        vkbn__free(acc);
+    } else if (pass->kind == VKBN__PASS_NORMALIZE) {
+        vkbn__sync_channel ch = {host_array(pass, c, 0), host_array(pass, c, 1), host_array(pass, c, 2),
+                                 host_array(pass, c, 3)};
+        jb.ch = &ch;
+        run(op, &jb, task_normalize);
+    } else if (pass->kind == VKBN__PASS_REDUCE_GRADS) {
+        double* acc = vkbn__calloc((size_t)c * 2, sizeof(double));
+        if (!acc) return;
+        jb.sum_g = acc;
+        jb.sum_g_xhat = acc + c;
+        run(op, &jb, task_grad_sums);
+        float* dw = (float*)vkbn__cpu_ptr(op->dweight);
+        float* db = (float*)vkbn__cpu_ptr(op->dbias);
+        for (uint32_t i = 0; i < c; ++i) {
+            if (dw) dw[i] = (float)acc[c + i];
+            if (db) db[i] = (float)acc[i];
+        }
+        vkbn__free(acc);
+    } else {
+        vkbn__sync_coef k = {host_array(pass, c, 0), host_array(pass, c, 1), host_array(pass, c, 2),
+                             host_array(pass, c, 3), host_array(pass, c, 4), host_array(pass, c, 5)};
+        jb.k = &k;
+        run(op, &jb, task_backward_apply);
+    }
 }

@@ -21,6 +21,9 @@
 
 typedef struct bwd_ctx {
     vkbn__geometry g;
+    const vkbn__pass* reduce; /* REDUCE_GRADS, or NULL */
+    const vkbn__pass* apply;  /* APPLY_GRADS, or NULL */
+    bool frozen;              /* statistics from running_mean / running_var */
     vkbn_buffer act; /* y (mask activations) or the residual (SiLU), or NULL */
     uint32_t spec[SPEC_COUNT];
     kp_bwd_vectors bases;
@@ -28,16 +31,19 @@ typedef struct bwd_ctx {
     vkbn__range weight, bias, mean, var, dweight, dbias;
 } bwd_ctx;
 
-static vkbn_result setup(bwd_ctx* b, struct vkbn__vk* vk, const vkbn__op* op) {
+static vkbn_result setup(bwd_ctx* b, struct vkbn__vk* vk, const vkbn__op* op, const vkbn__pass_list* passes) {
     memset(b, 0, sizeof *b);
+    b->reduce = vkbn__find_pass(passes, VKBN__PASS_REDUCE_GRADS);
+    b->apply = vkbn__find_pass(passes, VKBN__PASS_APPLY_GRADS);
+    b->frozen = (b->reduce ? b->reduce->source : b->apply->source) == VKBN__SOURCE_RUNNING;
     b->act = op->y ? op->y : op->z;
     const vkbn_buffer tensors[] = {op->x, op->dy, b->act, op->dx, op->dz};
     VKBN_CHECK(vkbn__geometry_init(&b->g, vk, op, tensors, 5));
     const vkbn__geometry* g = &b->g;
     b->weight = vkbn__geometry_vector(g, op->weight);
     b->bias = vkbn__geometry_vector(g, op->bias);
-    b->mean = vkbn__geometry_vector(g, op->frozen ? op->running_mean : op->save_mean);
-    b->var = vkbn__geometry_vector(g, op->frozen ? op->running_var : op->save_invstd);
+    b->mean = vkbn__geometry_vector(g, b->frozen ? op->running_mean : op->save_mean);
+    b->var = vkbn__geometry_vector(g, b->frozen ? op->running_var : op->save_invstd);
     b->dweight = vkbn__geometry_vector(g, op->dweight);
     b->dbias = vkbn__geometry_vector(g, op->dbias);
     b->bases.weight = b->weight.base;
@@ -57,7 +63,7 @@ static vkbn_result setup(bwd_ctx* b, struct vkbn__vk* vk, const vkbn__op* op) {
     s[SPEC_HAS_BIAS] = op->bias != NULL;
     s[SPEC_CHANNELS_LAST] = g->channels_last;
     s[SPEC_ITEMS] = vk->tuning.apply_items;
-    s[SPEC_BWD_FROZEN] = op->frozen;
+    s[SPEC_BWD_FROZEN] = b->frozen;
     return VKBN_SUCCESS;
 }
 
@@ -163,7 +169,7 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
     vkbn__reduction red;
     VKBN_CHECK(vkbn__reduction_init(&red, geo));
     bool fused = red.fused;
-    bool apply_after = !op->frozen && op->dx && !fused;
+    bool apply_after = !b->frozen && op->dx && !fused;
     scratch_layout sl = layout_scratch(b, &red, apply_after);
     if (sl.words * 4 > vk->max_binding_range - vk->bind_align || sl.words > UINT32_MAX) {
         vkbn__reduction_free(&red);
@@ -182,7 +188,7 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
     spec[SPEC_FUSED] = fused;
     spec[SPEC_CL_THREADS_X] = red.tx;
     spec[SPEC_BWD_WRITES] = (op->dz ? BWD_WRITE_DZ : 0u) | (op->dweight ? BWD_WRITE_DWEIGHT : 0u) |
-                            (op->dbias ? BWD_WRITE_DBIAS : 0u) | (op->dx && (op->frozen || fused) ? BWD_WRITE_DX : 0u);
+                            (op->dbias ? BWD_WRITE_DBIAS : 0u) | (op->dx && (b->frozen || fused) ? BWD_WRITE_DX : 0u);
     VkPipeline pipe = VK_NULL_HANDLE;
     if (r == VKBN_SUCCESS) r = vkbn__vk_get_pipeline(vk, kernel, geo->variant, spec, &pipe);
 
@@ -236,12 +242,12 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
     if (r == VKBN_SUCCESS && apply_after) r = add_apply(plan, b, scratch, sl.sc, BWD_WRITE_DX, true);
     if (r == VKBN_SUCCESS) {
         const char* shape =
-            fused         ? (op->dx && !op->frozen ? "fused (1 dispatch: sums, then dx)" : "reduction (1 dispatch)")
+            fused         ? (op->dx && !b->frozen ? "fused (1 dispatch: sums, then dx)" : "reduction (1 dispatch)")
             : apply_after ? "split (sums + dx)"
                           : "split reduction";
         snprintf(plan->description, sizeof plan->description,
                  "backward %s, %s %s %s: %s, %u channel group%s x %u slice%s, %u window%s, workgroup %u%s",
-                 op->frozen ? "frozen" : "training", geo->channels_last ? "channels-last" : "channels-first",
+                 b->frozen ? "frozen" : "training", geo->channels_last ? "channels-last" : "channels-first",
                  geo->variant.f16 ? "f16" : "f32", geo->vec == 4 ? "vec4" : "scalar", shape, red.groups,
                  red.groups == 1 ? "" : "s", fused ? 1 : red.slices_total,
                  (fused ? 1 : red.slices_total) == 1 ? "" : "s", geo->window_count, geo->window_count == 1 ? "" : "s",
@@ -252,13 +258,14 @@ static vkbn_result plan_reduction(vkbn_plan plan, bwd_ctx* b) {
 }
 
 /* Synchronized batch norm: the dx (and dz) pass of a split training plan,
- * from coefficients the host computed from the merged sums (op->sync_coef). */
+ * from coefficients the host computed from the merged sums (passes.h,
+ * VKBN__SOURCE_HOST). */
 static vkbn_result plan_sync_apply(vkbn_plan plan, const bwd_ctx* b) {
     const vkbn__geometry* g = &b->g;
     const vkbn__op* op = g->op;
     kp_bwd_scratch sc = {0};
-    sc.c_pad = op->sync_c_pad;
-    vkbn__range coef = vkbn__vk_range(g->vk, op->sync_coef, 0, (uint64_t)COEF_ARRAYS * sc.c_pad * 4, 4);
+    sc.c_pad = vkbn__host_params_c_pad(g->c);
+    vkbn__range coef = vkbn__vk_range(g->vk, b->apply->host_params, 0, (uint64_t)COEF_ARRAYS * sc.c_pad * 4, 4);
     sc.channel = coef.base;
     uint32_t writes = (op->dx ? BWD_WRITE_DX : 0u) | (op->dz ? BWD_WRITE_DZ : 0u);
     VKBN_CHECK(vkbn__vk_plan_reserve(plan, g->window_count));
@@ -272,13 +279,11 @@ static vkbn_result plan_sync_apply(vkbn_plan plan, const bwd_ctx* b) {
 
 vkbn_result vkbn__vk_plan_backward(vkbn_plan plan) {
     bwd_ctx b;
-    const vkbn__op* op = &plan->op;
-    vkbn_result r = setup(&b, plan->ctx->vk, op);
-    if (r == VKBN_SUCCESS && op->sync_coef) {
-        r = plan_sync_apply(plan, &b);
-    } else if (r == VKBN_SUCCESS) {
-        bool reduce = !op->frozen || op->dweight || op->dbias;
-        r = reduce ? plan_reduction(plan, &b) : plan_elementwise(plan, &b);
+    vkbn_result r = setup(&b, vkbn__vk_of(plan->ctx), &plan->op, &plan->passes);
+    if (r == VKBN_SUCCESS) {
+        r = b.reduce                                   ? plan_reduction(plan, &b)
+            : b.apply->source == VKBN__SOURCE_HOST ? plan_sync_apply(plan, &b)
+                                                   : plan_elementwise(plan, &b);
     }
     vkbn__geometry_free(&b.g);
     return r;

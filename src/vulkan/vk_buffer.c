@@ -10,8 +10,15 @@
 static const VkBufferUsageFlags buffer_usage =
     VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 
+/* A buffer's root identity (vkbn_buffer_T.root): its VkBuffer handle. */
+static uint64_t root_of(VkBuffer buffer) {
+    uint64_t id = 0;
+    memcpy(&id, &buffer, sizeof buffer < sizeof id ? sizeof buffer : sizeof id);
+    return id;
+}
+
 vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer buf) {
-    struct vkbn__vk* vk = ctx->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(ctx);
     if (size > vk->caps.max_alloc) {
         return vkbn__fail(VKBN_ERROR_TOO_LARGE, "size: %llu bytes exceeds the device's largest allocation (%llu)",
                           (unsigned long long)size, (unsigned long long)vk->caps.max_alloc);
@@ -29,11 +36,12 @@ vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer 
         }
         buf->mapped = p;
     }
+    buf->root = root_of(buf->vk_buffer);
     return VKBN_SUCCESS;
 }
 
-vkbn_result vkbn__vk_buffer_check_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t offset, uint64_t size) {
-    struct vkbn__vk* vk = ctx->vk;
+vkbn_result vkbn__vk_buffer_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t offset, uint64_t size, vkbn_buffer buf) {
+    struct vkbn__vk* vk = vkbn__vk_of(ctx);
     /* Vulkan cannot tell a VkBuffer's size; its memory requirements are at
      * least that size, so a range past them is certainly outside it. */
     VkMemoryRequirements req;
@@ -44,11 +52,13 @@ vkbn_result vkbn__vk_buffer_check_wrap(vkbn_context ctx, VkBuffer buffer, uint64
                           (unsigned long long)offset, (unsigned long long)(offset + size),
                           (unsigned long long)req.size);
     }
+    buf->vk_buffer = buffer;
+    buf->root = root_of(buffer);
     return VKBN_SUCCESS;
 }
 
 void vkbn__vk_buffer_destroy(vkbn_buffer buf) {
-    struct vkbn__vk* vk = buf->ctx->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(buf->ctx);
     if (buf->kind != VKBN__BUFFER_OWNED) return;
     if (buf->mapped) vk->d.vkUnmapMemory(vk->device, buf->vk_memory);
     if (buf->vk_buffer) vk->d.vkDestroyBuffer(vk->device, buf->vk_buffer, vk->alloc);
@@ -96,7 +106,7 @@ static void flush_or_invalidate(struct vkbn__vk* vk, VkDeviceMemory mem, bool co
 
 /* Copies through staging in chunks; to_device selects the direction. */
 static vkbn_result staged_copy(vkbn_buffer buf, uint64_t offset, uint8_t* host, uint64_t size, bool to_device) {
-    struct vkbn__vk* vk = buf->ctx->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(buf->ctx);
     uint64_t chunk = size < STAGING_CHUNK ? size : STAGING_CHUNK;
     for (uint64_t done = 0; done < size; done += chunk) {
         uint64_t n = size - done < chunk ? size - done : chunk;
@@ -138,7 +148,7 @@ static vkbn_result staged_copy(vkbn_buffer buf, uint64_t offset, uint8_t* host, 
 }
 
 vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size) {
-    struct vkbn__vk* vk = buf->ctx->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(buf->ctx);
     if (buf->mapped) {
         /* Immediate-mode work has completed before any call returns, so the
          * device is not using this memory now. */
@@ -150,7 +160,7 @@ vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void*
 }
 
 vkbn_result vkbn__vk_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size) {
-    struct vkbn__vk* vk = buf->ctx->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(buf->ctx);
     if (buf->mapped) {
         flush_or_invalidate(vk, buf->vk_memory, vk->buffer_coherent, false);
         memcpy(dst, buf->mapped + buf->offset + offset, size);

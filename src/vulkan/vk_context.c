@@ -293,7 +293,7 @@ static vkbn_result choose_buffer_memory(struct vkbn__vk* vk, vkbn_device_type ty
 vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc) {
     struct vkbn__vk* vk = vkbn__calloc(1, sizeof *vk);
     if (!vk) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_context_create: out of host memory");
-    ctx->vk = vk;
+    ctx->impl = vk;
     vk->ctx = ctx;
     vk->alloc = desc->allocation_callbacks;
     vkbn__mutex_init(&vk->pipeline_lock);
@@ -412,7 +412,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
 }
 
 void vkbn__vk_context_destroy(vkbn_context ctx) {
-    struct vkbn__vk* vk = ctx->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(ctx);
     if (!vk) return;
     if (vk->device && vk->d.vkDeviceWaitIdle) {
         /* A borrowed queue may be shared: wait for our own fence only. */
@@ -440,7 +440,7 @@ void vkbn__vk_context_destroy(vkbn_context ctx) {
     vkbn__mutex_destroy(&vk->pipeline_lock);
     vkbn__mutex_destroy(&vk->submit_lock);
     vkbn__free(vk);
-    ctx->vk = NULL;
+    ctx->impl = NULL;
 }
 
 VkResult vkbn__vk_submit_locked(struct vkbn__vk* vk) {

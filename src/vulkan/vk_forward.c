@@ -19,10 +19,16 @@ typedef struct fwd_ctx {
     kp_channel_bases bases;
     kp_activation act;
     vkbn__range weight, bias, running_mean, running_var, save_mean, save_invstd;
+    const vkbn__pass* reduce;    /* REDUCE_STATS, or NULL */
+    const vkbn__pass* normalize; /* NORMALIZE, or NULL */
+    vkbn_buffer export_stats;    /* the reduction's export, or NULL */
 } fwd_ctx;
 
-static vkbn_result setup(fwd_ctx* f, struct vkbn__vk* vk, const vkbn__op* op) {
+static vkbn_result setup(fwd_ctx* f, struct vkbn__vk* vk, const vkbn__op* op, const vkbn__pass_list* passes) {
     memset(f, 0, sizeof *f);
+    f->reduce = vkbn__find_pass(passes, VKBN__PASS_REDUCE_STATS);
+    f->normalize = vkbn__find_pass(passes, VKBN__PASS_NORMALIZE);
+    f->export_stats = f->reduce ? f->reduce->export_stats : NULL;
     const vkbn_buffer tensors[] = {op->x, op->y, op->z};
     VKBN_CHECK(vkbn__geometry_init(&f->g, vk, op, tensors, 3));
     const vkbn__geometry* g = &f->g;
@@ -47,17 +53,17 @@ static vkbn_result setup(fwd_ctx* f, struct vkbn__vk* vk, const vkbn__op* op) {
     s[SPEC_HAS_RESIDUAL] = op->z != NULL;
     s[SPEC_HAS_WEIGHT] = op->weight != NULL;
     s[SPEC_HAS_BIAS] = op->bias != NULL;
-    s[SPEC_HAS_RUNNING] = op->kind == VKBN__OP_FORWARD_TRAINING && op->running_mean != NULL;
+    s[SPEC_HAS_RUNNING] = f->reduce && op->running_mean != NULL;
     s[SPEC_SAVE_MASK] = (op->save_mean ? 1u : 0u) | (op->save_invstd ? 2u : 0u);
-    if (op->sync_stats_out) {
+    if (f->export_stats) {
         /* Export of a slice's statistics: save_mean binds the 3c-float output. */
-        f->save_mean = vkbn__vk_range(vk, op->sync_stats_out, 0, (uint64_t)g->c * 3 * sizeof(float), 4);
+        f->save_mean = vkbn__vk_range(vk, f->export_stats, 0, (uint64_t)g->c * 3 * sizeof(float), 4);
         f->bases.save_mean = f->save_mean.base;
         s[SPEC_SAVE_MASK] = 4u;
         s[SPEC_HAS_RUNNING] = 0;
     }
     s[SPEC_CHANNELS_LAST] = g->channels_last;
-    s[SPEC_INFERENCE] = op->kind == VKBN__OP_FORWARD_INFERENCE;
+    s[SPEC_INFERENCE] = f->normalize && f->normalize->source == VKBN__SOURCE_RUNNING;
     s[SPEC_ITEMS] = vk->tuning.apply_items;
     return VKBN_SUCCESS;
 }
@@ -167,7 +173,7 @@ static vkbn_result plan_training(vkbn_plan plan, fwd_ctx* f) {
         const vkbn__window* win = &geo->windows[w];
         vkbn__range rg[BIND_STATS_COUNT];
         rg[BIND_STATS_X] = vkbn__geometry_window(geo, op->x, win);
-        bool writes_y = fused && !op->sync_stats_out;
+        bool writes_y = fused && !f->export_stats;
         rg[BIND_STATS_Y] = writes_y ? vkbn__geometry_window(geo, op->y, win) : vkbn__vk_dummy_range(vk);
         rg[BIND_STATS_Z] = writes_y ? vkbn__geometry_window(geo, op->z, win) : vkbn__vk_dummy_range(vk);
         rg[BIND_STATS_WEIGHT] = f->weight;
@@ -229,11 +235,11 @@ static vkbn_result plan_training(vkbn_plan plan, fwd_ctx* f) {
         }
         slice_base += red.wslices[w];
     }
-    if (r == VKBN_SUCCESS && !fused && !op->sync_stats_out) r = add_apply(plan, f, channel, sl.c_pad, true);
+    if (r == VKBN_SUCCESS && !fused && !f->export_stats) r = add_apply(plan, f, channel, sl.c_pad, true);
     if (r == VKBN_SUCCESS) {
         snprintf(plan->description, sizeof plan->description,
                  "%s, %s %s %s: %s, %u channel group%s x %u slice%s, %u window%s, workgroup %u%s",
-                 op->sync_stats_out ? "slice statistics" : "forward training",
+                 f->export_stats ? "slice statistics" : "forward training",
                  geo->channels_last ? "channels-last" : "channels-first", geo->variant.f16 ? "f16" : "f32",
                  geo->vec == 4 ? "vec4" : "scalar", fused ? "fused (1 dispatch)" : "split (stats + apply)", groups,
                  groups == 1 ? "" : "s", fused ? 1 : slices_total, (fused ? 1 : slices_total) == 1 ? "" : "s",
@@ -255,18 +261,19 @@ static vkbn_result plan_inference(vkbn_plan plan, fwd_ctx* f) {
     return VKBN_SUCCESS;
 }
 
-/* Synchronized batch norm: normalize a slice from channel parameters the
- * host computed from the merged statistics (the apply pass of a split
- * training plan, with its scratch replaced by op->sync_channel). */
+/* Normalize from channel parameters the host computed (passes.h,
+ * VKBN__SOURCE_HOST): the apply pass of a split training plan, its scratch
+ * replaced by the host's arrays. */
 static vkbn_result plan_sync_apply(vkbn_plan plan, fwd_ctx* f) {
     const vkbn__geometry* g = &f->g;
-    const vkbn__op* op = g->op;
     f->spec[SPEC_HAS_RUNNING] = 0;
     f->spec[SPEC_SAVE_MASK] = 0;
-    vkbn__range channel = vkbn__vk_range(g->vk, op->sync_channel, 0, (uint64_t)op->sync_c_pad * 4 * sizeof(float), 4);
+    uint32_t c_pad = vkbn__host_params_c_pad(g->c);
+    vkbn__range channel = vkbn__vk_range(g->vk, f->normalize->host_params, 0,
+                                         (uint64_t)c_pad * VKBN__NORMALIZE_HOST_ARRAYS * sizeof(float), 4);
     if (channel.base != 0) return vkbn__fail(VKBN_ERROR_MISALIGNED, "sync: channel parameters must start aligned");
     VKBN_CHECK(vkbn__vk_plan_reserve(plan, g->window_count));
-    VKBN_CHECK(add_apply(plan, f, channel, op->sync_c_pad, false));
+    VKBN_CHECK(add_apply(plan, f, channel, c_pad, false));
     snprintf(plan->description, sizeof plan->description,
              "slice normalize from global statistics, %s %s %s: apply (1 dispatch per window), %u window%s",
              g->channels_last ? "channels-last" : "channels-first", g->variant.f16 ? "f16" : "f32",
@@ -275,7 +282,7 @@ static vkbn_result plan_sync_apply(vkbn_plan plan, fwd_ctx* f) {
 }
 
 static vkbn_result plan_copy(vkbn_plan plan) {
-    struct vkbn__vk* vk = plan->ctx->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
     const vkbn__op* op = &plan->op;
     uint64_t window_bytes = (vk->max_binding_range - vk->bind_align) & ~15ull;
     uint64_t cap = ((1ull << 31) - 64) * 4;
@@ -307,17 +314,20 @@ static vkbn_result plan_copy(vkbn_plan plan) {
 }
 
 vkbn_result vkbn__vk_plan_build(vkbn_plan plan) {
-    if (!plan->vk) plan->vk = vkbn__calloc(1, sizeof *plan->vk); /* set already when only sizing scratch */
-    if (!plan->vk) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
-    plan->vk->counters_ready = true; /* until scratch with counters is allocated */
-    if (plan->op.kind == VKBN__OP_COPY) return plan_copy(plan);
-    if (plan->op.kind == VKBN__OP_BACKWARD) return vkbn__vk_plan_backward(plan);
+    if (!plan->impl) plan->impl = vkbn__calloc(1, sizeof(struct vkbn__vk_plan)); /* set already when only sizing scratch */
+    if (!plan->impl) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
+    vkbn__vk_plan_of(plan)->counters_ready = true; /* until scratch with counters is allocated */
+    const vkbn__pass_list* passes = &plan->passes;
+    if (vkbn__find_pass(passes, VKBN__PASS_COPY)) return plan_copy(plan);
+    if (vkbn__find_pass(passes, VKBN__PASS_REDUCE_GRADS) || vkbn__find_pass(passes, VKBN__PASS_APPLY_GRADS)) {
+        return vkbn__vk_plan_backward(plan);
+    }
     fwd_ctx f;
-    vkbn_result r = setup(&f, plan->ctx->vk, &plan->op);
+    vkbn_result r = setup(&f, vkbn__vk_of(plan->ctx), &plan->op, passes);
     if (r == VKBN_SUCCESS) {
-        r = plan->op.sync_channel                        ? plan_sync_apply(plan, &f)
-            : plan->op.kind == VKBN__OP_FORWARD_TRAINING ? plan_training(plan, &f)
-                                                         : plan_inference(plan, &f);
+        r = f.reduce                                     ? plan_training(plan, &f)
+            : f.normalize->source == VKBN__SOURCE_HOST ? plan_sync_apply(plan, &f)
+                                                       : plan_inference(plan, &f);
     }
     vkbn__geometry_free(&f.g);
     return r;

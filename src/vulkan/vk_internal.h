@@ -155,6 +155,10 @@ struct vkbn__vk {
     VkDeviceMemory dummy_memory;
 };
 
+/* The backend's objects behind core's opaque pointers. */
+static inline struct vkbn__vk* vkbn__vk_of(vkbn_context ctx) { return (struct vkbn__vk*)ctx->impl; }
+static inline struct vkbn__vk_plan* vkbn__vk_plan_of(vkbn_plan plan) { return (struct vkbn__vk_plan*)plan->impl; }
+
 /* A buffer range as one descriptor sees it. */
 typedef struct vkbn__range {
     VkBuffer buffer;
@@ -243,9 +247,10 @@ void vkbn__vk_choose_tuning(const vkbn__caps* caps, vkbn__tuning* t);
 /* vk_buffer.c */
 vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer buf);
 void vkbn__vk_buffer_destroy(vkbn_buffer buf);
-/* What can be known about a caller's VkBuffer: [offset, offset + size) must
- * fit the size its memory requirements report (at least its real size). */
-vkbn_result vkbn__vk_buffer_check_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t offset, uint64_t size);
+/* Wraps a caller's VkBuffer after checking what can be known about it:
+ * [offset, offset + size) must fit the size its memory requirements report
+ * (at least its real size). */
+vkbn_result vkbn__vk_buffer_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t offset, uint64_t size, vkbn_buffer buf);
 vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size);
 vkbn_result vkbn__vk_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size);
 

@@ -51,8 +51,8 @@ vkbn__range vkbn__vk_dummy_range(const struct vkbn__vk* vk) {
 }
 
 vkbn_result vkbn__vk_plan_reserve(vkbn_plan plan, uint32_t dispatches) {
-    struct vkbn__vk* vk = plan->ctx->vk;
-    struct vkbn__vk_plan* p = plan->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
+    struct vkbn__vk_plan* p = vkbn__vk_plan_of(plan);
     p->dispatches = vkbn__calloc(dispatches, sizeof *p->dispatches);
     if (!p->dispatches) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
     p->capacity = dispatches;
@@ -70,8 +70,8 @@ vkbn_result vkbn__vk_plan_reserve(vkbn_plan plan, uint32_t dispatches) {
 
 vkbn_result vkbn__vk_plan_add(vkbn_plan plan, vkbn__kernel kernel, VkPipeline pipeline, const vkbn__range* ranges,
                               const void* push, uint32_t push_size, const uint32_t groups[3], bool barrier_before) {
-    struct vkbn__vk* vk = plan->ctx->vk;
-    struct vkbn__vk_plan* p = plan->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
+    struct vkbn__vk_plan* p = vkbn__vk_plan_of(plan);
     if (p->count == p->capacity) {
         return vkbn__fail(VKBN_ERROR_VULKAN, "internal: plan has more dispatches than reserved");
     }
@@ -111,8 +111,8 @@ vkbn_result vkbn__vk_plan_add(vkbn_plan plan, vkbn__kernel kernel, VkPipeline pi
 
 vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t counters_offset,
                                         uint64_t counters_size) {
-    struct vkbn__vk* vk = plan->ctx->vk;
-    struct vkbn__vk_plan* p = plan->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
+    struct vkbn__vk_plan* p = vkbn__vk_plan_of(plan);
     p->scratch_size = bytes;
     p->counters_offset = counters_offset;
     p->counters_size = counters_size;
@@ -123,8 +123,9 @@ vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t
         if (s->size < bytes) {
             return vkbn__fail(VKBN_ERROR_BUFFER_TOO_SMALL, "desc->scratch: holds %llu bytes, this plan needs %llu (%s)",
                               (unsigned long long)s->size, (unsigned long long)bytes,
-                              plan->op.kind == VKBN__OP_BACKWARD ? "vkbn_backward_scratch_requirements"
-                                                                 : "vkbn_forward_training_scratch_requirements");
+                              vkbn__find_pass(&plan->passes, VKBN__PASS_REDUCE_GRADS)
+                                  ? "vkbn_backward_scratch_requirements"
+                                  : "vkbn_forward_training_scratch_requirements");
         }
         if (s->offset % vk->bind_align != 0) {
             return vkbn__fail(VKBN_ERROR_MISALIGNED,
@@ -144,18 +145,18 @@ vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t
 }
 
 vkbn__range vkbn__vk_scratch_range(vkbn_plan plan, uint64_t offset, uint64_t bytes) {
-    const struct vkbn__vk_plan* p = plan->vk;
+    const struct vkbn__vk_plan* p = vkbn__vk_plan_of(plan);
     /* scratch_offset and offset are multiples of bind_align: base stays 0. */
-    return vkbn__vk_raw_range(plan->ctx->vk, p->scratch_buffer, p->scratch_offset + offset, bytes);
+    return vkbn__vk_raw_range(vkbn__vk_of(plan->ctx), p->scratch_buffer, p->scratch_offset + offset, bytes);
 }
 
 vkbn_result vkbn__vk_plan_measure_scratch(vkbn_plan plan, uint64_t* size, uint64_t* alignment) {
-    plan->vk = vkbn__calloc(1, sizeof *plan->vk);
-    if (!plan->vk) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "sizing scratch: out of host memory");
-    plan->vk->measure_only = true;
+    plan->impl = vkbn__calloc(1, sizeof(struct vkbn__vk_plan));
+    if (!plan->impl) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "sizing scratch: out of host memory");
+    vkbn__vk_plan_of(plan)->measure_only = true;
     VKBN_CHECK(vkbn__vk_plan_build(plan));
-    *size = plan->vk->scratch_size;
-    *alignment = plan->ctx->vk->bind_align;
+    *size = vkbn__vk_plan_of(plan)->scratch_size;
+    *alignment = vkbn__vk_of(plan->ctx)->bind_align;
     return VKBN_SUCCESS;
 }
 
@@ -167,8 +168,8 @@ static void memory_barrier(struct vkbn__vk* vk, VkCommandBuffer cmd, VkPipelineS
 }
 
 void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd, bool zero_counters, vkbn_record_flags flags) {
-    struct vkbn__vk* vk = plan->ctx->vk;
-    const struct vkbn__vk_plan* p = plan->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
+    const struct vkbn__vk_plan* p = vkbn__vk_plan_of(plan);
     if (flags & VKBN_RECORD_BARRIER_BEFORE) {
         memory_barrier(vk, cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_MEMORY_WRITE_BIT,
                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
@@ -196,17 +197,14 @@ void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd, bool zero_counter
 }
 
 vkbn_result vkbn__vk_plan_record_for_caller(vkbn_plan plan, VkCommandBuffer cmd, vkbn_record_flags flags) {
-    if (cmd == VK_NULL_HANDLE) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "cmd: required, got VK_NULL_HANDLE");
-    const vkbn_record_flags known = VKBN_RECORD_BARRIER_BEFORE | VKBN_RECORD_BARRIER_AFTER;
-    if (flags & ~known) return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "flags: unknown bits 0x%x", flags & ~known);
-    /* The submission order of the caller's command buffers is unknown, so
+    /* cmd and flags are checked by core (embed.c). The submission order of the caller's command buffers is unknown, so
      * every recorded run zeroes its counters (vkbn.h, "Scratch counters"). */
     vkbn__vk_plan_record(plan, cmd, true, flags);
     return VKBN_SUCCESS;
 }
 
 vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds) {
-    struct vkbn__vk* vk = plan->ctx->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
     bool timed = seconds != NULL;
     if (timed && !vk->timestamps) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "plan: the device's compute queue has no timestamps");
@@ -219,16 +217,16 @@ vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* 
     }
     /* Counters of vkbn's own scratch need zeroing once (the first run leaves
      * them at zero); the caller's scratch may have been reused since. */
-    bool zero = !plan->vk->counters_ready || plan->op.scratch != NULL;
+    bool zero = !vkbn__vk_plan_of(plan)->counters_ready || plan->op.scratch != NULL;
     for (uint32_t r = 0; r < repetitions; ++r) {
         if (r > 0) vkbn__vk_barrier(vk, cmd);
         vkbn__vk_plan_record(plan, cmd, zero && r == 0, 0);
     }
     if (timed) vk->d.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->timestamps, 1);
-    plan->vk->counters_ready = true; /* set under submit_lock */
+    vkbn__vk_plan_of(plan)->counters_ready = true; /* set under submit_lock */
     vkbn_result r = vkbn__vk_submit_and_wait(vk);
     if (r != VKBN_SUCCESS) {
-        plan->vk->counters_ready = false;
+        vkbn__vk_plan_of(plan)->counters_ready = false;
         return r;
     }
     if (timed) {
@@ -244,13 +242,13 @@ vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* 
 }
 
 void vkbn__vk_plan_destroy(vkbn_plan plan) {
-    struct vkbn__vk* vk = plan->ctx->vk;
-    struct vkbn__vk_plan* p = plan->vk;
+    struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
+    struct vkbn__vk_plan* p = vkbn__vk_plan_of(plan);
     if (!p) return;
     if (p->pool) vk->d.vkDestroyDescriptorPool(vk->device, p->pool, vk->alloc);
     if (p->scratch_memory) vk->d.vkDestroyBuffer(vk->device, p->scratch_buffer, vk->alloc); /* ours only */
     if (p->scratch_memory) vk->d.vkFreeMemory(vk->device, p->scratch_memory, vk->alloc);
     vkbn__free(p->dispatches);
     vkbn__free(p);
-    plan->vk = NULL;
+    plan->impl = NULL;
 }
