@@ -119,6 +119,17 @@ VKBN_API const char* VKBN_NOT_NULL vkbn_result_string(vkbn_result result);
  * on this thread has failed. Valid until the next failing call on this thread. */
 VKBN_API const char* VKBN_NOT_NULL vkbn_last_error(void);
 
+/* The version of the library binary: VKBN_VERSION as the library was built
+ * (major * 10000 + minor * 100 + patch), and the same as a constant string,
+ * "major.minor.patch" (e.g. "0.1.0"; never NULL). The VKBN_VERSION_* macros
+ * are the header the caller compiled against; these functions answer for the
+ * library actually linked or loaded, which may differ with a shared library.
+ * vkbn makes no compatibility promise across versions yet (0.x), so a caller
+ * that checks requires vkbn_version() == VKBN_VERSION; the parts are
+ * v / 10000, (v / 100) % 100 and v % 100. */
+VKBN_API uint32_t vkbn_version(void);
+VKBN_API const char* VKBN_NOT_NULL vkbn_version_string(void);
+
 typedef enum vkbn_log_level {
     VKBN_LOG_DEBUG = 0,
     VKBN_LOG_INFO = 1,
