@@ -77,6 +77,17 @@ static void result_strings(void) {
     CHECK(strcmp(vkbn_result_string((vkbn_result)-999), "VKBN_ERROR_UNKNOWN") == 0, "unknown code");
 }
 
+/* The library binary reports the version of the header it was built with. */
+static void versions(void) {
+    CHECK(vkbn_version() == VKBN_VERSION, "vkbn_version() = %u, VKBN_VERSION = %u", vkbn_version(),
+          (unsigned)VKBN_VERSION);
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", VKBN_VERSION_MAJOR, VKBN_VERSION_MINOR, VKBN_VERSION_PATCH);
+    const char* got = vkbn_version_string();
+    CHECK(got && strcmp(got, want) == 0, "vkbn_version_string() = \"%s\", the macros say \"%s\"", got ? got : "(null)",
+          want);
+}
+
 static void contexts(void) {
     vkbn_context ctx = (vkbn_context)1;
     vkbn_context_desc d;
@@ -396,6 +407,7 @@ static void too_large(void) {
 
 int main(void) {
     result_strings();
+    versions();
     fixture f;
     memset(&f, 0, sizeof f);
     f.ctx = test_context(0, 0);

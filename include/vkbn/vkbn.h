@@ -2,12 +2,15 @@
  * vkbn: batch normalization on any Vulkan device.
  *
  * One public header, one prefix (vkbn_ / VKBN_). The exact semantics of every
- * operation (formulas, conventions, numerics, bad input) are those of
- * shared/SEMANTICS.md; the comment above each declaration states its contract.
+ * operation (formulas, conventions, numerics, bad input) are written down in
+ * docs/SEMANTICS.md in the source tree; the comment above each declaration
+ * states its contract.
  *
  * Conventions
- * - Every function that can fail returns vkbn_result. On failure nothing is
- *   written to any output buffer, and vkbn_last_error() returns a one-line
+ * - Every function that can fail returns vkbn_result. On a failure found
+ *   before any work starts (bad arguments, device limits, allocation) nothing
+ *   is written to any output buffer; an execution failure (device lost) may
+ *   leave outputs partly written. vkbn_last_error() returns a one-line
  *   message that names the offending argument.
  * - The library never prints, exits or asserts on user input. Diagnostics go to
  *   the optional log callback of vkbn_context_desc.
@@ -115,6 +118,17 @@ VKBN_API const char* VKBN_NOT_NULL vkbn_result_string(vkbn_result result);
  * argument at fault ("eps: must be finite and >= 0, got -1"). "" when no call
  * on this thread has failed. Valid until the next failing call on this thread. */
 VKBN_API const char* VKBN_NOT_NULL vkbn_last_error(void);
+
+/* The version of the library binary: VKBN_VERSION as the library was built
+ * (major * 10000 + minor * 100 + patch), and the same as a constant string,
+ * "major.minor.patch" (e.g. "0.1.0"; never NULL). The VKBN_VERSION_* macros
+ * are the header the caller compiled against; these functions answer for the
+ * library actually linked or loaded, which may differ with a shared library.
+ * vkbn makes no compatibility promise across versions yet (0.x), so a caller
+ * that checks requires vkbn_version() == VKBN_VERSION; the parts are
+ * v / 10000, (v / 100) % 100 and v % 100. */
+VKBN_API uint32_t vkbn_version(void);
+VKBN_API const char* VKBN_NOT_NULL vkbn_version_string(void);
 
 typedef enum vkbn_log_level {
     VKBN_LOG_DEBUG = 0,
@@ -380,7 +394,8 @@ VKBN_API vkbn_result vkbn_buffer_download(vkbn_buffer VKBN_NOT_NULL buffer, uint
 /* Operations                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* How running statistics are updated in training mode (SEMANTICS.md). */
+/* How running statistics are updated in training mode (docs/SEMANTICS.md,
+ * "Running statistics"). */
 typedef enum vkbn_running_average {
     /* f = momentum (PyTorch semantics: the weight of the new batch). */
     VKBN_RUNNING_AVERAGE_EXPONENTIAL = 0,
@@ -398,8 +413,10 @@ typedef enum vkbn_running_average {
  * not overlap any argument. */
 typedef struct vkbn_forward_training_desc {
     vkbn_tensor_desc tensor;
-    vkbn_buffer VKBN_NOT_NULL x;
-    vkbn_buffer VKBN_NOT_NULL y;
+    /* x and y: required, except in vkbn_forward_training_global with
+     * tensor.n = 0 (an empty slice), where they may be NULL. */
+    vkbn_buffer VKBN_NULLABLE x;
+    vkbn_buffer VKBN_NULLABLE y;
     vkbn_buffer VKBN_NULLABLE residual;     /* added before the activation */
     vkbn_buffer VKBN_NULLABLE weight;       /* gamma; NULL means 1 */
     vkbn_buffer VKBN_NULLABLE bias;         /* beta; NULL means 0 */
@@ -446,7 +463,7 @@ typedef struct vkbn_forward_inference_desc {
     float activation_beta;  /* CLAMP: max */
 } vkbn_forward_inference_desc;
 
-/* Backward pass (SEMANTICS.md, "Backward"). With u = bn(x) [+ residual] and
+/* Backward pass (docs/SEMANTICS.md, "Backward"). With u = bn(x) [+ residual] and
  * y = act(u) the forward pass's values, g = dy * act'(u) is the gradient that
  * reaches the normalization, and per channel (sums over its m values):
  *
@@ -460,7 +477,8 @@ typedef struct vkbn_forward_inference_desc {
  *   dresidual = g (the add variant: the residual's gradient)
  *
  * Buffers
- * - x, dy: required; x, y, dy, residual, dx and dresidual are described by
+ * - x, dy: required (but for an empty slice, tensor.n = 0, in the
+ *   synchronized calls); x, y, dy, residual, dx and dresidual are described by
  *   `tensor`; every other buffer is an f32 vector of c elements.
  * - training: save_mean and save_invstd required (m = 1 is an error, as in
  *   the forward pass); frozen: running_mean and running_var required, eps used.
@@ -479,8 +497,10 @@ typedef struct vkbn_forward_inference_desc {
  *   sized by vkbn_backward_scratch_requirements). */
 typedef struct vkbn_backward_desc {
     vkbn_tensor_desc tensor;
-    vkbn_buffer VKBN_NOT_NULL x;            /* the forward input */
-    vkbn_buffer VKBN_NOT_NULL dy;           /* gradient of the loss w.r.t. y */
+    /* x and dy: required, except with tensor.n = 0 (an empty slice, in
+     * vkbn_grad_sums_compute and vkbn_backward_global), where they may be NULL. */
+    vkbn_buffer VKBN_NULLABLE x;            /* the forward input */
+    vkbn_buffer VKBN_NULLABLE dy;           /* gradient of the loss w.r.t. y */
     vkbn_buffer VKBN_NULLABLE y;            /* the forward output (RELU, LEAKY_RELU, CLAMP) */
     vkbn_buffer VKBN_NULLABLE residual;     /* the forward residual (SILU) */
     vkbn_buffer VKBN_NULLABLE weight;       /* gamma; NULL means 1 */
@@ -641,8 +661,9 @@ VKBN_API vkbn_result vkbn_batch_stats_decode(const float* VKBN_NOT_NULL words, u
  * their order only. Partials with count 0 are identities. Every part and out
  * must have the same c. If every part is empty (or count = 0) the result is
  * the empty statistics (count 0, mean and M2 0), which the *_global calls
- * reject with VKBN_ERROR_TOO_FEW_VALUES. out may be one of the parts. */
-VKBN_API vkbn_result vkbn_batch_stats_merge(const vkbn_batch_stats* VKBN_NOT_NULL parts, uint32_t count,
+ * reject with VKBN_ERROR_TOO_FEW_VALUES. out may be one of the parts.
+ * parts may be NULL when count = 0; a part with count 0 may have NULL arrays. */
+VKBN_API vkbn_result vkbn_batch_stats_merge(const vkbn_batch_stats* VKBN_NULLABLE parts, uint32_t count,
                                             vkbn_batch_stats* VKBN_NOT_NULL out);
 
 /* Forward training of a slice from the global statistics `global` (a merge
@@ -672,8 +693,9 @@ VKBN_API vkbn_result vkbn_grad_sums_compute(vkbn_context VKBN_NOT_NULL ctx,
                                             vkbn_grad_sums* VKBN_NOT_NULL out);
 
 /* Adds parts[0..count) into out in double with compensated (Neumaier)
- * summation, strictly in index order; counts add. out may be one of the parts. */
-VKBN_API vkbn_result vkbn_grad_sums_merge(const vkbn_grad_sums* VKBN_NOT_NULL parts, uint32_t count,
+ * summation, strictly in index order; counts add. out may be one of the parts.
+ * parts may be NULL when count = 0; a part with count 0 may have NULL arrays. */
+VKBN_API vkbn_result vkbn_grad_sums_merge(const vkbn_grad_sums* VKBN_NULLABLE parts, uint32_t count,
                                           vkbn_grad_sums* VKBN_NOT_NULL out);
 
 /* Backward of a slice from the global sums (a merge covering this slice, its
