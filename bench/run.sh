@@ -21,6 +21,7 @@ if [ -z "${OMP_WAIT_POLICY:-}" ] && [ -z "${GOMP_SPINCOUNT:-}" ]; then
 fi
 
 no_torch=${VKBN_BENCH_NO_TORCH:-}
+no_torch_why=""
 for a in "$@"; do
   case "$a" in
     --help | -h | --list | --benchmark_list_tests*) exec "$build/bench/vkbn-bench" "$@" ;;
@@ -49,10 +50,15 @@ if [ -z "$no_torch" ]; then
       echo "run.sh: the PyTorch peer failed; the report goes on without it" >&2
     fi
   else
-    echo "run.sh: PyTorch not found (python3 -c 'import torch' fails): no PyTorch peer" >&2
+    no_torch_why="not found (python3 -c 'import torch' fails), so the report has no PyTorch rows"
   fi
 fi
 
 python3 "$here/report.py" --out-dir "$out" "${inputs[@]}"
 echo "raw:     ${inputs[*]}"
 echo "time:    $((SECONDS - start)) s"
+if [ -n "$no_torch_why" ]; then
+  echo "PyTorch: $no_torch_why. To get them:"
+  echo "  sudo apt-get install python3-torch    (Debian/Ubuntu; scripts/deps.sh bench tries it)"
+  echo "  or: pip install torch, or PYTHON=/path/to/python-with-torch make bench"
+fi

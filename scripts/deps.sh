@@ -2,7 +2,7 @@
 # Makes sure the Debian/Ubuntu packages a make target needs are installed.
 #   scripts/deps.sh test    build + tests (lavapipe and validation layers included, Open MPI for vkbn_mpi,
 #                           and the aarch64 cross compiler and qemu-user for the CPU path)
-#   scripts/deps.sh bench   the above + Google Benchmark (+ optional peers)
+#   scripts/deps.sh bench   the above + Google Benchmark (+ optional peers: oneDNN, PyTorch)
 # Installs what is missing with apt-get when it can (root, or sudo without a
 # password); otherwise prints the exact command and exits 1.
 set -euo pipefail
@@ -14,7 +14,9 @@ required=(cmake make gcc g++ pkg-config glslang-tools spirv-tools libvulkan-dev 
 optional=()
 case "$what" in
   test) ;;
-  bench) required+=(libbenchmark-dev gnuplot-nox python3); optional+=(libdnnl-dev) ;;  # python3: bench/report.py
+  # python3: bench/report.py. Optional peers, skipped when they cannot be installed: oneDNN (libdnnl-dev)
+  # and PyTorch (python3-torch: Debian's CPU build, about 1 GiB with its dependencies).
+  bench) required+=(libbenchmark-dev gnuplot-nox python3); optional+=(libdnnl-dev python3-torch) ;;
   *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
 

@@ -16,11 +16,20 @@ back-to-back runs lasting about sample_seconds each, the fastest sample; CUDA
 events on the GPU, wall time on the CPU.
 
     python3 bench/peers/torch_bn.py --cases bench/out/vkbn-bench.json --out bench/out/torch.json
+
+On a GPU machine with a time limit (bench/gpu/kit.sh): eager and compiled in two
+runs, each writing its own JSON, compiling only some cases, stopping in time:
+
+    torch_bn.py --cases C --out eager.json --device cuda --compile off --deadline 60
+    torch_bn.py --cases C --out compile.json --device cuda --compile only \
+        --compile-cases '^resnet50_b32/' --deadline 90
 """
 import argparse
 import json
 import math
 import os
+import re
+import signal
 import statistics
 import sys
 import time
@@ -31,14 +40,27 @@ import torch.nn.functional as F
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cases", required=True, help="vkbn-bench's JSON (its cases, devices and timing)")
+    p.add_argument("--cases", required=True, nargs="+",
+                   help="vkbn-bench's JSON (its cases, devices and timing); several: their cases in turn")
     p.add_argument("--out", required=True, help="where to write this peer's JSON")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "all"],
                    help="auto: the CPU when vkbn-bench timed it (CPU path or oneDNN), CUDA when it timed a GPU")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: those of vkbn's CPU path, else all)")
-    p.add_argument("--compile", default="auto", choices=["auto", "on", "off"],
-                   help="torch.compile as well as eager; auto: where torch has it")
+    p.add_argument("--compile", default="auto", choices=["auto", "on", "off", "only"],
+                   help="torch.compile as well as eager; auto: where torch has it; only: torch.compile, no eager")
+    p.add_argument("--compile-cases", default="", metavar="REGEX",
+                   help="compile only the cases whose key (suite/op/layout/dtype/shape) matches (re.search)")
+    p.add_argument("--deadline", type=float, default=0, metavar="SECONDS",
+                   help="start no case after this many seconds; the rest are listed as skipped (0: none)")
     return p.parse_args()
+
+
+class Stop(BaseException):
+    """SIGTERM (a timeout around this script): write what was measured."""
+
+
+def on_sigterm(signum, frame):
+    raise Stop()
 
 
 def cpu_name():
@@ -58,12 +80,17 @@ class Peer:
     def __init__(self, impl, device, name, hardware, ceiling, threads):
         self.impl, self.device, self.name = impl, device, name
         self.hardware, self.ceiling, self.threads = hardware, ceiling, threads
+        self.driver = "PyTorch %s" % torch.__version__
+        if device.type == "cuda":
+            cudnn = torch.backends.cudnn
+            self.driver += ", CUDA %s, %s" % (torch.version.cuda, "cuDNN %s" % cudnn.version()
+                                             if cudnn.is_available() and cudnn.enabled else "no cuDNN")
         suffix = "cpu" if device.type == "cpu" else "cuda%d" % (device.index or 0)
         self.tag = "%s-%s" % (impl, suffix)
 
     def json(self):
         return {"device": self.tag, "impl": self.impl, "backend": self.device.type, "device_name": self.name,
-                "driver": "PyTorch %s" % torch.__version__, "hardware": self.hardware, "ceiling": self.ceiling,
+                "driver": self.driver, "hardware": self.hardware, "ceiling": self.ceiling,
                 "threads": self.threads, "f16": True, "memory_budget": None}
 
 
@@ -178,8 +205,15 @@ def measure(fn, run, timing):
 
 def main():
     args = parse_args()
-    with open(args.cases) as f:
-        harness = json.load(f)
+    harness = None
+    for path in args.cases:
+        with open(path) as f:
+            doc = json.load(f)
+        if harness is None:
+            harness = doc
+        else:  # the timing of the first; the cases and devices of all
+            harness["cases"] += doc["cases"]
+            harness["devices"] += [d for d in doc["devices"] if d not in harness["devices"]]
     timing = harness["timing"]
     devices = harness["devices"]
     hardware = {d["hardware"] for d in devices}
@@ -213,39 +247,61 @@ def main():
             notes.append("torch: CUDA is not available")
     can_compile = hasattr(torch, "compile") and args.compile != "off"
     if args.compile != "off" and not hasattr(torch, "compile"):
-        notes.append("torch %s has no torch.compile: eager only" % torch.__version__)
-    if can_compile:
-        peers += [Peer("torch.compile", p.device, p.name, p.hardware, p.ceiling, p.threads) for p in list(peers)]
+        notes.append("torch %s has no torch.compile: %s" % (torch.__version__, "nothing to run" if args.compile == "only"
+                                                           else "eager only"))
+    eager = [] if args.compile == "only" else list(peers)
+    peers = eager + ([Peer("torch.compile", p.device, p.name, p.hardware, p.ceiling, p.threads) for p in peers]
+                     if can_compile else [])
+    compile_filter = re.compile(args.compile_cases) if args.compile_cases else None
+    if can_compile and compile_filter:
+        notes.append("torch.compile on the cases matching '%s' only" % args.compile_cases)
 
     if not peers:
         notes.append("nothing to run: vkbn-bench timed neither the CPU nor a GPU (see --device)")
     results, skipped = [], []
     failed_compile = False
-    for case in harness["cases"]:
-        for peer in peers:
-            if peer.impl == "torch.compile" and failed_compile:
-                continue
-            try:
-                fn = build(case, peer.device, peer.impl == "torch.compile")
-                run = timer(peer.device)
-                seconds, smedian, smax, count, reps = measure(fn, run, timing)
-            except Exception as e:  # unsupported type or layout on this device, out of memory, ...
-                reason = "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else "")
-                skipped.append({"key": case["key"], "device": peer.tag, "reason": reason})
-                if peer.impl == "torch.compile" and case["dtype"] == "f32":
-                    failed_compile = True
-                    notes.append("torch.compile failed (%s); eager only from there on" % reason)
-                continue
-            finally:
-                if peer.device.type == "cuda":
-                    torch.cuda.empty_cache()
-            r = dict(case)
-            r.update({"device": peer.tag, "impl": peer.impl, "hardware": peer.hardware, "device_name": peer.name,
-                      "ceiling": peer.ceiling, "seconds": seconds, "seconds_median": smedian, "seconds_max": smax,
-                      "samples": count, "reps": reps, "gbps": case["bytes"] / seconds / 1e9, "copy_gbps": None,
-                      "efficiency": None, "vs_cpu": None, "vs_peer": None, "plan": ""})
-            results.append(r)
-            print("%-60s %-18s %10.1f us %8.2f GB/s" % (case["key"], peer.tag, seconds * 1e6, r["gbps"]), flush=True)
+    start = time.monotonic()
+    late = 0
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        for case in harness["cases"]:
+            for peer in peers:
+                if peer.impl == "torch.compile" and failed_compile:
+                    continue
+                if peer.impl == "torch.compile" and compile_filter and not compile_filter.search(case["key"]):
+                    continue
+                if args.deadline and time.monotonic() - start > args.deadline:
+                    skipped.append({"key": case["key"], "device": peer.tag, "reason": "out of time (--deadline %g s)"
+                                    % args.deadline})
+                    late += 1
+                    continue
+                try:
+                    fn = build(case, peer.device, peer.impl == "torch.compile")
+                    run = timer(peer.device)
+                    seconds, smedian, smax, count, reps = measure(fn, run, timing)
+                except Exception as e:  # unsupported type or layout on this device, out of memory, ...
+                    reason = "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+                    skipped.append({"key": case["key"], "device": peer.tag, "reason": reason})
+                    if peer.impl == "torch.compile" and case["dtype"] == "f32":
+                        failed_compile = True
+                        notes.append("torch.compile failed (%s); eager only from there on" % reason)
+                    continue
+                finally:
+                    if peer.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                r = dict(case)
+                r.update({"device": peer.tag, "impl": peer.impl, "hardware": peer.hardware, "device_name": peer.name,
+                          "ceiling": peer.ceiling, "seconds": seconds, "seconds_median": smedian, "seconds_max": smax,
+                          "samples": count, "reps": reps, "gbps": case["bytes"] / seconds / 1e9, "copy_gbps": None,
+                          "efficiency": None, "vs_cpu": None, "vs_peer": None, "plan": ""})
+                results.append(r)
+                print("%-60s %-18s %10.1f us %8.2f GB/s" % (case["key"], peer.tag, seconds * 1e6, r["gbps"]), flush=True)
+    except (Stop, KeyboardInterrupt):
+        notes.append("stopped after %.0f s (SIGTERM or interrupt): the cases after the last result were not run"
+                     % (time.monotonic() - start))
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if late:
+        notes.append("%d (case, peer) pairs not started: past the --deadline of %g s" % (late, args.deadline))
 
     out = {"schema": "vkbn-bench/1", "tool": "torch_bn.py", "torch_version": torch.__version__,
            "env": {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")
