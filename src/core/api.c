@@ -288,26 +288,25 @@ void vkbn_plan_destroy(vkbn_plan plan) {
     vkbn__free(plan);
 }
 
+/* The one-shot calls: a plan, run once, destroyed. */
+static vkbn_result run_once(vkbn_result created, vkbn_plan* plan) {
+    if (created != VKBN_SUCCESS) return created;
+    vkbn_result r = vkbn_plan_execute(*plan);
+    vkbn_plan_destroy(*plan);
+    return r;
+}
+
 vkbn_result vkbn_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* desc) {
     vkbn_plan plan = NULL;
-    VKBN_CHECK(vkbn_plan_create_forward_training(ctx, desc, &plan));
-    vkbn_result r = vkbn_plan_execute(plan);
-    vkbn_plan_destroy(plan);
-    return r;
+    return run_once(vkbn_plan_create_forward_training(ctx, desc, &plan), &plan);
 }
 
 vkbn_result vkbn_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* desc) {
     vkbn_plan plan = NULL;
-    VKBN_CHECK(vkbn_plan_create_forward_inference(ctx, desc, &plan));
-    vkbn_result r = vkbn_plan_execute(plan);
-    vkbn_plan_destroy(plan);
-    return r;
+    return run_once(vkbn_plan_create_forward_inference(ctx, desc, &plan), &plan);
 }
 
 vkbn_result vkbn_backward(vkbn_context ctx, const vkbn_backward_desc* desc) {
     vkbn_plan plan = NULL;
-    VKBN_CHECK(vkbn_plan_create_backward(ctx, desc, &plan));
-    vkbn_result r = vkbn_plan_execute(plan);
-    vkbn_plan_destroy(plan);
-    return r;
+    return run_once(vkbn_plan_create_backward(ctx, desc, &plan), &plan);
 }

@@ -197,6 +197,15 @@ vkbn_result vkbn_batch_stats_decode(const float* words, uint64_t count, vkbn_bat
     return VKBN_SUCCESS;
 }
 
+/* total += part (part i of a merge), failing on overflow. */
+static vkbn_result add_count(uint64_t* total, uint64_t part, uint32_t i) {
+    if (part > UINT64_MAX - *total) {
+        return vkbn__fail(VKBN_ERROR_TOO_LARGE, "parts[%u].count: the total count overflows 64 bits", i);
+    }
+    *total += part;
+    return VKBN_SUCCESS;
+}
+
 vkbn_result vkbn_batch_stats_merge(const vkbn_batch_stats* parts, uint32_t count, vkbn_batch_stats* out) {
     REQUIRE(out, "out");
     if (count > 0) REQUIRE(parts, "parts");
@@ -206,10 +215,7 @@ vkbn_result vkbn_batch_stats_merge(const vkbn_batch_stats* parts, uint32_t count
         char name[32];
         snprintf(name, sizeof name, "parts[%u]", i);
         VKBN_CHECK(check_stats(&parts[i], name, out->c, parts[i].count > 0));
-        if (parts[i].count > UINT64_MAX - total) {
-            return vkbn__fail(VKBN_ERROR_TOO_LARGE, "parts[%u].count: the total count overflows 64 bits", i);
-        }
-        total += parts[i].count;
+        VKBN_CHECK(add_count(&total, parts[i].count, i));
     }
     /* Channel by channel, every part read before out's entry is written, so
      * out may alias a part. */
@@ -414,10 +420,7 @@ vkbn_result vkbn_grad_sums_merge(const vkbn_grad_sums* parts, uint32_t count, vk
         char name[32];
         snprintf(name, sizeof name, "parts[%u]", i);
         VKBN_CHECK(check_sums(&parts[i], name, out->c, parts[i].count > 0));
-        if (parts[i].count > UINT64_MAX - total) {
-            return vkbn__fail(VKBN_ERROR_TOO_LARGE, "parts[%u].count: the total count overflows 64 bits", i);
-        }
-        total += parts[i].count;
+        VKBN_CHECK(add_count(&total, parts[i].count, i));
     }
     for (uint32_t c = 0; c < out->c; ++c) {
         double g = 0.0, gc = 0.0, gx = 0.0, gxc = 0.0;
