@@ -37,10 +37,10 @@ vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice
     if (!has_compute_family(fn, pd)) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE, "physical_device: %s has no compute queue", props.deviceName);
     }
-    if (props.limits.maxPerStageDescriptorStorageBuffers < BIND_STATS_COUNT) {
+    if (props.limits.maxPerStageDescriptorStorageBuffers < BIND_MAX_COUNT) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE,
                           "physical_device: %s allows %u storage buffers per shader stage; vkbn needs %u",
-                          props.deviceName, props.limits.maxPerStageDescriptorStorageBuffers, BIND_STATS_COUNT);
+                          props.deviceName, props.limits.maxPerStageDescriptorStorageBuffers, BIND_MAX_COUNT);
     }
     out->min_api_version = VK_API_VERSION_1_1;
     out->api_version = props.apiVersion < VK_API_VERSION_1_3 ? props.apiVersion : VK_API_VERSION_1_3;
