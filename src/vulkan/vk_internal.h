@@ -213,6 +213,8 @@ void vkbn__vk_load_instance_fns(PFN_vkGetInstanceProcAddr gipa, VkInstance insta
 /* Usable devices (Vulkan >= 1.1 with a compute queue), in loader order. */
 vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance instance, VkPhysicalDevice** out,
                                   uint32_t* count);
+/* Whether one of the device's queue families has compute. */
+bool vkbn__vk_has_compute_queue(const vkbn__instance_fns* fn, VkPhysicalDevice pd);
 void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info);
 uint32_t vkbn__vk_default_device(const vkbn_device_info* infos, uint32_t count);
 
