@@ -1,6 +1,6 @@
 // Shared by the backward kernels: bindings, the per-channel coefficients and
-// the per-item chain rule. Expects the push constants as `p`, with eps, t
-// (tensor bases), ch (vector bases), sc (scratch offsets) and act.
+// the per-item chain rule. Expects the push constants as `p`, with io
+// (kp_grads_io: eps, tensor and vector bases, activation) and sc (kp_scratch).
 //
 //   g  = dy * act'(u)                       (the gradient reaching the normalization)
 //   d  = x - mean                           (mean: save_mean, or running_mean when frozen)
@@ -44,10 +44,10 @@ struct Coef {
 
 // From the statistics and parameters; mg and e are filled by coef_finish.
 Coef coef_from_params(uint c) {
-    float mean = stat_mean[p.ch.mean + c];
-    float invstd = FROZEN ? 1.0 / sqrt(stat_var[p.ch.var + c] + p.eps) : stat_var[p.ch.var + c];
-    float w = HAS_WEIGHT ? weight[p.ch.weight + c] : 1.0;
-    float b = HAS_BIAS ? bias[p.ch.bias + c] : 0.0;
+    float mean = stat_mean[p.io.ch.mean + c];
+    float invstd = FROZEN ? 1.0 / sqrt(stat_var[p.io.ch.var + c] + p.io.eps) : stat_var[p.io.ch.var + c];
+    float w = HAS_WEIGHT ? weight[p.io.ch.weight + c] : 1.0;
+    float b = HAS_BIAS ? bias[p.io.ch.bias + c] : 0.0;
     return Coef(mean, invstd, w * invstd, b, 0.0, 0.0);
 }
 
@@ -55,17 +55,17 @@ Coef coef_from_params(uint c) {
 // completes the training-mode coefficients.
 Coef coef_finish(uint c, Coef k, float sum_g, float sum_gd) {
     float dweight = sum_gd * k.invstd;
-    if (WRITE_DWEIGHT) dweight_out[p.ch.dweight + c] = dweight;
-    if (WRITE_DBIAS) dbias_out[p.ch.dbias + c] = sum_g;
+    if (WRITE_DWEIGHT) dweight_out[p.io.ch.dweight + c] = dweight;
+    if (WRITE_DBIAS) dbias_out[p.io.ch.dbias + c] = sum_g;
     if (!FROZEN) {
-        k.mg = sum_g * p.inv_m;
-        k.e = dweight * p.inv_m;
+        k.mg = sum_g * p.io.inv_m;
+        k.e = dweight * p.io.inv_m;
     }
     return k;
 }
 
-// The scratch copy of training-mode coefficients for a separate dx pass:
-// six arrays of c_pad floats.
+// The channel block (kp_scratch) for a separate dx pass: six arrays of c_pad
+// floats.
 void coef_store(uint c, Coef k) {
     uint b = p.sc.channel + c, n = p.sc.c_pad;
     scratch[b] = floatBitsToUint(k.mean);
@@ -115,16 +115,16 @@ struct Item {
 
 Item load_item(uint o, CoefV k) {
     Item it;
-    it.d = NEEDS_X ? VT(x_data[p.t.x + o]) - k.mean : VT(0.0);
-    it.dy = VT(dy_data[p.t.dy + o]);
+    it.d = NEEDS_X ? VT(x_data[p.io.t.x + o]) - k.mean : VT(0.0);
+    it.dy = VT(dy_data[p.io.t.dy + o]);
     bool reads_act = ACT_GRAD_FROM_Y || (ACT_SILU_U && HAS_RESIDUAL);
-    it.act = reads_act ? VT(act_data[p.t.act + o]) : VT(0.0);
+    it.act = reads_act ? VT(act_data[p.io.t.act + o]) : VT(0.0);
     return it;
 }
 
 // g = dy * act'(u).
 VT item_grad(Item it, CoefV k) {
-    if (ACT_GRAD_FROM_Y) return act_grad_from_y(it.dy, it.act, p.act);
+    if (ACT_GRAD_FROM_Y) return act_grad_from_y(it.dy, it.act, p.io.act);
     if (ACT_SILU_U) {
         VT u = it.d * k.k1 + k.shift;
         if (HAS_RESIDUAL) u += it.act;
@@ -140,6 +140,6 @@ VT item_dx(VT g, VT d, CoefV k) {
 
 // Writes dz = g and, where this pass owns it, dx.
 void store_item(uint o, Item it, VT g, CoefV k, bool write_dx) {
-    if (WRITE_DZ) dz_data[p.t.dz + o] = STORE_T(g);
-    if (write_dx) dx_data[p.t.dx + o] = STORE_T(item_dx(g, it.d, k));
+    if (WRITE_DZ) dz_data[p.io.t.dz + o] = STORE_T(g);
+    if (write_dx) dx_data[p.io.t.dx + o] = STORE_T(item_dx(g, it.d, k));
 }

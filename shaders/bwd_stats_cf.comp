@@ -7,28 +7,27 @@
 // FUSED (training): the workgroup owns the whole channel: it reduces,
 // finishes the coefficients, then writes dx in a second pass over the channel
 // (hot in cache). One dispatch.
-// Otherwise: each workgroup publishes its slice's compensated sums; the last
-// workgroup of the channel to finish (a counter per channel) merges every
-// slice in slice order, writes dweight and dbias, stores the coefficients for
-// bwd_apply (training), and resets the counter.
+// Otherwise: each workgroup publishes its slice's compensated sums and the
+// last of the channel merges them (merge.glsl), writes dweight and dbias, and
+// leaves the coefficients for bwd_apply (STORE_CHANNEL).
 
 #include "common.glsl"
 
-layout(push_constant) uniform PushConstants { kp_bwd_stats_cf p; };
+layout(push_constant) uniform PushConstants { kp_bwd_stats p; };
 
 #include "bwd_common.glsl"
 #include "bwd_sum.glsl"
 #include "reduce.glsl"
+#include "merge.glsl"
 
 layout(constant_id = SPEC_FUSED) const bool FUSED = false;
 
-shared bool s_last;
 shared Coef s_coef;
 
 // Offset (in items) of item j of channel c within the window.
 uint item_offset(uint j, uint c) {
-    uint n = fastdiv(j, p.sv);
-    return (n * p.channels + c) * p.sv.d + (j - n * p.sv.d);
+    uint n = fastdiv(j, p.r.sv);
+    return (n * p.r.channels + c) * p.r.sv.d + (j - n * p.r.sv.d);
 }
 
 // One item's g, after writing what this pass writes for it.
@@ -64,49 +63,33 @@ vec4 reduce_range(uint c, uint j0, uint j1, CoefV k) {
 }
 
 void dx_channel(uint c, CoefV k) {
-    for (uint j = gl_LocalInvocationIndex; j < p.m_v; j += WG) {
+    for (uint j = gl_LocalInvocationIndex; j < p.r.items; j += WG) {
         uint o = item_offset(j, c);
         Item it = load_item(o, k);
-        dx_data[p.t.dx + o] = STORE_T(item_dx(item_grad(it, k), it.d, k));
+        dx_data[p.io.t.dx + o] = STORE_T(item_dx(item_grad(it, k), it.d, k));
     }
 }
 
 void main() {
     uint tid = gl_LocalInvocationIndex;
-    uint c = p.c_base + gl_WorkGroupID.y;
+    uint c = p.r.group_base + gl_WorkGroupID.y;
     uint g = gl_WorkGroupID.x;
-    uint j0 = g * p.slice_len;
-    uint j1 = min(j0 + p.slice_len, p.m_v);
+    uint j0 = g * p.r.slice_items;
+    uint j1 = min(j0 + p.r.slice_items, p.r.items);
     Coef k = coef_from_params(c);
 
     vec4 sums = workgroup_merge(reduce_range(c, j0, j1, coef_splat(k)));
 
     if (!FUSED) {
-        if (tid == 0u) {
-            uint slot = p.sc.partials + (c * p.slices_total + p.slice_base + g) * 4u;
-            scratch[slot] = floatBitsToUint(sums.x);
-            scratch[slot + 1u] = floatBitsToUint(sums.y);
-            scratch[slot + 2u] = floatBitsToUint(sums.z);
-            scratch[slot + 3u] = floatBitsToUint(sums.w);
-            memoryBarrierBuffer();
-            s_last = atomicAdd(scratch[p.sc.counters + c], 1u) == p.slices_total - 1u;
-        }
-        barrier();
-        if (!s_last) return; // uniform: every thread reads the same shared flag
-        memoryBarrierBuffer();
-        vec4 acc = vec4(0.0);
-        for (uint s = tid; s < p.slices_total; s += WG) {
-            uint slot = p.sc.partials + (c * p.slices_total + s) * 4u;
-            acc = reduce_merge(acc, uintBitsToFloat(uvec4(scratch[slot], scratch[slot + 1u], scratch[slot + 2u],
-                                                          scratch[slot + 3u])));
-        }
-        sums = workgroup_merge(acc);
-        if (tid == 0u) scratch[p.sc.counters + c] = 0u; // ready for the next run of the plan
+        if (tid == 0u) partial_store(c, g, sums);
+        if (!merge_elect(c)) return; // uniform
+        sums = workgroup_merge(merge_slices(c, tid, WG));
+        merge_done(c);
     }
 
     if (tid == 0u) {
         Coef f = coef_finish(c, k, sums.x + sums.y, sums.z + sums.w);
-        if (!FUSED && !FROZEN) coef_store(c, f);
+        if (STORE_CHANNEL) coef_store(c, f);
         s_coef = f;
     }
     if (!(FUSED && !FROZEN && WRITE_DX)) return;

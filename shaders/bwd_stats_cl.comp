@@ -5,14 +5,15 @@
 // (coalesced), TY rows at a time; with VEC=4 each thread carries four
 // channels. Rows of a slice merge across TY through a fixed shared-memory
 // tree of compensated sums. FUSED and split plans work as in bwd_stats_cf,
-// with one counter per channel group.
+// with one counter per channel group (merge.glsl).
 
 #include "common.glsl"
 
-layout(push_constant) uniform PushConstants { kp_bwd_stats_cl p; };
+layout(push_constant) uniform PushConstants { kp_bwd_stats p; };
 
 #include "bwd_common.glsl"
 #include "bwd_sum.glsl"
+#include "merge.glsl"
 
 layout(constant_id = SPEC_FUSED) const bool FUSED = false;
 layout(constant_id = SPEC_CL_THREADS_X) const uint TX = 32;
@@ -22,7 +23,6 @@ const uint TY = WG / TX;
 // sum g d run one after the other to stay within 16 KiB of shared memory.
 shared VT s_sum[WG];
 shared VT s_comp[WG];
-shared bool s_last;
 shared CoefV s_coef[TX];
 
 // Coefficients of channel item cv (four channels with VEC=4).
@@ -73,12 +73,12 @@ void main() {
     uint tid = gl_LocalInvocationIndex;
     uint tx = tid % TX;
     uint ty = tid / TX;
-    uint group = p.cg_base + gl_WorkGroupID.y;
+    uint group = p.r.group_base + gl_WorkGroupID.y;
     uint cv = group * TX + tx;
-    bool in_range = cv < p.cv_count;
+    bool in_range = cv < p.r.cv_count;
     uint g = gl_WorkGroupID.x;
-    uint r0 = g * p.slice_rows;
-    uint r1 = min(r0 + p.slice_rows, p.rows);
+    uint r0 = g * p.r.slice_items;
+    uint r1 = min(r0 + p.r.slice_items, p.r.items);
 
     VT sg = VT(0.0), cg = VT(0.0), sgd = VT(0.0), cgd = VT(0.0);
     CoefV k;
@@ -87,16 +87,16 @@ void main() {
         uint r = r0 + ty;
         for (; r + 3u * TY < r1; r += 4u * TY) {
             VT da, db, dc, dd;
-            VT ga = visit(r * p.cv_count + cv, k, da);
-            VT gb = visit((r + TY) * p.cv_count + cv, k, db);
-            VT gc = visit((r + 2u * TY) * p.cv_count + cv, k, dc);
-            VT gd = visit((r + 3u * TY) * p.cv_count + cv, k, dd);
+            VT ga = visit(r * p.r.cv_count + cv, k, da);
+            VT gb = visit((r + TY) * p.r.cv_count + cv, k, db);
+            VT gc = visit((r + 2u * TY) * p.r.cv_count + cv, k, dc);
+            VT gd = visit((r + 3u * TY) * p.r.cv_count + cv, k, dd);
             csum_add(sg, cg, (ga + gb) + (gc + gd));
             csum_add(sgd, cgd, (ga * da + gb * db) + (gc * dc + gd * dd));
         }
         for (; r < r1; r += TY) {
             VT d;
-            VT gi = visit(r * p.cv_count + cv, k, d);
+            VT gi = visit(r * p.r.cv_count + cv, k, d);
             csum_add(sg, cg, gi);
             csum_add(sgd, cgd, gi * d);
         }
@@ -113,33 +113,19 @@ void main() {
     if (!FUSED) {
         if (ty == 0u && in_range) {
             for (uint l = 0u; l < uint(VEC); ++l) {
-                uint slot = p.sc.partials + ((cv * uint(VEC) + l) * p.slices_total + p.slice_base + g) * 4u;
-                scratch[slot] = floatBitsToUint(lane(sg, l));
-                scratch[slot + 1u] = floatBitsToUint(lane(cg, l));
-                scratch[slot + 2u] = floatBitsToUint(lane(sgd, l));
-                scratch[slot + 3u] = floatBitsToUint(lane(cgd, l));
+                partial_store(cv * uint(VEC) + l, g, vec4(lane(sg, l), lane(cg, l), lane(sgd, l), lane(cgd, l)));
             }
         }
-        memoryBarrierBuffer();
-        barrier();
-        if (tid == 0u) s_last = atomicAdd(scratch[p.sc.counters + group], 1u) == p.slices_total - 1u;
-        barrier();
-        if (!s_last) return; // uniform
-        memoryBarrierBuffer();
+        if (!merge_elect(group)) return; // uniform
         // One thread per channel of the group merges its slices in slice order.
         for (uint l = tid; l < TX * uint(VEC); l += WG) {
             uint ch = group * TX * uint(VEC) + l;
-            if (ch >= p.channels) break;
-            vec4 acc = vec4(0.0);
-            for (uint s = 0u; s < p.slices_total; ++s) {
-                uint slot = p.sc.partials + (ch * p.slices_total + s) * 4u;
-                acc = reduce_merge(acc, uintBitsToFloat(uvec4(scratch[slot], scratch[slot + 1u], scratch[slot + 2u],
-                                                              scratch[slot + 3u])));
-            }
+            if (ch >= p.r.channels) break;
+            vec4 acc = merge_slices(ch, 0u, 1u);
             Coef f = coef_finish(ch, coef_from_params(ch), acc.x + acc.y, acc.z + acc.w);
-            if (!FROZEN) coef_store(ch, f);
+            if (STORE_CHANNEL) coef_store(ch, f);
         }
-        if (tid == 0u) scratch[p.sc.counters + group] = 0u;
+        merge_done(group);
         return;
     }
 
@@ -159,8 +145,8 @@ void main() {
     if (!in_range) return;
     k = s_coef[tx];
     for (uint r = r0 + ty; r < r1; r += TY) {
-        uint o = r * p.cv_count + cv;
+        uint o = r * p.r.cv_count + cv;
         Item it = load_item(o, k);
-        dx_data[p.t.dx + o] = STORE_T(item_dx(item_grad(it, k), it.d, k));
+        dx_data[p.io.t.dx + o] = STORE_T(item_dx(item_grad(it, k), it.d, k));
     }
 }

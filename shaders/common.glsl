@@ -35,6 +35,9 @@ layout(constant_id = SPEC_ACTIVATION) const uint ACTIVATION = 0;
 layout(constant_id = SPEC_HAS_RESIDUAL) const bool HAS_RESIDUAL = false;
 layout(constant_id = SPEC_HAS_WEIGHT) const bool HAS_WEIGHT = false;
 layout(constant_id = SPEC_HAS_BIAS) const bool HAS_BIAS = false;
+// Reduction kernels: leave the channel block (kp_scratch) for the
+// elementwise pass after the reduction.
+layout(constant_id = SPEC_STORE_CHANNEL) const bool STORE_CHANNEL = false;
 
 #include "activation.glsl"
 

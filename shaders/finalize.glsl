@@ -1,6 +1,6 @@
 // Per-channel vectors of the statistics kernels and the step that turns a
 // channel's merged (count, mean, M2) into its outputs. Expects the push
-// constants as `p` with eps, factor, var_correction, c_pad and ch.
+// constants as `p` with r (kp_slices), sc (kp_scratch) and io (kp_stats_io).
 
 layout(constant_id = SPEC_HAS_RUNNING) const bool HAS_RUNNING = false;
 layout(constant_id = SPEC_SAVE_MASK) const uint SAVE_MASK = 0;
@@ -16,39 +16,41 @@ layout(std430, binding = BIND_STATS_RUNNING_MEAN) buffer RunMeanBuf { float runn
 layout(std430, binding = BIND_STATS_RUNNING_VAR) buffer RunVarBuf { float running_var[]; };
 layout(std430, binding = BIND_STATS_SAVE_MEAN) writeonly buffer SaveMeanBuf { float save_mean[]; };
 layout(std430, binding = BIND_STATS_SAVE_INVSTD) writeonly buffer SaveInvstdBuf { float save_invstd[]; };
-// pivot | mean - pivot | scale | shift for the separate normalize dispatch.
-layout(std430, binding = BIND_STATS_CHANNEL) writeonly buffer ChannelBuf { float channel_params[]; };
+// Partials, counters and the channel block (kp_scratch).
+layout(std430, binding = BIND_STATS_SCRATCH) coherent buffer ScratchBuf { uint scratch[]; };
 layout(std430, binding = BIND_STATS_PIVOT) readonly buffer PivotBuf { STORE_T pivot_data[]; };
 
 // st holds statistics of x - pivot. Returns (pivot, mean - pivot, scale,
-// shift) with y = ((x - pivot) - (mean - pivot)) * scale + shift.
+// shift) with y = ((x - pivot) - (mean - pivot)) * scale + shift, and leaves
+// them in the channel block for apply when STORE_CHANNEL.
 vec4 finalize_channel(uint c, Stat st, float pivot) {
     if (EXPORT_STATS) {
-        save_mean[p.ch.save_mean + c] = pivot;
-        save_mean[p.ch.save_mean + p.channels + c] = st.mean;
-        save_mean[p.ch.save_mean + 2u * p.channels + c] = st.m2;
+        save_mean[p.io.ch.save_mean + c] = pivot;
+        save_mean[p.io.ch.save_mean + p.r.channels + c] = st.mean;
+        save_mean[p.io.ch.save_mean + 2u * p.r.channels + c] = st.m2;
         return vec4(0.0);
     }
     float mean = pivot + st.mean;
     float var = max(st.m2 / st.n, 0.0);
-    float invstd = 1.0 / sqrt(var + p.eps);
-    float w = HAS_WEIGHT ? weight[p.ch.weight + c] : 1.0;
-    float b = HAS_BIAS ? bias[p.ch.bias + c] : 0.0;
-    if ((SAVE_MASK & 1u) != 0u) save_mean[p.ch.save_mean + c] = mean;
-    if ((SAVE_MASK & 2u) != 0u) save_invstd[p.ch.save_invstd + c] = invstd;
+    float invstd = 1.0 / sqrt(var + p.io.eps);
+    float w = HAS_WEIGHT ? weight[p.io.ch.weight + c] : 1.0;
+    float b = HAS_BIAS ? bias[p.io.ch.bias + c] : 0.0;
+    if ((SAVE_MASK & 1u) != 0u) save_mean[p.io.ch.save_mean + c] = mean;
+    if ((SAVE_MASK & 2u) != 0u) save_invstd[p.io.ch.save_invstd + c] = invstd;
     if (HAS_RUNNING) {
         // Written as in SEMANTICS.md so that f = 1 replaces the old value exactly.
-        float f = p.factor;
-        uint im = p.ch.running_mean + c, iv = p.ch.running_var + c;
+        float f = p.io.factor;
+        uint im = p.io.ch.running_mean + c, iv = p.io.ch.running_var + c;
         running_mean[im] = (1.0 - f) * running_mean[im] + f * mean;
-        running_var[iv] = (1.0 - f) * running_var[iv] + f * (var * p.var_correction);
+        running_var[iv] = (1.0 - f) * running_var[iv] + f * (var * p.io.var_correction);
     }
     vec4 r = vec4(pivot, st.mean, w * invstd, b);
-    if (!FUSED) {
-        channel_params[c] = r.x;
-        channel_params[p.c_pad + c] = r.y;
-        channel_params[2u * p.c_pad + c] = r.z;
-        channel_params[3u * p.c_pad + c] = r.w;
+    if (STORE_CHANNEL) {
+        uint o = p.sc.channel + c, n = p.sc.c_pad;
+        scratch[o] = floatBitsToUint(r.x);
+        scratch[o + n] = floatBitsToUint(r.y);
+        scratch[o + 2u * n] = floatBitsToUint(r.z);
+        scratch[o + 3u * n] = floatBitsToUint(r.w);
     }
     return r;
 }

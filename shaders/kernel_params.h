@@ -32,23 +32,29 @@
 #define SPEC_HAS_WEIGHT 3
 #define SPEC_HAS_BIAS 4
 #define SPEC_HAS_RUNNING 5   /* update running statistics */
-#define SPEC_SAVE_MASK 6     /* bit 0: write save_mean; bit 1: write save_invstd */
-#define SPEC_FUSED 7         /* stats kernels: normalize in the same dispatch */
-#define SPEC_CHANNELS_LAST 8 /* apply kernel: layout */
+#define SPEC_SAVE_MASK 6     /* bit 0: write save_mean; bit 1: write save_invstd; bit 2: export */
+#define SPEC_FUSED 7         /* reduction kernels: one workgroup owns a channel (group), no merge */
+#define SPEC_CHANNELS_LAST 8 /* elementwise kernels: layout */
 #define SPEC_INFERENCE 9     /* apply kernel: parameters from running statistics */
-#define SPEC_CL_THREADS_X 10 /* stats_cl: threads along channels (WG / this along rows) */
-#define SPEC_ITEMS 11        /* apply / copy: vector items per thread */
+#define SPEC_CL_THREADS_X 10 /* channels-last reductions: threads along channels (WG / this along rows) */
+#define SPEC_ITEMS 11        /* elementwise kernels and copy: vector items per thread */
 /* Backward kernels (bwd_*.comp). */
 #define SPEC_BWD_FROZEN 12 /* statistics from running_mean / running_var (else save_mean / save_invstd) */
 #define SPEC_BWD_WRITES 13 /* what this dispatch writes: BWD_WRITE_* bits */
-#define SPEC_COUNT 14
+/* Reduction kernels: store the channel block (kp_scratch) for the
+ * elementwise pass after the reduction. */
+#define SPEC_STORE_CHANNEL 14
+#define SPEC_COUNT 15
 
 #define BWD_WRITE_DX 1u
 #define BWD_WRITE_DZ 2u
 #define BWD_WRITE_DWEIGHT 4u
 #define BWD_WRITE_DBIAS 8u
 
-/* Bindings of the statistics kernels (stats_cf, stats_cl). */
+/* Bindings of the statistics family: the reduction kernels (stats_cf,
+ * stats_cl) bind all of them, the apply kernel the first BIND_APPLY_COUNT.
+ * SCRATCH is the plan's scratch (kp_scratch) or, for apply from host
+ * parameters, the host's arrays. */
 #define BIND_STATS_X 0
 #define BIND_STATS_Y 1
 #define BIND_STATS_Z 2
@@ -56,30 +62,17 @@
 #define BIND_STATS_BIAS 4
 #define BIND_STATS_RUNNING_MEAN 5
 #define BIND_STATS_RUNNING_VAR 6
-#define BIND_STATS_SAVE_MEAN 7
-#define BIND_STATS_SAVE_INVSTD 8
-#define BIND_STATS_PARTIALS 9  /* scratch: (count, mean, M2) per channel and slice */
-#define BIND_STATS_COUNTERS 10 /* scratch: finished-slice counters, one per channel group */
-#define BIND_STATS_CHANNEL 11  /* scratch: pivot | mean | scale | shift, each c_pad floats */
-#define BIND_STATS_PIVOT 12    /* x's first sample: each channel's first element is its pivot */
-#define BIND_STATS_COUNT 13
-
-/* Bindings of the apply kernel (normalize + fusions). */
-#define BIND_APPLY_X 0
-#define BIND_APPLY_Y 1
-#define BIND_APPLY_Z 2
-#define BIND_APPLY_WEIGHT 3
-#define BIND_APPLY_BIAS 4
-#define BIND_APPLY_RUNNING_MEAN 5
-#define BIND_APPLY_RUNNING_VAR 6
-#define BIND_APPLY_CHANNEL 7
+#define BIND_STATS_SCRATCH 7
 #define BIND_APPLY_COUNT 8
+#define BIND_STATS_SAVE_MEAN 8
+#define BIND_STATS_SAVE_INVSTD 9
+#define BIND_STATS_PIVOT 10 /* x's first sample: each channel's first element is its pivot */
+#define BIND_STATS_COUNT 11
 
-/* Bindings of the backward kernels (bwd_stats_cf, bwd_stats_cl, bwd_apply).
+/* Bindings of the gradient family (bwd_stats_cf, bwd_stats_cl, bwd_apply).
  * ACT is y (the mask of RELU, LEAKY_RELU, CLAMP) or the residual (SiLU's u);
  * MEAN / VAR are save_mean / save_invstd in training mode and running_mean /
- * running_var with frozen statistics. SCRATCH holds partial sums, counters
- * and channel coefficients as 32-bit words, at offsets the push constants give. */
+ * running_var with frozen statistics. SCRATCH as for the statistics family. */
 #define BIND_BWD_X 0
 #define BIND_BWD_DY 1
 #define BIND_BWD_ACT 2
@@ -98,15 +91,8 @@
 #define BIND_COPY_DST 1
 #define BIND_COPY_COUNT 2
 
-/* Offsets of the per-channel vectors, shared by the stats and apply kernels. */
-KP_STRUCT(kp_channel_bases) {
-    KP_U32 weight;
-    KP_U32 bias;
-    KP_U32 running_mean;
-    KP_U32 running_var;
-    KP_U32 save_mean;
-    KP_U32 save_invstd;
-};
+/* The most bindings of any kernel (descriptor pools, device limits). */
+#define BIND_MAX_COUNT 12
 
 /* Parameters of the fused activation (vkbn_activation): LEAKY_RELU's slope
  * is alpha, CLAMP's range is [alpha, beta]. */
@@ -123,77 +109,104 @@ KP_STRUCT(kp_fastdiv) {
     KP_U32 shift;
 };
 
-/* Statistics kernels accumulate x - K, where the pivot K is the channel's
- * first element: fp32 Welford/Chan on raw data loses about eps * |mean| / std
- * relative precision in the variance, on shifted data only about eps. The
- * scratch keeps the shifted mean so that normalize computes
- * ((x - K) - mean') * scale + shift without rounding the mean to |mean|'s ulp.
- *
- * Channels-first statistics. Workgroup (g, c - c_base) reduces slice g of
- * channel c: items [g * slice_len, min((g + 1) * slice_len, m_v)) of the
- * channel in this window, where item j lies at ((j / sv) * C + c) * sv + j % sv. */
-KP_STRUCT(kp_stats_cf) {
+/* ------------------------------------------------------------------------ */
+/* What every reduction and every elementwise kernel shares                  */
+/* ------------------------------------------------------------------------ */
+
+/* Word offsets in the scratch binding, one convention for every kernel:
+ * - partials: one vec4-packed partial result per channel and slice
+ *   (merge.glsl), at partials + (channel * slices_total + slice) * 4;
+ * - counters: one per channel group, zero when a run starts;
+ * - channel: the block a reduction leaves for the elementwise pass after
+ *   it, arrays of c_pad floats (statistics: 4, pivot | mean - pivot |
+ *   scale | shift; gradients: 6, bwd_common.glsl). An elementwise pass from
+ *   host parameters (VKBN__SOURCE_HOST) binds the host's arrays instead,
+ *   `channel` at their start. channel and c_pad are multiples of 4.
+ * Laid out by vkbn__vk_scratch_layout (vk_plan_build.c). */
+KP_STRUCT(kp_scratch) {
+    KP_U32 partials;
+    KP_U32 counters;
+    KP_U32 channel;
+    KP_U32 c_pad;
+};
+
+/* How a per-channel reduction is sliced, for every reduction kernel.
+ * Channels-first: workgroup (g, c - group_base) reduces items
+ * [g * slice_items, min((g + 1) * slice_items, items)) of channel c in this
+ * window, item j lying at ((j / sv) * C + c) * sv + j % sv.
+ * Channels-last: workgroup (g, cg - group_base) reduces rows
+ * [g * slice_items, min(..., items)) of channel items [cg * TX, (cg + 1) * TX),
+ * item (r, cv) lying at r * cv_count + cv. */
+KP_STRUCT(kp_slices) {
     KP_U32 channels;     /* C */
-    KP_U32 c_base;       /* first channel of this dispatch */
-    KP_U32 m_v;          /* items per channel in this window (n_window * sv) */
-    KP_U32 slice_len;    /* items per slice */
+    KP_U32 group_base;   /* first channel (group) of this dispatch */
+    KP_U32 items;        /* channels-first: items per channel in this window; channels-last: rows */
+    KP_U32 slice_items;  /* items (rows) per slice */
     KP_U32 slice_base;   /* first partial slot of this window */
     KP_U32 slices_total; /* partial slots per channel over all windows */
+    KP_U32 cv_count;     /* channels-last: C / VEC */
+    kp_fastdiv sv;       /* channels-first: spatial size in items */
+};
+
+/* An elementwise pass over a flat range of items. Channels-first: channel =
+ * (i / inner) % C with inner = spatial items; channels-last: channel item =
+ * i % inner, inner = C / VEC. */
+KP_STRUCT(kp_elementwise) {
+    KP_U32 total_v;      /* items in this window */
+    KP_U32 groups_x;     /* workgroups along x of the dispatch (for 2-D grids) */
+    kp_fastdiv inner;    /* channels-first: spatial items; channels-last: channel items */
+    kp_fastdiv channels; /* channels-first: C */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Statistics family: REDUCE_STATS (stats_cf, stats_cl), NORMALIZE (apply)  */
+/* ------------------------------------------------------------------------ */
+
+/* Offsets of the per-channel vectors. */
+KP_STRUCT(kp_channel_bases) {
+    KP_U32 weight;
+    KP_U32 bias;
+    KP_U32 running_mean;
+    KP_U32 running_var;
+    KP_U32 save_mean;
+    KP_U32 save_invstd;
+};
+
+/* What the statistics kernels read besides the slicing and the scratch.
+ * Statistics kernels accumulate x - K, where the pivot K is the channel's
+ * first element: fp32 Welford/Chan on raw data loses about eps * |mean| / std
+ * relative precision in the variance, on shifted data only about eps. The
+ * channel block keeps the shifted mean so that normalize computes
+ * ((x - K) - mean') * scale + shift without rounding the mean to |mean|'s ulp. */
+KP_STRUCT(kp_stats_io) {
     KP_U32 x_base;
     KP_U32 y_base;
     KP_U32 z_base;
     KP_F32 eps;
     KP_F32 factor;         /* running-average weight of this batch */
     KP_F32 var_correction; /* m / (m - 1), or 1 for a biased running variance */
-    KP_U32 c_pad;          /* stride of the channel scratch arrays */
     KP_U32 pivot_base;     /* item offset of x's first sample in the pivot binding */
-    kp_fastdiv sv;         /* spatial size in items */
     kp_channel_bases ch;
     kp_activation act;
 };
 
-/* Channels-last statistics. Workgroup (g, cg) reduces rows
- * [g * slice_rows, min((g + 1) * slice_rows, rows)) of channel items
- * [cg * threads_x, (cg + 1) * threads_x). Item (r, cv) lies at r * cv_count + cv. */
-KP_STRUCT(kp_stats_cl) {
-    KP_U32 channels; /* C */
-    KP_U32 cv_count; /* C / VEC */
-    KP_U32 rows;     /* rows (n * spatial) in this window */
-    KP_U32 slice_rows;
-    KP_U32 slice_base;
-    KP_U32 slices_total;
-    KP_U32 cg_base; /* first channel group of this dispatch */
-    KP_U32 x_base;
-    KP_U32 y_base;
-    KP_U32 z_base;
-    KP_F32 eps;
-    KP_F32 factor;
-    KP_F32 var_correction;
-    KP_U32 c_pad;
-    KP_U32 pivot_base;
-    kp_channel_bases ch;
-    kp_activation act;
+KP_STRUCT(kp_stats) {
+    kp_slices r;
+    kp_scratch sc;
+    kp_stats_io io;
 };
 
-/* Normalize pass over a flat range of items. Channels-first: channel =
- * (i / inner) % C with inner = spatial items; channels-last: channel item =
- * i % cv_count. */
+/* Normalize: channel parameters from the scratch's channel block (after a
+ * reduction), the host's arrays, or the running statistics (inference). */
 KP_STRUCT(kp_apply) {
-    KP_U32 total_v; /* items in this window */
-    KP_U32 x_base;
-    KP_U32 y_base;
-    KP_U32 z_base;
-    KP_F32 eps;          /* inference */
-    KP_U32 c_pad;        /* training: stride of the channel scratch arrays */
-    KP_U32 groups_x;     /* workgroups along x of the dispatch (for 2-D grids) */
-    kp_fastdiv inner;    /* channels-first: spatial items; channels-last: channel items */
-    kp_fastdiv channels; /* channels-first: C */
-    kp_channel_bases ch;
-    kp_activation act;
+    kp_elementwise e;
+    kp_scratch sc;
+    kp_stats_io io;
 };
 
 /* ------------------------------------------------------------------------ */
-/* Backward                                                                  */
+/* Gradient family: REDUCE_GRADS (bwd_stats_cf, bwd_stats_cl), APPLY_GRADS   */
+/* (bwd_apply)                                                               */
 /* ------------------------------------------------------------------------ */
 
 /* Item offsets of the tensors of a backward dispatch in their bound ranges. */
@@ -215,65 +228,26 @@ KP_STRUCT(kp_bwd_vectors) {
     KP_U32 dbias;
 };
 
-/* Word offsets inside the scratch binding. Partials: per channel and slice
- * (sum g, its compensation, sum g (x - mean), its compensation). Counters: one
- * per channel (group). Channel: six arrays of c_pad floats, the coefficients
- * of dx (see bwd_common.glsl). */
-KP_STRUCT(kp_bwd_scratch) {
-    KP_U32 partials;
-    KP_U32 counters;
-    KP_U32 channel;
-    KP_U32 c_pad;
-};
-
-/* Channels-first backward statistics: the slices and items of kp_stats_cf. */
-KP_STRUCT(kp_bwd_stats_cf) {
-    KP_U32 channels;
-    KP_U32 c_base;
-    KP_U32 m_v;
-    KP_U32 slice_len;
-    KP_U32 slice_base;
-    KP_U32 slices_total;
+KP_STRUCT(kp_grads_io) {
     KP_F32 eps;   /* frozen: added to running_var */
     KP_F32 inv_m; /* 1 / m */
-    kp_fastdiv sv;
     kp_bwd_tensors t;
     kp_bwd_vectors ch;
-    kp_bwd_scratch sc;
     kp_activation act;
 };
 
-/* Channels-last backward statistics: the rows and channel groups of kp_stats_cl. */
-KP_STRUCT(kp_bwd_stats_cl) {
-    KP_U32 channels;
-    KP_U32 cv_count;
-    KP_U32 rows;
-    KP_U32 slice_rows;
-    KP_U32 slice_base;
-    KP_U32 slices_total;
-    KP_U32 cg_base;
-    KP_F32 eps;
-    KP_F32 inv_m;
-    kp_bwd_tensors t;
-    kp_bwd_vectors ch;
-    kp_bwd_scratch sc;
-    kp_activation act;
+KP_STRUCT(kp_bwd_stats) {
+    kp_slices r;
+    kp_scratch sc;
+    kp_grads_io io;
 };
 
-/* The elementwise dx (and dz) pass over a flat range of items, indexed as in
- * kp_apply. Training: coefficients from the scratch; frozen: from the running
- * statistics. */
+/* dx (and dz): coefficients from the scratch's channel block (training),
+ * the host's arrays, or the running statistics (frozen). */
 KP_STRUCT(kp_bwd_apply) {
-    KP_U32 total_v;
-    KP_U32 groups_x;
-    KP_F32 eps;
-    KP_F32 inv_m; /* unused: keeps bwd_common.glsl's view of p uniform */
-    kp_fastdiv inner;
-    kp_fastdiv channels;
-    kp_bwd_tensors t;
-    kp_bwd_vectors ch;
-    kp_bwd_scratch sc;
-    kp_activation act;
+    kp_elementwise e;
+    kp_scratch sc;
+    kp_grads_io io;
 };
 
 KP_STRUCT(kp_copy) {

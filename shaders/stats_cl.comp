@@ -4,14 +4,15 @@
 // threads read consecutive channel items of one row (coalesced), TY rows at a
 // time; with VEC=4 each thread carries four channels. Rows of a slice are
 // merged across TY through a fixed shared-memory tree. FUSED and split plans
-// work as in stats_cf.comp, with one counter per channel group.
+// work as in stats_cf.comp, with one counter per channel group (merge.glsl).
 
 #include "common.glsl"
 #include "welford.glsl"
 
-layout(push_constant) uniform PushConstants { kp_stats_cl p; };
+layout(push_constant) uniform PushConstants { kp_stats p; };
 
 #include "finalize.glsl"
+#include "merge.glsl"
 
 layout(constant_id = SPEC_CL_THREADS_X) const uint TX = 32;
 const uint TY = WG / TX;
@@ -19,8 +20,6 @@ const uint TY = WG / TX;
 layout(std430, binding = BIND_STATS_X) readonly buffer XBuf { STORE_T x_data[]; };
 layout(std430, binding = BIND_STATS_Y) writeonly buffer YBuf { STORE_T y_data[]; };
 layout(std430, binding = BIND_STATS_Z) readonly buffer ZBuf { STORE_T z_data[]; };
-layout(std430, binding = BIND_STATS_PARTIALS) coherent buffer PartialBuf { float partials[]; };
-layout(std430, binding = BIND_STATS_COUNTERS) coherent buffer CounterBuf { uint counters[]; };
 
 #if VEC == 4
 #define CSTAT Stat4
@@ -37,7 +36,6 @@ layout(std430, binding = BIND_STATS_COUNTERS) coherent buffer CounterBuf { uint 
 #endif
 
 shared CSTAT s_tree[WG];
-shared bool s_last;
 shared VT s_pivot[TX];
 shared VT s_mean[TX];
 shared VT s_scale[TX];
@@ -46,15 +44,15 @@ shared VT s_shift[TX];
 VT g_pivot;
 
 VT load_x(uint r, uint cv) {
-    return VT(x_data[p.x_base + r * p.cv_count + cv]) - g_pivot;
+    return VT(x_data[p.io.x_base + r * p.r.cv_count + cv]) - g_pivot;
 }
 
 // Pivot of channel ch (scalar index), for the merge of a whole group.
 float channel_pivot(uint ch) {
 #if VEC == 4
-    return vec4(pivot_data[p.pivot_base + ch / 4u])[ch % 4u];
+    return vec4(pivot_data[p.io.pivot_base + ch / 4u])[ch % 4u];
 #else
-    return float(pivot_data[p.pivot_base + ch]);
+    return float(pivot_data[p.io.pivot_base + ch]);
 #endif
 }
 
@@ -71,15 +69,15 @@ void main() {
     uint tid = gl_LocalInvocationIndex;
     uint tx = tid % TX;
     uint ty = tid / TX;
-    uint group = p.cg_base + gl_WorkGroupID.y;
+    uint group = p.r.group_base + gl_WorkGroupID.y;
     uint cv = group * TX + tx;
-    bool in_range = cv < p.cv_count;
+    bool in_range = cv < p.r.cv_count;
     uint g = gl_WorkGroupID.x;
-    uint r0 = g * p.slice_rows;
-    uint r1 = min(r0 + p.slice_rows, p.rows);
+    uint r0 = g * p.r.slice_items;
+    uint r1 = min(r0 + p.r.slice_items, p.r.items);
 
     CSTAT st = CSTAT_EMPTY;
-    g_pivot = in_range ? VT(pivot_data[p.pivot_base + cv]) : VT(0.0);
+    g_pivot = in_range ? VT(pivot_data[p.io.pivot_base + cv]) : VT(0.0);
     if (in_range) {
         uint r = r0 + ty;
         for (; r + 3u * TY < r1; r += 4u * TY) {
@@ -103,32 +101,16 @@ void main() {
     if (!FUSED) {
         if (ty == 0u && in_range) {
             CSTAT s = s_tree[tx];
-            for (uint k = 0u; k < uint(VEC); ++k) {
-                Stat one = lane_stat(s, k);
-                uint slot = ((cv * uint(VEC) + k) * p.slices_total + p.slice_base + g) * 3u;
-                partials[slot] = one.n;
-                partials[slot + 1u] = one.mean;
-                partials[slot + 2u] = one.m2;
-            }
+            for (uint k = 0u; k < uint(VEC); ++k) partial_store(cv * uint(VEC) + k, g, stat_pack(lane_stat(s, k)));
         }
-        memoryBarrierBuffer();
-        barrier();
-        if (tid == 0u) s_last = atomicAdd(counters[group], 1u) == p.slices_total - 1u;
-        barrier();
-        if (!s_last) return; // uniform
-        memoryBarrierBuffer();
+        if (!merge_elect(group)) return; // uniform
         // One thread per channel of the group merges its slices in slice order.
         for (uint k = tid; k < TX * uint(VEC); k += WG) {
             uint ch = group * TX * uint(VEC) + k;
-            if (ch >= p.channels) break;
-            Stat acc = STAT_EMPTY;
-            for (uint s = 0u; s < p.slices_total; ++s) {
-                uint slot = (ch * p.slices_total + s) * 3u;
-                acc = stat_merge(acc, Stat(partials[slot], partials[slot + 1u], partials[slot + 2u]));
-            }
-            finalize_channel(ch, acc, channel_pivot(ch));
+            if (ch >= p.r.channels) break;
+            finalize_channel(ch, stat_unpack(merge_slices(ch, 0u, 1u)), channel_pivot(ch));
         }
-        if (tid == 0u) counters[group] = 0u;
+        merge_done(group);
         return;
     }
 
@@ -157,9 +139,9 @@ void main() {
     if (!in_range || EXPORT_STATS) return;
     VT k = s_pivot[tx], m = s_mean[tx], sc = s_scale[tx], sh = s_shift[tx];
     for (uint r = r0 + ty; r < r1; r += TY) {
-        uint o = r * p.cv_count + cv;
-        VT x = VT(x_data[p.x_base + o]);
-        VT z = HAS_RESIDUAL ? VT(z_data[p.z_base + o]) : VT(0.0);
-        y_data[p.y_base + o] = STORE_T(finish_output(((x - k) - m) * sc + sh, z, p.act));
+        uint o = r * p.r.cv_count + cv;
+        VT x = VT(x_data[p.io.x_base + o]);
+        VT z = HAS_RESIDUAL ? VT(z_data[p.io.z_base + o]) : VT(0.0);
+        y_data[p.io.y_base + o] = STORE_T(finish_output(((x - k) - m) * sc + sh, z, p.io.act));
     }
 }

@@ -34,6 +34,11 @@ Stat stat_merge(Stat a, Stat b) {
     return Stat(n, a.mean + d * wb, a.m2 + b.m2 + d * d * a.n * wb);
 }
 
+// The merge of vec4-packed triples, for reduce.glsl and merge.glsl.
+vec4 reduce_merge(vec4 lower, vec4 upper) {
+    return stat_pack(stat_merge(stat_unpack(lower), stat_unpack(upper)));
+}
+
 // Folds a chunk of cn values with mean cmean and squared deviations cq.
 void stat_fold(inout Stat s, float cn, float cmean, float cq) {
     float n = s.n + cn;

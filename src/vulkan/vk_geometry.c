@@ -102,7 +102,7 @@ vkbn__range vkbn__geometry_window(const vkbn__geometry* g, vkbn_buffer b, const 
 }
 
 void vkbn__grid_2d(uint64_t groups, uint32_t out[3], uint32_t* groups_x) {
-    uint32_t gx = groups > 65535 ? 65535 : (uint32_t)(groups ? groups : 1);
+    uint32_t gx = groups > VKBN__MAX_GROUPS ? VKBN__MAX_GROUPS : (uint32_t)(groups ? groups : 1);
     out[0] = gx;
     out[1] = (uint32_t)vkbn__div_up(groups ? groups : 1, gx);
     out[2] = 1;

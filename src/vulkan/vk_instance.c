@@ -121,7 +121,7 @@ void vkbn__vk_load_instance_fns(PFN_vkGetInstanceProcAddr gipa, VkInstance insta
 #undef LOAD
 }
 
-static bool has_compute_queue(const vkbn__instance_fns* fn, VkPhysicalDevice pd) {
+bool vkbn__vk_has_compute_queue(const vkbn__instance_fns* fn, VkPhysicalDevice pd) {
     uint32_t n = 0;
     fn->GetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
     VkQueueFamilyProperties props[32];
@@ -149,7 +149,7 @@ vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance insta
     for (uint32_t i = 0; i < n; ++i) {
         VkPhysicalDeviceProperties p;
         fn->GetPhysicalDeviceProperties(all[i], &p);
-        if (p.apiVersion >= VK_API_VERSION_1_1 && has_compute_queue(fn, all[i])) all[kept++] = all[i];
+        if (p.apiVersion >= VK_API_VERSION_1_1 && vkbn__vk_has_compute_queue(fn, all[i])) all[kept++] = all[i];
     }
     *out = all;
     *count = kept;

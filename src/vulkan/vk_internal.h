@@ -183,8 +183,8 @@ struct vkbn__vk_plan {
     uint32_t capacity;
     VkDescriptorPool pool;
     uint32_t pool_sets;
-    /* Scratch (partials, counters, channel parameters): vkbn's own allocation
-     * or the caller's range (op.scratch). Planners bind it through
+    /* Scratch (kp_scratch: partials, counters, channel block): vkbn's own
+     * allocation or the caller's range (op.scratch). Planners bind it through
      * vkbn__vk_scratch_range, which adds scratch_offset. */
     VkBuffer scratch_buffer;
     VkDeviceSize scratch_offset;
@@ -213,6 +213,8 @@ void vkbn__vk_load_instance_fns(PFN_vkGetInstanceProcAddr gipa, VkInstance insta
 /* Usable devices (Vulkan >= 1.1 with a compute queue), in loader order. */
 vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance instance, VkPhysicalDevice** out,
                                   uint32_t* count);
+/* Whether one of the device's queue families has compute. */
+bool vkbn__vk_has_compute_queue(const vkbn__instance_fns* fn, VkPhysicalDevice pd);
 void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info);
 uint32_t vkbn__vk_default_device(const vkbn_device_info* infos, uint32_t count);
 
@@ -290,7 +292,7 @@ void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd, bool zero_counter
 /* vkbn_plan_record: checks, then records (zeroing counters every time). */
 vkbn_result vkbn__vk_plan_record_for_caller(vkbn_plan plan, VkCommandBuffer cmd, vkbn_record_flags flags);
 
-/* vk_geometry.c: what the forward and backward planners share. */
+/* vk_geometry.c: what the planners share. */
 typedef struct vkbn__window {
     uint32_t n0; /* first sample */
     uint32_t n;  /* samples */
@@ -321,7 +323,9 @@ void vkbn__geometry_free(vkbn__geometry* g);
 vkbn__range vkbn__geometry_vector(const vkbn__geometry* g, vkbn_buffer b);
 /* One window of a tensor, or the placeholder for NULL. */
 vkbn__range vkbn__geometry_window(const vkbn__geometry* g, vkbn_buffer b, const vkbn__window* w);
-/* Splits a 1-D count of workgroups over x and y (each at most 65535). */
+/* The most workgroups along y (and x) of one dispatch. */
+#define VKBN__MAX_GROUPS 65535u
+/* Splits a 1-D count of workgroups over x and y (each at most VKBN__MAX_GROUPS). */
 void vkbn__grid_2d(uint64_t groups, uint32_t out[3], uint32_t* groups_x);
 
 /* How a per-channel reduction is spread over workgroups: channel groups
@@ -341,9 +345,83 @@ typedef struct vkbn__reduction {
 vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g);
 void vkbn__reduction_free(vkbn__reduction* r);
 
-/* vk_forward.c: the planners (backward ones in vk_backward.c). */
+/* Planning: a plan is built from its pass list (core/passes.h), by pass
+ * kind, never by public operation.
+ * - vk_plan_build.c walks the list: fuses a reduction with the pass after
+ *   it when one workgroup owns each channel (group), lays out the one
+ *   scratch, calls the planners and describes the plan;
+ * - vk_reduce.c: the reduction planner (REDUCE_STATS, REDUCE_GRADS);
+ * - vk_elementwise.c: the elementwise planner (NORMALIZE, APPLY_GRADS) and
+ *   COPY;
+ * - vk_family.c: what is particular to each family of passes (statistics:
+ *   REDUCE_STATS and NORMALIZE; gradients: REDUCE_GRADS and APPLY_GRADS):
+ *   kernels, specialization constants, bindings and the push constants
+ *   beyond the slicing and the scratch offsets. */
+
+/* What the passes of a family share. */
+typedef struct vkbn__vk_family {
+    bool grads; /* the gradient family, else the statistics family */
+    vkbn__kernel reduce_cf, reduce_cl, elementwise;
+    uint32_t spec[SPEC_COUNT];         /* the family's constants, the same in each of its kernels */
+    vkbn__range fixed[BIND_MAX_COUNT]; /* per-channel vectors (and the pivots) at their bindings */
+    union {
+        kp_stats_io stats;
+        kp_grads_io grads;
+    } io;             /* the window-independent part of the push constants */
+    uint32_t io_size; /* bytes of io */
+    vkbn_buffer act;  /* gradients: y (mask activations) or the residual (SiLU), or NULL */
+} vkbn__vk_family;
+
+/* A plan being built. */
+typedef struct vkbn__vk_build {
+    vkbn_plan plan;
+    struct vkbn__vk* vk;
+    const vkbn__op* op;
+    vkbn__geometry g;
+    vkbn__vk_family f;
+    /* The scratch binding (kp_scratch): the plan's scratch, the host's
+     * arrays of an elementwise pass from VKBN__SOURCE_HOST, or the
+     * placeholder; sc the word offsets in it. */
+    vkbn__range scratch;
+    kp_scratch sc;
+} vkbn__vk_build;
+
+/* vk_plan_build.c: the backend's plan_build (and plan_measure_scratch). */
 vkbn_result vkbn__vk_plan_build(vkbn_plan plan);
-vkbn_result vkbn__vk_plan_backward(vkbn_plan plan);
+/* The one scratch layout (kp_scratch) of a reduction with `slices` partial
+ * slots per channel and `groups` counters (both 0 when fused), followed by
+ * `arrays` channel arrays: fills sc, returns the size in 32-bit words. */
+uint64_t vkbn__vk_scratch_layout(uint32_t c, uint32_t slices, uint32_t groups, uint32_t arrays, kp_scratch* sc);
+
+/* vk_family.c */
+vkbn_result vkbn__vk_family_init(vkbn__vk_build* b, vkbn_plan plan);
+/* The bindings of window w (outputs: whether the dispatch writes the
+ * family's elementwise outputs; placeholders otherwise where that matters)
+ * and the family's push constants with the window's bases. */
+void vkbn__vk_family_window(const vkbn__vk_build* b, const vkbn__window* w, bool outputs, vkbn__range* r, void* io);
+/* The constants of a reduction dispatch (fused_next: the elementwise pass
+ * fused into it, or NULL) and of an elementwise dispatch (after_reduction:
+ * a reduction of this plan ran before it). */
+void vkbn__vk_family_reduce_spec(const vkbn__vk_build* b, const vkbn__pass* pass, const vkbn__pass* fused_next,
+                                 uint32_t spec[SPEC_COUNT]);
+void vkbn__vk_family_elementwise_spec(const vkbn__vk_build* b, const vkbn__pass* pass, bool after_reduction,
+                                      uint32_t spec[SPEC_COUNT]);
+
+/* vk_reduce.c: a reduction pass over every window, windows x chunks of
+ * channel groups; fused: one workgroup owns each channel (group) and
+ * fused_next, if any, runs in the same dispatch; store_channel: leave the
+ * channel block for the elementwise pass after it. */
+vkbn_result vkbn__vk_plan_reduce(vkbn__vk_build* b, const vkbn__pass* pass, const vkbn__reduction* red, bool fused,
+                                 const vkbn__pass* fused_next, bool store_channel);
+
+/* vk_elementwise.c: an elementwise pass over every window, its channel
+ * parameters at b->scratch / b->sc (or the running statistics). */
+vkbn_result vkbn__vk_plan_elementwise(vkbn__vk_build* b, const vkbn__pass* pass, bool after_reduction);
+vkbn_result vkbn__vk_plan_copy(vkbn_plan plan);
+/* vk_plan_build.c: a dispatch's push constants for either planner: head
+ * (kp_slices or kp_elementwise), the scratch offsets, then the family's io;
+ * returns the size in bytes. */
+uint32_t vkbn__vk_push(uint32_t out[32], const void* head, uint32_t head_size, const vkbn__vk_build* b, const void* io);
 
 /* Shared arithmetic helpers. */
 static inline uint64_t vkbn__div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }

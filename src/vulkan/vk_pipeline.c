@@ -22,22 +22,22 @@ uint32_t vkbn__vk_binding_count(vkbn__kernel kernel) {
 
 static uint32_t push_size(vkbn__kernel kernel) {
     switch (kernel) {
-        case VKBN__KERNEL_STATS_CF: return sizeof(kp_stats_cf);
-        case VKBN__KERNEL_STATS_CL: return sizeof(kp_stats_cl);
+        case VKBN__KERNEL_STATS_CF:
+        case VKBN__KERNEL_STATS_CL: return sizeof(kp_stats);
         case VKBN__KERNEL_APPLY: return sizeof(kp_apply);
         case VKBN__KERNEL_COPY: return sizeof(kp_copy);
-        case VKBN__KERNEL_BWD_STATS_CF: return sizeof(kp_bwd_stats_cf);
-        case VKBN__KERNEL_BWD_STATS_CL: return sizeof(kp_bwd_stats_cl);
+        case VKBN__KERNEL_BWD_STATS_CF:
+        case VKBN__KERNEL_BWD_STATS_CL: return sizeof(kp_bwd_stats);
         case VKBN__KERNEL_BWD_APPLY: return sizeof(kp_bwd_apply);
         default: return 0;
     }
 }
 
 vkbn_result vkbn__vk_pipelines_init(struct vkbn__vk* vk) {
-    if (vk->caps.props.limits.maxPerStageDescriptorStorageBuffers < BIND_STATS_COUNT) {
+    if (vk->caps.props.limits.maxPerStageDescriptorStorageBuffers < BIND_MAX_COUNT) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE,
                           "the device allows %u storage buffers per shader stage; vkbn needs %u",
-                          vk->caps.props.limits.maxPerStageDescriptorStorageBuffers, BIND_STATS_COUNT);
+                          vk->caps.props.limits.maxPerStageDescriptorStorageBuffers, BIND_MAX_COUNT);
     }
     for (int k = 0; k < VKBN__KERNEL_COUNT; ++k) {
         VkDescriptorSetLayoutBinding bindings[16];

@@ -2,8 +2,9 @@
  * descriptor set and its push constants, plus the plan's scratch memory.
  * Recording it is a loop; nothing is allocated or compiled while recording.
  *
- * Everything here works on any plan kind: a planner (vk_forward.c, or any
- * other) only reserves dispatches, declares its scratch and adds dispatches;
+ * Everything here works on any plan: a planner (vk_plan_build.c and the
+ * planners it calls) only reserves dispatches, declares its scratch and adds
+ * dispatches;
  * recording into the caller's command buffers, caller-supplied scratch,
  * scratch sizing and immediate execution come from this file. */
 #include <string.h>
@@ -58,7 +59,7 @@ vkbn_result vkbn__vk_plan_reserve(vkbn_plan plan, uint32_t dispatches) {
     p->capacity = dispatches;
     if (p->measure_only) return VKBN_SUCCESS;
     VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                 .descriptorCount = dispatches * BIND_STATS_COUNT};
+                                 .descriptorCount = dispatches * BIND_MAX_COUNT};
     VkDescriptorPoolCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                      .maxSets = dispatches,
                                      .poolSizeCount = 1,

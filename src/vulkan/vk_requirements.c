@@ -13,18 +13,6 @@ static bool has_extension(const VkExtensionProperties* exts, uint32_t n, const c
     return false;
 }
 
-static bool has_compute_family(const vkbn__instance_fns* fn, VkPhysicalDevice pd) {
-    uint32_t n = 0;
-    fn->GetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
-    VkQueueFamilyProperties props[32];
-    if (n > 32) n = 32;
-    fn->GetPhysicalDeviceQueueFamilyProperties(pd, &n, props);
-    for (uint32_t i = 0; i < n; ++i) {
-        if (props[i].queueFlags & VK_QUEUE_COMPUTE_BIT) return true;
-    }
-    return false;
-}
-
 vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_vulkan_requirements* out) {
     memset(out, 0, sizeof *out);
     VkPhysicalDeviceProperties props;
@@ -34,13 +22,13 @@ vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice
                           props.deviceName, VK_API_VERSION_MAJOR(props.apiVersion),
                           VK_API_VERSION_MINOR(props.apiVersion));
     }
-    if (!has_compute_family(fn, pd)) {
+    if (!vkbn__vk_has_compute_queue(fn, pd)) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE, "physical_device: %s has no compute queue", props.deviceName);
     }
-    if (props.limits.maxPerStageDescriptorStorageBuffers < BIND_STATS_COUNT) {
+    if (props.limits.maxPerStageDescriptorStorageBuffers < BIND_MAX_COUNT) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE,
                           "physical_device: %s allows %u storage buffers per shader stage; vkbn needs %u",
-                          props.deviceName, props.limits.maxPerStageDescriptorStorageBuffers, BIND_STATS_COUNT);
+                          props.deviceName, props.limits.maxPerStageDescriptorStorageBuffers, BIND_MAX_COUNT);
     }
     out->min_api_version = VK_API_VERSION_1_1;
     out->api_version = props.apiVersion < VK_API_VERSION_1_3 ? props.apiVersion : VK_API_VERSION_1_3;
