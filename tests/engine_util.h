@@ -195,6 +195,7 @@ static vkbn_context engine_context(const test_engine* e, const vkbn_vulkan_devic
     vkbn_context_desc d;
     memset(&d, 0, sizeof d);
     d.borrowed = b;
+    d.flags = test_switch_flags() & VKBN_CONTEXT_DISABLE_SUBGROUPS; /* validation is the engine's */
     d.log = test_log;
     d.allocation_callbacks = alloc;
     vkbn_context ctx = NULL;

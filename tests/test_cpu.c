@@ -281,9 +281,12 @@ static void repeatability(void) {
 
 /* The pipelined channels-first plan (reduce channel c while normalizing
  * channel c - 1, in slices), which only tensors beyond the last-level cache
- * get: forced here with small tensors through VKBN_CPU_STREAM_BYTES. */
+ * get: forced here with small tensors through the test hook
+ * (src/core/test_hooks.h). */
 static void pipelined(void) {
-    setenv("VKBN_CPU_STREAM_BYTES", "0", 1);
+    vkbn_test_hooks hooks = vkbn_test_hooks_none();
+    hooks.cpu_stream_bytes = 0;
+    vkbn_test_set_hooks(&hooks);
     for (uint32_t threads = 1; threads <= 3; threads += 2) {
         vkbn_result r;
         vkbn_context ctx = cpu_context(threads, VKBN_CPU_ISA_AUTO, &r);
@@ -307,7 +310,7 @@ static void pipelined(void) {
         }
         vkbn_context_destroy(ctx);
     }
-    unsetenv("VKBN_CPU_STREAM_BYTES");
+    vkbn_test_set_hooks(NULL);
 }
 
 /* Channels-first tensors with short rows (S <= 16) run as channels-last with

@@ -675,7 +675,7 @@ static void test_features(void) {
         printf("borrowed device %s: subgroup path %s, 16-bit storage %s\n", info.name,
                vkbn_context_uses_subgroups(ctx) ? "on" : "off", info.storage_16bit ? "on" : "off");
         if (e.req.compute_full_subgroups && info.subgroup_operations) {
-            CHECK(vkbn_context_uses_subgroups(ctx) || env_set("VKBN_DISABLE_SUBGROUPS"),
+            CHECK(vkbn_context_uses_subgroups(ctx) || env_set("VKBN_TEST_DISABLE_SUBGROUPS"),
                   "full subgroups enabled but the subgroup path is off");
         }
         vkbn_context_destroy(ctx);

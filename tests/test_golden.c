@@ -21,7 +21,7 @@
  *
  * Configurations: the CPU path at 1 and 2 threads for every ISA level of the
  * architecture ("cpu-avx2-t2"), and at 1 thread with streaming stores forced
- * on a few shapes ("cpu-avx2-t1-stream"; VKBN_CPU_STREAM_BYTES, which the
+ * on a few shapes ("cpu-avx2-t1-stream"; the cpu_stream_bytes test hook, which the
  * other configurations pin off so that the machine's cache size decides
  * nothing); lavapipe at the LP_NATIVE_VECTOR_WIDTH of the environment with
  * subgroups on and off ("lvp-w256-sg", "lvp-w256-nosg"), validation layers on
@@ -1049,14 +1049,6 @@ static void note_skip(run_info* ri, const char* prefix, const char* fmt, ...) {
     ri->skipped_count++;
 }
 
-static void set_env(const char* name, const char* value) {
-#ifdef _WIN32
-    _putenv_s(name, value);
-#else
-    setenv(name, value, 1);
-#endif
-}
-
 static double now(void) {
     struct timespec ts;
     timespec_get(&ts, TIME_UTC);
@@ -1134,8 +1126,11 @@ static void run_cpu(run_info* ri, const golden* gf, int generate) {
                 note_skip(ri, name, "no hashes recorded for this architecture's configuration");
                 continue;
             }
-            /* The cache size must not decide the plan: streaming off, or on everywhere. */
-            set_env("VKBN_CPU_STREAM_BYTES", stream ? "0" : "18446744073709551615");
+            /* The cache size must not decide the plan: streaming off, or on
+             * everywhere (the test-only hook; UINT64_MAX - 1: no tensor is that large). */
+            vkbn_test_hooks hooks = vkbn_test_hooks_none();
+            hooks.cpu_stream_bytes = stream ? 0 : VKBN_TEST_HOOK_UNSET - 1;
+            vkbn_test_set_hooks(&hooks);
             vkbn_context_desc d;
             memset(&d, 0, sizeof d);
             d.device = "cpu";
@@ -1375,7 +1370,7 @@ static int write_golden(const char* path, golden* gf, const run_info* ri, const 
     header_set(gf, "lavapipe configs",
                "lvp-w<width>-sg (subgroups on) and -nosg (VKBN_CONTEXT_DISABLE_SUBGROUPS), validation layers on");
     header_set(gf, "cpu threads",
-               "1 and 2 (cpu-<isa>-t1, -t2; VKBN_CPU_STREAM_BYTES pinned off), 1 with streaming stores (-t1-stream)");
+               "1 and 2 (cpu-<isa>-t1, -t2; streaming pinned off by the test hook), 1 with streaming stores (-t1-stream)");
     header_set(gf, "cpu isa recorded", isas);
     header_set(gf, "cpu isa skipped", *skipped ? skipped : "none");
     if (ri->cpu_model[0]) {

@@ -10,6 +10,8 @@
 
 #include "vkbn/vkbn.h"
 
+#include "../src/core/test_hooks.h"
+
 /* ctest's SKIP_RETURN_CODE: no Vulkan device on this machine. */
 #define TEST_SKIP 77
 
@@ -63,10 +65,34 @@ static inline int env_set(const char* name) {
     return v && *v && strcmp(v, "0") != 0;
 }
 
+/* The harness's own switches (tests/CMakeLists.txt sets them per test; the
+ * library reads none of them: it has no test-only environment variables):
+ *   VKBN_TEST_DISABLE_SUBGROUPS=1  contexts get VKBN_CONTEXT_DISABLE_SUBGROUPS
+ *   VKBN_TEST_SYNC_VALIDATION=1    contexts get VKBN_CONTEXT_ENABLE_SYNC_VALIDATION
+ *   VKBN_TEST_CPU_STREAM_BYTES=N   the test hook (src/core/test_hooks.h): CPU
+ *                                  contexts write with streaming stores past
+ *                                  N bytes (0: always) */
+static inline vkbn_context_flags test_switch_flags(void) {
+    vkbn_context_flags f = 0;
+    if (env_set("VKBN_TEST_DISABLE_SUBGROUPS")) f |= VKBN_CONTEXT_DISABLE_SUBGROUPS;
+    if (env_set("VKBN_TEST_SYNC_VALIDATION")) f |= VKBN_CONTEXT_ENABLE_SYNC_VALIDATION;
+    return f;
+}
+
+/* Sets the test hooks from VKBN_TEST_CPU_STREAM_BYTES; touches nothing when
+ * it is unset (so contexts created from several threads never race on it). */
+static inline void test_apply_hooks(void) {
+    const char* v = getenv("VKBN_TEST_CPU_STREAM_BYTES");
+    if (!v || !*v) return;
+    vkbn_test_hooks h = vkbn_test_hooks_none();
+    h.cpu_stream_bytes = strtoull(v, NULL, 10);
+    vkbn_test_set_hooks(&h);
+}
+
 /* Validation layers on unless VKBN_TEST_NO_VALIDATION is set (machines
- * without the layers, such as a bare GPU box). */
+ * without the layers, such as a bare GPU box), plus the switches above. */
 static inline vkbn_context_flags test_context_flags(void) {
-    return env_set("VKBN_TEST_NO_VALIDATION") ? 0 : VKBN_CONTEXT_ENABLE_VALIDATION;
+    return (env_set("VKBN_TEST_NO_VALIDATION") ? 0 : VKBN_CONTEXT_ENABLE_VALIDATION) | test_switch_flags();
 }
 
 static inline void test_log(void* user, vkbn_log_level level, const char* message) {
@@ -93,6 +119,7 @@ static inline void test_pin_drivers(void) {}
  * Exits with TEST_SKIP when the machine has no Vulkan device. */
 static inline vkbn_context test_context(vkbn_context_flags extra, uint64_t max_binding_range) {
     test_pin_drivers();
+    test_apply_hooks();
     vkbn_context_desc d;
     memset(&d, 0, sizeof d);
     d.device = getenv("VKBN_TEST_DEVICE");
@@ -122,6 +149,10 @@ static inline vkbn_context test_context(vkbn_context_flags extra, uint64_t max_b
     }
     if (r != VKBN_SUCCESS) {
         printf("FAIL: vkbn_context_create: %s (%s)\n", vkbn_last_error(), vkbn_result_string(r));
+        exit(1);
+    }
+    if ((d.flags & VKBN_CONTEXT_DISABLE_SUBGROUPS) && vkbn_context_uses_subgroups(ctx)) {
+        printf("FAIL: VKBN_TEST_DISABLE_SUBGROUPS is set but the context uses subgroups\n");
         exit(1);
     }
     return ctx;

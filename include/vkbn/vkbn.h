@@ -249,13 +249,25 @@ VKBN_API vkbn_result vkbn_enumerate_devices(uint32_t* VKBN_NOT_NULL count, vkbn_
 /* Contexts                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Debugging switches: the only environment variables vkbn reads, so that an
+ * application can be debugged without recompiling it (README.md, "Debugging
+ * switches"):
+ *   VKBN_VALIDATION=1   as if every context that creates its own instance had
+ *                       VKBN_CONTEXT_ENABLE_VALIDATION (borrowed devices and
+ *                       the CPU path: no effect)
+ *   VKBN_CPU_ISA=scalar|sse2|avx2|avx512|neon
+ *                       the CPU path's level when vkbn_context_desc.cpu_isa is
+ *                       AUTO
+ * The other flags below have no environment variable: set them in desc. */
 typedef enum vkbn_context_flag_bits {
     /* Enable VK_LAYER_KHRONOS_validation on vkbn's own instance and forward its
      * messages to the log callback; vkbn_context_validation_message_count()
-     * counts them. Fails with VKBN_ERROR_UNSUPPORTED if the layer is missing. */
+     * counts them. Fails with VKBN_ERROR_UNSUPPORTED if the layer is missing.
+     * The debugging switch VKBN_VALIDATION=1 turns it on as well. */
     VKBN_CONTEXT_ENABLE_VALIDATION = 0x1,
     /* Never use subgroup operations: the shared-memory reduction path runs on
-     * every device (for testing and for drivers with subgroup bugs). */
+     * every device (for testing and for drivers with subgroup bugs; the tool:
+     * `vkbn run --no-subgroups`). */
     VKBN_CONTEXT_DISABLE_SUBGROUPS = 0x2,
     /* VKBN_CONTEXT_ENABLE_VALIDATION plus the layer's synchronization
      * validation (VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT):
@@ -338,7 +350,8 @@ typedef struct vkbn_context_desc {
     uint32_t cpu_threads;
     /* CPU path: the instruction set (AUTO: the best the CPU has). A level the
      * CPU lacks fails with VKBN_ERROR_UNSUPPORTED. When AUTO, the debugging
-     * override VKBN_CPU_ISA=scalar|sse2|avx2|avx512|neon applies. */
+     * switch VKBN_CPU_ISA=scalar|sse2|avx2|avx512|neon applies (see the
+     * context flags). */
     vkbn_cpu_isa cpu_isa;
 } vkbn_context_desc;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/errors.h"
+#include "../core/test_hooks.h"
 #include "cpu_internal.h"
 
 #define MAX_THREADS 1024u
@@ -47,10 +48,10 @@ vkbn_result vkbn__cpu_context_create(vkbn_context ctx, const vkbn_context_desc* 
     /* Operations whose tensors exceed the last-level cache write around it
      * (cpu_plan.c). */
     cpu->stream_bytes = cpu->caps.llc_bytes;
-    /* Debugging override, so that tests reach the streaming paths with small
+    /* Test-only override, so that tests reach the streaming paths with small
      * tensors. */
-    const char* stream = getenv("VKBN_CPU_STREAM_BYTES");
-    if (stream && *stream) cpu->stream_bytes = strtoull(stream, NULL, 10);
+    uint64_t stream = vkbn__test_hooks()->cpu_stream_bytes;
+    if (stream != VKBN_TEST_HOOK_UNSET) cpu->stream_bytes = stream;
     VKBN_CHECK(vkbn__cpu_pool_create(cpu->threads, &cpu->pool));
     vkbn__cpu_describe(&cpu->caps, cpu->isa, cpu->threads, &ctx->info);
     vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s", ctx->info.name);

@@ -16,6 +16,7 @@
 #include <cpuid.h>
 #endif
 
+#include "../core/debug_env.h"
 #include "../core/errors.h"
 #include "cpu_internal.h"
 
@@ -237,8 +238,8 @@ vkbn_result vkbn__cpu_resolve_isa(const vkbn__cpu_caps* caps, vkbn_cpu_isa reque
         *out = requested;
         return VKBN_SUCCESS;
     }
-    const char* env = getenv("VKBN_CPU_ISA");
-    if (env && *env) {
+    const char* env = vkbn__debug_cpu_isa();
+    if (env) {
         for (int isa = VKBN_CPU_ISA_SCALAR; isa <= VKBN_CPU_ISA_NEON; ++isa) {
             if (same_name(env, isa_names[isa])) {
                 VKBN_CHECK(check_level(caps, (vkbn_cpu_isa)isa, "VKBN_CPU_ISA"));

@@ -4,13 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/debug_env.h"
 #include "../core/errors.h"
 #include "vk_internal.h"
-
-static bool env_flag(const char* name) {
-    const char* v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0;
-}
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                             VkDebugUtilsMessageTypeFlagsEXT types,
@@ -299,8 +295,8 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
     vkbn__mutex_init(&vk->pipeline_lock);
     vkbn__mutex_init(&vk->submit_lock);
     const vkbn_vulkan_device* b = desc->borrowed;
-    bool sync_validation = (desc->flags & VKBN_CONTEXT_ENABLE_SYNC_VALIDATION) || env_flag("VKBN_SYNC_VALIDATION");
-    bool validation = sync_validation || (desc->flags & VKBN_CONTEXT_ENABLE_VALIDATION) || env_flag("VKBN_VALIDATION");
+    bool sync_validation = desc->flags & VKBN_CONTEXT_ENABLE_SYNC_VALIDATION;
+    bool validation = sync_validation || (desc->flags & VKBN_CONTEXT_ENABLE_VALIDATION) || vkbn__debug_validation();
 
     if (b) {
         if (!b->instance || !b->physical_device || !b->device) {
@@ -393,7 +389,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
     }
 
     const VkSubgroupFeatureFlags needed = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
-    bool disabled = (desc->flags & VKBN_CONTEXT_DISABLE_SUBGROUPS) || env_flag("VKBN_DISABLE_SUBGROUPS");
+    bool disabled = desc->flags & VKBN_CONTEXT_DISABLE_SUBGROUPS;
     vkbn__vk_choose_tuning(&vk->caps, &vk->tuning);
     /* The butterfly reads every lane, so it runs only where pipelines can
      * require full subgroups; elsewhere the shared-memory path. */

@@ -16,12 +16,14 @@
 
 #define CMD "check"
 
-enum check_option { OPT_DEVICE, OPT_QUICK, OPT_VALIDATION, OPT_COUNT };
+enum check_option { OPT_DEVICE, OPT_QUICK, OPT_VALIDATION, OPT_SYNC_VALIDATION, OPT_COUNT };
 
 static const cli_option check_options[OPT_COUNT] = {
     [OPT_DEVICE] = {"--device", "D", "device index or part of its name (vkbn devices); default: the best"},
     [OPT_QUICK] = {"--quick", NULL, "a smaller set of cases (seconds instead of a minute)"},
     [OPT_VALIDATION] = {"--validation", NULL, "enable the Vulkan validation layer; any message fails the case"},
+    [OPT_SYNC_VALIDATION] = {"--sync-validation", NULL,
+                             "--validation plus synchronization validation (hazards between vkbn's commands)"},
 };
 
 /* What a case changes on top of case_default (a training case with affine
@@ -609,6 +611,7 @@ static int cmd_check(int argc, char** argv) {
     check_state st = {0};
     st.device = args.value[OPT_DEVICE];
     st.flags = args.value[OPT_VALIDATION] ? VKBN_CONTEXT_ENABLE_VALIDATION : 0;
+    if (args.value[OPT_SYNC_VALIDATION]) st.flags |= VKBN_CONTEXT_ENABLE_SYNC_VALIDATION;
     st.quick = args.value[OPT_QUICK] != NULL;
     st.width = description_width(&st);
     double start = now_seconds();

@@ -47,6 +47,10 @@ const cli_option run_options[OPT_COUNT] = {
     [OPT_SAVE_INVSTD] = {"--save-invstd", "SI.npy", "backward: the forward's 1/sqrt(var + eps), (C,); likewise"},
     [OPT_FROZEN] = {"--frozen", NULL, "backward with frozen statistics (--running-mean, --running-var, --eps)"},
     [OPT_VALIDATION] = {"--validation", NULL, "enable the Vulkan validation layer; any message fails the run"},
+    [OPT_SYNC_VALIDATION] = {"--sync-validation", NULL,
+                             "--validation plus synchronization validation (hazards between vkbn's commands)"},
+    [OPT_NO_SUBGROUPS] = {"--no-subgroups", NULL,
+                          "run the shared-memory kernels, not the subgroup ones (to rule out a driver's subgroups)"},
     [OPT_OUT] = {"--out", "DIR", "output directory, created if missing (one level); required"},
 };
 
@@ -267,6 +271,8 @@ static int parse_config(const cli_args* args, run_config* cfg) {
     cfg->device = args->value[OPT_DEVICE];
     cfg->biased_running_var = args->value[OPT_BIASED] != NULL;
     cfg->validation = args->value[OPT_VALIDATION] != NULL;
+    cfg->sync_validation = args->value[OPT_SYNC_VALIDATION] != NULL;
+    cfg->no_subgroups = args->value[OPT_NO_SUBGROUPS] != NULL;
     cfg->path = args->value;
     return CLI_OK;
 }
@@ -499,11 +505,12 @@ static int compute_on(vkbn_context ctx, const run_config* cfg, run_inputs* in, r
 int run_create_context(const run_config* cfg, validation_log* log, vkbn_context* out) {
     vkbn_context_desc desc = {0};
     desc.device = cfg->device;
-    if (cfg->validation) {
-        desc.flags |= VKBN_CONTEXT_ENABLE_VALIDATION;
+    if (cfg->validation || cfg->sync_validation) {
+        desc.flags |= cfg->sync_validation ? VKBN_CONTEXT_ENABLE_SYNC_VALIDATION : VKBN_CONTEXT_ENABLE_VALIDATION;
         desc.log = on_log;
         desc.log_user_data = log;
     }
+    if (cfg->no_subgroups) desc.flags |= VKBN_CONTEXT_DISABLE_SUBGROUPS;
     *out = NULL;
     vkbn_result vr = vkbn_context_create(&desc, out);
     return vr == VKBN_SUCCESS ? CLI_OK : cli_api_error(CMD, vr);

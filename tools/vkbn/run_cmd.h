@@ -36,6 +36,8 @@ enum run_option {
     OPT_SAVE_INVSTD,
     OPT_FROZEN,
     OPT_VALIDATION,
+    OPT_SYNC_VALIDATION,
+    OPT_NO_SUBGROUPS,
     OPT_OUT,
     OPT_COUNT
 };
@@ -61,6 +63,8 @@ typedef struct run_config {
     uint64_t cumulative_count;
     int biased_running_var;
     int validation;
+    int sync_validation; /* --sync-validation */
+    int no_subgroups;    /* --no-subgroups */
     int running;             /* --running-mean and --running-var given */
     int frozen;              /* backward with the running statistics */
     int dresidual;           /* backward: write dresidual.npy (--residual-relu or --residual) */
@@ -80,7 +84,7 @@ int run_describe_x(const run_config* cfg, const npy_array* x, vkbn_tensor_desc* 
 int run_read_like_x(const run_config* cfg, int option, const npy_array* x, npy_array* out);
 /* Reads the per-channel vector of `option` (if given) into *out (c floats). */
 int run_read_vector(const run_config* cfg, int option, const vkbn_tensor_desc* t, float** out);
-/* Creates the context the options describe (device, validation). */
+/* Creates the context the options describe (device, validation, subgroups). */
 int run_create_context(const run_config* cfg, validation_log* log, vkbn_context* out);
 /* After the work: fails if the validation layer spoke; names the device in out. */
 int run_check_validation(vkbn_context ctx, const validation_log* log, char* device, size_t size);

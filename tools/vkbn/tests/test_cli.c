@@ -564,6 +564,8 @@ typedef struct run_spec {
     const char* momentum;   /* NULL: default */
     const char* cumulative; /* NULL: exponential */
     int biased;
+    int no_subgroups;    /* --no-subgroups */
+    int sync_validation; /* --sync-validation (skipped with VKBN_TEST_NO_VALIDATION) */
 } run_spec;
 
 /* Host copies of one case's data (as the files hold them, decoded to float). */
@@ -784,6 +786,8 @@ static int case_args(const test_ctx* t, const run_spec* s, const run_data* d, co
     if (s->momentum) args[n++] = "--momentum", args[n++] = s->momentum;
     if (s->cumulative) args[n++] = "--cumulative", args[n++] = s->cumulative;
     if (s->biased) args[n++] = "--biased-running-var";
+    if (s->no_subgroups) args[n++] = "--no-subgroups";
+    if (s->sync_validation) args[n++] = "--sync-validation";
     args[n++] = "--out";
     args[n++] = out_dir;
     return n;
@@ -810,6 +814,12 @@ static void check_outputs(test_ctx* t, const run_spec* s, const run_data* d, con
 static void run_case(test_ctx* t, const run_spec* s, uint64_t seed) {
     if (s->dtype == NPY_F16 && !t->f16) {
         printf("skip %s: the default device has no 16-bit storage\n", s->name);
+        ++t->skipped;
+        return;
+    }
+    const char* no_layers = getenv("VKBN_TEST_NO_VALIDATION");
+    if (s->sync_validation && no_layers && *no_layers && strcmp(no_layers, "0") != 0) {
+        printf("skip %s: VKBN_TEST_NO_VALIDATION (no validation layers)\n", s->name);
         ++t->skipped;
         return;
     }
@@ -941,6 +951,28 @@ static const run_spec run_specs[] = {
      .ndim = 2,
      .shape = {9, 4},
      .activation = "leaky_relu"},
+    /* The debugging options: the shared-memory kernels, and synchronization
+     * validation (any message fails the run). */
+    {.name = "train_nchw_f32_no_subgroups",
+     .training = 1,
+     .dtype = NPY_F32,
+     .vec_dtype = NPY_F32,
+     .ndim = 4,
+     .shape = {3, 5, 4, 3},
+     .affine = 1,
+     .running = 1,
+     .no_subgroups = 1},
+    {.name = "train_nhwc_f32_sync_validation",
+     .training = 1,
+     .nhwc = 1,
+     .dtype = NPY_F32,
+     .vec_dtype = NPY_F32,
+     .ndim = 4,
+     .shape = {2, 3, 5, 4},
+     .affine = 1,
+     .residual = 1,
+     .relu = 1,
+     .sync_validation = 1},
 };
 
 /* Errors found on the device side: still one line, still nothing written. */

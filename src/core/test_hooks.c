@@ -1,0 +1,13 @@
+/* Test-only hooks (test_hooks.h): one process-wide struct, set by vkbn's test
+ * programs and read by the backends where they need an override. */
+#include "test_hooks.h"
+
+static vkbn_test_hooks g_hooks = {.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET};
+
+void vkbn_test_set_hooks(const vkbn_test_hooks* hooks) {
+    g_hooks = hooks ? *hooks : vkbn_test_hooks_none();
+}
+
+const vkbn_test_hooks* vkbn__test_hooks(void) {
+    return &g_hooks;
+}

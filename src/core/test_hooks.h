@@ -1,0 +1,54 @@
+/* Test-only hooks: overrides that vkbn's own test programs set to reach code
+ * paths that are otherwise hard to reach (streaming stores with small
+ * tensors; later, e.g., forced small device limits). NOT part of vkbn's API:
+ * this header is not installed, the hooks are process-wide and unsynchronized,
+ * and they may change in any release. Applications use the documented
+ * context flags and debugging switches (debug_env.h) instead.
+ *
+ * Tests include it by path (tests/test_util.h: "../src/core/test_hooks.h")
+ * and set the hooks from their own VKBN_TEST_* variables. vkbn_test_set_hooks
+ * is exported from the shared library (VKBN_SHARED) under its test-only name,
+ * so that the same tests run against either build; the library itself reads
+ * the hooks through vkbn__test_hooks() (hidden in a shared build). */
+#ifndef VKBN_TEST_HOOKS_H_
+#define VKBN_TEST_HOOKS_H_
+
+#include <stdint.h>
+
+#include "vkbn/vkbn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A field holding this value overrides nothing. */
+#define VKBN_TEST_HOOK_UNSET UINT64_MAX
+
+typedef struct vkbn_test_hooks {
+    /* CPU path: an operation whose tensors exceed this many bytes writes with
+     * non-temporal stores (0: every operation), instead of the last-level
+     * cache size. Read when a context is created. */
+    uint64_t cpu_stream_bytes;
+} vkbn_test_hooks;
+
+/* Every field VKBN_TEST_HOOK_UNSET: what the library runs with until a test
+ * sets hooks. */
+static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
+    vkbn_test_hooks h;
+    h.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET;
+    return h;
+}
+
+/* Replaces the process-wide hooks (NULL: back to none). Contexts created
+ * afterwards see them; call it before creating contexts, never while another
+ * thread creates one. */
+VKBN_API void vkbn_test_set_hooks(const vkbn_test_hooks* hooks);
+
+/* Library side: the current hooks. */
+const vkbn_test_hooks* vkbn__test_hooks(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
