@@ -3,6 +3,8 @@
 // channels, the work every rank repeats after the exchange in each forward
 // and backward step. Google Benchmark's own timing loop (wall time on one
 // core); no device. Results on stdout (add --benchmark_format=json for JSON).
+// With them, sync_step/* (sync_step.cc): a whole synchronized step on a CPU
+// context against the plain step on the same slice.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -63,6 +65,8 @@ void sums_merge(benchmark::State& state) {
 
 }  // namespace
 
+void register_sync_step_benchmarks();  // sync_step.cc
+
 int run_merge_suite(int argc, char** argv) {
   for (const char* name : {"merge/stats", "merge/sums"}) {
     auto* b = benchmark::RegisterBenchmark(name, std::string(name) == "merge/stats" ? stats_merge : sums_merge);
@@ -70,6 +74,7 @@ int run_merge_suite(int argc, char** argv) {
     for (int64_t ranks : {2, 3, 8})
       for (int64_t c : {64, 512, 2048}) b->Args({ranks, c});
   }
+  register_sync_step_benchmarks();
   (void)argc;
   (void)argv;
   benchmark::RunSpecifiedBenchmarks();

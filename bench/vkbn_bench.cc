@@ -78,7 +78,9 @@ const char kUsage[] =
     "  --no-peers         no oneDNN (bench/run.sh then skips PyTorch too)\n"
     "  --json PATH        where to write the results (default vkbn-bench.json)\n"
     "  --list             list the cases and devices, write the JSON, run nothing\n"
-    "  --merge            only the host merges of synchronized batch norm (bench/merge.cc)\n";
+    "  --merge            only the host merges of synchronized batch norm (bench/merge.cc),\n"
+    "                     and a whole synchronized step on the CPU path against the plain\n"
+    "                     step (sync_step/*, bench/sync_step.cc)\n";
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;

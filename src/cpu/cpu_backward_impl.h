@@ -7,9 +7,7 @@
  *   sums:     sum g, sum g d        (compensated, as shaders/bwd_sum.glsl)
  *   training: dx = k1 ((g - mg) - (d invstd) e), evaluated as k1 g + db d + dc
  *   (vkbn__cpu_bwd_coef: two fused multiply-adds);  frozen: dx = k1 g
- * Kinks: act' takes the strict side (RELU y > 0, LEAKY_RELU y > 0 else
- * alpha, CLAMP alpha < y < beta), by selection, so an infinite dy is masked
- * to 0 as PyTorch's threshold_backward does.
+ * act' and its kinks: cpu_activation.h.
  *
  * Sums: every vector of g (and of g d) joins a per-lane pair (s, c) by
  * TwoSum; after BWD_BLOCK values a lane's pair merges into an outer pair
@@ -17,8 +15,9 @@
  * most BWD_BLOCK terms and each lane's result carries about
  * 2u sum |terms| + u |sum| whatever m. Lanes then merge in a fixed tree (lane
  * l with lane l + h) and values that did not fill a vector (scalar tails,
- * blocked the same way) merge last. Everything is a fixed function of the shape and of the ranges the
- * planner passes, so results are bitwise reproducible for a thread count. */
+ * blocked the same way) merge last. Everything is a fixed function of the
+ * shape and of the ranges the planner passes, so results are bitwise
+ * reproducible for a thread count. */
 
 /* ------------------------------------------------------------------------ */
 /* Per element                                                               */
@@ -34,57 +33,31 @@ ALWAYS_INLINE void csum_add_v(V* s, V* c, V v) {
     *c = v_add(*c, e);
 }
 
-/* dy act'(u) for SiLU: act'(u) = s (1 + u (1 - s)), s = sigmoid(u). */
-static float silu_grad_s(float dy, float u) {
-    float s = 1.0f / (1.0f + expf(-u));
-    return dy * (s * (1.0f + u * (1.0f - s)));
-}
-
-static V silu_grad_v(V dy, V u) {
-    float a[W], b[W];
-    v_storeu(a, dy);
-    v_storeu(b, u);
-    for (int i = 0; i < W; ++i) a[i] = silu_grad_s(a[i], b[i]);
-    return v_loadu(a);
-}
-
 /* Whether the activation's derivative reads `act` (y, or SiLU's residual). */
 ALWAYS_INLINE int bwd_reads_act(const vkbn__cpu_bwd_tensors* t, const vkbn_activation act) {
     return act == VKBN_ACTIVATION_RELU || act == VKBN_ACTIVATION_LEAKY_RELU || act == VKBN_ACTIVATION_CLAMP ||
            (act == VKBN_ACTIVATION_SILU && t->act != NULL);
 }
 
-/* g = dy act'(u); a is y (mask activations) or the residual (SiLU). */
+/* g = dy act'(u) (cpu_activation.h); a is y (mask activations) or the
+ * residual (SiLU, whose u is recomputed from d and the coefficients). */
 ALWAYS_INLINE V bwd_grad_v(const vkbn__cpu_bwd_tensors* t, V dy, V a, V d, V k1, V shift, const vkbn_activation act) {
-    switch (act) {
-        case VKBN_ACTIVATION_RELU: return v_select_gt(a, v_zero(), dy, v_zero());
-        case VKBN_ACTIVATION_LEAKY_RELU: return v_select_gt(a, v_zero(), dy, v_mul(dy, v_set1(t->act_alpha)));
-        case VKBN_ACTIVATION_CLAMP:
-            return v_select_gt(a, v_set1(t->act_alpha), v_select_gt(v_set1(t->act_beta), a, dy, v_zero()), v_zero());
-        case VKBN_ACTIVATION_SILU: {
-            V u = v_fma(d, k1, shift);
-            if (t->act) u = v_add(u, a);
-            return silu_grad_v(dy, u);
-        }
-        case VKBN_ACTIVATION_NONE:
-        default: return dy;
+    V u = v_zero();
+    if (act == VKBN_ACTIVATION_SILU) {
+        u = v_fma(d, k1, shift);
+        if (t->act) u = v_add(u, a);
     }
+    return act_grad_v(dy, a, u, act, t->act_alpha, t->act_beta);
 }
 
 ALWAYS_INLINE float bwd_grad_s(const vkbn__cpu_bwd_tensors* t, float dy, float a, float d, float k1, float shift,
                                const vkbn_activation act) {
-    switch (act) {
-        case VKBN_ACTIVATION_RELU: return a > 0.0f ? dy : 0.0f;
-        case VKBN_ACTIVATION_LEAKY_RELU: return a > 0.0f ? dy : dy * t->act_alpha;
-        case VKBN_ACTIVATION_CLAMP: return a > t->act_alpha ? (a < t->act_beta ? dy : 0.0f) : 0.0f;
-        case VKBN_ACTIVATION_SILU: {
-            float u = s_fma(d, k1, shift);
-            if (t->act) u += a;
-            return silu_grad_s(dy, u);
-        }
-        case VKBN_ACTIVATION_NONE:
-        default: return dy;
+    float u = 0.0f;
+    if (act == VKBN_ACTIVATION_SILU) {
+        u = s_fma(d, k1, shift);
+        if (t->act) u += a;
     }
+    return act_grad_s(dy, a, u, act, t->act_alpha, t->act_beta);
 }
 
 /* Whether element i of an output starts an aligned vector (false for no output). */
@@ -540,54 +513,41 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
 }
 
 /* ------------------------------------------------------------------------ */
-/* Instantiation for every (dtype, activation)                               */
+/* Instantiation for every (dtype, activation): cpu_kernels_impl.h's        */
+/* VKBN_CPU_INSTANTIATE, with no residual or streaming variants (the         */
+/* kernels decide those per range from the tensors).                         */
 /* ------------------------------------------------------------------------ */
 
-/* CALL(f16, ACT) with both flags constant: one loop per dtype and
- * activation. NONE takes the default. */
-#define BWD_DTYPES(CALL, ACT) \
-    if (t->f16)               \
-        CALL(1, ACT);         \
-    else                      \
-        CALL(0, ACT)
-#define BWD_CASE(CALL, ACT)    \
-    case ACT:                  \
-        BWD_DTYPES(CALL, ACT); \
-        break;
-#define BWD_DISPATCH(CALL)                               \
-    switch (t->activation) {                             \
-        BWD_CASE(CALL, VKBN_ACTIVATION_RELU)             \
-        BWD_CASE(CALL, VKBN_ACTIVATION_LEAKY_RELU)       \
-        BWD_CASE(CALL, VKBN_ACTIVATION_CLAMP)            \
-        BWD_CASE(CALL, VKBN_ACTIVATION_SILU)             \
-        default: BWD_DTYPES(CALL, VKBN_ACTIVATION_NONE); \
-    }
+#define CF_SUMS_CALL(F16, Z, NT, ACT) r = cf_bwd_sums_t(t, c, j0, j1, k, writes, F16, ACT)
+#define CF_APPLY_CALL(F16, Z, NT, ACT) cf_bwd_apply_t(t, offset, count, k, writes, F16, ACT)
+#define CL_SUMS_CALL(F16, Z, NT, ACT) cl_bwd_sums_t(t, r0, r1, coef, sums, writes, F16, ACT)
+#define CL_APPLY_CALL(F16, Z, NT, ACT) cl_bwd_apply_t(t, r0, r1, coef, writes, F16, ACT)
 
 static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
                                   const vkbn__cpu_bwd_coef* k, unsigned writes) {
     vkbn__cpu_csum r = {0.0f, 0.0f, 0.0f, 0.0f};
-#define CF_SUMS_CALL(F16, ACT) r = cf_bwd_sums_t(t, c, j0, j1, k, writes, F16, ACT)
-    BWD_DISPATCH(CF_SUMS_CALL)
-#undef CF_SUMS_CALL
+    const int f16 = t->f16;
+    enum { has_z = 0, stream = 0 };
+    VKBN_CPU_INSTANTIATE(CF_SUMS_CALL, t->activation)
     return r;
 }
 
 static void cf_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_bwd_coef* k,
                          unsigned writes) {
-#define CF_APPLY_CALL(F16, ACT) cf_bwd_apply_t(t, offset, count, k, writes, F16, ACT)
-    BWD_DISPATCH(CF_APPLY_CALL)
-#undef CF_APPLY_CALL
+    const int f16 = t->f16;
+    enum { has_z = 0, stream = 0 };
+    VKBN_CPU_INSTANTIATE(CF_APPLY_CALL, t->activation)
 }
 
 static void cl_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums,
                         unsigned writes) {
-#define CL_SUMS_CALL(F16, ACT) cl_bwd_sums_t(t, r0, r1, coef, sums, writes, F16, ACT)
-    BWD_DISPATCH(CL_SUMS_CALL)
-#undef CL_SUMS_CALL
+    const int f16 = t->f16;
+    enum { has_z = 0, stream = 0 };
+    VKBN_CPU_INSTANTIATE(CL_SUMS_CALL, t->activation)
 }
 
 static void cl_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, unsigned writes) {
-#define CL_APPLY_CALL(F16, ACT) cl_bwd_apply_t(t, r0, r1, coef, writes, F16, ACT)
-    BWD_DISPATCH(CL_APPLY_CALL)
-#undef CL_APPLY_CALL
+    const int f16 = t->f16;
+    enum { has_z = 0, stream = 0 };
+    VKBN_CPU_INSTANTIATE(CL_APPLY_CALL, t->activation)
 }

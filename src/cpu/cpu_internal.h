@@ -73,26 +73,10 @@ vkbn_result vkbn__cpu_buffer_download(vkbn_buffer buf, uint64_t offset, void* ds
 /* Describes the CPU path as vkbn_enumerate_devices lists it (defaults). */
 void vkbn__cpu_describe_default(vkbn_device_info* info);
 
-/* cpu_sync.c: the one-pass plans of synchronized batch norm (core/sync.c). */
-bool vkbn__cpu_sync_handles(const vkbn__pass_list* passes);
-void vkbn__cpu_sync_run(vkbn_plan plan);
-
-/* cpu_plan.c: the planner and plan execution. */
+/* cpu_plan.c: the pass executor (cpu_plan.h), core's plan entries. */
 vkbn_result vkbn__cpu_plan_build(vkbn_plan plan);
 vkbn_result vkbn__cpu_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds);
 void vkbn__cpu_plan_destroy(vkbn_plan plan);
-/* How the forward and backward planners see a tensor: channels-first (n, c,
- * s) or channels-last (rows of c lanes). Layouts that coincide (S = 1, C = 1)
- * take the other layout's plans; short channels-first rows run as
- * channels-last with one lane per (channel, position), lanes_per_channel = S
- * (cpu_plan.c). */
-typedef struct vkbn__cpu_geometry {
-    bool channels_last;
-    uint64_t n, c, s;
-    uint64_t rows;              /* channels-last: rows of c lanes */
-    uint64_t lanes_per_channel; /* 1, or S for short channels-first rows */
-} vkbn__cpu_geometry;
-vkbn__cpu_geometry vkbn__cpu_geometry_of(const vkbn__op* op, uint32_t threads);
 
 /* The backend's objects behind core's opaque pointers. */
 static inline struct vkbn__cpu* vkbn__cpu_of(vkbn_context ctx) { return (struct vkbn__cpu*)ctx->impl; }

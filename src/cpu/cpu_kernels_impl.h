@@ -80,49 +80,9 @@ ALWAYS_INLINE void store_s(uint8_t* base, uint64_t i, float v, const int f16) {
         ((float*)base)[i] = v;
 }
 
-/* ------------------------------------------------------------------------ */
-/* The epilogue: residual, then the activation. New activations go here (and */
-/* in VKBN_CPU_ACTIVATIONS below, which instantiates the kernels for each).  */
-/* ------------------------------------------------------------------------ */
-
-#define VKBN_CPU_ACTIVATIONS(X) \
-    X(VKBN_ACTIVATION_NONE)     \
-    X(VKBN_ACTIVATION_RELU) X(VKBN_ACTIVATION_LEAKY_RELU) X(VKBN_ACTIVATION_CLAMP) X(VKBN_ACTIVATION_SILU)
-
-/* SiLU: u / (1 + exp(-u)), lane by lane through the C library's expf, so
- * vector bodies and scalar tails round alike. */
-static float silu_s(float u) { return u / (1.0f + expf(-u)); }
-
-static V silu_v(V u) {
-    float l[W];
-    v_storeu(l, u);
-    for (int i = 0; i < W; ++i) l[i] = silu_s(l[i]);
-    return v_loadu(l);
-}
-
-/* As shaders/activation.glsl: RELU max(u, 0); LEAKY_RELU u >= 0 ? u :
- * alpha u; CLAMP min(max(u, alpha), beta); SILU u sigmoid(u). */
-ALWAYS_INLINE V activation_v(V y, const vkbn_activation act, const vkbn__cpu_tensors* t) {
-    switch (act) {
-        case VKBN_ACTIVATION_RELU: return v_max(v_zero(), y);
-        case VKBN_ACTIVATION_LEAKY_RELU: return v_select_ge0(y, y, v_mul(y, v_set1(t->act_alpha)));
-        case VKBN_ACTIVATION_CLAMP: return v_min(v_max(y, v_set1(t->act_alpha)), v_set1(t->act_beta));
-        case VKBN_ACTIVATION_SILU: return silu_v(y);
-        case VKBN_ACTIVATION_NONE:
-        default: return y;
-    }
-}
-
-ALWAYS_INLINE float activation_s(float y, const vkbn_activation act, const vkbn__cpu_tensors* t) {
-    switch (act) {
-        case VKBN_ACTIVATION_RELU: return s_max(0.0f, y);
-        case VKBN_ACTIVATION_LEAKY_RELU: return y >= 0.0f ? y : y * t->act_alpha;
-        case VKBN_ACTIVATION_CLAMP: return s_min(s_max(y, t->act_alpha), t->act_beta);
-        case VKBN_ACTIVATION_SILU: return silu_s(y);
-        case VKBN_ACTIVATION_NONE:
-        default: return y;
-    }
-}
+/* The activations (forward and derivative) and the list every kernel is
+ * instantiated for. */
+#include "cpu_activation.h"
 
 /* ------------------------------------------------------------------------ */
 /* Chunks and lane statistics                                                */
@@ -348,14 +308,14 @@ ALWAYS_INLINE float normalize_s(const vkbn__cpu_tensors* t, uint64_t i, float p,
                                 const int f16, const int has_z, const vkbn_activation act) {
     float v = s_fma((load_s(t->x, i, f16) - p) - m, sc, sh);
     if (has_z) v += load_s(t->z, i, f16);
-    return activation_s(v, act, t);
+    return act_s(v, act, t->act_alpha, t->act_beta);
 }
 
 ALWAYS_INLINE V normalize_v(const vkbn__cpu_tensors* t, uint64_t i, V p, V m, V sc, V sh, const int f16,
                             const int has_z, const vkbn_activation act) {
     V v = v_fma(v_sub(v_sub(load_v(t->x, i, f16), p), m), sc, sh);
     if (has_z) v = v_add(v, load_v(t->z, i, f16));
-    return activation_v(v, act, t);
+    return act_v(v, act, t->act_alpha, t->act_beta);
 }
 
 ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t count, const vkbn__cpu_channel* ch,
@@ -388,7 +348,7 @@ ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t c
         V x = f16 ? v_load_h_n((const uint16_t*)t->x + i, n) : v_loadu_n((const float*)t->x + i, n);
         V v = v_fma(v_sub(v_sub(x, p), m), sc, sh);
         if (has_z) v = v_add(v, f16 ? v_load_h_n((const uint16_t*)t->z + i, n) : v_loadu_n((const float*)t->z + i, n));
-        v = activation_v(v, act, t);
+        v = act_v(v, act, t->act_alpha, t->act_beta);
         if (f16)
             v_store_h_n((uint16_t*)t->y + i, v, n);
         else
@@ -650,9 +610,14 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
 /* Instantiation for every (dtype, residual, streaming, activation)          */
 /* ------------------------------------------------------------------------ */
 
-/* Calls CALL(f16, has_z, stream, ACT) with each flag a constant, so every
- * combination gets its own loop. */
-#define VKBN_CPU_VARIANTS(CALL, ACT)    \
+/* One scheme for every kernel entry, forward and backward:
+ * VKBN_CPU_INSTANTIATE(CALL, act) calls CALL(F16, Z, NT, ACT) with each
+ * argument a constant, so every combination gets its own loop: the
+ * activation by a switch over VKBN_CPU_ACTIVATIONS, each flag by a branch on
+ * the caller's f16, has_z and stream. An entry that does not vary a flag
+ * makes it an enum constant 0 (its branch folds away, even unoptimized: one
+ * instantiation); CALL may ignore an argument. */
+#define VKBN_CPU_FLAGS(CALL, ACT)       \
     do {                                \
         if (f16) {                      \
             if (has_z) {                \
@@ -680,36 +645,29 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
             }                           \
         }                               \
     } while (0)
+#define VKBN_CPU_ACT_CASE(CALL, ACT) \
+    case ACT:                        \
+        VKBN_CPU_FLAGS(CALL, ACT);   \
+        break;
+#define VKBN_CPU_INSTANTIATE(CALL, act)               \
+    switch (act) {                                    \
+        VKBN_CPU_ACTIVATIONS(VKBN_CPU_ACT_CASE, CALL) \
+        default: break;                               \
+    }
 
 #define CF_CALL(F16, Z, NT, ACT) cf_apply_t(t, offset, count, ch, F16, Z, NT, ACT)
 #define CF_ROWS_CALL(F16, Z, NT, ACT) cf_apply_rows_t(t, r0, count, step, chs, F16, Z, NT, ACT)
-#define CF_ROWS_CASE(ACT)                     \
-    case ACT:                                 \
-        VKBN_CPU_VARIANTS(CF_ROWS_CALL, ACT); \
-        break;
 #define CL_CALL(F16, Z, NT, ACT) cl_apply_t(t, r0, r1, pivot, mean, scale, shift, F16, Z, NT, ACT)
-#define CF_CASE(ACT)                     \
-    case ACT:                            \
-        VKBN_CPU_VARIANTS(CF_CALL, ACT); \
-        break;
-#define CL_CASE(ACT) \
-    case ACT: VKBN_CPU_VARIANTS(CL_CALL, ACT); break;
 
 static void cf_apply(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
     const int f16 = t->f16, has_z = t->z != NULL, stream = t->stream;
-    switch (t->activation) {
-        VKBN_CPU_ACTIVATIONS(CF_CASE)
-        default: break;
-    }
+    VKBN_CPU_INSTANTIATE(CF_CALL, t->activation)
 }
 
 static void cf_apply_rows(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
                           const vkbn__cpu_channel* chs) {
     const int f16 = t->f16, has_z = t->z != NULL, stream = t->stream;
-    switch (t->activation) {
-        VKBN_CPU_ACTIVATIONS(CF_ROWS_CASE)
-        default: break;
-    }
+    VKBN_CPU_INSTANTIATE(CF_ROWS_CALL, t->activation)
 }
 
 static void cl_apply(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean,
@@ -718,10 +676,7 @@ static void cl_apply(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const
     /* Streaming needs every row's vectors aligned. */
     const uint64_t es = f16 ? 2 : 4;
     const int stream = t->stream && ((uintptr_t)t->y % (W * es)) == 0 && (t->c * es) % (W * es) == 0;
-    switch (t->activation) {
-        VKBN_CPU_ACTIVATIONS(CL_CASE)
-        default: break;
-    }
+    VKBN_CPU_INSTANTIATE(CL_CALL, t->activation)
 }
 
 /* ------------------------------------------------------------------------ */

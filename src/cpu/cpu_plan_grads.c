@@ -1,12 +1,15 @@
-/* Planning and running the backward pass on the CPU path (SEMANTICS.md
- * "Backward"; the arithmetic is shaders/bwd_common.glsl's, see
- * cpu_backward_impl.h). As for the forward pass, work is split statically by
- * thread index and every merge runs in a fixed order, so the output bits
- * depend only on the shape, the thread count and the instruction set.
+/* The gradient side of the CPU pass executor (cpu_plan.h): REDUCE_GRADS
+ * (SAVED or RUNNING statistics) and APPLY_GRADS (from PREVIOUS, RUNNING or
+ * HOST coefficients) of SEMANTICS.md "Backward"; the arithmetic is
+ * shaders/bwd_common.glsl's, see cpu_backward_impl.h. Work is split
+ * statically by thread index and every merge runs in a fixed order, so the
+ * output bits depend only on the shape, the thread count and the
+ * instruction set.
  *
  * Plans:
- * - elementwise (frozen statistics without dweight and dbias): one pass
- *   writing dx and/or dz; elements (channels-first) or rows split evenly.
+ * - elementwise (APPLY_GRADS alone: frozen statistics without dweight and
+ *   dbias, or a synchronized slice's host coefficients): one pass writing dx
+ *   and/or dz; elements (channels-first) or rows split evenly.
  * - channels-first, fused: each thread owns whole channels; for each it sums
  *   g and g d over the channel (one pass over x and dy), completes the
  *   channel's coefficients, then writes dx at once (the second pass), so the
@@ -29,7 +32,7 @@
 #include <string.h>
 
 #include "../core/errors.h"
-#include "cpu_backward.h"
+#include "cpu_plan.h"
 
 typedef enum bwd_kind { BWD_ELEMENTWISE_CF, BWD_ELEMENTWISE_CL, BWD_CF_FUSED, BWD_CF_SPLIT, BWD_CL } bwd_kind;
 
@@ -41,10 +44,10 @@ typedef enum bwd_kind { BWD_ELEMENTWISE_CF, BWD_ELEMENTWISE_CL, BWD_CF_FUSED, BW
 #define PREFETCH_ROW_BYTES 1024u
 #define PREFETCH_CHANNEL_BYTES (256u * 1024u)
 
-/* Below this many values per part, splitting a channel costs more than it gives. */
-#define MIN_PART_VALUES 4096u
+#define part_begin vkbn__cpu_part_begin
+#define f32 vkbn__cpu_f32
 
-struct vkbn__cpu_bwd_plan {
+struct vkbn__cpu_grads_plan {
     bwd_kind kind;
     uint32_t threads;
     uint32_t parts;
@@ -56,23 +59,42 @@ struct vkbn__cpu_bwd_plan {
     uint64_t m, rows;
     uint64_t lanes_per_channel; /* channels-last plans: 1, or S for short channels-first rows */
     float inv_m;
+    const vkbn__pass* host;   /* APPLY_GRADS from HOST: its pass (the coefficients' buffer) */
     float* coef;              /* VKBN__BWD_COEFS arrays of c floats */
     vkbn__cpu_csum* partials; /* channels-first split: c * parts */
     float* part_sums;         /* channels-last: parts * 10c (sums, scratch) */
     const vkbn__cpu_kernels* k;
 };
 
-static uint64_t part_begin(uint64_t total, uint64_t parts, uint64_t i) {
-    uint64_t q = total / parts, r = total % parts;
-    return q * i + (i < r ? i : r);
-}
-
-static float* f32(vkbn_buffer b) { return b ? (float*)vkbn__cpu_ptr(b) : NULL; }
-
 static bool same_range(vkbn_buffer a, vkbn_buffer b) { return a && b && a->host == b->host && a->offset == b->offset; }
 
-/* mean, invstd, k1 = weight invstd, shift = bias for each of c lanes; lane
- * j belongs to channel j / lpc. */
+/* The training dx's coefficients folded into an affine map of g and d
+ * (vkbn__cpu_bwd_coef): dx = k1 ((g - mg) - (d invstd) e) = k1 g + db d + dc. */
+static void fold_dx(float k1, float invstd, float mg, float e, float* db, float* dc) {
+    *db = -(k1 * invstd) * e;
+    *dc = -(k1 * mg);
+}
+
+/* A synchronized slice's coefficients (passes.h, APPLY_GRADS from HOST:
+ * mean | invstd | k1 | shift | mg | e) for each of c lanes; lane j belongs to
+ * channel j / lpc. */
+static void load_host_coefficients(const vkbn__op* op, const vkbn__pass* pass, float* coef, uint64_t c, uint64_t lpc) {
+    const uint64_t channels = op->tensor.c;
+    const float* a[VKBN__APPLY_GRADS_HOST_ARRAYS];
+    for (uint32_t i = 0; i < VKBN__APPLY_GRADS_HOST_ARRAYS; ++i) a[i] = vkbn__cpu_host_array(pass, channels, i);
+    for (uint64_t j = 0; j < c; ++j) {
+        const uint64_t ch = j / lpc;
+        coef[VKBN__BWD_MEAN * c + j] = a[0][ch];
+        coef[VKBN__BWD_INVSTD * c + j] = a[1][ch];
+        coef[VKBN__BWD_K1 * c + j] = a[2][ch];
+        coef[VKBN__BWD_SHIFT * c + j] = a[3][ch];
+        fold_dx(a[2][ch], a[1][ch], a[4][ch], a[5][ch], &coef[VKBN__BWD_DB * c + j], &coef[VKBN__BWD_DC * c + j]);
+    }
+}
+
+/* mean, invstd, k1 = weight invstd, shift = bias for each of c lanes from
+ * the op's statistics (saved, or running when frozen); lane j belongs to
+ * channel j / lpc. */
 static void load_coefficients(const vkbn__op* op, bool frozen, float* coef, uint64_t c, uint64_t lpc) {
     const float* mean = f32(frozen ? op->running_mean : op->save_mean);
     const float* var = f32(frozen ? op->running_var : op->save_invstd);
@@ -95,7 +117,7 @@ static void load_coefficients(const vkbn__op* op, bool frozen, float* coef, uint
 /* Channel ch's merged sums: dweight and dbias, and the training-mode dx
  * coefficients (bwd_common.glsl's coef_finish, folded: see
  * vkbn__cpu_bwd_coef) of its lanes [j0, j0 + lanes). */
-static void finish_channel(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p, uint64_t ch, uint64_t j0, uint64_t lanes,
+static void finish_channel(const vkbn__op* op, struct vkbn__cpu_grads_plan* p, uint64_t ch, uint64_t j0, uint64_t lanes,
                            vkbn__cpu_csum s) {
     const uint64_t c = p->t.c;
     float sum_g = s.sg + s.cg, sum_gd = s.sgd + s.cgd;
@@ -106,13 +128,12 @@ static void finish_channel(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p, uin
         float k1 = p->coef[VKBN__BWD_K1 * c + j0], invstd = p->coef[VKBN__BWD_INVSTD * c + j0];
         float mg = sum_g * p->inv_m, e = dweight * p->inv_m;
         for (uint64_t j = j0; j < j0 + lanes; ++j) {
-            p->coef[VKBN__BWD_DB * c + j] = -(k1 * invstd) * e;
-            p->coef[VKBN__BWD_DC * c + j] = -(k1 * mg);
+            fold_dx(k1, invstd, mg, e, &p->coef[VKBN__BWD_DB * c + j], &p->coef[VKBN__BWD_DC * c + j]);
         }
     }
 }
 
-static vkbn__cpu_bwd_coef channel_coef(const struct vkbn__cpu_bwd_plan* p, uint64_t j) {
+static vkbn__cpu_bwd_coef channel_coef(const struct vkbn__cpu_grads_plan* p, uint64_t j) {
     const uint64_t c = p->t.c;
     const float* k = p->coef;
     vkbn__cpu_bwd_coef r = {k[VKBN__BWD_MEAN * c + j],  k[VKBN__BWD_INVSTD * c + j], k[VKBN__BWD_K1 * c + j],
@@ -126,12 +147,12 @@ static vkbn__cpu_bwd_coef channel_coef(const struct vkbn__cpu_bwd_plan* p, uint6
 
 typedef struct job {
     vkbn_plan plan;
-    struct vkbn__cpu_bwd_plan* p;
+    struct vkbn__cpu_grads_plan* p;
     int phase; /* split plans: 0 sums, 1 dx */
 } job;
 
 /* The second pass over values [j0, j1) of channel c (channels-first). */
-static void cf_apply_range(const struct vkbn__cpu_bwd_plan* p, uint64_t c, uint64_t j0, uint64_t j1) {
+static void cf_apply_range(const struct vkbn__cpu_grads_plan* p, uint64_t c, uint64_t j0, uint64_t j1) {
     const vkbn__cpu_bwd_tensors* t = &p->t;
     const vkbn__cpu_bwd_coef k = channel_coef(p, c);
     uint64_t n = j0 / t->s, s0 = j0 % t->s;
@@ -147,7 +168,7 @@ static void cf_apply_range(const struct vkbn__cpu_bwd_plan* p, uint64_t c, uint6
  * 14x14) are many small pieces far apart, whose latency the per-row prefetch
  * of the kernels cannot hide; the next channel fetched while this one is
  * summed can. */
-static void prefetch_channel(const struct vkbn__cpu_bwd_plan* p, uint64_t c) {
+static void prefetch_channel(const struct vkbn__cpu_grads_plan* p, uint64_t c) {
     const vkbn__cpu_bwd_tensors* t = &p->t;
     const uint64_t es = t->f16 ? 2 : 4, row = t->s * es;
     const uint8_t* streams[3] = {t->dy, t->x, t->activation == VKBN_ACTIVATION_NONE ? NULL : t->act};
@@ -162,7 +183,7 @@ static void prefetch_channel(const struct vkbn__cpu_bwd_plan* p, uint64_t c) {
 
 static void task_cf_fused(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_bwd_plan* p = jb->p;
+    struct vkbn__cpu_grads_plan* p = jb->p;
     const uint64_t c0 = part_begin(p->t.c, p->threads, thread), c1 = part_begin(p->t.c, p->threads, thread + 1);
     for (uint64_t c = c0; c < c1; ++c) {
         if (p->prefetch_next && c + 1 < c1) prefetch_channel(p, c + 1);
@@ -175,7 +196,7 @@ static void task_cf_fused(void* arg, uint32_t thread) {
 
 static void task_cf_split(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_bwd_plan* p = jb->p;
+    struct vkbn__cpu_grads_plan* p = jb->p;
     uint64_t items = p->t.c * p->parts;
     uint64_t i0 = part_begin(items, p->threads, thread), i1 = part_begin(items, p->threads, thread + 1);
     for (uint64_t i = i0; i < i1; ++i) {
@@ -192,7 +213,7 @@ static void task_cf_split(void* arg, uint32_t thread) {
 
 static void task_cl(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_bwd_plan* p = jb->p;
+    struct vkbn__cpu_grads_plan* p = jb->p;
     uint64_t q0 = part_begin(p->parts, p->threads, thread), q1 = part_begin(p->parts, p->threads, thread + 1);
     if (jb->phase == 0) {
         for (uint64_t q = q0; q < q1; ++q) {
@@ -218,7 +239,7 @@ static void task_cl(void* arg, uint32_t thread) {
 
 static void task_elementwise_cf(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_bwd_plan* p = jb->p;
+    struct vkbn__cpu_grads_plan* p = jb->p;
     const vkbn__cpu_bwd_tensors* t = &p->t;
     uint64_t total = t->n * t->c * t->s;
     uint64_t e = part_begin(total, p->threads, thread), e1 = part_begin(total, p->threads, thread + 1);
@@ -234,7 +255,7 @@ static void task_elementwise_cf(void* arg, uint32_t thread) {
 
 static void task_elementwise_cl(void* arg, uint32_t thread) {
     const job* jb = arg;
-    struct vkbn__cpu_bwd_plan* p = jb->p;
+    struct vkbn__cpu_grads_plan* p = jb->p;
     uint64_t r0 = part_begin(p->rows, p->threads, thread), r1 = part_begin(p->rows, p->threads, thread + 1);
     if (r0 < r1) p->k->cl_bwd_apply(&p->t, r0, r1, p->coef, p->apply_writes);
 }
@@ -245,7 +266,7 @@ static void task_elementwise_cl(void* arg, uint32_t thread) {
 
 /* Channels-last: each lane's sums over the parts, in part order; then a
  * channel's lanes (short channels-first rows: its positions) in lane order. */
-static void merge_channels_last(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p) {
+static void merge_channels_last(const vkbn__op* op, struct vkbn__cpu_grads_plan* p) {
     const uint64_t c = p->t.c, lpc = p->lanes_per_channel;
     for (uint64_t j0 = 0; j0 < c; j0 += lpc) {
         vkbn__cpu_csum total = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -263,12 +284,15 @@ static void merge_channels_last(const vkbn__op* op, struct vkbn__cpu_bwd_plan* p
     }
 }
 
-void vkbn__cpu_backward_run(vkbn_plan plan, struct vkbn__cpu_bwd_plan* p) {
+void vkbn__cpu_grads_run(vkbn_plan plan, struct vkbn__cpu_grads_plan* p) {
     vkbn__cpu_pool* pool = vkbn__cpu_of(plan->ctx)->pool;
     const vkbn__op* op = &plan->op;
     job jb = {plan, p, 0};
     const uint64_t c = p->t.c;
-    load_coefficients(op, p->t.frozen, p->coef, c, p->lanes_per_channel);
+    if (p->host)
+        load_host_coefficients(op, p->host, p->coef, c, p->lanes_per_channel);
+    else
+        load_coefficients(op, p->t.frozen, p->coef, c, p->lanes_per_channel);
     switch (p->kind) {
         case BWD_ELEMENTWISE_CF: vkbn__cpu_pool_run(pool, task_elementwise_cf, &jb); break;
         case BWD_ELEMENTWISE_CL: vkbn__cpu_pool_run(pool, task_elementwise_cl, &jb); break;
@@ -300,48 +324,26 @@ void vkbn__cpu_backward_run(vkbn_plan plan, struct vkbn__cpu_bwd_plan* p) {
 /* Planning                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Parts per channel for a split channels-first plan, or 1 for fused (as the
- * forward planner decides). */
-static uint32_t channels_first_parts(const vkbn__op* op, uint32_t threads) {
-    uint64_t c = op->tensor.c, m = op->per_channel;
-    uint64_t parts;
-    if (op->reduction_split == 1) return 1;
-    if (op->reduction_split > 1) {
-        parts = op->reduction_split;
-    } else {
-        if (c % threads == 0 || c >= 4ull * threads) return 1;
-        parts = (8ull * threads + c - 1) / c;
-        uint64_t worth = m / MIN_PART_VALUES;
-        if (parts > worth) parts = worth ? worth : 1;
-    }
-    if (parts > m) parts = m;
-    return (uint32_t)parts;
-}
-
-static void* alloc_zeroed(uint64_t count, size_t size, vkbn_result* r) {
-    if (*r != VKBN_SUCCESS || count == 0) return NULL;
-    void* p = vkbn__calloc((size_t)count, size);
-    if (!p) *r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory for scratch");
-    return p;
-}
-
-vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan** out, char* what, size_t what_size) {
+vkbn_result vkbn__cpu_grads_build(vkbn_plan plan, struct vkbn__cpu_grads_plan** out, char* what, size_t what_size) {
     struct vkbn__cpu* cpu = vkbn__cpu_of(plan->ctx);
     const vkbn__op* op = &plan->op;
     const vkbn_tensor_desc* d = &op->tensor;
     if (what_size) what[0] = '\0';
-    struct vkbn__cpu_bwd_plan* p = vkbn__calloc(1, sizeof *p);
+    struct vkbn__cpu_grads_plan* p = vkbn__calloc(1, sizeof *p);
     *out = p;
     if (!p) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
     p->k = cpu->kernels;
     p->threads = cpu->threads;
     vkbn__cpu_bwd_tensors* t = &p->t;
     const bool silu = op->activation == VKBN_ACTIVATION_SILU;
-    /* Frozen statistics: the grads passes read the running statistics. */
+    /* Frozen statistics: the grads passes read the running statistics. A
+     * synchronized slice's APPLY_GRADS reads the host's coefficients, which
+     * hold the training dx of the whole batch. */
     const vkbn__pass* grads = vkbn__find_pass(&plan->passes, VKBN__PASS_REDUCE_GRADS);
     if (!grads) grads = vkbn__find_pass(&plan->passes, VKBN__PASS_APPLY_GRADS);
     const bool frozen = grads->source == VKBN__SOURCE_RUNNING;
     const bool reduce = vkbn__find_pass(&plan->passes, VKBN__PASS_REDUCE_GRADS) != NULL;
+    p->host = grads->source == VKBN__SOURCE_HOST ? grads : NULL;
     /* x enters the sums of g d, training's dx and SiLU's u; frozen dx and
      * dbias alone do without it. */
     const bool needs_x = !frozen || silu || op->dweight;
@@ -383,11 +385,11 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
 
     vkbn_result r = VKBN_SUCCESS;
     const uint64_t c = t->c;
-    p->coef = alloc_zeroed((uint64_t)VKBN__BWD_COEFS * c, sizeof(float), &r);
+    p->coef = vkbn__cpu_alloc((uint64_t)VKBN__BWD_COEFS * c, sizeof(float), &r);
     const char* passes = !reduce    ? "elementwise (1 pass)"
                          : p->apply ? "sums, then dx (2 passes)"
                                     : "reduction only (1 pass)";
-    const char* mode = frozen ? "frozen" : "training";
+    const char* mode = frozen ? "frozen" : p->host ? "slice from global sums" : "training";
     const char* layout = lanes           ? "channels-first (short rows as lanes)"
                          : channels_last ? "channels-last"
                                          : "channels-first";
@@ -396,14 +398,12 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
         snprintf(what, what_size, "backward %s %s, %s", mode, layout, passes);
     } else if (channels_last) {
         p->kind = BWD_CL;
-        uint64_t parts = op->reduction_split ? op->reduction_split : p->threads;
-        if (parts > p->rows) parts = p->rows;
-        p->parts = (uint32_t)parts;
-        p->part_sums = alloc_zeroed(parts * 10 * c, sizeof(float), &r);
+        const uint64_t parts = p->parts = vkbn__cpu_rows_parts(op, p->threads, p->rows);
+        p->part_sums = vkbn__cpu_alloc(parts * 10 * c, sizeof(float), &r);
         snprintf(what, what_size, "backward %s %s, %s, rows in %u part%s", mode, layout, passes, p->parts,
                  p->parts == 1 ? "" : "s");
     } else {
-        p->parts = channels_first_parts(op, p->threads);
+        p->parts = vkbn__cpu_channels_first_parts(op, p->threads);
         if (p->parts == 1) {
             p->kind = BWD_CF_FUSED;
             /* Short rows, and a channel's inputs small enough to sit in L2
@@ -413,16 +413,17 @@ vkbn_result vkbn__cpu_backward_build(vkbn_plan plan, struct vkbn__cpu_bwd_plan**
             snprintf(what, what_size, "backward %s %s, %s, fused per channel", mode, layout, passes);
         } else {
             p->kind = BWD_CF_SPLIT;
-            p->partials = alloc_zeroed(c * p->parts, sizeof *p->partials, &r);
+            p->partials = vkbn__cpu_alloc(c * p->parts, sizeof *p->partials, &r);
             snprintf(what, what_size, "backward %s %s, %s, each channel in %u parts", mode, layout, passes, p->parts);
         }
     }
+    const size_t used = strlen(what);
+    snprintf(what + used, what_size - used, "%s%s", t->f16 ? " (f16)" : "",
+             t->stream || t->stream_dz ? ", streaming stores" : "");
     return r;
 }
 
-bool vkbn__cpu_backward_streams(const struct vkbn__cpu_bwd_plan* p) { return p && (p->t.stream || p->t.stream_dz); }
-
-void vkbn__cpu_backward_destroy(struct vkbn__cpu_bwd_plan* p) {
+void vkbn__cpu_grads_destroy(struct vkbn__cpu_grads_plan* p) {
     if (!p) return;
     vkbn__free(p->coef);
     vkbn__free(p->partials);
