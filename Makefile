@@ -2,15 +2,20 @@
 # (scripts/deps.sh), configures and builds with CMake, then runs.
 #   make bench   the benchmark on the default device and the CPU path
 #   make test    every test: the suite, then again under ASan + UBSan, then the
-#                CPU path cross-compiled for aarch64 and run under qemu-user
+#                CPU path cross-compiled for aarch64 and run under qemu-user,
+#                then the Windows build (MinGW-w64) under Wine, then vkbn as
+#                an installed package (CMake and pkg-config consumers)
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
 AARCH64_BUILD ?= build-aarch64
+WINDOWS_BUILD ?= build-windows
+WINDOWS_DLL_BUILD ?= build-windows-dll
+PACKAGE_BUILD ?= build-package
 BENCH_ARGS ?=
 
-.PHONY: all build test test-fast test-sanitize test-aarch64 bench clean
+.PHONY: all build test test-fast test-sanitize test-aarch64 test-windows test-package bench clean
 
 all: build
 
@@ -19,8 +24,9 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The whole suite (including the 64M-element case), then the sanitizer run.
-test: test-fast test-sanitize test-aarch64
+# The whole suite (including the 64M-element case), then the sanitizer run,
+# aarch64 under qemu-user, Windows under Wine, and the installed package.
+test: test-fast test-sanitize test-aarch64 test-windows test-package
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -41,6 +47,27 @@ test-aarch64:
 		test_golden
 	cd $(AARCH64_BUILD) && ctest --output-on-failure -j $(JOBS) -L cpu -LE large
 
+# Windows: the library (static, and as a DLL), the tool and the tests
+# cross-built with MinGW-w64 and run under Wine: the CPU path at every ISA
+# level, the Vulkan tests through Wine's Vulkan on lavapipe under Xvfb
+# (scripts/test-windows.sh).
+WINDOWS_TESTS = test_testkit test_api test_forward test_backward test_cpu test_backward_api test_training vkbn_cli
+test-windows:
+	@scripts/deps.sh test
+	cmake -S . -B $(WINDOWS_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/x86_64-w64-mingw32.cmake \
+		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF
+	cmake --build $(WINDOWS_BUILD) -j $(JOBS) --target $(WINDOWS_TESTS)
+	cmake -S . -B $(WINDOWS_DLL_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/x86_64-w64-mingw32.cmake \
+		-DCMAKE_BUILD_TYPE=Debug -DVKBN_SHARED=ON -DVKBN_BUILD_BENCH=OFF
+	cmake --build $(WINDOWS_DLL_BUILD) -j $(JOBS) --target test_api vkbn_cli
+	JOBS=$(JOBS) xvfb-run -a -s "-screen 0 640x480x24" scripts/test-windows.sh $(WINDOWS_BUILD) $(WINDOWS_DLL_BUILD)
+
+# The installed package: vkbn built shared and installed, the static build
+# installed, the exports checked against the headers, and an out-of-tree
+# consumer built against each both ways (tests/package/run.sh).
+test-package: build
+	JOBS=$(JOBS) tests/package/run.sh $(BUILD) $(PACKAGE_BUILD)
+
 bench:
 	@scripts/deps.sh bench
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=ON
@@ -48,4 +75,4 @@ bench:
 	bench/run.sh $(BUILD) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(AARCH64_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(AARCH64_BUILD) $(WINDOWS_BUILD) $(WINDOWS_DLL_BUILD) $(PACKAGE_BUILD)

@@ -10,7 +10,10 @@
 
 function(vkbn_private_volk out_header)
   find_path(VKBN_VOLK_INCLUDE volk.h REQUIRED)
-  set(volk_h ${VKBN_VOLK_INCLUDE}/volk.h)
+  # Copied into the build tree with the Vulkan headers (see CMakeLists.txt):
+  # volk.h's directory is the system include directory.
+  file(COPY ${VKBN_VOLK_INCLUDE}/volk.h ${VKBN_VOLK_INCLUDE}/volk.c DESTINATION ${VKBN_VULKAN_HEADERS})
+  set(volk_h ${VKBN_VULKAN_HEADERS}/volk.h)
   file(STRINGS ${volk_h} externs REGEX "^extern PFN_vk[A-Za-z0-9_]+ vk[A-Za-z0-9_]+;")
   file(STRINGS ${volk_h} functions REGEX "^[A-Za-z0-9_]+\\*? volk[A-Za-z0-9_]+\\(")
   set(defines "")
@@ -32,5 +35,5 @@ ${defines}
 #endif
 " @ONLY)
   set(${out_header} ${header} PARENT_SCOPE)
-  set(VKBN_VOLK_DIR ${VKBN_VOLK_INCLUDE} PARENT_SCOPE)
+  set(VKBN_VOLK_DIR ${VKBN_VULKAN_HEADERS} PARENT_SCOPE)
 endfunction()

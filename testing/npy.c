@@ -307,12 +307,14 @@ static int read_data(FILE* f, const char* path, npy_array* out, char* err, size_
     /* Check the size before allocating, so a bogus shape cannot ask for terabytes. */
     long long left = bytes_remaining(f);
     if (left >= 0 && (unsigned long long)left < bytes)
-        return fail(err, err_size, path, "truncated data: shape needs %zu bytes, file has %lld", bytes, left);
+        return fail(err, err_size, path, "truncated data: shape needs %llu bytes, file has %lld",
+                    (unsigned long long)bytes, left);
     out->data = malloc(bytes ? bytes : 1);
-    if (!out->data) return fail(err, err_size, path, "out of memory for %zu bytes", bytes);
+    if (!out->data) return fail(err, err_size, path, "out of memory for %llu bytes", (unsigned long long)bytes);
     size_t got = fread(out->data, 1, bytes, f);
     if (got != bytes)
-        return fail(err, err_size, path, "truncated data: shape needs %zu bytes, file has %zu", bytes, got);
+        return fail(err, err_size, path, "truncated data: shape needs %llu bytes, file has %llu",
+                    (unsigned long long)bytes, (unsigned long long)got);
     if (!host_is_little_endian()) swap_elements(out->data, out->count, elem);
     return 0;
 }

@@ -3,7 +3,6 @@
  * count, and the portable f16 conversion against the compiler's.
  * (Numerics against the fp64 reference: test_forward with
  * VKBN_TEST_DEVICE=cpu, once per ISA level and thread count.) */
-#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "bwd_cases.h"
 #include "cases.h"
 #include "datagen.h"
+#include "platform.h"
 #include "test_util.h"
 
 static vkbn_context cpu_context(uint32_t threads, vkbn_cpu_isa isa, vkbn_result* r) {
@@ -122,7 +122,7 @@ static void options(void) {
         vkbn_context_destroy(ctx);
     }
     CHECK(supported >= 1 && supported <= 4, "%d levels supported", supported);
-#if defined(__x86_64__)
+#if defined(VKBN_ARCH_X86_64)
     vkbn_cpu_isa foreign = VKBN_CPU_ISA_NEON;
     const char* foreign_name = "neon";
 #else
@@ -134,25 +134,26 @@ static void options(void) {
 
     /* The debugging override: used when desc->cpu_isa is AUTO. */
     const char* saved = getenv("VKBN_CPU_ISA");
-    char* keep = saved ? strdup(saved) : NULL;
-    setenv("VKBN_CPU_ISA", "bogus", 1);
+    char* keep = saved ? malloc(strlen(saved) + 1) : NULL;
+    if (keep) memcpy(keep, saved, strlen(saved) + 1);
+    vkbn__setenv("VKBN_CPU_ISA", "bogus");
     ctx = cpu_context(1, VKBN_CPU_ISA_AUTO, &r);
     CHECK(r == VKBN_ERROR_INVALID_ARGUMENT && !ctx && strstr(vkbn_last_error(), "VKBN_CPU_ISA"), "bogus: %s",
           vkbn_last_error());
-    setenv("VKBN_CPU_ISA", foreign_name, 1);
+    vkbn__setenv("VKBN_CPU_ISA", foreign_name);
     ctx = cpu_context(1, VKBN_CPU_ISA_AUTO, &r);
     CHECK(r == VKBN_ERROR_UNSUPPORTED && !ctx && strstr(vkbn_last_error(), "VKBN_CPU_ISA"), "%s: %s", foreign_name,
           vkbn_last_error());
-    setenv("VKBN_CPU_ISA", "SCALAR", 1);
+    vkbn__setenv("VKBN_CPU_ISA", "SCALAR");
     ctx = cpu_context(1, VKBN_CPU_ISA_AUTO, &r);
     CHECK(r == VKBN_SUCCESS && vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS &&
               strcmp(info.cpu_simd, "scalar") == 0,
           "SCALAR: %s", vkbn_last_error());
     vkbn_context_destroy(ctx);
     if (keep)
-        setenv("VKBN_CPU_ISA", keep, 1);
+        vkbn__setenv("VKBN_CPU_ISA", keep);
     else
-        unsetenv("VKBN_CPU_ISA");
+        vkbn__setenv("VKBN_CPU_ISA", NULL);
     free(keep);
 }
 

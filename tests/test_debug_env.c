@@ -12,13 +12,16 @@
 #include <stdlib.h>
 
 #include "cases.h"
+#include "platform.h"
 #include "test_util.h"
 
 static void set_old_hooks(void) {
     /* ctest sets them too; running the binary by hand should prove the same. */
-    setenv("VKBN_DISABLE_SUBGROUPS", "1", 0);
-    setenv("VKBN_SYNC_VALIDATION", "1", 0);
-    setenv("VKBN_CPU_STREAM_BYTES", "0", 0);
+    const char* const names[] = {"VKBN_DISABLE_SUBGROUPS", "VKBN_SYNC_VALIDATION", "VKBN_CPU_STREAM_BYTES"};
+    const char* const values[] = {"1", "1", "0"};
+    for (int i = 0; i < 3; ++i) {
+        if (!getenv(names[i])) vkbn__setenv(names[i], values[i]);
+    }
 }
 
 /* A context on the default (or $VKBN_TEST_DEVICE) Vulkan device; NULL when
@@ -54,9 +57,9 @@ static int subgroups(void) {
     const char* saved = getenv("VKBN_DISABLE_SUBGROUPS");
     char keep[64];
     snprintf(keep, sizeof keep, "%s", saved ? saved : "");
-    unsetenv("VKBN_DISABLE_SUBGROUPS");
+    vkbn__setenv("VKBN_DISABLE_SUBGROUPS", NULL);
     vkbn_context without_env = vulkan_context(0);
-    setenv("VKBN_DISABLE_SUBGROUPS", keep, 1);
+    vkbn__setenv("VKBN_DISABLE_SUBGROUPS", keep);
     int ran = 0;
     if (!without_env) {
         CHECK(0, "a second Vulkan context");

@@ -16,12 +16,12 @@
  *   test_engine cache       pipeline cache file round trip, stale files, the
  *                           caller's VkPipelineCache; creation times printed */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 
 #include "cases.h"
 #include "datagen.h"
 #include "engine_util.h"
+#include "platform.h"
 #include "reference.h"
 
 /* ------------------------------------------------------------------------ */
@@ -424,7 +424,7 @@ typedef struct thread_job {
     int phase; /* 0: create the plan; 1: record */
 } thread_job;
 
-static void* thread_main(void* arg) {
+static void thread_main(void* arg) {
     thread_job* j = arg;
     if (j->phase == 0) {
         bind_case(j->ctx, j->big, &j->c, j->base, 300 + j->base);
@@ -436,16 +436,15 @@ static void* thread_main(void* arg) {
             CHECK(res == VKBN_SUCCESS, "thread record: %s", vkbn_last_error());
         }
     }
-    return NULL;
 }
 
 static void run_threads(thread_job* jobs, int phase) {
-    pthread_t t[THREADS];
+    vkbn__thread t[THREADS];
     for (int i = 0; i < THREADS; ++i) {
         jobs[i].phase = phase;
-        pthread_create(&t[i], NULL, thread_main, &jobs[i]);
+        CHECK(vkbn__thread_create(&t[i], thread_main, &jobs[i]), "starting thread %d", i);
     }
-    for (int i = 0; i < THREADS; ++i) pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; ++i) vkbn__thread_join(t[i]);
 }
 
 static void test_threads(void) {
@@ -898,7 +897,7 @@ static void test_cache(const char* dir) {
 
     size_t n = 0;
     uint8_t* file = slurp(path, &n);
-    CHECK(file && n >= HDR_SIZE + 32, "the cache file was not written (%zu bytes)", n);
+    CHECK(file && n >= HDR_SIZE + 32, "the cache file was not written (%llu bytes)", (unsigned long long)n);
 
     ctx = cache_context(path);
     create_plans(ctx);
@@ -995,7 +994,7 @@ static void test_cache(const char* dir) {
     vkbn_context_destroy(ctx);
     size_t size = 0;
     vkGetPipelineCacheData(e.device, cache, &size, NULL);
-    CHECK(size >= 32, "the caller's cache holds %zu bytes", size);
+    CHECK(size >= 32, "the caller's cache holds %llu bytes", (unsigned long long)size);
     vkDestroyPipelineCache(e.device, cache, NULL);
     FILE* f = fopen(path, "rb");
     CHECK(f == NULL, "a context with the caller's cache wrote vkbn's cache file");

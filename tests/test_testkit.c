@@ -48,7 +48,7 @@ static int near(double got, double want, double tol) { return fabs(got - want) <
 static void check_doubles(tally* t, const char* what, const double* got, const double* want, size_t count) {
     for (size_t i = 0; i < count; i++)
         if (!near(got[i], want[i], 1e-12)) {
-            CHECK(t, 0, "%s[%zu]: got %.17g, want %.17g", what, i, got[i], want[i]);
+            CHECK(t, 0, "%s[%llu]: got %.17g, want %.17g", what, (unsigned long long)i, got[i], want[i]);
             return;
         }
     CHECK(t, 1, "%s", what);
@@ -407,9 +407,9 @@ static void test_compare(tally* t) {
     const float off[4] = {1.001f, -2.0f, 100.5f, 0.0f};
     r = cmp_f32(off, want, 4, 1e-3, 1e-3); /* tolerances 0.002, 0.003, 0.101, 0.001 */
     CHECK(t, !r.ok && r.worst == 2 && near(r.max_abs, 0.5, 1e-9) && near(r.max_scaled, 0.5 / 0.101, 1e-6),
-          "cmp outside tolerance: ok=%d worst=%zu max_abs=%g max_scaled=%g", r.ok, r.worst, r.max_abs, r.max_scaled);
+          "cmp outside tolerance: ok=%d worst=%llu max_abs=%g max_scaled=%g", r.ok, (unsigned long long)r.worst, r.max_abs, r.max_scaled);
     r = cmp_f32(off, want, 4, 1e-3, 1e-2);
-    CHECK(t, r.ok && r.worst == 2, "cmp within tolerance: ok=%d worst=%zu", r.ok, r.worst);
+    CHECK(t, r.ok && r.worst == 2, "cmp within tolerance: ok=%d worst=%llu", r.ok, (unsigned long long)r.worst);
 
     const double want_nf[4] = {NAN, INFINITY, -INFINITY, 1.0};
     const float got_nf[4] = {NAN, INFINITY, -INFINITY, 1.0f};
@@ -418,8 +418,8 @@ static void test_compare(tally* t) {
 
     const float got_bad[4] = {1.0f, -INFINITY, INFINITY, NAN};
     r = cmp_f32(got_bad, want_nf, 4, 1.0, 1.0);
-    CHECK(t, !r.ok && r.nonfinite == 4 && r.worst == 0, "cmp nonfinite mismatches: nonfinite=%zu worst=%zu",
-          r.nonfinite, r.worst);
+    CHECK(t, !r.ok && r.nonfinite == 4 && r.worst == 0, "cmp nonfinite mismatches: nonfinite=%llu worst=%llu",
+          (unsigned long long)r.nonfinite, (unsigned long long)r.worst);
 
     r = cmp_f32(exact, want, 0, 0.0, 0.0);
     CHECK(t, r.ok, "cmp of zero elements is ok");
@@ -552,7 +552,8 @@ static void roundtrip_case(tally* t, npy_dtype dtype, uint32_t ndim, const uint6
     int rc = npy_write(path, &a, err, sizeof err);
     CHECK(t, rc == 0, "npy_write %s: %s", path, err);
     size_t header_len = 0;
-    CHECK(t, written_header_ok(path, &header_len), "%s: header not NumPy-aligned (len %zu)", path, header_len);
+    CHECK(t, written_header_ok(path, &header_len), "%s: header not NumPy-aligned (len %llu)", path,
+          (unsigned long long)header_len);
     CHECK(t, file_size(path) == (long)(10 + header_len + bytes), "%s: file size %ld", path, file_size(path));
 
     npy_array b;
@@ -601,7 +602,7 @@ static void test_npy_matches_numpy_writer(tally* t) {
     if (f) fclose(f);
     remove(path);
     const char* dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
-    CHECK(t, got == 128 + 24, "numpy-identical file size: got %zu, want 152", got);
+    CHECK(t, got == 128 + 24, "numpy-identical file size: got %llu, want 152", (unsigned long long)got);
     CHECK(t, got >= 128 && buf[8] == 118 && buf[9] == 0, "numpy-identical header length 118");
     CHECK(t, got >= 128 && memcmp(buf + 10, dict, strlen(dict)) == 0, "numpy-identical header dict");
 }

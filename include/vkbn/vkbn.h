@@ -119,6 +119,10 @@ VKBN_API const char* VKBN_NOT_NULL vkbn_result_string(vkbn_result result);
  * on this thread has failed. Valid until the next failing call on this thread. */
 VKBN_API const char* VKBN_NOT_NULL vkbn_last_error(void);
 
+/* For libraries layered on vkbn (vkbn_mpi): records message (truncated to
+ * 511 bytes) as this thread's vkbn_last_error() and returns result. */
+VKBN_API vkbn_result vkbn_set_last_error(vkbn_result result, const char* VKBN_NOT_NULL message);
+
 /* The version of the library binary: VKBN_VERSION as the library was built
  * (major * 10000 + minor * 100 + patch), and the same as a constant string,
  * "major.minor.patch" (e.g. "0.1.0"; never NULL). The VKBN_VERSION_* macros

@@ -35,6 +35,20 @@
 
 #include "vkbn/vkbn.h"
 
+/* Exports of a shared vkbn_mpi, as VKBN_API for vkbn (VKBN_MPI_BUILDING is
+ * defined while building it; VKBN_SHARED by the build that links it). */
+#if defined(_WIN32) && defined(VKBN_SHARED)
+#ifdef VKBN_MPI_BUILDING
+#define VKBN_MPI_API __declspec(dllexport)
+#else
+#define VKBN_MPI_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__)
+#define VKBN_MPI_API __attribute__((visibility("default")))
+#else
+#define VKBN_MPI_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,13 +56,13 @@ extern "C" {
 /* Forward training of this rank's slice (desc as for vkbn_forward_training_global:
  * tensor.n may be 0, and then x, y and residual may be NULL) with the
  * statistics of the batch held by all of comm. */
-vkbn_result vkbn_mpi_forward_training(vkbn_context VKBN_NOT_NULL ctx,
+VKBN_MPI_API vkbn_result vkbn_mpi_forward_training(vkbn_context VKBN_NOT_NULL ctx,
                                       const vkbn_forward_training_desc* VKBN_NOT_NULL desc, MPI_Comm comm);
 
 /* Backward of this rank's slice in training mode (desc as for
  * vkbn_backward_global), from the sums over the batch held by all of comm:
  * dx and dresidual of the slice; dweight and dbias of the whole batch. */
-vkbn_result vkbn_mpi_backward(vkbn_context VKBN_NOT_NULL ctx, const vkbn_backward_desc* VKBN_NOT_NULL desc,
+VKBN_MPI_API vkbn_result vkbn_mpi_backward(vkbn_context VKBN_NOT_NULL ctx, const vkbn_backward_desc* VKBN_NOT_NULL desc,
                               MPI_Comm comm);
 
 #ifdef __cplusplus

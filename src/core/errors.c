@@ -9,6 +9,10 @@ static VKBN_THREAD_LOCAL char tls_message[512];
 
 const char* vkbn_last_error(void) { return tls_message; }
 
+vkbn_result vkbn_set_last_error(vkbn_result result, const char* message) {
+    return vkbn__fail(result, "%s", message ? message : "");
+}
+
 vkbn_result vkbn__fail(vkbn_result code, const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

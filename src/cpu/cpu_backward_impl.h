@@ -255,8 +255,8 @@ ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint6
             uint64_t next = ((n + 1) * t->c + c) * s;
             uint64_t head = s * es < RUN_PREFETCH_HEAD ? s * es : RUN_PREFETCH_HEAD;
             for (uint64_t b = 0; b < head; b += 64) {
-                __builtin_prefetch(t->dy + next * es + b);
-                if (t->x) __builtin_prefetch(t->x + next * es + b);
+                VKBN_PREFETCH(t->dy + next * es + b);
+                if (t->x) VKBN_PREFETCH(t->x + next * es + b);
             }
         }
         const uint64_t first = (n * t->c + c) * s + s0;
@@ -321,19 +321,15 @@ ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i,
  * the copy bandwidth. Prefetches never fault. */
 ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, const int f16, const vkbn_activation act) {
     const uint64_t at = i * (f16 ? 2 : 4) + BWD_PREFETCH_BYTES;
-    __builtin_prefetch(t->dy + at);
-    if (t->x) __builtin_prefetch(t->x + at);
-    if (bwd_reads_act(t, act)) __builtin_prefetch(t->act + at);
+    VKBN_PREFETCH(t->dy + at);
+    if (t->x) VKBN_PREFETCH(t->x + at);
+    if (bwd_reads_act(t, act)) VKBN_PREFETCH(t->act + at);
 }
 
 /* Once per tile, so kept out of line; and unspecialized: GCC's clones for the
  * narrow rows' constant c warn (-Waggressive-loop-optimizations) about the
  * scalar tail loop they never run. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define BWD_OUT_OF_LINE __attribute__((noinline, noclone))
-#else
-#define BWD_OUT_OF_LINE __attribute__((noinline))
-#endif
+#define BWD_OUT_OF_LINE VKBN_NOINLINE /* noinline, and noclone on GCC */
 
 /* Compensated pairs (s, c) += v for c lanes: s and c arrays. */
 BWD_OUT_OF_LINE static void cl_csum_arrays(uint64_t c, float* s, float* comp, const float* v) {

@@ -74,8 +74,8 @@ vkbn_result vkbn__cpu_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer
                           (unsigned long long)size);
     }
     size_t bytes = ((size_t)size + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-    void* p = NULL;
-    if (posix_memalign(&p, ALIGNMENT, bytes) != 0 || !p) {
+    void* p = vkbn__aligned_alloc(bytes, ALIGNMENT);
+    if (!p) {
         return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "size: could not allocate %llu bytes of host memory",
                           (unsigned long long)size);
     }
@@ -84,7 +84,7 @@ vkbn_result vkbn__cpu_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer
     return VKBN_SUCCESS;
 }
 
-void vkbn__cpu_buffer_destroy(vkbn_buffer buf) { free(buf->host); }
+void vkbn__cpu_buffer_destroy(vkbn_buffer buf) { vkbn__aligned_free(buf->host); }
 
 vkbn_result vkbn__cpu_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size) {
     vkbn_context ctx = buf->ctx;

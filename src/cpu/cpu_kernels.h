@@ -139,7 +139,7 @@ extern const vkbn__cpu_kernels vkbn__cpu_kernels_sse2;
 extern const vkbn__cpu_kernels vkbn__cpu_kernels_avx2;
 extern const vkbn__cpu_kernels vkbn__cpu_kernels_avx512;
 #endif
-#if defined(__aarch64__)
+#if defined(__aarch64__) || defined(_M_ARM64)
 extern const vkbn__cpu_kernels vkbn__cpu_kernels_neon;
 #endif
 

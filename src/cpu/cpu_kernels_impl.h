@@ -34,10 +34,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../core/platform.h"
 #include "cpu_f16.h"
 #include "cpu_kernels.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define ALWAYS_INLINE VKBN_ALWAYS_INLINE
 
 #define CHUNK 8                          /* vectors (channels-first) or rows (channels-last) per chunk */
 #define BLOCK_VALUES 2048                /* values per lane in an inner block */
@@ -213,7 +214,7 @@ ALWAYS_INLINE void acc_push_run_t(lane_acc* a, const uint8_t* x, uint64_t i, uin
              * within the row. */
             if ((k + RUN_PREFETCH_VECTORS + CHUNK) <= nv) {
                 const uint8_t* ahead = x + (i + (k + RUN_PREFETCH_VECTORS) * W) * es;
-                for (uint64_t b = 0; b < CHUNK * W * es; b += 64) __builtin_prefetch(ahead + b);
+                for (uint64_t b = 0; b < CHUNK * W * es; b += 64) VKBN_PREFETCH(ahead + b);
             }
             for (int j = 0; j < CHUNK; ++j) v[j] = v_sub(load_v(x, i + (k + (uint64_t)j) * W, f16), piv);
             V cm, q;
@@ -286,7 +287,7 @@ ALWAYS_INLINE vkbn__cpu_stat cf_stats_t(const vkbn__cpu_tensors* t, uint64_t c, 
             /* The head of the next row, which the in-row prefetch cannot reach. */
             const uint8_t* next = t->x + ((n + 1) * t->c + c) * s * es;
             uint64_t head = s * es < RUN_PREFETCH_HEAD ? s * es : RUN_PREFETCH_HEAD;
-            for (uint64_t b = 0; b < head; b += 64) __builtin_prefetch(next + b);
+            for (uint64_t b = 0; b < head; b += 64) VKBN_PREFETCH(next + b);
         }
         acc_push_run_t(&a, t->x, (n * t->c + c) * s + s0, len, f16);
         j += len;
@@ -408,7 +409,7 @@ ALWAYS_INLINE void rows_fold(const rows_geom* g, uint64_t r, const int k, const 
              * prefetchers follow poorly: fetch ahead in software (short rows:
              * the same spot rows ahead; long rows: further along the row).
              * Prefetches never fault. */
-            __builtin_prefetch(g->x + (e + pf) * (f16 ? 2 : 4));
+            VKBN_PREFETCH(g->x + (e + pf) * (f16 ? 2 : 4));
             v[i] = v_sub(load_v(g->x, e, f16), p);
         }
         V cm, q, mean = v_loadu(im + j), m2 = v_loadu(iq + j);
@@ -579,7 +580,7 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
                  * pattern hardware prefetchers follow well. */
                 if (r + tile < r1) {
                     const uint8_t* ahead = t->x + (i + tile * c) * (f16 ? 2 : 4);
-                    for (uint64_t b = 0; b < 4 * W * (f16 ? 2u : 4u); b += 64) __builtin_prefetch(ahead + b);
+                    for (uint64_t b = 0; b < 4 * W * (f16 ? 2u : 4u); b += 64) VKBN_PREFETCH(ahead + b);
                 }
                 V a = normalize_v(t, i, p0, m0, s0, h0, f16, has_z, act);
                 V b = normalize_v(t, i + W, p1, m1, s1, h1, f16, has_z, act);

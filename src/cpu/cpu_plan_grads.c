@@ -176,7 +176,7 @@ static void prefetch_channel(const struct vkbn__cpu_grads_plan* p, uint64_t c) {
         const uint64_t first = (n * t->c + c) * row;
         for (int k = 0; k < 3; ++k) {
             if (!streams[k]) continue;
-            for (uint64_t b = 0; b < row; b += 64) __builtin_prefetch(streams[k] + first + b, 0, 2);
+            for (uint64_t b = 0; b < row; b += 64) VKBN_PREFETCH_L2(streams[k] + first + b);
         }
     }
 }

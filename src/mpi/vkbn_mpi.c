@@ -16,7 +16,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/errors.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+/* Errors go to vkbn_last_error() through vkbn's public vkbn_set_last_error,
+ * so that vkbn_mpi links against a shared vkbn. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static vkbn_result mpi_fail(vkbn_result code, const char* fmt, ...) {
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    return vkbn_set_last_error(code, message);
+}
+
+#define VKBN_CHECK(expr)                               \
+    do {                                               \
+        vkbn_result vkbn_mpi_r_ = (expr);              \
+        if (vkbn_mpi_r_ != VKBN_SUCCESS) return vkbn_mpi_r_; \
+    } while (0)
 
 typedef struct exchange {
     int ranks;
@@ -29,23 +50,23 @@ typedef struct exchange {
 
 static vkbn_result exchange_init(exchange* x, MPI_Comm comm, uint32_t c) {
     memset(x, 0, sizeof *x);
-    if (comm == MPI_COMM_NULL) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "comm: required, got MPI_COMM_NULL");
+    if (comm == MPI_COMM_NULL) return mpi_fail(VKBN_ERROR_NULL_ARGUMENT, "comm: required, got MPI_COMM_NULL");
     int size = 0;
     if (MPI_Comm_size(comm, &size) != MPI_SUCCESS || size < 1) {
-        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "comm: MPI_Comm_size failed");
+        return mpi_fail(VKBN_ERROR_INVALID_ARGUMENT, "comm: MPI_Comm_size failed");
     }
     x->ranks = size;
     x->c = c;
     x->record_doubles = 2 + 2 * (size_t)c;
     if (x->record_doubles * sizeof(double) > (size_t)INT32_MAX) {
-        return vkbn__fail(VKBN_ERROR_TOO_LARGE, "desc->tensor.c: %u channels exceed one MPI message", c);
+        return mpi_fail(VKBN_ERROR_TOO_LARGE, "desc->tensor.c: %u channels exceed one MPI message", c);
     }
     x->mine = calloc(x->record_doubles, sizeof(double));
     x->all = calloc(x->record_doubles * (size_t)size, sizeof(double));
     if (!x->mine || !x->all) {
         free(x->mine);
         free(x->all);
-        return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_mpi: out of host memory");
+        return mpi_fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_mpi: out of host memory");
     }
     return VKBN_SUCCESS;
 }
@@ -66,14 +87,14 @@ static vkbn_result exchange_run(exchange* x, MPI_Comm comm, int64_t status, uint
         char text[MPI_MAX_ERROR_STRING];
         int len = 0;
         MPI_Error_string(rc, text, &len);
-        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "comm: MPI_Allgather failed: %.*s", len, text);
+        return mpi_fail(VKBN_ERROR_INVALID_ARGUMENT, "comm: MPI_Allgather failed: %.*s", len, text);
     }
     if (status != VKBN_SUCCESS) return (vkbn_result)status; /* the rank's own message stands */
     for (int r = 0; r < x->ranks; ++r) {
         int64_t st;
         memcpy(&st, &x->all[(size_t)r * x->record_doubles], sizeof st);
         if (st != VKBN_SUCCESS) {
-            return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "comm: rank %d failed to compute its partials (%s)", r,
+            return mpi_fail(VKBN_ERROR_INVALID_ARGUMENT, "comm: rank %d failed to compute its partials (%s)", r,
                               vkbn_result_string((vkbn_result)st));
         }
     }
@@ -90,8 +111,8 @@ static double* record_a(const exchange* x, int r) { return &x->all[(size_t)r * x
 static double* record_b(const exchange* x, int r) { return record_a(x, r) + x->c; }
 
 vkbn_result vkbn_mpi_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* desc, MPI_Comm comm) {
-    if (!ctx) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "ctx: required, got NULL");
-    if (!desc) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "desc: required, got NULL");
+    if (!ctx) return mpi_fail(VKBN_ERROR_NULL_ARGUMENT, "ctx: required, got NULL");
+    if (!desc) return mpi_fail(VKBN_ERROR_NULL_ARGUMENT, "desc: required, got NULL");
     exchange x;
     uint32_t c = desc->tensor.c;
     VKBN_CHECK(exchange_init(&x, comm, c));
@@ -107,7 +128,7 @@ vkbn_result vkbn_mpi_forward_training(vkbn_context ctx, const vkbn_forward_train
     if (r == VKBN_SUCCESS) {
         parts = calloc((size_t)x.ranks, sizeof *parts);
         mean = calloc(2 * (size_t)c, sizeof(double));
-        if (!parts || !mean) r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_mpi: out of host memory");
+        if (!parts || !mean) r = mpi_fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_mpi: out of host memory");
     }
     if (r == VKBN_SUCCESS) {
         for (int i = 0; i < x.ranks; ++i) {
@@ -127,8 +148,8 @@ vkbn_result vkbn_mpi_forward_training(vkbn_context ctx, const vkbn_forward_train
 }
 
 vkbn_result vkbn_mpi_backward(vkbn_context ctx, const vkbn_backward_desc* desc, MPI_Comm comm) {
-    if (!ctx) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "ctx: required, got NULL");
-    if (!desc) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "desc: required, got NULL");
+    if (!ctx) return mpi_fail(VKBN_ERROR_NULL_ARGUMENT, "ctx: required, got NULL");
+    if (!desc) return mpi_fail(VKBN_ERROR_NULL_ARGUMENT, "desc: required, got NULL");
     exchange x;
     uint32_t c = desc->tensor.c;
     VKBN_CHECK(exchange_init(&x, comm, c));
@@ -140,7 +161,7 @@ vkbn_result vkbn_mpi_backward(vkbn_context ctx, const vkbn_backward_desc* desc, 
     if (r == VKBN_SUCCESS) {
         parts = calloc((size_t)x.ranks, sizeof *parts);
         sums = calloc(2 * (size_t)c, sizeof(double));
-        if (!parts || !sums) r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_mpi: out of host memory");
+        if (!parts || !sums) r = mpi_fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_mpi: out of host memory");
     }
     if (r == VKBN_SUCCESS) {
         for (int i = 0; i < x.ranks; ++i) {

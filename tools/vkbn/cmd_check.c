@@ -7,12 +7,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "bwd_cases.h"
 #include "cases.h"
 #include "cli.h"
 #include "commands.h"
+#include "platform.h"
 
 #define CMD "check"
 
@@ -594,11 +594,7 @@ static int run_pass(check_state* st, vkbn_context_flags extra_flags, int first) 
     return CLI_OK;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now_seconds(void) { return vkbn__now_seconds(); }
 
 static int cmd_check(int argc, char** argv) {
     cli_args args;

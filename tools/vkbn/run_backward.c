@@ -101,7 +101,8 @@ static int alloc_results(const bwd_inputs* in, bwd_results* out) {
     out->dweight = malloc(in->tensor.c * sizeof(float));
     out->dbias = malloc(in->tensor.c * sizeof(float));
     if (!out->dx || !out->dz || !out->dweight || !out->dbias) {
-        return cli_error(CMD, CLI_FAILED, "out of host memory for the outputs (%zu bytes)", 2 * bytes);
+        return cli_error(CMD, CLI_FAILED, "out of host memory for the outputs (%llu bytes)",
+                         (unsigned long long)(2 * bytes));
     }
     return CLI_OK;
 }

@@ -4,11 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "platform.h"
 #include "reference.h"
 
 #define CMD "run"
@@ -83,15 +81,15 @@ static char* parent_of(const char* path) {
 static int check_parent(const char* dir) {
     char* parent = parent_of(dir);
     if (!parent) return cli_error(CMD, CLI_FAILED, "--out: out of memory");
-    struct stat st;
     int r = CLI_OK;
-    if (stat(parent, &st) != 0) {
+    int kind = vkbn__path_kind(parent);
+    if (kind == 0) {
         r = cli_error(CMD, CLI_USAGE,
                       "--out: cannot create '%s': its parent '%s' does not exist (only one level is created)", dir,
                       parent);
-    } else if (!S_ISDIR(st.st_mode)) {
+    } else if (kind != 2) {
         r = cli_error(CMD, CLI_USAGE, "--out: cannot create '%s': '%s' is not a directory", dir, parent);
-    } else if (access(parent, W_OK | X_OK) != 0) {
+    } else if (!vkbn__dir_writable(parent)) {
         r = cli_error(CMD, CLI_USAGE, "--out: cannot create '%s': directory '%s' is not writable", dir, parent);
     }
     free(parent);
@@ -99,13 +97,13 @@ static int check_parent(const char* dir) {
 }
 
 int io_check_out_dir(const char* dir) {
-    struct stat st;
-    if (stat(dir, &st) != 0) {
+    int kind = vkbn__path_kind(dir);
+    if (kind == 0) {
         if (errno == ENOENT) return check_parent(dir);
         return cli_error(CMD, CLI_USAGE, "--out: '%s': %s", dir, strerror(errno));
     }
-    if (!S_ISDIR(st.st_mode)) return cli_error(CMD, CLI_USAGE, "--out: '%s' exists and is not a directory", dir);
-    if (access(dir, W_OK | X_OK) != 0) return cli_error(CMD, CLI_USAGE, "--out: directory '%s' is not writable", dir);
+    if (kind != 2) return cli_error(CMD, CLI_USAGE, "--out: '%s' exists and is not a directory", dir);
+    if (!vkbn__dir_writable(dir)) return cli_error(CMD, CLI_USAGE, "--out: directory '%s' is not writable", dir);
     return CLI_OK;
 }
 
@@ -136,7 +134,7 @@ static void free_paths(out_paths* p) {
 
 static int make_paths(const char* dir, const io_output* outputs, size_t count, out_paths* p) {
     char suffix[48];
-    snprintf(suffix, sizeof suffix, ".tmp-%ld", (long)getpid());
+    snprintf(suffix, sizeof suffix, ".tmp-%ld", vkbn__process_id());
     memset(p, 0, sizeof *p);
     for (size_t i = 0; i < count; ++i) {
         p->final[i] = join(dir, "", outputs[i].name, "");
@@ -155,7 +153,7 @@ static int make_paths(const char* dir, const io_output* outputs, size_t count, o
 static void roll_back(const out_paths* p, size_t renamed, size_t written, const char* dir, int created) {
     for (size_t i = 0; i < renamed; ++i) remove(p->final[i]);
     for (size_t i = renamed; i < written; ++i) remove(p->temp[i]);
-    if (created) rmdir(dir);
+    if (created) vkbn__rmdir(dir);
 }
 
 static int write_temps(const io_output* outputs, const out_paths* p, size_t* written) {
@@ -173,7 +171,7 @@ static int write_temps(const io_output* outputs, const out_paths* p, size_t* wri
 
 static int rename_all(const out_paths* p, size_t* renamed) {
     for (size_t i = 0; i < p->count; ++i) {
-        if (rename(p->temp[i], p->final[i]) != 0) {
+        if (vkbn__replace_file(p->temp[i], p->final[i]) != 0) {
             return cli_error(CMD, CLI_FAILED, "cannot write '%s' (renaming '%s'): %s; no output was written",
                              p->final[i], p->temp[i], strerror(errno));
         }
@@ -185,7 +183,7 @@ static int rename_all(const out_paths* p, size_t* renamed) {
 int io_write_outputs(const char* dir, const io_output* outputs, size_t count) {
     if (count > IO_MAX_OUTPUTS) return cli_error(CMD, CLI_FAILED, "internal error: too many outputs");
     int created = 0;
-    if (mkdir(dir, 0777) == 0) {
+    if (vkbn__mkdir(dir) == 0) {
         created = 1;
     } else if (errno != EEXIST) {
         return cli_error(CMD, CLI_FAILED, "--out: cannot create directory '%s': %s", dir, strerror(errno));
