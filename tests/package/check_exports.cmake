@@ -8,7 +8,12 @@ foreach(v NM LIB MACRO HEADER)
   endif()
 endforeach()
 
-file(STRINGS ${HEADER} lines REGEX "^${MACRO} ")
+# HEADER may list several headers (a ;-list).
+set(lines)
+foreach(h ${HEADER})
+  file(STRINGS ${h} hl REGEX "^${MACRO} ")
+  list(APPEND lines ${hl})
+endforeach()
 set(declared)
 foreach(line ${lines})
   if(line MATCHES "^${MACRO} [^(]*[ *]([A-Za-z_][A-Za-z0-9_]*)\\(")

@@ -28,7 +28,11 @@ libdir=$(dirname "$shared_lib")
 soname=$(readelf -d "$shared_lib" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libvkbn.so.0 ] || { echo "package: SONAME is '$soname', want libvkbn.so.0" >&2; exit 1; }
 [ -L "$libdir/libvkbn.so" ] && [ -L "$libdir/libvkbn.so.0" ] || { echo "package: libvkbn.so links missing" >&2; exit 1; }
-cmake -DNM=nm -DLIB="$shared_lib" -DMACRO=VKBN_API -DHEADER="$src/include/vkbn/vkbn.h" -P "$src/tests/package/check_exports.cmake"
+# The public header, plus the one test-only export: vkbn_test_set_hooks,
+# declared in the uninstalled src/core/test_hooks.h so that the same tests run
+# against the shared library.
+cmake -DNM=nm -DLIB="$shared_lib" -DMACRO=VKBN_API -DHEADER="$src/include/vkbn/vkbn.h;$src/src/core/test_hooks.h" \
+  -P "$src/tests/package/check_exports.cmake"
 if ls "$libdir"/libvkbn_mpi.so.*.*.* >/dev/null 2>&1; then
   cmake -DNM=nm -DLIB="$(ls "$libdir"/libvkbn_mpi.so.*.*.* | head -n1)" -DMACRO=VKBN_MPI_API \
     -DHEADER="$src/include/vkbn/vkbn_mpi.h" -P "$src/tests/package/check_exports.cmake"
