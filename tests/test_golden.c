@@ -1369,8 +1369,9 @@ static int write_golden(const char* path, golden* gf, const run_info* ri, const 
     header_set(gf, "lavapipe LP_NATIVE_VECTOR_WIDTH", widths);
     header_set(gf, "lavapipe configs",
                "lvp-w<width>-sg (subgroups on) and -nosg (VKBN_CONTEXT_DISABLE_SUBGROUPS), validation layers on");
-    header_set(gf, "cpu threads",
-               "1 and 2 (cpu-<isa>-t1, -t2; streaming pinned off by the test hook), 1 with streaming stores (-t1-stream)");
+    header_set(
+        gf, "cpu threads",
+        "1 and 2 (cpu-<isa>-t1, -t2; streaming pinned off by the test hook), 1 with streaming stores (-t1-stream)");
     header_set(gf, "cpu isa recorded", isas);
     header_set(gf, "cpu isa skipped", *skipped ? skipped : "none");
     if (ri->cpu_model[0]) {

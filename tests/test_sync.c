@@ -241,8 +241,7 @@ static void stats_plan_on(vkbn_context ctx, const char* name) {
     vkbn_buffer_create(ctx, 9 * 3 * 4, &out);
     vkbn_batch_stats_plan_desc pd = {s.tensor, s.x, out};
     vkbn_plan plan = NULL;
-    CHECK(vkbn_plan_create_batch_stats(ctx, &pd, &plan) == VKBN_SUCCESS, "%s stats plan: %s", name,
-          vkbn_last_error());
+    CHECK(vkbn_plan_create_batch_stats(ctx, &pd, &plan) == VKBN_SUCCESS, "%s stats plan: %s", name, vkbn_last_error());
     if (plan) {
         CHECK(strstr(vkbn_plan_describe(plan), "slice statistics") != NULL, "plan: %s", vkbn_plan_describe(plan));
         CHECK(vkbn_plan_execute(plan) == VKBN_SUCCESS, "execute: %s", vkbn_last_error());
@@ -259,8 +258,8 @@ static void stats_plan_on(vkbn_context ctx, const char* name) {
     }
     /* out overlapping x; too small; no x. */
     vkbn_batch_stats_plan_desc alias = {s.tensor, s.x, s.x};
-    CHECK(vkbn_plan_create_batch_stats(ctx, &alias, &plan) == VKBN_ERROR_ALIASING && plan == NULL,
-          "%s aliasing: %s", name, vkbn_last_error());
+    CHECK(vkbn_plan_create_batch_stats(ctx, &alias, &plan) == VKBN_ERROR_ALIASING && plan == NULL, "%s aliasing: %s",
+          name, vkbn_last_error());
     vkbn_buffer small = NULL;
     vkbn_buffer_create(ctx, 9 * 4, &small);
     vkbn_batch_stats_plan_desc tiny = {s.tensor, s.x, small};
@@ -268,8 +267,7 @@ static void stats_plan_on(vkbn_context ctx, const char* name) {
               strstr(vkbn_last_error(), "desc->out"),
           "%s small out: %s", name, vkbn_last_error());
     vkbn_batch_stats_plan_desc no_x = {s.tensor, NULL, out};
-    CHECK(vkbn_plan_create_batch_stats(ctx, &no_x, &plan) == VKBN_ERROR_NULL_ARGUMENT &&
-              strstr(vkbn_last_error(), "x"),
+    CHECK(vkbn_plan_create_batch_stats(ctx, &no_x, &plan) == VKBN_ERROR_NULL_ARGUMENT && strstr(vkbn_last_error(), "x"),
           "%s no x: %s", name, vkbn_last_error());
     vkbn_buffer_destroy(small);
     vkbn_buffer_destroy(out);

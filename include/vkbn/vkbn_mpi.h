@@ -57,13 +57,13 @@ extern "C" {
  * tensor.n may be 0, and then x, y and residual may be NULL) with the
  * statistics of the batch held by all of comm. */
 VKBN_MPI_API vkbn_result vkbn_mpi_forward_training(vkbn_context VKBN_NOT_NULL ctx,
-                                      const vkbn_forward_training_desc* VKBN_NOT_NULL desc, MPI_Comm comm);
+                                                   const vkbn_forward_training_desc* VKBN_NOT_NULL desc, MPI_Comm comm);
 
 /* Backward of this rank's slice in training mode (desc as for
  * vkbn_backward_global), from the sums over the batch held by all of comm:
  * dx and dresidual of the slice; dweight and dbias of the whole batch. */
 VKBN_MPI_API vkbn_result vkbn_mpi_backward(vkbn_context VKBN_NOT_NULL ctx, const vkbn_backward_desc* VKBN_NOT_NULL desc,
-                              MPI_Comm comm);
+                                           MPI_Comm comm);
 
 #ifdef __cplusplus
 }

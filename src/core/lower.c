@@ -14,9 +14,7 @@ void vkbn__lower(vkbn__op_kind kind, const vkbn__op* op, vkbn__pass_list* out) {
             add(out, VKBN__PASS_REDUCE_STATS, VKBN__SOURCE_NONE);
             add(out, VKBN__PASS_NORMALIZE, VKBN__SOURCE_PREVIOUS);
             break;
-        case VKBN__OP_FORWARD_INFERENCE:
-            add(out, VKBN__PASS_NORMALIZE, VKBN__SOURCE_RUNNING);
-            break;
+        case VKBN__OP_FORWARD_INFERENCE: add(out, VKBN__PASS_NORMALIZE, VKBN__SOURCE_RUNNING); break;
         case VKBN__OP_BACKWARD:
             add(out, VKBN__PASS_REDUCE_GRADS, VKBN__SOURCE_SAVED);
             if (op->dx) add(out, VKBN__PASS_APPLY_GRADS, VKBN__SOURCE_PREVIOUS);
@@ -30,9 +28,7 @@ void vkbn__lower(vkbn__op_kind kind, const vkbn__op* op, vkbn__pass_list* out) {
                 add(out, VKBN__PASS_APPLY_GRADS, VKBN__SOURCE_RUNNING);
             }
             break;
-        case VKBN__OP_COPY:
-            add(out, VKBN__PASS_COPY, VKBN__SOURCE_NONE);
-            break;
+        case VKBN__OP_COPY: add(out, VKBN__PASS_COPY, VKBN__SOURCE_NONE); break;
     }
 }
 

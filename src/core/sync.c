@@ -82,8 +82,7 @@ static vkbn_result run_pass(vkbn_context ctx, const vkbn__op* op, vkbn__pass pas
 
 /* A new buffer holding `count` arrays of c floats at the host-parameter
  * stride (passes.h, VKBN__SOURCE_HOST). */
-static vkbn_result upload_arrays(vkbn_context ctx, float* const* arrays, uint32_t count, uint32_t c,
-                                 vkbn_buffer* out) {
+static vkbn_result upload_arrays(vkbn_context ctx, float* const* arrays, uint32_t count, uint32_t c, vkbn_buffer* out) {
     *out = NULL;
     uint32_t c_pad = vkbn__host_params_c_pad(c);
     float* staging = vkbn__calloc((size_t)c_pad * count, sizeof(float));

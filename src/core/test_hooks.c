@@ -4,10 +4,6 @@
 
 static vkbn_test_hooks g_hooks = {.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET};
 
-void vkbn_test_set_hooks(const vkbn_test_hooks* hooks) {
-    g_hooks = hooks ? *hooks : vkbn_test_hooks_none();
-}
+void vkbn_test_set_hooks(const vkbn_test_hooks* hooks) { g_hooks = hooks ? *hooks : vkbn_test_hooks_none(); }
 
-const vkbn_test_hooks* vkbn__test_hooks(void) {
-    return &g_hooks;
-}
+const vkbn_test_hooks* vkbn__test_hooks(void) { return &g_hooks; }

@@ -24,7 +24,8 @@
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static vkbn_result mpi_fail(vkbn_result code, const char* fmt, ...) {
+static vkbn_result
+mpi_fail(vkbn_result code, const char* fmt, ...) {
     char message[512];
     va_list ap;
     va_start(ap, fmt);
@@ -33,9 +34,9 @@ static vkbn_result mpi_fail(vkbn_result code, const char* fmt, ...) {
     return vkbn_set_last_error(code, message);
 }
 
-#define VKBN_CHECK(expr)                               \
-    do {                                               \
-        vkbn_result vkbn_mpi_r_ = (expr);              \
+#define VKBN_CHECK(expr)                                     \
+    do {                                                     \
+        vkbn_result vkbn_mpi_r_ = (expr);                    \
         if (vkbn_mpi_r_ != VKBN_SUCCESS) return vkbn_mpi_r_; \
     } while (0)
 
@@ -95,7 +96,7 @@ static vkbn_result exchange_run(exchange* x, MPI_Comm comm, int64_t status, uint
         memcpy(&st, &x->all[(size_t)r * x->record_doubles], sizeof st);
         if (st != VKBN_SUCCESS) {
             return mpi_fail(VKBN_ERROR_INVALID_ARGUMENT, "comm: rank %d failed to compute its partials (%s)", r,
-                              vkbn_result_string((vkbn_result)st));
+                            vkbn_result_string((vkbn_result)st));
         }
     }
     return VKBN_SUCCESS;

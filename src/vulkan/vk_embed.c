@@ -27,4 +27,3 @@ void* vkbn_vulkan_chain_features(const vkbn_vulkan_requirements* req, vkbn_vulka
     if (!req || !chain) return next;
     return vkbn__vk_chain_features(req, chain, next);
 }
-
