@@ -21,9 +21,10 @@ typedef struct vkbn__backend {
      * names this backend itself ("cpu"). */
     vkbn_result (*list_devices)(vkbn_device_info** out, uint32_t* count);
     bool (*claims)(const char* want);
-    /* Creates ctx->impl and fills ctx->info. `device` is NULL (the backend's
-     * best device), a decimal index into this backend's own list, or a name
-     * substring. desc->borrowed is only ever given to a backend with
+    /* Creates ctx->impl and fills ctx->info (info.index: the device's index
+     * in this backend's own list). `device` is NULL (the backend's best
+     * device) or a decimal index into that list; core resolves names and
+     * global indices. desc->borrowed is only ever given to a backend with
      * accepts_borrowed. */
     vkbn_result (*context_create)(vkbn_context ctx, const vkbn_context_desc* desc, const char* device);
     void (*context_destroy)(vkbn_context ctx);

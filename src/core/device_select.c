@@ -124,6 +124,26 @@ static vkbn_result create_on(vkbn_context ctx, const vkbn_context_desc* desc, co
     return VKBN_SUCCESS;
 }
 
+/* The default device: each backend's best in list order, the first that
+ * opens. No list is built (it would create and destroy a VkInstance per
+ * context): a backend before the one that opens had no usable device, so the
+ * opened device's index in its backend's list is its index in the whole list. */
+static vkbn_result create_default(vkbn_context ctx, const vkbn_context_desc* desc) {
+    vkbn_result r = VKBN_ERROR_NO_DEVICE;
+    for (uint32_t b = 0; b < vkbn__backend_count && r == VKBN_ERROR_NO_DEVICE; ++b) {
+        if (b > 0)
+            vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s; trying the %s backend", vkbn_last_error(),
+                      vkbn__backends[b]->name);
+        ctx->ops = vkbn__backends[b];
+        memset(&ctx->info, 0, sizeof ctx->info);
+        r = ctx->ops->context_create(ctx, desc, NULL);
+        if (r != VKBN_SUCCESS && ctx->impl) ctx->ops->context_destroy(ctx);
+        if (r != VKBN_SUCCESS) ctx->impl = NULL;
+    }
+    if (r == VKBN_SUCCESS) ctx->info.is_default = 1;
+    return r;
+}
+
 static vkbn_result create_borrowed(vkbn_context ctx, const vkbn_context_desc* desc) {
     for (uint32_t b = 0; b < vkbn__backend_count; ++b) {
         if (!vkbn__backends[b]->accepts_borrowed) continue;
@@ -136,21 +156,12 @@ static vkbn_result create_borrowed(vkbn_context ctx, const vkbn_context_desc* de
 vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_desc* desc) {
     if (desc->borrowed) return create_borrowed(ctx, desc);
     const char* want = desc->device && *desc->device ? desc->device : NULL;
+    if (!want) return create_default(ctx, desc);
     device_list l;
     VKBN_CHECK(list_devices(&l));
     vkbn_result r = VKBN_SUCCESS;
     if (l.count == 0) {
         r = vkbn__fail(VKBN_ERROR_NO_DEVICE, "vkbn_context_create: no device");
-    } else if (!want) {
-        /* The default; should it turn out to have no usable device (a
-         * driver that lists one it cannot open), the next backend's. */
-        r = create_on(ctx, desc, &l, l.default_index);
-        for (uint32_t k = l.default_index + 1; k < l.count && r == VKBN_ERROR_NO_DEVICE; ++k) {
-            if (l.backend[k] == l.backend[l.default_index]) continue;
-            vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: the default device failed (%s); trying %s", vkbn_last_error(),
-                      l.infos[k].name);
-            r = create_on(ctx, desc, &l, k);
-        }
     } else {
         uint32_t k = l.count;
         for (uint32_t i = 0; i < l.count && k == l.count; ++i) {

@@ -99,22 +99,11 @@ static vkbn_result pick_device(struct vkbn__vk* vk, const char* want, vkbn_devic
     if (!want || !*want) {
         chosen = (int32_t)def;
     } else {
+        /* An index into this backend's list: core resolved names and
+         * global indices (device_select.c). */
         char* end = NULL;
         unsigned long idx = strtoul(want, &end, 10);
-        if (end && *end == 0) {
-            if (idx < n) chosen = (int32_t)idx;
-        } else {
-            for (uint32_t i = 0; i < n && chosen < 0; ++i) {
-                /* case-insensitive substring */
-                const char* hay = infos[i].name;
-                size_t wl = strlen(want);
-                for (const char* h = hay; *h && chosen < 0; ++h) {
-                    size_t k = 0;
-                    while (k < wl && h[k] && (h[k] | 0x20) == (want[k] | 0x20)) ++k;
-                    if (k == wl) chosen = (int32_t)i;
-                }
-            }
-        }
+        if (end && *end == 0 && idx < n) chosen = (int32_t)idx;
     }
     vkbn_result r = VKBN_SUCCESS;
     if (chosen < 0) {
