@@ -3,7 +3,8 @@
 # header into the build tree, and generates vk_shaders.c: the table the
 # library searches. Nothing is compiled or loaded from disk at run time.
 #
-# A variant is "kernel:f16:vec:subgroups".
+# A variant is "kernel:f16:vec:subgroups[:memory_model]" (memory_model 0 if
+# left out).
 
 function(vkbn_embed_shaders out_source)
   set(variants ${ARGN})
@@ -20,13 +21,18 @@ function(vkbn_embed_shaders out_source)
     list(GET parts 1 f16)
     list(GET parts 2 vec)
     list(GET parts 3 sg)
-    set(name "${kernel}_f${f16}_v${vec}_s${sg}")
+    set(mm 0)
+    list(LENGTH parts nparts)
+    if(nparts GREATER 4)
+      list(GET parts 4 mm)
+    endif()
+    set(name "${kernel}_f${f16}_v${vec}_s${sg}_m${mm}")
     set(src ${shader_dir}/${kernel}.comp)
     set(header ${gen_dir}/${name}.h)
     add_custom_command(
       OUTPUT ${header}
       COMMAND ${VKBN_GLSLANG} -V --target-env vulkan1.1 --spirv-val
-              -I${shader_dir} -DVKBN_F16=${f16} -DVEC=${vec} -DSUBGROUPS=${sg}
+              -I${shader_dir} -DVKBN_F16=${f16} -DVEC=${vec} -DSUBGROUPS=${sg} -DMEMORY_MODEL=${mm}
               --vn vkbn_spv_${name} --depfile ${gen_dir}/${name}.d -o ${header} ${src}
       DEPENDS ${src}
       DEPFILE ${gen_dir}/${name}.d
@@ -36,7 +42,7 @@ function(vkbn_embed_shaders out_source)
     string(TOUPPER ${kernel} kernel_upper)
     string(APPEND includes "#include \"${name}.h\"\n")
     string(APPEND entries
-      "    {VKBN__KERNEL_${kernel_upper}, {${f16}, ${vec}, ${sg}}, vkbn_spv_${name}, sizeof(vkbn_spv_${name}), \"${name}\"},\n")
+      "    {VKBN__KERNEL_${kernel_upper}, {${f16}, ${vec}, ${sg}, ${mm}}, vkbn_spv_${name}, sizeof(vkbn_spv_${name}), \"${name}\"},\n")
     math(EXPR count "${count} + 1")
   endforeach()
   set(table ${gen_dir}/vk_shaders.c)

@@ -30,7 +30,7 @@ layout(std430, binding = BIND_BWD_MEAN) readonly buffer MeanBuf { float stat_mea
 layout(std430, binding = BIND_BWD_VAR) readonly buffer VarBuf { float stat_var[]; };
 layout(std430, binding = BIND_BWD_DWEIGHT) writeonly buffer DweightBuf { float dweight_out[]; };
 layout(std430, binding = BIND_BWD_DBIAS) writeonly buffer DbiasBuf { float dbias_out[]; };
-layout(std430, binding = BIND_BWD_SCRATCH) coherent buffer ScratchBuf { uint scratch[]; };
+layout(std430, binding = BIND_BWD_SCRATCH) SCRATCH_COHERENCE buffer ScratchBuf { uint scratch[]; };
 
 // One channel's coefficients (scalars, or four channels' with channels-last vec4).
 struct Coef {

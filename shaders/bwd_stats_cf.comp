@@ -78,13 +78,18 @@ void main() {
     uint j1 = min(j0 + p.r.slice_items, p.r.items);
     Coef k = coef_from_params(c);
 
-    vec4 sums = workgroup_merge(reduce_range(c, j0, j1, coef_splat(k)));
-
-    if (!FUSED) {
-        if (tid == 0u) partial_store(c, g, sums);
-        if (!merge_elect(c)) return; // uniform
+    vec4 sums;
+    if (!FUSED && MERGE == MERGE_PASS) {
+        // The merge dispatch: this channel's partials, every thread.
         sums = workgroup_merge(merge_slices(c, tid, WG));
-        merge_done(c);
+    } else {
+        sums = workgroup_merge(reduce_range(c, j0, j1, coef_splat(k)));
+        if (!FUSED) {
+            if (tid == 0u) partial_store(c, g, sums);
+            if (MERGE == MERGE_DEFERRED || !merge_elect(c)) return; // uniform
+            sums = workgroup_merge(merge_slices(c, tid, WG));
+            merge_done(c);
+        }
     }
 
     if (tid == 0u) {

@@ -19,6 +19,13 @@ layout(constant_id = SPEC_FUSED) const bool FUSED = false;
 layout(constant_id = SPEC_CL_THREADS_X) const uint TX = 32;
 const uint TY = WG / TX;
 
+void merge_finish(uint ch, vec4 acc) {
+    Coef f = coef_finish(ch, coef_from_params(ch), acc.x + acc.y, acc.z + acc.w);
+    if (STORE_CHANNEL) coef_store(ch, f);
+}
+
+#include "merge_channels.glsl"
+
 // One compensated sum per thread at a time: the trees for sum g and for
 // sum g d run one after the other to stay within 16 KiB of shared memory.
 shared VT s_sum[WG];
@@ -70,6 +77,10 @@ float lane(VT v, uint k) {
 }
 
 void main() {
+    if (!FUSED && MERGE == MERGE_PASS) {
+        merge_pass_channels();
+        return;
+    }
     uint tid = gl_LocalInvocationIndex;
     uint tx = tid % TX;
     uint ty = tid / TX;
@@ -116,15 +127,9 @@ void main() {
                 partial_store(cv * uint(VEC) + l, g, vec4(lane(sg, l), lane(cg, l), lane(sgd, l), lane(cgd, l)));
             }
         }
-        if (!merge_elect(group)) return; // uniform
-        // One thread per channel of the group merges its slices in slice order.
-        for (uint l = tid; l < TX * uint(VEC); l += WG) {
-            uint ch = group * TX * uint(VEC) + l;
-            if (ch >= p.r.channels) break;
-            vec4 acc = merge_slices(ch, 0u, 1u);
-            Coef f = coef_finish(ch, coef_from_params(ch), acc.x + acc.y, acc.z + acc.w);
-            if (STORE_CHANNEL) coef_store(ch, f);
-        }
+        if (MERGE == MERGE_DEFERRED || !merge_elect(group)) return; // uniform
+        uint first = group * TX * uint(VEC);
+        merge_channels(first, min(first + TX * uint(VEC), p.r.channels));
         merge_done(group);
         return;
     }

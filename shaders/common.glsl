@@ -4,7 +4,20 @@
 //   VKBN_F16   0: tensors are f32; 1: tensors are f16 (storage only, math in f32)
 //   VEC        1 or 4: elements per vector item (vec4 loads need aligned rows)
 //   SUBGROUPS  0: shared-memory reductions only; 1: subgroup arithmetic
+//   MEMORY_MODEL  reduction kernels: 1 has the last-workgroup merge's
+//              acquire/release protocol (merge.glsl); 0 has no
+//              cross-workgroup communication at all (its merge runs as a
+//              separate dispatch)
 // Tuning and fusions are specialization constants (kernel_params.h).
+
+#ifndef MEMORY_MODEL
+#define MEMORY_MODEL 0
+#endif
+#if MEMORY_MODEL
+#extension GL_KHR_memory_scope_semantics : require
+#endif
+// The scratch's partials and counters are read by other workgroups.
+#define SCRATCH_COHERENCE coherent
 
 #extension GL_EXT_control_flow_attributes : enable
 #if VKBN_F16

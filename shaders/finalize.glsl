@@ -17,7 +17,7 @@ layout(std430, binding = BIND_STATS_RUNNING_VAR) buffer RunVarBuf { float runnin
 layout(std430, binding = BIND_STATS_SAVE_MEAN) writeonly buffer SaveMeanBuf { float save_mean[]; };
 layout(std430, binding = BIND_STATS_SAVE_INVSTD) writeonly buffer SaveInvstdBuf { float save_invstd[]; };
 // Partials, counters and the channel block (kp_scratch).
-layout(std430, binding = BIND_STATS_SCRATCH) coherent buffer ScratchBuf { uint scratch[]; };
+layout(std430, binding = BIND_STATS_SCRATCH) SCRATCH_COHERENCE buffer ScratchBuf { uint scratch[]; };
 layout(std430, binding = BIND_STATS_PIVOT) readonly buffer PivotBuf { STORE_T pivot_data[]; };
 
 // st holds statistics of x - pivot. Returns (pivot, mean - pivot, scale,

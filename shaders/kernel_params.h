@@ -44,7 +44,17 @@
 /* Reduction kernels: store the channel block (kp_scratch) for the
  * elementwise pass after the reduction. */
 #define SPEC_STORE_CHANNEL 14
-#define SPEC_COUNT 15
+/* Reduction kernels that are not FUSED: how slices merge (merge.glsl). */
+#define SPEC_MERGE 15
+#define SPEC_COUNT 16
+
+/* SPEC_MERGE values. */
+#define MERGE_LAST_WORKGROUP 0u /* the last workgroup of a group merges (needs MEMORY_MODEL=1) */
+#define MERGE_DEFERRED 1u       /* store partials only; a MERGE_PASS dispatch follows */
+#define MERGE_PASS 2u           /* the merge dispatch: merge the partials, finish the channels */
+/* Channels-last merges: slices merged serially by one lane at most
+ * (merge_channels.glsl, vk_reduce.c). */
+#define MERGE_LANE_STEPS 16u
 
 #define BWD_WRITE_DX 1u
 #define BWD_WRITE_DZ 2u

@@ -90,13 +90,18 @@ void main() {
     uint j1 = min(j0 + p.r.slice_items, p.r.items);
     g_pivot = channel_pivot(c);
 
-    Stat st = workgroup_merge_stat(stat_pack(reduce_range(c, j0, j1)));
-
-    if (!FUSED) {
-        if (tid == 0u) partial_store(c, g, stat_pack(st));
-        if (!merge_elect(c)) return; // uniform
+    Stat st;
+    if (!FUSED && MERGE == MERGE_PASS) {
+        // The merge dispatch: this channel's partials, every thread.
         st = workgroup_merge_stat(merge_slices(c, tid, WG));
-        merge_done(c);
+    } else {
+        st = workgroup_merge_stat(stat_pack(reduce_range(c, j0, j1)));
+        if (!FUSED) {
+            if (tid == 0u) partial_store(c, g, stat_pack(st));
+            if (MERGE == MERGE_DEFERRED || !merge_elect(c)) return; // uniform
+            st = workgroup_merge_stat(merge_slices(c, tid, WG));
+            merge_done(c);
+        }
     }
 
     if (tid == 0u) s_params = finalize_channel(c, st, g_pivot);

@@ -17,6 +17,21 @@ layout(push_constant) uniform PushConstants { kp_stats p; };
 layout(constant_id = SPEC_CL_THREADS_X) const uint TX = 32;
 const uint TY = WG / TX;
 
+// Pivot of channel ch (scalar index), for the merge of a whole group.
+float channel_pivot(uint ch) {
+#if VEC == 4
+    return vec4(pivot_data[p.io.pivot_base + ch / 4u])[ch % 4u];
+#else
+    return float(pivot_data[p.io.pivot_base + ch]);
+#endif
+}
+
+void merge_finish(uint ch, vec4 merged) {
+    finalize_channel(ch, stat_unpack(merged), channel_pivot(ch));
+}
+
+#include "merge_channels.glsl"
+
 layout(std430, binding = BIND_STATS_X) readonly buffer XBuf { STORE_T x_data[]; };
 layout(std430, binding = BIND_STATS_Y) writeonly buffer YBuf { STORE_T y_data[]; };
 layout(std430, binding = BIND_STATS_Z) readonly buffer ZBuf { STORE_T z_data[]; };
@@ -47,15 +62,6 @@ VT load_x(uint r, uint cv) {
     return VT(x_data[p.io.x_base + r * p.r.cv_count + cv]) - g_pivot;
 }
 
-// Pivot of channel ch (scalar index), for the merge of a whole group.
-float channel_pivot(uint ch) {
-#if VEC == 4
-    return vec4(pivot_data[p.io.pivot_base + ch / 4u])[ch % 4u];
-#else
-    return float(pivot_data[p.io.pivot_base + ch]);
-#endif
-}
-
 // Channel k (0..VEC-1) of a per-thread statistic.
 Stat lane_stat(CSTAT s, uint k) {
 #if VEC == 4
@@ -66,6 +72,10 @@ Stat lane_stat(CSTAT s, uint k) {
 }
 
 void main() {
+    if (!FUSED && MERGE == MERGE_PASS) {
+        merge_pass_channels();
+        return;
+    }
     uint tid = gl_LocalInvocationIndex;
     uint tx = tid % TX;
     uint ty = tid / TX;
@@ -103,13 +113,9 @@ void main() {
             CSTAT s = s_tree[tx];
             for (uint k = 0u; k < uint(VEC); ++k) partial_store(cv * uint(VEC) + k, g, stat_pack(lane_stat(s, k)));
         }
-        if (!merge_elect(group)) return; // uniform
-        // One thread per channel of the group merges its slices in slice order.
-        for (uint k = tid; k < TX * uint(VEC); k += WG) {
-            uint ch = group * TX * uint(VEC) + k;
-            if (ch >= p.r.channels) break;
-            finalize_channel(ch, stat_unpack(merge_slices(ch, 0u, 1u)), channel_pivot(ch));
-        }
+        if (MERGE == MERGE_DEFERRED || !merge_elect(group)) return; // uniform
+        uint first = group * TX * uint(VEC);
+        merge_channels(first, min(first + TX * uint(VEC), p.r.channels));
         merge_done(group);
         return;
     }

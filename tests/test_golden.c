@@ -1218,6 +1218,9 @@ static void run_lavapipe(run_info* ri, const golden* gf, int generate) {
         return;
     }
     snprintf(ri->lp_width, sizeof ri->lp_width, "%s", width);
+    /* VKBN_TEST_MERGE_DISPATCH: the merge dispatch must give the
+     * last-workgroup merge's bits (merge.glsl). */
+    test_apply_hooks();
     for (int nosg = 0; nosg < 2; ++nosg) {
         char name[64];
         snprintf(name, sizeof name, "lvp-w%s-%s", width, nosg ? "nosg" : "sg");

@@ -71,7 +71,14 @@ static inline int env_set(const char* name) {
  *   VKBN_TEST_SYNC_VALIDATION=1    contexts get VKBN_CONTEXT_ENABLE_SYNC_VALIDATION
  *   VKBN_TEST_CPU_STREAM_BYTES=N   the test hook (src/core/test_hooks.h): CPU
  *                                  contexts write with streaming stores past
- *                                  N bytes (0: always) */
+ *                                  N bytes (0: always)
+ *   VKBN_TEST_MERGE_DISPATCH=1     hook: sliced reductions merge in a
+ *                                  dispatch of their own (as without the
+ *                                  Vulkan memory model)
+ *   VKBN_TEST_MAX_WORKGROUP=N      hook: maxComputeWorkGroupInvocations
+ *                                  taken as at most N
+ *   VKBN_TEST_MAX_SHARED=N         hook: maxComputeSharedMemorySize taken as
+ *                                  at most N bytes */
 static inline vkbn_context_flags test_switch_flags(void) {
     vkbn_context_flags f = 0;
     if (env_set("VKBN_TEST_DISABLE_SUBGROUPS")) f |= VKBN_CONTEXT_DISABLE_SUBGROUPS;
@@ -79,14 +86,24 @@ static inline vkbn_context_flags test_switch_flags(void) {
     return f;
 }
 
-/* Sets the test hooks from VKBN_TEST_CPU_STREAM_BYTES; touches nothing when
- * it is unset (so contexts created from several threads never race on it). */
+/* Reads one hook from the environment: whether it was set. */
+static inline int test_hook_from_env(const char* name, uint64_t* field) {
+    const char* v = getenv(name);
+    if (!v || !*v) return 0;
+    *field = strtoull(v, NULL, 10);
+    return 1;
+}
+
+/* Sets the test hooks from the VKBN_TEST_* hook variables above; touches
+ * nothing when none is set (so contexts created from several threads never
+ * race on them). */
 static inline void test_apply_hooks(void) {
-    const char* v = getenv("VKBN_TEST_CPU_STREAM_BYTES");
-    if (!v || !*v) return;
     vkbn_test_hooks h = vkbn_test_hooks_none();
-    h.cpu_stream_bytes = strtoull(v, NULL, 10);
-    vkbn_test_set_hooks(&h);
+    int any = test_hook_from_env("VKBN_TEST_CPU_STREAM_BYTES", &h.cpu_stream_bytes);
+    any |= test_hook_from_env("VKBN_TEST_MERGE_DISPATCH", &h.vk_merge_dispatch);
+    any |= test_hook_from_env("VKBN_TEST_MAX_WORKGROUP", &h.vk_max_workgroup_invocations);
+    any |= test_hook_from_env("VKBN_TEST_MAX_SHARED", &h.vk_max_shared_memory);
+    if (any) vkbn_test_set_hooks(&h);
 }
 
 /* Validation layers on unless VKBN_TEST_NO_VALIDATION is set (machines

@@ -797,7 +797,7 @@ VKBN_API vkbn_result vkbn_backward_global(vkbn_context VKBN_NOT_NULL ctx, const 
  */
 
 /* Device extensions vkbn may ask for (vkbn_vulkan_requirements.extensions). */
-#define VKBN_MAX_DEVICE_EXTENSIONS 4
+#define VKBN_MAX_DEVICE_EXTENSIONS 6
 
 /* What vkbn needs and can use on a physical device, to enable at device
  * creation. Everything listed is supported by that device. */
@@ -813,10 +813,17 @@ typedef struct vkbn_vulkan_requirements {
      * VkPhysicalDeviceVulkan11Features; VkPhysicalDeviceSubgroupSizeControlFeatures
      * or VkPhysicalDeviceVulkan13Features). Left off: f16 tensors fail with
      * VKBN_ERROR_UNSUPPORTED_DTYPE; without both subgroup bits the reductions
-     * take the shared-memory path (same results to within rounding). */
+     * take the shared-memory path (same results to within rounding).
+     * vulkan_memory_model and vulkan_memory_model_device_scope
+     * (VkPhysicalDeviceVulkanMemoryModelFeatures or
+     * VkPhysicalDeviceVulkan12Features): a sliced reduction merges in its
+     * last workgroup; without both, in a dispatch of its own (same bits, one
+     * more dispatch). */
     VkBool32 storage_buffer_16bit_access;
     VkBool32 subgroup_size_control;
     VkBool32 compute_full_subgroups;
+    VkBool32 vulkan_memory_model;
+    VkBool32 vulkan_memory_model_device_scope;
 } vkbn_vulkan_requirements;
 
 /* Fills *out for physical_device of instance. get_instance_proc_addr may be
@@ -830,12 +837,13 @@ VKBN_API vkbn_result vkbn_vulkan_get_requirements(PFN_vkGetInstanceProcAddr VKBN
 typedef struct vkbn_vulkan_feature_chain {
     VkPhysicalDevice16BitStorageFeatures storage_16bit;
     VkPhysicalDeviceSubgroupSizeControlFeatures subgroup_size_control;
+    VkPhysicalDeviceVulkanMemoryModelFeatures memory_model;
 } vkbn_vulkan_feature_chain;
 
 /* Fills `chain` with the features `req` asks for, links the structs that
  * enable something in front of `next`, and returns the head (`next` if
  * none) for VkDeviceCreateInfo.pNext. An engine that already chains
- * VkPhysicalDeviceVulkan11Features / 13Features sets the bits there instead
+ * VkPhysicalDeviceVulkan11Features / 12Features / 13Features sets the bits there instead
  * (Vulkan forbids both forms in one chain). */
 VKBN_API void* VKBN_NULLABLE vkbn_vulkan_chain_features(const vkbn_vulkan_requirements* VKBN_NOT_NULL req,
                                                         vkbn_vulkan_feature_chain* VKBN_NOT_NULL chain,

@@ -1,6 +1,6 @@
 /* Test-only hooks: overrides that vkbn's own test programs set to reach code
  * paths that are otherwise hard to reach (streaming stores with small
- * tensors; later, e.g., forced small device limits). NOT part of vkbn's API:
+ * tensors; a forced merge dispatch; small device limits). NOT part of vkbn's API:
  * this header is not installed, the hooks are process-wide and unsynchronized,
  * and they may change in any release. Applications use the documented
  * context flags and debugging switches (debug_env.h) instead.
@@ -29,6 +29,13 @@ typedef struct vkbn_test_hooks {
      * non-temporal stores (0: every operation), instead of the last-level
      * cache size. Read when a context is created. */
     uint64_t cpu_stream_bytes;
+    /* Vulkan: nonzero merges every sliced reduction in a dispatch of its own,
+     * as on a device without the Vulkan memory model (vk_reduce.c). */
+    uint64_t vk_merge_dispatch;
+    /* Vulkan: device limits taken as at most these (workgroup sizes and
+     * shared memory are chosen from them, vk_tuning.c). */
+    uint64_t vk_max_workgroup_invocations;
+    uint64_t vk_max_shared_memory;
 } vkbn_test_hooks;
 
 /* Every field VKBN_TEST_HOOK_UNSET: what the library runs with until a test
@@ -36,6 +43,9 @@ typedef struct vkbn_test_hooks {
 static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
     vkbn_test_hooks h;
     h.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET;
+    h.vk_merge_dispatch = VKBN_TEST_HOOK_UNSET;
+    h.vk_max_workgroup_invocations = VKBN_TEST_HOOK_UNSET;
+    h.vk_max_shared_memory = VKBN_TEST_HOOK_UNSET;
     return h;
 }
 

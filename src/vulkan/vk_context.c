@@ -171,6 +171,7 @@ static vkbn_result create_own_device(struct vkbn__vk* vk, const vkbn_device_info
     if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreateDevice");
     vk->own_device = true;
     vk->caps.storage16 = req.storage_buffer_16bit_access;
+    vk->caps.memory_model = req.vulkan_memory_model && req.vulkan_memory_model_device_scope;
     vk->caps.subgroup_size_control = req.subgroup_size_control;
     vk->caps.full_subgroups = req.compute_full_subgroups;
     vk->caps.creation_feedback = info->api_version >= VK_API_VERSION_1_3;
@@ -184,10 +185,12 @@ static vkbn_result create_own_device(struct vkbn__vk* vk, const vkbn_device_info
 static void read_borrowed_features(struct vkbn__vk* vk, const VkDeviceCreateInfo* ci, uint32_t api) {
     if (!ci) return;
     bool ssc_ext = api >= VK_API_VERSION_1_3;
+    bool vmm_ext = api >= VK_API_VERSION_1_2;
     vk->caps.creation_feedback = api >= VK_API_VERSION_1_3;
     for (uint32_t i = 0; i < ci->enabledExtensionCount; ++i) {
         const char* e = ci->ppEnabledExtensionNames[i];
         ssc_ext |= strcmp(e, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0;
+        vmm_ext |= strcmp(e, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME) == 0;
         vk->caps.creation_feedback |= strcmp(e, VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME) == 0;
     }
     for (const VkBaseInStructure* s = ci->pNext; s; s = s->pNext) {
@@ -202,6 +205,16 @@ static void read_borrowed_features(struct vkbn__vk* vk, const VkDeviceCreateInfo
                 const VkPhysicalDeviceSubgroupSizeControlFeatures* f = (const void*)s;
                 vk->caps.subgroup_size_control |= ssc_ext && f->subgroupSizeControl;
                 vk->caps.full_subgroups |= ssc_ext && f->computeFullSubgroups;
+                break;
+            }
+            case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES: {
+                const VkPhysicalDeviceVulkanMemoryModelFeatures* f = (const void*)s;
+                vk->caps.memory_model |= vmm_ext && f->vulkanMemoryModel && f->vulkanMemoryModelDeviceScope;
+                break;
+            }
+            case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES: {
+                const VkPhysicalDeviceVulkan12Features* f = (const void*)s;
+                vk->caps.memory_model |= vmm_ext && f->vulkanMemoryModel && f->vulkanMemoryModelDeviceScope;
                 break;
             }
             case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES: {

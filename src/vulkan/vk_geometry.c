@@ -109,16 +109,60 @@ void vkbn__grid_2d(uint64_t groups, uint32_t out[3], uint32_t* groups_x) {
     *groups_x = gx;
 }
 
-/* Slices per channel (group) over the whole tensor: enough workgroups to fill
- * the device, none smaller than the tuning's minimum share. */
+/* Slices per channel (group) over the whole tensor: as many workgroups as
+ * fill the device once (target_groups, one wave: rounding down, since a
+ * wave and a few workgroups take two waves' time), none smaller than the
+ * tuning's minimum share, except that a tensor too small to fill the device
+ * at that share takes shares down to an eighth of it (1x64x112x112 on an
+ * H100: 64 channels x 1 slice would leave half the SMs idle). */
+#define SMALL_WORK_SHARE_DIVISOR 8u
 static uint32_t choose_slices(const vkbn__geometry* g, uint32_t groups_per_slice, uint64_t elems_per_group_slice) {
     uint32_t hint = g->op->reduction_split;
     if (hint) return hint > MAX_SLICES ? MAX_SLICES : hint;
-    uint64_t n = vkbn__div_up(g->vk->tuning.target_groups, groups_per_slice);
-    uint64_t by_size = elems_per_group_slice / g->vk->tuning.min_slice_elems;
+    const vkbn__tuning* t = &g->vk->tuning;
+    uint64_t n = t->target_groups / groups_per_slice;
+    uint64_t by_size = elems_per_group_slice / t->min_slice_elems;
+    if (by_size * groups_per_slice < t->target_groups) {
+        uint64_t small = elems_per_group_slice / (t->min_slice_elems / SMALL_WORK_SHARE_DIVISOR);
+        uint64_t fill = vkbn__div_up(t->target_groups, groups_per_slice);
+        by_size = small < fill ? small : fill;
+    }
     if (n > by_size) n = by_size;
     if (n < 1) n = 1;
     return n > MAX_SLICES ? MAX_SLICES : (uint32_t)n;
+}
+
+static uint32_t log2_u32(uint32_t v) {
+    uint32_t l = 0;
+    while ((1u << l) < v) ++l;
+    return l;
+}
+
+/* How the slices merge (merge.glsl, merge_channels.glsl: the same numbers).
+ * Channels-first: one channel per workgroup, every thread a lane.
+ * Channels-last: lanes enough that one merges at most MERGE_LANE_STEPS
+ * slices, then batches of WG / lanes channels. In the last workgroup when
+ * the device allows it and the chain (batches x steps) stays within
+ * VKBN__MAX_MERGE_CHAIN; else a merge dispatch with a workgroup per batch. */
+static void choose_merge(vkbn__reduction* r, const vkbn__geometry* g) {
+    uint32_t wg = g->wg;
+    uint32_t per_group = g->channels_last ? r->tx * g->vec : 1;
+    uint32_t lanes = wg;
+    if (g->channels_last) {
+        lanes = vkbn__next_pow2((uint32_t)vkbn__div_up(r->slices_total, MERGE_LANE_STEPS));
+        if (lanes > wg) lanes = wg;
+    }
+    uint32_t batch = wg / lanes;
+    uint32_t steps = (uint32_t)vkbn__div_up(r->slices_total, lanes) + log2_u32(lanes);
+    uint32_t last_chain = (uint32_t)vkbn__div_up(per_group, batch) * steps;
+    r->merge_parts = per_group > batch ? per_group / batch : 1;
+    if (g->vk->tuning.last_workgroup_merge && last_chain <= VKBN__MAX_MERGE_CHAIN) {
+        r->merge = MERGE_LAST_WORKGROUP;
+        r->merge_chain = last_chain;
+    } else {
+        r->merge = MERGE_DEFERRED;
+        r->merge_chain = steps;
+    }
 }
 
 vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g) {
@@ -160,6 +204,7 @@ vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g) {
         r->wslices[w] = (uint32_t)vkbn__div_up(items, len);
         r->slices_total += r->wslices[w];
     }
+    choose_merge(r, g);
     return VKBN_SUCCESS;
 }
 

@@ -24,8 +24,9 @@ typedef enum vkbn__kernel {
 /* A compile-time variant of a kernel (glslang -D values). */
 typedef struct vkbn__variant {
     uint8_t f16;
-    uint8_t vec;       /* 1 or 4 */
-    uint8_t subgroups; /* 0 or 1 */
+    uint8_t vec;          /* 1 or 4 */
+    uint8_t subgroups;    /* 0 or 1 */
+    uint8_t memory_model; /* reductions: 1 under the Vulkan memory model (merge.glsl) */
 } vkbn__variant;
 
 /* One embedded SPIR-V blob (generated at build time: vk_shaders.c). */
@@ -47,7 +48,10 @@ typedef struct vkbn__tuning {
     uint32_t target_groups;    /* workgroups that keep the whole device busy */
     uint32_t min_slice_elems;  /* smallest share of a channel worth its own workgroup */
     uint32_t cl_threads_x_max; /* channels-last: most threads along channels */
-    char source[64];           /* which table entry applied */
+    /* Sliced reductions may merge in their last workgroup: the device has
+     * the Vulkan memory model and no quirk against it (vk_tuning.c). */
+    bool last_workgroup_merge;
+    char source[64]; /* which table entry applied */
 } vkbn__tuning;
 
 /* What the device can do, and what vkbn enabled on it. */
@@ -61,6 +65,7 @@ typedef struct vkbn__caps {
     bool full_subgroups;                 /* computeFullSubgroups enabled */
     bool storage16;                      /* storageBuffer16BitAccess enabled */
     bool creation_feedback;              /* pipeline creation feedback usable (1.3 or the extension) */
+    bool memory_model;                   /* vulkanMemoryModel and its device scope enabled */
     uint32_t timestamp_bits;             /* of the chosen queue family */
     uint64_t max_alloc;
     uint64_t max_range;
@@ -244,6 +249,7 @@ vkbn_result vkbn__vk_cache_save(struct vkbn__vk* vk);
 void vkbn__vk_cache_destroy(struct vkbn__vk* vk);
 
 /* vk_tuning.c */
+uint64_t vkbn__vk_shared_bytes(uint32_t wg, uint32_t tx);
 void vkbn__vk_choose_tuning(const vkbn__caps* caps, vkbn__tuning* t);
 
 /* vk_buffer.c */
@@ -339,7 +345,19 @@ typedef struct vkbn__reduction {
     uint32_t* wslices; /* slices of each window */
     uint32_t* wlen;    /* items (cf) or rows (cl) per slice, per window */
     bool fused;        /* one window, one slice: a workgroup owns its channel (group) */
+    /* How the slices merge when not fused (merge.glsl): MERGE_LAST_WORKGROUP,
+     * or MERGE_DEFERRED and then a MERGE_PASS dispatch of merge_parts
+     * workgroups per channel group. merge_chain: the longest run of
+     * dependent merge steps one invocation performs. */
+    uint32_t merge;
+    uint32_t merge_parts;
+    uint32_t merge_chain;
 } vkbn__reduction;
+
+/* The longest merge chain (vkbn__reduction.merge_chain) a last-workgroup
+ * merge may have; a longer one runs as a merge dispatch, whose workgroups
+ * share the channels. */
+#define VKBN__MAX_MERGE_CHAIN 64u
 
 /* Uses op->reduction_split as the slice count when it is set. */
 vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g);

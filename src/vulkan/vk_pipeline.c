@@ -90,7 +90,7 @@ static int32_t find_blob(vkbn__kernel kernel, vkbn__variant v) {
     for (uint32_t i = 0; i < vkbn__spirv_blob_count; ++i) {
         const vkbn__spirv* b = &vkbn__spirv_blobs[i];
         if (b->kernel == kernel && b->variant.f16 == v.f16 && b->variant.vec == v.vec &&
-            b->variant.subgroups == v.subgroups) {
+            b->variant.subgroups == v.subgroups && b->variant.memory_model == v.memory_model) {
             return (int32_t)i;
         }
     }
@@ -102,8 +102,9 @@ static vkbn_result create_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkb
                                    const uint32_t spec[SPEC_COUNT], VkPipeline* out) {
     int32_t blob = find_blob(kernel, variant);
     if (blob < 0) {
-        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "internal: no SPIR-V for kernel %d (f16=%d vec=%d subgroups=%d)",
-                          (int)kernel, variant.f16, variant.vec, variant.subgroups);
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
+                          "internal: no SPIR-V for kernel %d (f16=%d vec=%d subgroups=%d memory_model=%d)", (int)kernel,
+                          variant.f16, variant.vec, variant.subgroups, variant.memory_model);
     }
     if (!vk->modules[blob]) {
         VkShaderModuleCreateInfo smci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,

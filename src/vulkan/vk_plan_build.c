@@ -83,11 +83,15 @@ static void describe(vkbn__vk_build* b, const char* shape, const vkbn__reduction
     const vkbn__geometry* g = &b->g;
     char passes[128];
     describe_passes(&b->plan->passes, passes, sizeof passes);
-    char slicing[96] = "";
+    char slicing[160] = "";
     if (red) {
         uint32_t slices = red->fused ? 1 : red->slices_total;
-        snprintf(slicing, sizeof slicing, ", %u channel group%s x %u slice%s", red->groups, red->groups == 1 ? "" : "s",
-                 slices, slices == 1 ? "" : "s");
+        int k = snprintf(slicing, sizeof slicing, ", %u channel group%s x %u slice%s", red->groups,
+                         red->groups == 1 ? "" : "s", slices, slices == 1 ? "" : "s");
+        if (!red->fused && k > 0 && (size_t)k < sizeof slicing) {
+            snprintf(slicing + k, sizeof slicing - (size_t)k, ", merge %s (chain %u)",
+                     red->merge == MERGE_LAST_WORKGROUP ? "in the last workgroup" : "dispatch", red->merge_chain);
+        }
     }
     snprintf(b->plan->description, sizeof b->plan->description, "%s, %s %s %s: %s%s, %u window%s, workgroup %u%s",
              passes, g->channels_last ? "channels-last" : "channels-first", g->variant.f16 ? "f16" : "f32",
@@ -105,14 +109,17 @@ static vkbn_result build_reduction(vkbn__vk_build* b, const vkbn__pass* reduce, 
     VKBN_CHECK(vkbn__reduction_init(&red, g));
     bool fused = red.fused;
     bool after = next && !fused; /* a separate elementwise pass reads the channel block */
-    uint64_t words = vkbn__vk_scratch_layout(g->c, fused ? 0 : red.slices_total, fused ? 0 : red.groups,
+    /* Counters only for the last-workgroup merge. */
+    bool counters = !fused && red.merge == MERGE_LAST_WORKGROUP;
+    uint64_t words = vkbn__vk_scratch_layout(g->c, fused ? 0 : red.slices_total, counters ? red.groups : 0,
                                              after ? channel_arrays(next->kind) : 0, &b->sc);
     if (words * 4 > vk->max_binding_range - vk->bind_align || words > UINT32_MAX) {
         vkbn__reduction_free(&red);
         return vkbn__fail(VKBN_ERROR_TOO_LARGE, "desc->tensor: too many channels for the device's binding range");
     }
     uint32_t chunks = (uint32_t)vkbn__div_up(red.groups, VKBN__MAX_GROUPS);
-    vkbn_result r = vkbn__vk_plan_reserve(b->plan, g->window_count * chunks + (after ? g->window_count : 0));
+    uint32_t merges = !fused && red.merge == MERGE_DEFERRED ? chunks : 0;
+    vkbn_result r = vkbn__vk_plan_reserve(b->plan, g->window_count * chunks + merges + (after ? g->window_count : 0));
     if (r == VKBN_SUCCESS && words > 0) {
         r = vkbn__vk_plan_alloc_scratch(b->plan, words * 4, (uint64_t)b->sc.counters * 4,
                                         (uint64_t)(b->sc.channel - b->sc.counters) * 4);

@@ -46,6 +46,8 @@ vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice
     if (!core13 && has_extension(exts, n, VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME)) {
         out->extensions[out->extension_count++] = VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME;
     }
+    bool core12 = props.apiVersion >= VK_API_VERSION_1_2;
+    bool vmm = core12 || has_extension(exts, n, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
     /* Required by the spec whenever the device offers it (MoltenVK). */
     if (has_extension(exts, n, "VK_KHR_portability_subset"))
         out->extensions[out->extension_count++] = "VK_KHR_portability_subset";
@@ -54,10 +56,21 @@ vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDeviceSubgroupSizeControlFeatures sscf = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES, .pNext = &s16};
+    VkPhysicalDeviceVulkanMemoryModelFeatures vmmf = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
                                     .pNext = ssc ? (void*)&sscf : (void*)&s16};
+    if (vmm) {
+        vmmf.pNext = f2.pNext;
+        f2.pNext = &vmmf;
+    }
     fn->GetPhysicalDeviceFeatures2(pd, &f2);
     out->storage_buffer_16bit_access = s16.storageBuffer16BitAccess;
+    /* The last-workgroup merge needs both (merge.glsl). */
+    bool mm = vmm && vmmf.vulkanMemoryModel && vmmf.vulkanMemoryModelDeviceScope;
+    out->vulkan_memory_model = mm;
+    out->vulkan_memory_model_device_scope = mm;
+    if (mm && !core12) out->extensions[out->extension_count++] = VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME;
     /* The subgroup path needs both: full subgroups are requested per pipeline. */
     bool both = ssc && sscf.subgroupSizeControl && sscf.computeFullSubgroups;
     out->subgroup_size_control = both;
@@ -74,6 +87,13 @@ void* vkbn__vk_chain_features(const vkbn_vulkan_requirements* req, vkbn_vulkan_f
         chain->subgroup_size_control.computeFullSubgroups = req->compute_full_subgroups;
         chain->subgroup_size_control.pNext = head;
         head = &chain->subgroup_size_control;
+    }
+    if (req->vulkan_memory_model || req->vulkan_memory_model_device_scope) {
+        chain->memory_model.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES;
+        chain->memory_model.vulkanMemoryModel = req->vulkan_memory_model;
+        chain->memory_model.vulkanMemoryModelDeviceScope = req->vulkan_memory_model_device_scope;
+        chain->memory_model.pNext = head;
+        head = &chain->memory_model;
     }
     if (req->storage_buffer_16bit_access) {
         chain->storage_16bit.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES;
