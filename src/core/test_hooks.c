@@ -2,7 +2,7 @@
  * programs and read by the backends where they need an override. */
 #include "test_hooks.h"
 
-static vkbn_test_hooks g_hooks = {.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET};
+static vkbn_test_hooks g_hooks = {.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET, .vulkan_device_type = VKBN_TEST_HOOK_UNSET};
 
 void vkbn_test_set_hooks(const vkbn_test_hooks* hooks) { g_hooks = hooks ? *hooks : vkbn_test_hooks_none(); }
 

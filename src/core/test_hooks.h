@@ -1,6 +1,7 @@
 /* Test-only hooks: overrides that vkbn's own test programs set to reach code
  * paths that are otherwise hard to reach (streaming stores with small
- * tensors; later, e.g., forced small device limits). NOT part of vkbn's API:
+ * tensors, a GPU's place in the default-device ranking on a machine whose
+ * only Vulkan device is lavapipe; later, e.g., forced small device limits). NOT part of vkbn's API:
  * this header is not installed, the hooks are process-wide and unsynchronized,
  * and they may change in any release. Applications use the documented
  * context flags and debugging switches (debug_env.h) instead.
@@ -29,6 +30,14 @@ typedef struct vkbn_test_hooks {
      * non-temporal stores (0: every operation), instead of the last-level
      * cache size. Read when a context is created. */
     uint64_t cpu_stream_bytes;
+    /* Vulkan: every Vulkan device vkbn describes reports this
+     * vkbn_device_type (and ranks for the default device as one), e.g.
+     * VKBN_DEVICE_TYPE_DISCRETE_GPU for lavapipe. Only the reported type and
+     * the ranking change: kernels, tuning and limits follow the real device,
+     * except that a faked GPU type picks the memory such a GPU would (staging
+     * on a discrete one). Read whenever devices are described (listing,
+     * context creation). */
+    uint64_t vulkan_device_type;
 } vkbn_test_hooks;
 
 /* Every field VKBN_TEST_HOOK_UNSET: what the library runs with until a test
@@ -36,6 +45,7 @@ typedef struct vkbn_test_hooks {
 static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
     vkbn_test_hooks h;
     h.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET;
+    h.vulkan_device_type = VKBN_TEST_HOOK_UNSET;
     return h;
 }
 

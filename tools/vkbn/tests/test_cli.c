@@ -544,11 +544,30 @@ static int group_devices(test_ctx* t, const vkbn_device_info* def) {
     check(t, r.code == 0, "vkbn devices: exit code %d (stderr: %s)", r.code, r.err);
     check(t, strstr(r.out, def->name) != NULL, "vkbn devices does not name the default device '%s': %s", def->name,
           r.out);
-    check(t, strstr(r.out, "(default)") != NULL, "vkbn devices does not mark the default: %s", r.out);
+    char line[300];
+    snprintf(line, sizeof line, "device %u (default): %s\n", def->index, def->name);
+    check(t, strstr(r.out, line) != NULL, "vkbn devices does not mark the default (%s): %s", line, r.out);
+    /* The default is the fastest kind: a GPU where there is one, else the CPU
+     * path, never a Vulkan CPU driver such as lavapipe. */
+    uint32_t count = 0;
+    vkbn_enumerate_devices(&count, NULL);
+    vkbn_device_info* all = calloc(count ? count : 1, sizeof *all);
+    int gpus = 0;
+    if (all && vkbn_enumerate_devices(&count, all) == VKBN_SUCCESS) {
+        for (uint32_t i = 0; i < count; ++i) {
+            gpus += all[i].type == VKBN_DEVICE_TYPE_DISCRETE_GPU || all[i].type == VKBN_DEVICE_TYPE_INTEGRATED_GPU ||
+                    all[i].type == VKBN_DEVICE_TYPE_VIRTUAL_GPU;
+        }
+    }
+    free(all);
+    check(t,
+          gpus ? def->backend == VKBN_BACKEND_VULKAN && def->type != VKBN_DEVICE_TYPE_VULKAN_CPU
+               : def->backend == VKBN_BACKEND_CPU,
+          "the default '%s' is not the fastest kind (%d GPU%s listed)", def->name, gpus, gpus == 1 ? "" : "s");
     if (def->backend == VKBN_BACKEND_VULKAN) {
         check(t, strstr(r.out, "subgroup operations") != NULL && strstr(r.out, "16-bit storage") != NULL,
               "vkbn devices misses Vulkan fields: %s", r.out);
-    } else { /* no Vulkan device: the CPU path is the default and lists its SIMD level */
+    } else { /* no Vulkan GPU: the CPU path is the default and lists its SIMD level */
         check(t, strstr(r.out, "SIMD") != NULL && strstr(r.out, "threads") != NULL,
               "vkbn devices misses CPU fields: %s", r.out);
     }
