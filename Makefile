@@ -1,6 +1,6 @@
 # The two quick-start commands. Each installs missing Debian/Ubuntu packages
 # (scripts/deps.sh), configures and builds with CMake, then runs.
-#   make bench   the benchmark on the default device and the CPU path
+#   make bench   the benchmark on every device (each Vulkan device and the CPU path)
 #   make test    every test: the suite, then again under ASan + UBSan, then the
 #                CPU path cross-compiled for aarch64 and run under qemu-user,
 #                then the Windows build (MinGW-w64) under Wine, then vkbn as

@@ -3,6 +3,12 @@
  *   mpirun -np 3 ./mpi_train [DEVICES]     DEVICES: comma list cycled over
  *                                           the ranks ("vk", "cpu"); default "vk"
  *
+ * "vk" is a Vulkan device, not just the default device: the default is the
+ * fastest one, which is vkbn's CPU path where the only Vulkan device is a CPU
+ * driver such as lavapipe. A "vk" rank takes the default when it is a Vulkan
+ * device (a GPU), else the first Vulkan device listed, else (no Vulkan device
+ * at all) the CPU path, and says so.
+ *
  * Every step, each rank draws its own slice of a global batch (rank r holds
  * 2 r samples: rank 0 none, the slices unequal), x ~ N(mu_c, sigma_c), and
  * the target t = a_c (x - mu_c) / sigma_c + b_c. The layer y = bn(x) learns
@@ -34,6 +40,25 @@ static double normal(void) {
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/* The device a "vk" rank asks for: a Vulkan device's index into the list in
+ * `index`, or "cpu" when vkbn lists none. */
+static const char* vulkan_device(char* index, size_t size) {
+    uint32_t count = 0;
+    if (vkbn_enumerate_devices(&count, NULL) != VKBN_SUCCESS || count == 0) return "cpu";
+    vkbn_device_info* all = calloc(count, sizeof *all);
+    int pick = -1;
+    if (all && vkbn_enumerate_devices(&count, all) == VKBN_SUCCESS) {
+        for (uint32_t i = 0; i < count; ++i) {
+            if (all[i].backend != VKBN_BACKEND_VULKAN) continue;
+            if (pick < 0 || all[i].is_default) pick = (int)all[i].index;
+        }
+    }
+    free(all);
+    if (pick < 0) return "cpu";
+    snprintf(index, size, "%d", pick);
+    return index;
+}
+
 #define TRY(call)                                                                 \
     do {                                                                          \
         vkbn_result r_ = (call);                                                  \
@@ -56,12 +81,17 @@ int main(int argc, char** argv) {
     const char* dev = list;
     for (int k = rank % entries; k > 0; --k) dev = strchr(dev, ',') + 1;
     int is_cpu = strncmp(dev, "cpu", 3) == 0;
+    char index[16];
     vkbn_context_desc cd;
     memset(&cd, 0, sizeof cd);
-    cd.device = is_cpu ? "cpu" : NULL;
+    cd.device = is_cpu ? "cpu" : vulkan_device(index, sizeof index);
     cd.cpu_threads = 1;
     vkbn_context ctx = NULL;
     TRY(vkbn_context_create(&cd, &ctx));
+    vkbn_device_info info;
+    TRY(vkbn_context_get_device_info(ctx, &info));
+    printf("rank %d: %s%s\n", rank, info.name,
+           !is_cpu && info.backend != VKBN_BACKEND_VULKAN ? " (no Vulkan device: the CPU path instead)" : "");
 
     const float mu[C] = {5.0f, -3.0f, 100.0f, 0.0f}, sigma[C] = {2.0f, 0.5f, 10.0f, 1.0f};
     const float a[C] = {1.5f, 0.5f, -1.0f, 2.0f}, b[C] = {0.25f, -1.0f, 0.5f, 0.0f};

@@ -57,7 +57,19 @@ static int engine_has_layer(const char* name) {
     return 0;
 }
 
-/* Creates the engine; exits with TEST_SKIP when there is no Vulkan device. */
+/* Whether `name` contains `part`, ignoring ASCII case (as vkbn matches names). */
+static int engine_name_contains(const char* name, const char* part) {
+    size_t len = strlen(part);
+    for (const char* h = name; *h; ++h) {
+        size_t k = 0;
+        while (k < len && h[k] && (h[k] | 0x20) == (part[k] | 0x20)) ++k;
+        if (k == len) return 1;
+    }
+    return 0;
+}
+
+/* Creates the engine; exits with TEST_SKIP when there is no Vulkan device
+ * (or, with VKBN_TEST_DEVICE unset, no lavapipe). */
 static void engine_create(test_engine* e, unsigned without) {
     test_pin_drivers();
     memset(e, 0, sizeof *e);
@@ -113,13 +125,18 @@ static void engine_create(test_engine* e, unsigned without) {
         printf("SKIP: no Vulkan device\n");
         exit(TEST_SKIP);
     }
-    /* $VKBN_TEST_DEVICE: a substring of the device name; else the first. */
-    const char* want = getenv("VKBN_TEST_DEVICE");
-    e->phys = pds[0];
-    for (uint32_t i = 0; i < n && want && *want; ++i) {
+    /* The test device (test_util.h: $VKBN_TEST_DEVICE, a part of the device
+     * name here, else lavapipe): the first device whose name holds it. */
+    const char* want = test_device_request();
+    e->phys = VK_NULL_HANDLE;
+    for (uint32_t i = 0; i < n && !e->phys; ++i) {
         VkPhysicalDeviceProperties p;
         vkGetPhysicalDeviceProperties(pds[i], &p);
-        if (strstr(p.deviceName, want)) e->phys = pds[i];
+        if (engine_name_contains(p.deviceName, want)) e->phys = pds[i];
+    }
+    if (!e->phys) {
+        printf("%s: no Vulkan device's name contains \"%s\"\n", getenv("VKBN_TEST_DEVICE") ? "FAIL" : "SKIP", want);
+        exit(getenv("VKBN_TEST_DEVICE") ? 1 : TEST_SKIP);
     }
     vkGetPhysicalDeviceProperties(e->phys, &e->props);
     vkGetPhysicalDeviceMemoryProperties(e->phys, &e->mem);

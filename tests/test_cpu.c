@@ -1,4 +1,5 @@
-/* The CPU path's own contract: how it is listed and selected, its options and
+/* The CPU path's own contract: how it is listed and selected, its place in
+ * the default-device ranking (below GPUs, above lavapipe), its options and
  * their errors, bit-for-bit repeatability of one plan for a fixed thread
  * count, and the portable f16 conversion against the compiler's.
  * (Numerics against the fp64 reference: test_forward with
@@ -37,13 +38,15 @@ static void listing(void) {
     CHECK(strncmp(cpu->name, "CPU: ", 5) == 0 && strstr(cpu->name, "thread"), "name \"%s\"", cpu->name);
     CHECK(cpu->cpu_threads >= 1 && cpu->cpu_simd[0], "threads %u, simd \"%s\"", cpu->cpu_threads, cpu->cpu_simd);
     CHECK(cpu->storage_16bit && cpu->timestamps, "f16 and timing");
-    int defaults = 0;
+    int defaults = 0, gpus = 0;
     for (uint32_t i = 0; i < count; ++i) {
         defaults += infos[i].is_default ? 1 : 0;
         if (i + 1 < count) CHECK(infos[i].backend == VKBN_BACKEND_VULKAN, "device %u is Vulkan", i);
+        gpus += infos[i].type == VKBN_DEVICE_TYPE_DISCRETE_GPU || infos[i].type == VKBN_DEVICE_TYPE_INTEGRATED_GPU ||
+                infos[i].type == VKBN_DEVICE_TYPE_VIRTUAL_GPU;
     }
     CHECK(defaults == 1, "one default, got %d", defaults);
-    CHECK(cpu->is_default == (count == 1), "the CPU path is the default exactly when no Vulkan device exists");
+    CHECK(cpu->is_default == (gpus == 0), "the CPU path is the default exactly when no Vulkan GPU exists");
     if (count == 1) {
         /* No Vulkan device (aarch64 under qemu, say): the default context is the CPU path. */
         vkbn_context def = NULL;
@@ -87,6 +90,86 @@ static void listing(void) {
     CHECK(vkbn_context_create(&d, &ctx) == VKBN_ERROR_DEVICE_NOT_FOUND && !ctx, "index past the CPU path");
     CHECK(strstr(vkbn_last_error(), "desc->device"), "message: %s", vkbn_last_error());
     free(infos);
+}
+
+/* The default device's rank, as vkbn.h states it (vkbn_context_desc.device):
+ * a GPU, then the CPU path, then a Vulkan CPU driver, then another type. */
+static int contract_rank(vkbn_device_type t) {
+    switch (t) {
+        case VKBN_DEVICE_TYPE_DISCRETE_GPU: return 5;
+        case VKBN_DEVICE_TYPE_INTEGRATED_GPU: return 4;
+        case VKBN_DEVICE_TYPE_VIRTUAL_GPU: return 3;
+        case VKBN_DEVICE_TYPE_NATIVE_CPU: return 2;
+        case VKBN_DEVICE_TYPE_VULKAN_CPU: return 1;
+        default: return 0;
+    }
+}
+
+/* The listed default has the highest rank of the list, and the default
+ * context (opened without listing) is that device, at that index. Returns
+ * the default's backend. */
+static vkbn_backend check_default(const char* what) {
+    uint32_t count = 0;
+    vkbn_enumerate_devices(&count, NULL);
+    vkbn_device_info* infos = calloc(count ? count : 1, sizeof *infos);
+    CHECK(count > 0 && vkbn_enumerate_devices(&count, infos) == VKBN_SUCCESS, "%s: enumerate", what);
+    int best = -1, defaults = 0;
+    uint32_t def = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        if (contract_rank(infos[i].type) > best) best = contract_rank(infos[i].type);
+        if (infos[i].is_default) def = i, ++defaults;
+    }
+    CHECK(defaults == 1, "%s: %d defaults", what, defaults);
+    CHECK(contract_rank(infos[def].type) == best, "%s: the default \"%s\" (type %d) is not of the highest rank", what,
+          infos[def].name, (int)infos[def].type);
+    vkbn_context ctx = NULL;
+    vkbn_device_info got;
+    memset(&got, 0, sizeof got);
+    vkbn_result r = vkbn_context_create(NULL, &ctx);
+    if (ctx) vkbn_context_get_device_info(ctx, &got);
+    CHECK(r == VKBN_SUCCESS && got.index == def && got.is_default && got.backend == infos[def].backend &&
+              got.type == infos[def].type && strcmp(got.name, infos[def].name) == 0,
+          "%s: the default context is \"%s\" (index %u, default %u), the list's default \"%s\" (index %u): %s", what,
+          got.name, got.index, got.is_default, infos[def].name, def, r == VKBN_SUCCESS ? "" : vkbn_last_error());
+    vkbn_context_destroy(ctx);
+    vkbn_backend backend = infos[def].backend;
+    free(infos);
+    return backend;
+}
+
+/* The default device is the fastest kind (vkbn.h): GPUs above vkbn's CPU
+ * path, which is above a Vulkan driver running on the CPU (lavapipe: 20-50x
+ * slower than the CPU path on the same cores) and a device of another type.
+ * Checked on this machine's devices, then with every Vulkan device reporting
+ * each type in turn (the test hook), which shows a GPU's place on a machine
+ * whose only Vulkan device is lavapipe. */
+static void ranking(void) {
+    uint32_t count = 0;
+    vkbn_enumerate_devices(&count, NULL);
+    check_default("this machine");
+    if (count < 2) {
+        printf("ranking: no Vulkan device; the faked types are skipped\n");
+        return;
+    }
+    static const struct {
+        vkbn_device_type type;
+        vkbn_backend want;
+    } fakes[] = {{VKBN_DEVICE_TYPE_DISCRETE_GPU, VKBN_BACKEND_VULKAN},
+                 {VKBN_DEVICE_TYPE_INTEGRATED_GPU, VKBN_BACKEND_VULKAN},
+                 {VKBN_DEVICE_TYPE_VIRTUAL_GPU, VKBN_BACKEND_VULKAN},
+                 {VKBN_DEVICE_TYPE_VULKAN_CPU, VKBN_BACKEND_CPU},
+                 {VKBN_DEVICE_TYPE_OTHER, VKBN_BACKEND_CPU}};
+    for (size_t i = 0; i < sizeof fakes / sizeof fakes[0]; ++i) {
+        vkbn_test_hooks h = vkbn_test_hooks_none();
+        h.vulkan_device_type = (uint64_t)fakes[i].type;
+        vkbn_test_set_hooks(&h);
+        char what[64];
+        snprintf(what, sizeof what, "Vulkan devices as type %d", (int)fakes[i].type);
+        vkbn_backend got = check_default(what);
+        CHECK(got == fakes[i].want, "%s: the default is on the %s", what,
+              got == VKBN_BACKEND_CPU ? "CPU path" : "Vulkan backend");
+    }
+    vkbn_test_set_hooks(NULL);
 }
 
 static void options(void) {
@@ -428,6 +511,7 @@ static void f16_conversion(void) {
 int main(void) {
     test_pin_drivers(); /* "cpu" counts the Vulkan devices: sanitizer builds see the driver */
     listing();
+    ranking();
     options();
     buffers_and_timing();
     repeatability();

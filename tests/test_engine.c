@@ -840,7 +840,7 @@ static vkbn_context cache_context(const char* path) {
     test_pin_drivers();
     vkbn_context_desc d;
     memset(&d, 0, sizeof d);
-    d.device = getenv("VKBN_TEST_DEVICE");
+    d.device = test_device_request();
     d.flags = test_context_flags();
     d.log = test_log;
     d.pipeline_cache_path = path;
@@ -849,6 +849,7 @@ static vkbn_context cache_context(const char* path) {
         printf("FAIL: context with a pipeline cache: %s\n", vkbn_last_error());
         exit(1);
     }
+    if (!test_backend_is_requested(ctx, d.device)) exit(1);
     return ctx;
 }
 

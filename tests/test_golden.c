@@ -1245,7 +1245,12 @@ static void run_lavapipe(run_info* ri, const golden* gf, int generate) {
         char bits[32];
         snprintf(bits, sizeof bits, "%s bits", width);
         const char* recorded = header_get(gf, "mesa");
-        if (!strstr(info.name, bits)) {
+        if (info.backend != VKBN_BACKEND_VULKAN || info.type != VKBN_DEVICE_TYPE_VULKAN_CPU) {
+            /* Named, never the default (vkbn's CPU path where lavapipe is the
+             * only Vulkan device): the device must be lavapipe itself. */
+            snprintf(g.cfg, sizeof g.cfg, "%s", name);
+            failf("device \"llvmpipe\" opened \"%s\", which is not a Vulkan CPU driver", info.name);
+        } else if (!strstr(info.name, bits)) {
             snprintf(g.cfg, sizeof g.cfg, "%s", name);
             failf("device \"%s\" does not run at LP_NATIVE_VECTOR_WIDTH=%s", info.name, width);
         } else if (!generate && strcmp(recorded, info.driver_info) != 0) {

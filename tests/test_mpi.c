@@ -159,18 +159,6 @@ static void bad_rank(vkbn_context ctx, MPI_Comm comm) {
     sync_batch_free(&b);
 }
 
-static int have_vulkan_device(void) {
-    uint32_t n = 0;
-    if (vkbn_enumerate_devices(&n, NULL) != VKBN_SUCCESS || n == 0) return 0;
-    vkbn_device_info* infos = calloc(n, sizeof *infos);
-    int found = 0;
-    if (infos && vkbn_enumerate_devices(&n, infos) == VKBN_SUCCESS) {
-        for (uint32_t i = 0; i < n; ++i) found |= infos[i].backend == VKBN_BACKEND_VULKAN;
-    }
-    free(infos);
-    return found;
-}
-
 int main(int argc, char** argv) {
     MPI_Init(&argc, &argv);
     int size;
@@ -190,14 +178,26 @@ int main(int argc, char** argv) {
         p += len + (p[len] == ',');
     }
     const char* dev = devs[g_rank % ndev];
-    if (strcmp(dev, "cpu") != 0 && !have_vulkan_device()) {
-        /* Every rank must take part (a rank that skipped alone would leave
-         * the others waiting), so a "vk" rank runs the CPU path instead and
-         * the merge across ranks is still checked. */
-        printf("rank %d: no Vulkan device; this rank runs the CPU path\n", g_rank);
-        dev = "cpu";
-    }
     vkbn_context ctx = NULL;
+    if (strcmp(dev, "cpu") != 0) {
+        /* A "vk" rank: the tests' Vulkan device (lavapipe by name, or
+         * $VKBN_TEST_DEVICE: test_util.h), never the default, which is the
+         * CPU path where lavapipe is the only Vulkan device; a context on any
+         * other backend fails. Every rank must take part (a rank that skipped
+         * alone would leave the others waiting), so without that device a
+         * "vk" rank says so and runs the CPU path instead, and the merge
+         * across ranks is still checked. */
+        int skip = 0;
+        ctx = test_context_try(0, 0, &skip);
+        if (skip) {
+            printf("rank %d: no Vulkan device; this rank runs the CPU path\n", g_rank);
+            dev = "cpu";
+        } else {
+            vkbn_device_info info;
+            vkbn_context_get_device_info(ctx, &info);
+            printf("rank %d: %s\n", g_rank, info.name);
+        }
+    }
     if (strcmp(dev, "cpu") == 0) {
         vkbn_context_desc cd;
         memset(&cd, 0, sizeof cd);
@@ -207,8 +207,6 @@ int main(int argc, char** argv) {
             printf("FAIL rank %d: CPU context: %s\n", g_rank, vkbn_last_error());
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
-    } else {
-        ctx = test_context(0, 0);
     }
 
     MPI_Comm reversed, sub;

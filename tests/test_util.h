@@ -12,7 +12,7 @@
 
 #include "../src/core/test_hooks.h"
 
-/* ctest's SKIP_RETURN_CODE: no Vulkan device on this machine. */
+/* ctest's SKIP_RETURN_CODE: this machine lacks the test's device. */
 #define TEST_SKIP 77
 
 /* Atomic: the engine tests check from several threads. */
@@ -132,14 +132,52 @@ static inline void test_pin_drivers(void) {
 static inline void test_pin_drivers(void) {}
 #endif
 
-/* Creates the test context on $VKBN_TEST_DEVICE (default device otherwise).
- * Exits with TEST_SKIP when the machine has no Vulkan device. */
-static inline vkbn_context test_context(vkbn_context_flags extra, uint64_t max_binding_range) {
+/* The device the tests run on: $VKBN_TEST_DEVICE (a name part, an index, or
+ * "cpu" for the CPU path: tests/CMakeLists.txt sets it for the CPU-path
+ * entries; bench/gpu/kit.sh names a GPU), else lavapipe by name. The Vulkan
+ * tests never take the default device: the default is the fastest device,
+ * which is vkbn's CPU path wherever the only Vulkan device is a CPU driver
+ * such as lavapipe, so a Vulkan test on the default would silently test the
+ * CPU path. */
+#define TEST_VULKAN_DEVICE "llvmpipe"
+
+static inline const char* test_device_request(void) {
+    const char* v = getenv("VKBN_TEST_DEVICE");
+    return v && *v ? v : TEST_VULKAN_DEVICE;
+}
+
+/* Whether a device request means vkbn's CPU path ("cpu", any case). */
+static inline int test_request_is_cpu(const char* request) {
+    return request && (request[0] | 0x20) == 'c' && (request[1] | 0x20) == 'p' && (request[2] | 0x20) == 'u' &&
+           request[3] == 0;
+}
+
+/* Checks that ctx runs on the backend `request` means (the CPU path for
+ * "cpu", Vulkan for anything else); prints why not and returns 0 otherwise. */
+static inline int test_backend_is_requested(vkbn_context ctx, const char* request) {
+    vkbn_device_info info;
+    memset(&info, 0, sizeof info);
+    vkbn_backend want = test_request_is_cpu(request) ? VKBN_BACKEND_CPU : VKBN_BACKEND_VULKAN;
+    if (vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS && info.backend == want) return 1;
+    printf(
+        "FAIL: device \"%s\" opened \"%s\", a %s device, where the test means %s (name vkbn's CPU path "
+        "\"cpu\")\n",
+        request, info.name, info.backend == VKBN_BACKEND_CPU ? "CPU-path" : "Vulkan",
+        want == VKBN_BACKEND_CPU ? "the CPU path" : "a Vulkan device");
+    return 0;
+}
+
+/* Opens the test device (test_device_request()) with the harness's flags.
+ * Returns NULL with *skip set when this machine has no such device (no Vulkan
+ * device, no lavapipe, or an ISA level the CPU lacks; the reason printed);
+ * exits 1 when it cannot be opened otherwise or opened the wrong backend. */
+static inline vkbn_context test_context_try(vkbn_context_flags extra, uint64_t max_binding_range, int* skip) {
     test_pin_drivers();
     test_apply_hooks();
+    *skip = 0;
     vkbn_context_desc d;
     memset(&d, 0, sizeof d);
-    d.device = getenv("VKBN_TEST_DEVICE");
+    d.device = test_device_request();
     d.flags = test_context_flags() | extra;
     d.log = test_log;
     d.max_binding_range = max_binding_range;
@@ -147,31 +185,33 @@ static inline vkbn_context test_context(vkbn_context_flags extra, uint64_t max_b
     d.cpu_threads = getenv("VKBN_TEST_CPU_THREADS") ? (uint32_t)atoi(getenv("VKBN_TEST_CPU_THREADS")) : 0;
     vkbn_context ctx = NULL;
     vkbn_result r = vkbn_context_create(&d, &ctx);
-    if (r == VKBN_ERROR_NO_DEVICE) {
-        printf("SKIP: no Vulkan device (%s)\n", vkbn_last_error());
-        exit(TEST_SKIP);
+    if (r == VKBN_ERROR_NO_DEVICE || (r == VKBN_ERROR_DEVICE_NOT_FOUND && !getenv("VKBN_TEST_DEVICE"))) {
+        printf("SKIP: no device \"%s\" (%s); VKBN_TEST_DEVICE names another\n", d.device, vkbn_last_error());
+        *skip = 1;
+        return NULL;
     }
     if (r == VKBN_ERROR_UNSUPPORTED && getenv("VKBN_CPU_ISA")) {
         printf("SKIP: %s\n", vkbn_last_error()); /* an ISA level this CPU lacks */
-        exit(TEST_SKIP);
-    }
-    vkbn_device_info info;
-    if (r == VKBN_SUCCESS && !d.device && vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS &&
-        info.backend == VKBN_BACKEND_CPU) {
-        /* The default fell back to the CPU path: these are Vulkan tests
-         * (the CPU path has its own, with VKBN_TEST_DEVICE=cpu). */
-        printf("SKIP: no Vulkan device (the default is the CPU path)\n");
-        vkbn_context_destroy(ctx);
-        exit(TEST_SKIP);
+        *skip = 1;
+        return NULL;
     }
     if (r != VKBN_SUCCESS) {
-        printf("FAIL: vkbn_context_create: %s (%s)\n", vkbn_last_error(), vkbn_result_string(r));
+        printf("FAIL: vkbn_context_create(\"%s\"): %s (%s)\n", d.device, vkbn_last_error(), vkbn_result_string(r));
         exit(1);
     }
+    if (!test_backend_is_requested(ctx, d.device)) exit(1);
     if ((d.flags & VKBN_CONTEXT_DISABLE_SUBGROUPS) && vkbn_context_uses_subgroups(ctx)) {
         printf("FAIL: VKBN_TEST_DISABLE_SUBGROUPS is set but the context uses subgroups\n");
         exit(1);
     }
+    return ctx;
+}
+
+/* test_context_try, exiting with TEST_SKIP where it would skip. */
+static inline vkbn_context test_context(vkbn_context_flags extra, uint64_t max_binding_range) {
+    int skip = 0;
+    vkbn_context ctx = test_context_try(extra, max_binding_range, &skip);
+    if (skip) exit(TEST_SKIP);
     return ctx;
 }
 

@@ -20,7 +20,8 @@
 # Environment for run (all optional):
 #   VKBN_KIT_ICD          the Vulkan driver's ICD json (default: NVIDIA's at
 #                         /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json when it exists)
-#   VKBN_KIT_DEVICE       the vkbn device (index or name part; default: vkbn's default device)
+#   VKBN_KIT_DEVICE       the vkbn device (index or name part; default: vkbn's default device when
+#                         it is a Vulkan device, else the first Vulkan device listed)
 #   VKBN_KIT_CHECK_ARGS   extra `vkbn check` options (e.g. --quick)
 #   VKBN_KIT_BENCH_ARGS   extra vkbn-bench options for every bench step (e.g. --op train,infer)
 #   VKBN_KIT_SUITES       the bench steps, space-separated suite lists (default: the quick suite
@@ -241,13 +242,22 @@ for i in range(torch.cuda.device_count()):
   step devices 15 "$kit/bin/vkbn" devices
   local dev=${VKBN_KIT_DEVICE:-}
   if [ -z "$dev" ]; then
-    dev=$(sed -n 's/^device \([0-9]*\) (default):.*/\1/p' "$work/devices.log" | head -1)
+    # A Vulkan device: vkbn's default when it is one (a GPU), else the first
+    # Vulkan device listed (lavapipe, where the default is vkbn's CPU path,
+    # which outruns it), else the CPU path.
+    dev=$(awk '/^device [0-9]+/ {n = $2; sub(":", "", n); order[++k] = n; if ($0 ~ /\(default\)/) def = n}
+               /vkbn.s own path/ {cpu[n] = 1}
+               END {if (def != "" && !cpu[def]) {print def; exit}
+                    for (i = 1; i <= k; ++i) if (!cpu[order[i]]) {print order[i]; exit}
+                    print def}' "$work/devices.log")
     dev=${dev:-0}
   fi
   # The device line: the chosen device's block of `vkbn devices`.
   awk -v d="$dev" '/^device /{on = (d ~ /^[0-9]+$/) ? ($2 == d || $2 == d ":") : index($0, d) > 0} on' "$work/devices.log" > "$work/device.txt"
-  grep -q "vkbn's own path" "$work/device.txt" &&
+  if grep -q "vkbn's own path" "$work/device.txt"; then
     echo "note: device $dev is vkbn's CPU path: no Vulkan device was found (see devices.log, loader.log)"
+    dev=cpu # the tests take "cpu" for the CPU path (any other request must open a Vulkan device)
+  fi
   echo "device $dev:"; sed 's/^/   /' "$work/device.txt"
 
   # shellcheck disable=SC2086

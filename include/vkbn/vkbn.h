@@ -245,8 +245,9 @@ typedef struct vkbn_device_info {
 /* Lists the Vulkan devices (in the Vulkan loader's order), then the CPU path
  * (always present, always last), Vulkan-style: with infos == NULL, writes the
  * count; otherwise writes min(*count, available) entries and sets *count to
- * that number. A machine without a Vulkan loader lists only the CPU path, which
- * is then the default device. */
+ * that number. The order is not the ranking: is_default marks the default
+ * device (see vkbn_context_desc.device), which is the CPU path wherever no
+ * Vulkan GPU exists, e.g. with lavapipe alone or without a Vulkan loader. */
 VKBN_API vkbn_result vkbn_enumerate_devices(uint32_t* VKBN_NOT_NULL count, vkbn_device_info* VKBN_NULLABLE infos);
 
 /* ------------------------------------------------------------------------ */
@@ -326,9 +327,12 @@ typedef enum vkbn_cpu_isa {
 } vkbn_cpu_isa;
 
 typedef struct vkbn_context_desc {
-    /* Which device: NULL or "" for the default (the best GPU: discrete, then
-     * integrated, then virtual, then a Vulkan CPU driver such as lavapipe;
-     * vkbn's CPU path when there is no Vulkan device at all); "cpu"
+    /* Which device: NULL or "" for the default, the fastest kind there is:
+     * a GPU (discrete, then integrated, then virtual; among equals the one
+     * with the most device-local memory), else vkbn's CPU path, which ranks
+     * above a Vulkan driver running on the CPU (lavapipe, SwiftShader: many
+     * times slower than the CPU path on the same cores) and above a Vulkan
+     * device of type OTHER, so those are never the default. "cpu"
      * (case-insensitive) for vkbn's CPU path; a decimal index from
      * vkbn_enumerate_devices; or a case-insensitive substring of the device
      * name. Ignored when `borrowed` is set. */

@@ -12,21 +12,40 @@
 
 #include "internal.h"
 
+/* Which device context_create opens. */
+typedef struct vkbn__device_request {
+    /* NULL: the backend's best device among those whose type ranks
+     * (vkbn__device_rank) from min_rank to max_rank, VKBN_ERROR_NO_DEVICE when
+     * it has none there; else a decimal index into the backend's own list
+     * (core resolves names and global indices). */
+    const char* device;
+    int min_rank, max_rank;
+    /* Out: how many devices the backend's list holds (what list_devices
+     * would count), set whenever the backend got as far as looking, whether
+     * or not it opened one; 0 when it has none. Core learns from it the
+     * default device's index in the whole list without listing. */
+    uint32_t listed;
+} vkbn__device_request;
+
 typedef struct vkbn__backend {
     const char* name; /* "Vulkan", "CPU": for messages only */
 
-    /* Devices. list_devices fills a vkbn__calloc'ed array (index and
-     * is_default are set by core); a backend with no usable device returns
-     * SUCCESS and count 0. claims(want) says whether a desc->device string
-     * names this backend itself ("cpu"). */
+    /* Devices. list_devices fills a vkbn__calloc'ed array (index is set by
+     * core; is_default marks the backend's own best device, which core reads
+     * to break ties of rank); a backend with no usable device returns SUCCESS
+     * and count 0. claims(want) says whether a desc->device string names this
+     * backend itself ("cpu"). device_types: a bit (1u << t) for each
+     * vkbn_device_type its devices can have, so that the default device is
+     * found without asking a backend that cannot have one of the rank
+     * sought. */
     vkbn_result (*list_devices)(vkbn_device_info** out, uint32_t* count);
     bool (*claims)(const char* want);
+    uint32_t device_types;
     /* Creates ctx->impl and fills ctx->info (info.index: the device's index
-     * in this backend's own list). `device` is NULL (the backend's best
-     * device) or a decimal index into that list; core resolves names and
-     * global indices. desc->borrowed is only ever given to a backend with
-     * accepts_borrowed. */
-    vkbn_result (*context_create)(vkbn_context ctx, const vkbn_context_desc* desc, const char* device);
+     * in this backend's own list) on the device `req` asks for (NULL only
+     * with desc->borrowed, which is only ever given to a backend with
+     * accepts_borrowed). */
+    vkbn_result (*context_create)(vkbn_context ctx, const vkbn_context_desc* desc, vkbn__device_request* req);
     void (*context_destroy)(vkbn_context ctx);
     bool accepts_borrowed;
 
@@ -59,7 +78,8 @@ typedef struct vkbn__backend {
 } vkbn__backend;
 
 /* The backends in device-list order (device_select.c): Vulkan devices
- * first, then the CPU path, which is always there and the fallback. */
+ * first, then the CPU path, which is always there. Which device is the
+ * default is a matter of rank, not of this order (vkbn__device_rank). */
 extern const vkbn__backend vkbn__vulkan_backend; /* src/vulkan/vk_backend.c */
 extern const vkbn__backend vkbn__cpu_backend;    /* src/cpu/cpu_backend.c */
 extern const vkbn__backend* const vkbn__backends[];

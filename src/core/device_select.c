@@ -3,8 +3,10 @@
  * devices in loader order, then vkbn's CPU path, always last).
  *
  * vkbn_context_desc.device:
- * - NULL or "": the default device (the first backend's best device; the CPU
- *   path when no other backend has one);
+ * - NULL or "": the default device, the fastest kind there is: the device of
+ *   the highest rank (vkbn__device_rank: a GPU, then vkbn's CPU path, then a
+ *   Vulkan driver that runs on the CPU, such as lavapipe); among equal ranks
+ *   the one its backend calls its best, then the first listed;
  * - a name a backend claims for itself ("cpu", any case): that backend;
  * - a decimal index into the whole list;
  * - otherwise a name substring, matched in list order.
@@ -18,6 +20,22 @@
 
 const vkbn__backend* const vkbn__backends[] = {&vkbn__vulkan_backend, &vkbn__cpu_backend};
 const uint32_t vkbn__backend_count = sizeof vkbn__backends / sizeof vkbn__backends[0];
+
+/* lavapipe and SwiftShader run the Vulkan kernels on the same cores as vkbn's
+ * CPU path, 20-50x slower (README, "Figures"), so a Vulkan CPU driver ranks
+ * below the CPU path; GPUs (discrete, integrated, virtual) rank above it. A
+ * device of another type ranked below a Vulkan CPU driver before and still
+ * does: nothing says it is a GPU. */
+int vkbn__device_rank(vkbn_device_type type) {
+    switch (type) {
+        case VKBN_DEVICE_TYPE_DISCRETE_GPU: return 5;
+        case VKBN_DEVICE_TYPE_INTEGRATED_GPU: return 4;
+        case VKBN_DEVICE_TYPE_VIRTUAL_GPU: return 3;
+        case VKBN_DEVICE_TYPE_NATIVE_CPU: return 2;
+        case VKBN_DEVICE_TYPE_VULKAN_CPU: return 1;
+        default: return 0;
+    }
+}
 
 /* Every backend's devices, with the backend each came from and its index in
  * that backend's own list. */
@@ -53,7 +71,8 @@ static vkbn_result list_devices(device_list* out) {
             r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "listing devices: out of host memory");
         }
     }
-    bool have_default = false;
+    int best_rank = -1;
+    bool best_own = false;
     for (uint32_t b = 0; b < vkbn__backend_count && r == VKBN_SUCCESS; ++b) {
         for (uint32_t i = 0; i < n[b]; ++i) {
             uint32_t k = out->count++;
@@ -61,14 +80,17 @@ static vkbn_result list_devices(device_list* out) {
             out->infos[k].index = k;
             out->backend[k] = b;
             out->local[k] = i;
-            /* The first backend with devices provides the default: its own
-             * best one, as its list marks it. */
-            if (!have_default && per[b][i].is_default) {
+            /* The default: the highest rank; among equals, a backend's own
+             * best (as its list marks it), then the first. create_default
+             * finds the same device without this list. */
+            int rank = vkbn__device_rank(per[b][i].type);
+            bool own = per[b][i].is_default != 0;
+            if (rank > best_rank || (rank == best_rank && own && !best_own)) {
                 out->default_index = k;
-                have_default = true;
+                best_rank = rank;
+                best_own = own;
             }
         }
-        if (n[b] > 0) have_default = true;
     }
     for (uint32_t b = 0; b < vkbn__backend_count; ++b) vkbn__free(per[b]);
     if (r != VKBN_SUCCESS) {
@@ -107,41 +129,87 @@ static bool name_contains(const char* hay, const char* needle) {
     return false;
 }
 
+/* Creates the context on backend b's device as req asks; on failure the
+ * context holds nothing. */
+static vkbn_result open_on(vkbn_context ctx, const vkbn_context_desc* desc, uint32_t b, vkbn__device_request* req) {
+    ctx->ops = vkbn__backends[b];
+    memset(&ctx->info, 0, sizeof ctx->info);
+    vkbn_result r = ctx->ops->context_create(ctx, desc, req);
+    if (r != VKBN_SUCCESS) {
+        if (ctx->impl) ctx->ops->context_destroy(ctx);
+        ctx->impl = NULL;
+    }
+    return r;
+}
+
 /* Creates the context on entry k of the list (its backend's device `local`). */
 static vkbn_result create_on(vkbn_context ctx, const vkbn_context_desc* desc, const device_list* l, uint32_t k) {
-    const vkbn__backend* b = vkbn__backends[l->backend[k]];
     char local[16];
     snprintf(local, sizeof local, "%u", l->local[k]);
-    ctx->ops = b;
-    vkbn_result r = b->context_create(ctx, desc, local);
-    if (r != VKBN_SUCCESS) {
-        if (ctx->impl) b->context_destroy(ctx);
-        ctx->impl = NULL;
-        return r;
-    }
+    vkbn__device_request req = {local, 0, VKBN__RANK_MAX, 0};
+    VKBN_CHECK(open_on(ctx, desc, l->backend[k], &req));
     ctx->info.index = k;
     ctx->info.is_default = k == l->default_index;
     return VKBN_SUCCESS;
 }
 
-/* The default device: each backend's best in list order, the first that
- * opens. No list is built (it would create and destroy a VkInstance per
- * context): a backend before the one that opens had no usable device, so the
- * opened device's index in its backend's list is its index in the whole list. */
+/* The default device, found without building the list, which would cost a
+ * VkInstance per context on top of the context's own. Ranks are tried from
+ * the highest down, in runs that a single backend serves (today: the GPU
+ * ranks, Vulkan; the CPU path's rank, the CPU backend; the ranks below it,
+ * Vulkan again); each backend that can have a device in the run
+ * (device_types) is asked for its best device ranked within it, and the first
+ * that opens one is the default. So with a GPU the default is still one
+ * Vulkan request; where lavapipe is the only Vulkan device the Vulkan backend
+ * looks (one instance, as the old default paid to open lavapipe), declines,
+ * and the CPU path opens; lavapipe is asked for only if the CPU path has no
+ * device. Each backend asked reports its list's length, which places the
+ * opened device in the whole list; a backend listed before it that was never
+ * asked (none today) is counted by listing it. */
 static vkbn_result create_default(vkbn_context ctx, const vkbn_context_desc* desc) {
-    vkbn_result r = VKBN_ERROR_NO_DEVICE;
-    for (uint32_t b = 0; b < vkbn__backend_count && r == VKBN_ERROR_NO_DEVICE; ++b) {
-        if (b > 0)
-            vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s; trying the %s backend", vkbn_last_error(),
-                      vkbn__backends[b]->name);
-        ctx->ops = vkbn__backends[b];
-        memset(&ctx->info, 0, sizeof ctx->info);
-        r = ctx->ops->context_create(ctx, desc, NULL);
-        if (r != VKBN_SUCCESS && ctx->impl) ctx->ops->context_destroy(ctx);
-        if (r != VKBN_SUCCESS) ctx->impl = NULL;
+    uint32_t serves[VKBN__RANK_MAX + 1] = {0}; /* per rank: a bit per backend that can have a device of it */
+    for (uint32_t b = 0; b < vkbn__backend_count; ++b) {
+        for (uint32_t t = 0; t < 32; ++t) {
+            if (vkbn__backends[b]->device_types & (1u << t)) serves[vkbn__device_rank((vkbn_device_type)t)] |= 1u << b;
+        }
     }
-    if (r == VKBN_SUCCESS) ctx->info.is_default = 1;
-    return r;
+    uint32_t listed[8] = {0};
+    bool asked[8] = {false};
+    uint32_t opened = 0;
+    vkbn_result r = VKBN_ERROR_NO_DEVICE;
+    bool tried = false;
+    for (int hi = VKBN__RANK_MAX; hi >= 0 && r == VKBN_ERROR_NO_DEVICE;) {
+        int lo = hi;
+        bool one_backend = serves[hi] && !(serves[hi] & (serves[hi] - 1));
+        while (one_backend && lo > 0 && serves[lo - 1] == serves[hi]) --lo;
+        for (uint32_t b = 0; b < vkbn__backend_count && r == VKBN_ERROR_NO_DEVICE; ++b) {
+            if (!(serves[hi] & (1u << b))) continue;
+            vkbn__device_request req = {NULL, lo, hi, 0};
+            r = open_on(ctx, desc, b, &req);
+            tried = asked[b] = true;
+            listed[b] = req.listed;
+            opened = b;
+            if (r == VKBN_ERROR_NO_DEVICE)
+                vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: default device: %s backend: %s", vkbn__backends[b]->name,
+                          vkbn_last_error());
+        }
+        hi = lo - 1;
+    }
+    if (!tried) return vkbn__fail(VKBN_ERROR_NO_DEVICE, "vkbn_context_create: no backend has a device");
+    if (r != VKBN_SUCCESS) return r;
+    uint32_t offset = 0;
+    for (uint32_t b = 0; b < opened; ++b) {
+        if (!asked[b]) {
+            vkbn_device_info* infos = NULL;
+            r = vkbn__backends[b]->list_devices(&infos, &listed[b]);
+            vkbn__free(infos);
+            if (r != VKBN_SUCCESS) return r; /* the caller destroys the context */
+        }
+        offset += listed[b];
+    }
+    ctx->info.index += offset;
+    ctx->info.is_default = 1;
+    return VKBN_SUCCESS;
 }
 
 static vkbn_result create_borrowed(vkbn_context ctx, const vkbn_context_desc* desc) {

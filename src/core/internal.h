@@ -116,9 +116,13 @@ vkbn_result vkbn__validate_forward_training_global(vkbn_context ctx, const vkbn_
 vkbn_result vkbn__validate_backward_global(vkbn_context ctx, const vkbn_backward_desc* desc, vkbn__op* op);
 
 /* device_select.c: the backend and device of a new context (desc->device,
- * CPU path fallback), and the device list across backends. */
+ * the default device's ranking), and the device list across backends. */
 vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_desc* desc);
 vkbn_result vkbn__list_all_devices(vkbn_device_info** out, uint32_t* count);
+/* The default device's ranking by device type, higher first (0 to
+ * VKBN__RANK_MAX): the default is the highest-ranked device of the list. */
+#define VKBN__RANK_MAX 5
+int vkbn__device_rank(vkbn_device_type type);
 
 /* Logging through the context's callback, if any. */
 void vkbn__log(vkbn_context ctx, vkbn_log_level level, const char* fmt, ...)

@@ -6,7 +6,8 @@
 static vkbn_test_hooks g_hooks = {.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET,
                                   .vk_merge_dispatch = VKBN_TEST_HOOK_UNSET,
                                   .vk_max_workgroup_invocations = VKBN_TEST_HOOK_UNSET,
-                                  .vk_max_shared_memory = VKBN_TEST_HOOK_UNSET};
+                                  .vk_max_shared_memory = VKBN_TEST_HOOK_UNSET,
+                                  .vulkan_device_type = VKBN_TEST_HOOK_UNSET};
 
 void vkbn_test_set_hooks(const vkbn_test_hooks* hooks) { g_hooks = hooks ? *hooks : vkbn_test_hooks_none(); }
 

@@ -1,6 +1,8 @@
 /* Test-only hooks: overrides that vkbn's own test programs set to reach code
  * paths that are otherwise hard to reach (streaming stores with small
- * tensors; a forced merge dispatch; small device limits). NOT part of vkbn's API:
+ * tensors; a GPU's place in the default-device ranking on a machine whose
+ * only Vulkan device is lavapipe; a forced merge dispatch; small device
+ * limits). NOT part of vkbn's API:
  * this header is not installed, the hooks are process-wide and unsynchronized,
  * and they may change in any release. Applications use the documented
  * context flags and debugging switches (debug_env.h) instead.
@@ -36,6 +38,14 @@ typedef struct vkbn_test_hooks {
      * shared memory are chosen from them, vk_tuning.c). */
     uint64_t vk_max_workgroup_invocations;
     uint64_t vk_max_shared_memory;
+    /* Vulkan: every Vulkan device vkbn describes reports this
+     * vkbn_device_type (and ranks for the default device as one), e.g.
+     * VKBN_DEVICE_TYPE_DISCRETE_GPU for lavapipe. Only the reported type and
+     * the ranking change: kernels, tuning and limits follow the real device,
+     * except that a faked GPU type picks the memory such a GPU would (staging
+     * on a discrete one). Read whenever devices are described (listing,
+     * context creation). */
+    uint64_t vulkan_device_type;
 } vkbn_test_hooks;
 
 /* Every field VKBN_TEST_HOOK_UNSET: what the library runs with until a test
@@ -46,6 +56,7 @@ static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
     h.vk_merge_dispatch = VKBN_TEST_HOOK_UNSET;
     h.vk_max_workgroup_invocations = VKBN_TEST_HOOK_UNSET;
     h.vk_max_shared_memory = VKBN_TEST_HOOK_UNSET;
+    h.vulkan_device_type = VKBN_TEST_HOOK_UNSET;
     return h;
 }
 

@@ -15,8 +15,13 @@ static vkbn_result list_devices(vkbn_device_info** out, uint32_t* count) {
     return VKBN_SUCCESS;
 }
 
-static vkbn_result context_create(vkbn_context ctx, const vkbn_context_desc* desc, const char* device) {
-    (void)device; /* one device */
+static vkbn_result context_create(vkbn_context ctx, const vkbn_context_desc* desc, vkbn__device_request* req) {
+    /* One device: index 0, or the best when its rank is in the range asked. */
+    req->listed = 1;
+    int rank = vkbn__device_rank(VKBN_DEVICE_TYPE_NATIVE_CPU);
+    if (!req->device && (rank < req->min_rank || rank > req->max_rank)) {
+        return vkbn__fail(VKBN_ERROR_NO_DEVICE, "the CPU path ranks outside %d to %d", req->min_rank, req->max_rank);
+    }
     return vkbn__cpu_context_create(ctx, desc);
 }
 
@@ -24,6 +29,7 @@ const vkbn__backend vkbn__cpu_backend = {
     .name = "CPU",
     .list_devices = list_devices,
     .claims = vkbn__cpu_device_matches,
+    .device_types = 1u << VKBN_DEVICE_TYPE_NATIVE_CPU,
     .context_create = context_create,
     .context_destroy = vkbn__cpu_context_destroy,
     .accepts_borrowed = false,

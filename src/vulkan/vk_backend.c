@@ -30,7 +30,7 @@ static vkbn_result list_devices(vkbn_device_info** out, uint32_t* count) {
                 vkbn__vk_describe_device(&fn, pds[i], &all[i]);
                 all[i].index = i;
             }
-            all[vkbn__vk_default_device(all, n)].is_default = 1;
+            all[vkbn__vk_best_device(all, n, 0, VKBN__RANK_MAX)].is_default = 1;
             *out = all;
             *count = n;
         }
@@ -40,10 +40,8 @@ static vkbn_result list_devices(vkbn_device_info** out, uint32_t* count) {
     return r;
 }
 
-static vkbn_result context_create(vkbn_context ctx, const vkbn_context_desc* desc, const char* device) {
-    vkbn_context_desc d = *desc;
-    d.device = device;
-    return vkbn__vk_context_create(ctx, &d);
+static vkbn_result context_create(vkbn_context ctx, const vkbn_context_desc* desc, vkbn__device_request* req) {
+    return vkbn__vk_context_create(ctx, desc, req);
 }
 
 static vkbn_result plan_build(vkbn_plan plan) { return vkbn__vk_plan_build(plan); }
@@ -68,6 +66,9 @@ const vkbn__backend vkbn__vulkan_backend = {
     .name = "Vulkan",
     .list_devices = list_devices,
     .claims = NULL,
+    .device_types = (1u << VKBN_DEVICE_TYPE_OTHER) | (1u << VKBN_DEVICE_TYPE_INTEGRATED_GPU) |
+                    (1u << VKBN_DEVICE_TYPE_DISCRETE_GPU) | (1u << VKBN_DEVICE_TYPE_VIRTUAL_GPU) |
+                    (1u << VKBN_DEVICE_TYPE_VULKAN_CPU),
     .context_create = context_create,
     .context_destroy = vkbn__vk_context_destroy,
     .accepts_borrowed = true,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/backend.h"
 #include "../core/debug_env.h"
 #include "../core/errors.h"
 #include "vk_internal.h"
@@ -75,11 +76,14 @@ vkbn_result vkbn__vk_create_raw_buffer(struct vkbn__vk* vk, uint64_t size, uint3
     return VKBN_SUCCESS;
 }
 
-/* Picks the device for a context from desc->device: default, index or name. */
-static vkbn_result pick_device(struct vkbn__vk* vk, const char* want, vkbn_device_info* info) {
+/* Picks the device req asks for: an index into this backend's list, or the
+ * best device ranked within req's range (VKBN_ERROR_NO_DEVICE when none is:
+ * core then asks the next backend for the default). */
+static vkbn_result pick_device(struct vkbn__vk* vk, vkbn__device_request* req, vkbn_device_info* info) {
     VkPhysicalDevice* pds = NULL;
     uint32_t n = 0;
     VKBN_CHECK(vkbn__vk_list_devices(&vk->fn, vk->instance, &pds, &n));
+    req->listed = n;
     if (n == 0) {
         vkbn__free(pds);
         return vkbn__fail(VKBN_ERROR_NO_DEVICE, "no Vulkan 1.1 device with a compute queue was found");
@@ -93,24 +97,29 @@ static vkbn_result pick_device(struct vkbn__vk* vk, const char* want, vkbn_devic
         vkbn__vk_describe_device(&vk->fn, pds[i], &infos[i]);
         infos[i].index = i;
     }
-    uint32_t def = vkbn__vk_default_device(infos, n);
-    infos[def].is_default = 1;
-    int32_t chosen = -1;
-    if (!want || !*want) {
-        chosen = (int32_t)def;
-    } else {
-        /* An index into this backend's list: core resolved names and
-         * global indices (device_select.c). */
-        char* end = NULL;
-        unsigned long idx = strtoul(want, &end, 10);
-        if (end && *end == 0 && idx < n) chosen = (int32_t)idx;
-    }
+    uint32_t own_best = vkbn__vk_best_device(infos, n, 0, VKBN__RANK_MAX);
+    infos[own_best].is_default = 1; /* this backend's best; core sets the context's is_default */
+    uint32_t chosen = UINT32_MAX;
     vkbn_result r = VKBN_SUCCESS;
-    if (chosen < 0) {
-        r = vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
-                       "desc->device: no Vulkan device matches \"%s\" (%u device%s; see `vkbn devices`)", want, n,
-                       n == 1 ? "" : "s");
+    if (!req->device) {
+        chosen = vkbn__vk_best_device(infos, n, req->min_rank, req->max_rank);
+        if (chosen == UINT32_MAX) {
+            r = vkbn__fail(VKBN_ERROR_NO_DEVICE,
+                           "no Vulkan device ranks from %d to %d (%u device%s; the best, \"%s\", ranks %d)",
+                           req->min_rank, req->max_rank, n, n == 1 ? "" : "s", infos[own_best].name,
+                           vkbn__device_rank(infos[own_best].type));
+        }
     } else {
+        char* end = NULL;
+        unsigned long idx = strtoul(req->device, &end, 10);
+        if (end && *end == 0 && idx < n) chosen = (uint32_t)idx;
+        if (chosen == UINT32_MAX) {
+            r = vkbn__fail(VKBN_ERROR_DEVICE_NOT_FOUND,
+                           "desc->device: no Vulkan device matches \"%s\" (%u device%s; see `vkbn devices`)",
+                           req->device, n, n == 1 ? "" : "s");
+        }
+    }
+    if (r == VKBN_SUCCESS) {
         vk->phys = pds[chosen];
         *info = infos[chosen];
     }
@@ -288,7 +297,7 @@ static vkbn_result choose_buffer_memory(struct vkbn__vk* vk, vkbn_device_type ty
     return VKBN_SUCCESS;
 }
 
-vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc) {
+vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc, vkbn__device_request* req) {
     struct vkbn__vk* vk = vkbn__calloc(1, sizeof *vk);
     if (!vk) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_context_create: out of host memory");
     ctx->impl = vk;
@@ -356,7 +365,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
             VkResult vr = vk->fn.CreateDebugUtilsMessengerEXT(vk->instance, &mci, vk->alloc, &vk->messenger);
             if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "vkCreateDebugUtilsMessengerEXT");
         }
-        VKBN_CHECK(pick_device(vk, desc->device, &ctx->info));
+        VKBN_CHECK(pick_device(vk, req, &ctx->info));
         VKBN_CHECK(create_own_device(vk, &ctx->info));
         VKBN_CHECK(vkbn__vk_load_device_table(vk->gipa, vk->instance, vk->device, &vk->d));
         vk->d.vkGetDeviceQueue(vk->device, vk->queue_family, 0, &vk->queue);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/errors.h"
+#include "../core/test_hooks.h"
 #include "vk_internal.h"
 
 static bool has_layer(PFN_vkGetInstanceProcAddr gipa, const char* name) {
@@ -247,6 +248,8 @@ void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd,
         case VK_PHYSICAL_DEVICE_TYPE_CPU: info->type = VKBN_DEVICE_TYPE_VULKAN_CPU; break;
         default: info->type = VKBN_DEVICE_TYPE_OTHER; break;
     }
+    uint64_t faked = vkbn__test_hooks()->vulkan_device_type;
+    if (faked != VKBN_TEST_HOOK_UNSET) info->type = (vkbn_device_type)faked;
     copy_string(info->name, sizeof info->name, base.deviceName);
     copy_string(info->vendor, sizeof info->vendor, vendor_name(base.vendorID, base.deviceType));
     info->vendor_id = base.vendorID;
@@ -274,21 +277,13 @@ void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd,
     info->min_storage_buffer_offset_alignment = (uint32_t)base.limits.minStorageBufferOffsetAlignment;
 }
 
-static int type_rank(vkbn_device_type t) {
-    switch (t) {
-        case VKBN_DEVICE_TYPE_DISCRETE_GPU: return 4;
-        case VKBN_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-        case VKBN_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-        case VKBN_DEVICE_TYPE_VULKAN_CPU: return 1;
-        default: return 0;
-    }
-}
-
-uint32_t vkbn__vk_default_device(const vkbn_device_info* infos, uint32_t count) {
-    uint32_t best = 0;
-    for (uint32_t i = 1; i < count; ++i) {
-        int a = type_rank(infos[i].type), b = type_rank(infos[best].type);
-        if (a > b || (a == b && infos[i].device_local_memory > infos[best].device_local_memory)) best = i;
+uint32_t vkbn__vk_best_device(const vkbn_device_info* infos, uint32_t count, int min_rank, int max_rank) {
+    uint32_t best = UINT32_MAX;
+    for (uint32_t i = 0; i < count; ++i) {
+        int r = vkbn__device_rank(infos[i].type);
+        if (r < min_rank || r > max_rank) continue;
+        int b = best == UINT32_MAX ? -1 : vkbn__device_rank(infos[best].type);
+        if (r > b || (r == b && infos[i].device_local_memory > infos[best].device_local_memory)) best = i;
     }
     return best;
 }

@@ -221,14 +221,19 @@ vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance insta
 /* Whether one of the device's queue families has compute. */
 bool vkbn__vk_has_compute_queue(const vkbn__instance_fns* fn, VkPhysicalDevice pd);
 void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info);
-uint32_t vkbn__vk_default_device(const vkbn_device_info* infos, uint32_t count);
+/* The best of the devices whose type ranks from min_rank to max_rank
+ * (vkbn__device_rank; ties: the larger device-local heap, then the first);
+ * UINT32_MAX when none does. */
+uint32_t vkbn__vk_best_device(const vkbn_device_info* infos, uint32_t count, int min_rank, int max_rank);
 
 /* vk_requirements.c */
 vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_vulkan_requirements* out);
 void* vkbn__vk_chain_features(const vkbn_vulkan_requirements* req, vkbn_vulkan_feature_chain* chain, void* next);
 
 /* vk_context.c */
-vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc);
+/* req: the device (core/backend.h), NULL with desc->borrowed. */
+struct vkbn__device_request;
+vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc, struct vkbn__device_request* req);
 void vkbn__vk_context_destroy(vkbn_context ctx);
 vkbn_result vkbn__vk_begin(struct vkbn__vk* vk);           /* locks submit_lock, begins vk->cmd */
 vkbn_result vkbn__vk_submit_and_wait(struct vkbn__vk* vk); /* ends, submits, waits, unlocks */

@@ -10,7 +10,12 @@
  *            that come from the device side
  *   backward `vkbn run --mode backward` outputs against the fp64 reference
  *   check    `vkbn check --quick` passes
- * The device groups return 77 (skip) when vkbn lists no device. */
+ * The device groups return 77 (skip) when vkbn lists no device. The device
+ * runs (run, backward, check) go to VKBN_CLI_TEST_DEVICE with --device when
+ * it is set (tools/vkbn/CMakeLists.txt: "llvmpipe" for the Vulkan entries,
+ * "cpu" for the CPU-path ones; 77 when no device matches), else to the
+ * default device; every run must report the device that names (or the
+ * default), and a Vulkan request must get a Vulkan device. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +44,9 @@ typedef struct test_ctx {
     const char* vkbn; /* the binary under test */
     char dir[256];    /* scratch directory, removed at the end */
     int passed, failed, skipped;
-    int f16; /* the default device has 16-bit storage */
+    const char* device;  /* VKBN_CLI_TEST_DEVICE: --device of every device run; NULL: none (the default) */
+    vkbn_device_info on; /* the device those runs must report */
+    int f16;             /* it has 16-bit storage */
 } test_ctx;
 
 /* A finished child process: exit code (-1 if it did not exit) and output. */
@@ -71,6 +78,13 @@ check(test_ctx* t, int ok, const char* fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+}
+
+/* A run's stdout names the device it ran on ("... on device N (NAME): wrote",
+ * `vkbn check`'s "device N: NAME"): it must be t->on. */
+static void check_ran_on(test_ctx* t, const char* what, const char* out) {
+    check(t, out && strstr(out, t->on.name) != NULL, "%s: the tool did not report running on \"%s\": %s", what,
+          t->on.name, out ? out : "");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -530,11 +544,30 @@ static int group_devices(test_ctx* t, const vkbn_device_info* def) {
     check(t, r.code == 0, "vkbn devices: exit code %d (stderr: %s)", r.code, r.err);
     check(t, strstr(r.out, def->name) != NULL, "vkbn devices does not name the default device '%s': %s", def->name,
           r.out);
-    check(t, strstr(r.out, "(default)") != NULL, "vkbn devices does not mark the default: %s", r.out);
+    char line[300];
+    snprintf(line, sizeof line, "device %u (default): %s\n", def->index, def->name);
+    check(t, strstr(r.out, line) != NULL, "vkbn devices does not mark the default (%s): %s", line, r.out);
+    /* The default is the fastest kind: a GPU where there is one, else the CPU
+     * path, never a Vulkan CPU driver such as lavapipe. */
+    uint32_t count = 0;
+    vkbn_enumerate_devices(&count, NULL);
+    vkbn_device_info* all = calloc(count ? count : 1, sizeof *all);
+    int gpus = 0;
+    if (all && vkbn_enumerate_devices(&count, all) == VKBN_SUCCESS) {
+        for (uint32_t i = 0; i < count; ++i) {
+            gpus += all[i].type == VKBN_DEVICE_TYPE_DISCRETE_GPU || all[i].type == VKBN_DEVICE_TYPE_INTEGRATED_GPU ||
+                    all[i].type == VKBN_DEVICE_TYPE_VIRTUAL_GPU;
+        }
+    }
+    free(all);
+    check(t,
+          gpus ? def->backend == VKBN_BACKEND_VULKAN && def->type != VKBN_DEVICE_TYPE_VULKAN_CPU
+               : def->backend == VKBN_BACKEND_CPU,
+          "the default '%s' is not the fastest kind (%d GPU%s listed)", def->name, gpus, gpus == 1 ? "" : "s");
     if (def->backend == VKBN_BACKEND_VULKAN) {
         check(t, strstr(r.out, "subgroup operations") != NULL && strstr(r.out, "16-bit storage") != NULL,
               "vkbn devices misses Vulkan fields: %s", r.out);
-    } else { /* no Vulkan device: the CPU path is the default and lists its SIMD level */
+    } else { /* no Vulkan GPU: the CPU path is the default and lists its SIMD level */
         check(t, strstr(r.out, "SIMD") != NULL && strstr(r.out, "threads") != NULL,
               "vkbn devices misses CPU fields: %s", r.out);
     }
@@ -788,6 +821,7 @@ static int case_args(const test_ctx* t, const run_spec* s, const run_data* d, co
     if (s->biased) args[n++] = "--biased-running-var";
     if (s->no_subgroups) args[n++] = "--no-subgroups";
     if (s->sync_validation) args[n++] = "--sync-validation";
+    if (t->device) args[n++] = "--device", args[n++] = t->device;
     args[n++] = "--out";
     args[n++] = out_dir;
     return n;
@@ -813,7 +847,7 @@ static void check_outputs(test_ctx* t, const run_spec* s, const run_data* d, con
 
 static void run_case(test_ctx* t, const run_spec* s, uint64_t seed) {
     if (s->dtype == NPY_F16 && !t->f16) {
-        printf("skip %s: the default device has no 16-bit storage\n", s->name);
+        printf("skip %s: the device has no 16-bit storage\n", s->name);
         ++t->skipped;
         return;
     }
@@ -837,6 +871,7 @@ static void run_case(test_ctx* t, const run_spec* s, uint64_t seed) {
     spawn_tool(t, args, n, &r);
     check(t, r.code == 0 && r.err[0] == '\0', "%s: exit code %d, stderr '%s'", s->name, r.code, r.err);
     if (r.code == 0) {
+        check_ran_on(t, s->name, r.out);
         run_ref ref;
         compute_ref(s, &d, &ref);
         check_outputs(t, s, &d, &ref, out);
@@ -1206,7 +1241,7 @@ static void check_bwd_output(test_ctx* t, const bwd_spec* s, const char* dir, co
 
 static void run_bwd_case(test_ctx* t, const bwd_spec* s, uint64_t seed) {
     if (s->dtype == NPY_F16 && !t->f16) {
-        printf("skip %s: the default device has no 16-bit storage\n", s->name);
+        printf("skip %s: the device has no 16-bit storage\n", s->name);
         ++t->skipped;
         return;
     }
@@ -1247,9 +1282,7 @@ static void run_bwd_case(test_ctx* t, const bwd_spec* s, uint64_t seed) {
         args[n++] = "--save-mean", args[n++] = paths[6], args[n++] = "--save-invstd", args[n++] = paths[7];
     }
     if (s->flag) args[n++] = s->flag;
-    /* VKBN_CLI_TEST_DEVICE: the same cases on another device (ctest runs
-     * them on the CPU path too). */
-    if (getenv("VKBN_CLI_TEST_DEVICE")) args[n++] = "--device", args[n++] = getenv("VKBN_CLI_TEST_DEVICE");
+    if (t->device) args[n++] = "--device", args[n++] = t->device;
     if (s->activation) args[n++] = "--activation", args[n++] = s->activation;
     if (s->alpha) args[n++] = "--alpha", args[n++] = s->alpha;
     if (s->beta) args[n++] = "--beta", args[n++] = s->beta;
@@ -1262,6 +1295,7 @@ static void run_bwd_case(test_ctx* t, const bwd_spec* s, uint64_t seed) {
           r.err ? r.err : "");
     int dresidual = s->residual || (s->flag && strcmp(s->flag, "--residual-relu") == 0);
     if (e == 0 && r.code == 0) {
+        check_ran_on(t, s->name, r.out);
         double *x = to_double(d->x, d->count), *dy = to_double(b.dy, d->count), *y = to_double(b.y, d->count);
         double *z = to_double(d->z, d->count), *w = to_double(d->w, d->c), *bb = to_double(d->b, d->c);
         double *sm = to_double(b.mean, d->c), *si = to_double(b.invstd, d->c), *rm = to_double(d->rm, d->c);
@@ -1314,11 +1348,11 @@ static int group_backward(test_ctx* t) {
 
 static int group_check(test_ctx* t) {
     proc_result r;
-    const char* device = getenv("VKBN_CLI_TEST_DEVICE");
-    if (device)
-        run_tool(t, &r, "check", "--quick", "--device", device, NULL);
+    if (t->device)
+        run_tool(t, &r, "check", "--quick", "--device", t->device, NULL);
     else
         run_tool(t, &r, "check", "--quick", NULL);
+    check_ran_on(t, "vkbn check --quick", r.out);
     check(t, r.code == 0, "vkbn check --quick: exit code %d\n%s%s", r.code, r.out, r.err);
     const char* summary = strstr(r.out, " passed, 0 failed");
     check(t, summary != NULL, "vkbn check --quick: no 'N passed, 0 failed' line:\n%s", r.out);
@@ -1329,8 +1363,28 @@ static int group_check(test_ctx* t) {
 
 /* ------------------------------------------------------------------------ */
 
-/* The default device, or 0 when vkbn lists none. */
-static int default_device(vkbn_device_info* out) {
+static int is_decimal(const char* v) {
+    if (!*v) return 0;
+    for (; *v; ++v) {
+        if (*v < '0' || *v > '9') return 0;
+    }
+    return 1;
+}
+
+static int contains_nocase(const char* hay, const char* part) {
+    size_t len = strlen(part);
+    for (const char* h = hay; *h; ++h) {
+        size_t k = 0;
+        while (k < len && h[k] && (h[k] | 0x20) == (part[k] | 0x20)) ++k;
+        if (k == len) return 1;
+    }
+    return 0;
+}
+
+/* The device `request` names as vkbn_context_desc.device does ("cpu" in any
+ * case, an index, a name part; NULL: the default) and the default device;
+ * 0 when vkbn lists none or nothing matches. */
+static int find_device(const char* request, vkbn_device_info* out, vkbn_device_info* def) {
     uint32_t count = 0;
     if (vkbn_enumerate_devices(&count, NULL) != VKBN_SUCCESS || count == 0) return 0;
     vkbn_device_info* all = calloc(count, sizeof *all);
@@ -1338,12 +1392,28 @@ static int default_device(vkbn_device_info* out) {
         free(all);
         return 0;
     }
-    *out = all[0];
+    int found = 0;
     for (uint32_t i = 0; i < count; ++i) {
-        if (all[i].is_default) *out = all[i];
+        if (all[i].is_default) *def = all[i];
+    }
+    int cpu = request && strlen(request) == 3 && contains_nocase(request, "cpu");
+    for (uint32_t i = 0; i < count && !found; ++i) {
+        int match;
+        if (!request)
+            match = all[i].is_default != 0;
+        else if (cpu)
+            match = all[i].backend == VKBN_BACKEND_CPU;
+        else if (is_decimal(request))
+            match = all[i].index == strtoul(request, NULL, 10);
+        else
+            match = contains_nocase(all[i].name, request);
+        if (match) {
+            *out = all[i];
+            found = 1;
+        }
     }
     free(all);
-    return count > 0;
+    return found;
 }
 
 static int make_scratch(test_ctx* t) {
@@ -1362,13 +1432,22 @@ int main(int argc, char** argv) {
     int needs_device = strcmp(group, "usage") != 0;
     vkbn_device_info def;
     memset(&def, 0, sizeof def);
+    const char* request = getenv("VKBN_CLI_TEST_DEVICE");
+    t.device = request && *request ? request : NULL;
     /* Only the device groups touch Vulkan: "usage" stays clean under LeakSanitizer. */
-    int have_device = needs_device && default_device(&def);
+    int have_device = needs_device && find_device(t.device, &t.on, &def);
     if (needs_device && !have_device) {
-        printf("skipped: vkbn lists no device\n");
+        printf("skipped: vkbn lists no device%s%s\n", t.device ? " matching " : "", t.device ? t.device : "");
         return SKIP_CODE;
     }
-    t.f16 = have_device && def.storage_16bit;
+    if (have_device && t.device &&
+        (t.on.backend == VKBN_BACKEND_CPU) != (strlen(t.device) == 3 && contains_nocase(t.device, "cpu"))) {
+        /* A Vulkan request (lavapipe by name) must never land on the CPU path. */
+        fprintf(stderr, "FAIL: VKBN_CLI_TEST_DEVICE=%s names \"%s\", not a %s device\n", t.device, t.on.name,
+                t.on.backend == VKBN_BACKEND_CPU ? "Vulkan" : "CPU-path");
+        return 1;
+    }
+    t.f16 = have_device && t.on.storage_16bit;
     if (make_scratch(&t) != 0) {
         fprintf(stderr, "cannot create a scratch directory: %s\n", strerror(errno));
         return 1;
