@@ -1,5 +1,6 @@
 /* A minimal "engine" for the embedding tests: its own instance (validation
- * with synchronization validation, messages counted), device (enabling what
+ * with synchronization validation and best practices, messages counted but
+ * those vkbn's one filter excuses), device (enabling what
  * vkbn_vulkan_get_requirements lists, minus what a test leaves out), queue,
  * command pool, host-visible buffers and one-shot submissions. It calls the
  * Vulkan loader directly, as an engine linked against it would. */
@@ -9,6 +10,8 @@
 #include <stdatomic.h>
 
 #include "test_util.h"
+
+#include "../src/vulkan/vk_validation_filter.h"
 
 /* Optional features a test may withhold from the device. */
 enum { ENGINE_NO_16BIT = 0x1, ENGINE_NO_SUBGROUP_CONTROL = 0x2 };
@@ -40,6 +43,8 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL engine_on_message(VkDebugUtilsMessageSever
     (void)types;
     test_engine* e = user;
     if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
+    /* The same filter as vkbn's own instance (vk_validation_filter.h). */
+    if (vkbn__validation_ignored(data ? data->pMessageIdName : NULL, e->req.memory_priority)) return VK_FALSE;
     atomic_fetch_add(&e->messages, 1);
     if (!e->quiet) printf("  [validation] %s\n", data && data->pMessage ? data->pMessage : "?");
     return VK_FALSE;
@@ -80,10 +85,12 @@ static void engine_create(test_engine* e, unsigned without) {
     }
     const char* layers[] = {"VK_LAYER_KHRONOS_validation"};
     const char* exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
-    const VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+    const VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT,
+                                                    VK_VALIDATION_FEATURE_ENABLE_BEST_PRACTICES_EXT};
     VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
-                                        .enabledValidationFeatureCount = 1,
+                                        .enabledValidationFeatureCount = 2,
                                         .pEnabledValidationFeatures = enables};
+    if (validation) test_enable_vendor_best_practices();
     VkDebugUtilsMessengerCreateInfoEXT mci = {.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
                                               .pNext = &features,
                                               .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
@@ -150,8 +157,10 @@ static void engine_create(test_engine* e, unsigned without) {
         e->req.subgroup_size_control = VK_FALSE;
         e->req.compute_full_subgroups = VK_FALSE;
     }
-    uint32_t qn = 16;
+    uint32_t qn = 0;
     VkQueueFamilyProperties qp[16];
+    vkGetPhysicalDeviceQueueFamilyProperties(e->phys, &qn, NULL); /* the count first (best practices) */
+    if (qn > 16) qn = 16;
     vkGetPhysicalDeviceQueueFamilyProperties(e->phys, &qn, qp);
     for (e->family = 0; e->family < qn && !(qp[e->family].queueFlags & e->req.queue_flags); ++e->family) {
     }
@@ -172,8 +181,10 @@ static void engine_create(test_engine* e, unsigned without) {
         exit(1);
     }
     vkGetDeviceQueue(e->device, e->family, 0, &e->queue);
+    /* Command buffers are freed after each submission, never reset one by
+     * one: no VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT. */
     VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-                                   .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                                   .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
                                    .queueFamilyIndex = e->family};
     vkCreateCommandPool(e->device, &pci, NULL, &e->pool);
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
@@ -248,8 +259,15 @@ static void engine_buffer_create(test_engine* e, VkDeviceSize size, engine_buffe
            (!(req.memoryTypeBits & (1u << type)) || (e->mem.memoryTypes[type].propertyFlags & want) != want)) {
         ++type;
     }
-    VkMemoryAllocateInfo mai = {
-        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = type};
+    /* Where the device has memory priorities, the engine gives one too (the
+     * best practices ask it of every allocation); its buffers are 1 MiB and
+     * up, as an engine's blocks would be. */
+    VkMemoryPriorityAllocateInfoEXT prio = {.sType = VK_STRUCTURE_TYPE_MEMORY_PRIORITY_ALLOCATE_INFO_EXT,
+                                            .priority = 0.5f};
+    VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                                .pNext = e->req.memory_priority ? &prio : NULL,
+                                .allocationSize = req.size,
+                                .memoryTypeIndex = type};
     vkAllocateMemory(e->device, &mai, NULL, &b->memory);
     vkBindBufferMemory(e->device, b->buffer, b->memory, 0);
     void* p = NULL;

@@ -7,6 +7,8 @@
 
 #include "test_util.h"
 
+#include "../src/vulkan/vk_validation_filter.h"
+
 #define C 6
 #define N 2
 #define S 5
@@ -405,9 +407,31 @@ static void too_large(void) {
     vkbn_context_destroy(ctx);
 }
 
+/* The one validation filter: IDs in either layer spelling, the memory-priority
+ * condition, and nothing else excused. */
+static void validation_filter(void) {
+    CHECK(vkbn__validation_ignored("UNASSIGNED-BestPractices-SpirvDeprecated_WorkgroupSize", false) != NULL,
+          "an old-style ID is filtered");
+    CHECK(vkbn__validation_ignored("BestPractices-AMD-CreatePipelinesLayout-KeepLayoutSmall", false) != NULL,
+          "a new-style ID with its vendor is filtered");
+    CHECK(vkbn__validation_ignored("UNASSIGNED-BestPractices-AllocateMemory-SetPriority", false) != NULL &&
+              vkbn__validation_ignored("BestPractices-NVIDIA-AllocateMemory-SetPriority", true) == NULL,
+          "SetPriority counts where VK_EXT_memory_priority is enabled");
+    CHECK(
+        vkbn__validation_ignored("UNASSIGNED-BestPractices-vkAllocateMemory-small-allocation", false) == NULL &&
+            vkbn__validation_ignored("UNASSIGNED-BestPractices-vkBindMemory-small-dedicated-allocation", false) == NULL,
+        "small allocations count");
+    CHECK(vkbn__validation_ignored("VUID-vkCmdDispatch-None-02697", false) == NULL &&
+              vkbn__validation_ignored("SYNC-HAZARD-READ-AFTER-WRITE", false) == NULL &&
+              vkbn__validation_ignored(NULL, false) == NULL &&
+              vkbn__validation_ignored("BestPractices-", false) == NULL,
+          "errors, hazards and unknown IDs count");
+}
+
 int main(void) {
     result_strings();
     versions();
+    validation_filter();
     fixture f;
     memset(&f, 0, sizeof f);
     f.ctx = test_context(0, 0);

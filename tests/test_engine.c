@@ -605,6 +605,30 @@ static void* VKAPI_CALL count_realloc(void* user, void* old, size_t size, size_t
     return p;
 }
 
+/* VK_EXT_memory_priority: listed with its feature or not at all (lavapipe
+ * has neither), and chained by vkbn_vulkan_chain_features when asked. */
+static void check_memory_priority_requirements(const test_engine* e) {
+    bool listed = false;
+    for (uint32_t i = 0; i < e->req.extension_count; ++i) {
+        listed |= strcmp(e->req.extensions[i], VK_EXT_MEMORY_PRIORITY_EXTENSION_NAME) == 0;
+    }
+    CHECK(listed == (e->req.memory_priority != 0), "VK_EXT_memory_priority listed %d, feature %d", listed,
+          e->req.memory_priority);
+    printf("memory priority: %s\n", e->req.memory_priority ? "offered and enabled" : "not offered by this device");
+    vkbn_vulkan_requirements req;
+    memset(&req, 0, sizeof req);
+    req.memory_priority = VK_TRUE;
+    vkbn_vulkan_feature_chain chain;
+    int tail = 0;
+    void* head = vkbn_vulkan_chain_features(&req, &chain, &tail);
+    CHECK(head == &chain.memory_priority &&
+              chain.memory_priority.sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PRIORITY_FEATURES_EXT &&
+              chain.memory_priority.memoryPriority == VK_TRUE && chain.memory_priority.pNext == &tail,
+          "vkbn_vulkan_chain_features links memoryPriority in front of next");
+    req.memory_priority = VK_FALSE;
+    CHECK(vkbn_vulkan_chain_features(&req, &chain, &tail) == &tail, "nothing asked: next comes back");
+}
+
 static void test_features(void) {
     /* Without 16-bit storage: f16 fails cleanly, f32 runs. */
     {
@@ -666,6 +690,7 @@ static void test_features(void) {
     /* With everything: the subgroup path where the device has it. */
     test_engine e;
     engine_create(&e, 0);
+    check_memory_priority_requirements(&e);
     {
         vkbn_vulkan_device b = engine_borrow(&e, 1);
         vkbn_context ctx = engine_context(&e, &b, NULL);

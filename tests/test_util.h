@@ -106,10 +106,39 @@ static inline void test_apply_hooks(void) {
     if (any) vkbn_test_set_hooks(&h);
 }
 
+#if !defined(_WIN32)
+int setenv(const char* name, const char* value, int overwrite); /* POSIX; -std=c11 hides the declaration */
+#endif
+
+/* The validation layer's vendor-specific best practices (NVIDIA, AMD, Arm)
+ * on top of the best practices vkbn enables with validation (and the engine
+ * tests in engine_util.h): no create-info struct switches them on in the
+ * Debian layer (1.3.239, before VK_EXT_layer_settings), only the
+ * environment, read at vkCreateInstance: VK_LAYER_ENABLES there, the
+ * VK_LAYER_VALIDATE_BEST_PRACTICES* settings in newer layers. A value the
+ * user set is kept. Called from the main thread before any instance exists.
+ * Windows (Wine) runs without validation (scripts/test-windows.sh). */
+static inline void test_enable_vendor_best_practices(void) {
+#if !defined(_WIN32)
+    setenv("VK_LAYER_ENABLES",
+           "VK_VALIDATION_FEATURE_ENABLE_BEST_PRACTICES_EXT:VALIDATION_CHECK_ENABLE_VENDOR_SPECIFIC_NVIDIA:"
+           "VALIDATION_CHECK_ENABLE_VENDOR_SPECIFIC_AMD:VALIDATION_CHECK_ENABLE_VENDOR_SPECIFIC_ARM",
+           0);
+    setenv("VK_LAYER_VALIDATE_BEST_PRACTICES", "1", 0);
+    setenv("VK_LAYER_VALIDATE_BEST_PRACTICES_NVIDIA", "1", 0);
+    setenv("VK_LAYER_VALIDATE_BEST_PRACTICES_AMD", "1", 0);
+    setenv("VK_LAYER_VALIDATE_BEST_PRACTICES_ARM", "1", 0);
+#endif
+}
+
 /* Validation layers on unless VKBN_TEST_NO_VALIDATION is set (machines
- * without the layers, such as a bare GPU box), plus the switches above. */
+ * without the layers, such as a bare GPU box), with every best-practices
+ * check (any message the one filter, src/vulkan/vk_validation_filter.h, does
+ * not excuse fails the test), plus the switches above. */
 static inline vkbn_context_flags test_context_flags(void) {
-    return (env_set("VKBN_TEST_NO_VALIDATION") ? 0 : VKBN_CONTEXT_ENABLE_VALIDATION) | test_switch_flags();
+    if (env_set("VKBN_TEST_NO_VALIDATION")) return test_switch_flags();
+    test_enable_vendor_best_practices();
+    return VKBN_CONTEXT_ENABLE_VALIDATION | test_switch_flags();
 }
 
 static inline void test_log(void* user, vkbn_log_level level, const char* message) {

@@ -265,10 +265,15 @@ VKBN_API vkbn_result vkbn_enumerate_devices(uint32_t* VKBN_NOT_NULL count, vkbn_
  *                       AUTO
  * The other flags below have no environment variable: set them in desc. */
 typedef enum vkbn_context_flag_bits {
-    /* Enable VK_LAYER_KHRONOS_validation on vkbn's own instance and forward its
-     * messages to the log callback; vkbn_context_validation_message_count()
-     * counts them. Fails with VKBN_ERROR_UNSUPPORTED if the layer is missing.
-     * The debugging switch VKBN_VALIDATION=1 turns it on as well. */
+    /* Enable VK_LAYER_KHRONOS_validation on vkbn's own instance, with its
+     * best-practices checks (VK_VALIDATION_FEATURE_ENABLE_BEST_PRACTICES_EXT;
+     * the layer's NVIDIA, AMD and Arm checks come from its own settings, e.g.
+     * VK_LAYER_ENABLES), and forward its messages to the log callback;
+     * vkbn_context_validation_message_count() counts them, except the
+     * best-practices warnings that do not apply to vkbn's compute work (logged
+     * at VKBN_LOG_DEBUG with the reason; docs/ARCHITECTURE.md, "Validation").
+     * Fails with VKBN_ERROR_UNSUPPORTED if the layer is missing. The
+     * debugging switch VKBN_VALIDATION=1 turns it on as well. */
     VKBN_CONTEXT_ENABLE_VALIDATION = 0x1,
     /* Never use subgroup operations: the shared-memory reduction path runs on
      * every device (for testing and for drivers with subgroup bugs; the tool:
@@ -378,8 +383,9 @@ VKBN_API vkbn_result vkbn_context_get_device_info(vkbn_context VKBN_NOT_NULL ctx
 /* Whether the context's kernels use subgroup operations (1) or the
  * shared-memory fallback (0). */
 VKBN_API vkbn_bool vkbn_context_uses_subgroups(vkbn_context VKBN_NOT_NULL ctx);
-/* Number of validation-layer messages (warnings and errors) seen so far; 0
- * when validation is off. */
+/* Number of validation-layer messages (warnings and errors, less the
+ * best-practices warnings that do not apply) seen so far; 0 when validation
+ * is off. */
 VKBN_API uint64_t vkbn_context_validation_message_count(vkbn_context VKBN_NOT_NULL ctx);
 
 /* ------------------------------------------------------------------------ */
@@ -387,7 +393,9 @@ VKBN_API uint64_t vkbn_context_validation_message_count(vkbn_context VKBN_NOT_NU
 /* ------------------------------------------------------------------------ */
 
 /* Allocates `size` bytes of device memory (host memory on the CPU path).
- * The contents start undefined. */
+ * The contents start undefined. On Vulkan, buffers of up to 1 MiB share
+ * larger VkDeviceMemory blocks with vkbn's other small buffers and plan
+ * scratch; larger ones get their own. */
 VKBN_API vkbn_result vkbn_buffer_create(vkbn_context VKBN_NOT_NULL ctx, uint64_t size,
                                         vkbn_buffer VKBN_NULLABLE* VKBN_NOT_NULL out);
 /* Wraps bytes [offset, offset + size) of a VkBuffer the caller owns. The
@@ -801,7 +809,7 @@ VKBN_API vkbn_result vkbn_backward_global(vkbn_context VKBN_NOT_NULL ctx, const 
  */
 
 /* Device extensions vkbn may ask for (vkbn_vulkan_requirements.extensions). */
-#define VKBN_MAX_DEVICE_EXTENSIONS 6
+#define VKBN_MAX_DEVICE_EXTENSIONS 8
 
 /* What vkbn needs and can use on a physical device, to enable at device
  * creation. Everything listed is supported by that device. */
@@ -828,6 +836,10 @@ typedef struct vkbn_vulkan_requirements {
     VkBool32 compute_full_subgroups;
     VkBool32 vulkan_memory_model;
     VkBool32 vulkan_memory_model_device_scope;
+    /* VK_EXT_memory_priority's memoryPriority
+     * (VkPhysicalDeviceMemoryPriorityFeaturesEXT; the extension is then in
+     * `extensions`). Left off: vkbn's allocations carry no priority. */
+    VkBool32 memory_priority;
 } vkbn_vulkan_requirements;
 
 /* Fills *out for physical_device of instance. get_instance_proc_addr may be
@@ -842,6 +854,7 @@ typedef struct vkbn_vulkan_feature_chain {
     VkPhysicalDevice16BitStorageFeatures storage_16bit;
     VkPhysicalDeviceSubgroupSizeControlFeatures subgroup_size_control;
     VkPhysicalDeviceVulkanMemoryModelFeatures memory_model;
+    VkPhysicalDeviceMemoryPriorityFeaturesEXT memory_priority;
 } vkbn_vulkan_feature_chain;
 
 /* Fills `chain` with the features `req` asks for, links the structs that

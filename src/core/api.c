@@ -163,8 +163,7 @@ vkbn_result vkbn_buffer_create_view(vkbn_buffer parent, uint64_t offset, uint64_
     vkbn_buffer b = vkbn__calloc(1, sizeof *b);
     if (!b) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_buffer_create_view: out of host memory");
     *b = *parent;
-    b->kind = VKBN__BUFFER_VIEW;
-    b->vk_memory = VK_NULL_HANDLE;
+    b->kind = VKBN__BUFFER_VIEW; /* keeps the root's vk_allocation (mapped-memory flushes); never frees it */
     b->offset = parent->offset + offset;
     b->size = size;
     *out = b;

@@ -32,10 +32,10 @@ struct vkbn_buffer_T {
      * can overlap only when their roots are equal (validate.c). */
     uint64_t root;
     /* The backend's storage of the root. */
-    VkBuffer vk_buffer;       /* Vulkan: owned or the caller's */
-    VkDeviceMemory vk_memory; /* Vulkan, owned buffers only */
-    uint8_t* mapped;          /* host pointer to the root's byte 0, when mappable */
-    uint8_t* host;            /* CPU path: the root allocation */
+    VkBuffer vk_buffer;                     /* Vulkan: owned or the caller's */
+    struct vkbn__allocation* vk_allocation; /* Vulkan: the root's memory, owned buffers and their views */
+    uint8_t* mapped;                        /* host pointer to the root's byte 0, when mappable */
+    uint8_t* host;                          /* CPU path: the root allocation */
 };
 
 /* A validated operation, the same for every backend: the buffers and

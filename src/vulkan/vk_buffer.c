@@ -6,6 +6,7 @@
 #include "vk_internal.h"
 
 #define STAGING_CHUNK (64ull << 20)
+#define STAGING_MIN (64ull << 10)
 
 static const VkBufferUsageFlags buffer_usage =
     VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
@@ -25,17 +26,11 @@ vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer 
     }
     /* Round up so that whole-vector loads at the end stay inside the buffer. */
     uint64_t alloc_size = vkbn__align_up(size, 16);
-    VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, alloc_size, vk->buffer_memory_type, buffer_usage, &buf->vk_buffer,
-                                          &buf->vk_memory, "vkbn_buffer_create"));
-    if (vk->buffer_mappable) {
-        void* p = NULL;
-        VkResult vr = vk->d.vkMapMemory(vk->device, buf->vk_memory, 0, VK_WHOLE_SIZE, 0, &p);
-        if (vr != VK_SUCCESS) {
-            vkbn__vk_buffer_destroy(buf);
-            return vkbn__fail_vk(vr, "vkbn_buffer_create: vkMapMemory");
-        }
-        buf->mapped = p;
-    }
+    VKBN_CHECK(vkbn__vk_create_buffer(vk, alloc_size, vk->buffer_memory_type, buffer_usage, VKBN__MEM_BUFFER,
+                                      &buf->vk_buffer, &buf->vk_allocation, "vkbn_buffer_create"));
+    /* Host-visible memory is mapped by the allocator; only unified memory is
+     * written directly (choose_buffer_memory). */
+    if (vk->buffer_mappable) buf->mapped = buf->vk_allocation->mapped;
     buf->root = root_of(buf->vk_buffer);
     return VKBN_SUCCESS;
 }
@@ -60,48 +55,33 @@ vkbn_result vkbn__vk_buffer_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t off
 void vkbn__vk_buffer_destroy(vkbn_buffer buf) {
     struct vkbn__vk* vk = vkbn__vk_of(buf->ctx);
     if (buf->kind != VKBN__BUFFER_OWNED) return;
-    if (buf->mapped) vk->d.vkUnmapMemory(vk->device, buf->vk_memory);
-    if (buf->vk_buffer) vk->d.vkDestroyBuffer(vk->device, buf->vk_buffer, vk->alloc);
-    if (buf->vk_memory) vk->d.vkFreeMemory(vk->device, buf->vk_memory, vk->alloc);
+    vkbn__vk_destroy_buffer(vk, buf->vk_buffer, buf->vk_allocation);
     buf->vk_buffer = VK_NULL_HANDLE;
-    buf->vk_memory = VK_NULL_HANDLE;
+    buf->vk_allocation = NULL;
     buf->mapped = NULL;
 }
 
-/* The staging buffer grows to the largest chunk needed; caller holds submit_lock. */
+/* The staging buffer grows to the largest chunk needed (from STAGING_MIN, so
+ * that small transfers do not regrow it); caller holds submit_lock. */
 static vkbn_result ensure_staging(struct vkbn__vk* vk, uint64_t size) {
+    if (size < STAGING_MIN) size = STAGING_MIN;
     if (vk->staging_size >= size) return VKBN_SUCCESS;
     if (vk->staging) {
-        vk->d.vkUnmapMemory(vk->device, vk->staging_memory);
-        vk->d.vkDestroyBuffer(vk->device, vk->staging, vk->alloc);
-        vk->d.vkFreeMemory(vk->device, vk->staging_memory, vk->alloc);
+        vkbn__vk_destroy_buffer(vk, vk->staging, vk->staging_allocation);
         vk->staging = VK_NULL_HANDLE;
-        vk->staging_memory = VK_NULL_HANDLE;
+        vk->staging_allocation = NULL;
+        vk->staging_map = NULL;
         vk->staging_size = 0;
     }
     int32_t type = vkbn__vk_find_memory_type(&vk->caps.mem, ~0u, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
                                              VK_MEMORY_PROPERTY_HOST_COHERENT_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
     if (type < 0) return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE, "the device has no host-visible memory");
-    VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, size, (uint32_t)type,
-                                          VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                          &vk->staging, &vk->staging_memory, "creating the staging buffer"));
-    void* p = NULL;
-    VkResult vr = vk->d.vkMapMemory(vk->device, vk->staging_memory, 0, VK_WHOLE_SIZE, 0, &p);
-    if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, "mapping the staging buffer");
-    vk->staging_map = p;
+    VKBN_CHECK(vkbn__vk_create_buffer(
+        vk, size, (uint32_t)type, VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+        VKBN__MEM_STAGING, &vk->staging, &vk->staging_allocation, "creating the staging buffer"));
+    vk->staging_map = vk->staging_allocation->mapped;
     vk->staging_size = size;
-    vk->staging_coherent = (vk->caps.mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
     return VKBN_SUCCESS;
-}
-
-static void flush_or_invalidate(struct vkbn__vk* vk, VkDeviceMemory mem, bool coherent, bool flush) {
-    if (coherent) return;
-    VkMappedMemoryRange r = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, .memory = mem, .size = VK_WHOLE_SIZE};
-    if (flush) {
-        vk->d.vkFlushMappedMemoryRanges(vk->device, 1, &r);
-    } else {
-        vk->d.vkInvalidateMappedMemoryRanges(vk->device, 1, &r);
-    }
 }
 
 /* Copies through staging in chunks; to_device selects the direction. */
@@ -118,7 +98,7 @@ static vkbn_result staged_copy(vkbn_buffer buf, uint64_t offset, uint8_t* host, 
         }
         if (to_device) {
             memcpy(vk->staging_map, host + done, n);
-            flush_or_invalidate(vk, vk->staging_memory, vk->staging_coherent, true);
+            vkbn__vk_memory_flush(vk, vk->staging_allocation, true);
         }
         VkBufferCopy region = {.srcOffset = to_device ? 0 : buf->offset + offset + done,
                                .dstOffset = to_device ? buf->offset + offset + done : 0,
@@ -138,7 +118,7 @@ static vkbn_result staged_copy(vkbn_buffer buf, uint64_t offset, uint8_t* host, 
         if (vr == VK_SUCCESS) vr = vk->d.vkResetFences(vk->device, 1, &vk->fence);
         if (vr == VK_SUCCESS) vr = vkbn__vk_submit_locked(vk);
         if (vr == VK_SUCCESS && !to_device) {
-            flush_or_invalidate(vk, vk->staging_memory, vk->staging_coherent, false);
+            vkbn__vk_memory_flush(vk, vk->staging_allocation, false);
             memcpy(host + done, vk->staging_map, n);
         }
         vkbn__mutex_unlock(&vk->submit_lock);
@@ -153,7 +133,7 @@ vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void*
         /* Immediate-mode work has completed before any call returns, so the
          * device is not using this memory now. */
         memcpy(buf->mapped + buf->offset + offset, src, size);
-        flush_or_invalidate(vk, buf->vk_memory, vk->buffer_coherent, true);
+        vkbn__vk_memory_flush(vk, buf->vk_allocation, true);
         return VKBN_SUCCESS;
     }
     return staged_copy(buf, offset, (uint8_t*)src, size, true);
@@ -162,7 +142,7 @@ vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void*
 vkbn_result vkbn__vk_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size) {
     struct vkbn__vk* vk = vkbn__vk_of(buf->ctx);
     if (buf->mapped) {
-        flush_or_invalidate(vk, buf->vk_memory, vk->buffer_coherent, false);
+        vkbn__vk_memory_flush(vk, buf->vk_allocation, false);
         memcpy(dst, buf->mapped + buf->offset + offset, size);
         return VKBN_SUCCESS;
     }

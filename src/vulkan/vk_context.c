@@ -8,6 +8,7 @@
 #include "../core/debug_env.h"
 #include "../core/errors.h"
 #include "vk_internal.h"
+#include "vk_validation_filter.h"
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                             VkDebugUtilsMessageTypeFlagsEXT types,
@@ -16,6 +17,12 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageS
     (void)types;
     struct vkbn__vk* vk = user;
     if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
+    const char* ignored = vkbn__validation_ignored(data ? data->pMessageIdName : NULL, vk->caps.memory_priority);
+    if (ignored) {
+        vkbn__log(vk->ctx, VKBN_LOG_DEBUG, "validation (ignored: %s): %s", ignored,
+                  data->pMessage ? data->pMessage : "(no message)");
+        return VK_FALSE;
+    }
     vkbn__atomic_inc64(&vk->validation_messages);
     vkbn__log(vk->ctx, severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? VKBN_LOG_ERROR : VKBN_LOG_WARNING,
               "validation: %s", data && data->pMessage ? data->pMessage : "(no message)");
@@ -37,43 +44,6 @@ int32_t vkbn__vk_find_memory_type(const VkPhysicalDeviceMemoryProperties* mem, u
         }
     }
     return best;
-}
-
-vkbn_result vkbn__vk_create_raw_buffer(struct vkbn__vk* vk, uint64_t size, uint32_t memory_type,
-                                       VkBufferUsageFlags usage, VkBuffer* buffer, VkDeviceMemory* memory,
-                                       const char* what) {
-    *buffer = VK_NULL_HANDLE;
-    *memory = VK_NULL_HANDLE;
-    VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                              .size = size,
-                              .usage = usage,
-                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-    VkResult vr = vk->d.vkCreateBuffer(vk->device, &bci, vk->alloc, buffer);
-    if (vr != VK_SUCCESS) return vkbn__fail_vk(vr, what);
-    VkMemoryRequirements req;
-    vk->d.vkGetBufferMemoryRequirements(vk->device, *buffer, &req);
-    int32_t type = (int32_t)memory_type;
-    if (!(req.memoryTypeBits & (1u << memory_type))) {
-        type = vkbn__vk_find_memory_type(&vk->caps.mem, req.memoryTypeBits,
-                                         vk->caps.mem.memoryTypes[memory_type].propertyFlags, 0);
-    }
-    if (type < 0) {
-        vk->d.vkDestroyBuffer(vk->device, *buffer, vk->alloc);
-        *buffer = VK_NULL_HANDLE;
-        return vkbn__fail(VKBN_ERROR_VULKAN, "%s: no memory type fits the buffer", what);
-    }
-    VkMemoryAllocateInfo mai = {
-        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
-    vr = vk->d.vkAllocateMemory(vk->device, &mai, vk->alloc, memory);
-    if (vr == VK_SUCCESS) vr = vk->d.vkBindBufferMemory(vk->device, *buffer, *memory, 0);
-    if (vr != VK_SUCCESS) {
-        vk->d.vkDestroyBuffer(vk->device, *buffer, vk->alloc);
-        if (*memory) vk->d.vkFreeMemory(vk->device, *memory, vk->alloc);
-        *buffer = VK_NULL_HANDLE;
-        *memory = VK_NULL_HANDLE;
-        return vkbn__fail_vk(vr, what);
-    }
-    return VKBN_SUCCESS;
 }
 
 /* Picks the device req asks for: an index into this backend's list, or the
@@ -183,6 +153,7 @@ static vkbn_result create_own_device(struct vkbn__vk* vk, const vkbn_device_info
     vk->caps.memory_model = req.vulkan_memory_model && req.vulkan_memory_model_device_scope;
     vk->caps.subgroup_size_control = req.subgroup_size_control;
     vk->caps.full_subgroups = req.compute_full_subgroups;
+    vk->caps.memory_priority = req.memory_priority;
     vk->caps.creation_feedback = info->api_version >= VK_API_VERSION_1_3;
     for (uint32_t i = 0; i < req.extension_count; ++i) {
         vk->caps.creation_feedback |= strcmp(req.extensions[i], VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME) == 0;
@@ -195,11 +166,13 @@ static void read_borrowed_features(struct vkbn__vk* vk, const VkDeviceCreateInfo
     if (!ci) return;
     bool ssc_ext = api >= VK_API_VERSION_1_3;
     bool vmm_ext = api >= VK_API_VERSION_1_2;
+    bool priority_ext = false;
     vk->caps.creation_feedback = api >= VK_API_VERSION_1_3;
     for (uint32_t i = 0; i < ci->enabledExtensionCount; ++i) {
         const char* e = ci->ppEnabledExtensionNames[i];
         ssc_ext |= strcmp(e, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0;
         vmm_ext |= strcmp(e, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME) == 0;
+        priority_ext |= strcmp(e, VK_EXT_MEMORY_PRIORITY_EXTENSION_NAME) == 0;
         vk->caps.creation_feedback |= strcmp(e, VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME) == 0;
     }
     for (const VkBaseInStructure* s = ci->pNext; s; s = s->pNext) {
@@ -232,6 +205,11 @@ static void read_borrowed_features(struct vkbn__vk* vk, const VkDeviceCreateInfo
                 vk->caps.full_subgroups |= f->computeFullSubgroups;
                 break;
             }
+            case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PRIORITY_FEATURES_EXT:
+                /* VkMemoryPriorityAllocateInfoEXT is valid only with both. */
+                vk->caps.memory_priority |=
+                    priority_ext && ((const VkPhysicalDeviceMemoryPriorityFeaturesEXT*)s)->memoryPriority;
+                break;
             default: break;
         }
     }
@@ -293,7 +271,6 @@ static vkbn_result choose_buffer_memory(struct vkbn__vk* vk, vkbn_device_type ty
     if (t < 0) t = vkbn__vk_find_memory_type(&vk->caps.mem, ~0u, 0, 0);
     if (t < 0) return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DEVICE, "the device exposes no memory type");
     vk->buffer_memory_type = (uint32_t)t;
-    vk->buffer_coherent = (vk->caps.mem.memoryTypes[t].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
     return VKBN_SUCCESS;
 }
 
@@ -305,6 +282,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
     vk->alloc = desc->allocation_callbacks;
     vkbn__mutex_init(&vk->pipeline_lock);
     vkbn__mutex_init(&vk->submit_lock);
+    vkbn__mutex_init(&vk->memory_lock);
     const vkbn_vulkan_device* b = desc->borrowed;
     bool sync_validation = desc->flags & VKBN_CONTEXT_ENABLE_SYNC_VALIDATION;
     bool validation = sync_validation || (desc->flags & VKBN_CONTEXT_ENABLE_VALIDATION) || vkbn__debug_validation();
@@ -411,10 +389,12 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
     if (vk->queue) VKBN_CHECK(create_submit_objects(vk));
     VKBN_CHECK(vkbn__vk_pipelines_init(vk));
     VKBN_CHECK(vkbn__vk_cache_init(vk, desc));
-    VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, 256, vk->buffer_memory_type, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
-                                          &vk->dummy, &vk->dummy_memory, "creating a placeholder buffer"));
-    vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s (%s), subgroups %s, tuning %s", info->name, info->driver_info,
-              vk->use_subgroups ? "on" : "off", vk->tuning.source);
+    VKBN_CHECK(vkbn__vk_create_buffer(vk, 256, vk->buffer_memory_type, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+                                      VKBN__MEM_SCRATCH, &vk->dummy, &vk->dummy_allocation,
+                                      "creating a placeholder buffer"));
+    vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s (%s), subgroups %s, memory priority %s, tuning %s", info->name,
+              info->driver_info, vk->use_subgroups ? "on" : "off", vk->caps.memory_priority ? "on" : "off",
+              vk->tuning.source);
     return VKBN_SUCCESS;
 }
 
@@ -428,10 +408,9 @@ void vkbn__vk_context_destroy(vkbn_context ctx) {
     if (vk->device && vk->d.vkDestroyBuffer) {
         vkbn__vk_cache_destroy(vk); /* saves vkbn's own cache to its file first */
         vkbn__vk_pipelines_destroy(vk);
-        if (vk->dummy) vk->d.vkDestroyBuffer(vk->device, vk->dummy, vk->alloc);
-        if (vk->dummy_memory) vk->d.vkFreeMemory(vk->device, vk->dummy_memory, vk->alloc);
-        if (vk->staging) vk->d.vkDestroyBuffer(vk->device, vk->staging, vk->alloc);
-        if (vk->staging_memory) vk->d.vkFreeMemory(vk->device, vk->staging_memory, vk->alloc);
+        vkbn__vk_destroy_buffer(vk, vk->dummy, vk->dummy_allocation);
+        vkbn__vk_destroy_buffer(vk, vk->staging, vk->staging_allocation);
+        vkbn__vk_memory_destroy(vk);
         if (vk->timestamps) vk->d.vkDestroyQueryPool(vk->device, vk->timestamps, vk->alloc);
         if (vk->fence) vk->d.vkDestroyFence(vk->device, vk->fence, vk->alloc);
         if (vk->cmd_pool) vk->d.vkDestroyCommandPool(vk->device, vk->cmd_pool, vk->alloc);
@@ -446,6 +425,7 @@ void vkbn__vk_context_destroy(vkbn_context ctx) {
     }
     vkbn__mutex_destroy(&vk->pipeline_lock);
     vkbn__mutex_destroy(&vk->submit_lock);
+    vkbn__mutex_destroy(&vk->memory_lock);
     vkbn__free(vk);
     ctx->impl = NULL;
 }

@@ -60,19 +60,30 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     }
     *debug_utils = validation && has_instance_extension(gipa, NULL, VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
     if (*debug_utils) exts[ext_count++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
-    /* Synchronization validation is a feature of the validation layer. */
-    const VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
-    VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
-                                        .enabledValidationFeatureCount = 1,
-                                        .pEnabledValidationFeatures = &sync};
-    if (sync_validation) {
-        if (!has_instance_extension(gipa, "VK_LAYER_KHRONOS_validation", VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME)) {
-            return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
-                              "desc->flags: VKBN_CONTEXT_ENABLE_SYNC_VALIDATION needs the validation layer's %s",
-                              VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
-        }
-        exts[ext_count++] = VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME;
+    /* Validation features of the layer (VK_EXT_validation_features): best
+     * practices with every validation (src/vulkan/vk_validation_filter.h
+     * lists the warnings that do not apply to compute work), synchronization
+     * validation on request. The layer's vendor-specific best practices
+     * (NVIDIA, AMD, Arm) have no switch in this struct: layers with
+     * VK_EXT_layer_settings take them as settings, older ones (Debian's
+     * 1.3.239) from VK_LAYER_ENABLES, which the tests set (tests/test_util.h). */
+    VkValidationFeatureEnableEXT enables[2];
+    uint32_t enable_count = 0;
+    bool features_ext = validation && has_instance_extension(gipa, "VK_LAYER_KHRONOS_validation",
+                                                             VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
+    if (sync_validation && !features_ext) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
+                          "desc->flags: VKBN_CONTEXT_ENABLE_SYNC_VALIDATION needs the validation layer's %s",
+                          VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
     }
+    if (features_ext) {
+        exts[ext_count++] = VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME;
+        enables[enable_count++] = VK_VALIDATION_FEATURE_ENABLE_BEST_PRACTICES_EXT;
+        if (sync_validation) enables[enable_count++] = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+    }
+    VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+                                        .enabledValidationFeatureCount = enable_count,
+                                        .pEnabledValidationFeatures = enables};
     if (has_instance_extension(gipa, NULL, "VK_KHR_portability_enumeration")) {
         /* MoltenVK and other portability drivers are listed only on request. */
         exts[ext_count++] = "VK_KHR_portability_enumeration";
@@ -87,7 +98,7 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     };
     VkInstanceCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-        .pNext = sync_validation ? &features : NULL,
+        .pNext = features_ext ? &features : NULL,
         .flags = flags,
         .pApplicationInfo = &app,
         .enabledLayerCount = layer_count,

@@ -66,6 +66,7 @@ typedef struct vkbn__caps {
     bool storage16;                      /* storageBuffer16BitAccess enabled */
     bool creation_feedback;              /* pipeline creation feedback usable (1.3 or the extension) */
     bool memory_model;                   /* vulkanMemoryModel and its device scope enabled */
+    bool memory_priority;                /* VK_EXT_memory_priority and its feature enabled */
     uint32_t timestamp_bits;             /* of the chosen queue family */
     uint64_t max_alloc;
     uint64_t max_range;
@@ -143,21 +144,24 @@ struct vkbn__vk {
     VkFence fence;
     VkQueryPool timestamps;
 
+    /* Device memory (vk_memory.c): the blocks small buffers share, under
+     * memory_lock. */
+    vkbn__mutex memory_lock;
+    struct vkbn__mem_block* blocks;
+
     /* Host-visible staging for buffers that cannot be mapped. */
     VkBuffer staging;
-    VkDeviceMemory staging_memory;
+    struct vkbn__allocation* staging_allocation;
     uint8_t* staging_map;
     uint64_t staging_size;
-    bool staging_coherent;
 
     /* Memory type for owned buffers, and whether it is mapped. */
     uint32_t buffer_memory_type;
     bool buffer_mappable;
-    bool buffer_coherent;
 
     /* Bound wherever an optional argument is absent. */
     VkBuffer dummy;
-    VkDeviceMemory dummy_memory;
+    struct vkbn__allocation* dummy_allocation;
 };
 
 /* The backend's objects behind core's opaque pointers. */
@@ -193,7 +197,7 @@ struct vkbn__vk_plan {
      * vkbn__vk_scratch_range, which adds scratch_offset. */
     VkBuffer scratch_buffer;
     VkDeviceSize scratch_offset;
-    VkDeviceMemory scratch_memory; /* vkbn's own scratch only */
+    struct vkbn__allocation* scratch_allocation; /* vkbn's own scratch only */
     uint64_t scratch_size;
     uint64_t counters_offset; /* from the start of the scratch */
     uint64_t counters_size;
@@ -244,9 +248,83 @@ void vkbn__vk_abort(struct vkbn__vk* vk); /* unlocks after a failed recording */
 void vkbn__vk_barrier(struct vkbn__vk* vk, VkCommandBuffer cmd);
 int32_t vkbn__vk_find_memory_type(const VkPhysicalDeviceMemoryProperties* mem, uint32_t allowed,
                                   VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred);
-vkbn_result vkbn__vk_create_raw_buffer(struct vkbn__vk* vk, uint64_t size, uint32_t memory_type,
-                                       VkBufferUsageFlags usage, VkBuffer* buffer, VkDeviceMemory* memory,
-                                       const char* what);
+
+/* vk_memory.c: device memory for vkbn's own buffers (docs/ARCHITECTURE.md,
+ * "Device memory"). A buffer whose memory requirement is at most
+ * VKBN__SUBALLOC_MAX bytes is placed in a block shared with others (one
+ * VkDeviceMemory per block, VKBN__BLOCK_MIN doubling up to VKBN__BLOCK_MAX
+ * per pool); larger ones, and those the driver requires dedicated, get their
+ * own VkDeviceMemory. Callable from any thread. */
+#define VKBN__SUBALLOC_MAX (1ull << 20)
+#define VKBN__BLOCK_MIN (2ull << 20)
+#define VKBN__BLOCK_MAX (16ull << 20)
+
+/* What a buffer is for: it sets the memory priority (vk_memory.c). */
+typedef enum vkbn__mem_use {
+    VKBN__MEM_BUFFER,  /* vkbn_buffer_create: tensors and per-channel vectors */
+    VKBN__MEM_SCRATCH, /* plan scratch and the placeholder buffer */
+    VKBN__MEM_STAGING  /* host-visible staging for uploads and downloads */
+} vkbn__mem_use;
+
+/* The free space of one block: sorted, disjoint, never adjacent ranges.
+ * Pure bookkeeping (no Vulkan), reachable from tests/test_memory.c. */
+typedef struct vkbn__free_range {
+    uint64_t offset;
+    uint64_t size;
+} vkbn__free_range;
+typedef struct vkbn__free_list {
+    uint64_t size; /* of the block */
+    uint64_t used; /* bytes handed out */
+    uint32_t live; /* allocations handed out */
+    uint32_t count;
+    uint32_t capacity; /* kept >= live + 1, so that releasing never allocates */
+    vkbn__free_range* ranges;
+} vkbn__free_list;
+typedef enum vkbn__fit { VKBN__FIT_OK, VKBN__FIT_NO_ROOM, VKBN__FIT_NO_HOST_MEMORY } vkbn__fit;
+/* false: out of host memory. */
+bool vkbn__free_list_init(vkbn__free_list* l, uint64_t size);
+void vkbn__free_list_destroy(vkbn__free_list* l);
+/* The smallest free range that holds `size` bytes at a multiple of `align`
+ * (a power of two); the padding before stays free. */
+vkbn__fit vkbn__free_list_alloc(vkbn__free_list* l, uint64_t size, uint64_t align, uint64_t* offset);
+/* Returns [offset, offset + size) (as handed out), merging it with free neighbours. */
+void vkbn__free_list_release(vkbn__free_list* l, uint64_t offset, uint64_t size);
+
+/* One block: a VkDeviceMemory of one memory type and priority. */
+typedef struct vkbn__mem_block {
+    struct vkbn__mem_block* next;
+    VkDeviceMemory memory;
+    uint8_t* mapped; /* mapped once, at creation, when host-visible */
+    uint32_t type;
+    float priority;
+    vkbn__free_list free;
+} vkbn__mem_block;
+
+/* Where one buffer's memory lives. */
+typedef struct vkbn__allocation {
+    VkDeviceMemory memory;
+    uint64_t offset;        /* of the buffer in memory */
+    uint64_t size;          /* bytes reserved */
+    uint8_t* mapped;        /* host address of `offset` when host-visible, else NULL */
+    bool coherent;          /* HOST_COHERENT: no flush or invalidate needed */
+    vkbn__mem_block* block; /* NULL: a dedicated VkDeviceMemory */
+} vkbn__allocation;
+
+/* Creates a buffer of `size` bytes in memory of `memory_type` (or another
+ * type with the same properties when the buffer cannot use that one), bound
+ * and, when host-visible, mapped. */
+vkbn_result vkbn__vk_create_buffer(struct vkbn__vk* vk, uint64_t size, uint32_t memory_type, VkBufferUsageFlags usage,
+                                   vkbn__mem_use use, VkBuffer* buffer, vkbn__allocation** allocation,
+                                   const char* what);
+/* Destroys the buffer and returns its memory (a block left empty is freed). */
+void vkbn__vk_destroy_buffer(struct vkbn__vk* vk, VkBuffer buffer, vkbn__allocation* allocation);
+/* Host writes to the allocation made visible to the device (flush), or the
+ * device's writes to the host (invalidate); nothing on coherent memory. */
+void vkbn__vk_memory_flush(struct vkbn__vk* vk, const vkbn__allocation* a, bool flush);
+/* Frees the blocks still held (the context is going away). */
+void vkbn__vk_memory_destroy(struct vkbn__vk* vk);
+/* Blocks alive now (tests). */
+uint32_t vkbn__vk_memory_block_count(struct vkbn__vk* vk);
 
 /* vk_cache.c: the pipeline cache (the caller's, or vkbn's own with its file). */
 vkbn_result vkbn__vk_cache_init(struct vkbn__vk* vk, const vkbn_context_desc* desc);

@@ -138,9 +138,9 @@ vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t
         p->scratch_offset = s->offset;
         return VKBN_SUCCESS;
     }
-    VKBN_CHECK(vkbn__vk_create_raw_buffer(vk, bytes, vk->buffer_memory_type,
-                                          VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                          &p->scratch_buffer, &p->scratch_memory, "allocating plan scratch memory"));
+    VKBN_CHECK(vkbn__vk_create_buffer(
+        vk, bytes, vk->buffer_memory_type, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+        VKBN__MEM_SCRATCH, &p->scratch_buffer, &p->scratch_allocation, "allocating plan scratch memory"));
     p->scratch_offset = 0;
     return VKBN_SUCCESS;
 }
@@ -181,10 +181,14 @@ void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd, bool zero_counter
         memory_barrier(vk, cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
     }
+    VkPipeline bound = VK_NULL_HANDLE; /* the caller's command buffer may hold another: bind at least once */
     for (uint32_t i = 0; i < p->count; ++i) {
         const vkbn__dispatch* d = &p->dispatches[i];
         if (d->barrier_before) vkbn__vk_barrier(vk, cmd);
-        vk->d.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline);
+        /* Consecutive dispatches of one pipeline (windows, chunks of
+         * channels) bind it once; sets and push constants change per dispatch. */
+        if (d->pipeline != bound) vk->d.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline);
+        bound = d->pipeline;
         vk->d.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vk->pipeline_layouts[d->kernel], 0, 1,
                                       &d->set, 0, NULL);
         vk->d.vkCmdPushConstants(cmd, vk->pipeline_layouts[d->kernel], VK_SHADER_STAGE_COMPUTE_BIT, 0, d->push_size,
@@ -214,7 +218,9 @@ vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* 
     VkCommandBuffer cmd = vk->cmd;
     if (timed) {
         vk->d.vkCmdResetQueryPool(cmd, vk->timestamps, 0, 2);
-        vk->d.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, vk->timestamps, 0);
+        /* Nothing runs before it in this command buffer (earlier submissions
+         * have completed): the top of the pipe is the start of the plan. */
+        vk->d.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, vk->timestamps, 0);
     }
     /* Counters of vkbn's own scratch need zeroing once (the first run leaves
      * them at zero); the caller's scratch may have been reused since. */
@@ -247,8 +253,7 @@ void vkbn__vk_plan_destroy(vkbn_plan plan) {
     struct vkbn__vk_plan* p = vkbn__vk_plan_of(plan);
     if (!p) return;
     if (p->pool) vk->d.vkDestroyDescriptorPool(vk->device, p->pool, vk->alloc);
-    if (p->scratch_memory) vk->d.vkDestroyBuffer(vk->device, p->scratch_buffer, vk->alloc); /* ours only */
-    if (p->scratch_memory) vk->d.vkFreeMemory(vk->device, p->scratch_memory, vk->alloc);
+    if (p->scratch_allocation) vkbn__vk_destroy_buffer(vk, p->scratch_buffer, p->scratch_allocation); /* ours only */
     vkbn__free(p->dispatches);
     vkbn__free(p);
     plan->impl = NULL;

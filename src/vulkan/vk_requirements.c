@@ -51,6 +51,7 @@ vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice
     /* Required by the spec whenever the device offers it (MoltenVK). */
     if (has_extension(exts, n, "VK_KHR_portability_subset"))
         out->extensions[out->extension_count++] = "VK_KHR_portability_subset";
+    bool priority_ext = has_extension(exts, n, VK_EXT_MEMORY_PRIORITY_EXTENSION_NAME);
     vkbn__free(exts);
 
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
@@ -58,12 +59,18 @@ vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES, .pNext = &s16};
     VkPhysicalDeviceVulkanMemoryModelFeatures vmmf = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
-    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
-                                    .pNext = ssc ? (void*)&sscf : (void*)&s16};
+    VkPhysicalDeviceMemoryPriorityFeaturesEXT mpf = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PRIORITY_FEATURES_EXT};
+    void* head = ssc ? (void*)&sscf : (void*)&s16;
     if (vmm) {
-        vmmf.pNext = f2.pNext;
-        f2.pNext = &vmmf;
+        vmmf.pNext = head;
+        head = &vmmf;
     }
+    if (priority_ext) {
+        mpf.pNext = head;
+        head = &mpf;
+    }
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = head};
     fn->GetPhysicalDeviceFeatures2(pd, &f2);
     out->storage_buffer_16bit_access = s16.storageBuffer16BitAccess;
     /* The last-workgroup merge needs both (merge.glsl). */
@@ -71,6 +78,10 @@ vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice
     out->vulkan_memory_model = mm;
     out->vulkan_memory_model_device_scope = mm;
     if (mm && !core12) out->extensions[out->extension_count++] = VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME;
+    /* Memory priorities for vkbn's allocations (vk_memory.c): where the
+     * driver can keep the small, every-run buffers resident under pressure. */
+    out->memory_priority = priority_ext && mpf.memoryPriority;
+    if (out->memory_priority) out->extensions[out->extension_count++] = VK_EXT_MEMORY_PRIORITY_EXTENSION_NAME;
     /* The subgroup path needs both: full subgroups are requested per pipeline. */
     bool both = ssc && sscf.subgroupSizeControl && sscf.computeFullSubgroups;
     out->subgroup_size_control = both;
@@ -94,6 +105,12 @@ void* vkbn__vk_chain_features(const vkbn_vulkan_requirements* req, vkbn_vulkan_f
         chain->memory_model.vulkanMemoryModelDeviceScope = req->vulkan_memory_model_device_scope;
         chain->memory_model.pNext = head;
         head = &chain->memory_model;
+    }
+    if (req->memory_priority) {
+        chain->memory_priority.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PRIORITY_FEATURES_EXT;
+        chain->memory_priority.memoryPriority = VK_TRUE;
+        chain->memory_priority.pNext = head;
+        head = &chain->memory_priority;
     }
     if (req->storage_buffer_16bit_access) {
         chain->storage_16bit.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES;
