@@ -13,7 +13,7 @@
 #define ACT_CLAMP 3u
 #define ACT_SILU 4u
 
-#if VEC == 4
+#if VEC != 1
 #define VSEL(cond, a, b) mix(b, a, cond) // componentwise cond ? a : b
 #define VGT(a, b) greaterThan(a, b)
 #define VGE(a, b) greaterThanEqual(a, b)

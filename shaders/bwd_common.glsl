@@ -98,7 +98,7 @@ CoefV coef_splat(Coef k) {
     return CoefV(VT(k.mean), VT(k.invstd), VT(k.k1), VT(k.shift), VT(k.mg), VT(k.e));
 }
 
-#if VEC == 4
+#if VEC != 1
 CoefV coef_lanes(Coef a, Coef b, Coef c, Coef d) {
     return CoefV(vec4(a.mean, b.mean, c.mean, d.mean), vec4(a.invstd, b.invstd, c.invstd, d.invstd),
                  vec4(a.k1, b.k1, c.k1, d.k1), vec4(a.shift, b.shift, c.shift, d.shift), vec4(a.mg, b.mg, c.mg, d.mg),

@@ -2,7 +2,9 @@
 //
 // Compile-time variants (glslangValidator -D...):
 //   VKBN_F16   0: tensors are f32; 1: tensors are f16 (storage only, math in f32)
-//   VEC        1 or 4: elements per vector item (vec4 loads need aligned rows)
+//   VEC        1 or 4: elements per vector item (vec4 loads need aligned rows);
+//              8 (f16 elementwise kernels only): 16-byte items of 8 halves,
+//              computed as two vec4 sub-items (rows 8-element aligned)
 //   SUBGROUPS  0: shared-memory reductions only; 1: subgroup arithmetic
 //   MEMORY_MODEL  reduction kernels: 1 has the last-workgroup merge's
 //              acquire/release protocol (merge.glsl); 0 has no
@@ -34,12 +36,24 @@
 #define ELEM4 vec4
 #endif
 
-#if VEC == 4
+#if VEC == 8
+#if !VKBN_F16
+#error "VEC=8 is an f16 variant"
+#endif
+#define STORE_T ELEM4 // an item is two of these (elementwise.glsl)
+#define VT vec4       // arithmetic type of one sub-item
+#define SUBS 2u       // sub-items per item
+#define RAW_T uvec4   // an item as the elementwise kernels load it, widened per sub-item
+#elif VEC == 4
 #define STORE_T ELEM4 // tensor element type in memory
 #define VT vec4       // arithmetic type of one item
+#define SUBS 1u
+#define RAW_T VT
 #else
 #define STORE_T ELEM1
 #define VT float
+#define SUBS 1u
+#define RAW_T VT
 #endif
 
 layout(local_size_x_id = SPEC_WG_SIZE) in;

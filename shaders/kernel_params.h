@@ -4,7 +4,8 @@
  * kernel. Every field is 32 bits so that std430 (GLSL) and C agree on offsets.
  *
  * Units: "v" offsets and counts are in vector items of the kernel's variant
- * (4 elements with VEC=4, 1 element with VEC=1). *_base fields are element
+ * (4 elements with VEC=4, 1 element with VEC=1, 8 halves with VEC=8, which
+ * only the f16 elementwise kernels have). *_base fields are element
  * offsets (in items for tensors, in floats for per-channel vectors) from the
  * start of the bound range, which vkbn aligns down to the device's
  * minStorageBufferOffsetAlignment.
@@ -35,7 +36,7 @@
 #define SPEC_SAVE_MASK 6     /* bit 0: write save_mean; bit 1: write save_invstd; bit 2: export */
 #define SPEC_FUSED 7         /* reduction kernels: one workgroup owns a channel (group), no merge */
 #define SPEC_CHANNELS_LAST 8 /* elementwise kernels: layout */
-#define SPEC_INFERENCE 9     /* apply kernel: parameters from running statistics */
+#define SPEC_INFERENCE 9     /* apply kernel: channels-first parameters from running statistics */
 #define SPEC_CL_THREADS_X 10 /* channels-last reductions: threads along channels (WG / this along rows) */
 #define SPEC_ITEMS 11        /* elementwise kernels and copy: vector items per thread */
 /* Backward kernels (bwd_*.comp). */
@@ -44,9 +45,14 @@
 /* Reduction kernels: store the channel block (kp_scratch) for the
  * elementwise pass after the reduction. */
 #define SPEC_STORE_CHANNEL 14
+/* Elementwise kernels: 0, or how every item of a thread has the channel
+ * items of its first, so that it loads the channel parameters once
+ * (elementwise.glsl: 1, its items are WG apart and WG is a multiple of a
+ * channels-last row; 2, they are a row apart, the row a multiple of WG). */
+#define SPEC_THREAD_CHANNEL 15
 /* Reduction kernels that are not FUSED: how slices merge (merge.glsl). */
-#define SPEC_MERGE 15
-#define SPEC_COUNT 16
+#define SPEC_MERGE 16
+#define SPEC_COUNT 17
 
 /* SPEC_MERGE values. */
 #define MERGE_LAST_WORKGROUP 0u /* the last workgroup of a group merges (needs MEMORY_MODEL=1) */
@@ -60,6 +66,9 @@
 #define BWD_WRITE_DZ 2u
 #define BWD_WRITE_DWEIGHT 4u
 #define BWD_WRITE_DBIAS 8u
+/* Not a write: bwd_apply after a reduction that wrote dz reads g back from
+ * dz instead of forming it from dy and y (or z). */
+#define BWD_G_FROM_DZ 16u
 
 /* Bindings of the statistics family: the reduction kernels (stats_cf,
  * stats_cl) bind all of them, the apply kernel the first BIND_APPLY_COUNT.
@@ -160,12 +169,15 @@ KP_STRUCT(kp_slices) {
 
 /* An elementwise pass over a flat range of items. Channels-first: channel =
  * (i / inner) % C with inner = spatial items; channels-last: channel item =
- * i % inner, inner = C / VEC. */
+ * i % inner, inner = C / VEC. With VEC=8, inner and channels index vec4
+ * sub-items (an item is two) while total_v and the tensor bases count
+ * 8-element items. apply_params: total_v = C, one thread per channel. */
 KP_STRUCT(kp_elementwise) {
     KP_U32 total_v;      /* items in this window */
     KP_U32 groups_x;     /* workgroups along x of the dispatch (for 2-D grids) */
     kp_fastdiv inner;    /* channels-first: spatial items; channels-last: channel items */
-    kp_fastdiv channels; /* channels-first: C */
+    kp_fastdiv channels; /* channels-first: C; channels-last rows a row apart
+                          * (SPEC_THREAD_CHANNEL 2): WG blocks per row */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -207,7 +219,9 @@ KP_STRUCT(kp_stats) {
 };
 
 /* Normalize: channel parameters from the scratch's channel block (after a
- * reduction), the host's arrays, or the running statistics (inference). */
+ * reduction, or apply_params for channels-last inference), the host's
+ * arrays, or the running statistics (channels-first inference). Also
+ * apply_params's push constants. */
 KP_STRUCT(kp_apply) {
     kp_elementwise e;
     kp_scratch sc;

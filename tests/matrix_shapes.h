@@ -23,6 +23,7 @@ static const shape matrix_shapes[] = {
     {8, 32, 2, {32, 32}}, /* 262144 elements */
     {33, 7, 1, {129}},    /* m not a multiple of any workgroup size */
     {37, 6, 1, {3}},      /* short rows, many samples (CPU: lanes per position) */
+    {3, 4096, 1, {3}},    /* channels-last rows of several workgroups (f32 and f16) */
 };
 
 #endif

@@ -476,7 +476,9 @@ typedef struct vkbn_forward_training_desc {
 } vkbn_forward_training_desc;
 
 /* Forward pass in inference mode, from running statistics:
- *   y = act(weight * (x - running_mean) / sqrt(running_var + eps) + bias [+ residual]) */
+ *   y = act(weight * (x - running_mean) / sqrt(running_var + eps) + bias [+ residual])
+ * On Vulkan the plan keeps a small scratch of its own (4 floats per channel,
+ * always vkbn's: the per-channel scale and shift, formed once per run). */
 typedef struct vkbn_forward_inference_desc {
     vkbn_tensor_desc tensor;
     vkbn_buffer VKBN_NOT_NULL x;
@@ -758,8 +760,9 @@ VKBN_API vkbn_result vkbn_backward_global(vkbn_context VKBN_NOT_NULL ctx, const 
  *   forward training    x, residual, weight, bias,        y, save_mean, save_invstd,
  *                       running_mean, running_var,        running_mean, running_var,
  *                       scratch                           scratch (+ TRANSFER_WRITE)
- *   forward inference   x, residual, weight, bias,        y
- *                       running_mean, running_var
+ *   forward inference   x, residual, weight, bias,        y, scratch (vkbn's own)
+ *                       running_mean, running_var,
+ *                       scratch
  *   backward            x, dy, y, residual, weight,       dx, dweight, dbias, dresidual,
  *                       bias, save_mean, save_invstd,     scratch (+ TRANSFER_WRITE)
  *                       running_mean, running_var,
@@ -768,8 +771,12 @@ VKBN_API vkbn_result vkbn_backward_global(vkbn_context VKBN_NOT_NULL ctx, const 
  *
  *   Only the bytes of each tensor and vector are touched (the descriptors may
  *   start up to minStorageBufferOffsetAlignment bytes earlier, but nothing
- *   outside the argument is read or written). Fused and inference plans use
- *   no scratch, nor do fused and elementwise backward plans;
+ *   outside the argument is read or written). Fused plans (forward and
+ *   backward) and elementwise backward plans use no scratch; an inference
+ *   plan uses a scratch of its own (never the caller's: its desc has none),
+ *   which no other plan touches, so only two runs of the same inference plan
+ *   need the ordering below for it (a global VkMemoryBarrier gives it;
+ *   buffer barriers on the caller's ranges alone do not);
  *   vkbn_plan_describe says which plan was chosen.
  *   Before the run, the caller makes earlier writes to any of these ranges
  *   available and visible to those stages and accesses, and orders earlier

@@ -1,48 +1,104 @@
 /* The elementwise planner, for every elementwise pass (NORMALIZE,
  * APPLY_GRADS, from PREVIOUS, RUNNING or HOST parameters): one dispatch per
- * window over a flat range of items, ITEMS vector items per thread, the
- * channel parameters at the scratch binding (the reduction's channel block
- * or the host's arrays) or computed from the running statistics. The flat
- * range (kp_elementwise) and the scratch offsets are filled here; the rest
- * comes from the pass's family (vk_family.c). And COPY, the benchmark's
- * bandwidth ceiling. */
+ * window over a flat range of items, ITEMS items per thread, the channel
+ * parameters at the scratch binding (the reduction's channel block, the
+ * host's arrays, or for channels-last inference the block apply_params
+ * leaves first) or computed from the running statistics (channels-first
+ * inference, frozen backward). The flat range (kp_elementwise), the item
+ * width and the thread-to-item mapping are chosen here; the rest comes from
+ * the pass's family (vk_family.c). And COPY, the benchmark's bandwidth
+ * ceiling. */
 #include <stdio.h>
 #include <string.h>
 
 #include "../core/errors.h"
 #include "vk_internal.h"
 
-vkbn_result vkbn__vk_plan_elementwise(vkbn__vk_build* b, const vkbn__pass* pass, bool after_reduction) {
+uint32_t vkbn__vk_elementwise_vec(const vkbn__vk_build* b) {
+    const vkbn__geometry* g = &b->g;
+    const vkbn__op* op = b->op;
+    /* f16 vec4 items are 8 bytes where the copy moves 16: where every row
+     * (channels-first: S; channels-last: C) and every tensor's start is
+     * 8-element aligned, items of 8 halves (VEC=8). Per element the
+     * arithmetic is the same, so are the results. */
+    if (!g->variant.f16 || g->vec != 4) return g->vec;
+    if ((g->channels_last ? (uint64_t)g->c : g->s) % 8 != 0) return g->vec;
+    const vkbn_buffer tensors[] = {op->x, op->y, op->z, op->dy, op->dx, op->dz};
+    for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; ++i) {
+        if (tensors[i] && tensors[i]->offset % 16 != 0) return g->vec;
+    }
+    return 8;
+}
+
+vkbn_result vkbn__vk_plan_elementwise(vkbn__vk_build* b, const vkbn__pass* pass, bool after) {
     const vkbn__geometry* g = &b->g;
     uint32_t spec[SPEC_COUNT];
     memcpy(spec, b->f.spec, sizeof spec);
-    vkbn__vk_family_elementwise_spec(b, pass, after_reduction, spec);
+    vkbn__vk_family_elementwise_spec(b, pass, after, spec);
+    uint32_t vec = vkbn__vk_elementwise_vec(b);
+    /* Channels-last, a thread loads its channel parameters once when all
+     * its items have the same channel items (elementwise.glsl): they lie WG
+     * items apart, and WG is a multiple of a row (C / vec items); or, rows
+     * being a multiple of WG items, a workgroup covers WG channel items of
+     * ITEMS rows and its threads' items lie a row apart. Other rows (C not a
+     * power of two) load them per item. */
+    uint32_t wg = spec[SPEC_WG_SIZE], row = g->c / vec;
+    uint32_t mode = !g->channels_last ? 0 : wg % row == 0 ? 1 : row % wg == 0 ? 2 : 0;
+    spec[SPEC_THREAD_CHANNEL] = mode;
     vkbn__variant variant = g->variant;
+    variant.vec = (uint8_t)vec;
     variant.subgroups = 0; /* no reductions */
     VkPipeline pipe;
     VKBN_CHECK(vkbn__vk_get_pipeline(b->vk, b->f.elementwise, variant, spec, &pipe));
     uint32_t items = b->vk->tuning.apply_items;
     kp_elementwise e = {0};
+    /* Channels in the geometry's items (VEC=8: its vec4 sub-items). */
     e.inner = vkbn__fastdiv((uint32_t)(g->channels_last ? g->c / g->vec : g->s / g->vec));
-    e.channels = vkbn__fastdiv(g->c);
+    e.channels = vkbn__fastdiv(mode == 2 ? row / wg : g->c);
     for (uint32_t w = 0; w < g->window_count; ++w) {
         const vkbn__window* win = &g->windows[w];
         vkbn__range r[BIND_MAX_COUNT];
         uint32_t io[32];
         vkbn__vk_family_window(b, win, true, r, io);
-        uint64_t total_v = (uint64_t)win->n * g->c * g->s / g->vec;
+        vkbn__vk_family_rebase(b, vec, io);
+        uint64_t total_v = (uint64_t)win->n * g->c * g->s / vec;
         e.total_v = (uint32_t)total_v;
         uint32_t groups[3];
-        vkbn__grid_2d(vkbn__div_up(total_v, (uint64_t)g->wg * items), groups, &e.groups_x);
+        uint64_t rows = (uint64_t)win->n * g->s;
+        uint64_t blocks =
+            mode == 2 ? vkbn__div_up(rows, items) * (row / wg) : vkbn__div_up(total_v, (uint64_t)wg * items);
+        vkbn__grid_2d(blocks, groups, &e.groups_x);
         uint32_t push[32];
         uint32_t size = vkbn__vk_push(push, &e, sizeof e, b, io);
-        /* After a reduction, the first window waits for it; windows after the
-         * first wait for the one before: an output the plan does not write is
-         * bound to the shared placeholder, which the synchronization validator
-         * counts as written by every window. */
-        VKBN_CHECK(vkbn__vk_plan_add(b->plan, b->f.elementwise, pipe, r, push, size, groups, after_reduction || w > 0));
+        /* The first window waits for the dispatch before it, if any; windows
+         * after the first wait for the one before: an output the plan does
+         * not write is bound to the shared placeholder, which the
+         * synchronization validator counts as written by every window. */
+        VKBN_CHECK(vkbn__vk_plan_add(b->plan, b->f.elementwise, pipe, r, push, size, groups, after || w > 0));
     }
     return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn__vk_plan_inference_params(vkbn__vk_build* b) {
+    const vkbn__geometry* g = &b->g;
+    /* Only the constants the kernel reads, so that plans share it. */
+    uint32_t spec[SPEC_COUNT] = {0};
+    spec[SPEC_WG_SIZE] = b->vk->tuning.workgroup_size;
+    spec[SPEC_HAS_WEIGHT] = b->f.spec[SPEC_HAS_WEIGHT];
+    spec[SPEC_HAS_BIAS] = b->f.spec[SPEC_HAS_BIAS];
+    vkbn__variant variant = {0, 1, 0};
+    VkPipeline pipe;
+    VKBN_CHECK(vkbn__vk_get_pipeline(b->vk, VKBN__KERNEL_APPLY_PARAMS, variant, spec, &pipe));
+    kp_elementwise e = {0};
+    e.total_v = g->c;
+    uint32_t groups[3];
+    vkbn__grid_2d(vkbn__div_up(g->c, spec[SPEC_WG_SIZE]), groups, &e.groups_x);
+    vkbn__range r[BIND_MAX_COUNT];
+    uint32_t io[32];
+    vkbn__vk_family_window(b, &g->windows[0], false, r, io); /* the vectors and the scratch */
+    uint32_t push[32];
+    uint32_t size = vkbn__vk_push(push, &e, sizeof e, b, io);
+    return vkbn__vk_plan_add(b->plan, VKBN__KERNEL_APPLY_PARAMS, pipe, r, push, size, groups, false);
 }
 
 vkbn_result vkbn__vk_plan_copy(vkbn_plan plan) {

@@ -63,7 +63,9 @@ static void init_stats(vkbn__vk_build* b, const vkbn__pass_list* l) {
     s[SPEC_HAS_RESIDUAL] = op->z != NULL;
     s[SPEC_HAS_RUNNING] = reduce && !export_stats && op->running_mean != NULL;
     s[SPEC_SAVE_MASK] = export_stats ? 4u : (op->save_mean ? 1u : 0u) | (op->save_invstd ? 2u : 0u);
-    s[SPEC_INFERENCE] = normalize && normalize->source == VKBN__SOURCE_RUNNING;
+    /* Channels-first inference computes its parameters in apply; channels-last
+     * reads them from the block apply_params leaves (vk_plan_build.c). */
+    s[SPEC_INFERENCE] = normalize && normalize->source == VKBN__SOURCE_RUNNING && !g->channels_last;
 }
 
 static void init_grads(vkbn__vk_build* b, const vkbn__pass_list* l) {
@@ -180,4 +182,33 @@ void vkbn__vk_family_elementwise_spec(const vkbn__vk_build* b, const vkbn__pass*
     /* dx; dz unless the reduction before it wrote it. */
     const vkbn__op* op = b->op;
     spec[SPEC_BWD_WRITES] = (op->dx ? BWD_WRITE_DX : 0u) | (op->dz && !after_reduction ? BWD_WRITE_DZ : 0u);
+    /* When the reduction wrote dz (= g, every element), dx reads g back
+     * from it rather than forming it again from dy and y (or x, z and an
+     * exponential for SiLU): one tensor less to read. Only where dz holds
+     * g's bits: f32 always; f16 where g is dy or 0 (RELU, CLAMP), not where
+     * it is a product (LEAKY_RELU's dy * alpha, SiLU), which f16 would round.
+     * Without an activation g is dy, and reading dz instead gains nothing. */
+    vkbn_activation a = op->activation;
+    bool exact = !b->g.variant.f16 || a == VKBN_ACTIVATION_RELU || a == VKBN_ACTIVATION_CLAMP;
+    if (after_reduction && op->dz && op->dx && a != VKBN_ACTIVATION_NONE && exact) {
+        spec[SPEC_BWD_WRITES] |= BWD_G_FROM_DZ;
+    }
+}
+
+void vkbn__vk_family_rebase(const vkbn__vk_build* b, uint32_t vec, void* io) {
+    uint32_t div = vec / b->g.vec; /* 8 / 4: the bases are aligned (vkbn__vk_elementwise_vec) */
+    if (div <= 1) return;
+    if (b->f.grads) {
+        kp_grads_io* t = io;
+        t->t.x /= div;
+        t->t.dy /= div;
+        t->t.act /= div;
+        t->t.dx /= div;
+        t->t.dz /= div;
+    } else {
+        kp_stats_io* t = io;
+        t->x_base /= div;
+        t->y_base /= div;
+        t->z_base /= div;
+    }
 }

@@ -18,13 +18,14 @@ typedef enum vkbn__kernel {
     VKBN__KERNEL_BWD_STATS_CF,
     VKBN__KERNEL_BWD_STATS_CL,
     VKBN__KERNEL_BWD_APPLY,
+    VKBN__KERNEL_APPLY_PARAMS,
     VKBN__KERNEL_COUNT
 } vkbn__kernel;
 
 /* A compile-time variant of a kernel (glslang -D values). */
 typedef struct vkbn__variant {
     uint8_t f16;
-    uint8_t vec;          /* 1 or 4 */
+    uint8_t vec;          /* 1, 4 or 8 (f16 elementwise kernels) */
     uint8_t subgroups;    /* 0 or 1 */
     uint8_t memory_model; /* reductions: 1 under the Vulkan memory model (merge.glsl) */
 } vkbn__variant;
@@ -507,6 +508,9 @@ void vkbn__vk_family_reduce_spec(const vkbn__vk_build* b, const vkbn__pass* pass
                                  uint32_t spec[SPEC_COUNT]);
 void vkbn__vk_family_elementwise_spec(const vkbn__vk_build* b, const vkbn__pass* pass, bool after_reduction,
                                       uint32_t spec[SPEC_COUNT]);
+/* Rescales the tensor bases of a window's io (vkbn__vk_family_window, in
+ * items of the geometry's width) to items of `vec` elements. */
+void vkbn__vk_family_rebase(const vkbn__vk_build* b, uint32_t vec, void* io);
 
 /* vk_reduce.c: a reduction pass over every window, windows x chunks of
  * channel groups; fused: one workgroup owns each channel (group) and
@@ -516,8 +520,16 @@ vkbn_result vkbn__vk_plan_reduce(vkbn__vk_build* b, const vkbn__pass* pass, cons
                                  const vkbn__pass* fused_next, bool store_channel);
 
 /* vk_elementwise.c: an elementwise pass over every window, its channel
- * parameters at b->scratch / b->sc (or the running statistics). */
-vkbn_result vkbn__vk_plan_elementwise(vkbn__vk_build* b, const vkbn__pass* pass, bool after_reduction);
+ * parameters at b->scratch / b->sc (or the running statistics: frozen
+ * backward); after: a dispatch of this plan before it writes what it reads
+ * (a reduction, or vkbn__vk_plan_inference_params). */
+vkbn_result vkbn__vk_plan_elementwise(vkbn__vk_build* b, const vkbn__pass* pass, bool after);
+/* Inference's channel block from the running statistics, once per channel,
+ * into b->scratch at b->sc (apply_params.comp). */
+vkbn_result vkbn__vk_plan_inference_params(vkbn__vk_build* b);
+/* Elements per item of the plan's elementwise pass: the geometry's width,
+ * or 8 for f16 tensors whose rows and starts are 8-element aligned. */
+uint32_t vkbn__vk_elementwise_vec(const vkbn__vk_build* b);
 vkbn_result vkbn__vk_plan_copy(vkbn_plan plan);
 /* vk_plan_build.c: a dispatch's push constants for either planner: head
  * (kp_slices or kp_elementwise), the scratch offsets, then the family's io;

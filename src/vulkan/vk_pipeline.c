@@ -11,7 +11,8 @@ uint32_t vkbn__vk_binding_count(vkbn__kernel kernel) {
     switch (kernel) {
         case VKBN__KERNEL_STATS_CF:
         case VKBN__KERNEL_STATS_CL: return BIND_STATS_COUNT;
-        case VKBN__KERNEL_APPLY: return BIND_APPLY_COUNT;
+        case VKBN__KERNEL_APPLY:
+        case VKBN__KERNEL_APPLY_PARAMS: return BIND_APPLY_COUNT;
         case VKBN__KERNEL_COPY: return BIND_COPY_COUNT;
         case VKBN__KERNEL_BWD_STATS_CF:
         case VKBN__KERNEL_BWD_STATS_CL:
@@ -24,7 +25,8 @@ static uint32_t push_size(vkbn__kernel kernel) {
     switch (kernel) {
         case VKBN__KERNEL_STATS_CF:
         case VKBN__KERNEL_STATS_CL: return sizeof(kp_stats);
-        case VKBN__KERNEL_APPLY: return sizeof(kp_apply);
+        case VKBN__KERNEL_APPLY:
+        case VKBN__KERNEL_APPLY_PARAMS: return sizeof(kp_apply);
         case VKBN__KERNEL_COPY: return sizeof(kp_copy);
         case VKBN__KERNEL_BWD_STATS_CF:
         case VKBN__KERNEL_BWD_STATS_CL: return sizeof(kp_bwd_stats);

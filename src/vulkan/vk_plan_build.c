@@ -79,8 +79,21 @@ static void describe_passes(const vkbn__pass_list* l, char* out, size_t n) {
     }
 }
 
-static void describe(vkbn__vk_build* b, const char* shape, const vkbn__reduction* red, bool subgroups) {
+static const char* vec_name(uint32_t vec) { return vec == 8 ? "vec8" : vec == 4 ? "vec4" : "scalar"; }
+
+/* ew_vec: the width of a separate elementwise pass, or 0. */
+static void describe(vkbn__vk_build* b, const char* shape, const vkbn__reduction* red, bool subgroups,
+                     uint32_t ew_vec) {
     const vkbn__geometry* g = &b->g;
+    char width[32];
+    if (!red && ew_vec) {
+        snprintf(width, sizeof width, "%s", vec_name(ew_vec));
+    } else if (ew_vec && ew_vec != g->vec) {
+        snprintf(width, sizeof width, "%s (%s pass %s)", vec_name(g->vec), short_name(b->plan->passes.pass[1].kind),
+                 vec_name(ew_vec));
+    } else {
+        snprintf(width, sizeof width, "%s", vec_name(g->vec));
+    }
     char passes[128];
     describe_passes(&b->plan->passes, passes, sizeof passes);
     char slicing[160] = "";
@@ -94,9 +107,8 @@ static void describe(vkbn__vk_build* b, const char* shape, const vkbn__reduction
         }
     }
     snprintf(b->plan->description, sizeof b->plan->description, "%s, %s %s %s: %s%s, %u window%s, workgroup %u%s",
-             passes, g->channels_last ? "channels-last" : "channels-first", g->variant.f16 ? "f16" : "f32",
-             g->vec == 4 ? "vec4" : "scalar", shape, slicing, g->window_count, g->window_count == 1 ? "" : "s", g->wg,
-             subgroups ? ", subgroups" : "");
+             passes, g->channels_last ? "channels-last" : "channels-first", g->variant.f16 ? "f16" : "f32", width,
+             shape, slicing, g->window_count, g->window_count == 1 ? "" : "s", g->wg, subgroups ? ", subgroups" : "");
 }
 
 static vkbn_result build_reduction(vkbn__vk_build* b, const vkbn__pass* reduce, const vkbn__pass* next) {
@@ -139,7 +151,7 @@ static vkbn_result build_reduction(vkbn__vk_build* b, const vkbn__pass* reduce, 
         } else {
             snprintf(shape, sizeof shape, "split reduction");
         }
-        describe(b, shape, &red, !g->channels_last && vk->use_subgroups);
+        describe(b, shape, &red, !g->channels_last && vk->use_subgroups, after ? vkbn__vk_elementwise_vec(b) : 0);
     }
     vkbn__reduction_free(&red);
     return r;
@@ -147,6 +159,13 @@ static vkbn_result build_reduction(vkbn__vk_build* b, const vkbn__pass* reduce, 
 
 static vkbn_result build_elementwise(vkbn__vk_build* b, const vkbn__pass* pass) {
     const vkbn__geometry* g = &b->g;
+    /* Channels-last inference: the channel block from the running statistics
+     * first, once per channel (a dispatch of C threads), so that apply loads
+     * a vec4 of each array per four channels rather than sixteen floats, four
+     * square roots and four divisions per item. Channels-first items share
+     * their channel with their neighbours, and apply computes the parameters
+     * itself (SPEC_INFERENCE): the extra dispatch would cost more. */
+    bool params = pass->kind == VKBN__PASS_NORMALIZE && pass->source == VKBN__SOURCE_RUNNING && g->channels_last;
     if (pass->source == VKBN__SOURCE_HOST) {
         /* The host's arrays in the channel block's place (passes.h). */
         b->sc.c_pad = vkbn__host_params_c_pad(g->c);
@@ -157,9 +176,21 @@ static vkbn_result build_elementwise(vkbn__vk_build* b, const vkbn__pass* pass) 
         }
         b->sc.channel = b->scratch.base;
     }
-    VKBN_CHECK(vkbn__vk_plan_reserve(b->plan, g->window_count));
-    VKBN_CHECK(vkbn__vk_plan_elementwise(b, pass, false));
-    describe(b, "elementwise (1 dispatch per window)", NULL, false);
+    VKBN_CHECK(vkbn__vk_plan_reserve(b->plan, g->window_count + (params ? 1 : 0)));
+    if (params) {
+        uint64_t words = vkbn__vk_scratch_layout(g->c, 0, 0, channel_arrays(pass->kind), &b->sc);
+        if (words * 4 > b->vk->max_binding_range - b->vk->bind_align) {
+            return vkbn__fail(VKBN_ERROR_TOO_LARGE, "desc->tensor: too many channels for the device's binding range");
+        }
+        VKBN_CHECK(vkbn__vk_plan_alloc_scratch(b->plan, words * 4, 0, 0));
+        b->scratch = vkbn__vk_scratch_range(b->plan, 0, words * 4);
+        VKBN_CHECK(vkbn__vk_plan_inference_params(b));
+    }
+    VKBN_CHECK(vkbn__vk_plan_elementwise(b, pass, params));
+    describe(
+        b,
+        params ? "elementwise (channel parameters, then 1 dispatch per window)" : "elementwise (1 dispatch per window)",
+        NULL, false, vkbn__vk_elementwise_vec(b));
     return VKBN_SUCCESS;
 }
 
