@@ -34,7 +34,7 @@ test-fast: build
 test-sanitize:
 	@scripts/deps.sh test
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
-		-DVKBN_SANITIZE=address,undefined -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_TEST_THREADS="1;3"
+		-DVKBN_SANITIZE=address,undefined -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_TEST_THREADS=alternate
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE large
 
@@ -43,7 +43,7 @@ test-sanitize:
 test-aarch64:
 	@scripts/deps.sh test
 	cmake -S . -B $(AARCH64_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake \
-		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_TEST_THREADS="1;3"
+		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_TEST_THREADS=alternate
 	cmake --build $(AARCH64_BUILD) -j $(JOBS) --target test_forward test_api test_cpu test_backward test_backward_api test_training \
 		test_golden
 	cd $(AARCH64_BUILD) && ctest --output-on-failure -j $(JOBS) -L cpu -LE large

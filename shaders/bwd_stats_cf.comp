@@ -62,8 +62,20 @@ vec4 reduce_range(uint c, uint j0, uint j1, CoefV k) {
     return acc;
 }
 
+// The fused second pass: four items' loads in flight per thread before any
+// store, as the reduction keeps.
 void dx_channel(uint c, CoefV k) {
-    for (uint j = gl_LocalInvocationIndex; j < p.r.items; j += WG) {
+    uint j = gl_LocalInvocationIndex;
+    for (; j + 3u * WG < p.r.items; j += 4u * WG) {
+        uint o[4] = uint[4](item_offset(j, c), item_offset(j + WG, c), item_offset(j + 2u * WG, c),
+                            item_offset(j + 3u * WG, c));
+        Item it[4];
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) it[i] = load_item(o[i], k);
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+            dx_data[p.io.t.dx + o[i]] = STORE_T(item_dx(item_grad(it[i], k), it[i].d, k));
+        }
+    }
+    for (; j < p.r.items; j += WG) {
         uint o = item_offset(j, c);
         Item it = load_item(o, k);
         dx_data[p.io.t.dx + o] = STORE_T(item_dx(item_grad(it, k), it.d, k));

@@ -149,7 +149,17 @@ void main() {
     barrier();
     if (!in_range) return;
     k = s_coef[tx];
-    for (uint r = r0 + ty; r < r1; r += TY) {
+    // Four rows' loads in flight per thread before any store, as the
+    // reduction keeps.
+    uint r = r0 + ty;
+    for (; r + 3u * TY < r1; r += 4u * TY) {
+        Item it[4];
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) it[i] = load_item((r + i * TY) * p.r.cv_count + cv, k);
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+            dx_data[p.io.t.dx + (r + i * TY) * p.r.cv_count + cv] = STORE_T(item_dx(item_grad(it[i], k), it[i].d, k));
+        }
+    }
+    for (; r < r1; r += TY) {
         uint o = r * p.r.cv_count + cv;
         Item it = load_item(o, k);
         dx_data[p.io.t.dx + o] = STORE_T(item_dx(item_grad(it, k), it.d, k));

@@ -73,12 +73,30 @@ Stat reduce_range(uint c, uint j0, uint j1) {
     return st;
 }
 
+VT normalize_item(VT x, VT z, vec4 prm) {
+    return finish_output(((x - prm.x) - prm.y) * prm.z + prm.w, z, p.io.act);
+}
+
+// The fused second pass: four items' loads in flight per thread before any
+// store, as the reduction keeps (the channel is still in cache, so latency,
+// not bandwidth, bounds it).
 void normalize_channel(uint c, vec4 prm) {
-    for (uint j = gl_LocalInvocationIndex; j < p.r.items; j += WG) {
+    uint j = gl_LocalInvocationIndex;
+    for (; j + 3u * WG < p.r.items; j += 4u * WG) {
+        uint o[4] = uint[4](item_offset(j, c), item_offset(j + WG, c), item_offset(j + 2u * WG, c),
+                            item_offset(j + 3u * WG, c));
+        VT x[4], z[4];
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+            x[i] = VT(x_data[p.io.x_base + o[i]]);
+            z[i] = HAS_RESIDUAL ? VT(z_data[p.io.z_base + o[i]]) : VT(0.0);
+        }
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) y_data[p.io.y_base + o[i]] = STORE_T(normalize_item(x[i], z[i], prm));
+    }
+    for (; j < p.r.items; j += WG) {
         uint o = item_offset(j, c);
         VT x = VT(x_data[p.io.x_base + o]);
         VT z = HAS_RESIDUAL ? VT(z_data[p.io.z_base + o]) : VT(0.0);
-        y_data[p.io.y_base + o] = STORE_T(finish_output(((x - prm.x) - prm.y) * prm.z + prm.w, z, p.io.act));
+        y_data[p.io.y_base + o] = STORE_T(normalize_item(x, z, prm));
     }
 }
 

@@ -144,7 +144,22 @@ void main() {
     barrier();
     if (!in_range || EXPORT_STATS) return;
     VT k = s_pivot[tx], m = s_mean[tx], sc = s_scale[tx], sh = s_shift[tx];
-    for (uint r = r0 + ty; r < r1; r += TY) {
+    // Four rows' loads in flight per thread before any store, as the
+    // reduction keeps.
+    uint r = r0 + ty;
+    for (; r + 3u * TY < r1; r += 4u * TY) {
+        VT x[4], z[4];
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+            uint o = (r + i * TY) * p.r.cv_count + cv;
+            x[i] = VT(x_data[p.io.x_base + o]);
+            z[i] = HAS_RESIDUAL ? VT(z_data[p.io.z_base + o]) : VT(0.0);
+        }
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+            uint o = (r + i * TY) * p.r.cv_count + cv;
+            y_data[p.io.y_base + o] = STORE_T(finish_output(((x[i] - k) - m) * sc + sh, z[i], p.io.act));
+        }
+    }
+    for (; r < r1; r += TY) {
         uint o = r * p.r.cv_count + cv;
         VT x = VT(x_data[p.io.x_base + o]);
         VT z = HAS_RESIDUAL ? VT(z_data[p.io.z_base + o]) : VT(0.0);
