@@ -81,7 +81,7 @@ void vkbn__vk_choose_tuning(const vkbn__caps* caps, vkbn__tuning* t) {
     t->cl_threads_x_max = e->cl_threads_x_max < t->workgroup_size ? e->cl_threads_x_max : t->workgroup_size;
     bool moltenvk = strcmp(caps->driver_name, "MoltenVK") == 0;
     t->last_workgroup_merge = caps->memory_model && !e->bug_cross_workgroup_visibility && !moltenvk &&
-                              hooks->vk_merge_dispatch == VKBN_TEST_HOOK_UNSET;
+                              (hooks->vk_merge_dispatch == VKBN_TEST_HOOK_UNSET || hooks->vk_merge_dispatch == 0);
     snprintf(t->source, sizeof t->source, "%s%s", e->name, caps->sm_count ? " (compute units known)" : "");
 }
 
