@@ -12,20 +12,8 @@
 #include <string.h>
 
 #include "vk_internal.h"
-
-static _Atomic int g_passed, g_failed;
-
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (cond) {                                     \
-            g_passed++;                                 \
-        } else {                                        \
-            g_failed++;                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
+/* After vk_internal.h, which sets VK_NO_PROTOTYPES before vkbn.h. */
+#include "test_util.h"
 
 /* ---- The free list ----------------------------------------------------- */
 
@@ -578,7 +566,5 @@ int main(void) {
     test_priority_off_and_noncoherent();
     test_out_of_memory();
     test_threads();
-    int passed = g_passed, failed = g_failed;
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return test_summary();
 }

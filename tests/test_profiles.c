@@ -9,19 +9,7 @@
 
 #include "vk_profiles.h"
 
-static int g_passed, g_failed;
-
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (cond) {                                     \
-            g_passed++;                                 \
-        } else {                                        \
-            g_failed++;                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
+#include "test_util.h"
 
 static bool pow2(uint64_t v) { return v && (v & (v - 1)) == 0; }
 static bool known(vkbn__prov p) { return p != VKBN__PROV_UNKNOWN; }
@@ -209,6 +197,6 @@ int main(void) {
         check_cost(p);
     }
     check_known_facts();
-    printf("profiles: %d passed, %d failed (%zu profiles)\n", g_passed, g_failed, vkbn__device_profile_count);
-    return g_failed ? 1 : 0;
+    printf("profiles: %zu\n", vkbn__device_profile_count);
+    return test_summary();
 }

@@ -407,7 +407,8 @@ static void test_compare(tally* t) {
     const float off[4] = {1.001f, -2.0f, 100.5f, 0.0f};
     r = cmp_f32(off, want, 4, 1e-3, 1e-3); /* tolerances 0.002, 0.003, 0.101, 0.001 */
     CHECK(t, !r.ok && r.worst == 2 && near(r.max_abs, 0.5, 1e-9) && near(r.max_scaled, 0.5 / 0.101, 1e-6),
-          "cmp outside tolerance: ok=%d worst=%llu max_abs=%g max_scaled=%g", r.ok, (unsigned long long)r.worst, r.max_abs, r.max_scaled);
+          "cmp outside tolerance: ok=%d worst=%llu max_abs=%g max_scaled=%g", r.ok, (unsigned long long)r.worst,
+          r.max_abs, r.max_scaled);
     r = cmp_f32(off, want, 4, 1e-3, 1e-2);
     CHECK(t, r.ok && r.worst == 2, "cmp within tolerance: ok=%d worst=%llu", r.ok, (unsigned long long)r.worst);
 

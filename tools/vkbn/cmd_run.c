@@ -466,8 +466,7 @@ static int alloc_results(const run_inputs* in, run_results* out) {
     out->save_mean = malloc(in->tensor.c * sizeof(float));
     out->save_invstd = malloc(in->tensor.c * sizeof(float));
     if (!out->y || !out->save_mean || !out->save_invstd) {
-        return cli_error(CMD, CLI_FAILED, "out of host memory for the outputs (%llu bytes)",
-                         (unsigned long long)bytes);
+        return cli_error(CMD, CLI_FAILED, "out of host memory for the outputs (%llu bytes)", (unsigned long long)bytes);
     }
     return CLI_OK;
 }
