@@ -8,10 +8,13 @@
 // block at the scratch binding: a reduction's (training), apply_params.comp's
 // (channels-last inference), or the host's arrays (synchronized step).
 // Channels-last vector items read four channels of each array as one vec4.
-// INFERENCE (channels-first): they are computed per item from the running
-// statistics (inference.glsl: pivot = running_mean, mean - pivot = 0): the
-// lanes of a warp mostly share a channel, so the loads are broadcasts, and a
-// separate dispatch would cost small layers more than the square root.
+// INFERENCE: they are computed per item from the running statistics
+// (inference.glsl: pivot = running_mean, mean - pivot = 0). Channels-first,
+// the lanes of a warp mostly share a channel, so the loads are broadcasts,
+// and a separate dispatch would cost small layers more than the square
+// root; channels-last, only where the tensor is too small for
+// apply_params.comp's channel block to pay for itself (vk_family.c,
+// vkbn__vk_inference_block).
 
 #include "common.glsl"
 
@@ -62,7 +65,15 @@ Loaded ew_load(uint i) {
 }
 
 Params ew_params(uint c) {
-    if (INFERENCE) { // channels-first only (vk_plan_build.c)
+    if (INFERENCE) {
+#if VEC != 1
+        if (CHANNELS_LAST) { // the four channels of sub-item c
+            vec4 a = running_params(4u * c), b = running_params(4u * c + 1u);
+            vec4 d = running_params(4u * c + 2u), e = running_params(4u * c + 3u);
+            return Params(vec4(a.x, b.x, d.x, e.x), vec4(a.y, b.y, d.y, e.y), vec4(a.z, b.z, d.z, e.z),
+                          vec4(a.w, b.w, d.w, e.w));
+        }
+#endif
         vec4 k = running_params(c);
         return Params(VT(k.x), VT(k.y), VT(k.z), VT(k.w));
     }

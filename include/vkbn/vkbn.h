@@ -366,6 +366,12 @@ typedef struct vkbn_context_desc {
      * switch VKBN_CPU_ISA=scalar|sse2|avx2|avx512|neon applies (see the
      * context flags). */
     vkbn_cpu_isa cpu_isa;
+    /* Plans only, for a GPU that is not here: the name of a device profile
+     * (vkbn_profile_get; "h100", case-insensitive). The context plans with
+     * the same code as on a real device, from the profile's properties, and
+     * nothing executes (see "Device profiles"). device and borrowed must be
+     * NULL. NULL: a real device. */
+    const char* VKBN_NULLABLE profile;
 } vkbn_context_desc;
 
 /* Creates a context. desc may be NULL for all defaults. On success *out is a
@@ -598,6 +604,91 @@ VKBN_API vkbn_result vkbn_plan_execute_timed(vkbn_plan VKBN_NOT_NULL plan, uint3
  * "split: stats_cf(f32,vec4,subgroup) x128 + apply(f32,vec4)". */
 VKBN_API const char* VKBN_NOT_NULL vkbn_plan_describe(vkbn_plan VKBN_NOT_NULL plan);
 VKBN_API void vkbn_plan_destroy(vkbn_plan VKBN_NULLABLE plan);
+
+/* ------------------------------------------------------------------------ */
+/* Plan reports: what a plan does to the device                             */
+/* ------------------------------------------------------------------------ */
+/*
+ * A Vulkan plan is a list of dispatches. A report says, per dispatch and in
+ * total, how many workgroups run, the bytes moved to and from memory in the
+ * worst case (every byte a dispatch reads or writes counted once per
+ * dispatch and phase: nothing is assumed to stay in a cache between them),
+ * and the longest serial chain: the dependent memory steps one invocation
+ * performs one after another (a merge of partial sums; a streaming loop's
+ * loads are independent and do not count). bytes_reread is the part of
+ * bytes_read that the plan read or wrote before, which a cache large enough
+ * for the plan's footprint would serve. Plans on the CPU path have no
+ * dispatches: VKBN_ERROR_UNSUPPORTED.
+ */
+typedef enum vkbn_dispatch_role {
+    VKBN_DISPATCH_REDUCE = 0,      /* streams the tensors into per-channel sums (fused: and normalizes) */
+    VKBN_DISPATCH_MERGE = 1,       /* merges the partial sums of a sliced reduction */
+    VKBN_DISPATCH_PARAMS = 2,      /* per-channel parameters from the running statistics */
+    VKBN_DISPATCH_ELEMENTWISE = 3, /* streams the tensors element by element (y, or dx and dz) */
+    VKBN_DISPATCH_COPY = 4         /* the copy plan */
+} vkbn_dispatch_role;
+
+typedef struct vkbn_dispatch_report {
+    vkbn_dispatch_role role;
+    const char* VKBN_NOT_NULL kernel; /* the shader: "stats_cf", "apply", ... */
+    uint32_t workgroups[3];
+    uint32_t workgroup_size;  /* invocations per workgroup */
+    vkbn_bool barrier_before; /* waits for the writes of the dispatches before it */
+    uint64_t bytes_read;
+    uint64_t bytes_written;
+    uint64_t bytes_reread; /* of bytes_read */
+    uint32_t serial_chain;
+} vkbn_dispatch_report;
+
+typedef struct vkbn_plan_report {
+    uint32_t passes;     /* the plan's passes (training: statistics, normalize), fused or not */
+    uint32_t dispatches; /* vkbn_plan_get_dispatch_report takes 0 .. dispatches - 1 */
+    uint32_t barriers;   /* dispatches that wait for the ones before them */
+    /* Workgroups of the dispatches that stream the tensors (REDUCE,
+     * ELEMENTWISE, COPY): the fewest and the most in one dispatch. */
+    uint64_t stream_workgroups_min;
+    uint64_t stream_workgroups_max;
+    uint64_t bytes_read; /* sums over the dispatches */
+    uint64_t bytes_written;
+    uint64_t bytes_reread;
+    uint32_t serial_chain;    /* the longest of any dispatch */
+    uint64_t scratch_bytes;   /* the plan's scratch memory */
+    uint64_t footprint_bytes; /* distinct bytes touched: tensors, vectors, scratch */
+} vkbn_plan_report;
+
+VKBN_API vkbn_result vkbn_plan_get_report(vkbn_plan VKBN_NOT_NULL plan, vkbn_plan_report* VKBN_NOT_NULL out);
+VKBN_API vkbn_result vkbn_plan_get_dispatch_report(vkbn_plan VKBN_NOT_NULL plan, uint32_t index,
+                                                   vkbn_dispatch_report* VKBN_NOT_NULL out);
+
+/* ------------------------------------------------------------------------ */
+/* Device profiles: plans for a GPU that is not here                         */
+/* ------------------------------------------------------------------------ */
+/*
+ * A device profile holds the properties vkbn's Vulkan planner reads
+ * (subgroup sizes, limits, features, compute units) for a real GPU and
+ * driver, each with its source; a property no source gives is unknown and
+ * the planner takes the choice that is correct on any device. A context
+ * created with vkbn_context_desc.profile plans as on that GPU: buffers have
+ * a size and no memory, plans are built by the same code as on a real
+ * device and can be described and reported, and every call that would
+ * touch memory or run (upload, download, execute, record, the one-shot
+ * calls) fails with VKBN_ERROR_UNSUPPORTED. `vkbn plan --profile NAME`
+ * prints such plans.
+ */
+typedef struct vkbn_profile_info {
+    const char* VKBN_NOT_NULL name;         /* "h100": what vkbn_context_desc.profile takes */
+    const char* VKBN_NOT_NULL display_name; /* "NVIDIA H100 SXM5 80GB" */
+    const char* VKBN_NOT_NULL driver;       /* which driver its Vulkan properties describe */
+    /* For cost estimates; 0 where no source gives the number. */
+    uint32_t compute_units;
+    uint32_t resident_workgroups; /* workgroups of 256 invocations resident on one compute unit */
+    uint64_t dram_bandwidth;      /* bytes per second */
+    uint64_t last_level_cache;    /* bytes */
+} vkbn_profile_info;
+
+VKBN_API uint32_t vkbn_profile_count(void);
+/* index < vkbn_profile_count(); else VKBN_ERROR_INVALID_ARGUMENT. */
+VKBN_API vkbn_result vkbn_profile_get(uint32_t index, vkbn_profile_info* VKBN_NOT_NULL out);
 
 /* ------------------------------------------------------------------------ */
 /* Synchronized batch norm: one batch split across contexts or processes     */

@@ -281,6 +281,24 @@ vkbn_result vkbn_plan_execute_timed(vkbn_plan plan, uint32_t repetitions, double
 
 const char* vkbn_plan_describe(vkbn_plan plan) { return plan ? plan->description : ""; }
 
+vkbn_result vkbn_plan_get_report(vkbn_plan plan, vkbn_plan_report* out) {
+    REQUIRE(plan, "plan");
+    REQUIRE(out, "out");
+    if (!plan->ctx->ops->plan_report) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "plan: %s plans have no dispatches to report", plan->ctx->ops->name);
+    }
+    return plan->ctx->ops->plan_report(plan, out);
+}
+
+vkbn_result vkbn_plan_get_dispatch_report(vkbn_plan plan, uint32_t index, vkbn_dispatch_report* out) {
+    REQUIRE(plan, "plan");
+    REQUIRE(out, "out");
+    if (!plan->ctx->ops->plan_dispatch_report) {
+        return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "plan: %s plans have no dispatches to report", plan->ctx->ops->name);
+    }
+    return plan->ctx->ops->plan_dispatch_report(plan, index, out);
+}
+
 void vkbn_plan_destroy(vkbn_plan plan) {
     if (!plan) return;
     if (plan->impl) plan->ctx->ops->plan_destroy(plan);

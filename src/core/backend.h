@@ -48,6 +48,9 @@ typedef struct vkbn__backend {
     vkbn_result (*context_create)(vkbn_context ctx, const vkbn_context_desc* desc, vkbn__device_request* req);
     void (*context_destroy)(vkbn_context ctx);
     bool accepts_borrowed;
+    /* desc->profile (a device profile: plans only) goes to this backend,
+     * with req NULL. */
+    bool accepts_profile;
 
     /* Buffers: create sets buf->root and the backend's storage; destroy
      * frees an owned buffer's storage (never called for views or wrapped
@@ -69,6 +72,9 @@ typedef struct vkbn__backend {
     vkbn_result (*plan_execute)(vkbn_plan plan, uint32_t repetitions, double* seconds);
     vkbn_result (*plan_record)(vkbn_plan plan, VkCommandBuffer cmd, vkbn_record_flags flags);
     void (*plan_destroy)(vkbn_plan plan);
+    /* Reports (vkbn_plan_get_report); index < the report's dispatches. */
+    vkbn_result (*plan_report)(vkbn_plan plan, vkbn_plan_report* out);
+    vkbn_result (*plan_dispatch_report)(vkbn_plan plan, uint32_t index, vkbn_dispatch_report* out);
 
     /* Context queries (NULL: nothing to report). */
     bool (*uses_subgroups)(vkbn_context ctx);

@@ -221,7 +221,22 @@ static vkbn_result create_borrowed(vkbn_context ctx, const vkbn_context_desc* de
     return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "desc->borrowed: no backend of this build accepts a borrowed device");
 }
 
+/* A device profile: the backend that plans on profiles, with no device. */
+static vkbn_result create_on_profile(vkbn_context ctx, const vkbn_context_desc* desc) {
+    if (desc->borrowed || (desc->device && *desc->device)) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                          "desc->profile: a context on a device profile takes no device and no borrowed device");
+    }
+    for (uint32_t b = 0; b < vkbn__backend_count; ++b) {
+        if (!vkbn__backends[b]->accepts_profile) continue;
+        ctx->ops = vkbn__backends[b];
+        return ctx->ops->context_create(ctx, desc, NULL);
+    }
+    return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "desc->profile: no backend of this build plans on device profiles");
+}
+
 vkbn_result vkbn__context_create_backend(vkbn_context ctx, const vkbn_context_desc* desc) {
+    if (desc->profile) return create_on_profile(ctx, desc);
     if (desc->borrowed) return create_borrowed(ctx, desc);
     const char* want = desc->device && *desc->device ? desc->device : NULL;
     if (!want) return create_default(ctx, desc);

@@ -24,6 +24,13 @@ vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer 
         return vkbn__fail(VKBN_ERROR_TOO_LARGE, "size: %llu bytes exceeds the device's largest allocation (%llu)",
                           (unsigned long long)size, (unsigned long long)vk->caps.max_alloc);
     }
+    if (vk->profile) {
+        /* Plans only: a size and an identity, no memory. */
+        vkbn__mutex_lock(&vk->memory_lock);
+        buf->root = ++vk->next_buffer_id;
+        vkbn__mutex_unlock(&vk->memory_lock);
+        return VKBN_SUCCESS;
+    }
     /* Round up so that whole-vector loads at the end stay inside the buffer. */
     uint64_t alloc_size = vkbn__align_up(size, 16);
     VKBN_CHECK(vkbn__vk_create_buffer(vk, alloc_size, vk->buffer_memory_type, buffer_usage, VKBN__MEM_BUFFER,
@@ -37,6 +44,7 @@ vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer 
 
 vkbn_result vkbn__vk_buffer_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t offset, uint64_t size, vkbn_buffer buf) {
     struct vkbn__vk* vk = vkbn__vk_of(ctx);
+    if (vk->profile) return vkbn__vk_profile_unsupported(vk, "vkbn_buffer_wrap");
     /* Vulkan cannot tell a VkBuffer's size; its memory requirements are at
      * least that size, so a range past them is certainly outside it. */
     VkMemoryRequirements req;
@@ -54,7 +62,7 @@ vkbn_result vkbn__vk_buffer_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t off
 
 void vkbn__vk_buffer_destroy(vkbn_buffer buf) {
     struct vkbn__vk* vk = vkbn__vk_of(buf->ctx);
-    if (buf->kind != VKBN__BUFFER_OWNED) return;
+    if (buf->kind != VKBN__BUFFER_OWNED || vk->profile) return;
     vkbn__vk_destroy_buffer(vk, buf->vk_buffer, buf->vk_allocation);
     buf->vk_buffer = VK_NULL_HANDLE;
     buf->vk_allocation = NULL;
@@ -129,6 +137,7 @@ static vkbn_result staged_copy(vkbn_buffer buf, uint64_t offset, uint8_t* host, 
 
 vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void* src, uint64_t size) {
     struct vkbn__vk* vk = vkbn__vk_of(buf->ctx);
+    if (vk->profile) return vkbn__vk_profile_unsupported(vk, "vkbn_buffer_upload");
     if (buf->mapped) {
         /* Immediate-mode work has completed before any call returns, so the
          * device is not using this memory now. */
@@ -141,6 +150,7 @@ vkbn_result vkbn__vk_buffer_upload(vkbn_buffer buf, uint64_t offset, const void*
 
 vkbn_result vkbn__vk_buffer_download(vkbn_buffer buf, uint64_t offset, void* dst, uint64_t size) {
     struct vkbn__vk* vk = vkbn__vk_of(buf->ctx);
+    if (vk->profile) return vkbn__vk_profile_unsupported(vk, "vkbn_buffer_download");
     if (buf->mapped) {
         vkbn__vk_memory_flush(vk, buf->vk_allocation, false);
         memcpy(dst, buf->mapped + buf->offset + offset, size);

@@ -274,7 +274,28 @@ static vkbn_result choose_buffer_memory(struct vkbn__vk* vk, vkbn_device_type ty
     return VKBN_SUCCESS;
 }
 
+vkbn_result vkbn__vk_choose_planning(struct vkbn__vk* vk, const vkbn_context_desc* desc) {
+    vk->bind_align = vk->caps.min_sboa > 16 ? vk->caps.min_sboa : 16;
+    vk->max_binding_range = vk->caps.max_range;
+    if (desc->max_binding_range && desc->max_binding_range < vk->max_binding_range) {
+        vk->max_binding_range = desc->max_binding_range;
+    }
+    if (vk->max_binding_range < 4096) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->max_binding_range: must be at least 4096, got %llu",
+                          (unsigned long long)vk->max_binding_range);
+    }
+    const VkSubgroupFeatureFlags needed = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
+    bool disabled = desc->flags & VKBN_CONTEXT_DISABLE_SUBGROUPS;
+    vkbn__vk_choose_tuning(&vk->caps, &vk->tuning);
+    /* The butterfly reads every lane, so it runs only where pipelines can
+     * require full subgroups; elsewhere the shared-memory path. */
+    vk->use_subgroups = !disabled && (vk->caps.subgroup_ops & needed) == needed && vk->caps.subgroup_size >= 4 &&
+                        vk->caps.max_subgroup_size <= vk->tuning.workgroup_size && vk->caps.full_subgroups;
+    return VKBN_SUCCESS;
+}
+
 vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc, vkbn__device_request* req) {
+    if (desc->profile) return vkbn__vk_profile_context_create(ctx, desc);
     struct vkbn__vk* vk = vkbn__calloc(1, sizeof *vk);
     if (!vk) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_context_create: out of host memory");
     ctx->impl = vk;
@@ -367,23 +388,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
     ctx->info.timestamps = vk->caps.timestamp_bits > 0 && vk->caps.props.limits.timestampPeriod > 0.0f;
     read_compute_unit_count(vk);
 
-    vk->bind_align = vk->caps.min_sboa > 16 ? vk->caps.min_sboa : 16;
-    vk->max_binding_range = vk->caps.max_range;
-    if (desc->max_binding_range && desc->max_binding_range < vk->max_binding_range) {
-        vk->max_binding_range = desc->max_binding_range;
-    }
-    if (vk->max_binding_range < 4096) {
-        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->max_binding_range: must be at least 4096, got %llu",
-                          (unsigned long long)vk->max_binding_range);
-    }
-
-    const VkSubgroupFeatureFlags needed = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
-    bool disabled = desc->flags & VKBN_CONTEXT_DISABLE_SUBGROUPS;
-    vkbn__vk_choose_tuning(&vk->caps, &vk->tuning);
-    /* The butterfly reads every lane, so it runs only where pipelines can
-     * require full subgroups; elsewhere the shared-memory path. */
-    vk->use_subgroups = !disabled && (vk->caps.subgroup_ops & needed) == needed && vk->caps.subgroup_size >= 4 &&
-                        vk->caps.max_subgroup_size <= vk->tuning.workgroup_size && vk->caps.full_subgroups;
+    VKBN_CHECK(vkbn__vk_choose_planning(vk, desc));
 
     VKBN_CHECK(choose_buffer_memory(vk, info->type));
     if (vk->queue) VKBN_CHECK(create_submit_objects(vk));

@@ -75,6 +75,9 @@ vkbn_result vkbn__vk_plan_elementwise(vkbn__vk_build* b, const vkbn__pass* pass,
          * not write is bound to the shared placeholder, which the
          * synchronization validator counts as written by every window. */
         VKBN_CHECK(vkbn__vk_plan_add(b->plan, b->f.elementwise, pipe, r, push, size, groups, after || w > 0));
+        vkbn__traffic t;
+        vkbn__vk_traffic_elementwise(b, pass, win, after, spec, &t);
+        vkbn__vk_plan_note(b->plan, VKBN_DISPATCH_ELEMENTWISE, wg, &t);
     }
     return VKBN_SUCCESS;
 }
@@ -98,7 +101,11 @@ vkbn_result vkbn__vk_plan_inference_params(vkbn__vk_build* b) {
     vkbn__vk_family_window(b, &g->windows[0], false, r, io); /* the vectors and the scratch */
     uint32_t push[32];
     uint32_t size = vkbn__vk_push(push, &e, sizeof e, b, io);
-    return vkbn__vk_plan_add(b->plan, VKBN__KERNEL_APPLY_PARAMS, pipe, r, push, size, groups, false);
+    VKBN_CHECK(vkbn__vk_plan_add(b->plan, VKBN__KERNEL_APPLY_PARAMS, pipe, r, push, size, groups, false));
+    vkbn__traffic t;
+    vkbn__vk_traffic_params(b, &t);
+    vkbn__vk_plan_note(b->plan, VKBN_DISPATCH_PARAMS, spec[SPEC_WG_SIZE], &t);
+    return VKBN_SUCCESS;
 }
 
 vkbn_result vkbn__vk_plan_copy(vkbn_plan plan) {
@@ -127,6 +134,8 @@ vkbn_result vkbn__vk_plan_copy(vkbn_plan plan) {
         uint64_t items = v.vec == 4 ? vkbn__div_up(pc.words, 4) : pc.words;
         vkbn__grid_2d(vkbn__div_up(items, (uint64_t)spec[SPEC_WG_SIZE] * spec[SPEC_ITEMS]), groups, &pc.groups_x);
         VKBN_CHECK(vkbn__vk_plan_add(plan, VKBN__KERNEL_COPY, pipe, r, &pc, sizeof pc, groups, false));
+        vkbn__traffic t = {.read = bytes, .written = bytes};
+        vkbn__vk_plan_note(plan, VKBN_DISPATCH_COPY, spec[SPEC_WG_SIZE], &t);
     }
     snprintf(plan->description, sizeof plan->description, "copy %llu bytes, %s, %u window%s",
              (unsigned long long)op->copy_bytes, v.vec == 4 ? "vec4" : "scalar", windows, windows == 1 ? "" : "s");

@@ -63,9 +63,9 @@ static void init_stats(vkbn__vk_build* b, const vkbn__pass_list* l) {
     s[SPEC_HAS_RESIDUAL] = op->z != NULL;
     s[SPEC_HAS_RUNNING] = reduce && !export_stats && op->running_mean != NULL;
     s[SPEC_SAVE_MASK] = export_stats ? 4u : (op->save_mean ? 1u : 0u) | (op->save_invstd ? 2u : 0u);
-    /* Channels-first inference computes its parameters in apply; channels-last
-     * reads them from the block apply_params leaves (vk_plan_build.c). */
-    s[SPEC_INFERENCE] = normalize && normalize->source == VKBN__SOURCE_RUNNING && !g->channels_last;
+    /* Inference computes its parameters in apply, or reads them from the
+     * block apply_params leaves (vkbn__vk_inference_block). */
+    s[SPEC_INFERENCE] = normalize && normalize->source == VKBN__SOURCE_RUNNING && !vkbn__vk_inference_block(g, op);
 }
 
 static void init_grads(vkbn__vk_build* b, const vkbn__pass_list* l) {
@@ -95,6 +95,18 @@ static void init_grads(vkbn__vk_build* b, const vkbn__pass_list* l) {
 
     f->spec[SPEC_HAS_RESIDUAL] = op->z != NULL;
     f->spec[SPEC_BWD_FROZEN] = frozen;
+}
+
+/* Channels-last inference with items of several channels: the channel
+ * block from the running statistics first, once per channel, so that apply
+ * loads a vec4 of each array per four channels rather than sixteen floats,
+ * four square roots and four divisions per item; but only where the block
+ * (16 bytes per channel, written then read) costs at most 1/64 of x's bytes
+ * (1x512x7x7 f16 has 98 bytes of x per channel). Channels-first items share
+ * their channel with their neighbours, and apply computes the parameters
+ * itself: the extra dispatch would cost more. */
+bool vkbn__vk_inference_block(const vkbn__geometry* g, const vkbn__op* op) {
+    return g->channels_last && op->per_channel * op->elem_size >= 1024;
 }
 
 vkbn_result vkbn__vk_family_init(vkbn__vk_build* b, vkbn_plan plan) {

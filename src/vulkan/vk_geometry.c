@@ -12,7 +12,6 @@
 #include "../core/errors.h"
 #include "vk_internal.h"
 
-#define MAX_SLICES 1024u
 /* Channels-first workgroups shrink (to no fewer than this many threads) until
  * each thread has this many items of its channel, or the tuning's size. */
 #define SMALL_CHANNEL_MIN_WG 64u
@@ -35,6 +34,9 @@ static vkbn_result plan_windows(vkbn__geometry* g) {
     uint32_t n = op->tensor.n;
     if (per > n) per = n;
     g->window_count = (uint32_t)vkbn__div_up(n, per);
+    /* Windows of equal size (to a sample): each runs on its own behind a
+     * barrier, so a small last one would leave most of the device idle. */
+    per = vkbn__div_up(n, g->window_count);
     g->windows = vkbn__calloc(g->window_count, sizeof *g->windows);
     if (!g->windows) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
     for (uint32_t w = 0; w < g->window_count; ++w) {
@@ -109,29 +111,6 @@ void vkbn__grid_2d(uint64_t groups, uint32_t out[3], uint32_t* groups_x) {
     *groups_x = gx;
 }
 
-/* Slices per channel (group) over the whole tensor: as many workgroups as
- * fill the device once (target_groups, one wave: rounding down, since a
- * wave and a few workgroups take two waves' time), none smaller than the
- * tuning's minimum share, except that a tensor too small to fill the device
- * at that share takes shares down to an eighth of it (1x64x112x112 on an
- * H100: 64 channels x 1 slice would leave half the SMs idle). */
-#define SMALL_WORK_SHARE_DIVISOR 8u
-static uint32_t choose_slices(const vkbn__geometry* g, uint32_t groups_per_slice, uint64_t elems_per_group_slice) {
-    uint32_t hint = g->op->reduction_split;
-    if (hint) return hint > MAX_SLICES ? MAX_SLICES : hint;
-    const vkbn__tuning* t = &g->vk->tuning;
-    uint64_t n = t->target_groups / groups_per_slice;
-    uint64_t by_size = elems_per_group_slice / t->min_slice_elems;
-    if (by_size * groups_per_slice < t->target_groups) {
-        uint64_t small = elems_per_group_slice / (t->min_slice_elems / SMALL_WORK_SHARE_DIVISOR);
-        uint64_t fill = vkbn__div_up(t->target_groups, groups_per_slice);
-        by_size = small < fill ? small : fill;
-    }
-    if (n > by_size) n = by_size;
-    if (n < 1) n = 1;
-    return n > MAX_SLICES ? MAX_SLICES : (uint32_t)n;
-}
-
 static uint32_t log2_u32(uint32_t v) {
     uint32_t l = 0;
     while ((1u << l) < v) ++l;
@@ -165,43 +144,151 @@ static void choose_merge(vkbn__reduction* r, const vkbn__geometry* g) {
     }
 }
 
+/* Slices of one channel group per full window (windows run one after
+ * another, so each must fill the device on its own):
+ * - as many workgroups as fill the device once (target_groups: rounding
+ *   down, so that all of them are resident at once and none waits for a
+ *   second round), none smaller than the tuning's minimum share, except
+ *   that a window too small to fill the device at that share takes shares
+ *   down to an eighth of it (1x64x112x112 on an H100: 64 channels x 1 slice
+ *   would leave half the SMs idle);
+ * - never more than cap (the partial-sum budget and the merge chain);
+ * - where the target is a true wave, at least a wave (whole_waves, in
+ *   vkbn__reduction_init). */
+#define SMALL_WORK_SHARE_DIVISOR 8u
+static uint32_t choose_slices(const vkbn__geometry* g, uint32_t groups, uint64_t group_elems, uint64_t cap,
+                              bool* capped) {
+    const vkbn__tuning* t = &g->vk->tuning;
+    uint64_t target = t->target_groups;
+    uint64_t small = group_elems / (t->min_slice_elems / SMALL_WORK_SHARE_DIVISOR);
+    if (cap > small) cap = small;
+    if (cap < 1) cap = 1;
+    uint64_t n = target / groups;
+    uint64_t by_size = group_elems / t->min_slice_elems;
+    if (by_size * groups < target) {
+        uint64_t fill = vkbn__div_up(target, groups);
+        by_size = small < fill ? small : fill;
+    }
+    if (n > by_size) n = by_size;
+    *capped = n > cap || (t->whole_waves && n * groups < target && vkbn__div_up(target, groups) > cap);
+    if (n > cap) n = cap;
+    return n < 1 ? 1 : (uint32_t)n;
+}
+
+/* A slice's partials (16 bytes per channel, written, then read by the
+ * merge) cost at most 1/32 of the bytes of x it reads: at least 512 bytes
+ * of each channel per slice. */
+#define PARTIAL_BYTES_DIVISOR 512u
+/* Channels-last workgroups read rows of tx * vec channel elements: never
+ * narrower than a 32-byte memory sector. */
+#define CL_MIN_ROW_BYTES 32u
+/* Slices per window at most, and over all windows at most what a merge
+ * dispatch of WG lanes finishes within VKBN__MAX_MERGE_CHAIN steps. */
+#define MAX_SLICES 4096u
+
+/* The length of k slices of `items`, in whole workgroup passes (step):
+ * rounded up (at most k slices: a hint's "up to k"), or, at_least, down
+ * where rounding up would lose slices. */
+static uint32_t slice_length(uint64_t items, uint64_t k, uint32_t step, bool at_least) {
+    if (k < 1) k = 1;
+    uint64_t len = vkbn__align_up(vkbn__div_up(items, k), step);
+    if (at_least && vkbn__div_up(items, len) < k && items / k >= step) len = items / k / step * step;
+    return (uint32_t)len;
+}
+
+static uint32_t slice_count(uint64_t items, uint32_t k, uint32_t step) {
+    return (uint32_t)vkbn__div_up(items, slice_length(items, k, step, true));
+}
+
+static uint32_t max_total_slices(uint32_t wg) { return (VKBN__MAX_MERGE_CHAIN - log2_u32(wg)) * wg; }
+
 vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g) {
     memset(r, 0, sizeof *r);
     const struct vkbn__vk* vk = g->vk;
-    /* Channel groups: one channel (channels-first) or TX channel items. */
+    const vkbn__op* op = g->op;
+    uint32_t hint = op->reduction_split;
+    /* Samples of a full window: slices are chosen for it. */
+    uint32_t per = g->windows[0].n;
+    uint64_t window_rows = (uint64_t)per * g->s;
+    uint64_t cap = window_rows * op->elem_size / PARTIAL_BYTES_DIVISOR;
+    uint32_t chain_cap = max_total_slices(g->wg) / g->window_count;
+    if (cap > chain_cap) cap = chain_cap;
+    if (cap > MAX_SLICES) cap = MAX_SLICES;
+    uint32_t slices = 1;
     r->tx = 1;
     if (g->channels_last) {
+        /* Channel groups of tx channel items: as wide as the tuning allows,
+         * narrower (more groups, so fewer slices and less partial traffic)
+         * while the groups and their slices do not fill the device. */
         uint32_t cv = g->c / g->vec;
-        r->tx = vkbn__next_pow2(cv);
-        if (r->tx > vk->tuning.cl_threads_x_max) r->tx = vk->tuning.cl_threads_x_max;
-        if (r->tx > g->wg) r->tx = g->wg;
-        r->groups = (uint32_t)vkbn__div_up(cv, r->tx);
+        uint32_t tx = vkbn__next_pow2(cv);
+        if (tx > vk->tuning.cl_threads_x_max) tx = vk->tuning.cl_threads_x_max;
+        if (tx > g->wg) tx = g->wg;
+        uint32_t tx_min = CL_MIN_ROW_BYTES / (g->vec * op->elem_size);
+        if (tx_min < 1) tx_min = 1;
+        for (;;) {
+            uint32_t groups = (uint32_t)vkbn__div_up(cv, tx);
+            bool capped = false;
+            slices = choose_slices(g, groups, window_rows * tx * g->vec, cap, &capped);
+            /* Narrower only where the budget holds the slices back. */
+            if (hint || tx / 2 < tx_min || !capped) break;
+            tx /= 2;
+        }
+        r->tx = tx;
+        r->groups = (uint32_t)vkbn__div_up(cv, tx);
         r->inner_items = g->s;
     } else {
         r->groups = g->c;
         r->inner_items = g->s / g->vec;
+        bool capped = false;
+        slices = choose_slices(g, r->groups, window_rows, cap, &capped);
     }
-    uint64_t group_elems = g->op->per_channel * (g->channels_last ? (uint64_t)r->tx * g->vec : 1);
-    uint32_t slices = choose_slices(g, r->groups, group_elems);
+    /* The whole-wave search below stays within the smallest share too. */
+    uint64_t share = window_rows * (g->channels_last ? (uint64_t)r->tx * g->vec : 1) /
+                     (vk->tuning.min_slice_elems / SMALL_WORK_SHARE_DIVISOR);
+    if (cap > share) cap = share;
+    /* A hint counts slices over the whole tensor. */
+    if (hint) slices = hint > MAX_SLICES ? MAX_SLICES : hint;
     r->fused = g->window_count == 1 && slices == 1;
     /* Row granularity of a slice: whole workgroup passes. */
     uint32_t step = g->channels_last ? g->wg / r->tx : g->wg;
 
-    /* Slices per window, proportional to its samples. */
     r->wslices = vkbn__calloc(g->window_count, sizeof *r->wslices);
     r->wlen = vkbn__calloc(g->window_count, sizeof *r->wlen);
     if (!r->wslices || !r->wlen) {
         vkbn__reduction_free(r);
         return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "planning: out of host memory");
     }
-    uint32_t n = g->op->tensor.n;
+    /* Where the tuning's target is a true wave (the compute units are
+     * known), a full window's reduction fills at least that wave, in whole
+     * rounds where the budget allows: the workgroups are a multiple of the
+     * channel groups, and a last round less than 7/8 full would leave most
+     * of the device idle while it runs, so more slices are taken until the
+     * rounds come out (nearly) whole. Counted after the rounding of the
+     * slice lengths to whole workgroup passes. */
+    uint64_t full_items = (uint64_t)per * r->inner_items;
+    uint64_t target = vk->tuning.target_groups;
+    uint64_t w0 = (uint64_t)slice_count(full_items, slices, step) * r->groups;
+    bool whole = w0 >= target && w0 * 8 >= vkbn__div_up(w0, target) * target * 7;
+    if (!hint && vk->tuning.whole_waves && !whole) {
+        uint64_t first = vkbn__div_up(target, r->groups);
+        for (uint64_t k = first; k <= cap && k <= 4 * first; ++k) {
+            uint64_t w = (uint64_t)slice_count(full_items, (uint32_t)k, step) * r->groups;
+            if (k == first && w >= target) slices = (uint32_t)k; /* at least a wave, if no whole rounds */
+            if (w >= target && w * 8 >= vkbn__div_up(w, target) * target * 7) {
+                slices = (uint32_t)k;
+                break;
+            }
+        }
+    }
+    uint32_t n = op->tensor.n;
     for (uint32_t w = 0; w < g->window_count; ++w) {
         uint64_t items = (uint64_t)g->windows[w].n * r->inner_items;
-        uint64_t k = vkbn__div_up((uint64_t)slices * g->windows[w].n, n);
-        if (k < 1) k = 1;
-        uint64_t len = vkbn__align_up(vkbn__div_up(items, k), step);
-        r->wlen[w] = (uint32_t)len;
-        r->wslices[w] = (uint32_t)vkbn__div_up(items, len);
+        /* Proportional to the window's samples: of the tensor's (a hint),
+         * else of a full window's. */
+        uint64_t k = vkbn__div_up((uint64_t)slices * g->windows[w].n, hint ? n : per);
+        r->wlen[w] = slice_length(items, k, step, !hint);
+        r->wslices[w] = (uint32_t)vkbn__div_up(items, r->wlen[w]);
         r->slices_total += r->wslices[w];
     }
     choose_merge(r, g);

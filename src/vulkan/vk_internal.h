@@ -47,6 +47,7 @@ typedef struct vkbn__tuning {
     uint32_t workgroup_size;   /* threads per workgroup, a power of two */
     uint32_t apply_items;      /* vector items per thread in apply and copy */
     uint32_t target_groups;    /* workgroups that keep the whole device busy */
+    bool whole_waves;          /* target_groups is a wave: compute units x resident workgroups */
     uint32_t min_slice_elems;  /* smallest share of a channel worth its own workgroup */
     uint32_t cl_threads_x_max; /* channels-last: most threads along channels */
     /* Sliced reductions may merge in their last workgroup: the device has
@@ -163,7 +164,16 @@ struct vkbn__vk {
     /* Bound wherever an optional argument is absent. */
     VkBuffer dummy;
     struct vkbn__allocation* dummy_allocation;
+
+    /* A context on a device profile (vk_profile.c): no instance, device or
+     * memory; the planner runs on the profile's capabilities and nothing
+     * executes. NULL on a real device. */
+    const struct vkbn__device_profile* profile;
+    uint32_t next_buffer_id; /* profile contexts: buffer identities */
 };
+
+/* Plans only: a context on a device profile cannot touch memory or run. */
+vkbn_result vkbn__vk_profile_unsupported(const struct vkbn__vk* vk, const char* call);
 
 /* The backend's objects behind core's opaque pointers. */
 static inline struct vkbn__vk* vkbn__vk_of(vkbn_context ctx) { return (struct vkbn__vk*)ctx->impl; }
@@ -177,6 +187,16 @@ typedef struct vkbn__range {
     uint32_t base; /* first unit of the data, from `offset` */
 } vkbn__range;
 
+/* What one dispatch moves to and from memory in the worst case (nothing
+ * cached between dispatches or phases), and the longest chain of dependent
+ * memory steps one of its invocations performs (vk_report.c). */
+typedef struct vkbn__traffic {
+    uint64_t read;
+    uint64_t written;
+    uint64_t reread; /* of read: bytes this plan read or wrote before (an earlier dispatch or phase) */
+    uint32_t chain;
+} vkbn__traffic;
+
 typedef struct vkbn__dispatch {
     vkbn__kernel kernel;
     VkPipeline pipeline;
@@ -185,6 +205,11 @@ typedef struct vkbn__dispatch {
     uint32_t push_size;
     uint32_t push[32];
     bool barrier_before; /* wait for the previous dispatches' writes */
+    /* For reports (vkbn_plan_get_report): set by the planner with
+     * vkbn__vk_plan_note after adding the dispatch. */
+    vkbn_dispatch_role role;
+    uint32_t workgroup_size;
+    vkbn__traffic traffic;
 } vkbn__dispatch;
 
 struct vkbn__vk_plan {
@@ -205,9 +230,12 @@ struct vkbn__vk_plan {
     /* vkbn's own scratch whose counters are known to be zero: they start
      * zeroed by the first immediate run and every run leaves them at zero. */
     bool counters_ready;
-    /* Sizing only (vkbn_*_scratch_requirements): no descriptor or memory is
-     * created; the planner runs to learn the scratch size. */
+    /* Sizing only (vkbn_*_scratch_requirements), or a plan on a device
+     * profile: no descriptor or memory is created; the planner runs to learn
+     * the scratch size and the dispatches. */
     bool measure_only;
+    /* Distinct bytes the plan touches: tensors, vectors and scratch (reports). */
+    uint64_t footprint;
 };
 
 /* vk_loader.c: the system Vulkan loader and per-context function tables (volk). */
@@ -240,6 +268,11 @@ void* vkbn__vk_chain_features(const vkbn_vulkan_requirements* req, vkbn_vulkan_f
 struct vkbn__device_request;
 vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* desc, struct vkbn__device_request* req);
 void vkbn__vk_context_destroy(vkbn_context ctx);
+/* The binding range, the tuning and the subgroup path, from vk->caps (the
+ * same on a device and on a profile). */
+vkbn_result vkbn__vk_choose_planning(struct vkbn__vk* vk, const vkbn_context_desc* desc);
+/* vk_profile_context.c: a context on desc->profile (plans only). */
+vkbn_result vkbn__vk_profile_context_create(vkbn_context ctx, const vkbn_context_desc* desc);
 vkbn_result vkbn__vk_begin(struct vkbn__vk* vk);           /* locks submit_lock, begins vk->cmd */
 vkbn_result vkbn__vk_submit_and_wait(struct vkbn__vk* vk); /* ends, submits, waits, unlocks */
 /* Submits vk->cmd (ended) signalling vk->fence and waits for that fence
@@ -362,6 +395,8 @@ vkbn_result vkbn__vk_plan_reserve(vkbn_plan plan, uint32_t dispatches);
 /* Appends a dispatch with its own descriptor set (ranges[binding]). */
 vkbn_result vkbn__vk_plan_add(vkbn_plan plan, vkbn__kernel kernel, VkPipeline pipeline, const vkbn__range* ranges,
                               const void* push, uint32_t push_size, const uint32_t groups[3], bool barrier_before);
+/* Annotates the dispatch added last, for reports. */
+void vkbn__vk_plan_note(vkbn_plan plan, vkbn_dispatch_role role, uint32_t workgroup_size, const vkbn__traffic* t);
 /* Declares the plan's scratch: `bytes` in all, of which [counters_offset,
  * + counters_size) must be zero when a run starts (vkbn zeroes them; see
  * vkbn__vk_plan_record). Binds the caller's op.scratch if given (checking its
@@ -496,6 +531,9 @@ vkbn_result vkbn__vk_plan_build(vkbn_plan plan);
 uint64_t vkbn__vk_scratch_layout(uint32_t c, uint32_t slices, uint32_t groups, uint32_t arrays, kp_scratch* sc);
 
 /* vk_family.c */
+/* Whether inference reads its parameters from a channel block apply_params
+ * writes first (else apply computes them: SPEC_INFERENCE). */
+bool vkbn__vk_inference_block(const vkbn__geometry* g, const vkbn__op* op);
 vkbn_result vkbn__vk_family_init(vkbn__vk_build* b, vkbn_plan plan);
 /* The bindings of window w (outputs: whether the dispatch writes the
  * family's elementwise outputs; placeholders otherwise where that matters)
@@ -535,6 +573,21 @@ vkbn_result vkbn__vk_plan_copy(vkbn_plan plan);
  * (kp_slices or kp_elementwise), the scratch offsets, then the family's io;
  * returns the size in bytes. */
 uint32_t vkbn__vk_push(uint32_t out[32], const void* head, uint32_t head_size, const vkbn__vk_build* b, const void* io);
+
+/* vk_report.c: each dispatch's traffic (vkbn__traffic), next to its
+ * vkbn__vk_plan_add, and the reports. */
+void vkbn__vk_traffic_reduce(const vkbn__vk_build* b, const vkbn__pass* pass, const vkbn__reduction* red, uint32_t w,
+                             uint32_t g0, uint32_t count, bool fused, const vkbn__pass* fused_next, bool store_channel,
+                             vkbn__traffic* t);
+void vkbn__vk_traffic_merge(const vkbn__vk_build* b, const vkbn__pass* pass, const vkbn__reduction* red, uint32_t g0,
+                            uint32_t count, bool store_channel, vkbn__traffic* t);
+void vkbn__vk_traffic_elementwise(const vkbn__vk_build* b, const vkbn__pass* pass, const vkbn__window* w, bool after,
+                                  const uint32_t spec[SPEC_COUNT], vkbn__traffic* t);
+void vkbn__vk_traffic_params(const vkbn__vk_build* b, vkbn__traffic* t);
+/* Distinct bytes the built plan touches (after its scratch is known). */
+uint64_t vkbn__vk_footprint(vkbn_plan plan);
+vkbn_result vkbn__vk_plan_report(vkbn_plan plan, vkbn_plan_report* out);
+vkbn_result vkbn__vk_plan_dispatch_report(vkbn_plan plan, uint32_t index, vkbn_dispatch_report* out);
 
 /* Shared arithmetic helpers. */
 static inline uint64_t vkbn__div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }

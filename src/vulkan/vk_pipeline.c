@@ -157,6 +157,10 @@ static vkbn_result create_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkb
 
 vkbn_result vkbn__vk_get_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkbn__variant variant,
                                   const uint32_t spec[SPEC_COUNT], VkPipeline* out) {
+    if (vk->profile) {
+        *out = VK_NULL_HANDLE; /* plans only: no pipeline to create */
+        return VKBN_SUCCESS;
+    }
     vkbn__mutex_lock(&vk->pipeline_lock);
     for (uint32_t i = 0; i < vk->pipeline_count; ++i) {
         const vkbn__pipeline_entry* e = &vk->pipelines[i];

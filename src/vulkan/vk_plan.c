@@ -110,6 +110,15 @@ vkbn_result vkbn__vk_plan_add(vkbn_plan plan, vkbn__kernel kernel, VkPipeline pi
     return VKBN_SUCCESS;
 }
 
+void vkbn__vk_plan_note(vkbn_plan plan, vkbn_dispatch_role role, uint32_t workgroup_size, const vkbn__traffic* t) {
+    struct vkbn__vk_plan* p = vkbn__vk_plan_of(plan);
+    if (p->count == 0) return;
+    vkbn__dispatch* d = &p->dispatches[p->count - 1];
+    d->role = role;
+    d->workgroup_size = workgroup_size;
+    d->traffic = *t;
+}
+
 vkbn_result vkbn__vk_plan_alloc_scratch(vkbn_plan plan, uint64_t bytes, uint64_t counters_offset,
                                         uint64_t counters_size) {
     struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
@@ -202,6 +211,8 @@ void vkbn__vk_plan_record(vkbn_plan plan, VkCommandBuffer cmd, bool zero_counter
 }
 
 vkbn_result vkbn__vk_plan_record_for_caller(vkbn_plan plan, VkCommandBuffer cmd, vkbn_record_flags flags) {
+    const struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
+    if (vk->profile) return vkbn__vk_profile_unsupported(vk, "vkbn_plan_record");
     /* cmd and flags are checked by core (embed.c). The submission order of the caller's command buffers is unknown, so
      * every recorded run zeroes its counters (vkbn.h, "Scratch counters"). */
     vkbn__vk_plan_record(plan, cmd, true, flags);
@@ -210,6 +221,7 @@ vkbn_result vkbn__vk_plan_record_for_caller(vkbn_plan plan, VkCommandBuffer cmd,
 
 vkbn_result vkbn__vk_plan_execute(vkbn_plan plan, uint32_t repetitions, double* seconds) {
     struct vkbn__vk* vk = vkbn__vk_of(plan->ctx);
+    if (vk->profile) return vkbn__vk_profile_unsupported(vk, seconds ? "vkbn_plan_execute_timed" : "vkbn_plan_execute");
     bool timed = seconds != NULL;
     if (timed && !vk->timestamps) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED, "plan: the device's compute queue has no timestamps");

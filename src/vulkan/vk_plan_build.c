@@ -159,13 +159,9 @@ static vkbn_result build_reduction(vkbn__vk_build* b, const vkbn__pass* reduce, 
 
 static vkbn_result build_elementwise(vkbn__vk_build* b, const vkbn__pass* pass) {
     const vkbn__geometry* g = &b->g;
-    /* Channels-last inference: the channel block from the running statistics
-     * first, once per channel (a dispatch of C threads), so that apply loads
-     * a vec4 of each array per four channels rather than sixteen floats, four
-     * square roots and four divisions per item. Channels-first items share
-     * their channel with their neighbours, and apply computes the parameters
-     * itself (SPEC_INFERENCE): the extra dispatch would cost more. */
-    bool params = pass->kind == VKBN__PASS_NORMALIZE && pass->source == VKBN__SOURCE_RUNNING && g->channels_last;
+    /* Inference's channel block first, where it pays (vkbn__vk_inference_block). */
+    bool params = pass->kind == VKBN__PASS_NORMALIZE && pass->source == VKBN__SOURCE_RUNNING &&
+                  vkbn__vk_inference_block(g, b->op);
     if (pass->source == VKBN__SOURCE_HOST) {
         /* The host's arrays in the channel block's place (passes.h). */
         b->sc.c_pad = vkbn__host_params_c_pad(g->c);
@@ -198,19 +194,26 @@ vkbn_result vkbn__vk_plan_build(vkbn_plan plan) {
     if (!plan->impl)
         plan->impl = vkbn__calloc(1, sizeof(struct vkbn__vk_plan)); /* set already when only sizing scratch */
     if (!plan->impl) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a plan: out of host memory");
+    /* On a device profile the planner runs as on a device and creates nothing. */
+    if (vkbn__vk_of(plan->ctx)->profile) vkbn__vk_plan_of(plan)->measure_only = true;
     vkbn__vk_plan_of(plan)->counters_ready = true; /* until scratch with counters is allocated */
     const vkbn__pass_list* l = &plan->passes;
     if (l->count == 0 || l->count > VKBN__MAX_PASSES) {
         return vkbn__fail(VKBN_ERROR_VULKAN, "internal: a plan of %u passes", l->count);
     }
     const vkbn__pass* first = &l->pass[0];
-    if (first->kind == VKBN__PASS_COPY) return vkbn__vk_plan_copy(plan);
-    vkbn__vk_build b;
-    vkbn_result r = vkbn__vk_family_init(&b, plan);
-    if (r == VKBN_SUCCESS) {
-        r = is_reduction(first->kind) ? build_reduction(&b, first, l->count > 1 ? &l->pass[1] : NULL)
-                                      : build_elementwise(&b, first);
+    vkbn_result r = VKBN_SUCCESS;
+    if (first->kind == VKBN__PASS_COPY) {
+        r = vkbn__vk_plan_copy(plan);
+    } else {
+        vkbn__vk_build b;
+        r = vkbn__vk_family_init(&b, plan);
+        if (r == VKBN_SUCCESS) {
+            r = is_reduction(first->kind) ? build_reduction(&b, first, l->count > 1 ? &l->pass[1] : NULL)
+                                          : build_elementwise(&b, first);
+        }
+        vkbn__geometry_free(&b.g);
     }
-    vkbn__geometry_free(&b.g);
+    if (r == VKBN_SUCCESS) vkbn__vk_plan_of(plan)->footprint = vkbn__vk_footprint(plan);
     return r;
 }

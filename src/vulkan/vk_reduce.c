@@ -50,6 +50,9 @@ vkbn_result vkbn__vk_plan_reduce(vkbn__vk_build* b, const vkbn__pass* pass, cons
             s.group_base = g0;
             uint32_t size = vkbn__vk_push(push, &s, sizeof s, b, io);
             VKBN_CHECK(vkbn__vk_plan_add(b->plan, kernel, pipe, r, push, size, grid, w > 0 || g0 > 0));
+            vkbn__traffic t;
+            vkbn__vk_traffic_reduce(b, pass, red, w, g0, count, fused, fused_next, store_channel, &t);
+            vkbn__vk_plan_note(b->plan, VKBN_DISPATCH_REDUCE, geo->wg, &t);
         }
         s.slice_base += red->wslices[w];
     }
@@ -72,6 +75,9 @@ vkbn_result vkbn__vk_plan_reduce(vkbn__vk_build* b, const vkbn__pass* pass, cons
         s.group_base = g0;
         uint32_t size = vkbn__vk_push(push, &s, sizeof s, b, io);
         VKBN_CHECK(vkbn__vk_plan_add(b->plan, kernel, pipe, r, push, size, grid, g0 == 0));
+        vkbn__traffic t;
+        vkbn__vk_traffic_merge(b, pass, red, g0, count, store_channel, &t);
+        vkbn__vk_plan_note(b->plan, VKBN_DISPATCH_MERGE, geo->wg, &t);
     }
     return VKBN_SUCCESS;
 }

@@ -77,6 +77,9 @@ void vkbn__vk_choose_tuning(const vkbn__caps* caps, vkbn__tuning* t) {
     }
     t->apply_items = e->apply_items;
     t->target_groups = caps->sm_count && e->groups_per_cu ? caps->sm_count * e->groups_per_cu : e->default_groups;
+    /* A target from the compute units is a wave: reductions fill it whole
+     * (vk_geometry.c, choose_slices). */
+    t->whole_waves = caps->sm_count && e->groups_per_cu;
     t->min_slice_elems = e->min_slice_elems;
     t->cl_threads_x_max = e->cl_threads_x_max < t->workgroup_size ? e->cl_threads_x_max : t->workgroup_size;
     bool moltenvk = strcmp(caps->driver_name, "MoltenVK") == 0;

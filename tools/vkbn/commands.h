@@ -8,5 +8,6 @@
 extern const cli_command command_devices; /* cmd_devices.c */
 extern const cli_command command_run;     /* cmd_run.c */
 extern const cli_command command_check;   /* cmd_check.c */
+extern const cli_command command_plan;    /* cmd_plan.c */
 
 #endif

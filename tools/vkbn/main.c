@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "commands.h"
 
-static const cli_command* const commands[] = {&command_devices, &command_run, &command_check};
+static const cli_command* const commands[] = {&command_devices, &command_run, &command_check, &command_plan};
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
 static const cli_command* find_command(const char* name) {
@@ -46,7 +46,7 @@ static int help_command(int argc, char** argv) {
     }
     if (argc > 2) return cli_error("help", CLI_USAGE, "unexpected argument '%s'", argv[2]);
     const cli_command* c = find_command(argv[1]);
-    if (!c) return cli_error("help", CLI_USAGE, "unknown command '%s' (commands: devices, run, check)", argv[1]);
+    if (!c) return cli_error("help", CLI_USAGE, "unknown command '%s' (commands: devices, run, check, plan)", argv[1]);
     cli_print_command_usage(c);
     return CLI_OK;
 }
@@ -63,8 +63,8 @@ int main(int argc, char** argv) {
     if (strcmp(argv[1], "help") == 0) return help_command(argc - 1, argv + 1);
     const cli_command* c = find_command(argv[1]);
     if (!c) {
-        return cli_error(NULL, CLI_USAGE, "unknown command '%s' (commands: devices, run, check; see 'vkbn --help')",
-                         argv[1]);
+        return cli_error(NULL, CLI_USAGE,
+                         "unknown command '%s' (commands: devices, run, check, plan; see 'vkbn --help')", argv[1]);
     }
     return c->run(argc - 1, argv + 1);
 }
