@@ -49,6 +49,8 @@ struct Options {
   std::string json_path = "vkbn-bench.json";
   bool peers = true;
   bool list_only = false;
+  std::string predict;  // --predict PROFILE
+  double dispatch_us = 2.0;
 };
 
 struct Timing {
@@ -78,6 +80,9 @@ const char kUsage[] =
     "  --no-peers         no oneDNN (bench/run.sh then skips PyTorch too)\n"
     "  --json PATH        where to write the results (default vkbn-bench.json)\n"
     "  --list             list the cases and devices, write the JSON, run nothing\n"
+    "  --predict PROFILE  run nothing: each case's plan on a device profile (vkbn plan --profiles)\n"
+    "                     and its predicted efficiency from bytes, bandwidth and dispatches\n"
+    "  --dispatch-us US   --predict: the assumed cost of one dispatch (default 2 microseconds)\n"
     "  --merge            only the host merges of synchronized batch norm (bench/merge.cc),\n"
     "                     and a whole synchronized step on the CPU path against the plain\n"
     "                     step (sync_step/*, bench/sync_step.cc)\n";
@@ -133,6 +138,17 @@ bool parse(int argc, char** argv, Options* o) {
       if (value.empty() && i + 1 < argc) value = argv[++i];
       if (value.empty()) return std::fprintf(stderr, "--json needs a path\n"), false;
       o->json_path = value;
+    } else if (a == "--predict") {
+      std::vector<std::string> v;
+      if (!need(&v) || v.size() != 1) return std::fprintf(stderr, "--predict needs one profile name\n"), false;
+      o->predict = v[0];
+    } else if (a == "--dispatch-us") {
+      std::vector<std::string> v;
+      if (!need(&v) || v.size() != 1) return std::fprintf(stderr, "--dispatch-us needs a number\n"), false;
+      char* end = nullptr;
+      o->dispatch_us = std::strtod(v[0].c_str(), &end);
+      if (!end || *end || !(o->dispatch_us >= 0))
+        return std::fprintf(stderr, "--dispatch-us: expected a number >= 0, got '%s'\n", v[0].c_str()), false;
     } else if (a == "--full") {
       o->selection.full = true;
     } else if (a == "--quick") {
@@ -279,6 +295,10 @@ std::string reason_kind(const std::string& why) {
 }  // namespace
 
 int run_merge_suite(int argc, char** argv);  // merge.cc
+namespace bench {
+int run_predict(const std::string& profile, const std::vector<Case>& cases, double dispatch_us,
+                const std::string& json_path);  // predict.cc
+}
 
 int main(int argc, char** argv) {
   std::string command = "vkbn-bench";
@@ -289,6 +309,11 @@ int main(int argc, char** argv) {
   Options opt;
   if (!parse(argc, argv, &opt)) return 2;
   g_timing = opt.selection.full ? Timing{0.01, 5, 25, 0.2} : Timing{0.002, 3, 9, 0.05};
+  if (!opt.predict.empty()) {
+    bool json_given = false;
+    for (int i = 1; i < argc; ++i) json_given |= std::string(argv[i]).rfind("--json", 0) == 0;
+    return bench::run_predict(opt.predict, make_cases(opt.selection), opt.dispatch_us, json_given ? opt.json_path : "");
+  }
 
   RunInfo info;
   info.command = command;

@@ -173,7 +173,124 @@ static void check_shape(const vkbn_profile_info* prof, vkbn_context ctx, shape s
     }
 }
 
+/* A context on a profile plans and reports, and refuses everything that
+ * would touch memory or run, naming the profile; bad profile arguments fail
+ * naming the argument. */
+static void check_plans_only(void) {
+    vkbn_context_desc desc;
+    memset(&desc, 0, sizeof desc);
+    vkbn_context ctx = NULL;
+    desc.profile = "no-such-gpu";
+    CHECK(vkbn_context_create(&desc, &ctx) == VKBN_ERROR_DEVICE_NOT_FOUND && !ctx &&
+              strstr(vkbn_last_error(), "desc->profile") && strstr(vkbn_last_error(), "h100"),
+          "an unknown profile: %s", vkbn_last_error());
+    desc.profile = "h100";
+    desc.device = "cpu";
+    CHECK(vkbn_context_create(&desc, &ctx) == VKBN_ERROR_INVALID_ARGUMENT && !ctx &&
+              strstr(vkbn_last_error(), "desc->profile"),
+          "a profile with a device: %s", vkbn_last_error());
+    desc.device = NULL;
+    CHECK(vkbn_context_create(&desc, &ctx) == VKBN_SUCCESS, "h100: %s", vkbn_last_error());
+    if (!ctx) return;
+    vkbn_device_info info;
+    CHECK(vkbn_context_get_device_info(ctx, &info) == VKBN_SUCCESS && strstr(info.name, "H100") &&
+              info.type == VKBN_DEVICE_TYPE_DISCRETE_GPU && info.backend == VKBN_BACKEND_VULKAN && info.storage_16bit,
+          "h100's device info: '%s' type %d", info.name, (int)info.type);
+    plan_probe p;
+    memset(&p, 0, sizeof p);
+    p.op = PROBE_TRAINING;
+    p.tensor.n = 2, p.tensor.c = 3, p.tensor.spatial_rank = 2, p.tensor.spatial[0] = p.tensor.spatial[1] = 4;
+    plan_probe_objects o;
+    CHECK(plan_probe_build(ctx, &p, &o) == VKBN_SUCCESS, "h100: a plan: %s", vkbn_last_error());
+    if (o.plan) {
+        float v[4] = {0};
+        CHECK(vkbn_buffer_upload(o.buffers[0], 0, v, sizeof v) == VKBN_ERROR_UNSUPPORTED &&
+                  strstr(vkbn_last_error(), "h100"),
+              "upload on a profile: %s", vkbn_last_error());
+        CHECK(vkbn_buffer_download(o.buffers[0], 0, v, sizeof v) == VKBN_ERROR_UNSUPPORTED, "download on a profile: %s",
+              vkbn_last_error());
+        CHECK(vkbn_plan_execute(o.plan) == VKBN_ERROR_UNSUPPORTED, "execute on a profile: %s", vkbn_last_error());
+        double t = 0;
+        CHECK(vkbn_plan_execute_timed(o.plan, 1, &t) == VKBN_ERROR_UNSUPPORTED, "timed execute on a profile");
+        vkbn_plan_report rep;
+        CHECK(vkbn_plan_get_report(o.plan, &rep) == VKBN_SUCCESS && rep.dispatches >= 1 && rep.passes == 2,
+              "a report on a profile");
+        vkbn_dispatch_report d;
+        CHECK(vkbn_plan_get_dispatch_report(o.plan, rep.dispatches, &d) == VKBN_ERROR_INVALID_ARGUMENT &&
+                  strstr(vkbn_last_error(), "index"),
+              "a dispatch past the end: %s", vkbn_last_error());
+        CHECK(vkbn_plan_get_report(o.plan, NULL) == VKBN_ERROR_NULL_ARGUMENT, "a report into NULL");
+        plan_probe_release(&o);
+    }
+    vkbn_profile_info prof;
+    CHECK(vkbn_profile_get(vkbn_profile_count(), &prof) == VKBN_ERROR_INVALID_ARGUMENT, "a profile past the end");
+    vkbn_context_destroy(ctx);
+
+    /* The CPU path's plans have no dispatches. */
+    desc.profile = NULL;
+    desc.device = "cpu";
+    CHECK(vkbn_context_create(&desc, &ctx) == VKBN_SUCCESS, "cpu: %s", vkbn_last_error());
+    if (!ctx) return;
+    if (plan_probe_build(ctx, &p, &o) == VKBN_SUCCESS) {
+        vkbn_plan_report rep;
+        CHECK(vkbn_plan_get_report(o.plan, &rep) == VKBN_ERROR_UNSUPPORTED, "a report of a CPU plan: %s",
+              vkbn_last_error());
+        plan_probe_release(&o);
+    }
+    vkbn_context_destroy(ctx);
+}
+
+/* On a real Vulkan device (lavapipe in CI) the report describes the plan
+ * that runs: its totals are its dispatches' sums, and running it works. */
+static void check_device_report(void) {
+    vkbn_context_desc desc;
+    memset(&desc, 0, sizeof desc);
+    desc.device = "llvmpipe";
+    vkbn_context ctx = NULL;
+    if (vkbn_context_create(&desc, &ctx) != VKBN_SUCCESS) {
+        printf("no lavapipe here: the report of a plan on a device is not checked\n");
+        return;
+    }
+    plan_probe p;
+    memset(&p, 0, sizeof p);
+    p.op = PROBE_BACKWARD;
+    p.activation = VKBN_ACTIVATION_RELU;
+    p.residual = 1;
+    p.tensor.n = 4, p.tensor.c = 24, p.tensor.spatial_rank = 2, p.tensor.spatial[0] = p.tensor.spatial[1] = 64;
+    p.tensor.layout = VKBN_LAYOUT_CHANNELS_LAST;
+    plan_probe_objects o;
+    CHECK(plan_probe_build(ctx, &p, &o) == VKBN_SUCCESS, "lavapipe: a plan: %s", vkbn_last_error());
+    if (o.plan) {
+        vkbn_plan_report rep;
+        CHECK(vkbn_plan_get_report(o.plan, &rep) == VKBN_SUCCESS, "lavapipe: a report");
+        uint64_t read = 0, written = 0, reread = 0;
+        uint32_t barriers = 0, chain = 0;
+        for (uint32_t i = 0; i < rep.dispatches; ++i) {
+            vkbn_dispatch_report d;
+            CHECK(vkbn_plan_get_dispatch_report(o.plan, i, &d) == VKBN_SUCCESS && d.kernel && d.workgroup_size > 0 &&
+                      d.workgroups[0] > 0 && d.bytes_reread <= d.bytes_read,
+                  "lavapipe: dispatch %u", i);
+            read += d.bytes_read, written += d.bytes_written, reread += d.bytes_reread;
+            barriers += d.barrier_before;
+            if (d.serial_chain > chain) chain = d.serial_chain;
+        }
+        CHECK(read == rep.bytes_read && written == rep.bytes_written && reread == rep.bytes_reread &&
+                  barriers == rep.barriers && chain == rep.serial_chain,
+              "lavapipe: the totals are not the dispatches' sums");
+        /* x, dy and y read, dx and dz written, at least once each. */
+        uint64_t t = plan_probe_tensor_bytes(&p);
+        CHECK(rep.bytes_read >= 3 * t && rep.bytes_written >= 2 * t && rep.footprint_bytes >= 5 * t,
+              "lavapipe: read %llu, written %llu for tensors of %llu", (unsigned long long)rep.bytes_read,
+              (unsigned long long)rep.bytes_written, (unsigned long long)t);
+        CHECK(vkbn_plan_execute(o.plan) == VKBN_SUCCESS, "lavapipe: the reported plan runs: %s", vkbn_last_error());
+        plan_probe_release(&o);
+    }
+    vkbn_context_destroy(ctx);
+}
+
 int main(void) {
+    check_plans_only();
+    check_device_report();
     uint32_t count = vkbn_profile_count();
     CHECK(count >= 6, "%u device profiles, expected at least 6", count);
     for (uint32_t i = 0; i < count; ++i) {

@@ -93,7 +93,7 @@ pack() {
 
   cp "$here/kit.sh" "$kit/kit.sh"
   cp "$repo/bench/peers/torch_bn.py" "$kit/bench/peers/"
-  cp "$repo/bench/report.py" "$kit/bench/"
+  cp "$repo/bench/report.py" "$repo/bench/gpu/compare_prediction.py" "$kit/bench/"
   {
     echo "vkbn $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
     echo "packed $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(. /etc/os-release && echo "$PRETTY_NAME"), $(ldd --version | head -1)"
@@ -277,6 +277,16 @@ for i in range(torch.cuda.device_count()):
     [ -s "$work/vkbn-bench-${s%%,*}.json" ] && jsons+=("$work/vkbn-bench-${s%%,*}.json")
   done
 
+  # What the planner predicted for an H100 from its device profile (no GPU
+  # needed), set beside what was just measured (README, "Figures").
+  step predict 10 "$kit/bin/vkbn-bench" --predict h100 --json "$work/predict-h100.json"
+  if [ ${#jsons[@]} -gt 0 ] && [ -s "$work/predict-h100.json" ] && command -v python3 >/dev/null 2>&1; then
+    step compare-prediction 10 bash -c 'python3 "$1" "${@:2}" > "$0"' "$work/prediction-vs-measured.md" \
+      "$kit/bench/compare_prediction.py" "$work/predict-h100.json" "${jsons[@]}"
+  else
+    skip compare-prediction "no prediction or no vkbn-bench JSON or no python3"
+  fi
+
   # PyTorch on CUDA: eager (cuDNN's batch norm, or PyTorch's own kernels
   # where cuDNN declines), then torch.compile on a subset, each its own run.
   local peers=()
@@ -310,6 +320,7 @@ for i in range(torch.cuda.device_count()):
   [ -f "$work/report/summary.md" ] && cp "$work/report/summary.md" "$out/"
   [ -f "$work/report/results.json" ] && cp "$work/report/results.json" "$out/"
   cp "$work/device.txt" "$out/device.txt" 2>/dev/null
+  cp "$work/prediction-vs-measured.md" "$out/" 2>/dev/null
   echo "out: $(cd "$out" && ls | tr '\n' ' ')+ logs.tar.gz, run.log"
   # Everything else (each step's log, the raw JSON, the chart if gnuplot
   # was there) in one file.

@@ -522,6 +522,44 @@ static void test_bad_options(test_ctx* t, const inputs* in) {
     expect_error(t, 2, R, "--out", NULL, "run", "--mode", "train", "--x", x, "--out", file_out, NULL);
 }
 
+/* `vkbn plan` on device profiles: no device needed. The text and the JSON
+ * name the plan's dispatches; bad options exit 2 naming the option. */
+static void test_plan(test_ctx* t) {
+    proc_result r;
+    run_tool(t, &r, "plan", "--profiles", NULL);
+    check(t, r.code == 0 && strstr(r.out, "h100") && strstr(r.out, "m2-moltenvk") && strstr(r.out, "adreno740"),
+          "vkbn plan --profiles: code %d, '%s'", r.code, r.out);
+    proc_free(&r);
+    run_tool(t, &r, "plan", "--profile", "h100", "--mode", "train", "--layout", "nhwc", "--shape", "32x64x112x112",
+             NULL);
+    check(t,
+          r.code == 0 && strstr(r.out, "stats_cl") && strstr(r.out, "apply") && strstr(r.out, "elementwise") &&
+              strstr(r.out, "prediction:") && strstr(r.out, "H100"),
+          "vkbn plan --profile h100 (text): code %d, '%s' (stderr %s)", r.code, r.out, r.err);
+    proc_free(&r);
+    run_tool(t, &r, "plan", "--profile", "H100", "--mode", "backward", "--activation", "relu", "--residual", "--dtype",
+             "f16", "--shape", "32x256x56x56", "--json", NULL);
+    check(t,
+          r.code == 0 && r.out[0] == '{' && strstr(r.out, "\"profile\": \"h100\"") &&
+              strstr(r.out, "\"kernel\": \"bwd_stats_cf\"") && strstr(r.out, "\"kernel\": \"bwd_apply\"") &&
+              strstr(r.out, "\"serial_chain\"") && strstr(r.out, "\"fraction_of_copy\""),
+          "vkbn plan --json: code %d, '%s' (stderr %s)", r.code, r.out, r.err);
+    proc_free(&r);
+    /* A profile without a bandwidth plans, and predicts nothing. */
+    run_tool(t, &r, "plan", "--profile", "adreno740", "--mode", "infer", "--shape", "1x64x56x56", NULL);
+    check(t, r.code == 0 && strstr(r.out, "prediction:  none"), "vkbn plan --profile adreno740: code %d, '%s'", r.code,
+          r.out);
+    proc_free(&r);
+    expect_error(t, 2, "vkbn plan: ", "--shape", NULL, "plan", "--profile", "h100", NULL);
+    expect_error(t, 2, "vkbn plan: ", "--shape", NULL, "plan", "--profile", "h100", "--shape", "32x0x4", NULL);
+    expect_error(t, 2, "vkbn plan: ", "--shape", NULL, "plan", "--profile", "h100", "--shape", "32xx4", NULL);
+    expect_error(t, 2, "vkbn plan: ", "--mode", NULL, "plan", "--profile", "h100", "--shape", "2x3", "--mode", "fwd",
+                 NULL);
+    expect_error(t, 2, "vkbn plan: ", "gtx", NULL, "plan", "--profile", "gtx", "--shape", "2x3", NULL);
+    expect_error(t, 2, "vkbn plan: ", "exclude", NULL, "plan", "--profile", "h100", "--device", "0", "--shape", "2x3",
+                 NULL);
+}
+
 static int group_usage(test_ctx* t) {
     inputs in;
     if (make_inputs(t, &in) != 0) {
@@ -529,6 +567,7 @@ static int group_usage(test_ctx* t) {
         return 1;
     }
     test_help_and_version(t);
+    test_plan(t);
     test_bad_files(t, &in);
     test_bad_options(t, &in);
     return 0;
