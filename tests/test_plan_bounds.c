@@ -102,6 +102,15 @@ static void check_plan(const vkbn_profile_info* prof, vkbn_context ctx, const pl
     }
     wst->plans++;
 
+    /* The report agrees with the plan's shape: a fused plan's one dispatch
+     * gives each channel (group) one workgroup along x. */
+    if (rep.dispatches == 1 && strstr(vkbn_plan_describe(o.plan), "fused")) {
+        vkbn_dispatch_report d;
+        CHECK(vkbn_plan_get_dispatch_report(o.plan, 0, &d) == VKBN_SUCCESS && d.workgroups[0] == 1,
+              "%s %s: a fused plan launches %u workgroups per channel group (%s)", prof->name, name, d.workgroups[0],
+              vkbn_plan_describe(o.plan));
+    }
+
     /* 1. The serial chain. */
     CHECK(rep.serial_chain <= MAX_CHAIN, "%s %s: serial chain %u > %u (%s)", prof->name, name, rep.serial_chain,
           MAX_CHAIN, vkbn_plan_describe(o.plan));

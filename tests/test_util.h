@@ -78,7 +78,10 @@ static inline int env_set(const char* name) {
  *   VKBN_TEST_MAX_WORKGROUP=N      hook: maxComputeWorkGroupInvocations
  *                                  taken as at most N
  *   VKBN_TEST_MAX_SHARED=N         hook: maxComputeSharedMemorySize taken as
- *                                  at most N bytes */
+ *                                  at most N bytes
+ *   VKBN_TEST_WAVE=N               hook: the target workgroups are a wave of
+ *                                  N, filled whole (as on a GPU that tells
+ *                                  its compute units) */
 static inline vkbn_context_flags test_switch_flags(void) {
     vkbn_context_flags f = 0;
     if (env_set("VKBN_TEST_DISABLE_SUBGROUPS")) f |= VKBN_CONTEXT_DISABLE_SUBGROUPS;
@@ -103,6 +106,7 @@ static inline void test_apply_hooks(void) {
     any |= test_hook_from_env("VKBN_TEST_MERGE_DISPATCH", &h.vk_merge_dispatch);
     any |= test_hook_from_env("VKBN_TEST_MAX_WORKGROUP", &h.vk_max_workgroup_invocations);
     any |= test_hook_from_env("VKBN_TEST_MAX_SHARED", &h.vk_max_shared_memory);
+    any |= test_hook_from_env("VKBN_TEST_WAVE", &h.vk_wave);
     if (any) vkbn_test_set_hooks(&h);
 }
 

@@ -46,6 +46,10 @@ typedef struct vkbn_test_hooks {
      * on a discrete one). Read whenever devices are described (listing,
      * context creation). */
     uint64_t vulkan_device_type;
+    /* Vulkan: the tuning's target workgroups, taken as a true wave (as when
+     * a GPU tells its compute units), so that reductions fill whole waves
+     * (vk_geometry.c) on a device that tells nothing, such as lavapipe. */
+    uint64_t vk_wave;
 } vkbn_test_hooks;
 
 /* Every field VKBN_TEST_HOOK_UNSET: what the library runs with until a test
@@ -57,6 +61,7 @@ static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
     h.vk_max_workgroup_invocations = VKBN_TEST_HOOK_UNSET;
     h.vk_max_shared_memory = VKBN_TEST_HOOK_UNSET;
     h.vulkan_device_type = VKBN_TEST_HOOK_UNSET;
+    h.vk_wave = VKBN_TEST_HOOK_UNSET;
     return h;
 }
 

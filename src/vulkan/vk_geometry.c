@@ -249,7 +249,6 @@ vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g) {
     if (cap > share) cap = share;
     /* A hint counts slices over the whole tensor. */
     if (hint) slices = hint > MAX_SLICES ? MAX_SLICES : hint;
-    r->fused = g->window_count == 1 && slices == 1;
     /* Row granularity of a slice: whole workgroup passes. */
     uint32_t step = g->channels_last ? g->wg / r->tx : g->wg;
 
@@ -291,6 +290,9 @@ vkbn_result vkbn__reduction_init(vkbn__reduction* r, const vkbn__geometry* g) {
         r->wslices[w] = (uint32_t)vkbn__div_up(items, r->wlen[w]);
         r->slices_total += r->wslices[w];
     }
+    /* One window and one slice asked for: a workgroup owns its channel
+     * (group). Decided after the whole-wave search, which may add slices. */
+    r->fused = g->window_count == 1 && slices == 1;
     choose_merge(r, g);
     return VKBN_SUCCESS;
 }

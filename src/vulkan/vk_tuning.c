@@ -80,6 +80,10 @@ void vkbn__vk_choose_tuning(const vkbn__caps* caps, vkbn__tuning* t) {
     /* A target from the compute units is a wave: reductions fill it whole
      * (vk_geometry.c, choose_slices). */
     t->whole_waves = caps->sm_count && e->groups_per_cu;
+    if (hooks->vk_wave != VKBN_TEST_HOOK_UNSET && hooks->vk_wave > 0 && hooks->vk_wave <= UINT32_MAX) {
+        t->target_groups = (uint32_t)hooks->vk_wave;
+        t->whole_waves = true;
+    }
     t->min_slice_elems = e->min_slice_elems;
     t->cl_threads_x_max = e->cl_threads_x_max < t->workgroup_size ? e->cl_threads_x_max : t->workgroup_size;
     bool moltenvk = strcmp(caps->driver_name, "MoltenVK") == 0;
