@@ -2,7 +2,8 @@
  * vk_tuning.c, vk_geometry.c) for named real GPUs, plus what a cost estimate
  * needs, so that a GPU's plan can be seen without the GPU.
  *
- * Data only: nothing here is wired into the planner. Every value carries its
+ * A context on a profile (vk_profile_context.c, vkbn_context_desc.profile)
+ * plans from these values with the production planner. Every value carries its
  * provenance and a source string (a document and section, a driver source
  * file, a report or log of that GPU); a value no source gives is UNKNOWN,
  * stored as 0 / false / NULL, and whoever reads the profile must substitute
