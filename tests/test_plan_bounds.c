@@ -298,6 +298,7 @@ static void check_device_report(void) {
 }
 
 int main(void) {
+    test_pin_drivers();
     check_plans_only();
     check_device_report();
     uint32_t count = vkbn_profile_count();

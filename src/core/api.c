@@ -7,8 +7,9 @@
 #include "backend.h"
 #include "errors.h"
 #include "internal.h"
+#include "test_hooks.h"
 
-void* vkbn__calloc(size_t count, size_t size) { return calloc(count, size); }
+void* vkbn__calloc(size_t count, size_t size) { return vkbn__host_alloc_fails() ? NULL : calloc(count, size); }
 void vkbn__free(void* p) { free(p); }
 
 void vkbn__log(vkbn_context ctx, vkbn_log_level level, const char* fmt, ...) {

@@ -50,6 +50,12 @@ typedef struct vkbn_test_hooks {
      * a GPU tells its compute units), so that reductions fill whole waves
      * (vk_geometry.c) on a device that tells nothing, such as lavapipe. */
     uint64_t vk_wave;
+    /* Host memory: the library's n-th host allocation after these hooks were
+     * set (1 is the first) fails as if the system were out of memory. The
+     * allocations are counted whether or not this is set
+     * (vkbn_test_host_allocations), so a test learns how many a call makes
+     * and then fails each in turn. */
+    uint64_t host_alloc_fail_at;
 } vkbn_test_hooks;
 
 /* Every field VKBN_TEST_HOOK_UNSET: what the library runs with until a test
@@ -62,16 +68,22 @@ static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
     h.vk_max_shared_memory = VKBN_TEST_HOOK_UNSET;
     h.vulkan_device_type = VKBN_TEST_HOOK_UNSET;
     h.vk_wave = VKBN_TEST_HOOK_UNSET;
+    h.host_alloc_fail_at = VKBN_TEST_HOOK_UNSET;
     return h;
 }
 
-/* Replaces the process-wide hooks (NULL: back to none). Contexts created
- * afterwards see them; call it before creating contexts, never while another
- * thread creates one. */
+/* Replaces the process-wide hooks (NULL: back to none) and restarts the
+ * count of host allocations. Contexts created afterwards see them; call it
+ * before creating contexts, never while another thread creates one. */
 VKBN_API void vkbn_test_set_hooks(const vkbn_test_hooks* hooks);
+
+/* Host allocations the library made since the hooks were last set. */
+VKBN_API uint64_t vkbn_test_host_allocations(void);
 
 /* Library side: the current hooks. */
 const vkbn_test_hooks* vkbn__test_hooks(void);
+/* Library side: counts one host allocation; true when it must fail. */
+int vkbn__host_alloc_fails(void);
 
 #ifdef __cplusplus
 }

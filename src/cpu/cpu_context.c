@@ -74,7 +74,7 @@ vkbn_result vkbn__cpu_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer
                           (unsigned long long)size);
     }
     size_t bytes = ((size_t)size + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-    void* p = vkbn__aligned_alloc(bytes, ALIGNMENT);
+    void* p = vkbn__host_alloc_fails() ? NULL : vkbn__aligned_alloc(bytes, ALIGNMENT);
     if (!p) {
         return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "size: could not allocate %llu bytes of host memory",
                           (unsigned long long)size);

@@ -40,7 +40,7 @@ static void worker_main(void* p) {
     worker_start* start = p;
     vkbn__cpu_pool* pool = start->pool;
     uint32_t index = start->index;
-    free(start);
+    vkbn__free(start);
     uint32_t seen = 0;
     for (;;) {
         uint32_t g = load_acquire(&pool->generation);
@@ -84,13 +84,13 @@ vkbn_result vkbn__cpu_pool_create(uint32_t threads, vkbn__cpu_pool** out) {
         }
     }
     for (uint32_t i = 1; i < threads; ++i) {
-        worker_start* start = malloc(sizeof *start);
+        worker_start* start = vkbn__calloc(1, sizeof *start);
         int rc = start ? 0 : 1;
         if (start) {
             start->pool = pool;
             start->index = i;
             rc = vkbn__thread_create(&pool->workers[i - 1], worker_main, start) ? 0 : 1;
-            if (rc != 0) free(start);
+            if (rc != 0) vkbn__free(start);
         }
         if (rc != 0) {
             vkbn__cpu_pool_destroy(pool);

@@ -13,9 +13,10 @@ static vkbn_result list_devices(vkbn_device_info** out, uint32_t* count) {
     if (vkbn__vk_load_loader(&gipa) != VKBN_SUCCESS) return VKBN_SUCCESS; /* no loader: no Vulkan devices */
     VkInstance instance = VK_NULL_HANDLE;
     bool debug_utils = false;
-    if (vkbn__vk_create_instance(gipa, false, false, NULL, &instance, &debug_utils) != VKBN_SUCCESS) {
-        return VKBN_SUCCESS; /* a loader without drivers lists nothing */
-    }
+    vkbn_result created = vkbn__vk_create_instance(gipa, false, false, NULL, &instance, &debug_utils);
+    /* A loader without drivers lists nothing; out of memory is an error. */
+    if (created == VKBN_ERROR_OUT_OF_HOST_MEMORY) return created;
+    if (created != VKBN_SUCCESS) return VKBN_SUCCESS;
     vkbn__instance_fns fn;
     vkbn__vk_load_instance_fns(gipa, instance, &fn);
     VkPhysicalDevice* pds = NULL;
@@ -26,13 +27,17 @@ static vkbn_result list_devices(vkbn_device_info** out, uint32_t* count) {
         if (!all) {
             r = vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "vkbn_enumerate_devices: out of host memory");
         } else {
-            for (uint32_t i = 0; i < n; ++i) {
-                vkbn__vk_describe_device(&fn, pds[i], &all[i]);
+            for (uint32_t i = 0; i < n && r == VKBN_SUCCESS; ++i) {
+                r = vkbn__vk_describe_device(&fn, pds[i], &all[i]);
                 all[i].index = i;
             }
-            all[vkbn__vk_best_device(all, n, 0, VKBN__RANK_MAX)].is_default = 1;
-            *out = all;
-            *count = n;
+            if (r == VKBN_SUCCESS) {
+                all[vkbn__vk_best_device(all, n, 0, VKBN__RANK_MAX)].is_default = 1;
+                *out = all;
+                *count = n;
+            } else {
+                vkbn__free(all);
+            }
         }
     }
     vkbn__free(pds);

@@ -64,7 +64,12 @@ static vkbn_result pick_device(struct vkbn__vk* vk, vkbn__device_request* req, v
         return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "listing devices: out of host memory");
     }
     for (uint32_t i = 0; i < n; ++i) {
-        vkbn__vk_describe_device(&vk->fn, pds[i], &infos[i]);
+        vkbn_result described = vkbn__vk_describe_device(&vk->fn, pds[i], &infos[i]);
+        if (described != VKBN_SUCCESS) {
+            vkbn__free(infos);
+            vkbn__free(pds);
+            return described;
+        }
         infos[i].index = i;
     }
     uint32_t own_best = vkbn__vk_best_device(infos, n, 0, VKBN__RANK_MAX);
@@ -98,10 +103,12 @@ static vkbn_result pick_device(struct vkbn__vk* vk, vkbn__device_request* req, v
     return r;
 }
 
-static bool device_has_extension(struct vkbn__vk* vk, const char* name) {
+/* Sets *oom when it cannot allocate. */
+static bool device_has_extension(struct vkbn__vk* vk, const char* name, bool* oom) {
     uint32_t n = 0;
     vk->fn.EnumerateDeviceExtensionProperties(vk->phys, NULL, &n, NULL);
     VkExtensionProperties* props = vkbn__calloc(n ? n : 1, sizeof *props);
+    *oom |= !props;
     bool found = false;
     if (props && vk->fn.EnumerateDeviceExtensionProperties(vk->phys, NULL, &n, props) == VK_SUCCESS) {
         for (uint32_t i = 0; i < n; ++i) found |= strcmp(props[i].extensionName, name) == 0;
@@ -215,20 +222,25 @@ static void read_borrowed_features(struct vkbn__vk* vk, const VkDeviceCreateInfo
     }
 }
 
-static void read_compute_unit_count(struct vkbn__vk* vk) {
-    if (device_has_extension(vk, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) {
+static vkbn_result read_compute_unit_count(struct vkbn__vk* vk) {
+    bool oom = false;
+    bool nv = device_has_extension(vk, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME, &oom);
+    bool amd = !nv && device_has_extension(vk, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME, &oom);
+    if (oom) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "listing device extensions: out of host memory");
+    if (nv) {
         VkPhysicalDeviceShaderSMBuiltinsPropertiesNV sm = {
             .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
         VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sm};
         vk->fn.GetPhysicalDeviceProperties2(vk->phys, &p2);
         vk->caps.sm_count = sm.shaderSMCount;
-    } else if (device_has_extension(vk, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) {
+    } else if (amd) {
         VkPhysicalDeviceShaderCorePropertiesAMD core = {
             .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
         VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &core};
         vk->fn.GetPhysicalDeviceProperties2(vk->phys, &p2);
         vk->caps.sm_count = core.shaderEngineCount * core.shaderArraysPerEngineCount * core.computeUnitsPerShaderArray;
     }
+    return VKBN_SUCCESS;
 }
 
 static vkbn_result create_submit_objects(struct vkbn__vk* vk) {
@@ -329,7 +341,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
         vk->queue = b->queue;
         vk->queue_family = b->queue_family_index;
         vkbn__vk_load_instance_fns(vk->gipa, vk->instance, &vk->fn);
-        vkbn__vk_describe_device(&vk->fn, vk->phys, &ctx->info);
+        VKBN_CHECK(vkbn__vk_describe_device(&vk->fn, vk->phys, &ctx->info));
         uint32_t qn = 0;
         vk->fn.GetPhysicalDeviceQueueFamilyProperties(vk->phys, &qn, NULL);
         VkQueueFamilyProperties qp[32];
@@ -386,7 +398,7 @@ vkbn_result vkbn__vk_context_create(vkbn_context ctx, const vkbn_context_desc* d
     ctx->info.storage_16bit = vk->caps.storage16;
     ctx->info.subgroup_size_control = vk->caps.subgroup_size_control;
     ctx->info.timestamps = vk->caps.timestamp_bits > 0 && vk->caps.props.limits.timestampPeriod > 0.0f;
-    read_compute_unit_count(vk);
+    VKBN_CHECK(read_compute_unit_count(vk));
 
     VKBN_CHECK(vkbn__vk_choose_planning(vk, desc));
 

@@ -7,12 +7,15 @@
 #include "../core/test_hooks.h"
 #include "vk_internal.h"
 
-static bool has_layer(PFN_vkGetInstanceProcAddr gipa, const char* name) {
+/* The queries below set *oom when they cannot allocate, so that instance
+ * creation fails rather than going on without a layer or extension. */
+static bool has_layer(PFN_vkGetInstanceProcAddr gipa, const char* name, bool* oom) {
     PFN_vkEnumerateInstanceLayerProperties enumerate =
         (PFN_vkEnumerateInstanceLayerProperties)gipa(NULL, "vkEnumerateInstanceLayerProperties");
     uint32_t n = 0;
     if (!enumerate || enumerate(&n, NULL) != VK_SUCCESS || n == 0) return false;
     VkLayerProperties* props = vkbn__calloc(n, sizeof *props);
+    *oom |= !props;
     bool found = false;
     if (props && enumerate(&n, props) == VK_SUCCESS) {
         for (uint32_t i = 0; i < n; ++i) found |= strcmp(props[i].layerName, name) == 0;
@@ -22,12 +25,13 @@ static bool has_layer(PFN_vkGetInstanceProcAddr gipa, const char* name) {
 }
 
 /* layer: NULL for the loader's and implicit layers' extensions. */
-static bool has_instance_extension(PFN_vkGetInstanceProcAddr gipa, const char* layer, const char* name) {
+static bool has_instance_extension(PFN_vkGetInstanceProcAddr gipa, const char* layer, const char* name, bool* oom) {
     PFN_vkEnumerateInstanceExtensionProperties enumerate =
         (PFN_vkEnumerateInstanceExtensionProperties)gipa(NULL, "vkEnumerateInstanceExtensionProperties");
     uint32_t n = 0;
     if (!enumerate || enumerate(layer, &n, NULL) != VK_SUCCESS || n == 0) return false;
     VkExtensionProperties* props = vkbn__calloc(n, sizeof *props);
+    *oom |= !props;
     bool found = false;
     if (props && enumerate(layer, &n, props) == VK_SUCCESS) {
         for (uint32_t i = 0; i < n; ++i) found |= strcmp(props[i].extensionName, name) == 0;
@@ -50,15 +54,18 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     const char* exts[3];
     uint32_t ext_count = 0;
     VkInstanceCreateFlags flags = 0;
+    bool oom = false;
     if (validation) {
-        if (!has_layer(gipa, "VK_LAYER_KHRONOS_validation")) {
+        bool layer = has_layer(gipa, "VK_LAYER_KHRONOS_validation", &oom);
+        if (oom) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a Vulkan instance: out of host memory");
+        if (!layer) {
             return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
                               "desc->flags: VKBN_CONTEXT_ENABLE_VALIDATION needs VK_LAYER_KHRONOS_validation, "
                               "which is not installed");
         }
         layers[layer_count++] = "VK_LAYER_KHRONOS_validation";
     }
-    *debug_utils = validation && has_instance_extension(gipa, NULL, VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    *debug_utils = validation && has_instance_extension(gipa, NULL, VK_EXT_DEBUG_UTILS_EXTENSION_NAME, &oom);
     if (*debug_utils) exts[ext_count++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
     /* Validation features of the layer (VK_EXT_validation_features): best
      * practices with every validation (src/vulkan/vk_validation_filter.h
@@ -70,7 +77,7 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     VkValidationFeatureEnableEXT enables[2];
     uint32_t enable_count = 0;
     bool features_ext = validation && has_instance_extension(gipa, "VK_LAYER_KHRONOS_validation",
-                                                             VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
+                                                             VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME, &oom);
     if (sync_validation && !features_ext) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
                           "desc->flags: VKBN_CONTEXT_ENABLE_SYNC_VALIDATION needs the validation layer's %s",
@@ -84,7 +91,9 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
                                         .enabledValidationFeatureCount = enable_count,
                                         .pEnabledValidationFeatures = enables};
-    if (has_instance_extension(gipa, NULL, "VK_KHR_portability_enumeration")) {
+    bool portability = has_instance_extension(gipa, NULL, "VK_KHR_portability_enumeration", &oom);
+    if (oom) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a Vulkan instance: out of host memory");
+    if (portability) {
         /* MoltenVK and other portability drivers are listed only on request. */
         exts[ext_count++] = "VK_KHR_portability_enumeration";
         flags |= 0x00000001; /* VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR */
@@ -189,7 +198,7 @@ static const char* vendor_name(uint32_t id, VkPhysicalDeviceType type) {
 
 static void copy_string(char* dst, size_t cap, const char* src) { snprintf(dst, cap, "%s", src); }
 
-void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info) {
+vkbn_result vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info) {
     memset(info, 0, sizeof *info);
     VkPhysicalDeviceProperties base;
     fn->GetPhysicalDeviceProperties(pd, &base);
@@ -197,6 +206,7 @@ void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd,
     uint32_t ext_count = 0;
     fn->EnumerateDeviceExtensionProperties(pd, NULL, &ext_count, NULL);
     VkExtensionProperties* exts = vkbn__calloc(ext_count ? ext_count : 1, sizeof *exts);
+    if (!exts) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "describing a device: out of host memory");
     bool has_driver_props = base.apiVersion >= VK_API_VERSION_1_2, has_ssc = base.apiVersion >= VK_API_VERSION_1_3;
     if (exts && fn->EnumerateDeviceExtensionProperties(pd, NULL, &ext_count, exts) == VK_SUCCESS) {
         for (uint32_t i = 0; i < ext_count; ++i) {
@@ -286,6 +296,7 @@ void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd,
     info->max_workgroup_invocations = base.limits.maxComputeWorkGroupInvocations;
     info->max_shared_memory = base.limits.maxComputeSharedMemorySize;
     info->min_storage_buffer_offset_alignment = (uint32_t)base.limits.minStorageBufferOffsetAlignment;
+    return VKBN_SUCCESS;
 }
 
 uint32_t vkbn__vk_best_device(const vkbn_device_info* infos, uint32_t count, int min_rank, int max_rank) {

@@ -253,7 +253,7 @@ vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance insta
                                   uint32_t* count);
 /* Whether one of the device's queue families has compute. */
 bool vkbn__vk_has_compute_queue(const vkbn__instance_fns* fn, VkPhysicalDevice pd);
-void vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info);
+vkbn_result vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info);
 /* The best of the devices whose type ranks from min_rank to max_rank
  * (vkbn__device_rank; ties: the larger device-local heap, then the first);
  * UINT32_MAX when none does. */

@@ -28,9 +28,9 @@ libdir=$(dirname "$shared_lib")
 soname=$(readelf -d "$shared_lib" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libvkbn.so.0 ] || { echo "package: SONAME is '$soname', want libvkbn.so.0" >&2; exit 1; }
 [ -L "$libdir/libvkbn.so" ] && [ -L "$libdir/libvkbn.so.0" ] || { echo "package: libvkbn.so links missing" >&2; exit 1; }
-# The public header, plus the one test-only export: vkbn_test_set_hooks,
-# declared in the uninstalled src/core/test_hooks.h so that the same tests run
-# against the shared library.
+# The public header, plus the test-only exports (vkbn_test_set_hooks,
+# vkbn_test_host_allocations), declared in the uninstalled
+# src/core/test_hooks.h so that the same tests run against the shared library.
 cmake -DNM=nm -DLIB="$shared_lib" -DMACRO=VKBN_API -DHEADER="$src/include/vkbn/vkbn.h;$src/src/core/test_hooks.h" \
   -P "$src/tests/package/check_exports.cmake"
 if ls "$libdir"/libvkbn_mpi.so.*.*.* >/dev/null 2>&1; then
