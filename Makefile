@@ -43,7 +43,8 @@ test-sanitize:
 test-aarch64:
 	@scripts/deps.sh test
 	cmake -S . -B $(AARCH64_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake \
-		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_TEST_THREADS=alternate
+		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_TEST_THREADS=alternate \
+		-DVKBN_CPU_KERNEL_FLAGS=-O2
 	cmake --build $(AARCH64_BUILD) -j $(JOBS) --target test_forward test_api test_cpu test_backward test_backward_api test_training test_faults \
 		test_golden
 	cd $(AARCH64_BUILD) && ctest --output-on-failure -j $(JOBS) -L cpu -LE large
@@ -56,7 +57,7 @@ WINDOWS_TESTS = test_testkit test_api test_forward test_backward test_cpu test_b
 test-windows:
 	@scripts/deps.sh test
 	cmake -S . -B $(WINDOWS_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/x86_64-w64-mingw32.cmake \
-		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF
+		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O2
 	cmake --build $(WINDOWS_BUILD) -j $(JOBS) --target $(WINDOWS_TESTS)
 	cmake -S . -B $(WINDOWS_DLL_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/x86_64-w64-mingw32.cmake \
 		-DCMAKE_BUILD_TYPE=Debug -DVKBN_SHARED=ON -DVKBN_BUILD_BENCH=OFF
