@@ -15,9 +15,13 @@ static vkbn_test_hooks g_hooks = {.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET,
 
 /* Host allocations since the hooks were last set (any thread). */
 static volatile uint64_t g_host_allocations;
+/* Allocations are counted only while a test has set hooks: an application's
+ * allocations pay one branch, no atomic. */
+static int g_counting;
 
 void vkbn_test_set_hooks(const vkbn_test_hooks* hooks) {
     g_hooks = hooks ? *hooks : vkbn_test_hooks_none();
+    g_counting = hooks != NULL;
     g_host_allocations = 0;
 }
 
@@ -26,6 +30,7 @@ uint64_t vkbn_test_host_allocations(void) { return vkbn__atomic_load64(&g_host_a
 const vkbn_test_hooks* vkbn__test_hooks(void) { return &g_hooks; }
 
 int vkbn__host_alloc_fails(void) {
+    if (!g_counting) return 0;
     uint64_t n = vkbn__atomic_inc64(&g_host_allocations);
     return g_hooks.host_alloc_fail_at != VKBN_TEST_HOOK_UNSET && n == g_hooks.host_alloc_fail_at;
 }

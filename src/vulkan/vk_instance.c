@@ -177,7 +177,17 @@ vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance insta
     return VKBN_SUCCESS;
 }
 
-static const char* vendor_name(uint32_t id, VkPhysicalDeviceType type) {
+vkbn_device_type vkbn__vk_device_type(VkPhysicalDeviceType type) {
+    switch (type) {
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return VKBN_DEVICE_TYPE_INTEGRATED_GPU;
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return VKBN_DEVICE_TYPE_DISCRETE_GPU;
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return VKBN_DEVICE_TYPE_VIRTUAL_GPU;
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: return VKBN_DEVICE_TYPE_VULKAN_CPU;
+        default: return VKBN_DEVICE_TYPE_OTHER;
+    }
+}
+
+const char* vkbn__vk_vendor_name(uint32_t id, VkPhysicalDeviceType type) {
     switch (id) {
         case 0x10DE: return "NVIDIA";
         case 0x1002: return "AMD";
@@ -262,17 +272,11 @@ vkbn_result vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDev
     }
 
     info->backend = VKBN_BACKEND_VULKAN;
-    switch (base.deviceType) {
-        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info->type = VKBN_DEVICE_TYPE_INTEGRATED_GPU; break;
-        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info->type = VKBN_DEVICE_TYPE_DISCRETE_GPU; break;
-        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: info->type = VKBN_DEVICE_TYPE_VIRTUAL_GPU; break;
-        case VK_PHYSICAL_DEVICE_TYPE_CPU: info->type = VKBN_DEVICE_TYPE_VULKAN_CPU; break;
-        default: info->type = VKBN_DEVICE_TYPE_OTHER; break;
-    }
+    info->type = vkbn__vk_device_type(base.deviceType);
     uint64_t faked = vkbn__test_hooks()->vulkan_device_type;
     if (faked != VKBN_TEST_HOOK_UNSET) info->type = (vkbn_device_type)faked;
     copy_string(info->name, sizeof info->name, base.deviceName);
-    copy_string(info->vendor, sizeof info->vendor, vendor_name(base.vendorID, base.deviceType));
+    copy_string(info->vendor, sizeof info->vendor, vkbn__vk_vendor_name(base.vendorID, base.deviceType));
     info->vendor_id = base.vendorID;
     info->device_id = base.deviceID;
     if (has_driver_props) {

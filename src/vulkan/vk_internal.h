@@ -253,6 +253,9 @@ vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance insta
                                   uint32_t* count);
 /* Whether one of the device's queue families has compute. */
 bool vkbn__vk_has_compute_queue(const vkbn__instance_fns* fn, VkPhysicalDevice pd);
+/* vkbn's device type, and a vendor's short name, for Vulkan's. */
+vkbn_device_type vkbn__vk_device_type(VkPhysicalDeviceType type);
+const char* vkbn__vk_vendor_name(uint32_t vendor_id, VkPhysicalDeviceType type);
 vkbn_result vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_device_info* info);
 /* The best of the devices whose type ranks from min_rank to max_rank
  * (vkbn__device_rank; ties: the larger device-local heap, then the first);

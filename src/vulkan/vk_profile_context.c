@@ -38,16 +38,6 @@ vkbn_result vkbn__vk_profile_unsupported(const struct vkbn__vk* vk, const char* 
                       vk->profile ? vk->profile->name : "?");
 }
 
-static vkbn_device_type device_type_of(uint32_t t) {
-    switch (t) {
-        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return VKBN_DEVICE_TYPE_INTEGRATED_GPU;
-        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return VKBN_DEVICE_TYPE_DISCRETE_GPU;
-        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return VKBN_DEVICE_TYPE_VIRTUAL_GPU;
-        case VK_PHYSICAL_DEVICE_TYPE_CPU: return VKBN_DEVICE_TYPE_VULKAN_CPU;
-        default: return VKBN_DEVICE_TYPE_OTHER;
-    }
-}
-
 /* The capabilities vkbn would enable on the profiled device
  * (vk_context.c, create_own_device and what follows it). */
 static void caps_from_profile(const vkbn__device_profile* p, vkbn__caps* c) {
@@ -116,7 +106,9 @@ vkbn_result vkbn__vk_profile_context_create(vkbn_context ctx, const vkbn_context
     memset(info, 0, sizeof *info);
     info->index = UINT32_MAX; /* not in vkbn_enumerate_devices */
     info->backend = VKBN_BACKEND_VULKAN;
-    info->type = device_type_of(vk->caps.props.deviceType);
+    info->type = vkbn__vk_device_type(vk->caps.props.deviceType);
+    snprintf(info->vendor, sizeof info->vendor, "%s",
+             vkbn__vk_vendor_name(vk->caps.props.vendorID, vk->caps.props.deviceType));
     snprintf(info->name, sizeof info->name, "%s (device profile)", p->display_name);
     info->vendor_id = vk->caps.props.vendorID;
     snprintf(info->driver_name, sizeof info->driver_name, "%s", vk->caps.driver_name);
