@@ -326,7 +326,16 @@ int npy_read(const char* path, npy_array* out, char* err, size_t err_size) {
     if (!path) return fail(err, err_size, path, "no path given");
     FILE* f = fopen(path, "rb");
     if (!f) return fail(err, err_size, path, "cannot open: %s", strerror(errno));
+    int rc = npy_read_stream(f, path, out, err, err_size);
+    fclose(f);
+    return rc;
+}
 
+int npy_read_stream(FILE* f, const char* path, npy_array* out, char* err, size_t err_size) {
+    if (err && err_size) err[0] = '\0';
+    if (!out) return fail(err, err_size, path, "no output array given");
+    memset(out, 0, sizeof *out);
+    if (!f) return fail(err, err_size, path, "no stream given");
     char* text = NULL;
     size_t text_len = 0;
     npy_header h;
@@ -336,7 +345,6 @@ int npy_read(const char* path, npy_array* out, char* err, size_t err_size) {
     if (!rc) rc = header_to_array(&h, path, out, err, err_size);
     if (!rc) rc = read_data(f, path, out, err, err_size);
     free(text);
-    fclose(f);
     if (rc) npy_free(out);
     return rc;
 }

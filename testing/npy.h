@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,6 +27,9 @@ typedef struct npy_array {
  * ("x.npy: expected dtype '<f4' or '<f2', got '>f8'") into err. Rejects
  * Fortran order, big-endian and other dtypes, truncated files, bad headers. */
 int npy_read(const char* path, npy_array* out, char* err, size_t err_size);
+/* The same from an open stream (read from its current position to its end;
+ * `name` labels the messages). The stream stays open. */
+int npy_read_stream(FILE* f, const char* name, npy_array* out, char* err, size_t err_size);
 /* Writes `a` to `path` (format 1.0). Nonzero on failure with the reason. */
 int npy_write(const char* path, const npy_array* a, char* err, size_t err_size);
 void npy_free(npy_array* a);

@@ -1,15 +1,18 @@
-/* Host-memory fault injection: each public call that allocates is run once
- * to count its host allocations (the test hook counts every one the library
- * makes), then once per k failing exactly the k-th. Every time the call
- * must return VKBN_ERROR_OUT_OF_HOST_MEMORY with a message, create nothing,
- * write no output (outputs hold a sentinel before the call) and leave the
- * context working: the same call then succeeds. Leaks on any error path are
- * LeakSanitizer's to find (the sanitizer lane runs this test too).
+/* Fault injection. Each public call that allocates is run once to count
+ * what may fail in it, then once per k failing exactly the k-th. Every time
+ * the call must return the matching error with a message, create nothing
+ * (LeakSanitizer in the sanitizer lane; the shim's count of live Vulkan
+ * objects), write no output (outputs hold a sentinel before the call) and
+ * leave the context working: the same call then succeeds.
  *
- *   test_faults [cpu|vulkan]   the CPU path (default), or lavapipe (77 without it)
- *
- * On Vulkan only vkbn's own host allocations fail here; the driver's and the
- * Vulkan calls' own failures are not injected. */
+ *   test_faults cpu            vkbn's host allocations on the CPU path
+ *   test_faults vulkan         vkbn's host allocations on lavapipe
+ *   test_faults vulkan-calls   lavapipe through the fault shim
+ *                              (vk_fault_shim.h): every Vulkan call that can
+ *                              fail, failing in turn with out of host or
+ *                              device memory, validation on; then the device
+ *                              lost at each submission and wait
+ * (77 without the device). */
 #include <stdio.h>
 #include <string.h>
 
@@ -31,12 +34,14 @@ typedef struct fixture {
 
 static const char* g_device = "cpu";
 static uint64_t g_injected;
+static int g_validation; /* contexts with validation (vulkan-calls) */
 
 static vkbn_result make_context(vkbn_context* out) {
     vkbn_context_desc d;
     memset(&d, 0, sizeof d);
     d.device = g_device;
     d.cpu_threads = 3;
+    if (g_validation) d.flags = test_context_flags();
     return vkbn_context_create(&d, out);
 }
 
@@ -315,8 +320,246 @@ static void check_context(void) {
     printf("%-52s %3llu host allocations, each failed once\n", "vkbn_context_create", (unsigned long long)n);
 }
 
+#ifdef VKBN_TEST_VK_SHIM
+#include "vk_fault_shim.h"
+
+/* ---- Vulkan calls failing (test_faults vulkan-calls) ---------------------- */
+
+static int vk_oom(vkbn_result r) { return r == VKBN_ERROR_OUT_OF_HOST_MEMORY || r == VKBN_ERROR_OUT_OF_DEVICE_MEMORY; }
+
+/* Faults vkbn recovers from by design, where the call may then succeed: a
+ * shared memory block that cannot be allocated (or mapped) gives way to the
+ * buffer's own allocation (vk_memory.c). */
+static uint64_t g_recovered;
+static int vk_recoverable(const char* failed) {
+    return failed && (strcmp(failed, "vkAllocateMemory") == 0 || strcmp(failed, "vkMapMemory") == 0);
+}
+
+static int all_equal(vkbn_buffer b, uint64_t floats, float value) {
+    float v[ELEMS];
+    if (vkbn_buffer_download(b, 0, v, floats * 4) != VKBN_SUCCESS) return 0;
+    for (uint64_t i = 0; i < floats; ++i) {
+        if (v[i] != value) return 0;
+    }
+    return 1;
+}
+
+/* The inputs hold what fixture_init put there. */
+static int inputs_intact(fixture* f) {
+    float xs[ELEMS];
+    if (vkbn_buffer_download(f->x, 0, xs, sizeof xs) != VKBN_SUCCESS) return 0;
+    for (int i = 0; i < ELEMS; ++i) {
+        if (xs[i] != (float)((i * 37) % 23) * 0.25f - 2.0f) return 0;
+    }
+    return all_equal(f->dy, ELEMS, 0.5f) && all_equal(f->z, ELEMS, 1.0f) && all_equal(f->w, C, 1.5f) &&
+           all_equal(f->b, C, 0.25f) && all_equal(f->sm, C, 0.1f) && all_equal(f->si, C, 2.0f);
+}
+
+static void vk_check_context(void) {
+    vk_fault_shim_fail_at(0);
+    vkbn_context ctx = NULL;
+    vkbn_result r = make_context(&ctx);
+    uint64_t n = vk_fault_shim_calls();
+    vkbn_context_destroy(ctx);
+    CHECK(r == VKBN_SUCCESS, "vkbn_context_create: %s", vkbn_last_error());
+    CHECK(vk_fault_shim_live_objects() == 0, "vkbn_context_destroy left %lld Vulkan objects",
+          (long long)vk_fault_shim_live_objects());
+    for (uint64_t k = 1; k <= n; ++k) {
+        vk_fault_shim_fail_at(k);
+        ctx = NULL;
+        r = make_context(&ctx);
+        const char* failed = vk_fault_shim_failed_call();
+        vk_fault_shim_fail_at(0);
+        ++g_injected;
+        if (r == VKBN_SUCCESS && vk_recoverable(failed)) {
+            ++g_recovered;
+            vkbn_context_destroy(ctx);
+            CHECK(vk_fault_shim_live_objects() == 0, "vkbn_context_create: recovered from %s, %lld objects left alive",
+                  failed, (long long)vk_fault_shim_live_objects());
+            continue;
+        }
+        CHECK(vk_oom(r) && !ctx && vkbn_last_error()[0] != '\0',
+              "vkbn_context_create: Vulkan call %llu of %llu (%s) failed, the call returned %s (%s)",
+              (unsigned long long)k, (unsigned long long)n, failed ? failed : "?", vkbn_result_string(r),
+              vkbn_last_error());
+        vkbn_context_destroy(ctx);
+        CHECK(vk_fault_shim_live_objects() == 0, "vkbn_context_create: %s failed, %lld Vulkan objects left alive",
+              failed ? failed : "?", (long long)vk_fault_shim_live_objects());
+    }
+    printf("%-52s %3llu Vulkan calls, each failed once\n", "vkbn_context_create", (unsigned long long)n);
+}
+
+/* Runs the call with the k-th fallible Vulkan call failing (0: none). */
+static vkbn_result vk_run_with_fault(fixture* f, const call* c, uint64_t k, uint64_t* n, const char** failed,
+                                     uint64_t* submitted) {
+    if (c->prepare && c->prepare(f) != VKBN_SUCCESS) return VKBN_ERROR_INVALID_ARGUMENT;
+    vk_fault_shim_fail_at(k);
+    vkbn_result r = c->run(f);
+    *n = vk_fault_shim_calls();
+    *failed = vk_fault_shim_failed_call();
+    *submitted = vk_fault_shim_submitted();
+    vk_fault_shim_fail_at(0);
+    if (c->finish) c->finish(f);
+    return r;
+}
+
+static void vk_check_call(fixture* f, const call* c) {
+    uint64_t n = 0, unused = 0, submitted = 0;
+    const char* failed = NULL;
+    vkbn_result r = vk_run_with_fault(f, c, 0, &unused, &failed, &submitted);
+    if (c->writes) reset_outputs(f);
+    int64_t live = vk_fault_shim_live_objects();
+    if (r == VKBN_SUCCESS) r = vk_run_with_fault(f, c, 0, &n, &failed, &submitted);
+    CHECK(r == VKBN_SUCCESS, "%s: fails without a fault: %s", c->name, vkbn_last_error());
+    if (r != VKBN_SUCCESS) return;
+    if (c->writes) reset_outputs(f);
+    for (uint64_t k = 1; k <= n; ++k) {
+        r = vk_run_with_fault(f, c, k, &unused, &failed, &submitted);
+        ++g_injected;
+        const char* what = failed ? failed : "?";
+        if (r == VKBN_SUCCESS && vk_recoverable(failed)) {
+            ++g_recovered;
+        } else {
+            CHECK(vk_oom(r) && vkbn_last_error()[0] != '\0',
+                  "%s: Vulkan call %llu of %llu (%s) failed, the call returned %s (%s)", c->name, (unsigned long long)k,
+                  (unsigned long long)n, what, vkbn_result_string(r), vkbn_last_error());
+        }
+        /* Work that reached the device before the failure may have written
+         * (the contract: an execution error may leave outputs partly
+         * written); the inputs never change. */
+        if (!submitted && r != VKBN_SUCCESS) {
+            CHECK(outputs_untouched(f), "%s: %s failed before any submission, and outputs were written", c->name, what);
+        }
+        CHECK(inputs_intact(f), "%s: %s failed, and an input changed", c->name, what);
+        CHECK(vk_fault_shim_live_objects() == live, "%s: %s failed, Vulkan objects alive: %lld, before: %lld", c->name,
+              what, (long long)vk_fault_shim_live_objects(), (long long)live);
+        if (c->writes) reset_outputs(f);
+        r = vk_run_with_fault(f, c, 0, &unused, &failed, &submitted);
+        CHECK(r == VKBN_SUCCESS, "%s: after %s failed, the call fails: %s", c->name, what, vkbn_last_error());
+        if (c->writes) reset_outputs(f);
+    }
+    CHECK(vkbn_context_validation_message_count(f->ctx) == 0, "%s: validation messages: %llu", c->name,
+          (unsigned long long)vkbn_context_validation_message_count(f->ctx));
+    printf("%-52s %3llu Vulkan calls, each failed once\n", c->name, (unsigned long long)n);
+}
+
+/* A call's first use on a context, where it also creates its pipelines
+ * (shader modules, layouts, pipelines, the cache's entries): each Vulkan
+ * call failing in turn, on a fresh context every time. */
+static void vk_check_first_use(const call* c) {
+    fixture f;
+    uint64_t n = 0, unused = 0, submitted = 0;
+    const char* failed = NULL;
+    CHECK(fixture_init(&f), "fixture: %s", vkbn_last_error());
+    vkbn_result r = vk_run_with_fault(&f, c, 0, &n, &failed, &submitted);
+    fixture_free(&f);
+    CHECK(r == VKBN_SUCCESS, "%s (first use): %s", c->name, vkbn_last_error());
+    for (uint64_t k = 1; k <= n; ++k) {
+        CHECK(fixture_init(&f), "fixture: %s", vkbn_last_error());
+        r = vk_run_with_fault(&f, c, k, &unused, &failed, &submitted);
+        ++g_injected;
+        const char* what = failed ? failed : "?";
+        if (r == VKBN_SUCCESS && vk_recoverable(failed)) {
+            ++g_recovered;
+        } else {
+            CHECK(vk_oom(r) && vkbn_last_error()[0] != '\0',
+                  "%s (first use): Vulkan call %llu of %llu (%s) failed, the call returned %s (%s)", c->name,
+                  (unsigned long long)k, (unsigned long long)n, what, vkbn_result_string(r), vkbn_last_error());
+        }
+        r = vk_run_with_fault(&f, c, 0, &unused, &failed, &submitted);
+        CHECK(r == VKBN_SUCCESS, "%s (first use): after %s failed, the call fails: %s", c->name, what,
+              vkbn_last_error());
+        CHECK(vkbn_context_validation_message_count(f.ctx) == 0, "%s (first use): %s failed: validation messages",
+              c->name, what);
+        fixture_free(&f);
+        /* Pipelines made before the failure stay in the context's cache for
+         * the next call: alive until the context goes, not after. */
+        CHECK(vk_fault_shim_live_objects() == 0,
+              "%s (first use): %s failed, %lld Vulkan objects alive after "
+              "everything was destroyed",
+              c->name, what, (long long)vk_fault_shim_live_objects());
+    }
+    printf("%-52s %3llu Vulkan calls, each failed once\n", c->name, (unsigned long long)n);
+}
+
+/* The device lost at each submission and fence wait of a call that runs
+ * work: the call returns VKBN_ERROR_DEVICE_LOST, so does the next (at once:
+ * nothing waits on a lost device), and destroying everything leaves no
+ * Vulkan object alive. */
+static void vk_check_device_lost(const call* c) {
+    fixture f;
+    vk_fault_shim_lose_device_at(0);
+    CHECK(fixture_init(&f), "fixture: %s", vkbn_last_error());
+    if (c->prepare) c->prepare(&f);
+    vk_fault_shim_lose_device_at(0);
+    vkbn_result r = c->run(&f);
+    uint64_t n = vk_fault_shim_submits_and_waits();
+    if (c->finish) c->finish(&f);
+    fixture_free(&f);
+    CHECK(r == VKBN_SUCCESS && n > 0, "%s: %s, %llu submissions and waits", c->name, vkbn_last_error(),
+          (unsigned long long)n);
+    for (uint64_t k = 1; k <= n; ++k) {
+        vk_fault_shim_lose_device_at(0);
+        CHECK(fixture_init(&f), "fixture: %s", vkbn_last_error());
+        if (c->prepare) c->prepare(&f);
+        vk_fault_shim_lose_device_at(k);
+        r = c->run(&f);
+        ++g_injected;
+        CHECK(r == VKBN_ERROR_DEVICE_LOST,
+              "%s: device lost at submission or wait %llu of %llu, the call returned %s (%s)", c->name,
+              (unsigned long long)k, (unsigned long long)n, vkbn_result_string(r), vkbn_last_error());
+        r = c->run(&f);
+        CHECK(r == VKBN_ERROR_DEVICE_LOST, "%s: the call after the device was lost returned %s (%s)", c->name,
+              vkbn_result_string(r), vkbn_last_error());
+        if (c->finish) c->finish(&f);
+        fixture_free(&f);
+        vk_fault_shim_lose_device_at(0);
+        CHECK(vk_fault_shim_live_objects() == 0, "%s: device lost, %lld Vulkan objects left alive after destruction",
+              c->name, (long long)vk_fault_shim_live_objects());
+    }
+    printf("%-52s %3llu submissions and waits, the device lost at each\n", c->name, (unsigned long long)n);
+}
+
+static int run_vulkan_calls(void) {
+    vkbn_test_hooks h = vkbn_test_hooks_none();
+    h.vk_get_instance_proc_addr = (vkbn_test_proc)vk_fault_shim_gipa;
+    vkbn_test_set_hooks(&h);
+    g_validation = 1;
+    vkbn_context probe = NULL;
+    if (make_context(&probe) != VKBN_SUCCESS) {
+        printf("no %s device: skipped\n", g_device);
+        return TEST_SKIP;
+    }
+    vkbn_context_destroy(probe);
+    vk_check_context();
+    fixture f;
+    CHECK(fixture_init(&f), "fixture: %s", vkbn_last_error());
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; ++i) vk_check_call(&f, &calls[i]);
+    fixture_free(&f);
+    CHECK(vk_fault_shim_live_objects() == 0, "%lld Vulkan objects alive after everything was destroyed",
+          (long long)vk_fault_shim_live_objects());
+    printf("first use (pipelines created in the call):\n");
+    vk_check_first_use(&calls[2]); /* training, split: reduction, merge and apply kernels */
+    vk_check_first_use(&calls[4]); /* backward */
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; ++i) {
+        if (calls[i].writes) vk_check_device_lost(&calls[i]);
+    }
+    printf(
+        "%llu faults injected on %s through the Vulkan shim (%llu recovered: a memory block's allocation "
+        "failed, the buffer's own allocation served)\n",
+        (unsigned long long)g_injected, g_device, (unsigned long long)g_recovered);
+    return test_summary();
+}
+#endif
+
 int main(int argc, char** argv) {
     test_pin_drivers();
+#ifdef VKBN_TEST_VK_SHIM
+    if (argc > 1 && strcmp(argv[1], "vulkan-calls") == 0) {
+        g_device = "llvmpipe";
+        return run_vulkan_calls();
+    }
+#endif
     if (argc > 1 && strcmp(argv[1], "vulkan") == 0) g_device = "llvmpipe";
     vkbn_context probe = NULL;
     if (make_context(&probe) != VKBN_SUCCESS) {

@@ -26,6 +26,9 @@ extern "C" {
 /* A field holding this value overrides nothing. */
 #define VKBN_TEST_HOOK_UNSET UINT64_MAX
 
+/* Any function pointer (a field holding NULL overrides nothing). */
+typedef void (*vkbn_test_proc)(void);
+
 typedef struct vkbn_test_hooks {
     /* CPU path: an operation whose tensors exceed this many bytes writes with
      * non-temporal stores (0: every operation), instead of the last-level
@@ -56,6 +59,14 @@ typedef struct vkbn_test_hooks {
      * (vkbn_test_host_allocations), so a test learns how many a call makes
      * and then fails each in turn. */
     uint64_t host_alloc_fail_at;
+    /* Vulkan: the vkGetInstanceProcAddr vkbn loads everything through in
+     * place of the system loader's (NULL: the loader's), cast to this type.
+     * A test's shim (tests/vk_fault_shim.h) forwards to the loader and fails
+     * chosen calls, counting the objects alive. Every context, device
+     * listing and vkbn_vulkan_get_requirements without a caller's
+     * vkGetInstanceProcAddr goes through it; a borrowed device keeps the
+     * caller's. */
+    vkbn_test_proc vk_get_instance_proc_addr;
 } vkbn_test_hooks;
 
 /* Every field VKBN_TEST_HOOK_UNSET: what the library runs with until a test
@@ -69,6 +80,7 @@ static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
     h.vulkan_device_type = VKBN_TEST_HOOK_UNSET;
     h.vk_wave = VKBN_TEST_HOOK_UNSET;
     h.host_alloc_fail_at = VKBN_TEST_HOOK_UNSET;
+    h.vk_get_instance_proc_addr = 0;
     return h;
 }
 

@@ -10,6 +10,8 @@
 #include "vk_internal.h"
 #include "vk_validation_filter.h"
 
+static VkResult settle_in_flight(struct vkbn__vk* vk);
+
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                             VkDebugUtilsMessageTypeFlagsEXT types,
                                                             const VkDebugUtilsMessengerCallbackDataEXT* data,
@@ -101,20 +103,6 @@ static vkbn_result pick_device(struct vkbn__vk* vk, vkbn__device_request* req, v
     vkbn__free(infos);
     vkbn__free(pds);
     return r;
-}
-
-/* Sets *oom when it cannot allocate. */
-static bool device_has_extension(struct vkbn__vk* vk, const char* name, bool* oom) {
-    uint32_t n = 0;
-    vk->fn.EnumerateDeviceExtensionProperties(vk->phys, NULL, &n, NULL);
-    VkExtensionProperties* props = vkbn__calloc(n ? n : 1, sizeof *props);
-    *oom |= !props;
-    bool found = false;
-    if (props && vk->fn.EnumerateDeviceExtensionProperties(vk->phys, NULL, &n, props) == VK_SUCCESS) {
-        for (uint32_t i = 0; i < n; ++i) found |= strcmp(props[i].extensionName, name) == 0;
-    }
-    vkbn__free(props);
-    return found;
 }
 
 static uint32_t pick_queue_family(struct vkbn__vk* vk, uint32_t* timestamp_bits) {
@@ -223,10 +211,12 @@ static void read_borrowed_features(struct vkbn__vk* vk, const VkDeviceCreateInfo
 }
 
 static vkbn_result read_compute_unit_count(struct vkbn__vk* vk) {
-    bool oom = false;
-    bool nv = device_has_extension(vk, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME, &oom);
-    bool amd = !nv && device_has_extension(vk, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME, &oom);
-    if (oom) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "listing device extensions: out of host memory");
+    VkExtensionProperties* exts = NULL;
+    uint32_t n = 0;
+    VKBN_CHECK(vkbn__vk_device_extensions(&vk->fn, vk->phys, &exts, &n));
+    bool nv = vkbn__vk_has_extension(exts, n, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME);
+    bool amd = !nv && vkbn__vk_has_extension(exts, n, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME);
+    vkbn__free(exts);
     if (nv) {
         VkPhysicalDeviceShaderSMBuiltinsPropertiesNV sm = {
             .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
@@ -423,7 +413,8 @@ void vkbn__vk_context_destroy(vkbn_context ctx) {
         if (vk->own_device) vk->d.vkDeviceWaitIdle(vk->device);
     }
     if (vk->device && vk->d.vkDestroyBuffer) {
-        vkbn__vk_cache_destroy(vk); /* saves vkbn's own cache to its file first */
+        if (vk->fence) settle_in_flight(vk); /* a borrowed device is not waited idle */
+        vkbn__vk_cache_destroy(vk);          /* saves vkbn's own cache to its file first */
         vkbn__vk_pipelines_destroy(vk);
         vkbn__vk_destroy_buffer(vk, vk->dummy, vk->dummy_allocation);
         vkbn__vk_destroy_buffer(vk, vk->staging, vk->staging_allocation);
@@ -447,13 +438,33 @@ void vkbn__vk_context_destroy(vkbn_context ctx) {
     ctx->impl = NULL;
 }
 
+/* Waits for work a failed wait left in flight (caller holds submit_lock).
+ * A lost device ends it too: nothing runs on a lost device. */
+static VkResult settle_in_flight(struct vkbn__vk* vk) {
+    if (!vk->in_flight) return VK_SUCCESS;
+    VkResult vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+    if (vr == VK_SUCCESS || vr == VK_ERROR_DEVICE_LOST) vk->in_flight = false;
+    return vr;
+}
+
 VkResult vkbn__vk_submit_locked(struct vkbn__vk* vk) {
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
     /* The caller's lock around the shared queue; our own fence only. */
     if (vk->lock_queue) vk->lock_queue(vk->lock_queue_user_data, 1);
     VkResult vr = vk->d.vkQueueSubmit(vk->queue, 1, &si, vk->fence);
     if (vk->lock_queue) vk->lock_queue(vk->lock_queue_user_data, 0);
-    if (vr == VK_SUCCESS) vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+    if (vr != VK_SUCCESS) return vr;
+    vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+    if (vr != VK_SUCCESS && vr != VK_ERROR_DEVICE_LOST) {
+        /* The wait itself failed (out of memory): the work was submitted and
+         * may still run, so the command buffer, the staging buffer and the
+         * outputs are not free yet. Wait once more so that the call returns
+         * with the work ended; if that fails too, the next submission (or
+         * the context's destruction) waits first. The call still reports
+         * the error: its outputs may or may not be written. */
+        vk->in_flight = true;
+        settle_in_flight(vk);
+    }
     return vr;
 }
 
@@ -472,13 +483,16 @@ vkbn_result vkbn__vk_begin(struct vkbn__vk* vk) {
                           "this context borrowed no queue (vkbn_vulkan_device.queue): it can only record plans");
     }
     vkbn__mutex_lock(&vk->submit_lock);
-    VkResult vr = vk->d.vkResetCommandPool(vk->device, vk->cmd_pool, 0);
+    VkResult vr = settle_in_flight(vk);
+    if (vr == VK_SUCCESS) vr = vk->d.vkResetCommandPool(vk->device, vk->cmd_pool, 0);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     if (vr == VK_SUCCESS) vr = vk->d.vkBeginCommandBuffer(vk->cmd, &bi);
     if (vr != VK_SUCCESS) {
         vkbn__mutex_unlock(&vk->submit_lock);
-        return vkbn__fail_vk(vr, "vkBeginCommandBuffer");
+        return vkbn__fail_vk(vr,
+                             "starting a command buffer (waiting for earlier work, vkResetCommandPool, "
+                             "vkBeginCommandBuffer)");
     }
     /* Earlier submissions' writes (kernels, transfers) before anything here. */
     vkbn__vk_barrier(vk, vk->cmd);

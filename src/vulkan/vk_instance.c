@@ -7,37 +7,86 @@
 #include "../core/test_hooks.h"
 #include "vk_internal.h"
 
-/* The queries below set *oom when they cannot allocate, so that instance
- * creation fails rather than going on without a layer or extension. */
-static bool has_layer(PFN_vkGetInstanceProcAddr gipa, const char* name, bool* oom) {
+/* Out of memory is the only failure a property query can have; the queries
+ * below store it in *failed (the first one), so that instance creation fails
+ * rather than going on without a layer or extension. Any other result (a
+ * layer that is not present) means "not found". */
+static bool out_of_memory(VkResult vr) {
+    return vr == VK_ERROR_OUT_OF_HOST_MEMORY || vr == VK_ERROR_OUT_OF_DEVICE_MEMORY;
+}
+
+static bool has_layer(PFN_vkGetInstanceProcAddr gipa, const char* name, VkResult* failed) {
     PFN_vkEnumerateInstanceLayerProperties enumerate =
         (PFN_vkEnumerateInstanceLayerProperties)gipa(NULL, "vkEnumerateInstanceLayerProperties");
     uint32_t n = 0;
-    if (!enumerate || enumerate(&n, NULL) != VK_SUCCESS || n == 0) return false;
+    VkResult vr = enumerate ? enumerate(&n, NULL) : VK_ERROR_INITIALIZATION_FAILED;
+    if (out_of_memory(vr)) *failed = vr;
+    if (vr != VK_SUCCESS || n == 0) return false;
     VkLayerProperties* props = vkbn__calloc(n, sizeof *props);
-    *oom |= !props;
-    bool found = false;
-    if (props && enumerate(&n, props) == VK_SUCCESS) {
-        for (uint32_t i = 0; i < n; ++i) found |= strcmp(props[i].layerName, name) == 0;
+    if (!props) {
+        *failed = VK_ERROR_OUT_OF_HOST_MEMORY;
+        return false;
     }
+    vr = enumerate(&n, props); /* VK_INCOMPLETE: a layer added since; the others are listed */
+    if (out_of_memory(vr)) *failed = vr;
+    bool found = false;
+    for (uint32_t i = 0; vr >= 0 && i < n; ++i) found |= strcmp(props[i].layerName, name) == 0;
     vkbn__free(props);
     return found;
 }
 
 /* layer: NULL for the loader's and implicit layers' extensions. */
-static bool has_instance_extension(PFN_vkGetInstanceProcAddr gipa, const char* layer, const char* name, bool* oom) {
+static bool has_instance_extension(PFN_vkGetInstanceProcAddr gipa, const char* layer, const char* name,
+                                   VkResult* failed) {
     PFN_vkEnumerateInstanceExtensionProperties enumerate =
         (PFN_vkEnumerateInstanceExtensionProperties)gipa(NULL, "vkEnumerateInstanceExtensionProperties");
     uint32_t n = 0;
-    if (!enumerate || enumerate(layer, &n, NULL) != VK_SUCCESS || n == 0) return false;
+    VkResult vr = enumerate ? enumerate(layer, &n, NULL) : VK_ERROR_INITIALIZATION_FAILED;
+    if (out_of_memory(vr)) *failed = vr;
+    if (vr != VK_SUCCESS || n == 0) return false;
     VkExtensionProperties* props = vkbn__calloc(n, sizeof *props);
-    *oom |= !props;
-    bool found = false;
-    if (props && enumerate(layer, &n, props) == VK_SUCCESS) {
-        for (uint32_t i = 0; i < n; ++i) found |= strcmp(props[i].extensionName, name) == 0;
+    if (!props) {
+        *failed = VK_ERROR_OUT_OF_HOST_MEMORY;
+        return false;
     }
+    vr = enumerate(layer, &n, props);
+    if (out_of_memory(vr)) *failed = vr;
+    bool found = false;
+    for (uint32_t i = 0; vr >= 0 && i < n; ++i) found |= strcmp(props[i].extensionName, name) == 0;
     vkbn__free(props);
     return found;
+}
+
+vkbn_result vkbn__vk_device_extensions(const vkbn__instance_fns* fn, VkPhysicalDevice pd, VkExtensionProperties** out,
+                                       uint32_t* count) {
+    *out = NULL;
+    *count = 0;
+    for (;;) {
+        uint32_t n = 0;
+        VkResult vr = fn->EnumerateDeviceExtensionProperties(pd, NULL, &n, NULL);
+        if (vr != VK_SUCCESS)
+            return vkbn__fail_vk(vr, "listing device extensions (vkEnumerateDeviceExtensionProperties)");
+        VkExtensionProperties* props = vkbn__calloc(n ? n : 1, sizeof *props);
+        if (!props) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "listing device extensions: out of host memory");
+        vr = fn->EnumerateDeviceExtensionProperties(pd, NULL, &n, props);
+        if (vr == VK_SUCCESS) {
+            *out = props;
+            *count = n;
+            return VKBN_SUCCESS;
+        }
+        vkbn__free(props);
+        /* VK_INCOMPLETE: the list grew between the calls (a layer): again. */
+        if (vr != VK_INCOMPLETE) {
+            return vkbn__fail_vk(vr, "listing device extensions (vkEnumerateDeviceExtensionProperties)");
+        }
+    }
+}
+
+bool vkbn__vk_has_extension(const VkExtensionProperties* exts, uint32_t n, const char* name) {
+    for (uint32_t i = 0; i < n; ++i) {
+        if (strcmp(exts[i].extensionName, name) == 0) return true;
+    }
+    return false;
 }
 
 vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, bool sync_validation,
@@ -45,7 +94,8 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     PFN_vkEnumerateInstanceVersion enum_version =
         (PFN_vkEnumerateInstanceVersion)gipa(NULL, "vkEnumerateInstanceVersion");
     uint32_t loader_version = VK_API_VERSION_1_0;
-    if (enum_version) enum_version(&loader_version);
+    VkResult version_result = enum_version ? enum_version(&loader_version) : VK_SUCCESS;
+    if (version_result != VK_SUCCESS) return vkbn__fail_vk(version_result, "vkEnumerateInstanceVersion");
     if (loader_version < VK_API_VERSION_1_1) {
         return vkbn__fail(VKBN_ERROR_NO_DEVICE, "the Vulkan loader supports only Vulkan 1.0; vkbn needs 1.1");
     }
@@ -54,10 +104,11 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     const char* exts[3];
     uint32_t ext_count = 0;
     VkInstanceCreateFlags flags = 0;
-    bool oom = false;
+    VkResult failed = VK_SUCCESS;
+    const char* const listing = "creating a Vulkan instance: listing layers and extensions";
     if (validation) {
-        bool layer = has_layer(gipa, "VK_LAYER_KHRONOS_validation", &oom);
-        if (oom) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a Vulkan instance: out of host memory");
+        bool layer = has_layer(gipa, "VK_LAYER_KHRONOS_validation", &failed);
+        if (failed != VK_SUCCESS) return vkbn__fail_vk(failed, listing);
         if (!layer) {
             return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
                               "desc->flags: VKBN_CONTEXT_ENABLE_VALIDATION needs VK_LAYER_KHRONOS_validation, "
@@ -65,7 +116,7 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
         }
         layers[layer_count++] = "VK_LAYER_KHRONOS_validation";
     }
-    *debug_utils = validation && has_instance_extension(gipa, NULL, VK_EXT_DEBUG_UTILS_EXTENSION_NAME, &oom);
+    *debug_utils = validation && has_instance_extension(gipa, NULL, VK_EXT_DEBUG_UTILS_EXTENSION_NAME, &failed);
     if (*debug_utils) exts[ext_count++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
     /* Validation features of the layer (VK_EXT_validation_features): best
      * practices with every validation (src/vulkan/vk_validation_filter.h
@@ -77,7 +128,8 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     VkValidationFeatureEnableEXT enables[2];
     uint32_t enable_count = 0;
     bool features_ext = validation && has_instance_extension(gipa, "VK_LAYER_KHRONOS_validation",
-                                                             VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME, &oom);
+                                                             VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME, &failed);
+    if (failed != VK_SUCCESS) return vkbn__fail_vk(failed, listing);
     if (sync_validation && !features_ext) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
                           "desc->flags: VKBN_CONTEXT_ENABLE_SYNC_VALIDATION needs the validation layer's %s",
@@ -91,8 +143,8 @@ vkbn_result vkbn__vk_create_instance(PFN_vkGetInstanceProcAddr gipa, bool valida
     VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
                                         .enabledValidationFeatureCount = enable_count,
                                         .pEnabledValidationFeatures = enables};
-    bool portability = has_instance_extension(gipa, NULL, "VK_KHR_portability_enumeration", &oom);
-    if (oom) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "creating a Vulkan instance: out of host memory");
+    bool portability = has_instance_extension(gipa, NULL, "VK_KHR_portability_enumeration", &failed);
+    if (failed != VK_SUCCESS) return vkbn__fail_vk(failed, listing);
     if (portability) {
         /* MoltenVK and other portability drivers are listed only on request. */
         exts[ext_count++] = "VK_KHR_portability_enumeration";
@@ -214,16 +266,12 @@ vkbn_result vkbn__vk_describe_device(const vkbn__instance_fns* fn, VkPhysicalDev
     fn->GetPhysicalDeviceProperties(pd, &base);
 
     uint32_t ext_count = 0;
-    fn->EnumerateDeviceExtensionProperties(pd, NULL, &ext_count, NULL);
-    VkExtensionProperties* exts = vkbn__calloc(ext_count ? ext_count : 1, sizeof *exts);
-    if (!exts) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "describing a device: out of host memory");
-    bool has_driver_props = base.apiVersion >= VK_API_VERSION_1_2, has_ssc = base.apiVersion >= VK_API_VERSION_1_3;
-    if (exts && fn->EnumerateDeviceExtensionProperties(pd, NULL, &ext_count, exts) == VK_SUCCESS) {
-        for (uint32_t i = 0; i < ext_count; ++i) {
-            has_driver_props |= strcmp(exts[i].extensionName, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME) == 0;
-            has_ssc |= strcmp(exts[i].extensionName, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0;
-        }
-    }
+    VkExtensionProperties* exts = NULL;
+    VKBN_CHECK(vkbn__vk_device_extensions(fn, pd, &exts, &ext_count));
+    bool has_driver_props = base.apiVersion >= VK_API_VERSION_1_2 ||
+                            vkbn__vk_has_extension(exts, ext_count, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
+    bool has_ssc = base.apiVersion >= VK_API_VERSION_1_3 ||
+                   vkbn__vk_has_extension(exts, ext_count, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     vkbn__free(exts);
 
     VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};

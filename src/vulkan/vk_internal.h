@@ -144,6 +144,10 @@ struct vkbn__vk {
     VkCommandPool cmd_pool;
     VkCommandBuffer cmd;
     VkFence fence;
+    /* Work submitted whose end no wait has seen (a wait failed): the next
+     * submission, and destruction, wait for the fence first. Under
+     * submit_lock. */
+    bool in_flight;
     VkQueryPool timestamps;
 
     /* Device memory (vk_memory.c): the blocks small buffers share, under
@@ -251,6 +255,11 @@ void vkbn__vk_load_instance_fns(PFN_vkGetInstanceProcAddr gipa, VkInstance insta
 /* Usable devices (Vulkan >= 1.1 with a compute queue), in loader order. */
 vkbn_result vkbn__vk_list_devices(const vkbn__instance_fns* fn, VkInstance instance, VkPhysicalDevice** out,
                                   uint32_t* count);
+/* The device's extensions (driver and implicit layers), owned by the caller
+ * (vkbn__free); fails with out of memory and a message. */
+vkbn_result vkbn__vk_device_extensions(const vkbn__instance_fns* fn, VkPhysicalDevice pd, VkExtensionProperties** out,
+                                       uint32_t* count);
+bool vkbn__vk_has_extension(const VkExtensionProperties* exts, uint32_t n, const char* name);
 /* Whether one of the device's queue families has compute. */
 bool vkbn__vk_has_compute_queue(const vkbn__instance_fns* fn, VkPhysicalDevice pd);
 /* vkbn's device type, and a vendor's short name, for Vulkan's. */

@@ -9,6 +9,7 @@
  * so several contexts, on several devices or on a borrowed device whose
  * caller passes its own vkGetInstanceProcAddr, never share a table. */
 #include "../core/errors.h"
+#include "../core/test_hooks.h"
 #include "vk_internal.h"
 
 static vkbn__mutex volk_lock = VKBN_MUTEX_INITIALIZER;
@@ -16,6 +17,11 @@ static PFN_vkGetInstanceProcAddr loader_gipa;
 static bool loader_tried;
 
 vkbn_result vkbn__vk_load_loader(PFN_vkGetInstanceProcAddr* out) {
+    /* A test's shim in place of the loader (test_hooks.h). */
+    if (vkbn__test_hooks()->vk_get_instance_proc_addr) {
+        *out = (PFN_vkGetInstanceProcAddr)vkbn__test_hooks()->vk_get_instance_proc_addr;
+        return VKBN_SUCCESS;
+    }
     vkbn__mutex_lock(&volk_lock);
     if (!loader_tried) {
         loader_tried = true;

@@ -6,13 +6,6 @@
 #include "../core/errors.h"
 #include "vk_internal.h"
 
-static bool has_extension(const VkExtensionProperties* exts, uint32_t n, const char* name) {
-    for (uint32_t i = 0; i < n; ++i) {
-        if (strcmp(exts[i].extensionName, name) == 0) return true;
-    }
-    return false;
-}
-
 vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice pd, vkbn_vulkan_requirements* out) {
     memset(out, 0, sizeof *out);
     VkPhysicalDeviceProperties props;
@@ -35,23 +28,21 @@ vkbn_result vkbn__vk_requirements(const vkbn__instance_fns* fn, VkPhysicalDevice
     out->queue_flags = VK_QUEUE_COMPUTE_BIT;
 
     uint32_t n = 0;
-    fn->EnumerateDeviceExtensionProperties(pd, NULL, &n, NULL);
-    VkExtensionProperties* exts = vkbn__calloc(n ? n : 1, sizeof *exts);
-    if (!exts) return vkbn__fail(VKBN_ERROR_OUT_OF_HOST_MEMORY, "listing device extensions: out of host memory");
-    if (fn->EnumerateDeviceExtensionProperties(pd, NULL, &n, exts) != VK_SUCCESS) n = 0;
+    VkExtensionProperties* exts = NULL;
+    VKBN_CHECK(vkbn__vk_device_extensions(fn, pd, &exts, &n));
     bool core13 = props.apiVersion >= VK_API_VERSION_1_3;
-    bool ssc = core13 || has_extension(exts, n, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    bool ssc = core13 || vkbn__vk_has_extension(exts, n, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     /* Static strings, so the caller may keep the pointers. */
     if (!core13 && ssc) out->extensions[out->extension_count++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
-    if (!core13 && has_extension(exts, n, VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME)) {
+    if (!core13 && vkbn__vk_has_extension(exts, n, VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME)) {
         out->extensions[out->extension_count++] = VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME;
     }
     bool core12 = props.apiVersion >= VK_API_VERSION_1_2;
-    bool vmm = core12 || has_extension(exts, n, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
+    bool vmm = core12 || vkbn__vk_has_extension(exts, n, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
     /* Required by the spec whenever the device offers it (MoltenVK). */
-    if (has_extension(exts, n, "VK_KHR_portability_subset"))
+    if (vkbn__vk_has_extension(exts, n, "VK_KHR_portability_subset"))
         out->extensions[out->extension_count++] = "VK_KHR_portability_subset";
-    bool priority_ext = has_extension(exts, n, VK_EXT_MEMORY_PRIORITY_EXTENSION_NAME);
+    bool priority_ext = vkbn__vk_has_extension(exts, n, VK_EXT_MEMORY_PRIORITY_EXTENSION_NAME);
     vkbn__free(exts);
 
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
