@@ -1,7 +1,8 @@
 # The two quick-start commands. Each installs missing Debian/Ubuntu packages
 # (scripts/deps.sh), configures and builds with CMake, then runs.
 #   make bench   the benchmark on every device (each Vulkan device and the CPU path)
-#   make test    every test: the suite, then again under ASan + UBSan, then the
+#   make test    every test: the suite, then again under ASan + UBSan, the
+#                fuzz targets' replays, the threaded tests under TSan, then the
 #                CPU path cross-compiled for aarch64 and run under qemu-user,
 #                then the Windows build (MinGW-w64) under Wine, then vkbn as
 #                an installed package (CMake and pkg-config consumers)
@@ -13,9 +14,12 @@ AARCH64_BUILD ?= build-aarch64
 WINDOWS_BUILD ?= build-windows
 WINDOWS_DLL_BUILD ?= build-windows-dll
 PACKAGE_BUILD ?= build-package
+FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
+FUZZ_SECONDS ?= 0
 BENCH_ARGS ?=
 
-.PHONY: all build test test-fast test-sanitize test-aarch64 test-windows test-package bench clean
+.PHONY: all build test test-fast test-sanitize test-fuzz test-tsan test-aarch64 test-windows test-package bench fuzz clean
 
 all: build
 
@@ -26,24 +30,63 @@ build:
 
 # The whole suite (including the 64M-element case), then the sanitizer run,
 # aarch64 under qemu-user, Windows under Wine, and the installed package.
-test: test-fast test-sanitize test-aarch64 test-windows test-package
+test: test-fast test-sanitize test-fuzz test-tsan test-aarch64 test-windows test-package
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The CPU kernel files get line tables only (-g1): with full debug info gcc
+# takes 86 s per kernel file under the sanitizers, 65 s with line tables,
+# which still name the line of any report.
 test-sanitize:
 	@scripts/deps.sh test
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
-		-DVKBN_SANITIZE=address,undefined -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_TEST_THREADS=alternate
+		-DVKBN_SANITIZE=address,undefined -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_TEST_THREADS=alternate \
+		-DVKBN_CPU_KERNEL_FLAGS=-g1
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE large
+
+# The fuzz targets (tests/fuzz: the .npy reader, the tool, the API's
+# descriptions), built with clang, libFuzzer, ASan and UBSan: each replays its
+# committed corpus and then a fixed number of mutations from a fixed seed.
+# The CPU kernels are compiled at -O0 here: clang takes two minutes per
+# kernel file at -O1 with the sanitizers, and the fuzzers run tiny tensors.
+FUZZ_CONFIGURE = CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
+		-DVKBN_SANITIZE=address,undefined -DVKBN_FUZZ=ON -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0
+test-fuzz:
+	@scripts/deps.sh test
+	$(FUZZ_CONFIGURE)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_npy fuzz_cli fuzz_api
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
+
+# The fuzzers open-ended, one per core, each growing $(FUZZ_BUILD)/explore/NAME/corpus
+# (FUZZ_SECONDS=N stops them after N seconds; 0: until interrupted). Crashes
+# land beside the corpus; commit them to tests/fuzz/corpus/NAME.
+fuzz:
+	@scripts/deps.sh test
+	$(FUZZ_CONFIGURE)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_npy fuzz_cli fuzz_api
+	for t in npy cli api; do \
+	  tests/fuzz/run.sh explore $(FUZZ_BUILD)/tests/fuzz/fuzz_$$t tests/fuzz/corpus/$$t \
+	    $(FUZZ_BUILD)/explore/$$t $(FUZZ_SECONDS) & \
+	done; wait
+
+# ThreadSanitizer (label threads: the CPU pool under several caller threads,
+# plans created and recorded from several threads, several contexts at once,
+# the synchronized calls from threads), suppressions in tests/tsan.supp.
+test-tsan:
+	@scripts/deps.sh test
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DVKBN_SANITIZE=thread \
+		-DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_threads test_engine
+	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L threads
 
 # The CPU path's tests (label cpu) on aarch64 NEON and scalar kernels, under
 # qemu-user: no Vulkan loader there, so the library must stand on the CPU path.
 test-aarch64:
 	@scripts/deps.sh test
 	cmake -S . -B $(AARCH64_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake \
-		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_TEST_THREADS=alternate \
+		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_TEST_THREADS=3 \
 		-DVKBN_CPU_KERNEL_FLAGS=-O2
 	cmake --build $(AARCH64_BUILD) -j $(JOBS) --target test_forward test_api test_cpu test_backward test_backward_api test_training test_faults \
 		test_golden
@@ -77,4 +120,5 @@ bench:
 	bench/run.sh $(BUILD) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(AARCH64_BUILD) $(WINDOWS_BUILD) $(WINDOWS_DLL_BUILD) $(PACKAGE_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD) $(AARCH64_BUILD) $(WINDOWS_BUILD) $(WINDOWS_DLL_BUILD) \
+		$(PACKAGE_BUILD)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the Debian/Ubuntu packages a make target needs are installed.
 #   scripts/deps.sh test    build + tests (lavapipe and validation layers included, Open MPI for vkbn_mpi,
-#                           the aarch64 cross compiler and qemu-user for the CPU path, and
-#                           MinGW-w64, Wine and Xvfb for the Windows build)
+#                           the aarch64 cross compiler and qemu-user for the CPU path,
+#                           MinGW-w64, Wine and Xvfb for the Windows build, clang for the fuzzers)
 #   scripts/deps.sh bench   the above + Google Benchmark (+ optional peers: oneDNN, PyTorch)
 # Installs what is missing with apt-get when it can (root, or sudo without a
 # password); otherwise prints the exact command and exits 1.
@@ -12,7 +12,8 @@ what=${1:-test}
 required=(cmake make gcc g++ pkg-config glslang-tools spirv-tools libvulkan-dev libvulkan-volk-dev
           mesa-vulkan-drivers vulkan-validationlayers gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user
           libopenmpi-dev openmpi-bin   # vkbn_mpi, its tests and examples/mpi_train (mpirun)
-          gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine64 xvfb xauth)  # make test-windows
+          gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine64 xvfb xauth  # make test-windows
+          clang libclang-rt-dev)  # make test-fuzz: libFuzzer
 optional=()
 case "$what" in
   test) ;;

@@ -87,6 +87,16 @@ static unsigned outputs_for(unsigned k, int residual) {
     return o;
 }
 
+/* The "kernels" suite: the matrix's shapes, layouts, dtypes, modes and
+ * reduction splits (every kernel in each of its structures) with the fusion
+ * held to two settings (none; ReLU with the residual where the matrix gives
+ * one), for the subgroup configurations where only the reductions differ.
+ * Each fusion is a pipeline of its own, compiled once per configuration
+ * (lavapipe compiles about 0.2 s each): the full fusion matrix runs at the
+ * default subgroup size, in the sanitizer lane and under synchronization
+ * validation. */
+static bool g_kernels_only;
+
 static void matrix(vkbn_context ctx) {
     unsigned k = 0;
     static const uint64_t offsets[] = {0, 4, 16, 20};
@@ -104,6 +114,11 @@ static void matrix(vkbn_context ctx) {
                     c.residual = j % 4 == 1;
                     set_activation(&c, k);
                     c.outputs = outputs_for(k, c.residual);
+                    if (g_kernels_only) {
+                        c.affine = 1;
+                        set_activation(&c, j % 2);
+                        c.outputs = BWD_OUT_DX | BWD_OUT_DWEIGHT | BWD_OUT_DBIAS | (c.residual ? BWD_OUT_DRESIDUAL : 0);
+                    }
                     c.in_place = k % 5 == 3 && (c.outputs & BWD_OUT_DX);
                     c.offset_bytes = offsets[(j / 4 + j) % 4];
                     ++k;
@@ -424,13 +439,19 @@ int main(int argc, char** argv) {
         optional_outputs(ctx);
         determinism(ctx);
         plan_reuse(ctx);
+    } else if (strcmp(suite, "kernels") == 0) {
+        g_kernels_only = true;
+        matrix(ctx);
+        hard_data(ctx);
+        determinism(ctx);
+        plan_reuse(ctx);
     } else if (is_windows) {
         windows(ctx);
         plan_reuse(ctx);
     } else if (strcmp(suite, "large") == 0) {
         large(ctx);
     } else {
-        printf("unknown suite %s (matrix, windows, large)\n", suite);
+        printf("unknown suite %s (matrix, kernels, windows, large)\n", suite);
         return 2;
     }
     CHECK(vkbn_context_validation_message_count(ctx) == 0, "validation messages: %llu",

@@ -64,6 +64,16 @@ static void set_activation(fwd_case* c, unsigned k) {
     c->activation_beta = acts[i].beta;
 }
 
+/* The "kernels" suite: the matrix's shapes, layouts, dtypes, modes and
+ * reduction splits (every kernel in each of its structures) with the fusion
+ * held to two settings (none; ReLU with the residual where the matrix gives
+ * one), for the subgroup configurations where only the reductions differ.
+ * Each fusion is a pipeline of its own, compiled once per configuration
+ * (lavapipe compiles about 0.2 s each): the full fusion matrix runs at the
+ * default subgroup size, in the sanitizer lane and under synchronization
+ * validation. */
+static bool g_kernels_only;
+
 static void matrix(vkbn_context ctx) {
     unsigned k = 0;
     static const uint64_t offsets[] = {0, 4, 16, 20};
@@ -80,6 +90,10 @@ static void matrix(vkbn_context ctx) {
                     const unsigned j = k / 2;
                     c.residual = j % 4 == 1;
                     set_activation(&c, k);
+                    if (g_kernels_only) {
+                        c.affine = 1;
+                        set_activation(&c, j % 2);
+                    }
                     c.running_average = k % 3 == 1 ? VKBN_RUNNING_AVERAGE_CUMULATIVE : VKBN_RUNNING_AVERAGE_EXPONENTIAL;
                     c.cumulative_count = k % 5;
                     c.biased_running_var = k % 3 == 2;
@@ -237,12 +251,17 @@ int main(int argc, char** argv) {
         hard_data(ctx);
         running_statistics(ctx);
         determinism(ctx);
+    } else if (strcmp(suite, "kernels") == 0) {
+        g_kernels_only = true;
+        matrix(ctx);
+        hard_data(ctx);
+        determinism(ctx);
     } else if (is_windows) {
         windows(ctx);
     } else if (strcmp(suite, "large") == 0) {
         large(ctx);
     } else {
-        printf("unknown suite %s (matrix, windows, large)\n", suite);
+        printf("unknown suite %s (matrix, kernels, windows, large)\n", suite);
         return 2;
     }
     CHECK(vkbn_context_validation_message_count(ctx) == 0, "validation messages: %llu",
