@@ -9,8 +9,11 @@
  * Conventions
  * - Every function that can fail returns vkbn_result. On a failure found
  *   before any work starts (bad arguments, device limits, allocation) nothing
- *   is written to any output buffer; an execution failure (device lost) may
- *   leave outputs partly written. vkbn_last_error() returns a one-line
+ *   is written to any output buffer; an execution failure (device lost, out
+ *   of memory in a submission or wait) may leave outputs partly written, never
+ *   inputs. After VKBN_ERROR_DEVICE_LOST every call that runs work on the
+ *   context returns it at once; destroying everything stays safe. (docs/
+ *   SEMANTICS.md, "Arguments and bad input".) vkbn_last_error() returns a one-line
  *   message that names the offending argument.
  * - The library never prints, exits or asserts on user input. Diagnostics go to
  *   the optional log callback of vkbn_context_desc.

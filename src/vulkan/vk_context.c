@@ -441,9 +441,10 @@ void vkbn__vk_context_destroy(vkbn_context ctx) {
 /* Waits for work a failed wait left in flight (caller holds submit_lock).
  * A lost device ends it too: nothing runs on a lost device. */
 static VkResult settle_in_flight(struct vkbn__vk* vk) {
-    if (!vk->in_flight) return VK_SUCCESS;
+    if (!vk->in_flight || vk->device_lost) return VK_SUCCESS;
     VkResult vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
     if (vr == VK_SUCCESS || vr == VK_ERROR_DEVICE_LOST) vk->in_flight = false;
+    if (vr == VK_ERROR_DEVICE_LOST) vk->device_lost = true;
     return vr;
 }
 
@@ -453,9 +454,13 @@ VkResult vkbn__vk_submit_locked(struct vkbn__vk* vk) {
     if (vk->lock_queue) vk->lock_queue(vk->lock_queue_user_data, 1);
     VkResult vr = vk->d.vkQueueSubmit(vk->queue, 1, &si, vk->fence);
     if (vk->lock_queue) vk->lock_queue(vk->lock_queue_user_data, 0);
-    if (vr != VK_SUCCESS) return vr;
-    vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
-    if (vr != VK_SUCCESS && vr != VK_ERROR_DEVICE_LOST) {
+    if (vr == VK_SUCCESS)
+        vr = vk->d.vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+    else if (vr != VK_ERROR_DEVICE_LOST)
+        return vr;
+    if (vr == VK_ERROR_DEVICE_LOST) {
+        vk->device_lost = true;
+    } else if (vr != VK_SUCCESS) {
         /* The wait itself failed (out of memory): the work was submitted and
          * may still run, so the command buffer, the staging buffer and the
          * outputs are not free yet. Wait once more so that the call returns
@@ -483,6 +488,12 @@ vkbn_result vkbn__vk_begin(struct vkbn__vk* vk) {
                           "this context borrowed no queue (vkbn_vulkan_device.queue): it can only record plans");
     }
     vkbn__mutex_lock(&vk->submit_lock);
+    if (vk->device_lost) {
+        vkbn__mutex_unlock(&vk->submit_lock);
+        return vkbn__fail(VKBN_ERROR_DEVICE_LOST,
+                          "the device was lost in an earlier call: destroy this context's plans, buffers and the "
+                          "context, and create a new one");
+    }
     VkResult vr = settle_in_flight(vk);
     if (vr == VK_SUCCESS) vr = vk->d.vkResetCommandPool(vk->device, vk->cmd_pool, 0);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,

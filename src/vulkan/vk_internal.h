@@ -148,6 +148,9 @@ struct vkbn__vk {
      * submission, and destruction, wait for the fence first. Under
      * submit_lock. */
     bool in_flight;
+    /* A submission or wait returned VK_ERROR_DEVICE_LOST: every later
+     * submission fails at once (under submit_lock). */
+    bool device_lost;
     VkQueryPool timestamps;
 
     /* Device memory (vk_memory.c): the blocks small buffers share, under
