@@ -30,6 +30,21 @@ static char g_out[96];
 
 int setenv(const char* name, const char* value, int overwrite);
 
+/* The scratch directory goes at exit (the tool writes its outputs there). */
+static void remove_scratch(void) {
+    for (int i = 0; i < MAX_FILES; ++i) remove(g_files[i]);
+    static const char* const outputs[] = {"y.npy",           "save_mean.npy", "save_invstd.npy", "running_mean.npy",
+                                          "running_var.npy", "dx.npy",        "dweight.npy",     "dbias.npy",
+                                          "dresidual.npy"};
+    char path[160];
+    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; ++i) {
+        snprintf(path, sizeof path, "%s/%s", g_out, outputs[i]);
+        remove(path);
+    }
+    remove(g_out);
+    remove(g_dir);
+}
+
 int LLVMFuzzerInitialize(int* argc, char*** argv) {
     (void)argc, (void)argv;
     setenv("VK_ICD_FILENAMES", "/nonexistent/icd.json", 1);
@@ -38,6 +53,7 @@ int LLVMFuzzerInitialize(int* argc, char*** argv) {
     if (!mkdtemp(g_dir)) abort();
     for (int i = 0; i < MAX_FILES; ++i) snprintf(g_files[i], sizeof g_files[i], "%s/in%d.npy", g_dir, i);
     snprintf(g_out, sizeof g_out, "%s/out", g_dir);
+    atexit(remove_scratch);
     /* The tool's own output is not what is tested. Its one-line errors go
      * to stderr with libFuzzer's and the sanitizers' reports (run.sh keeps
      * the end of it). */
