@@ -407,6 +407,22 @@ static void vk_check_context(void) {
     printf("%-52s %3llu Vulkan calls, each failed once\n", "vkbn_context_create", (unsigned long long)n);
 }
 
+/* Counts one injected fault and checks the call's result: out of host or
+ * device memory with a message, or success where vkbn recovers by design.
+ * Returns the failed Vulkan call's name for messages. */
+static const char* check_vk_fault(const char* call_name, vkbn_result r, const char* failed, uint64_t k, uint64_t n) {
+    ++g_injected;
+    const char* what = failed ? failed : "?";
+    if (r == VKBN_SUCCESS && vk_recoverable(failed)) {
+        ++g_recovered;
+        return what;
+    }
+    CHECK(vk_oom(r) && vkbn_last_error()[0] != '\0',
+          "%s: Vulkan call %llu of %llu (%s) failed, the call returned %s (%s)", call_name, (unsigned long long)k,
+          (unsigned long long)n, what, vkbn_result_string(r), vkbn_last_error());
+    return what;
+}
+
 /* Runs the call with the k-th fallible Vulkan call failing (0: none). */
 static vkbn_result vk_run_with_fault(fixture* f, const call* c, uint64_t k, uint64_t* n, const char** failed,
                                      uint64_t* submitted) {
@@ -433,15 +449,7 @@ static void vk_check_call(fixture* f, const call* c) {
     if (c->writes) reset_outputs(f);
     for (uint64_t k = 1; k <= n; ++k) {
         r = vk_run_with_fault(f, c, k, &unused, &failed, &submitted);
-        ++g_injected;
-        const char* what = failed ? failed : "?";
-        if (r == VKBN_SUCCESS && vk_recoverable(failed)) {
-            ++g_recovered;
-        } else {
-            CHECK(vk_oom(r) && vkbn_last_error()[0] != '\0',
-                  "%s: Vulkan call %llu of %llu (%s) failed, the call returned %s (%s)", c->name, (unsigned long long)k,
-                  (unsigned long long)n, what, vkbn_result_string(r), vkbn_last_error());
-        }
+        const char* what = check_vk_fault(c->name, r, failed, k, n);
         /* Work that reached the device before the failure may have written
          * (the contract: an execution error may leave outputs partly
          * written); the inputs never change. */
@@ -475,15 +483,7 @@ static void vk_check_first_use(const call* c) {
     for (uint64_t k = 1; k <= n; ++k) {
         CHECK(fixture_init(&f), "fixture: %s", vkbn_last_error());
         r = vk_run_with_fault(&f, c, k, &unused, &failed, &submitted);
-        ++g_injected;
-        const char* what = failed ? failed : "?";
-        if (r == VKBN_SUCCESS && vk_recoverable(failed)) {
-            ++g_recovered;
-        } else {
-            CHECK(vk_oom(r) && vkbn_last_error()[0] != '\0',
-                  "%s (first use): Vulkan call %llu of %llu (%s) failed, the call returned %s (%s)", c->name,
-                  (unsigned long long)k, (unsigned long long)n, what, vkbn_result_string(r), vkbn_last_error());
-        }
+        const char* what = check_vk_fault(c->name, r, failed, k, n);
         r = vk_run_with_fault(&f, c, 0, &unused, &failed, &submitted);
         CHECK(r == VKBN_SUCCESS, "%s (first use): after %s failed, the call fails: %s", c->name, what,
               vkbn_last_error());
