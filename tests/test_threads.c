@@ -162,13 +162,18 @@ static void* run_sync(void* arg) {
     return NULL;
 }
 
-static void run_sync_phase(sync_job* jobs, int phase) {
+/* Runs one phase on every slice: a thread each, or in order on this one. */
+static void run_sync_phase(sync_job* jobs, int phase, int threaded) {
     pthread_t t[SLICES];
     for (int i = 0; i < SLICES; ++i) {
         jobs[i].phase = phase;
-        pthread_create(&t[i], NULL, run_sync, &jobs[i]);
+        if (threaded) {
+            pthread_create(&t[i], NULL, run_sync, &jobs[i]);
+        } else {
+            run_sync(&jobs[i]);
+        }
     }
-    for (int i = 0; i < SLICES; ++i) pthread_join(t[i], NULL);
+    for (int i = 0; threaded && i < SLICES; ++i) pthread_join(t[i], NULL);
 }
 
 /* One synchronized step over the slices; threaded or in order. Fills o. */
@@ -188,21 +193,13 @@ static int sync_step(vkbn_context* ctxs, const sync_batch* b, const uint32_t* bo
     vkbn_grad_sums sums[SLICES],
         global_sums = {0, c, vectors + (size_t)c * (4 * SLICES + 2), vectors + (size_t)c * (4 * SLICES + 3)};
     if (ok) {
-        if (threaded) {
-            run_sync_phase(jobs, 0);
-        } else {
-            for (int i = 0; i < SLICES; ++i) jobs[i].phase = 0, run_sync(&jobs[i]);
-        }
+        run_sync_phase(jobs, 0, threaded);
         for (int i = 0; i < SLICES; ++i) ok &= jobs[i].result == VKBN_SUCCESS, partials[i] = jobs[i].partial;
     }
     if (ok) ok = vkbn_batch_stats_merge(partials, SLICES, &global) == VKBN_SUCCESS;
     if (ok) {
         for (int i = 0; i < SLICES; ++i) jobs[i].global_stats = &global;
-        if (threaded) {
-            run_sync_phase(jobs, 1);
-        } else {
-            for (int i = 0; i < SLICES; ++i) jobs[i].phase = 1, run_sync(&jobs[i]);
-        }
+        run_sync_phase(jobs, 1, threaded);
         for (int i = 0; i < SLICES; ++i) ok &= jobs[i].result == VKBN_SUCCESS, sums[i] = jobs[i].sums;
     }
     if (ok) ok = vkbn_grad_sums_merge(sums, SLICES, &global_sums) == VKBN_SUCCESS;

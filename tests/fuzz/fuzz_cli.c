@@ -61,11 +61,12 @@ int LLVMFuzzerInitialize(int* argc, char*** argv) {
     return 0;
 }
 
-static int takes_file(const char* option) {
-    static const char* const names[] = {"--x",           "--weight", "--bias", "--residual",  "--running-mean",
-                                        "--running-var", "--dy",     "--y",    "--save-mean", "--save-invstd"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
-        if (strcmp(option, names[i]) == 0) return 1;
+/* Whether the command's option takes a file: its metavar names a .npy (the
+ * tool's own option table says so; --out takes a directory). */
+static int takes_file(const cli_command* command, const char* option) {
+    for (size_t i = 0; i < command->option_count; ++i) {
+        const cli_option* o = &command->options[i];
+        if (strcmp(o->name, option) == 0) return o->metavar && strstr(o->metavar, ".npy") != NULL;
     }
     return 0;
 }
@@ -123,18 +124,18 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         i = end + 4; /* past "\n%%\n" */
     }
     for (int f = files; f < MAX_FILES; ++f) remove(g_files[f]);
+    const cli_command* command = argc > 0 && strcmp(argv[0], "plan") == 0 ? &command_plan : &command_run;
     /* File options name the files; --out names the scratch directory. */
     for (int k = 1; k < argc; ++k) {
         if (strcmp(argv[k - 1], "--out") == 0) {
             free(argv[k]);
             argv[k] = strdup(g_out);
-        } else if (takes_file(argv[k - 1])) {
+        } else if (takes_file(command, argv[k - 1])) {
             int which = argv[k][0] >= '0' && argv[k][0] < '0' + MAX_FILES ? argv[k][0] - '0' : 0;
             free(argv[k]);
             argv[k] = strdup(g_files[which]);
         }
     }
-    const cli_command* command = argc > 0 && strcmp(argv[0], "plan") == 0 ? &command_plan : &command_run;
     char name[] = "run";
     char* args[MAX_ARGS + 1];
     args[0] = argc > 0 ? argv[0] : name;
