@@ -510,14 +510,42 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
 
 /* ------------------------------------------------------------------------ */
 /* Instantiation for every (dtype, activation): cpu_kernels_impl.h's        */
-/* VKBN_CPU_INSTANTIATE, with no residual or streaming variants (the         */
-/* kernels decide those per range from the tensors).                         */
+/* VKBN_CPU_DEFINE_BY_DTYPE and VKBN_CPU_INSTANTIATE, with no residual or    */
+/* streaming variants (the kernels decide those per range from the tensors). */
 /* ------------------------------------------------------------------------ */
 
-#define CF_SUMS_CALL(F16, Z, NT, ACT) r = cf_bwd_sums_t(t, c, j0, j1, k, writes, F16, ACT)
-#define CF_APPLY_CALL(F16, Z, NT, ACT) cf_bwd_apply_t(t, offset, count, k, writes, F16, ACT)
-#define CL_SUMS_CALL(F16, Z, NT, ACT) cl_bwd_sums_t(t, r0, r1, coef, sums, writes, F16, ACT)
-#define CL_APPLY_CALL(F16, Z, NT, ACT) cl_bwd_apply_t(t, r0, r1, coef, writes, F16, ACT)
+#define CF_SUMS_DEF(F16, Z, NT, ACT)                                                                       \
+    static VKBN_NOINLINE vkbn__cpu_csum VKBN_CPU_FN(cf_bwd_sums, F16, Z, NT, ACT)(                         \
+        const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1, const vkbn__cpu_bwd_coef* k, \
+        unsigned writes) {                                                                                 \
+        return cf_bwd_sums_t(t, c, j0, j1, k, writes, F16, ACT);                                           \
+    }
+#define CF_APPLY_DEF(F16, Z, NT, ACT)                                                                 \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cf_bwd_apply, F16, Z, NT, ACT)(                             \
+        const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_bwd_coef* k, \
+        unsigned writes) {                                                                            \
+        cf_bwd_apply_t(t, offset, count, k, writes, F16, ACT);                                        \
+    }
+#define CL_SUMS_DEF(F16, Z, NT, ACT)                                                                                 \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_sums, F16, Z, NT, ACT)(                                             \
+        const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums, unsigned writes) { \
+        cl_bwd_sums_t(t, r0, r1, coef, sums, writes, F16, ACT);                                                      \
+    }
+#define CL_APPLY_DEF(F16, Z, NT, ACT)                                                                   \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_apply, F16, Z, NT, ACT)(                               \
+        const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, unsigned writes) { \
+        cl_bwd_apply_t(t, r0, r1, coef, writes, F16, ACT);                                              \
+    }
+VKBN_CPU_DEFINE_BY_DTYPE(CF_SUMS_DEF)
+VKBN_CPU_DEFINE_BY_DTYPE(CF_APPLY_DEF)
+VKBN_CPU_DEFINE_BY_DTYPE(CL_SUMS_DEF)
+VKBN_CPU_DEFINE_BY_DTYPE(CL_APPLY_DEF)
+
+/* has_z and stream are 0 here: Z and NT are always 0. */
+#define CF_SUMS_CALL(F16, Z, NT, ACT) r = VKBN_CPU_FN(cf_bwd_sums, F16, 0, 0, ACT)(t, c, j0, j1, k, writes)
+#define CF_APPLY_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cf_bwd_apply, F16, 0, 0, ACT)(t, offset, count, k, writes)
+#define CL_SUMS_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_sums, F16, 0, 0, ACT)(t, r0, r1, coef, sums, writes)
+#define CL_APPLY_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_apply, F16, 0, 0, ACT)(t, r0, r1, coef, writes)
 
 static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
                                   const vkbn__cpu_bwd_coef* k, unsigned writes) {

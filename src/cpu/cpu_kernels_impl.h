@@ -612,12 +612,31 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
 /* ------------------------------------------------------------------------ */
 
 /* One scheme for every kernel entry, forward and backward:
- * VKBN_CPU_INSTANTIATE(CALL, act) calls CALL(F16, Z, NT, ACT) with each
- * argument a constant, so every combination gets its own loop: the
- * activation by a switch over VKBN_CPU_ACTIVATIONS, each flag by a branch on
- * the caller's f16, has_z and stream. An entry that does not vary a flag
- * makes it an enum constant 0 (its branch folds away, even unoptimized: one
- * instantiation); CALL may ignore an argument. */
+ * - VKBN_CPU_DEFINE(DEF) expands DEF(F16, Z, NT, ACT) at file scope for every
+ *   combination, each argument a constant; DEF defines that combination's
+ *   function (VKBN_CPU_FN names it), VKBN_NOINLINE with the loop inlined into
+ *   it, so every combination gets its own loop;
+ * - VKBN_CPU_INSTANTIATE(CALL, act) calls CALL(F16, Z, NT, ACT) for the
+ *   caller's combination: the activation by a switch over
+ *   VKBN_CPU_ACTIVATIONS, each flag by a branch on the caller's f16, has_z
+ *   and stream. An entry that does not vary a flag makes it an enum constant
+ *   0 (its branch folds away, even unoptimized), defines its functions over
+ *   the flags it varies only, and its CALL ignores the others.
+ * Why a function per combination rather than all of them inlined into the
+ * entry: the same code, but the optimizer's time grows faster than linearly
+ * with a function's size, and one entry held up to 40 loops (165 KB of
+ * machine code): cpu_kernels_sse2.c took 43 s at -O3 and 56 s under the
+ * sanitizer lane's flags that way, 24 s and 42 s split (each compiled alone
+ * with /usr/bin/time). The cost is one call per range a worker takes. */
+#define VKBN_CPU_FN(NAME, F16, Z, NT, ACT) NAME##_##F16##Z##NT##_##ACT
+#define VKBN_CPU_DEFINE_FLAGS(DEF, ACT)                                                                         \
+    DEF(0, 0, 0, ACT)                                                                                           \
+    DEF(0, 0, 1, ACT) DEF(0, 1, 0, ACT) DEF(0, 1, 1, ACT) DEF(1, 0, 0, ACT) DEF(1, 0, 1, ACT) DEF(1, 1, 0, ACT) \
+        DEF(1, 1, 1, ACT)
+#define VKBN_CPU_DEFINE(DEF) VKBN_CPU_ACTIVATIONS(VKBN_CPU_DEFINE_FLAGS, DEF)
+/* Entries that vary the dtype and the activation only (Z = NT = 0). */
+#define VKBN_CPU_DEFINE_DTYPE(DEF, ACT) DEF(0, 0, 0, ACT) DEF(1, 0, 0, ACT)
+#define VKBN_CPU_DEFINE_BY_DTYPE(DEF) VKBN_CPU_ACTIVATIONS(VKBN_CPU_DEFINE_DTYPE, DEF)
 #define VKBN_CPU_FLAGS(CALL, ACT)       \
     do {                                \
         if (f16) {                      \
@@ -656,9 +675,29 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
         default: break;                               \
     }
 
-#define CF_CALL(F16, Z, NT, ACT) cf_apply_t(t, offset, count, ch, F16, Z, NT, ACT)
-#define CF_ROWS_CALL(F16, Z, NT, ACT) cf_apply_rows_t(t, r0, count, step, chs, F16, Z, NT, ACT)
-#define CL_CALL(F16, Z, NT, ACT) cl_apply_t(t, r0, r1, pivot, mean, scale, shift, F16, Z, NT, ACT)
+#define CF_DEF(F16, Z, NT, ACT)                                                                                     \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cf_apply, F16, Z, NT, ACT)(const vkbn__cpu_tensors* t, uint64_t offset,   \
+                                                                     uint64_t count, const vkbn__cpu_channel* ch) { \
+        cf_apply_t(t, offset, count, ch, F16, Z, NT, ACT);                                                          \
+    }
+#define CF_ROWS_DEF(F16, Z, NT, ACT)                                                                            \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cf_apply_rows, F16, Z, NT, ACT)(                                      \
+        const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step, const vkbn__cpu_channel* chs) { \
+        cf_apply_rows_t(t, r0, count, step, chs, F16, Z, NT, ACT);                                              \
+    }
+#define CL_DEF(F16, Z, NT, ACT)                                                                      \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cl_apply, F16, Z, NT, ACT)(                                \
+        const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean, \
+        const float* scale, const float* shift) {                                                    \
+        cl_apply_t(t, r0, r1, pivot, mean, scale, shift, F16, Z, NT, ACT);                           \
+    }
+VKBN_CPU_DEFINE(CF_DEF)
+VKBN_CPU_DEFINE(CF_ROWS_DEF)
+VKBN_CPU_DEFINE(CL_DEF)
+
+#define CF_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cf_apply, F16, Z, NT, ACT)(t, offset, count, ch)
+#define CF_ROWS_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cf_apply_rows, F16, Z, NT, ACT)(t, r0, count, step, chs)
+#define CL_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cl_apply, F16, Z, NT, ACT)(t, r0, r1, pivot, mean, scale, shift)
 
 static void cf_apply(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
     const int f16 = t->f16, has_z = t->z != NULL, stream = t->stream;
