@@ -19,7 +19,7 @@ TSAN_BUILD ?= build-tsan
 FUZZ_SECONDS ?= 0
 BENCH_ARGS ?=
 
-.PHONY: all build test test-fast test-sanitize test-fuzz test-tsan test-aarch64 test-windows test-package bench fuzz clean
+.PHONY: all build spirv test test-fast test-sanitize test-fuzz test-tsan test-aarch64 test-windows test-package bench fuzz clean
 
 all: build
 
@@ -27,6 +27,15 @@ build:
 	@scripts/deps.sh test
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The SPIR-V (shaders/), compiled once in $(BUILD): every other lane's build
+# embeds it from there (VKBN_SPIRV_FROM, cmake/EmbedShaders.cmake) instead
+# of compiling the same variants again.
+SPIRV = -DVKBN_SPIRV_FROM=$(CURDIR)/$(BUILD)
+spirv:
+	@scripts/deps.sh test
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS) --target vkbn_spirv
 
 # The whole suite (including the 64M-element case), then the sanitizer run,
 # aarch64 under qemu-user, Windows under Wine, and the installed package.
@@ -39,11 +48,11 @@ test-fast: build
 # takes 86 s per kernel file under the sanitizers, 65 s with line tables,
 # which still name the line of any report (cpu_kernels_scalar.c compiled
 # alone with the lane's flags, -g then -g1, under /usr/bin/time).
-test-sanitize:
+test-sanitize: spirv
 	@scripts/deps.sh test
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
 		-DVKBN_SANITIZE=address,undefined -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_TEST_THREADS=alternate \
-		-DVKBN_CPU_KERNEL_FLAGS=-g1
+		-DVKBN_CPU_KERNEL_FLAGS=-g1 $(SPIRV)
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE large
 
@@ -55,8 +64,8 @@ test-sanitize:
 # cpu_kernels_avx2.c 143 s, each compiled alone with this lane's flags under
 # /usr/bin/time; 25 s at -O0), and the fuzzers run tiny tensors.
 FUZZ_CONFIGURE = CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
-		-DVKBN_SANITIZE=address,undefined -DVKBN_FUZZ=ON -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0
-test-fuzz:
+		-DVKBN_SANITIZE=address,undefined -DVKBN_FUZZ=ON -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0 $(SPIRV)
+test-fuzz: spirv
 	@scripts/deps.sh test
 	$(FUZZ_CONFIGURE)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_npy fuzz_cli fuzz_api
@@ -65,7 +74,7 @@ test-fuzz:
 # The fuzzers open-ended, one per core, each growing $(FUZZ_BUILD)/explore/NAME/corpus
 # (FUZZ_SECONDS=N stops them after N seconds; 0: until interrupted). Crashes
 # land beside the corpus; commit them to tests/fuzz/corpus/NAME.
-fuzz:
+fuzz: spirv
 	@scripts/deps.sh test
 	$(FUZZ_CONFIGURE)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_npy fuzz_cli fuzz_api
@@ -77,20 +86,20 @@ fuzz:
 # ThreadSanitizer (label threads: the CPU pool under several caller threads,
 # plans created and recorded from several threads, several contexts at once,
 # the synchronized calls from threads), suppressions in tests/tsan.supp.
-test-tsan:
+test-tsan: spirv
 	@scripts/deps.sh test
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DVKBN_SANITIZE=thread \
-		-DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0
+		-DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0 $(SPIRV)
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_threads test_engine
 	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L threads
 
 # The CPU path's tests (label cpu) on aarch64 NEON and scalar kernels, under
 # qemu-user: no Vulkan loader there, so the library must stand on the CPU path.
-test-aarch64:
+test-aarch64: spirv
 	@scripts/deps.sh test
 	cmake -S . -B $(AARCH64_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake \
 		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_TEST_THREADS=3 \
-		-DVKBN_CPU_KERNEL_FLAGS=-O2
+		-DVKBN_CPU_KERNEL_FLAGS=-O2 $(SPIRV)
 	cmake --build $(AARCH64_BUILD) -j $(JOBS) --target test_forward test_api test_cpu test_backward test_backward_api test_training test_faults \
 		test_golden
 	cd $(AARCH64_BUILD) && ctest --output-on-failure -j $(JOBS) -L cpu -LE large
@@ -100,13 +109,13 @@ test-aarch64:
 # level, the Vulkan tests through Wine's Vulkan on lavapipe under Xvfb
 # (scripts/test-windows.sh).
 WINDOWS_TESTS = test_testkit test_api test_forward test_backward test_cpu test_backward_api test_training vkbn_cli
-test-windows:
+test-windows: spirv
 	@scripts/deps.sh test
 	cmake -S . -B $(WINDOWS_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/x86_64-w64-mingw32.cmake \
-		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O2
+		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O2 $(SPIRV)
 	cmake --build $(WINDOWS_BUILD) -j $(JOBS) --target $(WINDOWS_TESTS)
 	cmake -S . -B $(WINDOWS_DLL_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/x86_64-w64-mingw32.cmake \
-		-DCMAKE_BUILD_TYPE=Debug -DVKBN_SHARED=ON -DVKBN_BUILD_BENCH=OFF
+		-DCMAKE_BUILD_TYPE=Debug -DVKBN_SHARED=ON -DVKBN_BUILD_BENCH=OFF $(SPIRV)
 	cmake --build $(WINDOWS_DLL_BUILD) -j $(JOBS) --target test_api vkbn_cli
 	JOBS=$(JOBS) xvfb-run -a -s "-screen 0 640x480x24" scripts/test-windows.sh $(WINDOWS_BUILD) $(WINDOWS_DLL_BUILD)
 

@@ -15,7 +15,8 @@ work=$(cd "$2" && pwd)
 jobs=${JOBS:-2}
 t0=$(date +%s)
 
-cmake -S "$src" -B "$work/shared" -DCMAKE_BUILD_TYPE=Debug -DVKBN_SHARED=ON \
+# The SPIR-V comes from the static build (it depends on shaders/ only).
+cmake -S "$src" -B "$work/shared" -DCMAKE_BUILD_TYPE=Debug -DVKBN_SHARED=ON -DVKBN_SPIRV_FROM="$static_build" \
   -DVKBN_BUILD_TESTS=OFF -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=ON >/dev/null
 cmake --build "$work/shared" -j "$jobs" >"$work/shared-build.log" 2>&1 ||
   { tail -n 50 "$work/shared-build.log"; exit 1; }
