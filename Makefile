@@ -1,11 +1,12 @@
 # The two quick-start commands. Each installs missing Debian/Ubuntu packages
 # (scripts/deps.sh), configures and builds with CMake, then runs.
 #   make bench   the benchmark on every device (each Vulkan device and the CPU path)
-#   make test    every test: the suite, then again under ASan + UBSan, the
-#                fuzz targets' replays, the threaded tests under TSan, then the
-#                CPU path cross-compiled for aarch64 and run under qemu-user,
-#                then the Windows build (MinGW-w64) under Wine, then vkbn as
-#                an installed package (CMake and pkg-config consumers)
+#   make test    every test: the suite, then (two lanes at a time) again
+#                under ASan + UBSan, the Windows build (MinGW-w64) under Wine,
+#                the CPU path cross-compiled for aarch64 and run under
+#                qemu-user, the fuzz targets' replays, the threaded tests
+#                under TSan, and vkbn as an installed package (CMake and
+#                pkg-config consumers)
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
@@ -37,9 +38,19 @@ spirv:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS) --target vkbn_spirv
 
-# The whole suite (including the 64M-element case), then the sanitizer run,
-# aarch64 under qemu-user, Windows under Wine, and the installed package.
-test: test-fast test-sanitize test-fuzz test-tsan test-aarch64 test-windows test-package
+# The whole suite (including the 64M-element case), then the other lanes,
+# LANE_JOBS at a time, longest first. They are independent build trees, and
+# what they share (build/ and its SPIR-V) is made before they start. On two
+# cores each lane alone leaves a core idle a fifth of the time or more
+# (configure steps, links, Wine's start, ctest's last test: make
+# test-windows used 76% of two cores), which a second lane fills.
+# --output-sync prints each lane's output whole when it ends.
+LANE_JOBS ?= 2
+LANES = test-sanitize test-windows test-aarch64 test-fuzz test-tsan test-package
+LANE_PREREQ ?= spirv
+PACKAGE_PREREQ ?= build
+test: test-fast spirv
+	$(MAKE) --no-print-directory --output-sync=target -j $(LANE_JOBS) LANE_PREREQ= PACKAGE_PREREQ= $(LANES)
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -48,7 +59,7 @@ test-fast: build
 # takes 86 s per kernel file under the sanitizers, 65 s with line tables,
 # which still name the line of any report (cpu_kernels_scalar.c compiled
 # alone with the lane's flags, -g then -g1, under /usr/bin/time).
-test-sanitize: spirv
+test-sanitize: $(LANE_PREREQ)
 	@scripts/deps.sh test
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
 		-DVKBN_SANITIZE=address,undefined -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_TEST_THREADS=alternate \
@@ -65,7 +76,7 @@ test-sanitize: spirv
 # /usr/bin/time; 25 s at -O0), and the fuzzers run tiny tensors.
 FUZZ_CONFIGURE = CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
 		-DVKBN_SANITIZE=address,undefined -DVKBN_FUZZ=ON -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0 $(SPIRV)
-test-fuzz: spirv
+test-fuzz: $(LANE_PREREQ)
 	@scripts/deps.sh test
 	$(FUZZ_CONFIGURE)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_npy fuzz_cli fuzz_api
@@ -86,7 +97,7 @@ fuzz: spirv
 # ThreadSanitizer (label threads: the CPU pool under several caller threads,
 # plans created and recorded from several threads, several contexts at once,
 # the synchronized calls from threads), suppressions in tests/tsan.supp.
-test-tsan: spirv
+test-tsan: $(LANE_PREREQ)
 	@scripts/deps.sh test
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DVKBN_SANITIZE=thread \
 		-DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0 $(SPIRV)
@@ -95,7 +106,7 @@ test-tsan: spirv
 
 # The CPU path's tests (label cpu) on aarch64 NEON and scalar kernels, under
 # qemu-user: no Vulkan loader there, so the library must stand on the CPU path.
-test-aarch64: spirv
+test-aarch64: $(LANE_PREREQ)
 	@scripts/deps.sh test
 	cmake -S . -B $(AARCH64_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake \
 		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_TEST_THREADS=3 \
@@ -109,7 +120,7 @@ test-aarch64: spirv
 # level, the Vulkan tests through Wine's Vulkan on lavapipe under Xvfb
 # (scripts/test-windows.sh).
 WINDOWS_TESTS = test_testkit test_api test_forward test_backward test_cpu test_backward_api test_training vkbn_cli
-test-windows: spirv
+test-windows: $(LANE_PREREQ)
 	@scripts/deps.sh test
 	cmake -S . -B $(WINDOWS_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/x86_64-w64-mingw32.cmake \
 		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O2 $(SPIRV)
@@ -122,7 +133,7 @@ test-windows: spirv
 # The installed package: vkbn built shared and installed, the static build
 # installed, the exports checked against the headers, and an out-of-tree
 # consumer built against each both ways (tests/package/run.sh).
-test-package: build
+test-package: $(PACKAGE_PREREQ)
 	JOBS=$(JOBS) tests/package/run.sh $(BUILD) $(PACKAGE_BUILD)
 
 bench:
