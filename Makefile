@@ -1,12 +1,11 @@
 # The two quick-start commands. Each installs missing Debian/Ubuntu packages
 # (scripts/deps.sh), configures and builds with CMake, then runs.
 #   make bench   the benchmark on every device (each Vulkan device and the CPU path)
-#   make test    every test: the suite, then (two lanes at a time) again
-#                under ASan + UBSan, the Windows build (MinGW-w64) under Wine,
-#                the CPU path cross-compiled for aarch64 and run under
-#                qemu-user, the fuzz targets' replays, the threaded tests
-#                under TSan, and vkbn as an installed package (CMake and
-#                pkg-config consumers)
+#   make test    every test: the suite, then again under ASan + UBSan, the
+#                fuzz targets' replays, the threaded tests under TSan, then the
+#                CPU path cross-compiled for aarch64 and run under qemu-user,
+#                then the Windows build (MinGW-w64) under Wine, then vkbn as
+#                an installed package (CMake and pkg-config consumers)
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
@@ -38,19 +37,12 @@ spirv:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS) --target vkbn_spirv
 
-# The whole suite (including the 64M-element case), then the other lanes,
-# LANE_JOBS at a time, longest first. They are independent build trees, and
-# what they share (build/ and its SPIR-V) is made before they start. On two
-# cores each lane alone leaves a core idle a fifth of the time or more
-# (configure steps, links, Wine's start, ctest's last test: make
-# test-windows used 76% of two cores), which a second lane fills.
-# --output-sync prints each lane's output whole when it ends.
-LANE_JOBS ?= 2
-LANES = test-sanitize test-windows test-aarch64 test-fuzz test-tsan test-package
-LANE_PREREQ ?= spirv
-PACKAGE_PREREQ ?= build
-test: test-fast spirv
-	$(MAKE) --no-print-directory --output-sync=target -j $(LANE_JOBS) LANE_PREREQ= PACKAGE_PREREQ= $(LANES)
+# The whole suite (including the 64M-element case), then the sanitizer run,
+# the fuzz replays, TSan, aarch64 under qemu-user, Windows under Wine, and
+# the installed package. One lane at a time: each keeps both cores busy most
+# of its time, and running two at once was slower (1,262 s against about
+# 1,220 s in a fresh clone: contention, not idle cores, is the cost).
+test: test-fast test-sanitize test-fuzz test-tsan test-aarch64 test-windows test-package
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -59,7 +51,7 @@ test-fast: build
 # takes 86 s per kernel file under the sanitizers, 65 s with line tables,
 # which still name the line of any report (cpu_kernels_scalar.c compiled
 # alone with the lane's flags, -g then -g1, under /usr/bin/time).
-test-sanitize: $(LANE_PREREQ)
+test-sanitize: spirv
 	@scripts/deps.sh test
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
 		-DVKBN_SANITIZE=address,undefined -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_TEST_THREADS=alternate \
@@ -70,13 +62,17 @@ test-sanitize: $(LANE_PREREQ)
 # The fuzz targets (tests/fuzz: the .npy reader, the tool, the API's
 # descriptions), built with clang, libFuzzer, ASan and UBSan: each replays its
 # committed corpus and then a fixed number of mutations from a fixed seed.
-# The CPU kernels are compiled at -O0 here: clang takes two minutes per
-# kernel file at -O1 with the sanitizers (cpu_kernels_scalar.c 115 s,
-# cpu_kernels_avx2.c 143 s, each compiled alone with this lane's flags under
-# /usr/bin/time; 25 s at -O0), and the fuzzers run tiny tensors.
+# The CPU kernels are compiled at -O0 here: clang takes 90 s per kernel file
+# at -O1 with the sanitizers, 20 s at -O0 (cpu_kernels_sse2.c and
+# cpu_kernels_avx2.c compiled alone with this lane's flags under
+# /usr/bin/time), and the fuzzers run tiny tensors; only the scalar kernels
+# are built (VKBN_CPU_X86_LEVELS empty): the fuzzers test descriptions,
+# plans and files, and every level's kernels run under ASan + UBSan in
+# test-sanitize's matrices.
 FUZZ_CONFIGURE = CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
-		-DVKBN_SANITIZE=address,undefined -DVKBN_FUZZ=ON -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0 $(SPIRV)
-test-fuzz: $(LANE_PREREQ)
+		-DVKBN_SANITIZE=address,undefined -DVKBN_FUZZ=ON -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0 \
+		-DVKBN_CPU_X86_LEVELS= $(SPIRV)
+test-fuzz: spirv
 	@scripts/deps.sh test
 	$(FUZZ_CONFIGURE)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_npy fuzz_cli fuzz_api
@@ -97,16 +93,19 @@ fuzz: spirv
 # ThreadSanitizer (label threads: the CPU pool under several caller threads,
 # plans created and recorded from several threads, several contexts at once,
 # the synchronized calls from threads), suppressions in tests/tsan.supp.
-test-tsan: $(LANE_PREREQ)
+# The kernels are scalar and AVX2 only: how work is shared between threads
+# does not depend on the level.
+test-tsan: spirv
 	@scripts/deps.sh test
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DVKBN_SANITIZE=thread \
-		-DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0 $(SPIRV)
+		-DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_KERNEL_FLAGS=-O0 \
+		-DVKBN_CPU_X86_LEVELS=avx2 $(SPIRV)
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_threads test_engine
 	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L threads
 
 # The CPU path's tests (label cpu) on aarch64 NEON and scalar kernels, under
 # qemu-user: no Vulkan loader there, so the library must stand on the CPU path.
-test-aarch64: $(LANE_PREREQ)
+test-aarch64: spirv
 	@scripts/deps.sh test
 	cmake -S . -B $(AARCH64_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake \
 		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=OFF -DVKBN_CPU_TEST_THREADS=3 \
@@ -120,20 +119,21 @@ test-aarch64: $(LANE_PREREQ)
 # level, the Vulkan tests through Wine's Vulkan on lavapipe under Xvfb
 # (scripts/test-windows.sh).
 WINDOWS_TESTS = test_testkit test_api test_forward test_backward test_cpu test_backward_api test_training vkbn_cli
-test-windows: $(LANE_PREREQ)
+test-windows: spirv
 	@scripts/deps.sh test
 	cmake -S . -B $(WINDOWS_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/x86_64-w64-mingw32.cmake \
 		-DCMAKE_BUILD_TYPE=Release -DVKBN_BUILD_BENCH=OFF -DVKBN_CPU_KERNEL_FLAGS=-O2 $(SPIRV)
 	cmake --build $(WINDOWS_BUILD) -j $(JOBS) --target $(WINDOWS_TESTS)
 	cmake -S . -B $(WINDOWS_DLL_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/x86_64-w64-mingw32.cmake \
-		-DCMAKE_BUILD_TYPE=Debug -DVKBN_SHARED=ON -DVKBN_BUILD_BENCH=OFF $(SPIRV)
+		-DCMAKE_BUILD_TYPE=Debug -DVKBN_SHARED=ON -DVKBN_BUILD_BENCH=OFF \
+		-DVKBN_CPU_X86_LEVELS=avx2 $(SPIRV)
 	cmake --build $(WINDOWS_DLL_BUILD) -j $(JOBS) --target test_api vkbn_cli
 	JOBS=$(JOBS) xvfb-run -a -s "-screen 0 640x480x24" scripts/test-windows.sh $(WINDOWS_BUILD) $(WINDOWS_DLL_BUILD)
 
 # The installed package: vkbn built shared and installed, the static build
 # installed, the exports checked against the headers, and an out-of-tree
 # consumer built against each both ways (tests/package/run.sh).
-test-package: $(PACKAGE_PREREQ)
+test-package: build
 	JOBS=$(JOBS) tests/package/run.sh $(BUILD) $(PACKAGE_BUILD)
 
 bench:

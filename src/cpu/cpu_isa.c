@@ -19,9 +19,14 @@ const char* vkbn__cpu_isa_name(vkbn_cpu_isa isa) {
 const vkbn__cpu_kernels* vkbn__cpu_kernels_for(vkbn_cpu_isa isa) {
     switch (isa) {
         case VKBN_CPU_ISA_SCALAR: return &vkbn__cpu_kernels_scalar;
-#if defined(VKBN_ARCH_X86_64)
+/* The x86-64 levels the build compiled (VKBN_CPU_X86_LEVELS). */
+#if defined(VKBN_ARCH_X86_64) && defined(VKBN_CPU_KERNELS_SSE2)
         case VKBN_CPU_ISA_SSE2: return &vkbn__cpu_kernels_sse2;
+#endif
+#if defined(VKBN_ARCH_X86_64) && defined(VKBN_CPU_KERNELS_AVX2)
         case VKBN_CPU_ISA_AVX2: return &vkbn__cpu_kernels_avx2;
+#endif
+#if defined(VKBN_ARCH_X86_64) && defined(VKBN_CPU_KERNELS_AVX512)
         case VKBN_CPU_ISA_AVX512: return &vkbn__cpu_kernels_avx512;
 #endif
 #if defined(VKBN_ARCH_AARCH64)

@@ -15,8 +15,11 @@ work=$(cd "$2" && pwd)
 jobs=${JOBS:-2}
 t0=$(date +%s)
 
-# The SPIR-V comes from the static build (it depends on shaders/ only).
+# The SPIR-V comes from the static build (it depends on shaders/ only), and
+# of the x86-64 kernel levels only the scalar one is built: this checks the
+# package, the static build installed beside it is complete.
 cmake -S "$src" -B "$work/shared" -DCMAKE_BUILD_TYPE=Debug -DVKBN_SHARED=ON -DVKBN_SPIRV_FROM="$static_build" \
+  -DVKBN_CPU_X86_LEVELS= \
   -DVKBN_BUILD_TESTS=OFF -DVKBN_BUILD_BENCH=OFF -DVKBN_BUILD_TOOLS=ON >/dev/null
 cmake --build "$work/shared" -j "$jobs" >"$work/shared-build.log" 2>&1 ||
   { tail -n 50 "$work/shared-build.log"; exit 1; }
