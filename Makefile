@@ -48,7 +48,7 @@ test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The CPU kernel files get line tables only (-g1): with full debug info gcc
-# takes 86 s per kernel file under the sanitizers, 65 s with line tables,
+# takes 50 s per kernel file under the sanitizers, 30 s with line tables,
 # which still name the line of any report (cpu_kernels_scalar.c compiled
 # alone with the lane's flags, -g then -g1, under /usr/bin/time).
 test-sanitize: spirv

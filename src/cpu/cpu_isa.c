@@ -16,10 +16,11 @@ const char* vkbn__cpu_isa_name(vkbn_cpu_isa isa) {
     return (unsigned)isa < sizeof isa_names / sizeof isa_names[0] ? isa_names[isa] : "unknown";
 }
 
+/* NULL for a level this build has no kernels for: another architecture's, or
+ * an x86-64 level left out of VKBN_CPU_X86_LEVELS. */
 const vkbn__cpu_kernels* vkbn__cpu_kernels_for(vkbn_cpu_isa isa) {
     switch (isa) {
         case VKBN_CPU_ISA_SCALAR: return &vkbn__cpu_kernels_scalar;
-/* The x86-64 levels the build compiled (VKBN_CPU_X86_LEVELS). */
 #if defined(VKBN_ARCH_X86_64) && defined(VKBN_CPU_KERNELS_SSE2)
         case VKBN_CPU_ISA_SSE2: return &vkbn__cpu_kernels_sse2;
 #endif

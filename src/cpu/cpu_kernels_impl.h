@@ -629,10 +629,9 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
  * sanitizer lane's flags that way, 24 s and 42 s split (each compiled alone
  * with /usr/bin/time). The cost is one call per range a worker takes. */
 #define VKBN_CPU_FN(NAME, F16, Z, NT, ACT) NAME##_##F16##Z##NT##_##ACT
-#define VKBN_CPU_DEFINE_FLAGS(DEF, ACT)                                                                         \
-    DEF(0, 0, 0, ACT)                                                                                           \
-    DEF(0, 0, 1, ACT) DEF(0, 1, 0, ACT) DEF(0, 1, 1, ACT) DEF(1, 0, 0, ACT) DEF(1, 0, 1, ACT) DEF(1, 1, 0, ACT) \
-        DEF(1, 1, 1, ACT)
+#define VKBN_CPU_DEFINE_ZNT(DEF, F16, ACT) \
+    DEF(F16, 0, 0, ACT) DEF(F16, 0, 1, ACT) DEF(F16, 1, 0, ACT) DEF(F16, 1, 1, ACT)
+#define VKBN_CPU_DEFINE_FLAGS(DEF, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 0, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 1, ACT)
 #define VKBN_CPU_DEFINE(DEF) VKBN_CPU_ACTIVATIONS(VKBN_CPU_DEFINE_FLAGS, DEF)
 /* Entries that vary the dtype and the activation only (Z = NT = 0). */
 #define VKBN_CPU_DEFINE_DTYPE(DEF, ACT) DEF(0, 0, 0, ACT) DEF(1, 0, 0, ACT)
