@@ -40,8 +40,9 @@ spirv:
 # The whole suite (including the 64M-element case), then the sanitizer run,
 # the fuzz replays, TSan, aarch64 under qemu-user, Windows under Wine, and
 # the installed package. One lane at a time: each keeps both cores busy most
-# of its time, and running two at once was slower (1,262 s against about
-# 1,220 s in a fresh clone: contention, not idle cores, is the cost).
+# of its time, and running two at once did not help (/usr/bin/time make
+# test in fresh clones: 1,262 s with two lanes at a time, 95.6% of two
+# cores busy; 1,276 s one at a time on the tree just before that change).
 test: test-fast test-sanitize test-fuzz test-tsan test-aarch64 test-windows test-package
 
 test-fast: build
