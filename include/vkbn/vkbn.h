@@ -157,9 +157,17 @@ typedef enum vkbn_layout {
     VKBN_LAYOUT_CHANNELS_LAST = 1   /* NHWC family: C-order (N, D1..Dk, C) */
 } vkbn_layout;
 
+/* The element type of the tensors (x, y, residual, dy, dx, dresidual).
+ * Statistics and per-channel vectors are f32 whatever the dtype. The 16-bit
+ * types are storage only: arithmetic runs in f32, and each result is rounded
+ * to nearest even once, on store. */
 typedef enum vkbn_dtype {
     VKBN_DTYPE_F32 = 0,
-    VKBN_DTYPE_F16 = 1 /* storage only: arithmetic runs in f32 */
+    VKBN_DTYPE_F16 = 1, /* IEEE binary16 */
+    /* bfloat16: the upper 16 bits of an f32 (8-bit exponent, 7-bit mantissa),
+     * the bit pattern PyTorch's torch.bfloat16 and ml_dtypes store. Runs on
+     * every device, with or without 16-bit storage (docs/SEMANTICS.md). */
+    VKBN_DTYPE_BF16 = 2
 } vkbn_dtype;
 
 /* The shape, layout and element type of x (and of y and the residual, which
@@ -177,7 +185,7 @@ typedef struct vkbn_tensor_desc {
 /* Element count (n * c * spatial product), or 0 if the description is invalid
  * or the count overflows 64 bits. */
 VKBN_API uint64_t vkbn_tensor_element_count(const vkbn_tensor_desc* VKBN_NOT_NULL desc);
-/* Size in bytes of one element of the given type (4 or 2; 0 for an unknown type). */
+/* Size in bytes of one element of the given type (4 for f32, 2 for f16 and bf16; 0 for an unknown type). */
 VKBN_API uint32_t vkbn_dtype_size(vkbn_dtype dtype);
 
 /* The activation fused after the normalization (and the residual add): with
@@ -482,6 +490,10 @@ typedef struct vkbn_forward_training_desc {
     vkbn_buffer VKBN_NULLABLE scratch;
     float activation_alpha; /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
     float activation_beta;  /* CLAMP: max */
+    /* out, optional: the activation bit mask (RELU, LEAKY_RELU, CLAMP; see
+     * vkbn_activation_mask_requirements), written in the same passes as y, for
+     * vkbn_backward_desc.activation_mask to take in place of y. */
+    vkbn_buffer VKBN_NULLABLE activation_mask;
 } vkbn_forward_training_desc;
 
 /* Forward pass in inference mode, from running statistics:
@@ -501,6 +513,7 @@ typedef struct vkbn_forward_inference_desc {
     vkbn_activation activation;
     float activation_alpha; /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
     float activation_beta;  /* CLAMP: max */
+    vkbn_buffer VKBN_NULLABLE activation_mask; /* out, optional: as in vkbn_forward_training_desc */
 } vkbn_forward_inference_desc;
 
 /* Backward pass (docs/SEMANTICS.md, "Backward"). With u = bn(x) [+ residual] and
@@ -524,8 +537,8 @@ typedef struct vkbn_forward_inference_desc {
  *   the forward pass); frozen: running_mean and running_var required, eps used.
  * - weight: NULL means 1. dweight is the gradient of weight all the same.
  * - act'(u) comes from y for RELU (y > 0), LEAKY_RELU (y > 0 ? 1 : alpha) and
- *   CLAMP (alpha < y < beta): y is then required (with f16 storage the mask
- *   is that of the stored y). SILU recomputes u from x, the statistics above,
+ *   CLAMP (alpha < y < beta): y or activation_mask is then required (with
+ *   f16 or bf16 storage the test is on the stored y). SILU recomputes u from x, the statistics above,
  *   weight, bias (NULL: 0) and residual (give it if the forward added one;
  *   required with dresidual). NONE uses none of y, bias, residual.
  * - Outputs: any non-empty subset of dx, dweight, dbias, dresidual, and only
@@ -560,7 +573,33 @@ typedef struct vkbn_backward_desc {
     vkbn_buffer VKBN_NULLABLE dresidual; /* out: gradient w.r.t. the residual (= g) */
     uint32_t reduction_split;
     vkbn_buffer VKBN_NULLABLE scratch; /* the caller's scratch, or NULL (see the forward desc) */
+    /* The forward pass's activation mask (RELU, LEAKY_RELU, CLAMP), given in
+     * place of y: act'(u) is read from its bit, one bit per element instead
+     * of a y element. At most one of y and activation_mask. */
+    vkbn_buffer VKBN_NULLABLE activation_mask;
 } vkbn_backward_desc;
+
+/* The activation mask: one bit per element of the tensor, which a forward
+ * pass with a RELU, LEAKY_RELU or CLAMP activation writes beside y
+ * (activation_mask in its desc) and the backward pass reads in place of y,
+ * as cuDNN's reserve space and oneDNN's workspace. Bit e (e the element's
+ * index in the tensor's memory order, as for x) is bit e % 32 of the
+ * little-endian 32-bit word e / 32: byte e / 8, bit e % 8, which is
+ * numpy.unpackbits(mask, bitorder="little")[e]. The bit is 1 where act'(u) is
+ * 1 and 0 where it is 0 (RELU, CLAMP) or alpha (LEAKY_RELU), the same test on
+ * the same stored y as the backward pass without the mask (docs/SEMANTICS.md),
+ * so both give the same bits. Bits past the last element, in the last word,
+ * are not specified. SILU needs u itself: it has no mask (the backward pass
+ * recomputes u from x). */
+typedef struct vkbn_activation_mask_requirements {
+    uint64_t size;      /* bytes: 4 * ceil(elements / 32) */
+    uint64_t alignment; /* the mask's offset in its buffer must be a multiple (4) */
+} vkbn_activation_mask_requirements;
+
+/* The mask a tensor of this description needs. Fails as the plans would on
+ * an invalid description; a tensor of n = 0 needs none (size 0). */
+VKBN_API vkbn_result vkbn_activation_mask_requirements(const vkbn_tensor_desc* VKBN_NOT_NULL tensor,
+                                                       vkbn_activation_mask_requirements* VKBN_NOT_NULL out);
 
 /* y = x, `size` bytes: the plain copy kernel the benchmark uses as each
  * device's bandwidth ceiling. size must be a multiple of 4. */
