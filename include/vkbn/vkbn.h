@@ -591,15 +591,15 @@ typedef struct vkbn_backward_desc {
  * so both give the same bits. Bits past the last element, in the last word,
  * are not specified. SILU needs u itself: it has no mask (the backward pass
  * recomputes u from x). */
-typedef struct vkbn_activation_mask_requirements {
+typedef struct vkbn_mask_requirements {
     uint64_t size;      /* bytes: 4 * ceil(elements / 32) */
     uint64_t alignment; /* the mask's offset in its buffer must be a multiple (4) */
-} vkbn_activation_mask_requirements;
+} vkbn_mask_requirements;
 
 /* The mask a tensor of this description needs. Fails as the plans would on
  * an invalid description; a tensor of n = 0 needs none (size 0). */
 VKBN_API vkbn_result vkbn_activation_mask_requirements(const vkbn_tensor_desc* VKBN_NOT_NULL tensor,
-                                                       vkbn_activation_mask_requirements* VKBN_NOT_NULL out);
+                                                       vkbn_mask_requirements* VKBN_NOT_NULL out);
 
 /* y = x, `size` bytes: the plain copy kernel the benchmark uses as each
  * device's bandwidth ceiling. size must be a multiple of 4. */

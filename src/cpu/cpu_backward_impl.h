@@ -61,8 +61,8 @@ ALWAYS_INLINE float bwd_grad_s(const vkbn__cpu_bwd_tensors* t, float dy, float a
 }
 
 /* Whether element i of an output starts an aligned vector (false for no output). */
-ALWAYS_INLINE int bwd_aligned(const uint8_t* base, uint64_t i, const int f16) {
-    const uint64_t es = f16 ? 2 : 4;
+ALWAYS_INLINE int bwd_aligned(const uint8_t* base, uint64_t i, const int dt) {
+    const uint64_t es = dt ? 2 : 4;
     return base && ((uintptr_t)base + i * es) % (W * es) == 0;
 }
 
@@ -116,19 +116,19 @@ static vkbn__cpu_bwd_coef coef_at(const float* coef, uint64_t c, uint64_t j) {
 }
 
 /* One vector of element i: g and d. */
-ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, const bwd_coef_v* k, V* d, const int f16,
+ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, const bwd_coef_v* k, V* d, const int dt,
                                 const vkbn_activation act) {
-    V dy = load_v(t->dy, i, f16);
-    *d = t->x ? v_sub(load_v(t->x, i, f16), k->mean) : v_zero();
-    V a = bwd_reads_act(t, act) ? load_v(t->act, i, f16) : v_zero();
+    V dy = load_v(t->dy, i, dt);
+    *d = t->x ? v_sub(load_v(t->x, i, dt), k->mean) : v_zero();
+    V a = bwd_reads_act(t, act) ? load_v(t->act, i, dt) : v_zero();
     return bwd_grad_v(t, dy, a, *d, k->k1, k->shift, act);
 }
 
 ALWAYS_INLINE float bwd_load_grad_s(const vkbn__cpu_bwd_tensors* t, uint64_t i, const vkbn__cpu_bwd_coef* k, float* d,
-                                    const int f16, const vkbn_activation act) {
-    float dy = load_s(t->dy, i, f16);
-    *d = t->x ? load_s(t->x, i, f16) - k->mean : 0.0f;
-    float a = bwd_reads_act(t, act) ? load_s(t->act, i, f16) : 0.0f;
+                                    const int dt, const vkbn_activation act) {
+    float dy = load_s(t->dy, i, dt);
+    *d = t->x ? load_s(t->x, i, dt) - k->mean : 0.0f;
+    float a = bwd_reads_act(t, act) ? load_s(t->act, i, dt) : 0.0f;
     return bwd_grad_s(t, dy, a, *d, k->k1, k->shift, act);
 }
 
@@ -144,15 +144,15 @@ ALWAYS_INLINE float bwd_dx_s(const vkbn__cpu_bwd_tensors* t, float g, float d, c
 
 /* Writes what `writes` asks of element i's vector. */
 ALWAYS_INLINE void bwd_write_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, V g, V d, const bwd_coef_v* k,
-                               unsigned writes, const int f16) {
-    if (writes & VKBN__BWD_WRITE_DZ) store_v(t->dz, i, g, f16, t->stream_dz);
-    if (writes & VKBN__BWD_WRITE_DX) store_v(t->dx, i, bwd_dx_v(t, g, d, k), f16, t->stream);
+                               unsigned writes, const int dt) {
+    if (writes & VKBN__BWD_WRITE_DZ) store_v(t->dz, i, g, dt, t->stream_dz);
+    if (writes & VKBN__BWD_WRITE_DX) store_v(t->dx, i, bwd_dx_v(t, g, d, k), dt, t->stream);
 }
 
 ALWAYS_INLINE void bwd_write_s(const vkbn__cpu_bwd_tensors* t, uint64_t i, float g, float d,
-                               const vkbn__cpu_bwd_coef* k, unsigned writes, const int f16) {
-    if (writes & VKBN__BWD_WRITE_DZ) store_s(t->dz, i, g, f16);
-    if (writes & VKBN__BWD_WRITE_DX) store_s(t->dx, i, bwd_dx_s(t, g, d, k), f16);
+                               const vkbn__cpu_bwd_coef* k, unsigned writes, const int dt) {
+    if (writes & VKBN__BWD_WRITE_DZ) store_s(t->dz, i, g, dt);
+    if (writes & VKBN__BWD_WRITE_DX) store_s(t->dx, i, bwd_dx_s(t, g, d, k), dt);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -187,7 +187,7 @@ static void bwd_tail_flush(bwd_acc* a) {
 
 /* `len` contiguous elements from element i. */
 ALWAYS_INLINE void cf_bwd_run(const vkbn__cpu_bwd_tensors* t, bwd_acc* a, uint64_t i, uint64_t len,
-                              const bwd_coef_v* kv, const vkbn__cpu_bwd_coef* k, unsigned writes, const int f16,
+                              const bwd_coef_v* kv, const vkbn__cpu_bwd_coef* k, unsigned writes, const int dt,
                               const vkbn_activation act) {
     const uint64_t end = i + len;
     while (i + W <= end) {
@@ -198,8 +198,8 @@ ALWAYS_INLINE void cf_bwd_run(const vkbn__cpu_bwd_tensors* t, bwd_acc* a, uint64
         V sg = a->sg, cg = a->cg, sgd = a->sgd, cgd = a->cgd;
         for (; i < stop; i += W) {
             V d;
-            V g = bwd_load_grad_v(t, i, kv, &d, f16, act);
-            if (writes) bwd_write_v(t, i, g, d, kv, writes, f16);
+            V g = bwd_load_grad_v(t, i, kv, &d, dt, act);
+            if (writes) bwd_write_v(t, i, g, d, kv, writes, dt);
             csum_add_v(&sg, &cg, g);
             csum_add_v(&sgd, &cgd, v_mul(g, d));
         }
@@ -209,8 +209,8 @@ ALWAYS_INLINE void cf_bwd_run(const vkbn__cpu_bwd_tensors* t, bwd_acc* a, uint64
     }
     for (; i < end; ++i) {
         float d;
-        float g = bwd_load_grad_s(t, i, k, &d, f16, act);
-        if (writes) bwd_write_s(t, i, g, d, k, writes, f16);
+        float g = bwd_load_grad_s(t, i, k, &d, dt, act);
+        if (writes) bwd_write_s(t, i, g, d, k, writes, dt);
         vkbn__csum_add(&a->tail.sg, &a->tail.cg, g);
         vkbn__csum_add(&a->tail.sgd, &a->tail.cgd, g * d);
         if (++a->tail_count == BWD_BLOCK) bwd_tail_flush(a);
@@ -238,13 +238,13 @@ static vkbn__cpu_csum bwd_acc_finish(bwd_acc* a) {
 }
 
 ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
-                                           const vkbn__cpu_bwd_coef* k, unsigned writes, const int f16,
+                                           const vkbn__cpu_bwd_coef* k, unsigned writes, const int dt,
                                            const vkbn_activation act) {
     bwd_acc a;
     memset(&a, 0, sizeof a);
     a.sg = a.cg = a.sgd = a.cgd = a.osg = a.ocg = a.osgd = a.ocgd = v_zero();
     const bwd_coef_v kv = coef_splat(k);
-    const uint64_t s = t->s, es = f16 ? 2 : 4;
+    const uint64_t s = t->s, es = dt ? 2 : 4;
     uint64_t n = j0 / s, s0 = j0 % s;
     for (uint64_t j = j0; j < j1; ++n, s0 = 0) {
         uint64_t len = s - s0;
@@ -260,48 +260,48 @@ ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint6
             }
         }
         const uint64_t first = (n * t->c + c) * s + s0;
-        const vkbn__cpu_bwd_tensors tl = bwd_local(t, bwd_aligned(t->dx, first, f16), bwd_aligned(t->dz, first, f16));
-        cf_bwd_run(&tl, &a, first, len, &kv, k, writes, f16, act);
+        const vkbn__cpu_bwd_tensors tl = bwd_local(t, bwd_aligned(t->dx, first, dt), bwd_aligned(t->dz, first, dt));
+        cf_bwd_run(&tl, &a, first, len, &kv, k, writes, dt, act);
         j += len;
     }
     return bwd_acc_finish(&a);
 }
 
 ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i, uint64_t count,
-                                  const vkbn__cpu_bwd_coef* k, unsigned writes, const int f16,
+                                  const vkbn__cpu_bwd_coef* k, unsigned writes, const int dt,
                                   const vkbn_activation act) {
     vkbn__cpu_bwd_tensors tl = bwd_local(targ, 0, 0);
     const vkbn__cpu_bwd_tensors* t = &tl;
-    const uint64_t end = i + count, es = f16 ? 2 : 4;
+    const uint64_t end = i + count, es = dt ? 2 : 4;
     const bwd_coef_v kv = coef_splat(k);
     uint8_t* lead = (writes & VKBN__BWD_WRITE_DX) ? t->dx : t->dz;
     if (targ->stream || targ->stream_dz) {
         /* Peel to the main output's alignment, so the body streams. */
         while (i < end && ((uintptr_t)(lead + i * es) % (W * es)) != 0) {
             float d;
-            float g = bwd_load_grad_s(t, i, k, &d, f16, act);
-            bwd_write_s(t, i, g, d, k, writes, f16);
+            float g = bwd_load_grad_s(t, i, k, &d, dt, act);
+            bwd_write_s(t, i, g, d, k, writes, dt);
             ++i;
         }
-        tl.stream = targ->stream && bwd_aligned(t->dx, i, f16);
-        tl.stream_dz = targ->stream_dz && bwd_aligned(t->dz, i, f16);
+        tl.stream = targ->stream && bwd_aligned(t->dx, i, dt);
+        tl.stream_dz = targ->stream_dz && bwd_aligned(t->dz, i, dt);
     }
     for (; i + 2 * W <= end; i += 2 * W) {
         V d0, d1;
-        V g0 = bwd_load_grad_v(t, i, &kv, &d0, f16, act);
-        V g1 = bwd_load_grad_v(t, i + W, &kv, &d1, f16, act);
-        bwd_write_v(t, i, g0, d0, &kv, writes, f16);
-        bwd_write_v(t, i + W, g1, d1, &kv, writes, f16);
+        V g0 = bwd_load_grad_v(t, i, &kv, &d0, dt, act);
+        V g1 = bwd_load_grad_v(t, i + W, &kv, &d1, dt, act);
+        bwd_write_v(t, i, g0, d0, &kv, writes, dt);
+        bwd_write_v(t, i + W, g1, d1, &kv, writes, dt);
     }
     for (; i + W <= end; i += W) {
         V d;
-        V g = bwd_load_grad_v(t, i, &kv, &d, f16, act);
-        bwd_write_v(t, i, g, d, &kv, writes, f16);
+        V g = bwd_load_grad_v(t, i, &kv, &d, dt, act);
+        bwd_write_v(t, i, g, d, &kv, writes, dt);
     }
     for (; i < end; ++i) {
         float d;
-        float g = bwd_load_grad_s(t, i, k, &d, f16, act);
-        bwd_write_s(t, i, g, d, k, writes, f16);
+        float g = bwd_load_grad_s(t, i, k, &d, dt, act);
+        bwd_write_s(t, i, g, d, k, writes, dt);
     }
 }
 
@@ -319,8 +319,8 @@ ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i,
 /* Software prefetch of the input streams at element i + BWD_PREFETCH_BYTES:
  * measured, the hardware prefetchers alone leave the sums pass at a third of
  * the copy bandwidth. Prefetches never fault. */
-ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, const int f16, const vkbn_activation act) {
-    const uint64_t at = i * (f16 ? 2 : 4) + BWD_PREFETCH_BYTES;
+ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, const int dt, const vkbn_activation act) {
+    const uint64_t at = i * (dt ? 2 : 4) + BWD_PREFETCH_BYTES;
     VKBN_PREFETCH(t->dy + at);
     if (t->x) VKBN_PREFETCH(t->x + at);
     if (bwd_reads_act(t, act)) VKBN_PREFETCH(t->act + at);
@@ -355,8 +355,8 @@ static void cl_bwd_flush(uint64_t c, float* outer, float* inner) {
 }
 
 /* Whether every row's vectors of an output are aligned. */
-ALWAYS_INLINE int cl_rows_aligned(const uint8_t* base, uint64_t c, const int f16) {
-    return bwd_aligned(base, 0, f16) && c % W == 0;
+ALWAYS_INLINE int cl_rows_aligned(const uint8_t* base, uint64_t c, const int dt) {
+    return bwd_aligned(base, 0, dt) && c % W == 0;
 }
 
 /* Narrow rows (C = nv W, nv <= CL_NARROW_MAX): the same sums in the same
@@ -364,7 +364,7 @@ ALWAYS_INLINE int cl_rows_aligned(const uint8_t* base, uint64_t c, const int f16
 #define CL_NARROW_MAX 4
 
 ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
-                                      float* sums, unsigned writes, const int f16, const vkbn_activation act,
+                                      float* sums, unsigned writes, const int dt, const vkbn_activation act,
                                       const int nv) {
     const uint64_t c = (uint64_t)nv * W;
     float* inner = sums + 4 * c;
@@ -380,10 +380,10 @@ ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r
         for (uint64_t r = rt; r < re; ++r) {
             for (int v = 0; v < nv; ++v) {
                 const uint64_t i = r * c + (uint64_t)v * W;
-                if ((i * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, i, f16, act);
+                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, dt, act);
                 V d;
-                V g = bwd_load_grad_v(t, i, &kv[v], &d, f16, act);
-                if (writes) bwd_write_v(t, i, g, d, &kv[v], writes, f16);
+                V g = bwd_load_grad_v(t, i, &kv[v], &d, dt, act);
+                if (writes) bwd_write_v(t, i, g, d, &kv[v], writes, dt);
                 a[v] = v_add(a[v], g);
                 b[v] = v_add(b[v], v_mul(g, d));
             }
@@ -403,18 +403,18 @@ ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r
 }
 
 ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
-                                 float* sums, unsigned writes, const int f16, const vkbn_activation act) {
+                                 float* sums, unsigned writes, const int dt, const vkbn_activation act) {
     const vkbn__cpu_bwd_tensors tl =
-        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, f16), cl_rows_aligned(targ->dz, targ->c, f16));
+        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
     const vkbn__cpu_bwd_tensors* t = &tl;
     const uint64_t c = t->c, cv = c / W * W;
     if (c % W == 0 && c / W <= CL_NARROW_MAX) {
         memset(sums, 0, 10 * c * sizeof *sums);
         switch (c / W) {
-            case 1: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 1); return;
-            case 2: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 2); return;
-            case 3: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 3); return;
-            default: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, f16, act, 4); return;
+            case 1: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, dt, act, 1); return;
+            case 2: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, dt, act, 2); return;
+            case 3: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, dt, act, 3); return;
+            default: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, dt, act, 4); return;
         }
     }
     float* inner = sums + 4 * c;
@@ -431,10 +431,10 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
             for (; j < cv; j += W) {
                 const bwd_coef_v kv = coef_lanes_sums(coef, c, j, writes, act);
                 const uint64_t i = r * c + j;
-                if ((i * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, i, f16, act);
+                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, dt, act);
                 V d;
-                V g = bwd_load_grad_v(t, i, &kv, &d, f16, act);
-                if (writes) bwd_write_v(t, i, g, d, &kv, writes, f16);
+                V g = bwd_load_grad_v(t, i, &kv, &d, dt, act);
+                if (writes) bwd_write_v(t, i, g, d, &kv, writes, dt);
                 v_storeu(tg + j, v_add(v_loadu(tg + j), g));
                 v_storeu(tgd + j, v_add(v_loadu(tgd + j), v_mul(g, d)));
             }
@@ -442,8 +442,8 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
                 const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
                 const uint64_t i = r * c + j;
                 float d;
-                float g = bwd_load_grad_s(t, i, &k, &d, f16, act);
-                if (writes) bwd_write_s(t, i, g, d, &k, writes, f16);
+                float g = bwd_load_grad_s(t, i, &k, &d, dt, act);
+                if (writes) bwd_write_s(t, i, g, d, &k, writes, dt);
                 tg[j] += g;
                 tgd[j] += g * d;
             }
@@ -460,33 +460,33 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
 }
 
 ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
-                                       unsigned writes, const int f16, const vkbn_activation act, const int nv) {
+                                       unsigned writes, const int dt, const vkbn_activation act, const int nv) {
     const uint64_t c = (uint64_t)nv * W;
     bwd_coef_v kv[CL_NARROW_MAX];
     for (int v = 0; v < nv; ++v) kv[v] = coef_lanes(coef, c, (uint64_t)v * W);
     for (uint64_t r = r0; r < r1; ++r) {
         for (int v = 0; v < nv; ++v) {
             const uint64_t i = r * c + (uint64_t)v * W;
-            if ((i * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, i, f16, act);
+            if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, dt, act);
             V d;
-            V g = bwd_load_grad_v(t, i, &kv[v], &d, f16, act);
-            bwd_write_v(t, i, g, d, &kv[v], writes, f16);
+            V g = bwd_load_grad_v(t, i, &kv[v], &d, dt, act);
+            bwd_write_v(t, i, g, d, &kv[v], writes, dt);
         }
     }
 }
 
 ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
-                                  unsigned writes, const int f16, const vkbn_activation act) {
+                                  unsigned writes, const int dt, const vkbn_activation act) {
     const vkbn__cpu_bwd_tensors tl =
-        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, f16), cl_rows_aligned(targ->dz, targ->c, f16));
+        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
     const vkbn__cpu_bwd_tensors* t = &tl;
     const uint64_t c = t->c, cv = c / W * W;
     if (c % W == 0 && c / W <= CL_NARROW_MAX) {
         switch (c / W) {
-            case 1: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 1); return;
-            case 2: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 2); return;
-            case 3: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 3); return;
-            default: cl_bwd_apply_narrow(t, r0, r1, coef, writes, f16, act, 4); return;
+            case 1: cl_bwd_apply_narrow(t, r0, r1, coef, writes, dt, act, 1); return;
+            case 2: cl_bwd_apply_narrow(t, r0, r1, coef, writes, dt, act, 2); return;
+            case 3: cl_bwd_apply_narrow(t, r0, r1, coef, writes, dt, act, 3); return;
+            default: cl_bwd_apply_narrow(t, r0, r1, coef, writes, dt, act, 4); return;
         }
     }
     uint64_t r = r0;
@@ -494,16 +494,16 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
         uint64_t j = 0;
         for (; j < cv; j += W) {
             const bwd_coef_v kv = coef_lanes(coef, c, j);
-            if (((r * c + j) * (f16 ? 2 : 4)) % 64 < (uint64_t)W * (f16 ? 2 : 4)) bwd_prefetch(t, r * c + j, f16, act);
+            if (((r * c + j) * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, r * c + j, dt, act);
             V d;
-            V g = bwd_load_grad_v(t, r * c + j, &kv, &d, f16, act);
-            bwd_write_v(t, r * c + j, g, d, &kv, writes, f16);
+            V g = bwd_load_grad_v(t, r * c + j, &kv, &d, dt, act);
+            bwd_write_v(t, r * c + j, g, d, &kv, writes, dt);
         }
         for (; j < c; ++j) {
             const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
             float d;
-            float g = bwd_load_grad_s(t, r * c + j, &k, &d, f16, act);
-            bwd_write_s(t, r * c + j, g, d, &k, writes, f16);
+            float g = bwd_load_grad_s(t, r * c + j, &k, &d, dt, act);
+            bwd_write_s(t, r * c + j, g, d, &k, writes, dt);
         }
     }
 }
@@ -514,27 +514,27 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
 /* streaming variants (the kernels decide those per range from the tensors). */
 /* ------------------------------------------------------------------------ */
 
-#define CF_SUMS_DEF(F16, Z, NT, ACT)                                                                       \
-    static VKBN_NOINLINE vkbn__cpu_csum VKBN_CPU_FN(cf_bwd_sums, F16, Z, NT, ACT)(                         \
+#define CF_SUMS_DEF(DT, Z, NT, ACT)                                                                        \
+    static VKBN_NOINLINE vkbn__cpu_csum VKBN_CPU_FN(cf_bwd_sums, DT, Z, NT, ACT)(                          \
         const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1, const vkbn__cpu_bwd_coef* k, \
         unsigned writes) {                                                                                 \
-        return cf_bwd_sums_t(t, c, j0, j1, k, writes, F16, ACT);                                           \
+        return cf_bwd_sums_t(t, c, j0, j1, k, writes, DT, ACT);                                            \
     }
-#define CF_APPLY_DEF(F16, Z, NT, ACT)                                                                 \
-    static VKBN_NOINLINE void VKBN_CPU_FN(cf_bwd_apply, F16, Z, NT, ACT)(                             \
+#define CF_APPLY_DEF(DT, Z, NT, ACT)                                                                  \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cf_bwd_apply, DT, Z, NT, ACT)(                              \
         const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_bwd_coef* k, \
         unsigned writes) {                                                                            \
-        cf_bwd_apply_t(t, offset, count, k, writes, F16, ACT);                                        \
+        cf_bwd_apply_t(t, offset, count, k, writes, DT, ACT);                                         \
     }
-#define CL_SUMS_DEF(F16, Z, NT, ACT)                                                                                 \
-    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_sums, F16, Z, NT, ACT)(                                             \
+#define CL_SUMS_DEF(DT, Z, NT, ACT)                                                                                  \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_sums, DT, Z, NT, ACT)(                                              \
         const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums, unsigned writes) { \
-        cl_bwd_sums_t(t, r0, r1, coef, sums, writes, F16, ACT);                                                      \
+        cl_bwd_sums_t(t, r0, r1, coef, sums, writes, DT, ACT);                                                       \
     }
-#define CL_APPLY_DEF(F16, Z, NT, ACT)                                                                   \
-    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_apply, F16, Z, NT, ACT)(                               \
+#define CL_APPLY_DEF(DT, Z, NT, ACT)                                                                    \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_apply, DT, Z, NT, ACT)(                                \
         const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, unsigned writes) { \
-        cl_bwd_apply_t(t, r0, r1, coef, writes, F16, ACT);                                              \
+        cl_bwd_apply_t(t, r0, r1, coef, writes, DT, ACT);                                               \
     }
 VKBN_CPU_DEFINE_BY_DTYPE(CF_SUMS_DEF)
 VKBN_CPU_DEFINE_BY_DTYPE(CF_APPLY_DEF)
@@ -542,15 +542,15 @@ VKBN_CPU_DEFINE_BY_DTYPE(CL_SUMS_DEF)
 VKBN_CPU_DEFINE_BY_DTYPE(CL_APPLY_DEF)
 
 /* has_z and stream are 0 here: Z and NT are always 0. */
-#define CF_SUMS_CALL(F16, Z, NT, ACT) r = VKBN_CPU_FN(cf_bwd_sums, F16, 0, 0, ACT)(t, c, j0, j1, k, writes)
-#define CF_APPLY_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cf_bwd_apply, F16, 0, 0, ACT)(t, offset, count, k, writes)
-#define CL_SUMS_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_sums, F16, 0, 0, ACT)(t, r0, r1, coef, sums, writes)
-#define CL_APPLY_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_apply, F16, 0, 0, ACT)(t, r0, r1, coef, writes)
+#define CF_SUMS_CALL(DT, Z, NT, ACT) r = VKBN_CPU_FN(cf_bwd_sums, DT, 0, 0, ACT)(t, c, j0, j1, k, writes)
+#define CF_APPLY_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cf_bwd_apply, DT, 0, 0, ACT)(t, offset, count, k, writes)
+#define CL_SUMS_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_sums, DT, 0, 0, ACT)(t, r0, r1, coef, sums, writes)
+#define CL_APPLY_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_apply, DT, 0, 0, ACT)(t, r0, r1, coef, writes)
 
 static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
                                   const vkbn__cpu_bwd_coef* k, unsigned writes) {
     vkbn__cpu_csum r = {0.0f, 0.0f, 0.0f, 0.0f};
-    const int f16 = t->f16;
+    const int dt = t->dtype;
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CF_SUMS_CALL, t->activation)
     return r;
@@ -558,20 +558,20 @@ static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, ui
 
 static void cf_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_bwd_coef* k,
                          unsigned writes) {
-    const int f16 = t->f16;
+    const int dt = t->dtype;
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CF_APPLY_CALL, t->activation)
 }
 
 static void cl_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums,
                         unsigned writes) {
-    const int f16 = t->f16;
+    const int dt = t->dtype;
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CL_SUMS_CALL, t->activation)
 }
 
 static void cl_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, unsigned writes) {
-    const int f16 = t->f16;
+    const int dt = t->dtype;
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CL_APPLY_CALL, t->activation)
 }

@@ -1,6 +1,7 @@
-/* IEEE binary16 <-> binary32 in portable C: exact widening, and narrowing
- * rounded to nearest, ties to even (what F16C and NEON do by default), with
- * subnormals, infinities and NaN (quieted, payload kept where it fits). */
+/* IEEE binary16 and bfloat16 <-> binary32 in portable C: exact widening, and
+ * narrowing rounded to nearest, ties to even (what F16C and NEON do by
+ * default), with subnormals, infinities and NaN (quieted, payload kept where
+ * it fits). */
 #ifndef VKBN_CPU_F16_H_
 #define VKBN_CPU_F16_H_
 
@@ -56,6 +57,29 @@ static inline uint16_t vkbn__f32_to_f16(float f) {
     uint32_t rem = man & 0x1fffu;
     if (rem > 0x1000u || (rem == 0x1000u && (q & 1u))) ++q; /* a carry rounds up into the exponent, to inf */
     return (uint16_t)(sign | q);
+}
+
+/* bfloat16 is the upper half of a binary32: widening is a shift. */
+static inline float vkbn__bf16_to_f32(uint16_t b) {
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Narrowing drops the lower 16 bits, rounded to nearest even: adding 0x7fff
+ * plus the kept half's lowest bit carries into the kept half exactly when
+ * the dropped half is above one half, or equal to it with the kept half odd;
+ * a carry out of the mantissa steps the exponent (to inf from the largest
+ * finite values, as IEEE rounding does). Subnormals round the same way: the
+ * format shares binary32's exponent, so no input is flushed. NaN would carry
+ * into the exponent or the sign instead: it keeps its sign and upper payload
+ * and is quieted. The vector versions (cpu_simd_*.h) compute the same bits. */
+static inline uint16_t vkbn__f32_to_bf16(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x0040u);
+    return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
 #endif

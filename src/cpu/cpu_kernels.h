@@ -34,7 +34,7 @@ typedef struct vkbn__cpu_tensors {
     const uint8_t* x;
     uint8_t* y;
     const uint8_t* z; /* residual, or NULL */
-    int f16;          /* storage type of x, y, z */
+    int dtype;        /* storage type of x, y, z: a vkbn_dtype */
     vkbn_activation activation;
     float act_alpha, act_beta; /* the activation's parameters */
     int stream;                /* non-temporal stores for y */
@@ -48,9 +48,9 @@ typedef struct vkbn__cpu_bwd_tensors {
     const uint8_t* x;
     const uint8_t* dy;
     const uint8_t* act;
-    uint8_t* dx; /* may be dy (in place) */
-    uint8_t* dz; /* dresidual = g, or NULL */
-    int f16;
+    uint8_t* dx;   /* may be dy (in place) */
+    uint8_t* dz;   /* dresidual = g, or NULL */
+    int dtype;     /* a vkbn_dtype */
     int frozen;    /* dx = k1 g (frozen statistics) rather than the training formula */
     int stream;    /* non-temporal stores for dx (kernels: where the vector stores are aligned) */
     int stream_dz; /* ... and for dz */

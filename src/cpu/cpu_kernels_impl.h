@@ -52,16 +52,29 @@
 /* Loads and stores of the storage type                                      */
 /* ------------------------------------------------------------------------ */
 
-ALWAYS_INLINE V load_v(const uint8_t* base, uint64_t i, const int f16) {
-    return f16 ? v_load_h((const uint16_t*)base + i) : v_loadu((const float*)base + i);
+/* dt is the storage type, a vkbn_dtype (0 f32, 1 f16, 2 bf16) and a
+ * compile-time constant in every instantiation, so each load and store is
+ * one path; the 16-bit types widen exactly and narrow once, on store, to
+ * nearest even (cpu_f16.h and each ISA's v_*_h / v_*_b). */
+enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2 };
+
+ALWAYS_INLINE V load_v(const uint8_t* base, uint64_t i, const int dt) {
+    if (dt == DT_BF16) return v_load_b((const uint16_t*)base + i);
+    return dt ? v_load_h((const uint16_t*)base + i) : v_loadu((const float*)base + i);
 }
 
-ALWAYS_INLINE float load_s(const uint8_t* base, uint64_t i, const int f16) {
-    return f16 ? vkbn__f16_to_f32(((const uint16_t*)base)[i]) : ((const float*)base)[i];
+ALWAYS_INLINE float load_s(const uint8_t* base, uint64_t i, const int dt) {
+    if (dt == DT_BF16) return vkbn__bf16_to_f32(((const uint16_t*)base)[i]);
+    return dt ? vkbn__f16_to_f32(((const uint16_t*)base)[i]) : ((const float*)base)[i];
 }
 
-ALWAYS_INLINE void store_v(uint8_t* base, uint64_t i, V v, const int f16, const int stream) {
-    if (f16) {
+ALWAYS_INLINE void store_v(uint8_t* base, uint64_t i, V v, const int dt, const int stream) {
+    if (dt == DT_BF16) {
+        if (stream)
+            v_stream_b((uint16_t*)base + i, v);
+        else
+            v_store_b((uint16_t*)base + i, v);
+    } else if (dt) {
         if (stream)
             v_stream_h((uint16_t*)base + i, v);
         else
@@ -74,12 +87,31 @@ ALWAYS_INLINE void store_v(uint8_t* base, uint64_t i, V v, const int f16, const 
     }
 }
 
-ALWAYS_INLINE void store_s(uint8_t* base, uint64_t i, float v, const int f16) {
-    if (f16)
+ALWAYS_INLINE void store_s(uint8_t* base, uint64_t i, float v, const int dt) {
+    if (dt == DT_BF16)
+        ((uint16_t*)base)[i] = vkbn__f32_to_bf16(v);
+    else if (dt)
         ((uint16_t*)base)[i] = vkbn__f32_to_f16(v);
     else
         ((float*)base)[i] = v;
 }
+
+#if defined(VKBN_SIMD_MASKED)
+/* The first n < W lanes (masked: the others are neither read nor written). */
+ALWAYS_INLINE V load_vn(const uint8_t* base, uint64_t i, unsigned n, const int dt) {
+    if (dt == DT_BF16) return v_load_b_n((const uint16_t*)base + i, n);
+    return dt ? v_load_h_n((const uint16_t*)base + i, n) : v_loadu_n((const float*)base + i, n);
+}
+
+ALWAYS_INLINE void store_vn(uint8_t* base, uint64_t i, V v, unsigned n, const int dt) {
+    if (dt == DT_BF16)
+        v_store_b_n((uint16_t*)base + i, v, n);
+    else if (dt)
+        v_store_h_n((uint16_t*)base + i, v, n);
+    else
+        v_storeu_n((float*)base + i, v, n);
+}
+#endif
 
 /* The activations (forward and derivative) and the list every kernel is
  * instantiated for. */
@@ -198,15 +230,15 @@ static void acc_push(lane_acc* a, V v) {
 }
 
 /* Pushes `len` contiguous values starting at element i. */
-ALWAYS_INLINE void acc_push_run_t(lane_acc* a, const uint8_t* x, uint64_t i, uint64_t len, const int f16) {
+ALWAYS_INLINE void acc_push_run_t(lane_acc* a, const uint8_t* x, uint64_t i, uint64_t len, const int dt) {
     const uint64_t nv = len / W;
     uint64_t k = 0;
-    while (a->npending != 0 && k < nv) acc_push(a, v_sub(load_v(x, i + k++ * W, f16), a->pivot));
+    while (a->npending != 0 && k < nv) acc_push(a, v_sub(load_v(x, i + k++ * W, dt), a->pivot));
     if (nv - k >= CHUNK) {
         /* The body: whole chunks straight from memory, state in registers. */
         V mean = a->mean, m2 = a->m2, piv = a->pivot;
         float n = a->n;
-        const uint64_t es = f16 ? 2 : 4;
+        const uint64_t es = dt ? 2 : 4;
         for (; k + CHUNK <= nv; k += CHUNK) {
             V v[CHUNK];
             /* Rows of a channel are far apart, each a short stream that the
@@ -216,7 +248,7 @@ ALWAYS_INLINE void acc_push_run_t(lane_acc* a, const uint8_t* x, uint64_t i, uin
                 const uint8_t* ahead = x + (i + (k + RUN_PREFETCH_VECTORS) * W) * es;
                 for (uint64_t b = 0; b < CHUNK * W * es; b += 64) VKBN_PREFETCH(ahead + b);
             }
-            for (int j = 0; j < CHUNK; ++j) v[j] = v_sub(load_v(x, i + (k + (uint64_t)j) * W, f16), piv);
+            for (int j = 0; j < CHUNK; ++j) v[j] = v_sub(load_v(x, i + (k + (uint64_t)j) * W, dt), piv);
             V cm, q;
             chunk_stats(v, CHUNK, &cm, &q);
             float nn = n + (float)CHUNK;
@@ -236,9 +268,9 @@ ALWAYS_INLINE void acc_push_run_t(lane_acc* a, const uint8_t* x, uint64_t i, uin
         a->m2 = m2;
         a->n = n;
     }
-    for (; k < nv; ++k) acc_push(a, v_sub(load_v(x, i + k * W, f16), a->pivot));
+    for (; k < nv; ++k) acc_push(a, v_sub(load_v(x, i + k * W, dt), a->pivot));
     for (uint64_t e = i + nv * W; e < i + len; ++e) {
-        a->spill[a->nspill++] = load_s(x, e, f16) - a->pivot_s;
+        a->spill[a->nspill++] = load_s(x, e, dt) - a->pivot_s;
         if (a->nspill == W) {
             acc_push(a, v_loadu(a->spill));
             a->nspill = 0;
@@ -274,12 +306,12 @@ static vkbn__cpu_stat acc_finish(lane_acc* a) {
 /* ------------------------------------------------------------------------ */
 
 ALWAYS_INLINE vkbn__cpu_stat cf_stats_t(const vkbn__cpu_tensors* t, uint64_t c, uint64_t j0, uint64_t j1, float pivot,
-                                        const int f16) {
+                                        const int dt) {
     lane_acc a;
     acc_init(&a, pivot);
     const uint64_t s = t->s;
     uint64_t n = j0 / s, s0 = j0 % s;
-    const uint64_t es = f16 ? 2 : 4;
+    const uint64_t es = dt ? 2 : 4;
     for (uint64_t j = j0; j < j1; ++n, s0 = 0) {
         uint64_t len = s - s0;
         if (len > j1 - j) len = j1 - j;
@@ -289,7 +321,7 @@ ALWAYS_INLINE vkbn__cpu_stat cf_stats_t(const vkbn__cpu_tensors* t, uint64_t c, 
             uint64_t head = s * es < RUN_PREFETCH_HEAD ? s * es : RUN_PREFETCH_HEAD;
             for (uint64_t b = 0; b < head; b += 64) VKBN_PREFETCH(next + b);
         }
-        acc_push_run_t(&a, t->x, (n * t->c + c) * s + s0, len, f16);
+        acc_push_run_t(&a, t->x, (n * t->c + c) * s + s0, len, dt);
         j += len;
     }
     return acc_finish(&a);
@@ -302,62 +334,63 @@ static vkbn__cpu_stat cf_stats(const vkbn__cpu_tensors* t, uint64_t c, uint64_t 
     const uint64_t s = t->s;
     if (s <= CF_ROWS_MAX_S && j0 % s == 0 && j1 % s == 0 && j1 - j0 > s)
         return cf_stats_rows(t, c, j0 / s, j1 / s, pivot);
-    return t->f16 ? cf_stats_t(t, c, j0, j1, pivot, 1) : cf_stats_t(t, c, j0, j1, pivot, 0);
+    switch (t->dtype) {
+        case DT_F16: return cf_stats_t(t, c, j0, j1, pivot, DT_F16);
+        case DT_BF16: return cf_stats_t(t, c, j0, j1, pivot, DT_BF16);
+        default: return cf_stats_t(t, c, j0, j1, pivot, DT_F32);
+    }
 }
 
 ALWAYS_INLINE float normalize_s(const vkbn__cpu_tensors* t, uint64_t i, float p, float m, float sc, float sh,
-                                const int f16, const int has_z, const vkbn_activation act) {
-    float v = s_fma((load_s(t->x, i, f16) - p) - m, sc, sh);
-    if (has_z) v += load_s(t->z, i, f16);
+                                const int dt, const int has_z, const vkbn_activation act) {
+    float v = s_fma((load_s(t->x, i, dt) - p) - m, sc, sh);
+    if (has_z) v += load_s(t->z, i, dt);
     return act_s(v, act, t->act_alpha, t->act_beta);
 }
 
-ALWAYS_INLINE V normalize_v(const vkbn__cpu_tensors* t, uint64_t i, V p, V m, V sc, V sh, const int f16,
-                            const int has_z, const vkbn_activation act) {
-    V v = v_fma(v_sub(v_sub(load_v(t->x, i, f16), p), m), sc, sh);
-    if (has_z) v = v_add(v, load_v(t->z, i, f16));
+ALWAYS_INLINE V normalize_v(const vkbn__cpu_tensors* t, uint64_t i, V p, V m, V sc, V sh, const int dt, const int has_z,
+                            const vkbn_activation act) {
+    V v = v_fma(v_sub(v_sub(load_v(t->x, i, dt), p), m), sc, sh);
+    if (has_z) v = v_add(v, load_v(t->z, i, dt));
     return act_v(v, act, t->act_alpha, t->act_beta);
 }
 
 ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t count, const vkbn__cpu_channel* ch,
-                              const int f16, const int has_z, const int stream, const vkbn_activation act) {
+                              const int dt, const int has_z, const int stream, const vkbn_activation act) {
     const uint64_t end = i + count;
-    const uint32_t es = f16 ? 2 : 4;
+    const uint32_t es = dt ? 2 : 4;
     if (stream) {
         /* Non-temporal stores need aligned addresses: peel the head. */
         while (i < end && ((uintptr_t)(t->y + i * es) % (W * es)) != 0) {
-            store_s(t->y, i, normalize_s(t, i, ch->pivot, ch->mean, ch->scale, ch->shift, f16, has_z, act), f16);
+            store_s(t->y, i, normalize_s(t, i, ch->pivot, ch->mean, ch->scale, ch->shift, dt, has_z, act), dt);
             ++i;
         }
     }
     const V p = v_set1(ch->pivot), m = v_set1(ch->mean), sc = v_set1(ch->scale), sh = v_set1(ch->shift);
     for (; i + 4 * W <= end; i += 4 * W) {
-        V a = normalize_v(t, i, p, m, sc, sh, f16, has_z, act);
-        V b = normalize_v(t, i + W, p, m, sc, sh, f16, has_z, act);
-        V c = normalize_v(t, i + 2 * W, p, m, sc, sh, f16, has_z, act);
-        V d = normalize_v(t, i + 3 * W, p, m, sc, sh, f16, has_z, act);
-        store_v(t->y, i, a, f16, stream);
-        store_v(t->y, i + W, b, f16, stream);
-        store_v(t->y, i + 2 * W, c, f16, stream);
-        store_v(t->y, i + 3 * W, d, f16, stream);
+        V a = normalize_v(t, i, p, m, sc, sh, dt, has_z, act);
+        V b = normalize_v(t, i + W, p, m, sc, sh, dt, has_z, act);
+        V c = normalize_v(t, i + 2 * W, p, m, sc, sh, dt, has_z, act);
+        V d = normalize_v(t, i + 3 * W, p, m, sc, sh, dt, has_z, act);
+        store_v(t->y, i, a, dt, stream);
+        store_v(t->y, i + W, b, dt, stream);
+        store_v(t->y, i + 2 * W, c, dt, stream);
+        store_v(t->y, i + 3 * W, d, dt, stream);
     }
-    for (; i + W <= end; i += W) store_v(t->y, i, normalize_v(t, i, p, m, sc, sh, f16, has_z, act), f16, stream);
+    for (; i + W <= end; i += W) store_v(t->y, i, normalize_v(t, i, p, m, sc, sh, dt, has_z, act), dt, stream);
 #if defined(VKBN_SIMD_MASKED)
     /* The same arithmetic as the body, on the first end - i lanes. */
     if (i < end) {
         const unsigned n = (unsigned)(end - i);
-        V x = f16 ? v_load_h_n((const uint16_t*)t->x + i, n) : v_loadu_n((const float*)t->x + i, n);
+        V x = load_vn(t->x, i, n, dt);
         V v = v_fma(v_sub(v_sub(x, p), m), sc, sh);
-        if (has_z) v = v_add(v, f16 ? v_load_h_n((const uint16_t*)t->z + i, n) : v_loadu_n((const float*)t->z + i, n));
+        if (has_z) v = v_add(v, load_vn(t->z, i, n, dt));
         v = act_v(v, act, t->act_alpha, t->act_beta);
-        if (f16)
-            v_store_h_n((uint16_t*)t->y + i, v, n);
-        else
-            v_storeu_n((float*)t->y + i, v, n);
+        store_vn(t->y, i, v, n, dt);
     }
 #else
     for (; i < end; ++i) {
-        store_s(t->y, i, normalize_s(t, i, ch->pivot, ch->mean, ch->scale, ch->shift, f16, has_z, act), f16);
+        store_s(t->y, i, normalize_s(t, i, ch->pivot, ch->mean, ch->scale, ch->shift, dt, has_z, act), dt);
     }
 #endif
 }
@@ -366,12 +399,12 @@ ALWAYS_INLINE void cf_apply_t(const vkbn__cpu_tensors* t, uint64_t i, uint64_t c
  * channel's parameters chs[row % c]: the per-row loop inside one call, so
  * short rows do not pay a call and a dispatch each. */
 ALWAYS_INLINE void cf_apply_rows_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
-                                   const vkbn__cpu_channel* chs, const int f16, const int has_z, const int stream,
+                                   const vkbn__cpu_channel* chs, const int dt, const int has_z, const int stream,
                                    const vkbn_activation act) {
     const uint64_t s = t->s, c = t->c, step_c = step % c;
     uint64_t ci = r0 % c;
     for (uint64_t k = 0, r = r0; k < count; ++k, r += step) {
-        cf_apply_t(t, r * s, s, &chs[ci], f16, has_z, stream, act);
+        cf_apply_t(t, r * s, s, &chs[ci], dt, has_z, stream, act);
         ci += step_c;
         if (ci >= c) ci -= c;
     }
@@ -393,11 +426,11 @@ typedef struct rows_geom {
 
 /* One chunk of k rows starting at row r into the inner arrays (im, iq). */
 ALWAYS_INLINE void rows_fold(const rows_geom* g, uint64_t r, const int k, const float* pivot, float* im, float* iq,
-                             float w, float nw, const int f16) {
+                             float w, float nw, const int dt) {
     const uint64_t c = g->width, cv = c / W * W, stride = g->stride;
     const uint64_t first = g->base + r * stride;
     const uint64_t pf =
-        c * (f16 ? 2 : 4) >= ROWS_PREFETCH_LONG ? ROWS_PREFETCH_LONG / (f16 ? 2 : 4) : ROWS_PREFETCH * stride;
+        c * (dt ? 2 : 4) >= ROWS_PREFETCH_LONG ? ROWS_PREFETCH_LONG / (dt ? 2 : 4) : ROWS_PREFETCH * stride;
     uint64_t j = 0;
     for (; j < cv; j += W) {
         V v[CHUNK];
@@ -409,8 +442,8 @@ ALWAYS_INLINE void rows_fold(const rows_geom* g, uint64_t r, const int k, const 
              * prefetchers follow poorly: fetch ahead in software (short rows:
              * the same spot rows ahead; long rows: further along the row).
              * Prefetches never fault. */
-            VKBN_PREFETCH(g->x + (e + pf) * (f16 ? 2 : 4));
-            v[i] = v_sub(load_v(g->x, e, f16), p);
+            VKBN_PREFETCH(g->x + (e + pf) * (dt ? 2 : 4));
+            v[i] = v_sub(load_v(g->x, e, dt), p);
         }
         V cm, q, mean = v_loadu(im + j), m2 = v_loadu(iq + j);
         chunk_stats(v, k, &cm, &q);
@@ -429,7 +462,7 @@ ALWAYS_INLINE void rows_fold(const rows_geom* g, uint64_t r, const int k, const 
         V p = v_loadu_n(pivot + j, n);
         for (int i = 0; i < k; ++i) {
             uint64_t e = first + (uint64_t)i * stride + j;
-            V x = f16 ? v_load_h_n((const uint16_t*)g->x + e, n) : v_loadu_n((const float*)g->x + e, n);
+            V x = load_vn(g->x, e, n, dt);
             v[i] = v_sub(x, p);
         }
         V cm, q, mean = v_loadu_n(im + j, n), m2 = v_loadu_n(iq + j, n);
@@ -443,7 +476,7 @@ ALWAYS_INLINE void rows_fold(const rows_geom* g, uint64_t r, const int k, const 
     for (; j < c; ++j) {
         float v[CHUNK], sum = 0.0f, q = 0.0f;
         for (int i = 0; i < k; ++i) {
-            v[i] = load_s(g->x, first + (uint64_t)i * stride + j, f16) - pivot[j];
+            v[i] = load_s(g->x, first + (uint64_t)i * stride + j, dt) - pivot[j];
             sum += v[i];
         }
         float cm = sum * (1.0f / (float)k);
@@ -476,7 +509,7 @@ static void rows_merge(uint64_t c, float* am, float* aq, double na, const float*
 /* Statistics of rows [r0, r1) into mean/m2 (width floats each); scratch:
  * 2 * width floats. */
 ALWAYS_INLINE void rows_stats_t(const rows_geom* g, uint64_t r0, uint64_t r1, const float* pivot, float* mean,
-                                float* m2, float* scratch, const int f16) {
+                                float* m2, float* scratch, const int dt) {
     const uint64_t c = g->width;
     const uint64_t block = BLOCK_VALUES;
     float* im = scratch;
@@ -492,16 +525,35 @@ ALWAYS_INLINE void rows_stats_t(const rows_geom* g, uint64_t r0, uint64_t r1, co
         uint64_t r = rb;
         for (; r + CHUNK <= re; r += CHUNK) {
             float nn = n + (float)CHUNK, w = (float)CHUNK / nn;
-            rows_fold(g, r, CHUNK, pivot, bm, bq, w, n * w, f16);
+            rows_fold(g, r, CHUNK, pivot, bm, bq, w, n * w, dt);
             n = nn;
         }
         if (r < re) {
             int k = (int)(re - r);
             float nn = n + (float)k, w = (float)k / nn;
-            rows_fold(g, r, k, pivot, bm, bq, w, n * w, f16);
+            rows_fold(g, r, k, pivot, bm, bq, w, n * w, dt);
         }
         if (total != 0.0) rows_merge(c, mean, m2, total, im, iq, (double)(re - rb));
         total += (double)(re - rb);
+    }
+}
+
+#define ROWS_STATS_DEF(DT)                                                                                      \
+    static VKBN_NOINLINE void rows_stats_##DT(const rows_geom* g, uint64_t r0, uint64_t r1, const float* pivot, \
+                                              float* mean, float* m2, float* scratch) {                         \
+        rows_stats_t(g, r0, r1, pivot, mean, m2, scratch, DT);                                                  \
+    }
+ROWS_STATS_DEF(DT_F32)
+ROWS_STATS_DEF(DT_F16)
+ROWS_STATS_DEF(DT_BF16)
+
+/* One loop per storage type, shared by both layouts' callers. */
+static void rows_stats(const rows_geom* g, uint64_t r0, uint64_t r1, const float* pivot, float* mean, float* m2,
+                       float* scratch, int dtype) {
+    switch (dtype) {
+        case DT_F16: rows_stats_DT_F16(g, r0, r1, pivot, mean, m2, scratch); return;
+        case DT_BF16: rows_stats_DT_BF16(g, r0, r1, pivot, mean, m2, scratch); return;
+        default: rows_stats_DT_F32(g, r0, r1, pivot, mean, m2, scratch); return;
     }
 }
 
@@ -515,10 +567,7 @@ static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, uint
     float *piv = buf, *mean = buf + s, *m2 = buf + 2 * s, *scratch = buf + 3 * s;
     for (uint64_t j = 0; j < s; ++j) piv[j] = pivot;
     rows_geom g = {t->x, c * s, t->c * s, s};
-    if (t->f16)
-        rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 1);
-    else
-        rows_stats_t(&g, n0, n1, piv, mean, m2, scratch, 0);
+    rows_stats(&g, n0, n1, piv, mean, m2, scratch, t->dtype);
     const double n = (double)(n1 - n0);
     const uint64_t sv = s / W * W;
     vkbn__cpu_stat r = {0.0, 0.0f, 0.0f};
@@ -540,10 +589,7 @@ static vkbn__cpu_stat cf_stats_rows(const vkbn__cpu_tensors* t, uint64_t c, uint
 static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, float* mean, float* m2,
                      float* scratch) {
     rows_geom g = {t->x, 0, t->c, t->c};
-    if (t->f16)
-        rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 1);
-    else
-        rows_stats_t(&g, r0, r1, pivot, mean, m2, scratch, 0);
+    rows_stats(&g, r0, r1, pivot, mean, m2, scratch, t->dtype);
 }
 
 /* Rows in tiles of CL_TILE_ROWS; within a tile, blocks of four channel
@@ -557,10 +603,10 @@ static void cl_stats(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const
 #define CL_TILE_BYTES (16u * 1024u)
 
 ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot,
-                              const float* mean, const float* scale, const float* shift, const int f16, const int has_z,
+                              const float* mean, const float* scale, const float* shift, const int dt, const int has_z,
                               const int stream, const vkbn_activation act) {
     const uint64_t c = t->c, cv = c / W * W;
-    uint64_t tile = CL_TILE_BYTES / (c * (f16 ? 2 : 4));
+    uint64_t tile = CL_TILE_BYTES / (c * (dt ? 2 : 4));
     tile = tile < 1 ? 1 : tile > CL_TILE_ROWS ? CL_TILE_ROWS : tile;
     for (uint64_t rt = r0; rt < r1; rt += tile) {
         const uint64_t re = rt + tile < r1 ? rt + tile : r1;
@@ -579,29 +625,29 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
                 /* The same block of the next tile: the tile walk is not a
                  * pattern hardware prefetchers follow well. */
                 if (r + tile < r1) {
-                    const uint8_t* ahead = t->x + (i + tile * c) * (f16 ? 2 : 4);
-                    for (uint64_t b = 0; b < 4 * W * (f16 ? 2u : 4u); b += 64) VKBN_PREFETCH(ahead + b);
+                    const uint8_t* ahead = t->x + (i + tile * c) * (dt ? 2 : 4);
+                    for (uint64_t b = 0; b < 4 * W * (dt ? 2u : 4u); b += 64) VKBN_PREFETCH(ahead + b);
                 }
-                V a = normalize_v(t, i, p0, m0, s0, h0, f16, has_z, act);
-                V b = normalize_v(t, i + W, p1, m1, s1, h1, f16, has_z, act);
-                V d = normalize_v(t, i + 2 * W, p2, m2, s2, h2, f16, has_z, act);
-                V e = normalize_v(t, i + 3 * W, p3, m3, s3, h3, f16, has_z, act);
-                store_v(t->y, i, a, f16, stream);
-                store_v(t->y, i + W, b, f16, stream);
-                store_v(t->y, i + 2 * W, d, f16, stream);
-                store_v(t->y, i + 3 * W, e, f16, stream);
+                V a = normalize_v(t, i, p0, m0, s0, h0, dt, has_z, act);
+                V b = normalize_v(t, i + W, p1, m1, s1, h1, dt, has_z, act);
+                V d = normalize_v(t, i + 2 * W, p2, m2, s2, h2, dt, has_z, act);
+                V e = normalize_v(t, i + 3 * W, p3, m3, s3, h3, dt, has_z, act);
+                store_v(t->y, i, a, dt, stream);
+                store_v(t->y, i + W, b, dt, stream);
+                store_v(t->y, i + 2 * W, d, dt, stream);
+                store_v(t->y, i + 3 * W, e, dt, stream);
             }
         }
         for (; j < cv; j += W) {
             const V p = v_loadu(pivot + j), m = v_loadu(mean + j), sc = v_loadu(scale + j), sh = v_loadu(shift + j);
             for (uint64_t r = rt; r < re; ++r) {
-                store_v(t->y, r * c + j, normalize_v(t, r * c + j, p, m, sc, sh, f16, has_z, act), f16, stream);
+                store_v(t->y, r * c + j, normalize_v(t, r * c + j, p, m, sc, sh, dt, has_z, act), dt, stream);
             }
         }
         for (; j < c; ++j) {
             for (uint64_t r = rt; r < re; ++r) {
                 store_s(t->y, r * c + j,
-                        normalize_s(t, r * c + j, pivot[j], mean[j], scale[j], shift[j], f16, has_z, act), f16);
+                        normalize_s(t, r * c + j, pivot[j], mean[j], scale[j], shift[j], dt, has_z, act), dt);
             }
         }
     }
@@ -612,13 +658,13 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
 /* ------------------------------------------------------------------------ */
 
 /* One scheme for every kernel entry, forward and backward:
- * - VKBN_CPU_DEFINE(DEF) expands DEF(F16, Z, NT, ACT) at file scope for every
+ * - VKBN_CPU_DEFINE(DEF) expands DEF(DT, Z, NT, ACT) at file scope for every
  *   combination, each argument a constant; DEF defines that combination's
  *   function (VKBN_CPU_FN names it), VKBN_NOINLINE with the loop inlined into
  *   it, so every combination gets its own loop;
- * - VKBN_CPU_INSTANTIATE(CALL, act) calls CALL(F16, Z, NT, ACT) for the
+ * - VKBN_CPU_INSTANTIATE(CALL, act) calls CALL(DT, Z, NT, ACT) for the
  *   caller's combination: the activation by a switch over
- *   VKBN_CPU_ACTIVATIONS, each flag by a branch on the caller's f16, has_z
+ *   VKBN_CPU_ACTIVATIONS, each flag by a branch on the caller's dt, has_z
  *   and stream. An entry that does not vary a flag makes it an enum constant
  *   0 (its branch folds away, even unoptimized), defines its functions over
  *   the flags it varies only, and its CALL ignores the others.
@@ -628,41 +674,36 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
  * machine code): cpu_kernels_sse2.c took 43 s at -O3 and 56 s under the
  * sanitizer lane's flags that way, 24 s and 42 s split (each compiled alone
  * with /usr/bin/time). The cost is one call per range a worker takes. */
-#define VKBN_CPU_FN(NAME, F16, Z, NT, ACT) NAME##_##F16##Z##NT##_##ACT
-#define VKBN_CPU_DEFINE_ZNT(DEF, F16, ACT) \
-    DEF(F16, 0, 0, ACT) DEF(F16, 0, 1, ACT) DEF(F16, 1, 0, ACT) DEF(F16, 1, 1, ACT)
-#define VKBN_CPU_DEFINE_FLAGS(DEF, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 0, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 1, ACT)
+#define VKBN_CPU_FN(NAME, DT, Z, NT, ACT) NAME##_##DT##Z##NT##_##ACT
+#define VKBN_CPU_DEFINE_ZNT(DEF, DT, ACT) DEF(DT, 0, 0, ACT) DEF(DT, 0, 1, ACT) DEF(DT, 1, 0, ACT) DEF(DT, 1, 1, ACT)
+#define VKBN_CPU_DEFINE_FLAGS(DEF, ACT) \
+    VKBN_CPU_DEFINE_ZNT(DEF, 0, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 1, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 2, ACT)
 #define VKBN_CPU_DEFINE(DEF) VKBN_CPU_ACTIVATIONS(VKBN_CPU_DEFINE_FLAGS, DEF)
 /* Entries that vary the dtype and the activation only (Z = NT = 0). */
-#define VKBN_CPU_DEFINE_DTYPE(DEF, ACT) DEF(0, 0, 0, ACT) DEF(1, 0, 0, ACT)
+#define VKBN_CPU_DEFINE_DTYPE(DEF, ACT) DEF(0, 0, 0, ACT) DEF(1, 0, 0, ACT) DEF(2, 0, 0, ACT)
 #define VKBN_CPU_DEFINE_BY_DTYPE(DEF) VKBN_CPU_ACTIVATIONS(VKBN_CPU_DEFINE_DTYPE, DEF)
+#define VKBN_CPU_ZNT(CALL, DT, ACT)  \
+    do {                             \
+        if (has_z) {                 \
+            if (stream)              \
+                CALL(DT, 1, 1, ACT); \
+            else                     \
+                CALL(DT, 1, 0, ACT); \
+        } else {                     \
+            if (stream)              \
+                CALL(DT, 0, 1, ACT); \
+            else                     \
+                CALL(DT, 0, 0, ACT); \
+        }                            \
+    } while (0)
 #define VKBN_CPU_FLAGS(CALL, ACT)       \
     do {                                \
-        if (f16) {                      \
-            if (has_z) {                \
-                if (stream)             \
-                    CALL(1, 1, 1, ACT); \
-                else                    \
-                    CALL(1, 1, 0, ACT); \
-            } else {                    \
-                if (stream)             \
-                    CALL(1, 0, 1, ACT); \
-                else                    \
-                    CALL(1, 0, 0, ACT); \
-            }                           \
-        } else {                        \
-            if (has_z) {                \
-                if (stream)             \
-                    CALL(0, 1, 1, ACT); \
-                else                    \
-                    CALL(0, 1, 0, ACT); \
-            } else {                    \
-                if (stream)             \
-                    CALL(0, 0, 1, ACT); \
-                else                    \
-                    CALL(0, 0, 0, ACT); \
-            }                           \
-        }                               \
+        if (dt == DT_BF16)              \
+            VKBN_CPU_ZNT(CALL, 2, ACT); \
+        else if (dt == DT_F16)          \
+            VKBN_CPU_ZNT(CALL, 1, ACT); \
+        else                            \
+            VKBN_CPU_ZNT(CALL, 0, ACT); \
     } while (0)
 #define VKBN_CPU_ACT_CASE(CALL, ACT) \
     case ACT:                        \
@@ -674,46 +715,46 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
         default: break;                               \
     }
 
-#define CF_DEF(F16, Z, NT, ACT)                                                                                     \
-    static VKBN_NOINLINE void VKBN_CPU_FN(cf_apply, F16, Z, NT, ACT)(const vkbn__cpu_tensors* t, uint64_t offset,   \
-                                                                     uint64_t count, const vkbn__cpu_channel* ch) { \
-        cf_apply_t(t, offset, count, ch, F16, Z, NT, ACT);                                                          \
+#define CF_DEF(DT, Z, NT, ACT)                                                                                     \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cf_apply, DT, Z, NT, ACT)(const vkbn__cpu_tensors* t, uint64_t offset,   \
+                                                                    uint64_t count, const vkbn__cpu_channel* ch) { \
+        cf_apply_t(t, offset, count, ch, DT, Z, NT, ACT);                                                          \
     }
-#define CF_ROWS_DEF(F16, Z, NT, ACT)                                                                            \
-    static VKBN_NOINLINE void VKBN_CPU_FN(cf_apply_rows, F16, Z, NT, ACT)(                                      \
+#define CF_ROWS_DEF(DT, Z, NT, ACT)                                                                             \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cf_apply_rows, DT, Z, NT, ACT)(                                       \
         const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step, const vkbn__cpu_channel* chs) { \
-        cf_apply_rows_t(t, r0, count, step, chs, F16, Z, NT, ACT);                                              \
+        cf_apply_rows_t(t, r0, count, step, chs, DT, Z, NT, ACT);                                               \
     }
-#define CL_DEF(F16, Z, NT, ACT)                                                                      \
-    static VKBN_NOINLINE void VKBN_CPU_FN(cl_apply, F16, Z, NT, ACT)(                                \
+#define CL_DEF(DT, Z, NT, ACT)                                                                       \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cl_apply, DT, Z, NT, ACT)(                                 \
         const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean, \
         const float* scale, const float* shift) {                                                    \
-        cl_apply_t(t, r0, r1, pivot, mean, scale, shift, F16, Z, NT, ACT);                           \
+        cl_apply_t(t, r0, r1, pivot, mean, scale, shift, DT, Z, NT, ACT);                            \
     }
 VKBN_CPU_DEFINE(CF_DEF)
 VKBN_CPU_DEFINE(CF_ROWS_DEF)
 VKBN_CPU_DEFINE(CL_DEF)
 
-#define CF_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cf_apply, F16, Z, NT, ACT)(t, offset, count, ch)
-#define CF_ROWS_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cf_apply_rows, F16, Z, NT, ACT)(t, r0, count, step, chs)
-#define CL_CALL(F16, Z, NT, ACT) VKBN_CPU_FN(cl_apply, F16, Z, NT, ACT)(t, r0, r1, pivot, mean, scale, shift)
+#define CF_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cf_apply, DT, Z, NT, ACT)(t, offset, count, ch)
+#define CF_ROWS_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cf_apply_rows, DT, Z, NT, ACT)(t, r0, count, step, chs)
+#define CL_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_apply, DT, Z, NT, ACT)(t, r0, r1, pivot, mean, scale, shift)
 
 static void cf_apply(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
-    const int f16 = t->f16, has_z = t->z != NULL, stream = t->stream;
+    const int dt = t->dtype, has_z = t->z != NULL, stream = t->stream;
     VKBN_CPU_INSTANTIATE(CF_CALL, t->activation)
 }
 
 static void cf_apply_rows(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
                           const vkbn__cpu_channel* chs) {
-    const int f16 = t->f16, has_z = t->z != NULL, stream = t->stream;
+    const int dt = t->dtype, has_z = t->z != NULL, stream = t->stream;
     VKBN_CPU_INSTANTIATE(CF_ROWS_CALL, t->activation)
 }
 
 static void cl_apply(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean,
                      const float* scale, const float* shift) {
-    const int f16 = t->f16, has_z = t->z != NULL;
+    const int dt = t->dtype, has_z = t->z != NULL;
     /* Streaming needs every row's vectors aligned. */
-    const uint64_t es = f16 ? 2 : 4;
+    const uint64_t es = dt ? 2 : 4;
     const int stream = t->stream && ((uintptr_t)t->y % (W * es)) == 0 && (t->c * es) % (W * es) == 0;
     VKBN_CPU_INSTANTIATE(CL_CALL, t->activation)
 }

@@ -46,6 +46,11 @@ static inline uint64_t vkbn__cpu_part_begin(uint64_t total, uint64_t parts, uint
     return q * i + (i < r ? i : r);
 }
 
+/* What a plan's description says of its storage type ("" for f32). */
+static inline const char* vkbn__cpu_dtype_note(int dtype) {
+    return dtype == VKBN_DTYPE_BF16 ? " (bf16)" : dtype == VKBN_DTYPE_F16 ? " (f16)" : "";
+}
+
 static inline float* vkbn__cpu_f32(vkbn_buffer b) { return b ? (float*)vkbn__cpu_ptr(b) : NULL; }
 
 /* Array i of a VKBN__SOURCE_HOST pass's buffer (core/passes.h), for an op

@@ -170,7 +170,7 @@ static void cf_apply_range(const struct vkbn__cpu_grads_plan* p, uint64_t c, uin
  * summed can. */
 static void prefetch_channel(const struct vkbn__cpu_grads_plan* p, uint64_t c) {
     const vkbn__cpu_bwd_tensors* t = &p->t;
-    const uint64_t es = t->f16 ? 2 : 4, row = t->s * es;
+    const uint64_t es = t->dtype ? 2 : 4, row = t->s * es;
     const uint8_t* streams[3] = {t->dy, t->x, t->activation == VKBN_ACTIVATION_NONE ? NULL : t->act};
     for (uint64_t n = 0; n < t->n; ++n) {
         const uint64_t first = (n * t->c + c) * row;
@@ -225,7 +225,7 @@ static void task_cl(void* arg, uint32_t thread) {
     /* dx walks this thread's rows backwards, in blocks of about
      * APPLY_BLOCK_BYTES per stream: the rows the sums pass read last are the
      * ones still in cache, so they go first. */
-    uint64_t block = APPLY_BLOCK_BYTES / (p->t.c * (p->t.f16 ? 2u : 4u));
+    uint64_t block = APPLY_BLOCK_BYTES / (p->t.c * (p->t.dtype ? 2u : 4u));
     if (block == 0) block = 1;
     for (uint64_t q = q1; q-- > q0;) {
         uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
@@ -352,7 +352,7 @@ vkbn_result vkbn__cpu_grads_build(vkbn_plan plan, struct vkbn__cpu_grads_plan** 
     t->act = vkbn__cpu_ptr(op->y ? op->y : op->z);
     t->dx = vkbn__cpu_ptr(op->dx);
     t->dz = vkbn__cpu_ptr(op->dz);
-    t->f16 = d->dtype == VKBN_DTYPE_F16;
+    t->dtype = (int)d->dtype;
     t->frozen = frozen;
     t->activation = op->activation;
     t->act_alpha = op->activation_alpha;
@@ -418,7 +418,7 @@ vkbn_result vkbn__cpu_grads_build(vkbn_plan plan, struct vkbn__cpu_grads_plan** 
         }
     }
     const size_t used = strlen(what);
-    snprintf(what + used, what_size - used, "%s%s", t->f16 ? " (f16)" : "",
+    snprintf(what + used, what_size - used, "%s%s", vkbn__cpu_dtype_note(t->dtype),
              t->stream || t->stream_dz ? ", streaming stores" : "");
     return r;
 }

@@ -73,7 +73,9 @@ struct vkbn__cpu_stats_plan {
 };
 
 static float element(const vkbn__cpu_tensors* t, uint64_t i) {
-    return t->f16 ? vkbn__f16_to_f32(((const uint16_t*)t->x)[i]) : ((const float*)t->x)[i];
+    const uint16_t* h = (const uint16_t*)t->x;
+    if (t->dtype == VKBN_DTYPE_BF16) return vkbn__bf16_to_f32(h[i]);
+    return t->dtype == VKBN_DTYPE_F16 ? vkbn__f16_to_f32(h[i]) : ((const float*)t->x)[i];
 }
 
 /* SEMANTICS.md "Forward, training mode", as the Vulkan finalize does it: the
@@ -395,7 +397,7 @@ vkbn_result vkbn__cpu_stats_build(vkbn_plan plan, struct vkbn__cpu_stats_plan** 
         return r;
     }
     const vkbn_tensor_desc* d = &op->tensor;
-    p->t.f16 = d->dtype == VKBN_DTYPE_F16;
+    p->t.dtype = (int)d->dtype;
     p->t.activation = op->activation;
     p->t.act_alpha = op->activation_alpha;
     p->t.act_beta = op->activation_beta;
@@ -454,7 +456,8 @@ vkbn_result vkbn__cpu_stats_build(vkbn_plan plan, struct vkbn__cpu_stats_plan** 
             snprintf(plan_what, sizeof plan_what, "%s channels-first, each channel in %u parts", mode, p->parts);
         }
     }
-    snprintf(what, what_size, "%s%s%s", plan_what, p->t.f16 ? " (f16)" : "", p->t.stream ? ", streaming stores" : "");
+    snprintf(what, what_size, "%s%s%s", plan_what, vkbn__cpu_dtype_note(p->t.dtype),
+             p->t.stream ? ", streaming stores" : "");
     return r;
 }
 

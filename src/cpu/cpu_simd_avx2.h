@@ -20,6 +20,25 @@ static inline void v_store_h(uint16_t* p, V v) {
 static inline void v_stream_h(uint16_t* p, V v) { /* p 16-byte aligned */
     _mm_stream_si128((__m128i*)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
+/* bf16: a shift each way; narrowing rounds as cpu_f16.h's vkbn__f32_to_bf16. */
+static inline V v_load_b(const uint16_t* p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
+}
+static inline __m128i v_bf16_bits(V v) {
+    __m256i b = _mm256_castps_si256(v);
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7fff)), odd);
+    __m256i q = _mm256_or_si256(b, _mm256_set1_epi32(0x00400000));
+    r = _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(q), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+    /* The upper halves, packed per 128-bit lane, then the two lanes' halves joined. */
+    __m256i h = _mm256_packus_epi32(_mm256_srli_epi32(r, 16), _mm256_setzero_si256());
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(h, 0x08));
+}
+static inline void v_store_b(uint16_t* p, V v) { _mm_storeu_si128((__m128i*)p, v_bf16_bits(v)); }
+static inline void v_stream_b(uint16_t* p, V v) {
+    _mm_stream_si128((__m128i*)p, v_bf16_bits(v));
+} /* p 16-byte aligned */
 static inline V v_add(V a, V b) { return _mm256_add_ps(a, b); }
 static inline V v_sub(V a, V b) { return _mm256_sub_ps(a, b); }
 static inline V v_mul(V a, V b) { return _mm256_mul_ps(a, b); }

@@ -20,6 +20,23 @@ static inline void v_store_h(uint16_t* p, V v) {
 static inline void v_stream_h(uint16_t* p, V v) { /* p 32-byte aligned */
     _mm256_stream_si256((__m256i*)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
+/* bf16 by shifts (AVX-512 BF16's conversions would flush subnormal inputs):
+ * narrowing rounds as cpu_f16.h's vkbn__f32_to_bf16. */
+static inline V v_load_b(const uint16_t* p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
+}
+static inline __m256i v_bf16_bits(V v) {
+    __m512i b = _mm512_castps_si512(v);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), odd);
+    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    r = _mm512_mask_or_epi32(r, nan, b, _mm512_set1_epi32(0x00400000));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+}
+static inline void v_store_b(uint16_t* p, V v) { _mm256_storeu_si256((__m256i*)p, v_bf16_bits(v)); }
+static inline void v_stream_b(uint16_t* p, V v) {
+    _mm256_stream_si256((__m256i*)p, v_bf16_bits(v));
+} /* p 32-byte aligned */
 static inline V v_add(V a, V b) { return _mm512_add_ps(a, b); }
 static inline V v_sub(V a, V b) { return _mm512_sub_ps(a, b); }
 static inline V v_mul(V a, V b) { return _mm512_mul_ps(a, b); }
@@ -49,7 +66,11 @@ static inline V v_loadu_n(const float* p, unsigned n) { return _mm512_maskz_load
 static inline V v_load_h_n(const uint16_t* p, unsigned n) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(v_mask(n), p));
 }
+static inline V v_load_b_n(const uint16_t* p, unsigned n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(v_mask(n), p)), 16));
+}
 static inline void v_storeu_n(float* p, V v, unsigned n) { _mm512_mask_storeu_ps(p, v_mask(n), v); }
+static inline void v_store_b_n(uint16_t* p, V v, unsigned n) { _mm256_mask_storeu_epi16(p, v_mask(n), v_bf16_bits(v)); }
 static inline void v_store_h_n(uint16_t* p, V v, unsigned n) {
     _mm256_mask_storeu_epi16(p, v_mask(n), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }

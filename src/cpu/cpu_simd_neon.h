@@ -17,6 +17,19 @@ static inline void v_stream(float* p, V v) { vst1q_f32(p, v); }
 static inline V v_load_h(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 static inline void v_store_h(uint16_t* p, V v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
 static inline void v_stream_h(uint16_t* p, V v) { v_store_h(p, v); }
+/* bf16: a shift each way; narrowing rounds as cpu_f16.h's vkbn__f32_to_bf16
+ * (the shift-right-narrow keeps each lane's upper half). */
+static inline V v_load_b(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+static inline uint16x4_t v_bf16_bits(V v) {
+    uint32x4_t b = vreinterpretq_u32_f32(v);
+    uint32x4_t odd = vandq_u32(vshrq_n_u32(b, 16), vdupq_n_u32(1));
+    uint32x4_t r = vaddq_u32(vaddq_u32(b, vdupq_n_u32(0x7fff)), odd);
+    uint32x4_t q = vorrq_u32(b, vdupq_n_u32(0x00400000));
+    r = vbslq_u32(vceqq_f32(v, v), r, q); /* v == v: not NaN */
+    return vshrn_n_u32(r, 16);
+}
+static inline void v_store_b(uint16_t* p, V v) { vst1_u16(p, v_bf16_bits(v)); }
+static inline void v_stream_b(uint16_t* p, V v) { v_store_b(p, v); }
 static inline V v_add(V a, V b) { return vaddq_f32(a, b); }
 static inline V v_sub(V a, V b) { return vsubq_f32(a, b); }
 static inline V v_mul(V a, V b) { return vmulq_f32(a, b); }

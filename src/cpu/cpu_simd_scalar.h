@@ -16,6 +16,9 @@ static inline void v_stream(float* p, V v) { *p = v; }
 static inline V v_load_h(const uint16_t* p) { return vkbn__f16_to_f32(*p); }
 static inline void v_store_h(uint16_t* p, V v) { *p = vkbn__f32_to_f16(v); }
 static inline void v_stream_h(uint16_t* p, V v) { *p = vkbn__f32_to_f16(v); }
+static inline V v_load_b(const uint16_t* p) { return vkbn__bf16_to_f32(*p); }
+static inline void v_store_b(uint16_t* p, V v) { *p = vkbn__f32_to_bf16(v); }
+static inline void v_stream_b(uint16_t* p, V v) { *p = vkbn__f32_to_bf16(v); }
 static inline V v_add(V a, V b) { return a + b; }
 static inline V v_sub(V a, V b) { return a - b; }
 static inline V v_mul(V a, V b) { return a * b; }

@@ -25,6 +25,25 @@ static inline void v_store_h(uint16_t* p, V v) {
     for (int i = 0; i < 4; ++i) p[i] = vkbn__f32_to_f16(t[i]);
 }
 static inline void v_stream_h(uint16_t* p, V v) { v_store_h(p, v); }
+/* bf16: the 16 bits above each f32's lower half (cpu_f16.h). */
+static inline V v_load_b(const uint16_t* p) {
+    __m128i h = _mm_loadl_epi64((const __m128i*)p);
+    return _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), h));
+}
+/* Round to nearest even on the dropped half, quiet NaN kept (cpu_f16.h's
+ * vkbn__f32_to_bf16, four lanes at once), then the upper halves packed: an
+ * arithmetic shift leaves each in int16 range, so the signed pack is exact. */
+static inline __m128i v_bf16_bits(V v) {
+    __m128i b = _mm_castps_si128(v);
+    __m128i odd = _mm_and_si128(_mm_srli_epi32(b, 16), _mm_set1_epi32(1));
+    __m128i r = _mm_add_epi32(_mm_add_epi32(b, _mm_set1_epi32(0x7fff)), odd);
+    __m128i nan = _mm_castps_si128(_mm_cmpunord_ps(v, v));
+    __m128i q = _mm_or_si128(b, _mm_set1_epi32(0x00400000));
+    r = _mm_or_si128(_mm_and_si128(nan, q), _mm_andnot_si128(nan, r));
+    return _mm_packs_epi32(_mm_srai_epi32(r, 16), _mm_setzero_si128());
+}
+static inline void v_store_b(uint16_t* p, V v) { _mm_storel_epi64((__m128i*)p, v_bf16_bits(v)); }
+static inline void v_stream_b(uint16_t* p, V v) { v_store_b(p, v); }
 static inline V v_add(V a, V b) { return _mm_add_ps(a, b); }
 static inline V v_sub(V a, V b) { return _mm_sub_ps(a, b); }
 static inline V v_mul(V a, V b) { return _mm_mul_ps(a, b); }
