@@ -3,8 +3,8 @@
 # header into the build tree, and generates vk_shaders.c: the table the
 # library searches. Nothing is compiled or loaded from disk at run time.
 #
-# A variant is "kernel:f16:vec:subgroups[:memory_model]" (memory_model 0 if
-# left out).
+# A variant is "kernel:dtype:vec:subgroups[:memory_model]" (dtype: the
+# storage code of common.glsl's VKBN_DTYPE; memory_model 0 if left out).
 #
 # VKBN_SPIRV_FROM (a cache path, empty by default) names another build tree of
 # this same source whose SPIR-V to embed instead of compiling it again: the
@@ -28,7 +28,7 @@ function(vkbn_embed_shaders out_source)
   foreach(v ${variants})
     string(REPLACE ":" ";" parts ${v})
     list(GET parts 0 kernel)
-    list(GET parts 1 f16)
+    list(GET parts 1 dtype)
     list(GET parts 2 vec)
     list(GET parts 3 sg)
     set(mm 0)
@@ -36,7 +36,7 @@ function(vkbn_embed_shaders out_source)
     if(nparts GREATER 4)
       list(GET parts 4 mm)
     endif()
-    set(name "${kernel}_f${f16}_v${vec}_s${sg}_m${mm}")
+    set(name "${kernel}_d${dtype}_v${vec}_s${sg}_m${mm}")
     set(src ${shader_dir}/${kernel}.comp)
     set(header ${spirv_dir}/${name}.h)
     list(APPEND headers ${header})
@@ -49,7 +49,7 @@ function(vkbn_embed_shaders out_source)
       add_custom_command(
         OUTPUT ${header}
         COMMAND ${VKBN_GLSLANG} -V --target-env vulkan1.1 --spirv-val
-                -I${shader_dir} -DVKBN_F16=${f16} -DVEC=${vec} -DSUBGROUPS=${sg} -DMEMORY_MODEL=${mm}
+                -I${shader_dir} -DVKBN_DTYPE=${dtype} -DVEC=${vec} -DSUBGROUPS=${sg} -DMEMORY_MODEL=${mm}
                 --vn vkbn_spv_${name} --depfile ${gen_dir}/${name}.d -o ${header} ${src}
         DEPENDS ${src}
         DEPFILE ${gen_dir}/${name}.d
@@ -59,7 +59,7 @@ function(vkbn_embed_shaders out_source)
     string(TOUPPER ${kernel} kernel_upper)
     string(APPEND includes "#include \"${header}\"\n")
     string(APPEND entries
-      "    {VKBN__KERNEL_${kernel_upper}, {${f16}, ${vec}, ${sg}, ${mm}}, vkbn_spv_${name}, sizeof(vkbn_spv_${name}), \"${name}\"},\n")
+      "    {VKBN__KERNEL_${kernel_upper}, {${dtype}, ${vec}, ${sg}, ${mm}}, vkbn_spv_${name}, sizeof(vkbn_spv_${name}), \"${name}\"},\n")
     math(EXPR count "${count} + 1")
   endforeach()
   set(table ${gen_dir}/vk_shaders.c)

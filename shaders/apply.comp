@@ -39,7 +39,7 @@ struct Params {
 #include "inference.glsl"
 
 layout(std430, binding = BIND_STATS_X) readonly buffer XBuf { STORE_T x_data[]; };
-layout(std430, binding = BIND_STATS_Y) writeonly buffer YBuf { STORE_T y_data[]; };
+layout(std430, binding = BIND_STATS_Y) TENSOR_OUT buffer YBuf { STORE_T y_data[]; };
 layout(std430, binding = BIND_STATS_Z) readonly buffer ZBuf { STORE_T z_data[]; };
 #if VEC == 8
 layout(std430, binding = BIND_STATS_X) readonly buffer XBuf8 { uvec4 x_data8[]; };
@@ -58,8 +58,8 @@ Loaded ew_load(uint i) {
     l.x = x_data8[p.io.x_base + i];
     l.z = HAS_RESIDUAL ? z_data8[p.io.z_base + i] : uvec4(0u);
 #else
-    l.x = VT(x_data[p.io.x_base + i]);
-    l.z = HAS_RESIDUAL ? VT(z_data[p.io.z_base + i]) : VT(0.0);
+    l.x = TLOAD(x_data, p.io.x_base + i);
+    l.z = HAS_RESIDUAL ? TLOAD(z_data, p.io.z_base + i) : VT(0.0);
 #endif
     return l;
 }
@@ -93,5 +93,5 @@ void ew_store(uint i, uint h, Loaded l, Params q) {
     VT x = sub_item(l.x, h) - q.pivot;
     if (!INFERENCE) x -= q.mean; // 0 there
     VT y = finish_output(x * q.scale + q.shift, sub_item(l.z, h), p.io.act);
-    y_data[(p.io.y_base + i) * SUBS + h] = STORE_T(y);
+    TSTORE(y_data, (p.io.y_base + i) * SUBS + h, y);
 }

@@ -56,9 +56,9 @@ Loaded ew_load(uint i) {
     l.dy = G_FROM_DZ ? dz_in8[p.io.t.dz + i] : dy_data8[p.io.t.dy + i];
     l.act = READS_ACT ? act_data8[p.io.t.act + i] : uvec4(0u);
 #else
-    l.x = NEEDS_X ? VT(x_data[p.io.t.x + i]) : VT(0.0);
-    l.dy = G_FROM_DZ ? VT(dz_in[p.io.t.dz + i]) : VT(dy_data[p.io.t.dy + i]);
-    l.act = READS_ACT ? VT(act_data[p.io.t.act + i]) : VT(0.0);
+    l.x = NEEDS_X ? TLOAD(x_data, p.io.t.x + i) : VT(0.0);
+    l.dy = G_FROM_DZ ? TLOAD(dz_in, p.io.t.dz + i) : TLOAD(dy_data, p.io.t.dy + i);
+    l.act = READS_ACT ? TLOAD(act_data, p.io.t.act + i) : VT(0.0);
 #endif
     return l;
 }
@@ -89,6 +89,6 @@ void ew_store(uint i, uint h, Loaded l, Params k) {
     it.act = sub_item(l.act, h);
     VT g = G_FROM_DZ ? it.dy : item_grad(it, k);
     uint o = i * SUBS + h;
-    if (WRITE_DZ) dz_data[p.io.t.dz * SUBS + o] = STORE_T(g);
-    if (WRITE_DX) dx_data[p.io.t.dx * SUBS + o] = STORE_T(item_dx(g, it.d, k));
+    if (WRITE_DZ) TSTORE(dz_data, p.io.t.dz * SUBS + o, g);
+    if (WRITE_DX) TSTORE(dx_data, p.io.t.dx * SUBS + o, item_dx(g, it.d, k));
 }

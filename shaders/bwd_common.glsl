@@ -22,8 +22,8 @@ const bool NEEDS_X = !FROZEN || ACT_SILU_U || WRITE_DWEIGHT;
 layout(std430, binding = BIND_BWD_X) readonly buffer XBuf { STORE_T x_data[]; };
 layout(std430, binding = BIND_BWD_DY) readonly buffer DyBuf { STORE_T dy_data[]; };
 layout(std430, binding = BIND_BWD_ACT) readonly buffer ActBuf { STORE_T act_data[]; };
-layout(std430, binding = BIND_BWD_DX) writeonly buffer DxBuf { STORE_T dx_data[]; };
-layout(std430, binding = BIND_BWD_DZ) writeonly buffer DzBuf { STORE_T dz_data[]; };
+layout(std430, binding = BIND_BWD_DX) TENSOR_OUT buffer DxBuf { STORE_T dx_data[]; };
+layout(std430, binding = BIND_BWD_DZ) TENSOR_OUT buffer DzBuf { STORE_T dz_data[]; };
 layout(std430, binding = BIND_BWD_WEIGHT) readonly buffer WeightBuf { float weight[]; };
 layout(std430, binding = BIND_BWD_BIAS) readonly buffer BiasBuf { float bias[]; };
 layout(std430, binding = BIND_BWD_MEAN) readonly buffer MeanBuf { float stat_mean[]; };
@@ -115,10 +115,10 @@ struct Item {
 
 Item load_item(uint o, CoefV k) {
     Item it;
-    it.d = NEEDS_X ? VT(x_data[p.io.t.x + o]) - k.mean : VT(0.0);
-    it.dy = VT(dy_data[p.io.t.dy + o]);
+    it.d = NEEDS_X ? TLOAD(x_data, p.io.t.x + o) - k.mean : VT(0.0);
+    it.dy = TLOAD(dy_data, p.io.t.dy + o);
     bool reads_act = ACT_GRAD_FROM_Y || (ACT_SILU_U && HAS_RESIDUAL);
-    it.act = reads_act ? VT(act_data[p.io.t.act + o]) : VT(0.0);
+    it.act = reads_act ? TLOAD(act_data, p.io.t.act + o) : VT(0.0);
     return it;
 }
 
@@ -140,6 +140,6 @@ VT item_dx(VT g, VT d, CoefV k) {
 
 // Writes dz = g and, where this pass owns it, dx.
 void store_item(uint o, Item it, VT g, CoefV k, bool write_dx) {
-    if (WRITE_DZ) dz_data[p.io.t.dz + o] = STORE_T(g);
-    if (write_dx) dx_data[p.io.t.dx + o] = STORE_T(item_dx(g, it.d, k));
+    if (WRITE_DZ) TSTORE(dz_data, p.io.t.dz + o, g);
+    if (write_dx) TSTORE(dx_data, p.io.t.dx + o, item_dx(g, it.d, k));
 }

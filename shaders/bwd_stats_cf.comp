@@ -72,13 +72,13 @@ void dx_channel(uint c, CoefV k) {
         Item it[4];
         [[unroll]] for (uint i = 0u; i < 4u; ++i) it[i] = load_item(o[i], k);
         [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-            dx_data[p.io.t.dx + o[i]] = STORE_T(item_dx(item_grad(it[i], k), it[i].d, k));
+            TSTORE(dx_data, p.io.t.dx + o[i], item_dx(item_grad(it[i], k), it[i].d, k));
         }
     }
     for (; j < p.r.items; j += WG) {
         uint o = item_offset(j, c);
         Item it = load_item(o, k);
-        dx_data[p.io.t.dx + o] = STORE_T(item_dx(item_grad(it, k), it.d, k));
+        TSTORE(dx_data, p.io.t.dx + o, item_dx(item_grad(it, k), it.d, k));
     }
 }
 

@@ -156,12 +156,12 @@ void main() {
         Item it[4];
         [[unroll]] for (uint i = 0u; i < 4u; ++i) it[i] = load_item((r + i * TY) * p.r.cv_count + cv, k);
         [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-            dx_data[p.io.t.dx + (r + i * TY) * p.r.cv_count + cv] = STORE_T(item_dx(item_grad(it[i], k), it[i].d, k));
+            TSTORE(dx_data, p.io.t.dx + (r + i * TY) * p.r.cv_count + cv, item_dx(item_grad(it[i], k), it[i].d, k));
         }
     }
     for (; r < r1; r += TY) {
         uint o = r * p.r.cv_count + cv;
         Item it = load_item(o, k);
-        dx_data[p.io.t.dx + o] = STORE_T(item_dx(item_grad(it, k), it.d, k));
+        TSTORE(dx_data, p.io.t.dx + o, item_dx(item_grad(it, k), it.d, k));
     }
 }

@@ -1,10 +1,13 @@
 // Shared definitions for every vkbn kernel.
 //
 // Compile-time variants (glslangValidator -D...):
-//   VKBN_F16   0: tensors are f32; 1: tensors are f16 (storage only, math in f32)
+//   VKBN_DTYPE how tensors are stored (storage only: math in f32):
+//              0 f32; 1 f16; 2 bf16 as 16-bit elements (16-bit storage);
+//              3 bf16 in 32-bit words (no 16-bit storage needed: VEC=4 and 8
+//              items are whole words, VEC=1 stores are atomic; storage.glsl)
 //   VEC        1 or 4: elements per vector item (vec4 loads need aligned rows);
-//              8 (f16 elementwise kernels only): 16-byte items of 8 halves,
-//              computed as two vec4 sub-items (rows 8-element aligned)
+//              8 (16-bit elementwise kernels only): 16-byte items of 8
+//              elements, computed as two vec4 sub-items (rows 8-element aligned)
 //   SUBGROUPS  0: shared-memory reductions only; 1: subgroup arithmetic
 //   MEMORY_MODEL  reduction kernels: 1 has the last-workgroup merge's
 //              acquire/release protocol (merge.glsl); 0 has no
@@ -22,23 +25,29 @@
 #define SCRATCH_COHERENCE coherent
 
 #extension GL_EXT_control_flow_attributes : enable
-#if VKBN_F16
+#if VKBN_DTYPE == 1 || VKBN_DTYPE == 2
 #extension GL_EXT_shader_16bit_storage : require
 #endif
 
 #include "kernel_params.h"
 
-#if VKBN_F16
+#if VKBN_DTYPE == 1
 #define ELEM1 float16_t
 #define ELEM4 f16vec4
+#elif VKBN_DTYPE == 2
+#define ELEM1 uint16_t
+#define ELEM4 u16vec4
+#elif VKBN_DTYPE == 3
+#define ELEM1 uint // two elements: element i is half i & 1 of word i >> 1
+#define ELEM4 uvec2
 #else
 #define ELEM1 float
 #define ELEM4 vec4
 #endif
 
 #if VEC == 8
-#if !VKBN_F16
-#error "VEC=8 is an f16 variant"
+#if VKBN_DTYPE == 0
+#error "VEC=8 is a 16-bit variant"
 #endif
 #define STORE_T ELEM4 // an item is two of these (elementwise.glsl)
 #define VT vec4       // arithmetic type of one sub-item
@@ -55,6 +64,8 @@
 #define SUBS 1u
 #define RAW_T VT
 #endif
+
+#include "storage.glsl"
 
 layout(local_size_x_id = SPEC_WG_SIZE) in;
 layout(constant_id = SPEC_WG_SIZE) const uint WG = 256;

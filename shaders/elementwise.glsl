@@ -19,7 +19,7 @@
 // item costs more than the loads it saves where both sides of it run
 // (lavapipe executes both sides of a branch, masked).
 //
-// With VEC=8 (f16) an item is 16 bytes, 8 halves, loaded through uvec4 views
+// With VEC=8 (f16, bf16) an item is 16 bytes, 8 elements, loaded through uvec4 views
 // and computed as SUBS = 2 vec4 sub-items; sub-item j = SUBS * i + h is vec4
 // item j of the tensor, and channels are indexed in sub-items (kp_elementwise
 // counts inner and channels in vec4 items; total_v and the tensor bases are
@@ -50,9 +50,13 @@ uint item_channel(uint j) {
 }
 
 #if VEC == 8
-// Sub-item h of an item as loaded (RAW_T: 8 halves), widened exactly.
+// Sub-item h of an item as loaded (RAW_T: 8 16-bit elements), widened exactly.
 VT sub_item(uvec4 q, uint h) {
+#if VKBN_DTYPE == 1
     return h == 0u ? vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)) : vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
+#else
+    return bf16_from_words(h == 0u ? q.xy : q.zw);
+#endif
 }
 #else
 VT sub_item(VT v, uint h) {

@@ -22,7 +22,7 @@ layout(push_constant) uniform PushConstants { kp_stats p; };
 #include "merge.glsl"
 
 layout(std430, binding = BIND_STATS_X) readonly buffer XBuf { STORE_T x_data[]; };
-layout(std430, binding = BIND_STATS_Y) writeonly buffer YBuf { STORE_T y_data[]; };
+layout(std430, binding = BIND_STATS_Y) TENSOR_OUT buffer YBuf { STORE_T y_data[]; };
 layout(std430, binding = BIND_STATS_Z) readonly buffer ZBuf { STORE_T z_data[]; };
 
 shared vec4 s_params;
@@ -36,16 +36,16 @@ uint item_offset(uint j, uint c) {
 // The channel's first element, the same for every slice and window.
 float channel_pivot(uint c) {
 #if VEC == 4
-    return float(pivot_data[p.io.pivot_base + c * p.r.sv.d].x);
+    return TLOAD(pivot_data, p.io.pivot_base + c * p.r.sv.d).x;
 #else
-    return float(pivot_data[p.io.pivot_base + c * p.r.sv.d]);
+    return TLOAD(pivot_data, p.io.pivot_base + c * p.r.sv.d);
 #endif
 }
 
 float g_pivot;
 
 VT load_x(uint j, uint c) {
-    return VT(x_data[p.io.x_base + item_offset(j, c)]) - g_pivot;
+    return TLOAD(x_data, p.io.x_base + item_offset(j, c)) - g_pivot;
 }
 
 Stat reduce_range(uint c, uint j0, uint j1) {
@@ -87,16 +87,16 @@ void normalize_channel(uint c, vec4 prm) {
                             item_offset(j + 3u * WG, c));
         VT x[4], z[4];
         [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-            x[i] = VT(x_data[p.io.x_base + o[i]]);
-            z[i] = HAS_RESIDUAL ? VT(z_data[p.io.z_base + o[i]]) : VT(0.0);
+            x[i] = TLOAD(x_data, p.io.x_base + o[i]);
+            z[i] = HAS_RESIDUAL ? TLOAD(z_data, p.io.z_base + o[i]) : VT(0.0);
         }
-        [[unroll]] for (uint i = 0u; i < 4u; ++i) y_data[p.io.y_base + o[i]] = STORE_T(normalize_item(x[i], z[i], prm));
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) TSTORE(y_data, p.io.y_base + o[i], normalize_item(x[i], z[i], prm));
     }
     for (; j < p.r.items; j += WG) {
         uint o = item_offset(j, c);
-        VT x = VT(x_data[p.io.x_base + o]);
-        VT z = HAS_RESIDUAL ? VT(z_data[p.io.z_base + o]) : VT(0.0);
-        y_data[p.io.y_base + o] = STORE_T(normalize_item(x, z, prm));
+        VT x = TLOAD(x_data, p.io.x_base + o);
+        VT z = HAS_RESIDUAL ? TLOAD(z_data, p.io.z_base + o) : VT(0.0);
+        TSTORE(y_data, p.io.y_base + o, normalize_item(x, z, prm));
     }
 }
 

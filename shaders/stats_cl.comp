@@ -20,9 +20,9 @@ const uint TY = WG / TX;
 // Pivot of channel ch (scalar index), for the merge of a whole group.
 float channel_pivot(uint ch) {
 #if VEC == 4
-    return vec4(pivot_data[p.io.pivot_base + ch / 4u])[ch % 4u];
+    return TLOAD(pivot_data, p.io.pivot_base + ch / 4u)[ch % 4u];
 #else
-    return float(pivot_data[p.io.pivot_base + ch]);
+    return TLOAD(pivot_data, p.io.pivot_base + ch);
 #endif
 }
 
@@ -33,7 +33,7 @@ void merge_finish(uint ch, vec4 merged) {
 #include "merge_channels.glsl"
 
 layout(std430, binding = BIND_STATS_X) readonly buffer XBuf { STORE_T x_data[]; };
-layout(std430, binding = BIND_STATS_Y) writeonly buffer YBuf { STORE_T y_data[]; };
+layout(std430, binding = BIND_STATS_Y) TENSOR_OUT buffer YBuf { STORE_T y_data[]; };
 layout(std430, binding = BIND_STATS_Z) readonly buffer ZBuf { STORE_T z_data[]; };
 
 #if VEC == 4
@@ -59,7 +59,7 @@ shared VT s_shift[TX];
 VT g_pivot;
 
 VT load_x(uint r, uint cv) {
-    return VT(x_data[p.io.x_base + r * p.r.cv_count + cv]) - g_pivot;
+    return TLOAD(x_data, p.io.x_base + r * p.r.cv_count + cv) - g_pivot;
 }
 
 // Channel k (0..VEC-1) of a per-thread statistic.
@@ -87,7 +87,7 @@ void main() {
     uint r1 = min(r0 + p.r.slice_items, p.r.items);
 
     CSTAT st = CSTAT_EMPTY;
-    g_pivot = in_range ? VT(pivot_data[p.io.pivot_base + cv]) : VT(0.0);
+    g_pivot = in_range ? TLOAD(pivot_data, p.io.pivot_base + cv) : VT(0.0);
     if (in_range) {
         uint r = r0 + ty;
         for (; r + 3u * TY < r1; r += 4u * TY) {
@@ -151,18 +151,18 @@ void main() {
         VT x[4], z[4];
         [[unroll]] for (uint i = 0u; i < 4u; ++i) {
             uint o = (r + i * TY) * p.r.cv_count + cv;
-            x[i] = VT(x_data[p.io.x_base + o]);
-            z[i] = HAS_RESIDUAL ? VT(z_data[p.io.z_base + o]) : VT(0.0);
+            x[i] = TLOAD(x_data, p.io.x_base + o);
+            z[i] = HAS_RESIDUAL ? TLOAD(z_data, p.io.z_base + o) : VT(0.0);
         }
         [[unroll]] for (uint i = 0u; i < 4u; ++i) {
             uint o = (r + i * TY) * p.r.cv_count + cv;
-            y_data[p.io.y_base + o] = STORE_T(finish_output(((x[i] - k) - m) * sc + sh, z[i], p.io.act));
+            TSTORE(y_data, p.io.y_base + o, finish_output(((x[i] - k) - m) * sc + sh, z[i], p.io.act));
         }
     }
     for (; r < r1; r += TY) {
         uint o = r * p.r.cv_count + cv;
-        VT x = VT(x_data[p.io.x_base + o]);
-        VT z = HAS_RESIDUAL ? VT(z_data[p.io.z_base + o]) : VT(0.0);
-        y_data[p.io.y_base + o] = STORE_T(finish_output(((x - k) - m) * sc + sh, z, p.io.act));
+        VT x = TLOAD(x_data, p.io.x_base + o);
+        VT z = HAS_RESIDUAL ? TLOAD(z_data, p.io.z_base + o) : VT(0.0);
+        TSTORE(y_data, p.io.y_base + o, finish_output(((x - k) - m) * sc + sh, z, p.io.act));
     }
 }

@@ -21,7 +21,8 @@
  *            + |k1| (dg_i + tol(dbias) / m + |xhat_i| tol(dweight) / m);
  *   frozen: R u |k1 g_i| + |k1| dg_i (invstd from the running variance
  *   carries a few ulp of sqrt and division, inside R).
- * f16 storage adds one f16 ulp of dx and dz (|value| / 1024 + 2^-24). The
+ * 16-bit storage adds one ulp of dx and dz (|value| / 1024 + 2^-24 for
+ * f16, |value| / 128 + 2^-24 for bf16). The
  * y that selects act' is the stored y for both sides, so masks agree exactly. */
 #include "bwd_cases.h"
 
@@ -79,7 +80,7 @@ void bwd_case_describe(const bwd_case* c, char* out, size_t size) {
     if (c->dy_data == BWD_DY_SPIKE) at += (size_t)snprintf(extra + at, sizeof extra - at, " dy=spike");
     snprintf(out, size, "bwd %s %s %s n=%u c=%u%s%s%s%s%s eps=%g%s%s", c->frozen ? "frozen" : "train",
              c->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
-             c->tensor.dtype == VKBN_DTYPE_F16 ? "f16" : "f32", c->tensor.n, c->tensor.c, spatial,
+             ref_dtype_name((int)c->tensor.dtype), c->tensor.n, c->tensor.c, spatial,
              c->affine ? " affine" : "", c->residual ? " residual" : "", act, outs, (double)c->eps, extra,
              (size_t)c->data < 4 ? data_names[c->data] : "");
 }
@@ -451,7 +452,7 @@ static double grad_error(const bwd_case* c, double dy, double g, double u, doubl
 static void check(const bwd_case* c, const host_data* h, const ref_data* ref, const outputs* o, bwd_result* r) {
     const ref_shape* sh = &h->shape;
     double m = (double)(sh->n * sh->s);
-    bool f16 = c->tensor.dtype == VKBN_DTYPE_F16;
+    const double ulp = ref_storage_ulp((int)c->tensor.dtype);
     for (uint64_t ch = 0; ch < sh->c; ++ch) {
         double mean = c->frozen ? ref->rm[ch] : ref->mean[ch];
         double invstd = c->frozen ? 1.0 / sqrt(ref->rv[ch] + c->eps) : ref->invstd[ch];
@@ -484,7 +485,7 @@ static void check(const bwd_case* c, const host_data* h, const ref_data* ref, co
                     grad_error(c, ref->dy[i], g, gamma * xhat + beta + z, fabs(gamma * xhat) + fabs(beta) + fabs(z));
                 if (c->outputs & BWD_OUT_DRESIDUAL) {
                     double tol = SLACK * ROUNDOFF * fabs(g) + dg + TINY;
-                    if (f16) tol += fabs(g) / 1024.0 + ROUNDOFF;
+                    if (ulp > 0) tol += fabs(g) * ulp + ROUNDOFF;
                     scaled(&r->dz, o->dz[i], g, tol);
                 }
                 if (c->outputs & BWD_OUT_DX) {
@@ -497,7 +498,7 @@ static void check(const bwd_case* c, const host_data* h, const ref_data* ref, co
                               fabs(k1) * (dg + tol_db / m + fabs(xhat) * tol_dw / m);
                     }
                     tol += TINY;
-                    if (f16) tol += fabs(ref->dx[i]) / 1024.0 + ROUNDOFF;
+                    if (ulp > 0) tol += fabs(ref->dx[i]) * ulp + ROUNDOFF;
                     scaled(&r->dx, o->dx[i], ref->dx[i], tol);
                 }
             }

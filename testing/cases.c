@@ -95,7 +95,7 @@ void case_describe(const fwd_case* c, char* out, size_t size) {
     case_describe_activation(c->activation, c->activation_alpha, c->activation_beta, act, sizeof act);
     snprintf(out, size, "%s %s %s n=%u c=%u%s%s%s%s%s%s eps=%g%s%s%s", c->training ? "train" : "infer",
              c->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
-             c->tensor.dtype == VKBN_DTYPE_F16 ? "f16" : "f32", c->tensor.n, c->tensor.c, spatial,
+             ref_dtype_name((int)c->tensor.dtype), c->tensor.n, c->tensor.c, spatial,
              c->affine ? " affine" : "", c->residual ? " residual" : "", act, running,
              c->biased_running_var ? " biased" : "", (double)c->eps, extra, c->in_place ? " in-place" : "",
              (size_t)c->data < 4 ? data_names[c->data] : "");
@@ -117,7 +117,7 @@ typedef struct host_data {
 } host_data;
 
 float case_storage_round(float v, vkbn_dtype dtype) {
-    return dtype == VKBN_DTYPE_F16 ? ref_f16_to_f32(ref_f32_to_f16(v)) : v;
+    return ref_storage_round(v, (int)dtype);
 }
 
 static void gen_x(const fwd_case* c, const ref_shape* sh, rng* r, float* x) {
@@ -217,7 +217,7 @@ vkbn_result case_upload_tensor(vkbn_buffer b, const float* v, uint64_t count, vk
     if (dtype == VKBN_DTYPE_F32) return vkbn_buffer_upload(b, 0, v, count * 4);
     uint16_t* h = malloc(count * 2);
     if (!h) return VKBN_ERROR_OUT_OF_HOST_MEMORY;
-    for (uint64_t i = 0; i < count; ++i) h[i] = ref_f32_to_f16(v[i]);
+    ref_storage_encode(h, v, count, (int)dtype);
     vkbn_result res = vkbn_buffer_upload(b, 0, h, count * 2);
     free(h);
     return res;
@@ -228,7 +228,7 @@ vkbn_result case_download_tensor(vkbn_buffer b, float* v, uint64_t count, vkbn_d
     uint16_t* h = malloc(count * 2);
     if (!h) return VKBN_ERROR_OUT_OF_HOST_MEMORY;
     vkbn_result res = vkbn_buffer_download(b, 0, h, count * 2);
-    for (uint64_t i = 0; i < count && res == VKBN_SUCCESS; ++i) v[i] = ref_f16_to_f32(h[i]);
+    if (res == VKBN_SUCCESS) ref_storage_decode(v, h, count, (int)dtype);
     free(h);
     return res;
 }
@@ -365,7 +365,7 @@ static void check_step(const fwd_case* c, const host_data* h, const step_out* o,
                        case_result* r) {
     const ref_shape* sh = &h->shape;
     double m = (double)(sh->n * sh->s);
-    bool f16 = c->tensor.dtype == VKBN_DTYPE_F16;
+    const double ulp = ref_storage_ulp((int)c->tensor.dtype);
     double lip = case_activation_lipschitz(c->activation, c->activation_alpha);
     for (uint64_t ch = 0; ch < sh->c; ++ch) {
         double mean = c->training ? ref->mean[ch] : h->rm[ch];
@@ -400,7 +400,7 @@ static void check_step(const fwd_case* c, const host_data* h, const step_out* o,
                                         (fabs(gamma) * invstd * (fabs(h->x[i] - mean) + dev) + fabs(beta) + zabs) +
                                     0.5 * var_tol * fabs(gamma * xhat)) +
                              SLACK * ROUNDOFF * case_activation_ulps(c->activation, u) * fabs(ref->y[i]);
-                if (f16) tol += fabs(ref->y[i]) / 1024.0 + 1.0 / 16777216.0;
+                if (ulp > 0) tol += fabs(ref->y[i]) * ulp + 1.0 / 16777216.0;
                 scaled(&r->y, o->y[i], ref->y[i], tol + 1e-30);
             }
         }
@@ -416,7 +416,7 @@ static void check_constant_channel(const fwd_case* c, const host_data* h, const 
     for (uint64_t n = 0; n < sh->n && z_free; ++n) {
         for (uint64_t s = 0; s < sh->s; ++s) {
             float got = o->y[ref_index(sh, n, 0, s)];
-            if (got != (c->tensor.dtype == VKBN_DTYPE_F16 ? ref_f16_to_f32(ref_f32_to_f16(want)) : want)) {
+            if (got != case_storage_round(want, c->tensor.dtype)) {
                 snprintf(r->message, sizeof r->message, "constant channel: y = %.9g, expected beta = %.9g exactly",
                          (double)got, (double)want);
                 r->ok = 0;

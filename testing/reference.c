@@ -252,3 +252,42 @@ float ref_f16_to_f32(uint16_t h) {
     }
     return f32_from_bits(sign | (e << 23) | ((mant & 0x3ffu) << 13));
 }
+
+uint16_t ref_f32_to_bf16(float f) {
+    uint32_t b = f32_bits(f);
+    if ((b & 0x7f800000u) == 0x7f800000u && (b & 0x7fffffu) != 0) return (uint16_t)((b >> 16) | 0x40u);
+    /* The dropped 16 bits against one half of the kept half's last place. */
+    return (uint16_t)shift_round_even(b, 16);
+}
+
+float ref_bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+
+float ref_storage_round(float v, int dtype) {
+    switch (dtype) {
+        case 1: return ref_f16_to_f32(ref_f32_to_f16(v));
+        case 2: return ref_bf16_to_f32(ref_f32_to_bf16(v));
+        default: return v;
+    }
+}
+
+double ref_storage_ulp(int dtype) { return dtype == 1 ? 1.0 / 1024.0 : dtype == 2 ? 1.0 / 128.0 : 0.0; }
+
+const char* ref_dtype_name(int dtype) { return dtype == 1 ? "f16" : dtype == 2 ? "bf16" : "f32"; }
+
+void ref_storage_encode(void* dst, const float* v, uint64_t count, int dtype) {
+    if (dtype == 0) {
+        memcpy(dst, v, count * sizeof *v);
+        return;
+    }
+    uint16_t* h = dst;
+    for (uint64_t i = 0; i < count; ++i) h[i] = dtype == 1 ? ref_f32_to_f16(v[i]) : ref_f32_to_bf16(v[i]);
+}
+
+void ref_storage_decode(float* dst, const void* src, uint64_t count, int dtype) {
+    if (dtype == 0) {
+        memcpy(dst, src, count * sizeof *dst);
+        return;
+    }
+    const uint16_t* h = src;
+    for (uint64_t i = 0; i < count; ++i) dst[i] = dtype == 1 ? ref_f16_to_f32(h[i]) : ref_bf16_to_f32(h[i]);
+}

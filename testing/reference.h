@@ -116,6 +116,23 @@ void ref_batchnorm_backward(const ref_backward* a);
 /* IEEE half <-> float, round to nearest even, with subnormals, inf and NaN. */
 uint16_t ref_f32_to_f16(float f);
 float ref_f16_to_f32(uint16_t h);
+/* bfloat16: the upper half of an f32, rounded to nearest even (NaN quieted). */
+uint16_t ref_f32_to_bf16(float f);
+float ref_bf16_to_f32(uint16_t h);
+
+/* The storage types by their vkbn_dtype value (0 f32, 1 f16, 2 bf16), so
+ * that this header needs nothing of vkbn's: */
+/* the value a tensor of this dtype stores for v (v itself for f32); */
+float ref_storage_round(float v, int dtype);
+/* one unit in the last place of the type, relative (0 for f32): the
+ * rounding on store that the tests allow on top of the f32 arithmetic's; */
+double ref_storage_ulp(int dtype);
+/* "f32", "f16", "bf16". */
+const char* ref_dtype_name(int dtype);
+/* Encodes count values (already representable) into dst in the dtype's
+ * bytes, and decodes them back. */
+void ref_storage_encode(void* dst, const float* v, uint64_t count, int dtype);
+void ref_storage_decode(float* dst, const void* src, uint64_t count, int dtype);
 
 #ifdef __cplusplus
 }

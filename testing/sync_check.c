@@ -13,7 +13,8 @@
  *                 + |k1| (dg_i + tol(dbias) / m + |xhat_i| tol(dweight) / m)
  * with dg_i SiLU's bound on g_i (bwd_cases.c), 0 for the other activations
  * (also added to dz_i's bound and, summed, to dbias's and dweight's).
- * f16 storage adds one f16 ulp (|value| / 1024 + u) to y, dx and dz. */
+ * 16-bit storage adds one ulp of the type (|value| / 1024 + u for f16,
+ * |value| / 128 + u for bf16) to y, dx and dz. */
 #include "sync_check.h"
 
 #include <math.h>
@@ -38,10 +39,10 @@ static uint64_t spatial_of(const vkbn_tensor_desc* t) {
     return s;
 }
 
-/* Rounds v to the dtype's precision (f16 values stay exact in f32). */
+/* Rounds v to the dtype's precision (16-bit values stay exact in f32). */
 static void quantize(float* v, uint64_t n, vkbn_dtype d) {
-    if (d != VKBN_DTYPE_F16) return;
-    for (uint64_t i = 0; i < n; ++i) v[i] = ref_f16_to_f32(ref_f32_to_f16(v[i]));
+    if (d == VKBN_DTYPE_F32) return;
+    for (uint64_t i = 0; i < n; ++i) v[i] = ref_storage_round(v[i], (int)d);
 }
 
 int sync_batch_make(const sync_case* c, sync_batch* b) {
@@ -120,13 +121,13 @@ void sync_outputs_free(sync_outputs* o) {
 static vkbn_result tensor_buffer(vkbn_context ctx, const float* src, uint64_t n, vkbn_dtype d, vkbn_buffer* out) {
     *out = NULL;
     if (n == 0) return VKBN_SUCCESS;
-    uint64_t bytes = n * (d == VKBN_DTYPE_F16 ? 2 : 4);
+    uint64_t bytes = n * vkbn_dtype_size(d);
     vkbn_result r = vkbn_buffer_create(ctx, bytes, out);
     if (r != VKBN_SUCCESS || !src) return r;
-    if (d == VKBN_DTYPE_F16) {
+    if (d != VKBN_DTYPE_F32) {
         uint16_t* h = malloc(bytes);
         if (!h) return VKBN_ERROR_OUT_OF_HOST_MEMORY;
-        for (uint64_t i = 0; i < n; ++i) h[i] = ref_f32_to_f16(src[i]);
+        ref_storage_encode(h, src, n, (int)d);
         r = vkbn_buffer_upload(*out, 0, h, bytes);
         free(h);
         return r;
@@ -136,11 +137,11 @@ static vkbn_result tensor_buffer(vkbn_context ctx, const float* src, uint64_t n,
 
 static vkbn_result download_tensor(vkbn_buffer buf, float* dst, uint64_t n, vkbn_dtype d) {
     if (n == 0) return VKBN_SUCCESS;
-    if (d == VKBN_DTYPE_F16) {
+    if (d != VKBN_DTYPE_F32) {
         uint16_t* h = malloc(n * 2);
         if (!h) return VKBN_ERROR_OUT_OF_HOST_MEMORY;
         vkbn_result r = vkbn_buffer_download(buf, 0, h, n * 2);
-        for (uint64_t i = 0; r == VKBN_SUCCESS && i < n; ++i) dst[i] = ref_f16_to_f32(h[i]);
+        if (r == VKBN_SUCCESS) ref_storage_decode(dst, h, n, (int)d);
         free(h);
         return r;
     }
@@ -331,7 +332,7 @@ int sync_check(const sync_batch* b, const sync_outputs* o, double* worst, char* 
     const sync_case* c = &b->c;
     ref_shape sh = ref_shape_from_desc(&c->tensor);
     uint64_t e = b->elements, C = c->tensor.c;
-    int f16 = c->tensor.dtype == VKBN_DTYPE_F16;
+    const double ulp = ref_storage_ulp((int)c->tensor.dtype);
     double *x = dalloc(e), *z = b->z ? dalloc(e) : NULL, *dy = dalloc(e), *y = dalloc(e), *ystored = dalloc(e);
     double *w = dalloc(C), *bias = dalloc(C), *rm = dalloc(C), *rv = dalloc(C), *mean = dalloc(C);
     double *invstd = dalloc(C), *var = dalloc(C), *smean = dalloc(C), *sinv = dalloc(C);
@@ -404,7 +405,7 @@ int sync_check(const sync_batch* b, const sync_outputs* o, double* worst, char* 
                 uint64_t i = ref_index(&sh, n, ch, s);
                 double tol =
                     Ru * (fabs(y[i]) + scale * (fabs(x[i] - mean[ch]) + dev) + fabs(bias[ch]) + (z ? fabs(z[i]) : 0.0));
-                if (f16) tol += fabs(y[i]) / 1024.0 + ROUNDOFF;
+                if (ulp > 0) tol += fabs(y[i]) * ulp + ROUNDOFF;
                 note(&we, "y", i, o->y[i], y[i], tol);
                 double g = dz[i], xhat = (x[i] - smean[ch]) * sinv[ch];
                 ag += fabs(g) + silu_dg(c, dy[i], w[ch] * xhat + bias[ch] + (z ? z[i] : 0.0), w[ch] * xhat, bias[ch],
@@ -428,10 +429,10 @@ int sync_check(const sync_batch* b, const sync_outputs* o, double* worst, char* 
                                     z ? z[i] : 0.0);
                 double tol = Ru * k1 * (fabs(g) + fabs(db[ch]) / m + fabs(xhat * dw[ch]) / m) +
                              k1 * (dg + tol_db / m + fabs(xhat) * tol_dw / m);
-                if (f16) tol += fabs(dx[i]) / 1024.0 + ROUNDOFF;
+                if (ulp > 0) tol += fabs(dx[i]) * ulp + ROUNDOFF;
                 note(&we, "dx", i, o->dx[i], dx[i], tol);
                 if (b->z) {
-                    double tz = Ru * fabs(g) + dg + (f16 ? fabs(g) / 1024.0 + ROUNDOFF : 0.0);
+                    double tz = Ru * fabs(g) + dg + (ulp > 0 ? fabs(g) * ulp + ROUNDOFF : 0.0);
                     note(&we, "dresidual", i, o->dz[i], g, tz);
                 }
             }
@@ -501,6 +502,6 @@ void sync_case_describe(const sync_case* c, char* out, size_t size) {
     }
     static const char* const acts[] = {"none", "relu", "leaky_relu", "clamp", "silu"};
     snprintf(out, size, "%s %s n=%u c=%u%s %s%s", t->layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
-             t->dtype == VKBN_DTYPE_F16 ? "f16" : "f32", t->n, t->c, sp,
+             ref_dtype_name((int)t->dtype), t->n, t->c, sp,
              (unsigned)c->activation < 5 ? acts[c->activation] : "?", c->residual ? " +residual" : "");
 }

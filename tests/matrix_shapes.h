@@ -5,6 +5,13 @@
 
 #include <stdint.h>
 
+/* The matrices' dtype d (0: f32, 1: a 16-bit type), the 16-bit type taking
+ * turns between f16 and bf16 with `turn` (a shape's index plus its layout),
+ * so that each runs over half of the shapes in each layout at the cost of
+ * one 16-bit type: the dtype-independent work (the kernels' indexing, the
+ * plans) does not differ between the two, only the loads and stores do. */
+static inline int matrix_dtype(int d, unsigned turn) { return d == 0 ? 0 : turn % 2 ? 2 : 1; }
+
 typedef struct shape {
     uint32_t n, c, rank;
     uint32_t spatial[3];

@@ -104,7 +104,7 @@ static void matrix(vkbn_context ctx) {
         for (int layout = 0; layout < 2; ++layout) {
             for (int dtype = 0; dtype < 2; ++dtype) {
                 for (int frozen = 0; frozen < 2; ++frozen) {
-                    bwd_case c = make(&matrix_shapes[i], (vkbn_layout)layout, (vkbn_dtype)dtype);
+                    bwd_case c = make(&matrix_shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
                     c.frozen = frozen;
                     c.seed = 300 + k;
                     c.affine = k % 3 != 2;
@@ -164,7 +164,7 @@ static void hard_data(vkbn_context ctx) {
                 run(ctx, &c);
             }
         }
-        for (int dtype = 0; dtype < 2; ++dtype) {
+        for (int dtype = 0; dtype < 3; ++dtype) {
             /* a constant channel: var 0, xhat 0, invstd 1/sqrt(eps) */
             bwd_case c = make(&s, (vkbn_layout)layout, (vkbn_dtype)dtype);
             c.data = CASE_DATA_CONSTANT;
@@ -206,7 +206,7 @@ static void activations(vkbn_context ctx) {
     for (unsigned a = 0; a < 7; ++a) {
         for (int layout = 0; layout < 2; ++layout) {
             for (int variant = 0; variant < 4; ++variant) {
-                bwd_case c = make(&s, (vkbn_layout)layout, a % 2 ? VKBN_DTYPE_F16 : VKBN_DTYPE_F32);
+                bwd_case c = make(&s, (vkbn_layout)layout, (vkbn_dtype)(a % 3));
                 set_activation(&c, a);
                 c.frozen = variant & 1;
                 c.residual = variant >> 1;
@@ -383,7 +383,7 @@ static void windows(vkbn_context ctx) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
         for (int layout = 0; layout < 2; ++layout) {
             for (int dtype = 0; dtype < 2; ++dtype) {
-                bwd_case c = make(&shapes[i], (vkbn_layout)layout, (vkbn_dtype)dtype);
+                bwd_case c = make(&shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
                 c.seed = 900 + k;
                 c.residual = k % 2;
                 c.offset_bytes = (k % 3) * 4;

@@ -13,6 +13,7 @@
 #include "cases.h"
 #include "datagen.h"
 #include "platform.h"
+#include "reference.h"
 #include "test_util.h"
 
 static vkbn_context cpu_context(uint32_t threads, vkbn_cpu_isa isa, vkbn_result* r) {
@@ -508,6 +509,119 @@ static void f16_conversion(void) {
 #endif
 }
 
+/* bf16 narrowing in every ISA's kernels, bit for bit against the portable
+ * conversion (vkbn__f32_to_bf16): inference with running mean 0, running
+ * variance 1, eps 0 and weight w computes y = x * w exactly in f32 (x has 8
+ * significant bits and w 9, so no ISA rounds before the narrowing, FMA or
+ * not), and the store then rounds every product to bf16: ties (both
+ * parities), values either side of them, subnormals, overflow to infinity,
+ * zeros of both signs, infinities and NaN. Channels-first rows of 37 run
+ * the vector bodies and every tail length. */
+static void bf16_narrowing(void) {
+    enum { C = 2, S = 37, N = 1024 };
+    const uint64_t count = (uint64_t)N * C * S;
+    uint16_t* xh = malloc(count * 2);
+    uint16_t* yh = malloc(count * 2);
+    if (!xh || !yh) {
+        CHECK(0, "bf16 narrowing: out of host memory");
+        free(xh);
+        free(yh);
+        return;
+    }
+    rng g;
+    rng_seed(&g, 16);
+    for (uint64_t i = 0; i < count; ++i) {
+        /* Every bf16 bit pattern in turn, then random ones. */
+        xh[i] = i < 65536 ? (uint16_t)i : (uint16_t)(rng_uniform(&g) * 65536.0);
+    }
+    const float weight[C] = {1.00390625f, -1.50390625f}; /* 1 + 2^-8 and -(1.5 + 2^-8): 9 significant bits */
+    const float zeros[C] = {0.0f, 0.0f}, ones[C] = {1.0f, 1.0f};
+    for (int isa = VKBN_CPU_ISA_SCALAR; isa <= VKBN_CPU_ISA_NEON; ++isa) {
+        vkbn_result r;
+        vkbn_context ctx = cpu_context(isa == VKBN_CPU_ISA_SCALAR ? 1 : 3, (vkbn_cpu_isa)isa, &r);
+        if (!ctx) continue; /* a level this CPU or build lacks */
+        vkbn_buffer x = NULL, y = NULL, w = NULL, rm = NULL, rv = NULL;
+        vkbn_buffer_create(ctx, count * 2, &x);
+        vkbn_buffer_create(ctx, count * 2, &y);
+        vkbn_buffer_create(ctx, sizeof weight, &w);
+        vkbn_buffer_create(ctx, sizeof zeros, &rm);
+        vkbn_buffer_create(ctx, sizeof ones, &rv);
+        vkbn_buffer_upload(x, 0, xh, count * 2);
+        vkbn_buffer_upload(w, 0, weight, sizeof weight);
+        vkbn_buffer_upload(rm, 0, zeros, sizeof zeros);
+        vkbn_buffer_upload(rv, 0, ones, sizeof ones);
+        vkbn_forward_inference_desc d;
+        memset(&d, 0, sizeof d);
+        d.tensor.n = N;
+        d.tensor.c = C;
+        d.tensor.spatial_rank = 1;
+        d.tensor.spatial[0] = S;
+        d.tensor.dtype = VKBN_DTYPE_BF16;
+        d.x = x;
+        d.y = y;
+        d.weight = w;
+        d.running_mean = rm;
+        d.running_var = rv;
+        d.eps = 0.0f;
+        r = vkbn_forward_inference(ctx, &d);
+        CHECK(r == VKBN_SUCCESS, "bf16 narrowing (isa %d): %s", isa, vkbn_last_error());
+        if (r == VKBN_SUCCESS && vkbn_buffer_download(y, 0, yh, count * 2) == VKBN_SUCCESS) {
+            uint64_t bad = 0, first = 0;
+            for (uint64_t i = 0; i < count; ++i) {
+                float xf = vkbn__bf16_to_f32(xh[i]);
+                float prod = xf * weight[(i / S) % C] + 0.0f; /* + the shift, 0: -0 becomes +0 as in the kernels */
+                uint16_t want = vkbn__f32_to_bf16(prod);
+                if (yh[i] != want && !(prod != prod && (yh[i] & 0x7fc0u) == 0x7fc0u)) {
+                    if (bad++ == 0) first = i;
+                }
+            }
+            CHECK(bad == 0, "bf16 narrowing (isa %d): %llu of %llu values differ, first x = 0x%04x: y = 0x%04x", isa,
+                  (unsigned long long)bad, (unsigned long long)count, xh[first], yh[first]);
+        }
+        vkbn_buffer_destroy(x);
+        vkbn_buffer_destroy(y);
+        vkbn_buffer_destroy(w);
+        vkbn_buffer_destroy(rm);
+        vkbn_buffer_destroy(rv);
+        vkbn_context_destroy(ctx);
+    }
+    free(xh);
+    free(yh);
+}
+
+/* The portable bf16 conversion against its definition: widening is exact
+ * (a shift), and narrowing every f32 near each bf16 value, ties included,
+ * gives the nearest bf16, ties to even (testing/reference.c's independent
+ * rounding). */
+static void bf16_conversion(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; ++h) {
+        float v = vkbn__bf16_to_f32((uint16_t)h);
+        uint32_t bits;
+        memcpy(&bits, &v, 4);
+        if (bits != h << 16) ++bad;
+        if (v != v) {
+            if ((vkbn__f32_to_bf16(v) & 0x7fc0u) != 0x7fc0u) ++bad; /* NaN stays NaN, quiet */
+            continue;
+        }
+        for (uint32_t low = 0; low < 65536; low += 0x1fff) {
+            uint32_t b = bits | low;
+            float f;
+            memcpy(&f, &b, 4);
+            if (f != f) continue;
+            if (vkbn__f32_to_bf16(f) != ref_f32_to_bf16(f)) ++bad;
+        }
+        uint32_t tie = bits | 0x8000u, above = tie + 1, below = tie - 1;
+        const uint32_t probes[3] = {tie, above, below};
+        for (int i = 0; i < 3; ++i) {
+            float f;
+            memcpy(&f, &probes[i], 4);
+            if (f == f && vkbn__f32_to_bf16(f) != ref_f32_to_bf16(f)) ++bad;
+        }
+    }
+    CHECK(bad == 0, "bf16 conversion: %d values differ from the reference", bad);
+}
+
 int main(void) {
     test_pin_drivers(); /* "cpu" counts the Vulkan devices: sanitizer builds see the driver */
     listing();
@@ -518,5 +632,7 @@ int main(void) {
     pipelined();
     short_rows();
     f16_conversion();
+    bf16_conversion();
+    bf16_narrowing();
     return test_summary();
 }

@@ -81,7 +81,7 @@ static void matrix(vkbn_context ctx) {
         for (int layout = 0; layout < 2; ++layout) {
             for (int dtype = 0; dtype < 2; ++dtype) {
                 for (int training = 1; training >= 0; --training) {
-                    fwd_case c = make(&matrix_shapes[i], (vkbn_layout)layout, (vkbn_dtype)dtype);
+                    fwd_case c = make(&matrix_shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
                     c.training = training;
                     c.seed = 100 + k;
                     c.affine = k % 3 != 2;
@@ -136,7 +136,7 @@ static void hard_data(vkbn_context ctx) {
             c.reduction_split = split;
             run(ctx, &c);
         }
-        for (int dtype = 0; dtype < 2; ++dtype) {
+        for (int dtype = 0; dtype < 3; ++dtype) {
             /* constant channel: var exactly 0, y = beta, no NaN */
             fwd_case c = make(&s, (vkbn_layout)layout, (vkbn_dtype)dtype);
             c.data = CASE_DATA_CONSTANT;
@@ -197,7 +197,7 @@ static void windows(vkbn_context ctx) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
         for (int layout = 0; layout < 2; ++layout) {
             for (int dtype = 0; dtype < 2; ++dtype) {
-                fwd_case c = make(&shapes[i], (vkbn_layout)layout, (vkbn_dtype)dtype);
+                fwd_case c = make(&shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
                 c.seed = 500 + k;
                 c.residual = k % 2;
                 c.offset_bytes = (k % 3) * 4;

@@ -157,7 +157,7 @@ static void matrix(void) {
     for (int l = 0; l < 2; ++l) {
         vkbn_layout layout = l ? VKBN_LAYOUT_CHANNELS_LAST : VKBN_LAYOUT_CHANNELS_FIRST;
         for (int d = 0; d < 2; ++d) {
-            vkbn_dtype dtype = d ? VKBN_DTYPE_F16 : VKBN_DTYPE_F32;
+            vkbn_dtype dtype = d == 0 ? VKBN_DTYPE_F32 : l ? VKBN_DTYPE_BF16 : VKBN_DTYPE_F16;
             sync_case a = make_case(7, 13, 2, 5, 3, layout, dtype, VKBN_ACTIVATION_NONE, 0, seed++);
             run_case(&a, &three, "3+0+4 (vk, cpu, vk)");
             sync_case a2 = make_case(7, 13, 2, 5, 3, layout, dtype, VKBN_ACTIVATION_RELU, 1, seed++);

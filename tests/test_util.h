@@ -85,7 +85,10 @@ static inline int env_set(const char* name) {
  *                                  at most N bytes
  *   VKBN_TEST_WAVE=N               hook: the target workgroups are a wave of
  *                                  N, filled whole (as on a GPU that tells
- *                                  its compute units) */
+ *                                  its compute units)
+ *   VKBN_TEST_BF16_WORDS=1         hook: bf16 in 32-bit words even with
+ *                                  16-bit storage (the path of devices
+ *                                  without it) */
 static inline vkbn_context_flags test_switch_flags(void) {
     vkbn_context_flags f = 0;
     if (env_set("VKBN_TEST_DISABLE_SUBGROUPS")) f |= VKBN_CONTEXT_DISABLE_SUBGROUPS;
@@ -111,6 +114,7 @@ static inline void test_apply_hooks(void) {
     any |= test_hook_from_env("VKBN_TEST_MAX_WORKGROUP", &h.vk_max_workgroup_invocations);
     any |= test_hook_from_env("VKBN_TEST_MAX_SHARED", &h.vk_max_shared_memory);
     any |= test_hook_from_env("VKBN_TEST_WAVE", &h.vk_wave);
+    any |= test_hook_from_env("VKBN_TEST_BF16_WORDS", &h.vk_bf16_words);
     if (any) vkbn_test_set_hooks(&h);
 }
 

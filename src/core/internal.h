@@ -31,6 +31,9 @@ struct vkbn_buffer_T {
     /* Identity of the root storage, shared by every view of it: two ranges
      * can overlap only when their roots are equal (validate.c). */
     uint64_t root;
+    /* Vulkan: the end (in bytes from the root's start) of the storage vkbn
+     * may bind: an owned buffer's whole allocation, a wrapped one's range. */
+    uint64_t root_end;
     /* The backend's storage of the root. */
     VkBuffer vk_buffer;                     /* Vulkan: owned or the caller's */
     struct vkbn__allocation* vk_allocation; /* Vulkan: the root's memory, owned buffers and their views */

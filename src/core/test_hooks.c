@@ -12,7 +12,8 @@ static vkbn_test_hooks g_hooks = {.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET,
                                   .vulkan_device_type = VKBN_TEST_HOOK_UNSET,
                                   .vk_wave = VKBN_TEST_HOOK_UNSET,
                                   .host_alloc_fail_at = VKBN_TEST_HOOK_UNSET,
-                                  .vk_get_instance_proc_addr = 0};
+                                  .vk_get_instance_proc_addr = 0,
+                                  .vk_bf16_words = VKBN_TEST_HOOK_UNSET};
 
 /* Host allocations since the hooks were last set (any thread). */
 static volatile uint64_t g_host_allocations;

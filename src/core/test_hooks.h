@@ -67,6 +67,11 @@ typedef struct vkbn_test_hooks {
      * vkGetInstanceProcAddr goes through it; a borrowed device keeps the
      * caller's. */
     vkbn_test_proc vk_get_instance_proc_addr;
+    /* Vulkan: nonzero stores bf16 tensors in 32-bit words even on a device
+     * with 16-bit storage (scalar items: atomic half-word stores), the path
+     * of devices without storageBuffer16BitAccess (shaders/storage.glsl).
+     * Read when plans are built. */
+    uint64_t vk_bf16_words;
 } vkbn_test_hooks;
 
 /* Every field VKBN_TEST_HOOK_UNSET: what the library runs with until a test
@@ -81,6 +86,7 @@ static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
     h.vk_wave = VKBN_TEST_HOOK_UNSET;
     h.host_alloc_fail_at = VKBN_TEST_HOOK_UNSET;
     h.vk_get_instance_proc_addr = 0;
+    h.vk_bf16_words = VKBN_TEST_HOOK_UNSET;
     return h;
 }
 

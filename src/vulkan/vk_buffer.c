@@ -20,6 +20,9 @@ static uint64_t root_of(VkBuffer buffer) {
 
 vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer buf) {
     struct vkbn__vk* vk = vkbn__vk_of(ctx);
+    /* Round up so that whole-vector loads at the end stay inside the buffer. */
+    uint64_t alloc_size = vkbn__align_up(size, 16);
+    buf->root_end = alloc_size;
     if (size > vk->caps.max_alloc) {
         return vkbn__fail(VKBN_ERROR_TOO_LARGE, "size: %llu bytes exceeds the device's largest allocation (%llu)",
                           (unsigned long long)size, (unsigned long long)vk->caps.max_alloc);
@@ -31,8 +34,6 @@ vkbn_result vkbn__vk_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer 
         vkbn__mutex_unlock(&vk->memory_lock);
         return VKBN_SUCCESS;
     }
-    /* Round up so that whole-vector loads at the end stay inside the buffer. */
-    uint64_t alloc_size = vkbn__align_up(size, 16);
     VKBN_CHECK(vkbn__vk_create_buffer(vk, alloc_size, vk->buffer_memory_type, buffer_usage, VKBN__MEM_BUFFER,
                                       &buf->vk_buffer, &buf->vk_allocation, "vkbn_buffer_create"));
     /* Host-visible memory is mapped by the allocator; only unified memory is
@@ -57,6 +58,7 @@ vkbn_result vkbn__vk_buffer_wrap(vkbn_context ctx, VkBuffer buffer, uint64_t off
     }
     buf->vk_buffer = buffer;
     buf->root = root_of(buffer);
+    buf->root_end = offset + size;
     return VKBN_SUCCESS;
 }
 

@@ -17,11 +17,11 @@
 uint32_t vkbn__vk_elementwise_vec(const vkbn__vk_build* b) {
     const vkbn__geometry* g = &b->g;
     const vkbn__op* op = b->op;
-    /* f16 vec4 items are 8 bytes where the copy moves 16: where every row
-     * (channels-first: S; channels-last: C) and every tensor's start is
-     * 8-element aligned, items of 8 halves (VEC=8). Per element the
+    /* 16-bit vec4 items are 8 bytes where the copy moves 16: where every
+     * row (channels-first: S; channels-last: C) and every tensor's start is
+     * 8-element aligned, items of 8 elements (VEC=8). Per element the
      * arithmetic is the same, so are the results. */
-    if (!g->variant.f16 || g->vec != 4) return g->vec;
+    if (g->variant.dtype == VKBN__STORE_F32 || g->vec != 4) return g->vec;
     if ((g->channels_last ? (uint64_t)g->c : g->s) % 8 != 0) return g->vec;
     const vkbn_buffer tensors[] = {op->x, op->y, op->z, op->dy, op->dx, op->dz};
     for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; ++i) {

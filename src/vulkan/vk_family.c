@@ -197,11 +197,12 @@ void vkbn__vk_family_elementwise_spec(const vkbn__vk_build* b, const vkbn__pass*
     /* When the reduction wrote dz (= g, every element), dx reads g back
      * from it rather than forming it again from dy and y (or x, z and an
      * exponential for SiLU): one tensor less to read. Only where dz holds
-     * g's bits: f32 always; f16 where g is dy or 0 (RELU, CLAMP), not where
-     * it is a product (LEAKY_RELU's dy * alpha, SiLU), which f16 would round.
+     * g's bits: f32 always; f16 and bf16 where g is dy or 0 (RELU, CLAMP),
+     * not where it is a product (LEAKY_RELU's dy * alpha, SiLU), which they
+     * would round.
      * Without an activation g is dy, and reading dz instead gains nothing. */
     vkbn_activation a = op->activation;
-    bool exact = !b->g.variant.f16 || a == VKBN_ACTIVATION_RELU || a == VKBN_ACTIVATION_CLAMP;
+    bool exact = b->g.variant.dtype == VKBN__STORE_F32 || a == VKBN_ACTIVATION_RELU || a == VKBN_ACTIVATION_CLAMP;
     if (after_reduction && op->dz && op->dx && a != VKBN_ACTIVATION_NONE && exact) {
         spec[SPEC_BWD_WRITES] |= BWD_G_FROM_DZ;
     }

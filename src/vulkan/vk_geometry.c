@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/errors.h"
+#include "../core/test_hooks.h"
 #include "vk_internal.h"
 
 /* Channels-first workgroups shrink (to no fewer than this many threads) until
@@ -44,6 +45,29 @@ static vkbn_result plan_windows(vkbn__geometry* g) {
         g->windows[w].n = (uint32_t)((w + 1) * per > n ? n - w * per : per);
     }
     return VKBN_SUCCESS;
+}
+
+/* bf16 runs on every device: vec4 items in 32-bit words (two whole words,
+ * as wide as 16-bit storage's loads), and scalar items as 16-bit elements
+ * where the device has 16-bit storage, else as halves of words stored with
+ * atomics (shaders/storage.glsl). The test hook forces the words there too. */
+static vkbn__storage storage_of(const struct vkbn__vk* vk, vkbn_dtype dtype, uint32_t vec) {
+    if (dtype == VKBN_DTYPE_F16) return VKBN__STORE_F16;
+    if (dtype != VKBN_DTYPE_BF16) return VKBN__STORE_F32;
+    const uint64_t force_words = vkbn__test_hooks()->vk_bf16_words;
+    if (vec != 1 || !vk->caps.storage16 || (force_words != VKBN_TEST_HOOK_UNSET && force_words != 0)) {
+        return VKBN__STORE_BF16_WORDS;
+    }
+    return VKBN__STORE_BF16;
+}
+
+const char* vkbn__vk_storage_name(uint32_t storage) {
+    switch (storage) {
+        case VKBN__STORE_F16: return "f16";
+        case VKBN__STORE_BF16: return "bf16";
+        case VKBN__STORE_BF16_WORDS: return "bf16 (words)";
+        default: return "f32";
+    }
 }
 
 static bool tensor_aligned(vkbn_buffer b, uint32_t bytes) { return !b || b->offset % bytes == 0; }
@@ -82,8 +106,23 @@ vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vk
             vk->caps.max_subgroup_size > SMALL_CHANNEL_MIN_WG ? vk->caps.max_subgroup_size : SMALL_CHANNEL_MIN_WG;
         while (g->wg / 2 >= floor && (uint64_t)g->wg * SMALL_CHANNEL_ITEMS > items) g->wg /= 2;
     }
-    g->variant.f16 = op->tensor.dtype == VKBN_DTYPE_F16;
+    g->variant.dtype = (uint8_t)storage_of(vk, op->tensor.dtype, g->vec);
     g->variant.vec = (uint8_t)g->vec;
+    if (g->variant.dtype == VKBN__STORE_BF16_WORDS) {
+        /* The word holding a tensor's last element must be bindable: always
+         * so in vkbn's own buffers (allocated in 16-byte multiples), not in
+         * a wrapped range that ends 2 bytes into a word. */
+        for (uint32_t i = 0; i < tensor_count; ++i) {
+            const vkbn_buffer t = tensors[i];
+            if (t && vkbn__align_up(t->offset + op->elements * 2, 4) > t->root_end) {
+                return vkbn__fail(VKBN_ERROR_UNSUPPORTED_DTYPE,
+                                  "desc->tensor.dtype: bf16 without 16-bit storage writes whole 32-bit words, and a "
+                                  "tensor's last element ends 2 bytes before the end of its wrapped VkBuffer range "
+                                  "(%s): wrap 2 more bytes",
+                                  vk->ctx->info.name);
+            }
+        }
+    }
     return plan_windows(g);
 }
 
@@ -99,8 +138,16 @@ vkbn__range vkbn__geometry_vector(const vkbn__geometry* g, vkbn_buffer b) {
 
 vkbn__range vkbn__geometry_window(const vkbn__geometry* g, vkbn_buffer b, const vkbn__window* w) {
     if (!b) return vkbn__vk_dummy_range(g->vk);
-    return vkbn__vk_range(g->vk, b, (uint64_t)w->n0 * g->sample_bytes, (uint64_t)w->n * g->sample_bytes,
-                          g->vec * g->op->elem_size);
+    vkbn__range r = vkbn__vk_range(g->vk, b, (uint64_t)w->n0 * g->sample_bytes, (uint64_t)w->n * g->sample_bytes,
+                                   g->vec * g->op->elem_size);
+    /* bf16 in words: a window (or tensor) that ends mid-word binds the whole
+     * word, which holds its last element (the other half is the next
+     * window's, or past the tensor: read, and written only by atomics that
+     * keep its bits; geometry_init checked that it is vkbn's to bind). */
+    if (g->variant.dtype == VKBN__STORE_BF16_WORDS && r.range % 4 != 0 && r.offset + r.range + 2 <= b->root_end) {
+        r.range += 2;
+    }
+    return r;
 }
 
 void vkbn__grid_2d(uint64_t groups, uint32_t out[3], uint32_t* groups_x) {

@@ -23,9 +23,17 @@ typedef enum vkbn__kernel {
 } vkbn__kernel;
 
 /* A compile-time variant of a kernel (glslang -D values). */
+/* How a variant stores tensor elements (shaders/common.glsl's VKBN_DTYPE). */
+typedef enum vkbn__storage {
+    VKBN__STORE_F32 = 0,
+    VKBN__STORE_F16 = 1,
+    VKBN__STORE_BF16 = 2,       /* 16-bit elements (storageBuffer16BitAccess) */
+    VKBN__STORE_BF16_WORDS = 3  /* bf16 in 32-bit words: any device (storage.glsl) */
+} vkbn__storage;
+
 typedef struct vkbn__variant {
-    uint8_t f16;
-    uint8_t vec;          /* 1, 4 or 8 (f16 elementwise kernels) */
+    uint8_t dtype;        /* a vkbn__storage */
+    uint8_t vec;          /* 1, 4 or 8 (16-bit elementwise kernels) */
     uint8_t subgroups;    /* 0 or 1 */
     uint8_t memory_model; /* reductions: 1 under the Vulkan memory model (merge.glsl) */
 } vkbn__variant;
@@ -442,7 +450,7 @@ typedef struct vkbn__window {
 typedef struct vkbn__geometry {
     struct vkbn__vk* vk;
     const vkbn__op* op;
-    vkbn__variant variant; /* f16 and vec; subgroups is the planner's */
+    vkbn__variant variant; /* storage and vec; subgroups is the planner's */
     bool channels_last;
     uint32_t vec;
     uint32_t wg;
@@ -456,6 +464,8 @@ typedef struct vkbn__geometry {
 /* Checks the dtype and channel count against the device, picks the vector
  * width (vec4 only if every buffer in `tensors` is 4-element aligned; NULL
  * entries are ignored) and the windows. */
+/* "f32", "f16", "bf16" or "bf16 (words)": a variant's storage, for plan descriptions. */
+const char* vkbn__vk_storage_name(uint32_t storage);
 vkbn_result vkbn__geometry_init(vkbn__geometry* g, struct vkbn__vk* vk, const vkbn__op* op, const vkbn_buffer* tensors,
                                 uint32_t tensor_count);
 void vkbn__geometry_free(vkbn__geometry* g);
@@ -581,7 +591,7 @@ vkbn_result vkbn__vk_plan_elementwise(vkbn__vk_build* b, const vkbn__pass* pass,
  * into b->scratch at b->sc (apply_params.comp). */
 vkbn_result vkbn__vk_plan_inference_params(vkbn__vk_build* b);
 /* Elements per item of the plan's elementwise pass: the geometry's width,
- * or 8 for f16 tensors whose rows and starts are 8-element aligned. */
+ * or 8 for 16-bit tensors whose rows and starts are 8-element aligned. */
 uint32_t vkbn__vk_elementwise_vec(const vkbn__vk_build* b);
 vkbn_result vkbn__vk_plan_copy(vkbn_plan plan);
 /* vk_plan_build.c: a dispatch's push constants for either planner: head

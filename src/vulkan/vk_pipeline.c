@@ -91,7 +91,7 @@ void vkbn__vk_pipelines_destroy(struct vkbn__vk* vk) {
 static int32_t find_blob(vkbn__kernel kernel, vkbn__variant v) {
     for (uint32_t i = 0; i < vkbn__spirv_blob_count; ++i) {
         const vkbn__spirv* b = &vkbn__spirv_blobs[i];
-        if (b->kernel == kernel && b->variant.f16 == v.f16 && b->variant.vec == v.vec &&
+        if (b->kernel == kernel && b->variant.dtype == v.dtype && b->variant.vec == v.vec &&
             b->variant.subgroups == v.subgroups && b->variant.memory_model == v.memory_model) {
             return (int32_t)i;
         }
@@ -105,8 +105,8 @@ static vkbn_result create_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkb
     int32_t blob = find_blob(kernel, variant);
     if (blob < 0) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
-                          "internal: no SPIR-V for kernel %d (f16=%d vec=%d subgroups=%d memory_model=%d)", (int)kernel,
-                          variant.f16, variant.vec, variant.subgroups, variant.memory_model);
+                          "internal: no SPIR-V for kernel %d (dtype=%d vec=%d subgroups=%d memory_model=%d)", (int)kernel,
+                          variant.dtype, variant.vec, variant.subgroups, variant.memory_model);
     }
     if (!vk->modules[blob]) {
         VkShaderModuleCreateInfo smci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,

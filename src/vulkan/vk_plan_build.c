@@ -107,7 +107,7 @@ static void describe(vkbn__vk_build* b, const char* shape, const vkbn__reduction
         }
     }
     snprintf(b->plan->description, sizeof b->plan->description, "%s, %s %s %s: %s%s, %u window%s, workgroup %u%s",
-             passes, g->channels_last ? "channels-last" : "channels-first", g->variant.f16 ? "f16" : "f32", width,
+             passes, g->channels_last ? "channels-last" : "channels-first", vkbn__vk_storage_name(g->variant.dtype), width,
              shape, slicing, g->window_count, g->window_count == 1 ? "" : "s", g->wg, subgroups ? ", subgroups" : "");
 }
 
