@@ -82,7 +82,7 @@ static void describe_case(const plan_probe* p, const char* fusion_name, char* ou
     snprintf(out, size, "%s/%s %ux%ux%ux%u %s %s", plan_probe_op_name(p->op), fusion_name, p->tensor.n, p->tensor.c,
              p->tensor.spatial[0], p->tensor.spatial[1],
              p->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
-             p->tensor.dtype == VKBN_DTYPE_F16 ? "f16" : "f32");
+             p->tensor.dtype == VKBN_DTYPE_F16 ? "f16" : p->tensor.dtype == VKBN_DTYPE_BF16 ? "bf16" : "f32");
 }
 
 static void check_plan(const vkbn_profile_info* prof, vkbn_context ctx, const plan_probe* p, const char* fusion_name,
@@ -317,8 +317,9 @@ int main(void) {
         vkbn_context_get_device_info(ctx, &info);
         worst wst;
         memset(&wst, 0, sizeof wst);
-        vkbn_dtype dtypes[2] = {VKBN_DTYPE_F32, VKBN_DTYPE_F16};
-        for (int d = 0; d < (info.storage_16bit ? 2 : 1); ++d) {
+        /* bf16 on every profile (16-bit storage or words), f16 where it runs. */
+        vkbn_dtype dtypes[3] = {VKBN_DTYPE_F32, VKBN_DTYPE_BF16, VKBN_DTYPE_F16};
+        for (int d = 0; d < (info.storage_16bit ? 3 : 2); ++d) {
             for (uint32_t batch = 1; batch <= 32; batch += 31) {
                 for (size_t l = 0; l < sizeof resnet50 / sizeof resnet50[0]; ++l) {
                     shape s = {batch, resnet50[l][0], resnet50[l][1], resnet50[l][1]};
