@@ -44,9 +44,20 @@ fail(char* err, size_t err_size, const char* path, const char* fmt, ...) {
     return 1;
 }
 
-static size_t dtype_size(npy_dtype dtype) { return dtype == NPY_F16 ? 2 : 4; }
+/* The dtypes this reader takes, indexed by npy_dtype. */
+static const struct {
+    const char* descr;
+    size_t size;
+} known_dtypes[] = {{"<f4", 4}, {"<f2", 2}, {"<u2", 2}, {"<i2", 2}};
 
-static const char* dtype_descr(npy_dtype dtype) { return dtype == NPY_F16 ? "<f2" : "<f4"; }
+#define KNOWN_DTYPE_COUNT (sizeof known_dtypes / sizeof known_dtypes[0])
+#define EXPECTED_DTYPES "expected dtype '<f4' or '<f2' (or bfloat16 bit patterns as '<u2' or '<i2')"
+
+static int dtype_known(npy_dtype dtype) { return (unsigned)dtype < KNOWN_DTYPE_COUNT; }
+
+size_t npy_dtype_size(npy_dtype dtype) { return dtype_known(dtype) ? known_dtypes[dtype].size : 0; }
+
+const char* npy_dtype_descr(npy_dtype dtype) { return dtype_known(dtype) ? known_dtypes[dtype].descr : "?"; }
 
 static int host_is_little_endian(void) {
     const uint16_t one = 1;
@@ -198,7 +209,7 @@ static int parse_entry(header_parser* hp, npy_header* h) {
         h->have_descr = 1;
         skip_space(hp);
         if (hp->p < hp->end && *hp->p == '[') /* a structured dtype: a list of fields */
-            return parse_fail(hp, "expected dtype '<f4' or '<f2', got a structured dtype");
+            return parse_fail(hp, EXPECTED_DTYPES ", got a structured dtype");
         return parse_string(hp, h->descr, sizeof h->descr);
     }
     if (strcmp(key, "fortran_order") == 0 && !h->have_fortran_order) {
@@ -278,16 +289,14 @@ static int read_header_text(FILE* f, const char* path, char** header, size_t* he
 
 /* Maps the parsed header to the array's dtype, shape and count. */
 static int header_to_array(const npy_header* h, const char* path, npy_array* out, char* err, size_t err_size) {
-    if (strcmp(h->descr, "<f4") == 0)
-        out->dtype = NPY_F32;
-    else if (strcmp(h->descr, "<f2") == 0)
-        out->dtype = NPY_F16;
-    else
-        return fail(err, err_size, path, "expected dtype '<f4' or '<f2', got '%s'", h->descr);
+    size_t k = 0;
+    while (k < KNOWN_DTYPE_COUNT && strcmp(h->descr, known_dtypes[k].descr) != 0) ++k;
+    if (k == KNOWN_DTYPE_COUNT) return fail(err, err_size, path, EXPECTED_DTYPES ", got '%s'", h->descr);
+    out->dtype = (npy_dtype)k;
     if (h->fortran_order) return fail(err, err_size, path, "fortran_order True is not supported (expected C order)");
     out->ndim = h->ndim;
     memcpy(out->shape, h->shape, sizeof out->shape);
-    if (shape_product(out->shape, out->ndim, &out->count) || out->count > SIZE_MAX / dtype_size(out->dtype))
+    if (shape_product(out->shape, out->ndim, &out->count) || out->count > SIZE_MAX / npy_dtype_size(out->dtype))
         return fail(err, err_size, path, "shape is too large (element count overflows)");
     return 0;
 }
@@ -302,7 +311,7 @@ static long long bytes_remaining(FILE* f) {
 }
 
 static int read_data(FILE* f, const char* path, npy_array* out, char* err, size_t err_size) {
-    size_t elem = dtype_size(out->dtype);
+    size_t elem = npy_dtype_size(out->dtype);
     size_t bytes = (size_t)out->count * elem;
     /* Check the size before allocating, so a bogus shape cannot ask for terabytes. */
     long long left = bytes_remaining(f);
@@ -357,8 +366,8 @@ int npy_read_stream(FILE* f, const char* path, npy_array* out, char* err, size_t
  * spare room for the first axis, space padding so that the data starts at a
  * multiple of 64 bytes, and '\n'. Returns its length, or 0 if it does not fit. */
 static size_t format_header(const npy_array* a, char* buf, size_t buf_size) {
-    size_t n =
-        (size_t)snprintf(buf, buf_size, "{'descr': '%s', 'fortran_order': False, 'shape': (", dtype_descr(a->dtype));
+    size_t n = (size_t)snprintf(buf, buf_size, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                                npy_dtype_descr(a->dtype));
     for (uint32_t i = 0; i < a->ndim && n < buf_size; i++)
         n += (size_t)snprintf(buf + n, buf_size - n, i ? ", %llu" : "%llu", (unsigned long long)a->shape[i]);
     if (n < buf_size) n += (size_t)snprintf(buf + n, buf_size - n, "%s), }", a->ndim == 1 ? "," : "");
@@ -378,9 +387,9 @@ static size_t format_header(const npy_array* a, char* buf, size_t buf_size) {
 static int check_array(const char* path, const npy_array* a, char* err, size_t err_size) {
     uint64_t count;
     if (!a) return fail(err, err_size, path, "no array given");
-    if (a->dtype != NPY_F32 && a->dtype != NPY_F16) return fail(err, err_size, path, "unknown dtype %d", (int)a->dtype);
+    if (!dtype_known(a->dtype)) return fail(err, err_size, path, "unknown dtype %d", (int)a->dtype);
     if (a->ndim > NPY_MAX_DIMS) return fail(err, err_size, path, "ndim %u exceeds %d", (unsigned)a->ndim, NPY_MAX_DIMS);
-    if (shape_product(a->shape, a->ndim, &count) || count > SIZE_MAX / dtype_size(a->dtype))
+    if (shape_product(a->shape, a->ndim, &count) || count > SIZE_MAX / npy_dtype_size(a->dtype))
         return fail(err, err_size, path, "shape is too large (element count overflows)");
     if (count != a->count)
         return fail(err, err_size, path, "count %llu does not match the shape's product %llu",
@@ -391,7 +400,7 @@ static int check_array(const char* path, const npy_array* a, char* err, size_t e
 
 /* The data, little-endian whatever the host. */
 static int write_data(FILE* f, const npy_array* a) {
-    size_t elem = dtype_size(a->dtype);
+    size_t elem = npy_dtype_size(a->dtype);
     size_t bytes = (size_t)a->count * elem;
     if (bytes == 0) return 0;
     if (host_is_little_endian()) return fwrite(a->data, 1, bytes, f) != bytes;

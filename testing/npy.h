@@ -1,5 +1,7 @@
 /* Reading and writing NumPy .npy files (format 1.0/2.0/3.0 read, 1.0 written)
- * holding little-endian f32 ('<f4') or f16 ('<f2') arrays in C order. */
+ * holding little-endian arrays in C order of f32 ('<f4'), f16 ('<f2'), or
+ * 16-bit integers ('<u2', '<i2'): NumPy has no bfloat16, so bf16 tensors
+ * travel as their bit patterns in those (docs/SEMANTICS.md). */
 #ifndef VKBN_TESTING_NPY_H_
 #define VKBN_TESTING_NPY_H_
 
@@ -13,7 +15,17 @@ extern "C" {
 
 #define NPY_MAX_DIMS 8
 
-typedef enum npy_dtype { NPY_F32 = 0, NPY_F16 = 1 } npy_dtype;
+typedef enum npy_dtype {
+    NPY_F32 = 0, /* '<f4' */
+    NPY_F16 = 1, /* '<f2' */
+    NPY_U16 = 2, /* '<u2': what np.save writes for x.view(np.uint16) (bf16 bits) */
+    NPY_I16 = 3  /* '<i2': what np.save writes for torch's x.view(torch.int16) */
+} npy_dtype;
+
+/* Bytes per element (4 or 2), 0 for an unknown dtype. */
+size_t npy_dtype_size(npy_dtype dtype);
+/* The header's descr: "<f4", "<f2", "<u2", "<i2"; "?" for an unknown dtype. */
+const char* npy_dtype_descr(npy_dtype dtype);
 
 typedef struct npy_array {
     npy_dtype dtype;
@@ -24,7 +36,7 @@ typedef struct npy_array {
 } npy_array;
 
 /* Reads `path`. On failure returns nonzero and writes a one-line reason
- * ("x.npy: expected dtype '<f4' or '<f2', got '>f8'") into err. Rejects
+ * ("x.npy: expected dtype '<f4' or '<f2' (...), got '>f8'") into err. Rejects
  * Fortran order, big-endian and other dtypes, truncated files, bad headers. */
 int npy_read(const char* path, npy_array* out, char* err, size_t err_size);
 /* The same from an open stream (read from its current position to its end;

@@ -542,14 +542,14 @@ static int written_header_ok(const char* path, size_t* header_len) {
 
 static void roundtrip_case(tally* t, npy_dtype dtype, uint32_t ndim, const uint64_t* shape, uint64_t count) {
     char path[64], err[256];
-    snprintf(path, sizeof path, "test_testkit_rt_%s_%ud.npy", dtype == NPY_F16 ? "f16" : "f32", (unsigned)ndim);
+    snprintf(path, sizeof path, "test_testkit_rt_%s_%ud.npy", npy_dtype_descr(dtype) + 1, (unsigned)ndim);
     npy_array a;
     memset(&a, 0, sizeof a);
     a.dtype = dtype;
     a.ndim = ndim;
     if (ndim) memcpy(a.shape, shape, ndim * sizeof *shape);
     a.count = count;
-    size_t bytes = (size_t)count * (dtype == NPY_F16 ? 2 : 4);
+    size_t bytes = (size_t)count * npy_dtype_size(dtype);
     unsigned char* data = malloc(bytes);
     rng r;
     rng_seed(&r, ndim + 100u * dtype);
@@ -580,8 +580,9 @@ static void roundtrip_case(tally* t, npy_dtype dtype, uint32_t ndim, const uint6
 static void test_npy_roundtrip(tally* t) {
     static const uint64_t shape3[3] = {2, 3, 4};
     static const uint64_t shape1[1] = {5};
-    for (int d = 0; d < 2; d++) {
-        npy_dtype dtype = d ? NPY_F16 : NPY_F32;
+    static const npy_dtype dtypes[] = {NPY_F32, NPY_F16, NPY_U16, NPY_I16};
+    for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
+        npy_dtype dtype = dtypes[d];
         roundtrip_case(t, dtype, 0, NULL, 1);
         roundtrip_case(t, dtype, 1, shape1, 5);
         roundtrip_case(t, dtype, 3, shape3, 24);
@@ -666,6 +667,21 @@ static void test_npy_read_variants(tally* t) {
     CHECK(t, rc == 0 && a.dtype == NPY_F16 && a.ndim == 0 && a.count == 1 && ((uint16_t*)a.data)[0] == 0x3c00,
           "read 0-d f16: %s", err);
     npy_free(&a);
+    /* bf16 bit patterns (1.0, -2.0) as np.save writes x.view(np.uint16) and
+     * torch's x.view(torch.int16).numpy(): the bits come back unchanged. */
+    static const struct {
+        const char* dict;
+        npy_dtype dtype;
+    } bits16[] = {{"{'descr': '<u2', 'fortran_order': False, 'shape': (2,), }", NPY_U16},
+                  {"{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }", NPY_I16}};
+    const uint16_t bf16[2] = {0x3f80, 0xc000};
+    for (size_t i = 0; i < sizeof bits16 / sizeof bits16[0]; i++) {
+        write_raw_npy(path, 1, bits16[i].dict, bf16, sizeof bf16);
+        rc = npy_read(path, &a, err, sizeof err);
+        CHECK(t, rc == 0 && a.dtype == bits16[i].dtype && a.ndim == 1 && a.count == 2 && memcmp(a.data, bf16, 4) == 0,
+              "read %s: %s", bits16[i].dict, rc ? err : "wrong contents");
+        npy_free(&a);
+    }
     remove(path);
 }
 
@@ -680,6 +696,8 @@ static void test_npy_rejects(tally* t) {
         {"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", 48, "'<f8'"},
         {"{'descr': '|f4', 'fortran_order': False, 'shape': (2, 3), }", 24, "expected dtype '<f4' or '<f2'"},
         {"{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", 24, "'<i4'"},
+        {"{'descr': '>u2', 'fortran_order': False, 'shape': (2, 3), }", 12, "'>u2'"},
+        {"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }", 6, "'<u2' or '<i2'"},
         {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24, "fortran"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20, "truncated"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 0, "truncated"},

@@ -21,11 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (err[0] == '\0' || a.data != NULL) abort(); /* a failure names its reason and owns nothing */
         return 0;
     }
-    if ((a.dtype != NPY_F32 && a.dtype != NPY_F16) || a.ndim > NPY_MAX_DIMS) abort();
+    size_t elem = npy_dtype_size(a.dtype);
+    if (elem == 0 || a.ndim > NPY_MAX_DIMS) abort();
     uint64_t count = 1;
     for (uint32_t i = 0; i < a.ndim; ++i) count *= a.shape[i];
     if (count != a.count || !a.data) abort();
-    size_t bytes = (size_t)a.count * (a.dtype == NPY_F16 ? 2 : 4);
+    size_t bytes = (size_t)a.count * elem;
     if (bytes > size) abort(); /* the data came from the file */
     if (bytes) {
         volatile uint8_t last = ((const uint8_t*)a.data)[bytes - 1];

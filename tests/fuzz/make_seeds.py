@@ -23,11 +23,13 @@ def npy(shape, descr="<f4", version=1, fortran=False, data=None, pad=True):
     for d in shape:
         count *= d
     if data is None:
-        size = 2 if descr.endswith("2") else 4
-        if size == 4:
-            data = b"".join(struct.pack("<f", ((i * 7) % 11) * 0.25 - 1.0) for i in range(count))
+        values = [((i * 7) % 11) * 0.25 - 1.0 for i in range(count)]
+        if descr in ("<u2", "<i2"):  # bf16 bit patterns: the upper half of each f32
+            data = b"".join(struct.pack("<f", v)[2:] for v in values)
+        elif descr.endswith("2"):
+            data = b"".join(struct.pack("<e", v) for v in values)
         else:
-            data = b"".join(struct.pack("<e", ((i * 7) % 11) * 0.25 - 1.0) for i in range(count))
+            data = b"".join(struct.pack("<f", v) for v in values)
     return out + data
 
 
@@ -41,6 +43,8 @@ write("npy", "f32_2x3x4", npy((2, 3, 4)))
 write("npy", "f16_1x2x2x3", npy((1, 2, 2, 3), "<f2"))
 write("npy", "v2_f32_3", npy((3,), version=2))
 write("npy", "v3_f16_2x2", npy((2, 2), "<f2", version=3))
+write("npy", "bf16_u2_2x3", npy((2, 3), "<u2"))
+write("npy", "bf16_i2_3", npy((3,), "<i2"))
 write("npy", "scalar", npy(()))
 write("npy", "empty_0x5", npy((0, 5)))
 write("npy", "fortran", npy((2, 2), fortran=True))
@@ -67,6 +71,11 @@ write("cli", "run_residual_clamp", cli(["run", "--x", "0", "--residual", "0", "-
                                         "--alpha", "0", "--beta", "6", "--out=o"], x))
 write("cli", "run_f16", cli(["run", "--dtype", "f16", "--x", "0", "--out", "o", "--eps", "1e-3"],
                             npy((2, 3, 5), "<f2")))
+write("cli", "run_bf16", cli(["run", "--dtype", "bf16", "--x", "0", "--residual", "1", "--relu", "--out", "o"],
+                             npy((2, 3, 5), "<u2"), npy((2, 3, 5), "<i2")))
+write("cli", "run_backward_bf16", cli(["run", "--mode", "backward", "--dtype", "bf16", "--x", "0", "--dy", "0",
+                                       "--save-mean", "1", "--save-invstd", "1", "--out", "o"],
+                                      npy((2, 3, 4), "<i2"), vec3))
 write("cli", "run_backward", cli(["run", "--mode", "backward", "--x", "0", "--dy", "0", "--save-mean", "1",
                                   "--save-invstd", "1", "--out", "o"], x, vec3))
 write("cli", "run_backward_frozen", cli(["run", "--mode", "backward", "--frozen", "--x", "0", "--dy", "0",
@@ -78,6 +87,7 @@ write("cli", "plan_h100_json", cli(["plan", "--profile", "h100", "--shape", "8x6
 write("cli", "plan_cpu_f16", cli(["plan", "--device", "cpu", "--shape", "2x3x5", "--dtype", "f16",
                                   "--activation", "clamp", "--alpha", "0", "--beta", "6"]))
 write("cli", "plan_profiles", cli(["plan", "--profiles"]))
+write("cli", "plan_bf16", cli(["plan", "--profile", "h100", "--shape", "32x64x56x56", "--dtype", "bf16"]))
 write("cli", "run_help", cli(["run", "--help"]))
 
 # ---- api: the reader's byte layout in fuzz_api.c ---------------------------
