@@ -149,9 +149,28 @@ int cli_parse_u64(const char* command, const char* option, const char* text, uin
     return CLI_OK;
 }
 
+static const vkbn_dtype dtypes[] = {VKBN_DTYPE_F32, VKBN_DTYPE_F16, VKBN_DTYPE_BF16};
+
+int cli_parse_dtype(const char* command, const char* option, const char* text, vkbn_dtype* out) {
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; ++i) {
+        if (strcmp(text, cli_dtype_name(dtypes[i])) == 0) {
+            *out = dtypes[i];
+            return CLI_OK;
+        }
+    }
+    return cli_error(command, CLI_USAGE, "%s: expected f32, f16 or bf16, got '%s'", option, text);
+}
+
 const char* cli_layout_name(vkbn_layout layout) { return layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw"; }
 
-const char* cli_dtype_name(vkbn_dtype dtype) { return dtype == VKBN_DTYPE_F16 ? "f16" : "f32"; }
+const char* cli_dtype_name(vkbn_dtype dtype) {
+    switch (dtype) {
+        case VKBN_DTYPE_F16: return "f16";
+        case VKBN_DTYPE_BF16: return "bf16";
+        case VKBN_DTYPE_F32: break;
+    }
+    return "f32";
+}
 
 const char* cli_device_type_name(vkbn_device_type type) {
     switch (type) {

@@ -75,10 +75,12 @@ void cli_print_command_usage(const cli_command* command);
  * message naming `option` and return CLI_USAGE; otherwise CLI_OK. */
 int cli_parse_float(const char* command, const char* option, const char* text, float* out);
 int cli_parse_u64(const char* command, const char* option, const char* text, uint64_t* out);
+/* An element type: "f32", "f16" or "bf16". */
+int cli_parse_dtype(const char* command, const char* option, const char* text, vkbn_dtype* out);
 
 /* Names of the library's enums. */
 const char* cli_layout_name(vkbn_layout layout); /* "nchw", "nhwc" */
-const char* cli_dtype_name(vkbn_dtype dtype);    /* "f32", "f16" */
+const char* cli_dtype_name(vkbn_dtype dtype);    /* "f32", "f16", "bf16" */
 const char* cli_device_type_name(vkbn_device_type type);
 
 /* "1.5 GiB", "512 MiB", "12 KiB", "100 B". */

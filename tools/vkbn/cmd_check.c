@@ -566,7 +566,7 @@ static void print_device(vkbn_context ctx) {
     vkbn_device_info d;
     if (vkbn_context_get_device_info(ctx, &d) != VKBN_SUCCESS) return;
     printf("device %u%s: %s\n", d.index, d.is_default ? " (default)" : "", d.name);
-    printf("  %s; driver %s%s%s; subgroup size %u; f16 %s\n", cli_device_type_name(d.type),
+    printf("  %s; driver %s%s%s; subgroup size %u; f16 %s; bf16 yes\n", cli_device_type_name(d.type),
            d.driver_name[0] ? d.driver_name : d.vendor, d.driver_info[0] ? ", " : "", d.driver_info, d.subgroup_size,
            d.storage_16bit ? "yes" : "no (f16 cases are skipped)");
 }

@@ -74,6 +74,12 @@ static void print_cpu_fields(const vkbn_device_info* d) {
     field("SIMD", d->cpu_simd[0] ? d->cpu_simd : "(not reported)");
 }
 
+/* The tensor element types the device runs: bf16 everywhere (it needs no
+ * 16-bit storage), f16 only with 16-bit storage. */
+static void print_dtypes(const vkbn_device_info* d) {
+    field("element types", d->storage_16bit ? "f32 f16 bf16" : "f32 bf16 (f16 needs 16-bit storage)");
+}
+
 static void print_device(const vkbn_device_info* d) {
     printf("device %u%s: %s\n", d->index, d->is_default ? " (default)" : "", d->name);
     field("type", cli_device_type_name(d->type));
@@ -85,6 +91,7 @@ static void print_device(const vkbn_device_info* d) {
     } else {
         print_vulkan_fields(d);
     }
+    print_dtypes(d);
 }
 
 static int cmd_devices(int argc, char** argv) {

@@ -41,7 +41,7 @@ static const cli_option options[OPT_COUNT] = {
     [OPT_MODE] = {"--mode", "M", "train|infer|backward|frozen (backward from running statistics); default train"},
     [OPT_SHAPE] = {"--shape", "NxCxHxW", "the tensor: N x C, then up to three spatial sizes (required)"},
     [OPT_LAYOUT] = {"--layout", "L", "nchw (channels-first, default) or nhwc (channels-last)"},
-    [OPT_DTYPE] = {"--dtype", "T", "f32 (default) or f16"},
+    [OPT_DTYPE] = {"--dtype", "T", "f32 (default), f16 or bf16"},
     [OPT_ACTIVATION] = {"--activation", "A", "none|relu|leaky_relu|clamp|silu; default none"},
     [OPT_ALPHA] = {"--alpha", "A", "leaky_relu slope or clamp min"},
     [OPT_BETA] = {"--beta", "B", "clamp max"},
@@ -130,13 +130,8 @@ static int parse(const cli_args* a, plan_probe* p, float* dispatch_us) {
         }
     }
     p->tensor.dtype = VKBN_DTYPE_F32;
-    if (a->value[OPT_DTYPE]) {
-        const char* d = a->value[OPT_DTYPE];
-        if (strcmp(d, "f16") == 0) {
-            p->tensor.dtype = VKBN_DTYPE_F16;
-        } else if (strcmp(d, "f32") != 0) {
-            return cli_error(CMD, CLI_USAGE, "--dtype: expected f32 or f16, got '%s'", d);
-        }
+    if (a->value[OPT_DTYPE] && cli_parse_dtype(CMD, "--dtype", a->value[OPT_DTYPE], &p->tensor.dtype) != CLI_OK) {
+        return CLI_USAGE;
     }
     if (a->value[OPT_ACTIVATION]) {
         int k = find_name(activation_names, 5, a->value[OPT_ACTIVATION]);

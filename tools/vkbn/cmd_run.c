@@ -22,8 +22,9 @@ const cli_option run_options[OPT_COUNT] = {
                   "forward with batch statistics (train) or running statistics (infer), or backward; required"},
     [OPT_DEVICE] = {"--device", "D", "device index or part of its name (vkbn devices); default: the best"},
     [OPT_LAYOUT] = {"--layout", "nchw|nhwc", "x is (N, C, D1..Dk) or (N, D1..Dk, C); default nchw"},
-    [OPT_DTYPE] = {"--dtype", "f32|f16", "x's element type; must match the file; default: the file's"},
-    [OPT_X] = {"--x", "X.npy", "the input, 2 to 5 dims, '<f4' or '<f2'; required"},
+    [OPT_DTYPE] = {"--dtype", "f32|f16|bf16",
+                   "x's element type; must match the file; default: the file's (bf16 must be given)"},
+    [OPT_X] = {"--x", "X.npy", "the input, 2 to 5 dims, '<f4', '<f2', or bf16 bits as '<u2' (or '<i2'); required"},
     [OPT_WEIGHT] = {"--weight", "W.npy", "gamma, shape (C,); default 1"},
     [OPT_BIAS] = {"--bias", "B.npy", "beta, shape (C,); default 0"},
     [OPT_RESIDUAL] = {"--residual", "Z.npy",
@@ -94,7 +95,7 @@ static int parse_required(const cli_args* args, run_config* cfg) {
         const cli_option* o = &run_options[required[i]];
         if (!args->value[required[i]]) return cli_error(CMD, CLI_USAGE, "%s %s is required", o->name, o->metavar);
     }
-    int layout = 0, f16 = 0;
+    int layout = 0;
     const char* mode = args->value[OPT_MODE];
     if (strcmp(mode, "train") == 0) {
         cfg->mode = RUN_TRAIN;
@@ -111,10 +112,10 @@ static int parse_required(const cli_args* args, run_config* cfg) {
     }
     cfg->layout = layout ? VKBN_LAYOUT_CHANNELS_LAST : VKBN_LAYOUT_CHANNELS_FIRST;
     cfg->dtype_given = args->value[OPT_DTYPE] != NULL;
-    if (cfg->dtype_given && parse_enum("--dtype", args->value[OPT_DTYPE], "f32", "f16", &f16) != CLI_OK) {
+    cfg->dtype = VKBN_DTYPE_F32;
+    if (cfg->dtype_given && cli_parse_dtype(CMD, "--dtype", args->value[OPT_DTYPE], &cfg->dtype) != CLI_OK) {
         return CLI_USAGE;
     }
-    cfg->dtype = f16 ? VKBN_DTYPE_F16 : VKBN_DTYPE_F32;
     return CLI_OK;
 }
 
@@ -281,7 +282,33 @@ static int parse_config(const cli_args* args, run_config* cfg) {
 /* Inputs                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static vkbn_dtype dtype_of(const npy_array* a) { return a->dtype == NPY_F16 ? VKBN_DTYPE_F16 : VKBN_DTYPE_F32; }
+/* x's element type against --dtype. A bf16 file ('<u2', '<i2': integers to
+ * NumPy) is taken only with --dtype bf16, which says what its bits mean. */
+static int check_x_dtype(const run_config* cfg, const npy_array* x) {
+    const char* path = cfg->path[OPT_X];
+    vkbn_dtype held = io_tensor_dtype(x);
+    const char* descr = npy_dtype_descr(x->dtype);
+    if (cfg->dtype_given ? cfg->dtype == held : held != VKBN_DTYPE_BF16) return CLI_OK;
+    if (!cfg->dtype_given) {
+        return cli_error(CMD, CLI_USAGE,
+                         "--x: '%s' holds 16-bit integers ('%s'): if they are bfloat16 bit patterns, give --dtype bf16",
+                         path, descr);
+    }
+    if (cfg->dtype == VKBN_DTYPE_BF16) {
+        return cli_error(CMD, CLI_USAGE,
+                         "--dtype bf16 does not match '%s', which holds %s ('%s'): a bf16 tensor is a file of its bit "
+                         "patterns, '<u2' or '<i2' (PyTorch: x.view(torch.int16).numpy())",
+                         path, cli_dtype_name(held), descr);
+    }
+    if (held == VKBN_DTYPE_BF16) {
+        return cli_error(CMD, CLI_USAGE,
+                         "--dtype %s does not match '%s', which holds 16-bit integers ('%s'), read only as bfloat16 "
+                         "bit patterns (--dtype bf16)",
+                         cli_dtype_name(cfg->dtype), path, descr);
+    }
+    return cli_error(CMD, CLI_USAGE, "--dtype %s does not match '%s', which holds %s ('%s')",
+                     cli_dtype_name(cfg->dtype), path, cli_dtype_name(held), descr);
+}
 
 int run_describe_x(const run_config* cfg, const npy_array* x, vkbn_tensor_desc* t) {
     const char* path = cfg->path[OPT_X];
@@ -297,11 +324,7 @@ int run_describe_x(const run_config* cfg, const npy_array* x, vkbn_tensor_desc* 
                              (unsigned)UINT32_MAX);
         }
     }
-    if (cfg->dtype_given && cfg->dtype != dtype_of(x)) {
-        return cli_error(CMD, CLI_USAGE, "--dtype %s does not match '%s', which holds %s ('%s')",
-                         cli_dtype_name(cfg->dtype), path, cli_dtype_name(dtype_of(x)),
-                         x->dtype == NPY_F16 ? "<f2" : "<f4");
-    }
+    if (check_x_dtype(cfg, x) != CLI_OK) return CLI_USAGE;
     memset(t, 0, sizeof *t);
     int last = cfg->layout == VKBN_LAYOUT_CHANNELS_LAST;
     t->n = (uint32_t)x->shape[0];
@@ -309,12 +332,13 @@ int run_describe_x(const run_config* cfg, const npy_array* x, vkbn_tensor_desc* 
     t->spatial_rank = x->ndim - 2;
     for (uint32_t i = 0; i < t->spatial_rank; ++i) t->spatial[i] = (uint32_t)x->shape[last ? 1 + i : 2 + i];
     t->layout = cfg->layout;
-    t->dtype = dtype_of(x);
+    t->dtype = io_tensor_dtype(x);
     return CLI_OK;
 }
 
+/* The same shape and element type ('<u2' and '<i2' are both bf16). */
 static int same_shape(const npy_array* a, const npy_array* b) {
-    if (a->ndim != b->ndim || a->dtype != b->dtype) return 0;
+    if (a->ndim != b->ndim || io_tensor_dtype(a) != io_tensor_dtype(b)) return 0;
     for (uint32_t i = 0; i < a->ndim; ++i) {
         if (a->shape[i] != b->shape[i]) return 0;
     }
@@ -329,8 +353,9 @@ int run_read_like_x(const run_config* cfg, int option, const npy_array* x, npy_a
         char zs[160], xs[160];
         io_format_shape(out, zs, sizeof zs);
         io_format_shape(x, xs, sizeof xs);
-        return cli_error(CMD, CLI_USAGE, "%s: '%s' is %s %s, but x is %s %s: they must match", name, path, zs,
-                         cli_dtype_name(dtype_of(out)), xs, cli_dtype_name(dtype_of(x)));
+        return cli_error(CMD, CLI_USAGE, "%s: '%s' is %s %s ('%s'), but x is %s %s ('%s'): they must match", name, path,
+                         zs, cli_dtype_name(io_tensor_dtype(out)), npy_dtype_descr(out->dtype), xs,
+                         cli_dtype_name(io_tensor_dtype(x)), npy_dtype_descr(x->dtype));
     }
     return CLI_OK;
 }
@@ -540,9 +565,7 @@ static npy_array vector_array(float* v, uint32_t c) {
 static int write_results(const run_config* cfg, const run_inputs* in, run_results* res) {
     io_output out[IO_MAX_OUTPUTS];
     size_t n = 0;
-    out[n].name = "y.npy";
-    out[n].array = in->x;
-    out[n++].array.data = res->y;
+    out[n++] = (io_output){"y.npy", io_tensor_output(&in->x, res->y)};
     if (cfg->training) {
         out[n++] = (io_output){"save_mean.npy", vector_array(res->save_mean, in->tensor.c)};
         out[n++] = (io_output){"save_invstd.npy", vector_array(res->save_invstd, in->tensor.c)};
@@ -597,6 +620,10 @@ const cli_command command_run = {
         "  dweight.npy, dbias.npy         backward: f32 (C,)\n"
         "  dresidual.npy                  backward with --residual-relu or --residual: x's shape and dtype\n"
         "Weight, bias and the statistics may be '<f4' or '<f2'; they are used as f32.\n"
+        "bf16 (--dtype bf16): NumPy has no bfloat16, so x, z, dy and y are files of the bit\n"
+        "patterns, '<u2' or '<i2' (PyTorch: np.save(p, x.view(torch.int16).numpy())), and y, dx\n"
+        "and dresidual are written as '<u2'. PyTorch reads them back with\n"
+        "  torch.from_numpy(np.load(p).view(np.int16)).view(torch.bfloat16)\n"
         "Backward takes the forward's activation: relu, leaky_relu and clamp need --y (their\n"
         "mask comes from y); silu recomputes u = bn(x) [+ z] from --bias and --residual.\n"
         "Nothing is written unless the whole pass succeeds.\n"

@@ -144,16 +144,10 @@ static npy_array vector_array(float* v, uint32_t c) {
 static int write_results(const run_config* cfg, const bwd_inputs* in, bwd_results* res) {
     io_output out[IO_MAX_OUTPUTS];
     size_t n = 0;
-    out[n].name = "dx.npy";
-    out[n].array = in->x;
-    out[n++].array.data = res->dx;
+    out[n++] = (io_output){"dx.npy", io_tensor_output(&in->x, res->dx)};
     out[n++] = (io_output){"dweight.npy", vector_array(res->dweight, in->tensor.c)};
     out[n++] = (io_output){"dbias.npy", vector_array(res->dbias, in->tensor.c)};
-    if (cfg->dresidual) {
-        out[n].name = "dresidual.npy";
-        out[n].array = in->x;
-        out[n++].array.data = res->dz;
-    }
+    if (cfg->dresidual) out[n++] = (io_output){"dresidual.npy", io_tensor_output(&in->x, res->dz)};
     int r = io_write_outputs(cfg->path[OPT_OUT], out, n);
     if (r != CLI_OK) return r;
     char shape[160];

@@ -36,11 +36,36 @@ int io_read_tensor(const char* option, const char* path, npy_array* out) {
     return CLI_OK;
 }
 
+vkbn_dtype io_tensor_dtype(const npy_array* a) {
+    switch (a->dtype) {
+        case NPY_F16: return VKBN_DTYPE_F16;
+        case NPY_U16:
+        case NPY_I16: return VKBN_DTYPE_BF16;
+        case NPY_F32: break;
+    }
+    return VKBN_DTYPE_F32;
+}
+
+npy_array io_tensor_output(const npy_array* x, void* data) {
+    npy_array out = *x;
+    if (io_tensor_dtype(x) == VKBN_DTYPE_BF16) out.dtype = NPY_U16;
+    out.data = data;
+    return out;
+}
+
 int io_read_vector(const char* option, const char* path, uint64_t c, const char* c_axis, float** out) {
     *out = NULL;
     npy_array a;
     int r = io_read_tensor(option, path, &a);
     if (r != CLI_OK) return r;
+    if (a.dtype != NPY_F32 && a.dtype != NPY_F16) {
+        const char* descr = npy_dtype_descr(a.dtype);
+        npy_free(&a);
+        return cli_error(CMD, CLI_USAGE,
+                         "%s: '%s' holds '%s': per-channel vectors are f32 whatever --dtype says; save it as '<f4' "
+                         "(PyTorch: w.float().numpy()) or '<f2'",
+                         option, path, descr);
+    }
     if (a.ndim != 1 || a.shape[0] != c) {
         char shape[128];
         io_format_shape(&a, shape, sizeof shape);
