@@ -46,7 +46,7 @@ const std::vector<const Op*> ops_named(std::initializer_list<const char*> names)
 
 const std::vector<vkbn_layout> kBothLayouts = {VKBN_LAYOUT_CHANNELS_FIRST, VKBN_LAYOUT_CHANNELS_LAST};
 const std::vector<vkbn_dtype> kF32 = {VKBN_DTYPE_F32};
-const std::vector<vkbn_dtype> kBothTypes = {VKBN_DTYPE_F32, VKBN_DTYPE_F16};
+const std::vector<vkbn_dtype> kAllTypes = {VKBN_DTYPE_F32, VKBN_DTYPE_F16, VKBN_DTYPE_BF16};
 
 Shape image_shape(uint32_t n, uint32_t c, uint32_t hw) {
   Shape s;
@@ -176,7 +176,17 @@ Case copy_case(uint64_t tensor_bytes) {
 }
 
 const char* layout_name(vkbn_layout layout) { return layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw"; }
-const char* dtype_name(vkbn_dtype dtype) { return dtype == VKBN_DTYPE_F16 ? "f16" : "f32"; }
+const char* dtype_name(vkbn_dtype dtype) {
+  switch (dtype) {
+    case VKBN_DTYPE_F16:
+      return "f16";
+    case VKBN_DTYPE_BF16:
+      return "bf16";
+    case VKBN_DTYPE_F32:
+      break;
+  }
+  return "f32";
+}
 
 std::vector<std::string> suite_names() { return {"resnet50_b32", "resnet50_b1", "small_batch", "sweep", "custom"}; }
 
@@ -214,29 +224,29 @@ std::vector<Case> make_cases(const Selection& sel) {
   for (const Op& op : kOps) every.push_back(&op);
 
   if (!sel.shapes.empty()) {
-    b.add("custom", sel.shapes, sel.ops.empty() ? base : every, kBothLayouts, sel.dtypes.empty() ? kF32 : kBothTypes);
+    b.add("custom", sel.shapes, sel.ops.empty() ? base : every, kBothLayouts, sel.dtypes.empty() ? kF32 : kAllTypes);
   } else if (sel.full) {
-    b.add("resnet50_b32", resnet50(32), every, kBothLayouts, kBothTypes);
-    b.add("resnet50_b1", resnet50(1), every, kBothLayouts, kBothTypes);
+    b.add("resnet50_b32", resnet50(32), every, kBothLayouts, kAllTypes);
+    b.add("resnet50_b1", resnet50(1), every, kBothLayouts, kAllTypes);
     std::vector<Shape> small;
     for (uint32_t n : {2u, 8u}) {
       std::vector<Shape> r = resnet50(n);
       small.insert(small.end(), r.begin(), r.end());
     }
-    b.add("small_batch", small, ops_named({"infer", "infer_relu"}), kBothLayouts, kBothTypes);
-    for (vkbn_dtype dt : kBothTypes) {
+    b.add("small_batch", small, ops_named({"infer", "infer_relu"}), kBothLayouts, kAllTypes);
+    for (vkbn_dtype dt : kAllTypes) {
       std::vector<Shape> sweep;
       for (uint64_t bytes = 4 << 10; bytes <= (1ull << 30); bytes *= 2) sweep.push_back(sweep_shape(bytes, dt));
       b.add("sweep", sweep, base, kBothLayouts, {dt});
     }
   } else {
-    // Quick: training and inference on the ResNet-50 batch-32 shapes in f32
-    // and f16; then in f32 only: backward on the same, each fusion on two
+    // Quick: training and inference on the ResNet-50 batch-32 shapes in f32,
+    // f16 and bf16; then in f32 only: backward on the same, each fusion on two
     // layers that have it in the network (an early and a late one), batch 1,
     // batch 8 inference, and the sweep in steps of 4x up to 64 MiB (x and y
     // together past the last-level cache of most CPUs and GPUs; the full
     // sweep goes to 1 GiB).
-    b.add("resnet50_b32", resnet50(32), ops_named({"train", "infer"}), kBothLayouts, kBothTypes);
+    b.add("resnet50_b32", resnet50(32), ops_named({"train", "infer"}), kBothLayouts, kAllTypes);
     b.add("resnet50_b32", resnet50(32), ops_named({"backward"}), kBothLayouts, kF32);
     b.add("resnet50_b32", {image_shape(32, 64, 56), image_shape(32, 256, 14)},
           ops_named({"train_relu", "infer_relu", "backward_relu"}), kBothLayouts, kF32);

@@ -63,7 +63,7 @@ struct Case {
 Case copy_case(uint64_t tensor_bytes);
 
 const char* layout_name(vkbn_layout layout);  // "nchw" | "nhwc"
-const char* dtype_name(vkbn_dtype dtype);     // "f32" | "f16"
+const char* dtype_name(vkbn_dtype dtype);     // "f32" | "f16" | "bf16"
 
 // Restricts what make_cases() returns; empty lists mean "all".
 struct Selection {
@@ -77,7 +77,8 @@ struct Selection {
 bool parse_shape(const std::string& text, Shape* shape);
 
 // The suites, in run order: resnet50_b32, resnet50_b1, small_batch, sweep.
-// The quick default is a subset of the full suite (see cases.cc). With
+// The quick default is a subset of the full suite (see cases.cc). The full
+// suite runs every type (f32, f16, bf16). With
 // selection.shapes, only the "custom" suite: those shapes, with train, infer
 // and backward (or the ops selected), both layouts and f32 (or the dtypes
 // selected).

@@ -26,6 +26,13 @@ uint16_t half_from_float(float f) {
   return (uint16_t)h;
 }
 
+uint16_t bf16_from_float(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  x += 0x7fffu + ((x >> 16) & 1u);  // round to nearest even (the pattern has no NaN)
+  return (uint16_t)(x >> 16);
+}
+
 namespace {
 
 void generate(void* dst, uint64_t count, vkbn_dtype dtype, uint32_t seed) {
@@ -35,6 +42,8 @@ void generate(void* dst, uint64_t count, vkbn_dtype dtype, uint32_t seed) {
     const float v = (float)(s >> 8) * (6.0f / 16777216.0f) - 3.0f;
     if (dtype == VKBN_DTYPE_F16) {
       static_cast<uint16_t*>(dst)[i] = half_from_float(v);
+    } else if (dtype == VKBN_DTYPE_BF16) {
+      static_cast<uint16_t*>(dst)[i] = bf16_from_float(v);
     } else {
       static_cast<float*>(dst)[i] = v;
     }

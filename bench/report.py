@@ -33,6 +33,9 @@ def op_rank(op):
     return (OP_ORDER.index(op), "") if op in OP_ORDER else (len(OP_ORDER), op)
 
 
+# Element types in column order: the summary's per-type columns and the chart's panels.
+DTYPES = ("f32", "f16", "bf16")
+
 SUITE_TITLES = OrderedDict([
     ("resnet50_b32", "ResNet-50 batch-norm shapes, batch 32"),
     ("resnet50_b1", "ResNet-50 batch-norm shapes, batch 1"),
@@ -150,7 +153,7 @@ def summary(devices, results, host):
             rows = [r for r in rows if r["tensor_bytes"] >= large]
         if not rows:
             continue
-        dtypes = [t for t in ("f32", "f16") if any(r["dtype"] == t for r in rows)]
+        dtypes = [t for t in DTYPES if any(r["dtype"] == t for r in rows)]
         groups = OrderedDict()
         dev_order = {tag: i for i, tag in enumerate(devices)}
         for r in sorted(rows, key=lambda r: (dev_order.get(r["device"], 99), op_rank(r["op"]),
@@ -220,7 +223,7 @@ def chart(devices, results, host, runs, out_dir):
     if not gnuplot:
         return None, "gnuplot not found (Debian: gnuplot-nox)"
     ops = sorted({r["op"] for r in sweep}, key=op_rank)
-    cols = [(l, t) for t in ("f32", "f16") for l in ("nchw", "nhwc")
+    cols = [(l, t) for t in DTYPES for l in ("nchw", "nhwc")
             if any(r["layout"] == l and r["dtype"] == t for r in sweep)]
     tags = sorted((t for t in devices if any(r["device"] == t for r in sweep)),
                   key=lambda t: devices[t]["impl"] != "vkbn")

@@ -216,6 +216,7 @@ bool write_json(const std::string& path, const RunInfo& info, const std::vector<
     j.field("ceiling", t->ceiling);
     j.field("threads", t->threads);
     j.field("f16", t->f16);
+    j.field("bf16", t->bf16);
     j.field("memory_budget", t->memory_budget);
     j.close('}');
   }

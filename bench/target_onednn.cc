@@ -50,6 +50,19 @@ unsigned bn_flags(const Op& op) {
   return flags;
 }
 
+// The tensors' element type; per-channel vectors stay f32, as in vkbn.
+dnnl_data_type_t data_type(vkbn_dtype dtype) {
+  switch (dtype) {
+    case VKBN_DTYPE_F16:
+      return dnnl_f16;
+    case VKBN_DTYPE_BF16:
+      return dnnl_bf16;
+    case VKBN_DTYPE_F32:
+      break;
+  }
+  return dnnl_f32;
+}
+
 dnnl_memory_desc_t data_desc(const Case& c) {
   const int ndims = 2 + (int)c.shape.rank;
   dnnl_dims_t dims = {}, strides = {};
@@ -67,7 +80,7 @@ dnnl_memory_desc_t data_desc(const Case& c) {
     strides[0] = spatial * c.shape.c;
   }
   dnnl_memory_desc_t md;
-  dnnl_memory_desc_init_by_strides(&md, ndims, dims, c.dtype == VKBN_DTYPE_F16 ? dnnl_f16 : dnnl_f32, strides);
+  dnnl_memory_desc_init_by_strides(&md, ndims, dims, data_type(c.dtype), strides);
   return md;
 }
 
@@ -258,7 +271,7 @@ std::unique_ptr<Target> open_onednn_target(uint32_t threads, std::string* note) 
                : v->cpu_runtime == DNNL_RUNTIME_TBB ? " (TBB)"
                                                     : "");
   t->hardware = "cpu";
-  t->f16 = true;  // decided per case by oneDNN itself (supports())
+  t->f16 = true;  // f16 and bf16: decided per case by oneDNN itself (supports())
   t->max_allocation = UINT64_MAX;
   t->memory_budget = host_memory_bytes() / 2;
   return t;

@@ -213,6 +213,7 @@ const char* type_name(vkbn_device_type t) {
 }  // namespace
 
 bool Target::supports(const Case& c, std::string* why) const {
+  // bf16 needs no 16-bit storage: every device runs it.
   if (c.dtype == VKBN_DTYPE_F16 && !f16) {
     *why = "f16 not supported (no 16-bit storage)";
     return false;

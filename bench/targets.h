@@ -42,6 +42,7 @@ class Target {
   uint64_t memory_budget = 0;   // bytes the harness lets one case hold
   uint64_t max_allocation = 0;  // bytes per buffer
   bool f16 = false;
+  bool bf16 = true;  // vkbn runs bf16 on every device; peers decide per case (supports())
 
   // Static reasons not to run the case (type, memory, op not offered); the
   // reason is printed once and written to the JSON.
@@ -89,6 +90,9 @@ std::unique_ptr<Target> open_onednn_target(uint32_t threads, std::string* note);
 void fill_pattern(void* dst, uint64_t count, vkbn_dtype dtype, uint32_t seed);
 // IEEE half from float (round to nearest even), for f16 test data.
 uint16_t half_from_float(float f);
+// bfloat16 (the upper half of an f32) from float, rounded to nearest even,
+// for bf16 test data.
+uint16_t bf16_from_float(float f);
 
 // Physical memory of this machine in bytes (0 if unknown).
 uint64_t host_memory_bytes();

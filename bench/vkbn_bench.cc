@@ -76,7 +76,7 @@ const char kUsage[] =
     "                     infer, infer_relu, infer_add, infer_add_relu,\n"
     "                     backward, backward_relu, backward_add_relu, backward_frozen\n"
     "  --layout L[,L..]   nchw, nhwc\n"
-    "  --dtype T[,T..]    f32, f16\n"
+    "  --dtype T[,T..]    f32, f16, bf16\n"
     "  --no-peers         no oneDNN (bench/run.sh then skips PyTorch too)\n"
     "  --json PATH        where to write the results (default vkbn-bench.json)\n"
     "  --list             list the cases and devices, write the JSON, run nothing\n"
@@ -177,7 +177,8 @@ bool parse(int argc, char** argv, Options* o) {
   std::vector<std::string> ops;
   for (const Op& op : all_ops()) ops.push_back(op.name);
   return check(o->selection.suites, suite_names(), "suite") && check(o->selection.ops, ops, "op") &&
-         check(o->selection.layouts, {"nchw", "nhwc"}, "layout") && check(o->selection.dtypes, {"f32", "f16"}, "dtype");
+         check(o->selection.layouts, {"nchw", "nhwc"}, "layout") &&
+         check(o->selection.dtypes, {"f32", "f16", "bf16"}, "dtype");
 }
 
 // Samples a prepared case: each sample is `reps` back-to-back runs lasting

@@ -91,7 +91,12 @@ class Peer:
     def json(self):
         return {"device": self.tag, "impl": self.impl, "backend": self.device.type, "device_name": self.name,
                 "driver": self.driver, "hardware": self.hardware, "ceiling": self.ceiling,
-                "threads": self.threads, "f16": True, "memory_budget": None}
+                "threads": self.threads, "f16": True, "bf16": True, "memory_budget": None}
+
+
+# vkbn-bench's element types; the weight, bias and running statistics stay
+# f32, as in vkbn (PyTorch's mixed-type batch norm, what autocast runs).
+TORCH_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 
 
 def make_tensor(case, device, dtype, gen):
@@ -136,7 +141,7 @@ def build(case, device, compiled):
     forward once and then time what autograd runs for its backward (for the
     gradients of x, weight, bias and the residual): threshold_backward for a
     fused ReLU, then the batch-norm backward kernel (cuDNN's on CUDA)."""
-    dtype = torch.float16 if case["dtype"] == "f16" else torch.float32
+    dtype = TORCH_DTYPES[case["dtype"]]
     gen = torch.Generator().manual_seed(1)
     op = case["op"]
     backward = op.startswith("backward")
