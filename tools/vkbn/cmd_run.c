@@ -312,6 +312,8 @@ static int check_x_dtype(const run_config* cfg, const npy_array* x) {
 
 int run_describe_x(const run_config* cfg, const npy_array* x, vkbn_tensor_desc* t) {
     const char* path = cfg->path[OPT_X];
+    /* The type first: a file of the wrong type is named as such whatever its shape. */
+    if (check_x_dtype(cfg, x) != CLI_OK) return CLI_USAGE;
     char shape[160];
     io_format_shape(x, shape, sizeof shape);
     if (x->ndim < 2 || x->ndim > 2 + VKBN_MAX_SPATIAL_RANK) {
@@ -324,7 +326,6 @@ int run_describe_x(const run_config* cfg, const npy_array* x, vkbn_tensor_desc* 
                              (unsigned)UINT32_MAX);
         }
     }
-    if (check_x_dtype(cfg, x) != CLI_OK) return CLI_USAGE;
     memset(t, 0, sizeof *t);
     int last = cfg->layout == VKBN_LAYOUT_CHANNELS_LAST;
     t->n = (uint32_t)x->shape[0];

@@ -456,6 +456,8 @@ static void test_bad_bf16_files(test_ctx* t, const inputs* in, const char* out) 
     expect_error(t, 2, R, holds(in->x16, "f16 ('<f2')", needle, sizeof needle), absent, "run", "--mode", "infer",
                  bf16[0], bf16[1], "--x", in->x16, "--running-mean", in->rm, "--running-var", in->rv, "--out", absent,
                  NULL);
+    expect_error(t, 2, R, holds(in->w, "f32 ('<f4')", needle, sizeof needle), out, "run", "--mode", "train", bf16[0],
+                 bf16[1], "--x", in->w, "--out", out, NULL);
     expect_error(t, 2, R, "--dtype bf16", out, "run", "--mode", "train", "--x", in->xb, "--out", out, NULL);
     expect_error(t, 2, R, holds(in->xi, "16-bit integers ('<i2')", needle, sizeof needle), out, "run", "--mode",
                  "train", "--dtype", "f16", "--x", in->xi, "--out", out, NULL);
