@@ -127,32 +127,16 @@ static int write_bytes(const char* path, const void* data, size_t size) {
 static int is_bf16(npy_dtype dtype) { return dtype == NPY_U16 || dtype == NPY_I16; }
 static npy_dtype output_dtype(npy_dtype x_dtype) { return is_bf16(x_dtype) ? NPY_U16 : x_dtype; }
 
-/* bfloat16: the upper half of an f32, rounded to nearest even (NaN stays NaN). */
-static uint16_t bf16_from_f32(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-static float bf16_to_f32(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* The value the file holds, as it holds it (f16 and bf16 decoded). */
 static float stored(float v, npy_dtype dtype) {
     if (dtype == NPY_F16) return ref_f16_to_f32(ref_f32_to_f16(v));
-    return is_bf16(dtype) ? bf16_to_f32(bf16_from_f32(v)) : v;
+    return is_bf16(dtype) ? ref_bf16_to_f32(ref_f32_to_bf16(v)) : v;
 }
 
 /* Element i of an array read back, as a float. */
 static float element(const npy_array* a, uint64_t i) {
     if (a->dtype == NPY_F16) return ref_f16_to_f32(((const uint16_t*)a->data)[i]);
-    if (is_bf16(a->dtype)) return bf16_to_f32(((const uint16_t*)a->data)[i]);
+    if (is_bf16(a->dtype)) return ref_bf16_to_f32(((const uint16_t*)a->data)[i]);
     return ((const float*)a->data)[i];
 }
 
@@ -172,7 +156,7 @@ static int write_npy(const char* path, npy_dtype dtype, uint32_t ndim, const uin
     if (dtype != NPY_F32) {
         h = malloc((a.count ? a.count : 1) * sizeof *h);
         if (!h) return -1;
-        for (uint64_t i = 0; i < a.count; ++i) h[i] = dtype == NPY_F16 ? ref_f32_to_f16(v[i]) : bf16_from_f32(v[i]);
+        for (uint64_t i = 0; i < a.count; ++i) h[i] = dtype == NPY_F16 ? ref_f32_to_f16(v[i]) : ref_f32_to_bf16(v[i]);
         a.data = h;
     } else {
         a.data = (void*)v;
