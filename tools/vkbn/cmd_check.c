@@ -60,6 +60,7 @@ typedef struct check_spec {
 #define CL VKBN_LAYOUT_CHANNELS_LAST
 #define F32 VKBN_DTYPE_F32
 #define F16 VKBN_DTYPE_F16
+#define BF16 VKBN_DTYPE_BF16
 
 /* Sizes: 4x4, 8x8, 16x16 and c = 8, 16 are multiples of 4 (vec4 kernels);
  * 7x5, c = 13 and the ranks 0 and 1 are not (scalar kernels). */
@@ -82,6 +83,15 @@ static const check_spec cases[] = {
      .dtype = F16,
      .flags = K_QUICK | K_INFER | K_RESIDUAL | K_RELU},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .flags = K_QUICK | K_INFER},
+    /* bf16 runs on every device (no 16-bit storage needed): never skipped. */
+    {.n = 3,
+     .c = 13,
+     .rank = 2,
+     .s = {7, 5},
+     .layout = CL,
+     .dtype = BF16,
+     .flags = K_QUICK | K_RUNNING | K_RESIDUAL | K_RELU},
+    {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CF, .dtype = BF16, .flags = K_QUICK | K_INFER},
     {.n = 2, .c = 16, .rank = 2, .s = {8, 8}, .layout = CF, .dtype = F32, .flags = K_QUICK | K_RUNNING, .split = 4},
     {.n = 3,
      .c = 13,
@@ -142,6 +152,8 @@ static const check_spec cases[] = {
     {.n = 1, .c = 1, .rank = 2, .s = {2, 3}, .layout = CL, .dtype = F32},
     {.n = 5, .c = 3, .rank = 0, .layout = CF, .dtype = F32, .flags = K_RUNNING},
     {.n = 6, .c = 5, .rank = 0, .layout = CL, .dtype = F16, .flags = K_RUNNING},
+    {.n = 6, .c = 5, .rank = 0, .layout = CF, .dtype = BF16, .flags = K_RUNNING},
+    {.n = 2, .c = 5, .rank = 3, .s = {3, 4, 5}, .layout = CF, .dtype = BF16},
     {.n = 1, .c = 4, .rank = 0, .layout = CF, .dtype = F32, .flags = K_INFER},
     {.n = 2, .c = 5, .rank = 3, .s = {3, 4, 5}, .layout = CF, .dtype = F32},
     {.n = 2, .c = 5, .rank = 3, .s = {3, 4, 5}, .layout = CL, .dtype = F16},
@@ -191,6 +203,7 @@ static const check_spec cases[] = {
      .flags = K_RUNNING,
      .data = CASE_DATA_CONSTANT},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F16, .data = CASE_DATA_CONSTANT},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = BF16, .split = 4, .data = CASE_DATA_CONSTANT},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .split = 4, .data = CASE_DATA_OUTLIER},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F32, .data = CASE_DATA_OUTLIER},
     /* Several steps, in place, offsets. */
@@ -206,6 +219,8 @@ static const check_spec cases[] = {
      .t = 0},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .flags = K_IN_PLACE | K_RESIDUAL | K_RELU},
     {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CL, .dtype = F16, .flags = K_INFER | K_IN_PLACE},
+    {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CF, .dtype = BF16, .flags = K_IN_PLACE | K_RESIDUAL},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = BF16, .flags = K_RUNNING, .offset = 4},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F16, .flags = K_RUNNING, .offset = 4},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F32, .split = 4, .offset = 20},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F32, .flags = K_INFER | K_RESIDUAL, .offset = 4},
@@ -215,6 +230,8 @@ static const check_spec cases[] = {
     {.n = 32, .c = 64, .rank = 2, .s = {28, 28}, .layout = CL, .dtype = F16, .flags = K_RUNNING | K_RELU},
     {.n = 32, .c = 64, .rank = 2, .s = {28, 28}, .layout = CL, .dtype = F32, .flags = K_RUNNING, .split = 4},
     {.n = 32, .c = 64, .rank = 2, .s = {28, 28}, .layout = CF, .dtype = F16, .flags = K_INFER | K_RESIDUAL},
+    {.n = 32, .c = 64, .rank = 2, .s = {28, 28}, .layout = CF, .dtype = BF16, .flags = K_RUNNING | K_RELU},
+    {.n = 32, .c = 64, .rank = 2, .s = {28, 28}, .layout = CL, .dtype = BF16, .flags = K_RUNNING, .split = 4},
     {.n = 2, .c = 3, .rank = 2, .s = {224, 224}, .layout = CF, .dtype = F32, .flags = K_RUNNING},
     {.n = 2, .c = 3, .rank = 2, .s = {224, 224}, .layout = CL, .dtype = F32, .flags = K_RUNNING},
     {.n = 256, .c = 512, .rank = 0, .layout = CF, .dtype = F16, .flags = K_RUNNING},
@@ -225,6 +242,7 @@ static const check_spec deterministic_cases[] = {
     {.n = 4, .c = 8, .rank = 2, .s = {16, 16}, .layout = CF, .dtype = F32, .flags = K_QUICK | K_RUNNING, .split = 4},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = F16, .flags = K_RUNNING},
     {.n = 8, .c = 16, .rank = 2, .s = {16, 16}, .layout = CL, .dtype = F32, .flags = K_RUNNING, .split = 4},
+    {.n = 4, .c = 8, .rank = 2, .s = {16, 16}, .layout = CF, .dtype = BF16, .flags = K_RUNNING, .split = 4},
 };
 
 /* Backward cases: what a case changes on top of bwd_case_default (training
@@ -270,6 +288,7 @@ static const bwd_check_spec bwd_cases[] = {
      .act = CLAMP,
      .beta = 6.0f},
     {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CL, .dtype = F32, .flags = K_QUICK | B_FROZEN | B_DX_ONLY},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = BF16, .flags = K_QUICK | B_RESIDUAL, .act = RELU},
     {.n = 2,
      .c = 16,
      .rank = 2,
@@ -337,11 +356,22 @@ static const bwd_check_spec bwd_cases[] = {
      .flags = B_IN_PLACE | B_RESIDUAL,
      .act = RELU},
     {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CL, .dtype = F16, .flags = B_FROZEN | B_IN_PLACE},
+    {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CF, .dtype = BF16, .flags = B_IN_PLACE, .act = SILU},
+    {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CL, .dtype = BF16, .offset = 4, .act = CLAMP, .beta = 6.0f},
     {.n = 3, .c = 13, .rank = 2, .s = {7, 5}, .layout = CF, .dtype = F16, .offset = 4, .act = LEAKY, .alpha = 0.2f},
     {.n = 2, .c = 8, .rank = 2, .s = {4, 4}, .layout = CL, .dtype = F32, .offset = 20, .split = 4},
     /* Larger: many workgroups per channel, many channels, BatchNorm1d-like. */
     {.n = 32, .c = 64, .rank = 2, .s = {28, 28}, .layout = CF, .dtype = F32, .flags = B_RESIDUAL, .act = RELU},
     {.n = 32, .c = 64, .rank = 2, .s = {28, 28}, .layout = CL, .dtype = F16, .act = SILU},
+    {.n = 32,
+     .c = 64,
+     .rank = 2,
+     .s = {28, 28},
+     .layout = CF,
+     .dtype = BF16,
+     .flags = B_FROZEN,
+     .act = LEAKY,
+     .alpha = 0.1f},
     {.n = 2, .c = 3, .rank = 2, .s = {224, 224}, .layout = CF, .dtype = F32},
     {.n = 256, .c = 512, .rank = 0, .layout = CF, .dtype = F16, .flags = B_FROZEN, .act = RELU},
 };
@@ -358,6 +388,7 @@ static const bwd_check_spec bwd_deterministic_cases[] = {
      .split = 4,
      .dy = BWD_DY_OFFSET},
     {.n = 8, .c = 16, .rank = 2, .s = {16, 16}, .layout = CL, .dtype = F32, .split = 4, .act = RELU},
+    {.n = 4, .c = 8, .rank = 2, .s = {16, 16}, .layout = CL, .dtype = BF16, .split = 4, .act = SILU},
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
