@@ -59,6 +59,11 @@ typedef struct vkbn__op {
     vkbn_buffer running_mean, running_var;
     vkbn_buffer save_mean, save_invstd;
     vkbn_buffer dweight, dbias;
+    /* The activation bit mask (vkbn_activation_mask_requirements), or NULL:
+     * written beside y by a normalize pass, read in place of y by the
+     * gradient passes (a backward op then has y = NULL). Only with RELU,
+     * LEAKY_RELU or CLAMP. */
+    vkbn_buffer mask;
     float eps;
     float factor;         /* running-average weight f of this batch */
     float var_correction; /* m / (m - 1), or 1 */
@@ -77,6 +82,10 @@ struct vkbn_plan_T {
     char description[256];
     void* impl; /* the backend's plan */
 };
+
+/* Bytes of the activation mask of `elements` elements: one bit each, in
+ * whole 32-bit words. */
+static inline uint64_t vkbn__mask_bytes(uint64_t elements) { return (elements + 31u) / 32u * 4u; }
 
 /* lower.c: the pass list of each public operation (passes.h). */
 typedef enum vkbn__op_kind {

@@ -122,6 +122,49 @@ static vkbn_result check_activation(vkbn_activation a, float alpha, float beta) 
     return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT, "desc->activation: unknown activation %d", (int)a);
 }
 
+/* Whether the activation has a mask: act'(u) is one of two values chosen by
+ * a test of the stored y (vkbn_activation_mask_requirements). */
+static bool activation_has_mask(vkbn_activation a) {
+    return a == VKBN_ACTIVATION_RELU || a == VKBN_ACTIVATION_LEAKY_RELU || a == VKBN_ACTIVATION_CLAMP;
+}
+
+static const char* activation_name(vkbn_activation a);
+
+/* The activation mask of a forward (written) or backward (read) call: only
+ * for an activation that has one, at least vkbn__mask_bytes(elements) bytes
+ * at a 4-byte aligned offset. Its overlaps are checked with the other
+ * arguments'. */
+static vkbn_result check_mask(vkbn_context ctx, vkbn_buffer mask, vkbn_activation a, uint64_t elements) {
+    if (!mask) return VKBN_SUCCESS;
+    if (!activation_has_mask(a)) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                          "desc->activation_mask: the %s activation has no mask (only relu, leaky_relu and clamp%s)",
+                          activation_name(a),
+                          a == VKBN_ACTIVATION_SILU ? "; the silu backward recomputes u from x" : "");
+    }
+    char what[96];
+    snprintf(what, sizeof what, "the mask of %llu elements (vkbn_activation_mask_requirements)",
+             (unsigned long long)elements);
+    VKBN_CHECK(check_buffer(ctx, mask, "desc->activation_mask", vkbn__mask_bytes(elements), false, what));
+    /* Views and wrapped ranges start at multiples of 4 already; checked here
+     * so that the rule is the mask's own, whatever buffers may allow. */
+    if (mask->offset % 4 != 0) {
+        return vkbn__fail(VKBN_ERROR_MISALIGNED, "desc->activation_mask: its offset must be a multiple of 4, got %llu",
+                          (unsigned long long)mask->offset);
+    }
+    return VKBN_SUCCESS;
+}
+
+vkbn_result vkbn_activation_mask_requirements(const vkbn_tensor_desc* tensor, vkbn_mask_requirements* out) {
+    if (!tensor) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "tensor: required, got NULL");
+    if (!out) return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "out: required, got NULL");
+    uint64_t elements = 0, spatial = 0;
+    VKBN_CHECK(vkbn__check_tensor(tensor, &elements, &spatial, true));
+    out->size = vkbn__mask_bytes(elements);
+    out->alignment = 4;
+    return VKBN_SUCCESS;
+}
+
 /* One argument for the overlap check: its memory extent and role. */
 typedef struct arg_extent {
     const char* name;
@@ -171,8 +214,8 @@ static vkbn_result check_aliasing(const arg_extent* args, int count, const char*
 /* Checks shared by both forward modes. */
 static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc* tensor, vkbn_buffer x, vkbn_buffer y,
                                         vkbn_buffer residual, vkbn_buffer weight, vkbn_buffer bias,
-                                        vkbn_activation activation, float alpha, float beta, float eps, vkbn__op* op,
-                                        bool allow_empty) {
+                                        vkbn_activation activation, float alpha, float beta, float eps,
+                                        vkbn_buffer mask, vkbn__op* op, bool allow_empty) {
     memset(op, 0, sizeof *op);
     VKBN_CHECK(vkbn__check_tensor(tensor, &op->elements, &op->spatial, allow_empty));
     op->tensor = *tensor;
@@ -189,7 +232,9 @@ static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc
     VKBN_CHECK(check_buffer(ctx, weight, "desc->weight", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, bias, "desc->bias", vbytes, false, "c floats"));
     VKBN_CHECK(check_activation(activation, alpha, beta));
+    VKBN_CHECK(check_mask(ctx, mask, activation, op->elements));
     VKBN_CHECK(check_eps(eps));
+    op->mask = mask;
     op->activation_alpha = alpha;
     op->activation_beta = beta;
     op->x = x;
@@ -208,7 +253,8 @@ static vkbn_result check_forward_common(vkbn_context ctx, const vkbn_tensor_desc
 static vkbn_result validate_forward_training(vkbn_context ctx, const vkbn_forward_training_desc* d, vkbn__op* op,
                                              uint64_t min_values) {
     VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
-                                    d->activation_alpha, d->activation_beta, d->eps, op, min_values == 0));
+                                    d->activation_alpha, d->activation_beta, d->eps, d->activation_mask, op,
+                                    min_values == 0));
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, false, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, false, "c floats"));
@@ -255,6 +301,7 @@ static vkbn_result validate_forward_training(vkbn_context ctx, const vkbn_forwar
         {"desc->weight", d->weight, vbytes, false},
         {"desc->bias", d->bias, vbytes, false},
         {"desc->y", d->y, tbytes, true},
+        {"desc->activation_mask", d->activation_mask, vkbn__mask_bytes(op->elements), true},
         {"desc->running_mean", d->running_mean, vbytes, true},
         {"desc->running_var", d->running_var, vbytes, true},
         {"desc->save_mean", d->save_mean, vbytes, true},
@@ -280,7 +327,7 @@ vkbn_result vkbn__validate_forward_training_global(vkbn_context ctx, const vkbn_
 
 vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forward_inference_desc* d, vkbn__op* op) {
     VKBN_CHECK(check_forward_common(ctx, &d->tensor, d->x, d->y, d->residual, d->weight, d->bias, d->activation,
-                                    d->activation_alpha, d->activation_beta, d->eps, op, false));
+                                    d->activation_alpha, d->activation_beta, d->eps, d->activation_mask, op, false));
     uint64_t vbytes = (uint64_t)d->tensor.c * sizeof(float);
     VKBN_CHECK(check_buffer(ctx, d->running_mean, "desc->running_mean", vbytes, true, "c floats"));
     VKBN_CHECK(check_buffer(ctx, d->running_var, "desc->running_var", vbytes, true, "c floats"));
@@ -295,6 +342,7 @@ vkbn_result vkbn__validate_forward_inference(vkbn_context ctx, const vkbn_forwar
         {"desc->running_mean", d->running_mean, vbytes, false},
         {"desc->running_var", d->running_var, vbytes, false},
         {"desc->y", d->y, tbytes, true},
+        {"desc->activation_mask", d->activation_mask, vkbn__mask_bytes(op->elements), true},
     };
     static const char* const in_place[] = {"desc->x", "desc->residual"};
     return check_aliasing(args, (int)(sizeof args / sizeof args[0]), "desc->y", in_place, 2);
@@ -322,10 +370,9 @@ vkbn_result vkbn__validate_copy(vkbn_context ctx, const vkbn_copy_desc* d, vkbn_
 /* Backward                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Whether act'(u) is read from y (a mask or slope chosen by y's value). */
-static bool activation_reads_y(vkbn_activation a) {
-    return a == VKBN_ACTIVATION_RELU || a == VKBN_ACTIVATION_LEAKY_RELU || a == VKBN_ACTIVATION_CLAMP;
-}
+/* Whether act'(u) is read from y (a mask or slope chosen by y's value), or
+ * from the activation mask in its place. */
+static bool activation_reads_y(vkbn_activation a) { return activation_has_mask(a); }
 
 static const char* activation_name(vkbn_activation a) {
     switch (a) {
@@ -351,8 +398,15 @@ static vkbn_result check_backward_arguments(vkbn_context ctx, const vkbn_backwar
     bool empty = d->tensor.n == 0;
     VKBN_CHECK(check_buffer(ctx, d->x, "desc->x", tbytes, !empty, what));
     VKBN_CHECK(check_buffer(ctx, d->dy, "desc->dy", tbytes, !empty, what));
-    if (reads_y && !d->y && !empty) {
-        return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT, "desc->y: required by the %s backward (its mask comes from y)",
+    if (d->activation_mask && d->y && reads_y) {
+        return vkbn__fail(VKBN_ERROR_INVALID_ARGUMENT,
+                          "desc->activation_mask: given with desc->y; act' comes from one of them, give only one");
+    }
+    VKBN_CHECK(check_mask(ctx, d->activation_mask, d->activation, op->elements));
+    if (reads_y && !d->y && !d->activation_mask && !empty) {
+        return vkbn__fail(VKBN_ERROR_NULL_ARGUMENT,
+                          "desc->y: required by the %s backward (act' comes from y), or desc->activation_mask in its "
+                          "place",
                           activation_name(d->activation));
     }
     VKBN_CHECK(check_buffer(ctx, d->y, "desc->y", tbytes, false, what));
@@ -409,6 +463,7 @@ static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc*
     op->x = d->x;
     op->dy = d->dy;
     op->y = reads_y ? d->y : NULL;
+    op->mask = reads_y ? d->activation_mask : NULL;
     op->z = silu ? d->residual : NULL;
     op->weight = d->weight;
     op->bias = silu ? d->bias : NULL;
@@ -434,6 +489,7 @@ static vkbn_result validate_backward(vkbn_context ctx, const vkbn_backward_desc*
         {"desc->x", op->x, tbytes, false},
         {"desc->dy", op->dy, tbytes, false},
         {"desc->y", op->y, tbytes, false},
+        {"desc->activation_mask", op->mask, vkbn__mask_bytes(op->elements), false},
         {"desc->residual", op->z, tbytes, false},
         {"desc->weight", op->weight, vbytes, false},
         {"desc->bias", op->bias, vbytes, false},
