@@ -154,6 +154,8 @@ static inline uint64_t vkbn__atomic_inc64(volatile uint64_t* p) {
 static inline uint64_t vkbn__atomic_load64(volatile uint64_t* p) {
     return (uint64_t)_InterlockedOr64((volatile long long*)p, 0);
 }
+static inline void vkbn__atomic_and32(volatile uint32_t* p, uint32_t v) { _InterlockedAnd((volatile long*)p, (long)v); }
+static inline void vkbn__atomic_or32(volatile uint32_t* p, uint32_t v) { _InterlockedOr((volatile long*)p, (long)v); }
 #else
 static inline uint32_t vkbn__atomic_load_acquire32(const volatile uint32_t* p) {
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
@@ -170,6 +172,10 @@ static inline uint32_t vkbn__atomic_sub32(volatile uint32_t* p, uint32_t v) {
 static inline void vkbn__atomic_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 static inline uint64_t vkbn__atomic_inc64(volatile uint64_t* p) { return __atomic_add_fetch(p, 1, __ATOMIC_RELAXED); }
 static inline uint64_t vkbn__atomic_load64(volatile uint64_t* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+/* Relaxed bitwise updates (the activation mask's shared words: each writer
+ * touches only its own bits, and the pool's join orders them before reads). */
+static inline void vkbn__atomic_and32(volatile uint32_t* p, uint32_t v) { __atomic_fetch_and(p, v, __ATOMIC_RELAXED); }
+static inline void vkbn__atomic_or32(volatile uint32_t* p, uint32_t v) { __atomic_fetch_or(p, v, __ATOMIC_RELAXED); }
 #endif
 
 /* ---- Memory ------------------------------------------------------------ */

@@ -120,7 +120,8 @@ ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, cons
                                 const vkbn_activation act) {
     V dy = load_v(t->dy, i, dt);
     *d = t->x ? v_sub(load_v(t->x, i, dt), k->mean) : v_zero();
-    V a = bwd_reads_act(t, act) ? load_v(t->act, i, dt) : v_zero();
+    V a = v_zero();
+    if (bwd_reads_act(t, act)) a = t->mask ? mask_v(t->mask, i) : load_v(t->act, i, dt);
     return bwd_grad_v(t, dy, a, *d, k->k1, k->shift, act);
 }
 
@@ -128,7 +129,8 @@ ALWAYS_INLINE float bwd_load_grad_s(const vkbn__cpu_bwd_tensors* t, uint64_t i, 
                                     const int dt, const vkbn_activation act) {
     float dy = load_s(t->dy, i, dt);
     *d = t->x ? load_s(t->x, i, dt) - k->mean : 0.0f;
-    float a = bwd_reads_act(t, act) ? load_s(t->act, i, dt) : 0.0f;
+    float a = 0.0f;
+    if (bwd_reads_act(t, act)) a = t->mask ? mask_s(t->mask, i) : load_s(t->act, i, dt);
     return bwd_grad_s(t, dy, a, *d, k->k1, k->shift, act);
 }
 
@@ -323,7 +325,12 @@ ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, cons
     const uint64_t at = i * (dt ? 2 : 4) + BWD_PREFETCH_BYTES;
     VKBN_PREFETCH(t->dy + at);
     if (t->x) VKBN_PREFETCH(t->x + at);
-    if (bwd_reads_act(t, act)) VKBN_PREFETCH(t->act + at);
+    if (bwd_reads_act(t, act)) {
+        if (t->mask)
+            VKBN_PREFETCH((const uint8_t*)t->mask + (i + BWD_PREFETCH_BYTES) / 8); /* as far ahead in elements */
+        else
+            VKBN_PREFETCH(t->act + at);
+    }
 }
 
 /* Once per tile, so kept out of line; and unspecialized: GCC's clones for the

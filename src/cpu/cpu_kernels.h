@@ -37,13 +37,20 @@ typedef struct vkbn__cpu_tensors {
     int dtype;        /* storage type of x, y, z: a vkbn_dtype */
     vkbn_activation activation;
     float act_alpha, act_beta; /* the activation's parameters */
-    int stream;                /* non-temporal stores for y */
+    int stream;                /* non-temporal stores for y (never with a mask: its bits are read back from y) */
     uint64_t n, c, s;          /* shape: channels-first (n, c, s) or channels-last (n * s rows, c) */
+    /* The activation mask to write beside y, or NULL (RELU, LEAKY_RELU,
+     * CLAMP only): bit e of word e / 32 for element e, the backward's test
+     * of the stored y (cpu_kernels_impl.h, "The activation mask"). */
+    uint32_t* mask;
 } vkbn__cpu_tensors;
 
 /* Backward: the tensors of one operation (SEMANTICS.md "Backward"). act is
  * y (RELU, LEAKY_RELU, CLAMP: act' from y), the residual (SILU: u
- * recomputed from x and the coefficients, plus the residual), or NULL. */
+ * recomputed from x and the coefficients, plus the residual), or NULL.
+ * With the activation mask instead of y, act is NULL and mask set: the
+ * kernels read each element's bit as a y of 1 or 0, and the planner makes a
+ * CLAMP a RELU (bit ? dy : 0 either way). */
 typedef struct vkbn__cpu_bwd_tensors {
     const uint8_t* x;
     const uint8_t* dy;
@@ -57,6 +64,7 @@ typedef struct vkbn__cpu_bwd_tensors {
     vkbn_activation activation;
     float act_alpha, act_beta;
     uint64_t n, c, s;
+    const uint32_t* mask; /* the activation mask in place of y, or NULL */
 } vkbn__cpu_bwd_tensors;
 
 /* One channel's backward coefficients (shaders/bwd_common.glsl's Coef, with

@@ -118,6 +118,119 @@ ALWAYS_INLINE void store_vn(uint8_t* base, uint64_t i, V v, unsigned n, const in
 #include "cpu_activation.h"
 
 /* ------------------------------------------------------------------------ */
+/* The activation mask                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Bit e (e in memory order) is bit e % 32 of word e / 32: 1 where act'(u) is
+ * 1, by the test the backward pass makes on the stored y (act_grad_s: y > 0
+ * for RELU and LEAKY_RELU, alpha < y < beta for CLAMP; false for NaN).
+ *
+ * Writing. The bits are taken from y as stored, read back right after a
+ * chunk of at most MASK_CHUNK elements of it was written (still in L1/L2),
+ * so with f16 and bf16 the test is on the rounded value by construction and
+ * every normalize kernel (vector body, masked and scalar tails, each ISA)
+ * serves unchanged: the mask costs one loop per (dtype, activation), not a
+ * flag doubling every kernel's instantiations. y is then not streamed (the
+ * planner turns non-temporal stores off: a streamed y is not in the cache to
+ * read back).
+ *
+ * Threads. The workers split a pass by channels, parts of channels, rows or
+ * element ranges, none of them aligned to 32 elements, so one mask word may
+ * hold the bits of two workers' ranges (a channel-first row of 49 values
+ * ends mid-word; a split channel's parts end anywhere). Each call owns the
+ * bits of the elements it normalizes and nothing else; of a contiguous run
+ * [e0, e1) it writes:
+ * - the words wholly inside the run with plain stores (no other range has a
+ *   bit there, so no other thread writes them);
+ * - the one or two partial words at the run's ends with an atomic AND that
+ *   clears its own bits and an atomic OR that sets them (no pre-clear: the
+ *   mask may hold anything), so concurrent writers of one word, each
+ *   touching only its bits, never lose one another's bits.
+ * At most two atomic pairs per run; within a call, chunks end at multiples
+ * of MASK_CHUNK (a multiple of 32) of the element index, so chunk boundaries
+ * add none. The pool's join orders every write before the backward reads.
+ *
+ * Reading (backward): a vector's W bits from one or two words, as a y of 1.0
+ * or 0.0 per lane (the planner makes a CLAMP a RELU then). */
+#define MASK_CHUNK 4096u
+
+ALWAYS_INLINE uint32_t mask_bit(float y, const vkbn_activation act, float alpha, float beta) {
+    if (act == VKBN_ACTIVATION_CLAMP) return (y > alpha && y < beta) ? 1u : 0u;
+    return y > 0.0f ? 1u : 0u;
+}
+
+ALWAYS_INLINE void mask_write_t(const vkbn__cpu_tensors* t, uint64_t e0, uint64_t e1, const int dt,
+                                const vkbn_activation act) {
+    uint32_t* mask = t->mask;
+    const float alpha = t->act_alpha, beta = t->act_beta;
+    for (uint64_t e = e0; e < e1;) {
+        const uint64_t w = e >> 5, word_end = (w + 1) << 5, stop = word_end < e1 ? word_end : e1;
+        const unsigned sh = (unsigned)(e & 31u), n = (unsigned)(stop - e);
+        uint32_t bits = 0;
+        for (unsigned k = 0; k < n; ++k) bits |= mask_bit(load_s(t->y, e + k, dt), act, alpha, beta) << k;
+        if (n == 32u) {
+            mask[w] = bits;
+        } else {
+            const uint32_t own = ((1u << n) - 1u) << sh;
+            vkbn__atomic_and32(&mask[w], ~own);
+            vkbn__atomic_or32(&mask[w], bits << sh);
+        }
+        e = stop;
+    }
+}
+
+#define MASK_DEF(DT, ACT)                                                                                     \
+    static VKBN_NOINLINE void mask_write_##DT##_##ACT(const vkbn__cpu_tensors* t, uint64_t e0, uint64_t e1) { \
+        mask_write_t(t, e0, e1, DT, ACT);                                                                     \
+    }
+#define MASK_DEF_ACTS(DT)                    \
+    MASK_DEF(DT, VKBN_ACTIVATION_RELU)       \
+    MASK_DEF(DT, VKBN_ACTIVATION_LEAKY_RELU) \
+    MASK_DEF(DT, VKBN_ACTIVATION_CLAMP)
+MASK_DEF_ACTS(0)
+MASK_DEF_ACTS(1)
+MASK_DEF_ACTS(2)
+
+#define MASK_ACT_CALL(DT)                                                                                     \
+    do {                                                                                                      \
+        switch (t->activation) {                                                                              \
+            case VKBN_ACTIVATION_RELU: mask_write_##DT##_VKBN_ACTIVATION_RELU(t, e0, e1); return;             \
+            case VKBN_ACTIVATION_LEAKY_RELU: mask_write_##DT##_VKBN_ACTIVATION_LEAKY_RELU(t, e0, e1); return; \
+            case VKBN_ACTIVATION_CLAMP: mask_write_##DT##_VKBN_ACTIVATION_CLAMP(t, e0, e1); return;           \
+            default: return;                                                                                  \
+        }                                                                                                     \
+    } while (0)
+
+/* The bits of elements [e0, e1) of the stored y (one contiguous run). */
+static void mask_write(const vkbn__cpu_tensors* t, uint64_t e0, uint64_t e1) {
+    if (e0 >= e1) return;
+    switch (t->dtype) {
+        case DT_F16: MASK_ACT_CALL(1); break;
+        case DT_BF16: MASK_ACT_CALL(2); break;
+        default: MASK_ACT_CALL(0); break;
+    }
+}
+
+/* n <= 16 bits of the mask from element i (bit k: element i + k). The word
+ * after i's is read only when the n elements reach into it. */
+ALWAYS_INLINE uint32_t mask_lanes(const uint32_t* m, uint64_t i, unsigned n) {
+    const uint64_t w = i >> 5;
+    const unsigned sh = (unsigned)(i & 31u);
+    uint32_t b = m[w] >> sh;
+    if (sh + n > 32u) b |= m[w + 1] << (32u - sh);
+    return b & ((1u << n) - 1u);
+}
+
+ALWAYS_INLINE V mask_v(const uint32_t* m, uint64_t i) {
+    const uint32_t b = mask_lanes(m, i, W);
+    float l[W];
+    for (int k = 0; k < W; ++k) l[k] = (b >> k) & 1u ? 1.0f : 0.0f;
+    return v_loadu(l);
+}
+
+ALWAYS_INLINE float mask_s(const uint32_t* m, uint64_t i) { return (m[i >> 5] >> (i & 31u)) & 1u ? 1.0f : 0.0f; }
+
+/* ------------------------------------------------------------------------ */
 /* Chunks and lane statistics                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -739,24 +852,85 @@ VKBN_CPU_DEFINE(CL_DEF)
 #define CF_ROWS_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cf_apply_rows, DT, Z, NT, ACT)(t, r0, count, step, chs)
 #define CL_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_apply, DT, Z, NT, ACT)(t, r0, r1, pivot, mean, scale, shift)
 
-static void cf_apply(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
-    const int dt = t->dtype, has_z = t->z != NULL, stream = t->stream;
+static void cf_apply_y(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
+    const int dt = t->dtype, has_z = t->z != NULL, stream = t->stream && !t->mask;
     VKBN_CPU_INSTANTIATE(CF_CALL, t->activation)
+}
+
+static void cf_apply_rows_y(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
+                            const vkbn__cpu_channel* chs) {
+    const int dt = t->dtype, has_z = t->z != NULL, stream = t->stream && !t->mask;
+    VKBN_CPU_INSTANTIATE(CF_ROWS_CALL, t->activation)
+}
+
+static void cl_apply_y(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean,
+                       const float* scale, const float* shift) {
+    const int dt = t->dtype, has_z = t->z != NULL;
+    /* Streaming needs every row's vectors aligned. */
+    const uint64_t es = dt ? 2 : 4;
+    const int stream = t->stream && !t->mask && ((uintptr_t)t->y % (W * es)) == 0 && (t->c * es) % (W * es) == 0;
+    VKBN_CPU_INSTANTIATE(CL_CALL, t->activation)
+}
+
+/* The entries: y alone, or y then its mask bits chunk by chunk ("The
+ * activation mask" above). */
+static void cf_apply(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
+    if (!t->mask) {
+        cf_apply_y(t, offset, count, ch);
+        return;
+    }
+    for (uint64_t e = offset, end = offset + count; e < end;) {
+        uint64_t stop = (e / MASK_CHUNK + 1) * MASK_CHUNK;
+        if (stop > end) stop = end;
+        cf_apply_y(t, e, stop - e, ch);
+        mask_write(t, e, stop);
+        e = stop;
+    }
 }
 
 static void cf_apply_rows(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
                           const vkbn__cpu_channel* chs) {
-    const int dt = t->dtype, has_z = t->z != NULL, stream = t->stream;
-    VKBN_CPU_INSTANTIATE(CF_ROWS_CALL, t->activation)
+    if (!t->mask) {
+        cf_apply_rows_y(t, r0, count, step, chs);
+        return;
+    }
+    const uint64_t s = t->s;
+    if (s >= MASK_CHUNK) {
+        const uint64_t step_c = step % t->c;
+        uint64_t ci = r0 % t->c;
+        for (uint64_t k = 0, r = r0; k < count; ++k, r += step) {
+            cf_apply(t, r * s, s, &chs[ci]);
+            ci += step_c;
+            if (ci >= t->c) ci -= t->c;
+        }
+        return;
+    }
+    /* Groups of short rows, then their bits: one run when the rows are
+     * consecutive (step 1), else a run per row. */
+    const uint64_t group = MASK_CHUNK / s;
+    for (uint64_t k = 0; k < count; k += group) {
+        const uint64_t g = count - k < group ? count - k : group, r = r0 + k * step;
+        cf_apply_rows_y(t, r, g, step, chs);
+        if (step == 1) {
+            mask_write(t, r * s, (r + g) * s);
+        } else {
+            for (uint64_t q = 0; q < g; ++q) mask_write(t, (r + q * step) * s, (r + q * step) * s + s);
+        }
+    }
 }
 
 static void cl_apply(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean,
                      const float* scale, const float* shift) {
-    const int dt = t->dtype, has_z = t->z != NULL;
-    /* Streaming needs every row's vectors aligned. */
-    const uint64_t es = dt ? 2 : 4;
-    const int stream = t->stream && ((uintptr_t)t->y % (W * es)) == 0 && (t->c * es) % (W * es) == 0;
-    VKBN_CPU_INSTANTIATE(CL_CALL, t->activation)
+    if (!t->mask) {
+        cl_apply_y(t, r0, r1, pivot, mean, scale, shift);
+        return;
+    }
+    const uint64_t c = t->c, group = c >= MASK_CHUNK ? 1 : MASK_CHUNK / c;
+    for (uint64_t r = r0; r < r1; r += group) {
+        const uint64_t re = r1 - r < group ? r1 : r + group;
+        cl_apply_y(t, r, re, pivot, mean, scale, shift);
+        mask_write(t, r * c, re * c);
+    }
 }
 
 /* ------------------------------------------------------------------------ */

@@ -357,6 +357,11 @@ vkbn_result vkbn__cpu_grads_build(vkbn_plan plan, struct vkbn__cpu_grads_plan** 
     t->activation = op->activation;
     t->act_alpha = op->activation_alpha;
     t->act_beta = op->activation_beta;
+    /* The mask in place of y: each bit reads as a y of 1 or 0, which RELU's
+     * and LEAKY_RELU's test (y > 0) turns back into the bit; CLAMP's act' is
+     * then RELU's (bit ? 1 : 0). */
+    t->mask = op->mask ? (const uint32_t*)vkbn__cpu_ptr(op->mask) : NULL;
+    if (t->mask && t->activation == VKBN_ACTIVATION_CLAMP) t->activation = VKBN_ACTIVATION_RELU;
     const vkbn__cpu_geometry g = vkbn__cpu_geometry_of(op, p->threads);
     const bool channels_last = g.channels_last, lanes = g.lanes_per_channel > 1;
     t->n = g.n;
@@ -418,8 +423,8 @@ vkbn_result vkbn__cpu_grads_build(vkbn_plan plan, struct vkbn__cpu_grads_plan** 
         }
     }
     const size_t used = strlen(what);
-    snprintf(what + used, what_size - used, "%s%s", vkbn__cpu_dtype_note(t->dtype),
-             t->stream || t->stream_dz ? ", streaming stores" : "");
+    snprintf(what + used, what_size - used, "%s%s%s", vkbn__cpu_dtype_note(t->dtype),
+             t->stream || t->stream_dz ? ", streaming stores" : "", t->mask ? ", act' from the activation mask" : "");
     return r;
 }
 

@@ -411,7 +411,11 @@ vkbn_result vkbn__cpu_stats_build(vkbn_plan plan, struct vkbn__cpu_stats_plan** 
     p->lanes_per_channel = g.lanes_per_channel;
     if (p->apply) {
         uint64_t traffic = op->elements * op->elem_size * (op->z ? 3u : 2u);
-        p->t.stream = !in_place(op) && traffic > cpu->stream_bytes;
+        /* The mask's bits are read back from y right after it is written
+         * (cpu_kernels_impl.h, "The activation mask"): y goes through the
+         * cache then. */
+        p->t.mask = op->mask ? (uint32_t*)vkbn__cpu_ptr(op->mask) : NULL;
+        p->t.stream = !in_place(op) && traffic > cpu->stream_bytes && !op->mask;
     }
     const uint64_t c = p->t.c;
     const char* as_lanes = lanes ? " (short channels-first rows as lanes)" : "";
@@ -456,8 +460,8 @@ vkbn_result vkbn__cpu_stats_build(vkbn_plan plan, struct vkbn__cpu_stats_plan** 
             snprintf(plan_what, sizeof plan_what, "%s channels-first, each channel in %u parts", mode, p->parts);
         }
     }
-    snprintf(what, what_size, "%s%s%s", plan_what, vkbn__cpu_dtype_note(p->t.dtype),
-             p->t.stream ? ", streaming stores" : "");
+    snprintf(what, what_size, "%s%s%s%s", plan_what, vkbn__cpu_dtype_note(p->t.dtype),
+             p->t.stream ? ", streaming stores" : "", p->t.mask ? ", writes the activation mask" : "");
     return r;
 }
 
