@@ -76,6 +76,7 @@ void bwd_case_describe(const bwd_case* c, char* out, size_t size) {
         at += (size_t)snprintf(extra + at, sizeof extra - at, " offset=%llu", (unsigned long long)c->offset_bytes);
     }
     if (c->in_place) at += (size_t)snprintf(extra + at, sizeof extra - at, " in-place");
+    if (c->mask) at += (size_t)snprintf(extra + at, sizeof extra - at, " mask");
     if (c->dy_data == BWD_DY_OFFSET) at += (size_t)snprintf(extra + at, sizeof extra - at, " dy=1000+N");
     if (c->dy_data == BWD_DY_SPIKE) at += (size_t)snprintf(extra + at, sizeof extra - at, " dy=spike");
     snprintf(out, size, "bwd %s %s %s n=%u c=%u%s%s%s%s%s eps=%g%s%s", c->frozen ? "frozen" : "train",
@@ -218,7 +219,7 @@ static int host_alloc(const bwd_case* c, host_data* h) {
 /* Device side                                                               */
 /* ------------------------------------------------------------------------ */
 
-enum { T_X, T_DY, T_Y, T_Z, T_DX, T_DZ, T_COUNT };
+enum { T_X, T_DY, T_Y, T_Z, T_DX, T_DZ, T_MASK, T_COUNT };
 enum { V_W, V_B, V_MEAN, V_INVSTD, V_RM, V_RV, V_DW, V_DB, V_COUNT };
 
 typedef struct device_data {
@@ -270,21 +271,48 @@ static vkbn_result upload_vec(vkbn_context ctx, const float* v, uint64_t c, vkbn
     return res;
 }
 
-static vkbn_result make_buffers(vkbn_context ctx, const bwd_case* c, const host_data* h, device_data* d) {
+/* The activation mask of the stored y, with every bit past the last
+ * element set (unspecified: the kernels must not read them), and garbage
+ * in the offset_bytes in front of it. */
+static vkbn_result upload_mask(const bwd_case* c, const host_data* h, const device_data* d, uint64_t bytes) {
+    uint64_t front = d->view[T_MASK] ? c->offset_bytes : 0;
+    uint8_t* m = malloc((size_t)(front + bytes));
+    if (!m) return VKBN_ERROR_OUT_OF_HOST_MEMORY;
+    for (uint64_t i = 0; i < front; ++i) m[i] = (uint8_t)(0x5Au ^ i);
+    memset(m + front, 0xFF, (size_t)bytes);
+    for (uint64_t e = 0; e < h->count; ++e) {
+        if (!case_mask_bit(h->y[e], c->activation, c->activation_alpha, c->activation_beta)) {
+            m[front + e / 8] &= (uint8_t) ~(1u << (e % 8));
+        }
+    }
+    vkbn_result res = vkbn_buffer_upload(d->root[T_MASK], 0, m, front + bytes);
+    free(m);
+    return res;
+}
+
+static vkbn_result make_buffers(vkbn_context ctx, const bwd_case* c, const host_data* h, device_data* d, int use_mask) {
     memset(d, 0, sizeof *d);
     uint64_t bytes = h->count * vkbn_dtype_size(c->tensor.dtype), cc = h->shape.c;
     vkbn_dtype dt = c->tensor.dtype;
-    const float* uploads[T_COUNT] = {h->x, h->dy, h->y, h->z, NULL, NULL};
+    const float* uploads[T_COUNT] = {h->x, h->dy, h->y, h->z, NULL, NULL, NULL};
     bool wanted[T_COUNT] = {true,
                             true,
-                            true,
+                            !use_mask,
                             c->residual != 0,
                             (c->outputs & BWD_OUT_DX) && !c->in_place,
-                            (c->outputs & BWD_OUT_DRESIDUAL) != 0};
+                            (c->outputs & BWD_OUT_DRESIDUAL) != 0,
+                            use_mask != 0};
     vkbn_result res = VKBN_SUCCESS;
     for (int t = 0; t < T_COUNT && res == VKBN_SUCCESS; ++t) {
         if (!wanted[t]) continue;
-        res = case_tensor_buffer(ctx, bytes, c->offset_bytes, &d->root[t], &d->view[t]);
+        uint64_t size = bytes;
+        if (t == T_MASK) {
+            vkbn_mask_requirements req;
+            res = vkbn_activation_mask_requirements(&c->tensor, &req);
+            size = req.size;
+        }
+        if (res == VKBN_SUCCESS) res = case_tensor_buffer(ctx, size, c->offset_bytes, &d->root[t], &d->view[t]);
+        if (res == VKBN_SUCCESS && t == T_MASK) res = upload_mask(c, h, d, size);
         if (res == VKBN_SUCCESS && uploads[t]) res = case_upload_tensor(tensor(d, t), uploads[t], h->count, dt);
     }
     const float* vecs[V_COUNT] = {h->weight, h->bias, h->mean, h->invstd, h->rm, h->rv, NULL, NULL};
@@ -308,7 +336,8 @@ static vkbn_backward_desc make_desc(const bwd_case* c, const device_data* d) {
     b.tensor = c->tensor;
     b.x = tensor(d, T_X);
     b.dy = tensor(d, T_DY);
-    b.y = tensor(d, T_Y);
+    b.y = d->root[T_Y] ? tensor(d, T_Y) : NULL;
+    b.activation_mask = d->root[T_MASK] ? tensor(d, T_MASK) : NULL;
     b.residual = c->residual ? tensor(d, T_Z) : NULL;
     b.weight = d->vec[V_W];
     b.bias = d->vec[V_B];
@@ -330,9 +359,10 @@ static vkbn_backward_desc make_desc(const bwd_case* c, const device_data* d) {
 }
 
 /* Uploads, runs one plan, downloads the requested outputs into o. */
-static int device_run(vkbn_context ctx, const bwd_case* c, const host_data* h, outputs* o, bwd_result* r) {
+static int device_run(vkbn_context ctx, const bwd_case* c, const host_data* h, outputs* o, bwd_result* r,
+                      int use_mask) {
     device_data d;
-    vkbn_result res = make_buffers(ctx, c, h, &d);
+    vkbn_result res = make_buffers(ctx, c, h, &d, use_mask);
     if (res != VKBN_SUCCESS) {
         device_free(&d);
         return fail(r, "allocating buffers", res);
@@ -523,7 +553,29 @@ int bwd_case_run(vkbn_context ctx, const bwd_case* c, bwd_result* r) {
     }
     int rc = outputs_alloc(&h, &o) == 0 && reference(c, &h, &ref) == 0 ? 0 : -1;
     if (rc != 0) snprintf(r->message, sizeof r->message, "out of host memory");
-    if (rc == 0) rc = device_run(ctx, c, &h, &o, r);
+    if (rc == 0) rc = device_run(ctx, c, &h, &o, r, 0);
+    if (rc == 0 && c->mask) {
+        /* The same plan with the mask in place of y: the same bits. */
+        outputs om;
+        memset(&om, 0, sizeof om);
+        rc = outputs_alloc(&h, &om) == 0 ? device_run(ctx, c, &h, &om, r, 1) : -1;
+        if (rc == 0) {
+            size_t n = (size_t)h.count * sizeof(float), cc = (size_t)h.shape.c * sizeof(float);
+            const char* differs = memcmp(o.dx, om.dx, n) != 0    ? "dx"
+                                  : memcmp(o.dz, om.dz, n) != 0  ? "dresidual"
+                                  : memcmp(o.dw, om.dw, cc) != 0 ? "dweight"
+                                  : memcmp(o.db, om.db, cc) != 0 ? "dbias"
+                                                                 : NULL;
+            if (differs) {
+                snprintf(r->message, sizeof r->message, "%s with the activation mask differs from %s with y", differs,
+                         differs);
+                r->ok = 0;
+                rc = 1;
+            }
+        }
+        outputs_free(&o);
+        o = om; /* the mask run's outputs are checked below */
+    }
     if (rc == 0) {
         check(c, &h, &ref, &o, r);
         if (!(r->dx <= 1 && r->dweight <= 1 && r->dbias <= 1 && r->dz <= 1)) {
@@ -561,7 +613,7 @@ int bwd_case_run_deterministic(vkbn_context ctx, const bwd_case* c, bwd_result* 
     memset(o, 0, sizeof o);
     int rc = outputs_alloc(&h, &o[0]) == 0 && outputs_alloc(&h, &o[1]) == 0 ? 0 : -1;
     if (rc != 0) snprintf(r->message, sizeof r->message, "out of host memory");
-    for (int k = 0; k < 2 && rc == 0; ++k) rc = device_run(ctx, c, &h, &o[k], r);
+    for (int k = 0; k < 2 && rc == 0; ++k) rc = device_run(ctx, c, &h, &o[k], r, c->mask);
     if (rc == 0) {
         size_t n = (size_t)h.count * sizeof(float), cc = (size_t)h.shape.c * sizeof(float);
         bool same = memcmp(o[0].dx, o[1].dx, n) == 0 && memcmp(o[0].dz, o[1].dz, n) == 0 &&

@@ -44,6 +44,11 @@ typedef struct bwd_case {
     uint64_t offset_bytes;    /* tensors at this offset inside larger buffers */
     case_data data;           /* x's distribution, as for the forward cases */
     bwd_dy_data dy_data;
+    /* RELU, LEAKY_RELU, CLAMP: also run with the activation mask (packed on
+     * the host from the stored y, at offset_bytes, bits past the last
+     * element set) in place of y; its outputs must equal the run with y bit
+     * for bit, and are the ones checked against the reference. */
+    int mask;
     uint64_t seed;
 } bwd_case;
 

@@ -89,8 +89,9 @@ void case_describe(const fwd_case* c, char* out, size_t size) {
     if (c->reduction_split) at += (size_t)snprintf(extra + at, sizeof extra - at, " split=%u", c->reduction_split);
     if (c->steps > 1) at += (size_t)snprintf(extra + at, sizeof extra - at, " steps=%d", c->steps);
     if (c->offset_bytes) {
-        snprintf(extra + at, sizeof extra - at, " offset=%llu", (unsigned long long)c->offset_bytes);
+        at += (size_t)snprintf(extra + at, sizeof extra - at, " offset=%llu", (unsigned long long)c->offset_bytes);
     }
+    if (c->mask) snprintf(extra + at, sizeof extra - at, " mask");
     char act[64];
     case_describe_activation(c->activation, c->activation_alpha, c->activation_beta, act, sizeof act);
     snprintf(out, size, "%s %s %s n=%u c=%u%s%s%s%s%s%s eps=%g%s%s%s", c->training ? "train" : "infer",
@@ -180,14 +181,15 @@ static int host_alloc(const fwd_case* c, host_data* h) {
 /* ------------------------------------------------------------------------ */
 
 typedef struct device_data {
-    vkbn_buffer x_root, y_root, z_root;
-    vkbn_buffer x, y, z;
+    vkbn_buffer x_root, y_root, z_root, mask_root;
+    vkbn_buffer x, y, z, mask;
     vkbn_buffer weight, bias, rm, rv, save_mean, save_invstd;
+    uint64_t mask_bytes;
 } device_data;
 
 static void device_free(device_data* d) {
-    vkbn_buffer* all[] = {&d->x,      &d->y,    &d->z,  &d->x_root, &d->y_root,    &d->z_root,
-                          &d->weight, &d->bias, &d->rm, &d->rv,     &d->save_mean, &d->save_invstd};
+    vkbn_buffer* all[] = {&d->x,         &d->y,      &d->z,    &d->x_root, &d->y_root, &d->z_root,    &d->mask,
+                          &d->mask_root, &d->weight, &d->bias, &d->rm,     &d->rv,     &d->save_mean, &d->save_invstd};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) {
         vkbn_buffer_destroy(*all[i]);
         *all[i] = NULL;
@@ -255,11 +257,46 @@ static int device_alloc(vkbn_context ctx, const fwd_case* c, const host_data* h,
     if (res == VKBN_SUCCESS && c->residual) {
         res = case_upload_tensor(either(d->z, d->z_root), h->z, h->count, c->tensor.dtype);
     }
+    if (res == VKBN_SUCCESS && c->mask) {
+        vkbn_mask_requirements req;
+        res = vkbn_activation_mask_requirements(&c->tensor, &req);
+        d->mask_bytes = req.size;
+        if (res == VKBN_SUCCESS) res = case_tensor_buffer(ctx, req.size, c->offset_bytes, &d->mask_root, &d->mask);
+    }
     if (res != VKBN_SUCCESS) {
         device_free(d);
         return fail(r, "allocating buffers", res);
     }
     return 0;
+}
+
+int case_mask_bit(float y, vkbn_activation a, float alpha, float beta) {
+    if (a == VKBN_ACTIVATION_CLAMP) return y > alpha && y < beta;
+    return y > 0.0f;
+}
+
+/* Garbage in the whole mask buffer (offset included): the pass must clear
+ * and set each of its bits, with no pre-clear. */
+static vkbn_result fill_mask_garbage(vkbn_buffer root, uint64_t bytes, int step) {
+    uint8_t* g = malloc(bytes ? bytes : 1);
+    if (!g) return VKBN_ERROR_OUT_OF_HOST_MEMORY;
+    for (uint64_t i = 0; i < bytes; ++i) g[i] = (uint8_t)((i * 37u + 0xA5u + (unsigned)step * 0x5Bu) ^ (i >> 3));
+    vkbn_result res = vkbn_buffer_upload(root, 0, g, bytes);
+    free(g);
+    return res;
+}
+
+/* Every bit of the mask against the backward's test of the stored y. */
+static void check_mask(const fwd_case* c, const host_data* h, const uint8_t* mask, const float* y, case_result* r) {
+    for (uint64_t i = 0; i < h->count; ++i) {
+        int want = case_mask_bit(y[i], c->activation, c->activation_alpha, c->activation_beta);
+        if (case_mask_get(mask, i) != want) {
+            snprintf(r->message, sizeof r->message, "activation mask: bit %llu is %d, but the stored y = %.9g gives %d",
+                     (unsigned long long)i, case_mask_get(mask, i), (double)y[i], want);
+            r->ok = 0;
+            return;
+        }
+    }
 }
 
 /* One step on the device: upload x, run, download everything. */
@@ -269,6 +306,7 @@ typedef struct step_out {
     float* invstd;
     float* rm;
     float* rv;
+    uint8_t* mask; /* c->mask: the mask's bytes */
 } step_out;
 
 static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, device_data* d, int step, step_out* o,
@@ -277,7 +315,11 @@ static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, 
     vkbn_buffer y = c->in_place ? x : either(d->y, d->y_root);
     vkbn_buffer z = c->residual ? either(d->z, d->z_root) : NULL;
     vkbn_result res = case_upload_tensor(x, h->x, h->count, c->tensor.dtype);
+    if (res == VKBN_SUCCESS && d->mask_root) {
+        res = fill_mask_garbage(d->mask_root, d->mask_bytes + (d->mask ? c->offset_bytes : 0), step);
+    }
     if (res != VKBN_SUCCESS) return fail(r, "uploading x", res);
+    vkbn_buffer mask = either(d->mask, d->mask_root);
     vkbn_plan plan = NULL;
     if (c->training) {
         vkbn_forward_training_desc t;
@@ -301,6 +343,7 @@ static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, 
         t.activation_alpha = c->activation_alpha;
         t.activation_beta = c->activation_beta;
         t.reduction_split = c->reduction_split;
+        t.activation_mask = mask;
         res = vkbn_plan_create_forward_training(ctx, &t, &plan);
     } else {
         vkbn_forward_inference_desc t;
@@ -317,6 +360,7 @@ static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, 
         t.activation = c->activation;
         t.activation_alpha = c->activation_alpha;
         t.activation_beta = c->activation_beta;
+        t.activation_mask = mask;
         res = vkbn_plan_create_forward_inference(ctx, &t, &plan);
     }
     if (res != VKBN_SUCCESS) return fail(r, "creating the plan", res);
@@ -330,6 +374,7 @@ static int device_step(vkbn_context ctx, const fwd_case* c, const host_data* h, 
     if (res == VKBN_SUCCESS && c->training) res = vkbn_buffer_download(d->save_invstd, 0, o->invstd, vec);
     if (res == VKBN_SUCCESS && d->rm) res = vkbn_buffer_download(d->rm, 0, o->rm, vec);
     if (res == VKBN_SUCCESS && d->rv) res = vkbn_buffer_download(d->rv, 0, o->rv, vec);
+    if (res == VKBN_SUCCESS && mask) res = vkbn_buffer_download(mask, 0, o->mask, d->mask_bytes);
     if (res != VKBN_SUCCESS) return fail(r, "downloading results", res);
     return 0;
 }
@@ -512,8 +557,9 @@ typedef struct buffers {
 static void buffers_free(buffers* b) {
     host_free(&b->h);
     device_free(&b->d);
-    void* all[] = {b->o.y,     b->o.mean,     b->o.invstd, b->o.rm, b->o.rv, b->ref.y, b->ref.mean, b->ref.invstd,
-                   b->ref.var, b->ref.maxdev, b->in.x,     b->in.z, b->in.w, b->in.b,  b->rm,       b->rv};
+    void* all[] = {b->o.y,      b->o.mean,     b->o.invstd, b->o.rm,       b->o.rv,  b->ref.y,
+                   b->ref.mean, b->ref.invstd, b->ref.var,  b->ref.maxdev, b->in.x,  b->in.z,
+                   b->in.w,     b->in.b,       b->rm,       b->rv,         b->o.mask};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) free(all[i]);
     memset(b, 0, sizeof *b);
 }
@@ -538,8 +584,10 @@ static int buffers_alloc(const fwd_case* c, buffers* b) {
     b->in.b = malloc(cc * sizeof(double));
     b->rm = malloc(cc * sizeof(double));
     b->rv = malloc(cc * sizeof(double));
-    if (!b->o.y || !b->ref.y || !b->in.x || !b->in.z || !b->o.mean || !b->o.invstd || !b->o.rm || !b->o.rv ||
-        !b->ref.mean || !b->ref.invstd || !b->ref.var || !b->ref.maxdev || !b->in.w || !b->in.b || !b->rm || !b->rv) {
+    b->o.mask = malloc((size_t)(b->h.count + 31) / 32 * 4);
+    if (!b->o.mask || !b->o.y || !b->ref.y || !b->in.x || !b->in.z || !b->o.mean || !b->o.invstd || !b->o.rm ||
+        !b->o.rv || !b->ref.mean || !b->ref.invstd || !b->ref.var || !b->ref.maxdev || !b->in.w || !b->in.b || !b->rm ||
+        !b->rv) {
         buffers_free(b);
         return -1;
     }
@@ -586,6 +634,7 @@ int case_run(vkbn_context ctx, const fwd_case* c, case_result* r) {
         if (rc != 0) break;
         reference_step(c, &b.h, step, &b.in, b.rm, b.rv, &b.ref);
         check_step(c, &b.h, &b.o, &b.ref, step + 1, r);
+        if (c->mask) check_mask(c, &b.h, b.o.mask, b.o.y, r);
     }
     if (rc == 0) {
         check_constant_channel(c, &b.h, &b.o, r);
@@ -641,6 +690,10 @@ int case_run_deterministic(vkbn_context ctx, const fwd_case* c, case_result* r) 
     if (rc == 0) {
         size_t n = (size_t)runs[0].h.count, cc = (size_t)runs[0].h.shape.c;
         bool same = same_bits(runs[0].o.y, runs[1].o.y, n * sizeof(float));
+        /* The mask's bits past the last element are unspecified. */
+        for (size_t i = 0; c->mask && i < n; ++i) {
+            same = same && case_mask_get(runs[0].o.mask, i) == case_mask_get(runs[1].o.mask, i);
+        }
         if (c->training) {
             same = same && same_bits(runs[0].o.mean, runs[1].o.mean, cc * sizeof(float)) &&
                    same_bits(runs[0].o.invstd, runs[1].o.invstd, cc * sizeof(float));

@@ -38,6 +38,11 @@ typedef struct fwd_case {
     int steps;                /* training: consecutive steps (>= 1), running stats carried over */
     int in_place;             /* y is x's buffer */
     uint64_t offset_bytes;    /* tensors live at this offset inside larger buffers */
+    /* Also write the activation mask (RELU, LEAKY_RELU, CLAMP), at
+     * offset_bytes in its buffer, over a buffer of garbage: each bit must
+     * be the backward's test of the stored y (checked bit for bit against
+     * the y the device stored). */
+    int mask;
     case_data data;
     uint64_t seed;
 } fwd_case;
@@ -87,6 +92,11 @@ float case_storage_round(float v, vkbn_dtype dtype); /* the value f16 storage ke
 vkbn_result case_tensor_buffer(vkbn_context ctx, uint64_t bytes, uint64_t offset, vkbn_buffer* root, vkbn_buffer* view);
 vkbn_result case_upload_tensor(vkbn_buffer b, const float* v, uint64_t count, vkbn_dtype dtype);
 vkbn_result case_download_tensor(vkbn_buffer b, float* v, uint64_t count, vkbn_dtype dtype);
+/* The backward's act' test of a stored y (RELU, LEAKY_RELU: y > 0; CLAMP:
+ * alpha < y < beta): the activation mask's bit. */
+int case_mask_bit(float y, vkbn_activation a, float alpha, float beta);
+/* Bit e of a packed mask (bit e % 8 of byte e / 8). */
+static inline int case_mask_get(const uint8_t* mask, uint64_t e) { return (mask[e >> 3] >> (e & 7)) & 1; }
 /* 1 with "skipped: ..." in message when dtype is f16 and the device lacks 16-bit storage. */
 int case_skip_f16(vkbn_context ctx, vkbn_dtype dtype, char* message, size_t size);
 

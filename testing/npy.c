@@ -48,7 +48,7 @@ fail(char* err, size_t err_size, const char* path, const char* fmt, ...) {
 static const struct {
     const char* descr;
     size_t size;
-} known_dtypes[] = {{"<f4", 4}, {"<f2", 2}, {"<u2", 2}, {"<i2", 2}};
+} known_dtypes[] = {{"<f4", 4}, {"<f2", 2}, {"<u2", 2}, {"<i2", 2}, {"|u1", 1}};
 
 #define KNOWN_DTYPE_COUNT (sizeof known_dtypes / sizeof known_dtypes[0])
 #define EXPECTED_DTYPES "expected dtype '<f4' or '<f2' (or bfloat16 bit patterns as '<u2' or '<i2')"

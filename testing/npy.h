@@ -1,7 +1,8 @@
 /* Reading and writing NumPy .npy files (format 1.0/2.0/3.0 read, 1.0 written)
  * holding little-endian arrays in C order of f32 ('<f4'), f16 ('<f2'), or
  * 16-bit integers ('<u2', '<i2'): NumPy has no bfloat16, so bf16 tensors
- * travel as their bit patterns in those (docs/SEMANTICS.md). */
+ * travel as their bit patterns in those (docs/SEMANTICS.md); or bytes
+ * ('|u1': the activation mask of `vkbn run`). */
 #ifndef VKBN_TESTING_NPY_H_
 #define VKBN_TESTING_NPY_H_
 
@@ -19,12 +20,13 @@ typedef enum npy_dtype {
     NPY_F32 = 0, /* '<f4' */
     NPY_F16 = 1, /* '<f2' */
     NPY_U16 = 2, /* '<u2': what np.save writes for x.view(np.uint16) (bf16 bits) */
-    NPY_I16 = 3  /* '<i2': what np.save writes for torch's x.view(torch.int16) */
+    NPY_I16 = 3, /* '<i2': what np.save writes for torch's x.view(torch.int16) */
+    NPY_U8 = 4   /* '|u1': bytes (the packed activation mask) */
 } npy_dtype;
 
-/* Bytes per element (4 or 2), 0 for an unknown dtype. */
+/* Bytes per element (4, 2 or 1), 0 for an unknown dtype. */
 size_t npy_dtype_size(npy_dtype dtype);
-/* The header's descr: "<f4", "<f2", "<u2", "<i2"; "?" for an unknown dtype. */
+/* The header's descr: "<f4", "<f2", "<u2", "<i2", "|u1"; "?" for an unknown dtype. */
 const char* npy_dtype_descr(npy_dtype dtype);
 
 typedef struct npy_array {

@@ -97,6 +97,9 @@ static unsigned outputs_for(unsigned k, int residual) {
  * validation. */
 static bool g_kernels_only;
 
+/* Whether the backend takes the activation mask (test_mask_supported). */
+static bool g_mask;
+
 static void matrix(vkbn_context ctx) {
     unsigned k = 0;
     static const uint64_t offsets[] = {0, 4, 16, 20};
@@ -121,11 +124,16 @@ static void matrix(vkbn_context ctx) {
                     }
                     c.in_place = k % 5 == 3 && (c.outputs & BWD_OUT_DX);
                     c.offset_bytes = offsets[(j / 4 + j) % 4];
+                    const unsigned rot = k / 14; /* the activations' period is 7, the modes' 2 */
                     ++k;
                     if (!frozen && per_channel(&c) == 1) continue; /* an error in training: test_backward_api */
                     /* vkbn's own choice, then one workgroup per channel, then split. */
-                    for (uint32_t split = 0; split <= 4; split += (split == 0 ? 1 : 3)) {
+                    for (uint32_t split = 0, idx = 0; split <= 4; split += (split == 0 ? 1 : 3), ++idx) {
                         c.reduction_split = split;
+                        /* The activation mask in place of y (and y alone,
+                         * compared bit for bit) at one split of each case
+                         * whose activation has one, rotating. */
+                        c.mask = g_mask && test_has_mask(c.activation) && (rot + idx) % 3 == 0;
                         run(ctx, &c);
                     }
                 }
@@ -212,6 +220,7 @@ static void activations(vkbn_context ctx) {
                 c.residual = variant >> 1;
                 c.outputs = c.residual ? BWD_OUT_ALL : BWD_OUT_DX | BWD_OUT_DWEIGHT | BWD_OUT_DBIAS;
                 c.seed = 700 + a * 8 + (unsigned)(layout * 4 + variant);
+                c.mask = g_mask && test_has_mask(c.activation) && (layout + variant) % 2 == 1;
                 run(ctx, &c);
             }
         }
@@ -275,6 +284,11 @@ static void determinism(vkbn_context ctx) {
         c.activation = VKBN_ACTIVATION_CLAMP;
         c.activation_beta = 6.0f;
         run_deterministic(ctx, &c);
+        if (g_mask) {
+            c.mask = 1;
+            c.reduction_split = 5;
+            run_deterministic(ctx, &c);
+        }
     }
 }
 
@@ -390,6 +404,7 @@ static void windows(vkbn_context ctx) {
                 set_activation(&c, k);
                 c.outputs = outputs_for(k, c.residual);
                 c.in_place = k % 3 == 1 && (c.outputs & BWD_OUT_DX);
+                c.mask = g_mask && test_has_mask(c.activation) && k % 2 == 0;
                 ++k;
                 run(ctx, &c);
                 c.dy_data = BWD_DY_OFFSET;
@@ -432,6 +447,8 @@ int main(int argc, char** argv) {
     on_cpu = info.backend == VKBN_BACKEND_CPU;
     printf("device: %s (%s), subgroup size %u, subgroup path %s\n", info.name, info.driver_info, info.subgroup_size,
            vkbn_context_uses_subgroups(ctx) ? "on" : "off");
+    g_mask = test_mask_supported(ctx);
+    if (!g_mask) printf("the activation mask: not supported here (%s), its cases are left out\n", vkbn_last_error());
     if (strcmp(suite, "matrix") == 0) {
         matrix(ctx);
         hard_data(ctx);

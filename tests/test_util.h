@@ -224,6 +224,43 @@ static inline void test_keep_heap(void) {
 #endif
 }
 
+/* Whether the context's backend takes the activation mask: a forward plan
+ * with one is refused with VKBN_ERROR_UNSUPPORTED where it does not (the
+ * matrices then leave their mask cases out and say so). */
+static inline bool test_mask_supported(vkbn_context ctx) {
+    vkbn_forward_inference_desc d;
+    memset(&d, 0, sizeof d);
+    d.tensor.n = 1;
+    d.tensor.c = 1;
+    vkbn_buffer x = NULL, y = NULL, v = NULL, m = NULL;
+    vkbn_buffer_create(ctx, 4, &x);
+    vkbn_buffer_create(ctx, 4, &y);
+    vkbn_buffer_create(ctx, 4, &v);
+    vkbn_buffer_create(ctx, 4, &m);
+    d.x = x;
+    d.y = y;
+    d.running_mean = v;
+    d.running_var = v;
+    d.activation = VKBN_ACTIVATION_RELU;
+    d.activation_mask = m;
+    vkbn_plan plan = NULL;
+    vkbn_result r = vkbn_plan_create_forward_inference(ctx, &d, &plan);
+    vkbn_plan_destroy(plan);
+    vkbn_buffer_destroy(m);
+    vkbn_buffer_destroy(v);
+    vkbn_buffer_destroy(y);
+    vkbn_buffer_destroy(x);
+    if (r != VKBN_SUCCESS && r != VKBN_ERROR_UNSUPPORTED) {
+        printf("FAIL the activation mask probe: %s\n", vkbn_last_error());
+        g_counts.failed++;
+    }
+    return r == VKBN_SUCCESS;
+}
+
+static inline bool test_has_mask(vkbn_activation a) {
+    return a == VKBN_ACTIVATION_RELU || a == VKBN_ACTIVATION_LEAKY_RELU || a == VKBN_ACTIVATION_CLAMP;
+}
+
 static inline vkbn_context test_context_try(vkbn_context_flags extra, uint64_t max_binding_range, int* skip) {
     test_keep_heap();
     test_pin_drivers();
