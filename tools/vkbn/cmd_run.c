@@ -43,10 +43,14 @@ const cli_option run_options[OPT_COUNT] = {
     [OPT_CUMULATIVE] = {"--cumulative", "T", "train: cumulative average with T batches already folded in"},
     [OPT_BIASED] = {"--biased-running-var", NULL, "train: fold in the biased batch variance (ONNX), not m/(m-1)"},
     [OPT_DY] = {"--dy", "DY.npy", "backward: the gradient w.r.t. y; x's shape and dtype; required"},
-    [OPT_Y] = {"--y", "Y.npy", "backward: the forward output (relu, leaky_relu, clamp take their mask from it)"},
+    [OPT_Y] = {"--y", "Y.npy", "backward: the forward output (relu, leaky_relu, clamp take act' from it)"},
     [OPT_SAVE_MEAN] = {"--save-mean", "SM.npy", "backward: the forward's batch mean, (C,); required unless --frozen"},
     [OPT_SAVE_INVSTD] = {"--save-invstd", "SI.npy", "backward: the forward's 1/sqrt(var + eps), (C,); likewise"},
     [OPT_FROZEN] = {"--frozen", NULL, "backward with frozen statistics (--running-mean, --running-var, --eps)"},
+    [OPT_SAVE_ACTIVATION_MASK] = {"--save-activation-mask", NULL,
+                                  "train|infer with relu, leaky_relu or clamp: also write activation_mask.npy"},
+    [OPT_ACTIVATION_MASK] = {"--activation-mask", "M.npy",
+                             "backward: the forward's activation_mask.npy, in place of --y"},
     [OPT_VALIDATION] = {"--validation", NULL, "enable the Vulkan validation layer; any message fails the run"},
     [OPT_SYNC_VALIDATION] = {"--sync-validation", NULL,
                              "--validation plus synchronization validation (hazards between vkbn's commands)"},
@@ -71,6 +75,8 @@ typedef struct run_results {
     void* y; /* x's dtype and element count */
     float* save_mean;
     float* save_invstd;
+    uint8_t* mask; /* --save-activation-mask: mask_bytes bytes */
+    uint64_t mask_bytes;
     char device[300];
 } run_results;
 
@@ -233,11 +239,26 @@ static int parse_activation(const cli_args* args, run_config* cfg) {
 
 /* Options that belong to the forward or the backward pass only. */
 static int check_mode_options(const cli_args* args, run_config* cfg) {
-    static const int backward_only[] = {OPT_DY, OPT_Y, OPT_SAVE_MEAN, OPT_SAVE_INVSTD, OPT_FROZEN};
+    static const int backward_only[] = {OPT_DY, OPT_Y, OPT_SAVE_MEAN, OPT_SAVE_INVSTD, OPT_FROZEN, OPT_ACTIVATION_MASK};
     for (size_t i = 0; i < sizeof backward_only / sizeof backward_only[0]; ++i) {
         if (args->value[backward_only[i]] && cfg->mode != RUN_BACKWARD) {
             return cli_error(CMD, CLI_USAGE, "%s only applies to --mode backward", run_options[backward_only[i]].name);
         }
+    }
+    bool mask = cfg->activation == VKBN_ACTIVATION_RELU || cfg->activation == VKBN_ACTIVATION_LEAKY_RELU ||
+                cfg->activation == VKBN_ACTIVATION_CLAMP;
+    cfg->save_mask = args->value[OPT_SAVE_ACTIVATION_MASK] != NULL;
+    if (cfg->save_mask && cfg->mode == RUN_BACKWARD) {
+        return cli_error(
+            CMD, CLI_USAGE,
+            "--save-activation-mask applies to --mode train and infer (backward: --activation-mask M.npy)");
+    }
+    if (cfg->save_mask && !mask) {
+        return cli_error(
+            CMD, CLI_USAGE,
+            "--save-activation-mask: the %s activation has no mask (relu, leaky_relu and clamp have one%s)",
+            activation_names[cfg->activation],
+            cfg->activation == VKBN_ACTIVATION_SILU ? "; the silu backward recomputes u from x" : "");
     }
     if (cfg->mode != RUN_BACKWARD) return CLI_OK;
     cfg->frozen = args->value[OPT_FROZEN] != NULL;
@@ -252,10 +273,19 @@ static int check_mode_options(const cli_args* args, run_config* cfg) {
         return cli_error(CMD, CLI_USAGE, "%s does not apply with --frozen (the running statistics replace it)",
                          args->value[OPT_SAVE_MEAN] ? "--save-mean" : "--save-invstd");
     }
-    bool mask = cfg->activation == VKBN_ACTIVATION_RELU || cfg->activation == VKBN_ACTIVATION_LEAKY_RELU ||
-                cfg->activation == VKBN_ACTIVATION_CLAMP;
-    if (mask && !args->value[OPT_Y]) {
-        return cli_error(CMD, CLI_USAGE, "the %s backward needs --y Y.npy (its mask comes from y)",
+    const char* mask_file = args->value[OPT_ACTIVATION_MASK];
+    if (mask_file && !mask) {
+        return cli_error(CMD, CLI_USAGE,
+                         "--activation-mask: the %s activation has no mask (relu, leaky_relu and clamp have one%s)",
+                         activation_names[cfg->activation],
+                         cfg->activation == VKBN_ACTIVATION_SILU ? "; the silu backward recomputes u from x" : "");
+    }
+    if (mask_file && args->value[OPT_Y]) {
+        return cli_error(CMD, CLI_USAGE, "--activation-mask and --y exclude each other: act' comes from one of them");
+    }
+    if (mask && !args->value[OPT_Y] && !mask_file) {
+        return cli_error(CMD, CLI_USAGE,
+                         "the %s backward needs --y Y.npy or --activation-mask M.npy (act' comes from the forward's y)",
                          activation_names[cfg->activation]);
     }
     cfg->dresidual = args->value[OPT_RESIDUAL_RELU] != NULL || args->value[OPT_RESIDUAL] != NULL;
@@ -401,7 +431,7 @@ static int read_inputs(const run_config* cfg, run_inputs* in) {
 /* The pass on the device                                                    */
 /* ------------------------------------------------------------------------ */
 
-enum { BUF_X, BUF_Y, BUF_Z, BUF_WEIGHT, BUF_BIAS, BUF_RMEAN, BUF_RVAR, BUF_SMEAN, BUF_SINVSTD, BUF_COUNT };
+enum { BUF_X, BUF_Y, BUF_Z, BUF_WEIGHT, BUF_BIAS, BUF_RMEAN, BUF_RVAR, BUF_SMEAN, BUF_SINVSTD, BUF_MASK, BUF_COUNT };
 
 static void on_log(void* user_data, vkbn_log_level level, const char* message) {
     validation_log* log = user_data;
@@ -416,7 +446,8 @@ vkbn_result run_make_buffer(vkbn_context ctx, const void* data, uint64_t bytes, 
     return r;
 }
 
-static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const run_inputs* in, vkbn_buffer* b) {
+static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const run_inputs* in, const run_results* out,
+                                vkbn_buffer* b) {
     uint64_t bytes = in->x.count * vkbn_dtype_size(in->tensor.dtype);
     uint64_t vec = (uint64_t)in->tensor.c * sizeof(float);
     vkbn_result r = run_make_buffer(ctx, in->x.data, bytes, &b[BUF_X]);
@@ -428,6 +459,7 @@ static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const r
     if (r == VKBN_SUCCESS && cfg->running) r = run_make_buffer(ctx, in->running_var, vec, &b[BUF_RVAR]);
     if (r == VKBN_SUCCESS && cfg->training) r = run_make_buffer(ctx, NULL, vec, &b[BUF_SMEAN]);
     if (r == VKBN_SUCCESS && cfg->training) r = run_make_buffer(ctx, NULL, vec, &b[BUF_SINVSTD]);
+    if (r == VKBN_SUCCESS && cfg->save_mask) r = run_make_buffer(ctx, NULL, out->mask_bytes, &b[BUF_MASK]);
     return r;
 }
 
@@ -446,6 +478,7 @@ static vkbn_result forward(vkbn_context ctx, const run_config* cfg, const run_in
             .activation = cfg->activation,
             .activation_alpha = cfg->alpha,
             .activation_beta = cfg->beta,
+            .activation_mask = b[BUF_MASK],
         };
         return vkbn_forward_inference(ctx, &d);
     }
@@ -468,6 +501,7 @@ static vkbn_result forward(vkbn_context ctx, const run_config* cfg, const run_in
         .activation = cfg->activation,
         .activation_alpha = cfg->alpha,
         .activation_beta = cfg->beta,
+        .activation_mask = b[BUF_MASK],
     };
     return vkbn_forward_training(ctx, &d);
 }
@@ -482,15 +516,24 @@ static vkbn_result download(const run_config* cfg, run_inputs* in, vkbn_buffer* 
         r = vkbn_buffer_download(b[BUF_RMEAN], 0, in->running_mean, vec);
         if (r == VKBN_SUCCESS) r = vkbn_buffer_download(b[BUF_RVAR], 0, in->running_var, vec);
     }
+    if (r == VKBN_SUCCESS && cfg->save_mask) r = vkbn_buffer_download(b[BUF_MASK], 0, out->mask, out->mask_bytes);
     return r;
 }
 
-static int alloc_results(const run_inputs* in, run_results* out) {
+static int alloc_results(const run_config* cfg, const run_inputs* in, run_results* out) {
     memset(out, 0, sizeof *out);
     size_t bytes = (size_t)in->x.count * vkbn_dtype_size(in->tensor.dtype);
     out->y = malloc(bytes ? bytes : 1);
     out->save_mean = malloc(in->tensor.c * sizeof(float));
     out->save_invstd = malloc(in->tensor.c * sizeof(float));
+    if (cfg->save_mask) {
+        vkbn_mask_requirements req;
+        vkbn_result vr = vkbn_activation_mask_requirements(&in->tensor, &req);
+        if (vr != VKBN_SUCCESS) return cli_api_error(CMD, vr);
+        out->mask_bytes = req.size;
+        out->mask = malloc(req.size ? (size_t)req.size : 1);
+        if (!out->mask) return cli_error(CMD, CLI_FAILED, "out of host memory for the activation mask");
+    }
     if (!out->y || !out->save_mean || !out->save_invstd) {
         return cli_error(CMD, CLI_FAILED, "out of host memory for the outputs (%llu bytes)", (unsigned long long)bytes);
     }
@@ -501,6 +544,7 @@ static void free_results(run_results* out) {
     free(out->y);
     free(out->save_mean);
     free(out->save_invstd);
+    free(out->mask);
 }
 
 int run_check_validation(vkbn_context ctx, const validation_log* log, char* device, size_t size) {
@@ -520,7 +564,7 @@ int run_check_validation(vkbn_context ctx, const validation_log* log, char* devi
 static int compute_on(vkbn_context ctx, const run_config* cfg, run_inputs* in, run_results* out,
                       const validation_log* log) {
     vkbn_buffer b[BUF_COUNT] = {0};
-    vkbn_result r = make_buffers(ctx, cfg, in, b);
+    vkbn_result r = make_buffers(ctx, cfg, in, out, b);
     if (r == VKBN_SUCCESS) r = forward(ctx, cfg, in, b);
     if (r == VKBN_SUCCESS) r = download(cfg, in, b, out);
     for (int i = 0; i < BUF_COUNT; ++i) vkbn_buffer_destroy(b[i]);
@@ -543,7 +587,7 @@ int run_create_context(const run_config* cfg, validation_log* log, vkbn_context*
 }
 
 static int compute(const run_config* cfg, run_inputs* in, run_results* out) {
-    int r = alloc_results(in, out);
+    int r = alloc_results(cfg, in, out);
     if (r != CLI_OK) return r;
     validation_log log = {0};
     vkbn_context ctx = NULL;
@@ -574,6 +618,11 @@ static int write_results(const run_config* cfg, const run_inputs* in, run_result
             out[n++] = (io_output){"running_mean.npy", vector_array(in->running_mean, in->tensor.c)};
             out[n++] = (io_output){"running_var.npy", vector_array(in->running_var, in->tensor.c)};
         }
+    }
+    if (cfg->save_mask) {
+        npy_array m = {
+            .dtype = NPY_U8, .ndim = 1, .shape = {res->mask_bytes}, .count = res->mask_bytes, .data = res->mask};
+        out[n++] = (io_output){"activation_mask.npy", m};
     }
     int r = io_write_outputs(cfg->path[OPT_OUT], out, n);
     if (r != CLI_OK) return r;
@@ -620,20 +669,30 @@ const cli_command command_run = {
         "  dx.npy                         backward: x's shape and dtype\n"
         "  dweight.npy, dbias.npy         backward: f32 (C,)\n"
         "  dresidual.npy                  backward with --residual-relu or --residual: x's shape and dtype\n"
+        "  activation_mask.npy            train|infer with --save-activation-mask: '|u1' (uint8),\n"
+        "                                 4 * ceil(elements / 32) bytes; element e (x's memory\n"
+        "                                 order) is bit e % 8 of byte e / 8, i.e.\n"
+        "                                 numpy.unpackbits(m, bitorder='little')[e]: 1 where\n"
+        "                                 act'(u) = 1 (relu, clamp: y > 0, alpha < y < beta; leaky_relu:\n"
+        "                                 y > 0), 0 elsewhere; bits past the last element unspecified\n"
         "Weight, bias and the statistics may be '<f4' or '<f2'; they are used as f32.\n"
         "bf16 (--dtype bf16): NumPy has no bfloat16, so x, z, dy and y are files of the bit\n"
         "patterns, '<u2' or '<i2' (PyTorch: np.save(p, x.view(torch.int16).numpy())), and y, dx\n"
         "and dresidual are written as '<u2'. PyTorch reads them back with\n"
         "  torch.from_numpy(np.load(p).view(np.int16)).view(torch.bfloat16)\n"
-        "Backward takes the forward's activation: relu, leaky_relu and clamp need --y (their\n"
-        "mask comes from y); silu recomputes u = bn(x) [+ z] from --bias and --residual.\n"
+        "Backward takes the forward's activation: relu, leaky_relu and clamp need --y or\n"
+        "--activation-mask (act' comes from the stored y, or its bit); silu recomputes\n"
+        "u = bn(x) [+ z] from --bias and --residual (it has no mask).\n"
         "Nothing is written unless the whole pass succeeds.\n"
         "\n"
         "examples:\n"
         "  vkbn run --mode train --x x.npy --weight w.npy --bias b.npy \\\n"
         "           --running-mean rm.npy --running-var rv.npy --momentum 0.1 --out result\n"
         "  vkbn run --mode backward --x x.npy --dy dy.npy --y y.npy --save-mean sm.npy \\\n"
-        "           --save-invstd si.npy --weight w.npy --residual-relu --out grads\n",
+        "           --save-invstd si.npy --weight w.npy --residual-relu --out grads\n"
+        "  vkbn run --mode train --x x.npy --relu --save-activation-mask --out fwd\n"
+        "  vkbn run --mode backward --x x.npy --dy dy.npy --relu --activation-mask fwd/activation_mask.npy \\\n"
+        "           --save-mean fwd/save_mean.npy --save-invstd fwd/save_invstd.npy --out grads\n",
     .options = run_options,
     .option_count = OPT_COUNT,
     .run = cmd_run,

@@ -14,6 +14,7 @@
 typedef struct bwd_inputs {
     vkbn_tensor_desc tensor;
     npy_array x, dy, y, z; /* y, z: data NULL when not given */
+    npy_array mask;        /* --activation-mask: '|u1' bytes, data NULL when not given */
     float *weight, *bias, *save_mean, *save_invstd, *running_mean, *running_var;
 } bwd_inputs;
 
@@ -24,8 +25,8 @@ typedef struct bwd_results {
 } bwd_results;
 
 static void free_inputs(bwd_inputs* in) {
-    npy_array* t[] = {&in->x, &in->dy, &in->y, &in->z};
-    for (size_t i = 0; i < 4; ++i) {
+    npy_array* t[] = {&in->x, &in->dy, &in->y, &in->z, &in->mask};
+    for (size_t i = 0; i < 5; ++i) {
         if (t[i]->data) npy_free(t[i]);
     }
     float* v[] = {in->weight, in->bias, in->save_mean, in->save_invstd, in->running_mean, in->running_var};
@@ -39,6 +40,15 @@ static int read_inputs(const run_config* cfg, bwd_inputs* in) {
     if (r == CLI_OK) r = run_read_like_x(cfg, OPT_DY, &in->x, &in->dy);
     if (r == CLI_OK && cfg->path[OPT_Y]) r = run_read_like_x(cfg, OPT_Y, &in->x, &in->y);
     if (r == CLI_OK && cfg->path[OPT_RESIDUAL]) r = run_read_like_x(cfg, OPT_RESIDUAL, &in->x, &in->z);
+    if (r == CLI_OK && cfg->path[OPT_ACTIVATION_MASK]) {
+        vkbn_mask_requirements req;
+        vkbn_result vr = vkbn_activation_mask_requirements(&in->tensor, &req);
+        if (vr != VKBN_SUCCESS) return cli_api_error(CMD, vr);
+        char shape[160], what[200];
+        io_format_shape(&in->x, shape, sizeof shape);
+        snprintf(what, sizeof what, "x %s, 4 * ceil(%llu / 32) bytes", shape, (unsigned long long)in->x.count);
+        r = io_read_mask("--activation-mask", cfg->path[OPT_ACTIVATION_MASK], req.size, what, &in->mask);
+    }
     static const int options[] = {OPT_WEIGHT,      OPT_BIAS,         OPT_SAVE_MEAN,
                                   OPT_SAVE_INVSTD, OPT_RUNNING_MEAN, OPT_RUNNING_VAR};
     float** targets[] = {&in->weight, &in->bias, &in->save_mean, &in->save_invstd, &in->running_mean, &in->running_var};
@@ -46,7 +56,7 @@ static int read_inputs(const run_config* cfg, bwd_inputs* in) {
     return r;
 }
 
-enum { B_X, B_DY, B_Y, B_Z, B_W, B_B, B_SM, B_SI, B_RM, B_RV, B_DX, B_DW, B_DB, B_DZ, B_COUNT };
+enum { B_X, B_DY, B_Y, B_Z, B_W, B_B, B_SM, B_SI, B_RM, B_RV, B_DX, B_DW, B_DB, B_DZ, B_MASK, B_COUNT };
 
 static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const bwd_inputs* in, vkbn_buffer* b) {
     uint64_t bytes = in->x.count * vkbn_dtype_size(in->tensor.dtype);
@@ -64,6 +74,9 @@ static vkbn_result make_buffers(vkbn_context ctx, const run_config* cfg, const b
     if (r == VKBN_SUCCESS) r = run_make_buffer(ctx, NULL, vec, &b[B_DW]);
     if (r == VKBN_SUCCESS) r = run_make_buffer(ctx, NULL, vec, &b[B_DB]);
     if (r == VKBN_SUCCESS && cfg->dresidual) r = run_make_buffer(ctx, NULL, bytes, &b[B_DZ]);
+    if (r == VKBN_SUCCESS && in->mask.data && in->mask.count > 0) {
+        r = run_make_buffer(ctx, in->mask.data, in->mask.count, &b[B_MASK]);
+    }
     return r;
 }
 
@@ -89,6 +102,7 @@ static vkbn_result backward(vkbn_context ctx, const run_config* cfg, const bwd_i
         .dweight = b[B_DW],
         .dbias = b[B_DB],
         .dresidual = b[B_DZ],
+        .activation_mask = b[B_MASK],
     };
     return vkbn_backward(ctx, &d);
 }

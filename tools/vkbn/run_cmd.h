@@ -35,6 +35,8 @@ enum run_option {
     OPT_SAVE_MEAN,
     OPT_SAVE_INVSTD,
     OPT_FROZEN,
+    OPT_SAVE_ACTIVATION_MASK,
+    OPT_ACTIVATION_MASK,
     OPT_VALIDATION,
     OPT_SYNC_VALIDATION,
     OPT_NO_SUBGROUPS,
@@ -68,6 +70,7 @@ typedef struct run_config {
     int running;             /* --running-mean and --running-var given */
     int frozen;              /* backward with the running statistics */
     int dresidual;           /* backward: write dresidual.npy (--residual-relu or --residual) */
+    int save_mask;           /* forward: write activation_mask.npy (--save-activation-mask) */
     const char* const* path; /* indexed by run_option */
 } run_config;
 

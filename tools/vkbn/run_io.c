@@ -33,6 +33,14 @@ int io_read_tensor(const char* option, const char* path, npy_array* out) {
         if (strstr(err, path)) return cli_error(CMD, CLI_USAGE, "%s: %s", option, err);
         return cli_error(CMD, CLI_USAGE, "%s: '%s': %s", option, path, err);
     }
+    if (out->dtype == NPY_U8) {
+        npy_free(out);
+        memset(out, 0, sizeof *out);
+        return cli_error(CMD, CLI_USAGE,
+                         "%s: '%s': expected dtype '<f4' or '<f2' (or bfloat16 bit patterns as '<u2' or '<i2'), got "
+                         "'|u1' (an activation mask goes to --activation-mask)",
+                         option, path);
+    }
     return CLI_OK;
 }
 
@@ -41,7 +49,8 @@ vkbn_dtype io_tensor_dtype(const npy_array* a) {
         case NPY_F16: return VKBN_DTYPE_F16;
         case NPY_U16:
         case NPY_I16: return VKBN_DTYPE_BF16;
-        case NPY_F32: break;
+        case NPY_F32:
+        case NPY_U8: break;
     }
     return VKBN_DTYPE_F32;
 }
@@ -51,6 +60,32 @@ npy_array io_tensor_output(const npy_array* x, void* data) {
     if (io_tensor_dtype(x) == VKBN_DTYPE_BF16) out.dtype = NPY_U16;
     out.data = data;
     return out;
+}
+
+int io_read_mask(const char* option, const char* path, uint64_t size, const char* what, npy_array* out) {
+    char err[512] = "";
+    memset(out, 0, sizeof *out);
+    if (npy_read(path, out, err, sizeof err) != 0) {
+        memset(out, 0, sizeof *out);
+        if (err[0] == '\0') snprintf(err, sizeof err, "cannot read it");
+        if (strstr(err, path)) return cli_error(CMD, CLI_USAGE, "%s: %s", option, err);
+        return cli_error(CMD, CLI_USAGE, "%s: '%s': %s", option, path, err);
+    }
+    int r = CLI_OK;
+    if (out->dtype != NPY_U8) {
+        r = cli_error(CMD, CLI_USAGE, "%s: '%s' holds '%s': an activation mask is '|u1' (uint8) bytes", option, path,
+                      npy_dtype_descr(out->dtype));
+    } else if (out->ndim != 1 || out->count != size) {
+        char shape[128];
+        io_format_shape(out, shape, sizeof shape);
+        r = cli_error(CMD, CLI_USAGE, "%s: '%s' has shape %s, expected (%llu,): the mask of %s", option, path, shape,
+                      (unsigned long long)size, what);
+    }
+    if (r != CLI_OK) {
+        npy_free(out);
+        memset(out, 0, sizeof *out);
+    }
+    return r;
 }
 
 int io_read_vector(const char* option, const char* path, uint64_t c, const char* c_axis, float** out) {

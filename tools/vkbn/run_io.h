@@ -25,6 +25,11 @@ vkbn_dtype io_tensor_dtype(const npy_array* a);
  * written as '<u2', whether x came as '<u2' or '<i2'. */
 npy_array io_tensor_output(const npy_array* x, void* data);
 
+/* Reads the activation mask file of `option`: 1-D '|u1' of exactly `size`
+ * bytes (vkbn_activation_mask_requirements of x's shape, which `what`
+ * names for the error). CLI_USAGE on error. */
+int io_read_mask(const char* option, const char* path, uint64_t size, const char* what, npy_array* out);
+
 /* Reads the per-channel vector file of `option`: 1-D of length c, '<f4' or
  * '<f2' (vectors are f32 whatever the tensors' type, so bf16 bit patterns
  * are refused), returned as c floats the caller frees. `c_axis` says where
