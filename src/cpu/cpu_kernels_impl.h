@@ -221,12 +221,7 @@ ALWAYS_INLINE uint32_t mask_lanes(const uint32_t* m, uint64_t i, unsigned n) {
     return b & ((1u << n) - 1u);
 }
 
-ALWAYS_INLINE V mask_v(const uint32_t* m, uint64_t i) {
-    const uint32_t b = mask_lanes(m, i, W);
-    float l[W];
-    for (int k = 0; k < W; ++k) l[k] = (b >> k) & 1u ? 1.0f : 0.0f;
-    return v_loadu(l);
-}
+ALWAYS_INLINE V mask_v(const uint32_t* m, uint64_t i) { return v_bits01(mask_lanes(m, i, W)); }
 
 ALWAYS_INLINE float mask_s(const uint32_t* m, uint64_t i) { return (m[i >> 5] >> (i & 31u)) & 1u ? 1.0f : 0.0f; }
 

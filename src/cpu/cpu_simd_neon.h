@@ -40,6 +40,12 @@ static inline V v_min(V a, V b) { return vminq_f32(a, b); }
 static inline V v_select_ge0(V u, V a, V b) { return vbslq_f32(vcgeq_f32(u, vdupq_n_f32(0.0f)), a, b); }
 /* a > b ? t : f, per lane (false for NaN). */
 static inline V v_select_gt(V a, V b, V t, V f) { return vbslq_f32(vcgtq_f32(a, b), t, f); }
+/* Lane l: 1.0f if bit l of bits is set, else 0.0f (the activation mask). */
+static inline V v_bits01(uint32_t bits) {
+    static const uint32_t lane_bits[4] = {1, 2, 4, 8};
+    const uint32x4_t set = vtstq_u32(vdupq_n_u32(bits), vld1q_u32(lane_bits));
+    return vreinterpretq_f32_u32(vandq_u32(set, vreinterpretq_u32_f32(vdupq_n_f32(1.0f))));
+}
 static inline float s_fma(float a, float b, float c) { return fmaf(a, b, c); } /* one fmadd on aarch64 */
 static inline float s_max(float a, float b) {
     if (a != a || b != b) return a + b;
