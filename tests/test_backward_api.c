@@ -17,7 +17,11 @@ typedef struct fixture {
     vkbn_buffer x, dy, y, z, dx, dz;                        /* tensors */
     vkbn_buffer weight, bias, mean, invstd, rm, rv, dw, db; /* vectors */
     vkbn_buffer big;                                        /* one buffer for overlap cases */
+    vkbn_buffer mask, mask_small;                           /* MASK_BYTES and 4 bytes */
 } fixture;
+
+/* The activation mask of COUNT = 60 elements: 2 words. */
+#define MASK_BYTES 8
 
 static bool on_cpu(vkbn_context ctx) {
     vkbn_device_info info;
@@ -31,6 +35,8 @@ static void reset(fixture* f) {
     vkbn_buffer v[] = {f->weight, f->bias, f->mean, f->invstd, f->rm, f->rv, f->dw, f->db};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; ++i) fill(t[i], i == 6 ? 4 * COUNT : COUNT, SENTINEL);
     for (size_t i = 0; i < sizeof v / sizeof v[0]; ++i) fill(v[i], C, SENTINEL);
+    fill(f->mask, MASK_BYTES / 4, SENTINEL);
+    fill(f->mask_small, 1, SENTINEL);
 }
 
 static int untouched(fixture* f) {
@@ -39,6 +45,7 @@ static int untouched(fixture* f) {
     int ok = 1;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; ++i) ok &= unchanged(t[i], i == 6 ? 4 * COUNT : COUNT);
     for (size_t i = 0; i < sizeof v / sizeof v[0]; ++i) ok &= unchanged(v[i], C);
+    ok &= unchanged(f->mask, MASK_BYTES / 4) && unchanged(f->mask_small, 1);
     return ok;
 }
 
@@ -320,6 +327,165 @@ static void forward_activation_parameters(fixture* f) {
     CHECK(strstr(vkbn_last_error(), "desc->activation"), "message: %s", vkbn_last_error());
 }
 
+/* The activation mask: the query, and each way a forward or backward desc
+ * can get it wrong (its code, a message naming desc->activation_mask,
+ * nothing written). An offset that is not a multiple of 4 cannot be made:
+ * views and wrapped ranges refuse one already (test_api). */
+static void activation_mask(fixture* f) {
+    vkbn_tensor_desc t = tensor_desc();
+    vkbn_mask_requirements req = {0, 0};
+    CHECK(vkbn_activation_mask_requirements(&t, &req) == VKBN_SUCCESS && req.size == MASK_BYTES && req.alignment == 4,
+          "mask of 60 elements: %llu bytes, alignment %llu", (unsigned long long)req.size,
+          (unsigned long long)req.alignment);
+    static const struct {
+        uint32_t n, c, s;
+        uint64_t bytes;
+    } sizes[] = {{1, 1, 1, 4}, {1, 32, 1, 4}, {1, 33, 1, 8}, {2, 4, 8, 8}, {3, 5, 7, 16}, {0, 3, 5, 0}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; ++i) {
+        vkbn_tensor_desc u = tensor_desc();
+        u.n = sizes[i].n;
+        u.c = sizes[i].c;
+        u.spatial[0] = sizes[i].s;
+        CHECK(vkbn_activation_mask_requirements(&u, &req) == VKBN_SUCCESS && req.size == sizes[i].bytes,
+              "mask of %u x %u x %u: %llu bytes, want %llu", u.n, u.c, u.spatial[0], (unsigned long long)req.size,
+              (unsigned long long)sizes[i].bytes);
+    }
+    CHECK(vkbn_activation_mask_requirements(NULL, &req) == VKBN_ERROR_NULL_ARGUMENT, "query: tensor NULL");
+    CHECK(vkbn_activation_mask_requirements(&t, NULL) == VKBN_ERROR_NULL_ARGUMENT, "query: out NULL");
+    t.spatial_rank = 4;
+    CHECK(vkbn_activation_mask_requirements(&t, &req) == VKBN_ERROR_INVALID_SHAPE, "query: rank 4");
+
+    const bool supported = test_mask_supported(f->ctx);
+    /* Backward. */
+    vkbn_backward_desc d = good(f);
+    d.y = NULL;
+    d.activation_mask = f->mask;
+    if (supported) {
+        expect_ok(f, &d, "backward with the mask in place of y");
+        d.activation = VKBN_ACTIVATION_CLAMP;
+        d.activation_beta = 1.0f;
+        expect_ok(f, &d, "clamp backward with the mask");
+    } else {
+        expect(f, &d, VKBN_ERROR_UNSUPPORTED, "desc->activation_mask", "the mask where the backend has none");
+    }
+    d = good(f);
+    d.activation_mask = f->mask;
+    expect(f, &d, VKBN_ERROR_INVALID_ARGUMENT, "desc->activation_mask", "backward with both y and the mask");
+    d.y = NULL;
+    d.activation_mask = f->mask_small;
+    expect(f, &d, VKBN_ERROR_BUFFER_TOO_SMALL, "desc->activation_mask", "backward mask too small");
+    d.activation_mask = f->mask;
+    d.activation = VKBN_ACTIVATION_SILU;
+    d.residual = f->z;
+    expect(f, &d, VKBN_ERROR_INVALID_ARGUMENT, "desc->activation_mask", "backward mask with silu");
+    d.activation = VKBN_ACTIVATION_NONE;
+    expect(f, &d, VKBN_ERROR_INVALID_ARGUMENT, "desc->activation_mask", "backward mask with no activation");
+    vkbn_buffer a = NULL, b = NULL;
+    vkbn_buffer_create_view(f->big, 0, COUNT * 4, &a);
+    vkbn_buffer_create_view(f->big, COUNT * 4 - 4, MASK_BYTES, &b);
+    d = good(f);
+    d.y = NULL;
+    d.dx = a;
+    d.activation_mask = b; /* its first word is dx's last element */
+    expect(f, &d, VKBN_ERROR_ALIASING, "desc->activation_mask", "backward mask overlaps dx");
+    d.dx = f->dx;
+    d.dy = a;
+    if (supported) expect_ok(f, &d, "the mask may overlap an input");
+    vkbn_context other = test_context(0, 0);
+    vkbn_buffer foreign = NULL;
+    vkbn_buffer_create(other, MASK_BYTES, &foreign);
+    d = good(f);
+    d.y = NULL;
+    d.activation_mask = foreign;
+    expect(f, &d, VKBN_ERROR_WRONG_CONTEXT, "desc->activation_mask", "backward mask of another context");
+
+    /* Forward: inference and training. */
+    vkbn_forward_inference_desc fi;
+    memset(&fi, 0, sizeof fi);
+    fi.tensor = tensor_desc();
+    fi.x = f->x;
+    fi.y = f->dx;
+    fi.running_mean = f->rm;
+    fi.running_var = f->rv;
+    fi.eps = VKBN_DEFAULT_EPS;
+    fi.activation = VKBN_ACTIVATION_SILU;
+    fi.activation_mask = f->mask;
+    static const struct {
+        vkbn_activation act;
+        int small, over_y, over_x;
+        vkbn_result code;
+        const char* label;
+    } fwd[] = {{VKBN_ACTIVATION_SILU, 0, 0, 0, VKBN_ERROR_INVALID_ARGUMENT, "forward mask with silu"},
+               {VKBN_ACTIVATION_NONE, 0, 0, 0, VKBN_ERROR_INVALID_ARGUMENT, "forward mask with no activation"},
+               {VKBN_ACTIVATION_RELU, 1, 0, 0, VKBN_ERROR_BUFFER_TOO_SMALL, "forward mask too small"},
+               {VKBN_ACTIVATION_RELU, 0, 1, 0, VKBN_ERROR_ALIASING, "forward mask overlaps y"},
+               {VKBN_ACTIVATION_LEAKY_RELU, 0, 0, 1, VKBN_ERROR_ALIASING, "forward mask overlaps x"}};
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; ++i) {
+        for (int training = 0; training < 2; ++training) {
+            vkbn_buffer mask = fwd[i].small ? f->mask_small : fwd[i].over_y || fwd[i].over_x ? b : f->mask;
+            vkbn_buffer y = fwd[i].over_y ? a : f->dx, x = fwd[i].over_x ? a : f->x;
+            vkbn_result r;
+            reset(f);
+            if (training) {
+                vkbn_forward_training_desc ft;
+                memset(&ft, 0, sizeof ft);
+                ft.tensor = tensor_desc();
+                ft.x = x;
+                ft.y = y;
+                ft.save_mean = f->mean;
+                ft.eps = VKBN_DEFAULT_EPS;
+                ft.activation = fwd[i].act;
+                ft.activation_mask = mask;
+                r = vkbn_forward_training(f->ctx, &ft);
+            } else {
+                fi.x = x;
+                fi.y = y;
+                fi.activation = fwd[i].act;
+                fi.activation_mask = mask;
+                r = vkbn_forward_inference(f->ctx, &fi);
+            }
+            CHECK(r == fwd[i].code, "%s (%s): got %s (%s)", fwd[i].label, training ? "training" : "inference",
+                  vkbn_result_string(r), vkbn_last_error());
+            CHECK(strstr(vkbn_last_error(), "desc->activation_mask") != NULL, "%s: message \"%s\"", fwd[i].label,
+                  vkbn_last_error());
+            CHECK(untouched(f), "%s (%s): a buffer was written", fwd[i].label, training ? "training" : "inference");
+        }
+    }
+    /* The mask over a vector the training pass writes. */
+    vkbn_buffer sm = NULL;
+    vkbn_buffer_create_view(f->big, COUNT * 4, C * 4, &sm);
+    vkbn_buffer mb = NULL;
+    vkbn_buffer_create_view(f->big, COUNT * 4 + 4, MASK_BYTES, &mb);
+    vkbn_forward_training_desc ft;
+    memset(&ft, 0, sizeof ft);
+    ft.tensor = tensor_desc();
+    ft.x = f->x;
+    ft.y = f->dx;
+    ft.save_mean = sm;
+    ft.eps = VKBN_DEFAULT_EPS;
+    ft.activation = VKBN_ACTIVATION_CLAMP;
+    ft.activation_beta = 1.0f;
+    ft.activation_mask = mb;
+    reset(f);
+    CHECK(vkbn_forward_training(f->ctx, &ft) == VKBN_ERROR_ALIASING, "forward mask overlaps save_mean: %s",
+          vkbn_last_error());
+    CHECK(strstr(vkbn_last_error(), "desc->activation_mask") != NULL, "message: %s", vkbn_last_error());
+    CHECK(untouched(f), "forward mask overlaps save_mean: a buffer was written");
+    if (supported) {
+        ft.save_mean = f->mean;
+        ft.activation_mask = f->mask;
+        reset(f);
+        CHECK(vkbn_forward_training(f->ctx, &ft) == VKBN_SUCCESS, "forward training with the mask: %s",
+              vkbn_last_error());
+    }
+    vkbn_buffer_destroy(mb);
+    vkbn_buffer_destroy(sm);
+    vkbn_buffer_destroy(foreign);
+    vkbn_context_destroy(other);
+    vkbn_buffer_destroy(b);
+    vkbn_buffer_destroy(a);
+}
+
 /* A sample larger than the context binds at once fails in the planner
  * (Vulkan; the CPU path has no binding range, and runs it). */
 static void too_large(void) {
@@ -361,17 +527,22 @@ int main(void) {
     for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; ++i) vkbn_buffer_create(f.ctx, COUNT * 4, tensors[i]);
     for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; ++i) vkbn_buffer_create(f.ctx, C * 4, vectors[i]);
     vkbn_buffer_create(f.ctx, 4 * COUNT * 4, &f.big);
+    vkbn_buffer_create(f.ctx, MASK_BYTES, &f.mask);
+    vkbn_buffer_create(f.ctx, 4, &f.mask_small);
     required_arguments(&f);
     shapes_and_sizes(&f);
     numbers(&f);
     aliasing(&f);
     forward_activation_parameters(&f);
+    activation_mask(&f);
     too_large();
     CHECK(vkbn_context_validation_message_count(f.ctx) == 0, "validation messages: %llu",
           (unsigned long long)vkbn_context_validation_message_count(f.ctx));
     for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; ++i) vkbn_buffer_destroy(*tensors[i]);
     for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; ++i) vkbn_buffer_destroy(*vectors[i]);
     vkbn_buffer_destroy(f.big);
+    vkbn_buffer_destroy(f.mask);
+    vkbn_buffer_destroy(f.mask_small);
     vkbn_context_destroy(f.ctx);
     return test_summary();
 }
