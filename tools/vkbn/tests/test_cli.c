@@ -501,6 +501,62 @@ static void test_bad_files(test_ctx* t, const inputs* in) {
     test_bad_bf16_files(t, in, out);
 }
 
+/* The activation mask's files and options: each a usage error before any
+ * device work, naming the option, writing nothing. x is 2x3x4x5 = 120
+ * elements: a mask of 16 bytes. */
+static void test_bad_mask(test_ctx* t, const inputs* in) {
+    char out[600], m15[600], m16[600], m2d[600];
+    fresh_dir(t, "out_bad_mask", out, sizeof out);
+    uint8_t bytes[16] = {0};
+    const struct {
+        char* path;
+        uint32_t ndim;
+        uint64_t shape[2];
+    } files[] = {{m15, 1, {15, 0}}, {m16, 1, {16, 0}}, {m2d, 2, {2, 8}}};
+    static const char* const names[] = {"mask15.npy", "mask16.npy", "mask2d.npy"};
+    for (int i = 0; i < 3; ++i) {
+        path_in(t, names[i], files[i].path, 600);
+        npy_array a;
+        memset(&a, 0, sizeof a);
+        a.dtype = NPY_U8;
+        a.ndim = files[i].ndim;
+        a.count = files[i].shape[0] * (files[i].ndim == 2 ? files[i].shape[1] : 1);
+        memcpy(a.shape, files[i].shape, sizeof files[i].shape);
+        a.data = bytes;
+        char err[512];
+        check(t, npy_write(files[i].path, &a, err, sizeof err) == 0, "writing %s: %s", names[i], err);
+    }
+    const char* R = "vkbn run: ";
+    const char* stats[] = {"--save-mean", in->rm, "--save-invstd", in->rv};
+    const char* x = in->x;
+    /* A float file, too short, two-dimensional. */
+    expect_error(t, 2, R, "'|u1'", out, "run", "--mode", "backward", "--x", x, "--dy", x, "--relu", "--activation-mask",
+                 x, stats[0], stats[1], stats[2], stats[3], "--out", out, NULL);
+    expect_error(t, 2, R, "expected (16,)", out, "run", "--mode", "backward", "--x", x, "--dy", x, "--relu",
+                 "--activation-mask", m15, stats[0], stats[1], stats[2], stats[3], "--out", out, NULL);
+    expect_error(t, 2, R, "expected (16,)", out, "run", "--mode", "backward", "--x", x, "--dy", x, "--relu",
+                 "--activation-mask", m2d, stats[0], stats[1], stats[2], stats[3], "--out", out, NULL);
+    /* A mask where no activation has one, with --y, in the wrong mode; a
+     * mask file as a tensor. */
+    expect_error(t, 2, R, "--activation-mask", out, "run", "--mode", "backward", "--x", x, "--dy", x, "--activation",
+                 "silu", "--activation-mask", m16, stats[0], stats[1], stats[2], stats[3], "--out", out, NULL);
+    expect_error(t, 2, R, "--activation-mask", out, "run", "--mode", "backward", "--x", x, "--dy", x,
+                 "--activation-mask", m16, stats[0], stats[1], stats[2], stats[3], "--out", out, NULL);
+    expect_error(t, 2, R, "--activation-mask", out, "run", "--mode", "backward", "--x", x, "--dy", x, "--relu", "--y",
+                 x, "--activation-mask", m16, stats[0], stats[1], stats[2], stats[3], "--out", out, NULL);
+    expect_error(t, 2, R, "--activation-mask", out, "run", "--mode", "train", "--x", x, "--relu", "--activation-mask",
+                 m16, "--out", out, NULL);
+    expect_error(t, 2, R, "--save-activation-mask", out, "run", "--mode", "train", "--x", x, "--activation", "silu",
+                 "--save-activation-mask", "--out", out, NULL);
+    expect_error(t, 2, R, "--save-activation-mask", out, "run", "--mode", "infer", "--x", x, "--running-mean", in->rm,
+                 "--running-var", in->rv, "--save-activation-mask", "--out", out, NULL);
+    expect_error(t, 2, R, "--save-activation-mask", out, "run", "--mode", "backward", "--x", x, "--dy", x, "--relu",
+                 "--y", x, stats[0], stats[1], stats[2], stats[3], "--save-activation-mask", "--out", out, NULL);
+    expect_error(t, 2, R, "--x", out, "run", "--mode", "train", "--x", m16, "--out", out, NULL);
+    expect_error(t, 2, R, "--y", out, "run", "--mode", "backward", "--x", x, "--dy", x, "--relu", "--y", m16, stats[0],
+                 stats[1], stats[2], stats[3], "--out", out, NULL);
+}
+
 /* Bad options: every one exits 2, names the option, writes nothing. */
 static void test_bad_options(test_ctx* t, const inputs* in) {
     char out[600], missing[600], file_out[600];
@@ -642,6 +698,7 @@ static int group_usage(test_ctx* t) {
     test_plan(t);
     test_bad_files(t, &in);
     test_bad_options(t, &in);
+    test_bad_mask(t, &in);
     return 0;
 }
 
@@ -1518,8 +1575,130 @@ static void run_bwd_case(test_ctx* t, const bwd_spec* s, uint64_t seed) {
     bwd_data_free(&b);
 }
 
+/* Reads a whole file; NULL if it cannot. */
+static uint8_t* read_file(const char* path, size_t* size) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t* data = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n + 1)) != NULL) {
+        *size = fread(data, 1, (size_t)n, f);
+    }
+    fclose(f);
+    return data;
+}
+
+/* The activation mask end to end: train (and infer) with
+ * --save-activation-mask writes activation_mask.npy, '|u1' of 4 * ceil(e /
+ * 32) bytes whose bit e is y[e] > 0 (relu) or alpha < y[e] < beta (clamp);
+ * backward with it in place of --y writes the same files, byte for byte.
+ * Where the device has no mask (Vulkan for now), the runs fail with
+ * VKBN_ERROR_UNSUPPORTED and write nothing. */
+static void run_mask_case(test_ctx* t, const char* activation, const char* alpha, const char* beta, int nhwc) {
+    char name[64], x[600], dy[600], fwd[600], g_y[600], g_m[600], y_path[700], m_path[700], sm[700], si[700];
+    snprintf(name, sizeof name, "mask_%s_%s", activation, nhwc ? "nhwc" : "nchw");
+    const uint64_t shape[4] = {3, 5, 7, 3}; /* 315 elements: 40 bytes, the last word partly used */
+    const uint64_t count = 315;
+    float v[315], g[315];
+    uint64_t state = 77;
+    for (uint64_t i = 0; i < count; ++i) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        v[i] = (float)((double)(state >> 11) / 9007199254740992.0 * 4.0 - 2.0);
+        g[i] = (float)((double)(state >> 20 & 1023) / 512.0 - 1.0);
+    }
+    char file[160];
+    snprintf(file, sizeof file, "%s_x.npy", name);
+    path_in(t, file, x, sizeof x);
+    snprintf(file, sizeof file, "%s_dy.npy", name);
+    path_in(t, file, dy, sizeof dy);
+    int e = write_npy(x, NPY_F32, 4, shape, v) | write_npy(dy, NPY_F32, 4, shape, g);
+    snprintf(file, sizeof file, "%s_fwd", name);
+    path_in(t, file, fwd, sizeof fwd);
+    /* The options every run shares: layout, activation, device. */
+    const char* common[10];
+    int nc = 0;
+    common[nc++] = "--layout", common[nc++] = nhwc ? "nhwc" : "nchw";
+    common[nc++] = "--activation", common[nc++] = activation;
+    if (alpha) common[nc++] = "--alpha", common[nc++] = alpha;
+    if (beta) common[nc++] = "--beta", common[nc++] = beta;
+    if (t->device) common[nc++] = "--device", common[nc++] = t->device;
+    const char* args[MAX_ARGS];
+    int n = 0;
+    args[n++] = "run", args[n++] = "--mode", args[n++] = "train", args[n++] = "--x", args[n++] = x;
+    for (int i = 0; i < nc; ++i) args[n++] = common[i];
+    args[n++] = "--save-activation-mask", args[n++] = "--out", args[n++] = fwd;
+    proc_result r;
+    memset(&r, 0, sizeof r);
+    r.code = -1;
+    if (e == 0) spawn_tool(t, args, n, &r);
+    if (e == 0 && r.code == 1 && r.err && strstr(r.err, "VKBN_ERROR_UNSUPPORTED") && strstr(r.err, "activation_mask")) {
+        check(t, dir_entries(fwd) < 0, "%s: the refused run wrote %s", name, fwd);
+        printf("ok   %s: refused on this device (%s)\n", name, t->device ? t->device : "default");
+        ++t->passed;
+        proc_free(&r);
+        return;
+    }
+    check(t, e == 0 && r.code == 0, "%s: train: exit code %d, stderr '%s'", name, r.code, r.err ? r.err : "");
+    proc_free(&r);
+    snprintf(y_path, sizeof y_path, "%s/y.npy", fwd);
+    snprintf(m_path, sizeof m_path, "%s/activation_mask.npy", fwd);
+    snprintf(sm, sizeof sm, "%s/save_mean.npy", fwd);
+    snprintf(si, sizeof si, "%s/save_invstd.npy", fwd);
+    npy_array ya, ma;
+    char err[512];
+    if (npy_read(y_path, &ya, err, sizeof err) != 0 || npy_read(m_path, &ma, err, sizeof err) != 0) {
+        check(t, 0, "%s: %s", name, err);
+        return;
+    }
+    check(t, ma.dtype == NPY_U8 && ma.ndim == 1 && ma.count == 40, "%s: activation_mask.npy is not 40 '|u1' bytes",
+          name);
+    const double lo = alpha ? strtod(alpha, NULL) : 0.0, hi = beta ? strtod(beta, NULL) : 0.0;
+    uint64_t wrong = 0;
+    for (uint64_t i = 0; ma.count == 40 && i < count; ++i) {
+        float y = ((const float*)ya.data)[i];
+        int want = strcmp(activation, "clamp") == 0 ? y > lo && y < hi : y > 0.0f;
+        wrong += (((const uint8_t*)ma.data)[i / 8] >> (i % 8) & 1) != want;
+    }
+    check(t, wrong == 0, "%s: %llu bits of activation_mask.npy differ from y", name, (unsigned long long)wrong);
+    npy_free(&ya);
+    npy_free(&ma);
+    snprintf(file, sizeof file, "%s_grads_y", name);
+    path_in(t, file, g_y, sizeof g_y);
+    snprintf(file, sizeof file, "%s_grads_mask", name);
+    path_in(t, file, g_m, sizeof g_m);
+    for (int k = 0; k < 2; ++k) {
+        n = 0;
+        args[n++] = "run", args[n++] = "--mode", args[n++] = "backward", args[n++] = "--x", args[n++] = x;
+        args[n++] = "--dy", args[n++] = dy;
+        for (int i = 0; i < nc; ++i) args[n++] = common[i];
+        args[n++] = k ? "--activation-mask" : "--y", args[n++] = k ? m_path : y_path;
+        args[n++] = "--save-mean", args[n++] = sm, args[n++] = "--save-invstd", args[n++] = si;
+        args[n++] = "--out", args[n++] = k ? g_m : g_y;
+        spawn_tool(t, args, n, &r);
+        check(t, r.code == 0, "%s: backward with %s: exit code %d, stderr '%s'", name, k ? "the mask" : "y", r.code,
+              r.err ? r.err : "");
+        proc_free(&r);
+    }
+    static const char* const outs[] = {"dx.npy", "dweight.npy", "dbias.npy"};
+    for (int i = 0; i < 3; ++i) {
+        char a[700], b[700];
+        snprintf(a, sizeof a, "%s/%s", g_y, outs[i]);
+        snprintf(b, sizeof b, "%s/%s", g_m, outs[i]);
+        size_t na = 0, nb = 0;
+        uint8_t *da = read_file(a, &na), *db = read_file(b, &nb);
+        check(t, da && db && na == nb && memcmp(da, db, na) == 0, "%s: %s with the mask differs from %s with y", name,
+              outs[i], outs[i]);
+        free(da);
+        free(db);
+    }
+    printf("ok   %s\n", name);
+}
+
 static int group_backward(test_ctx* t) {
     for (size_t i = 0; i < sizeof bwd_specs / sizeof bwd_specs[0]; ++i) run_bwd_case(t, &bwd_specs[i], 400 + i);
+    run_mask_case(t, "relu", NULL, NULL, 0);
+    run_mask_case(t, "clamp", "-0.5", "0.75", 1);
+    run_mask_case(t, "leaky_relu", "0.1", NULL, 0);
     return 0;
 }
 
