@@ -21,6 +21,7 @@ const std::vector<Op> kOps = {
     {"backward_relu", OpKind::kBackward, VKBN_ACTIVATION_RELU, false, false},
     {"backward_add_relu", OpKind::kBackward, VKBN_ACTIVATION_RELU, true, false},
     {"backward_frozen", OpKind::kBackward, VKBN_ACTIVATION_NONE, false, true},
+    {"backward_relu_mask", OpKind::kBackward, VKBN_ACTIVATION_RELU, false, false, true},
 };
 const Op kCopy = {"copy", OpKind::kCopy, VKBN_ACTIVATION_NONE, false, false};
 
@@ -130,7 +131,7 @@ int effective_tensor_count(const Op& op) {
     case OpKind::kForwardInference:
       return op.residual ? 3 : 2;
     case OpKind::kBackward:
-      return 3 + (op.activation != VKBN_ACTIVATION_NONE) + op.residual;
+      return 3 + (op.activation != VKBN_ACTIVATION_NONE && !op.mask) + op.residual;
   }
   return 0;
 }
@@ -148,7 +149,8 @@ std::string Shape::str() const {
 }
 
 uint64_t Case::tensor_bytes() const { return shape.elements() * vkbn_dtype_size(dtype); }
-uint64_t Case::effective_bytes() const { return (uint64_t)effective_tensor_count(*op) * tensor_bytes(); }
+uint64_t Case::mask_bytes() const { return op->mask ? (shape.elements() + 31) / 32 * 4 : 0; }
+uint64_t Case::effective_bytes() const { return (uint64_t)effective_tensor_count(*op) * tensor_bytes() + mask_bytes(); }
 
 vkbn_tensor_desc Case::tensor() const {
   vkbn_tensor_desc t = {};
@@ -249,7 +251,7 @@ std::vector<Case> make_cases(const Selection& sel) {
     b.add("resnet50_b32", resnet50(32), ops_named({"train", "infer"}), kBothLayouts, kAllTypes);
     b.add("resnet50_b32", resnet50(32), ops_named({"backward"}), kBothLayouts, kF32);
     b.add("resnet50_b32", {image_shape(32, 64, 56), image_shape(32, 256, 14)},
-          ops_named({"train_relu", "infer_relu", "backward_relu"}), kBothLayouts, kF32);
+          ops_named({"train_relu", "infer_relu", "backward_relu", "backward_relu_mask"}), kBothLayouts, kF32);
     b.add("resnet50_b32", {image_shape(32, 512, 28), image_shape(32, 2048, 7)},
           ops_named({"train_add_relu", "infer_add_relu", "backward_add_relu"}), kBothLayouts, kF32);
     b.add("resnet50_b1", resnet50(1), base, kBothLayouts, kF32);

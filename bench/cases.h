@@ -21,6 +21,9 @@ struct Op {
   vkbn_activation activation;
   bool residual;  // fused residual add (z) before the activation (backward: writes dz)
   bool frozen;    // backward from running statistics (fine-tuning) instead of the batch's
+  // backward with an activation: act' from the forward's activation mask (one
+  // bit per element, vkbn_activation_mask_requirements) instead of y
+  bool mask = false;
 };
 
 // Every operation the harness knows, in report order. The copy is the
@@ -32,8 +35,9 @@ const Op* find_op(const std::string& name);
 
 // How many x-sized tensors the op reads or writes, each counted once
 // (SEMANTICS.md, "How the benchmark counts bytes"): forward x + y (+ z);
-// backward x + dy + dx (+ y, whose sign masks dy, for a fused activation;
-// + dz for a fused residual); copy x + y.
+// backward x + dy + dx (+ y, whose sign masks dy, for a fused activation
+// read from y; + dz for a fused residual); copy x + y. The activation mask,
+// a bit per element, is not a tensor: Case::effective_bytes adds its bytes.
 int effective_tensor_count(const Op& op);
 
 struct Shape {
@@ -51,7 +55,8 @@ struct Case {
   vkbn_dtype dtype = VKBN_DTYPE_F32;
 
   uint64_t tensor_bytes() const;     // one tensor of x's shape and type
-  uint64_t effective_bytes() const;  // effective_tensor_count(op) * tensor_bytes()
+  uint64_t mask_bytes() const;       // the activation mask's (4 * ceil(elements / 32)) for a mask op, else 0
+  uint64_t effective_bytes() const;  // effective_tensor_count(op) * tensor_bytes() + mask_bytes()
   vkbn_tensor_desc tensor() const;
   // "resnet50_b32/train/nchw/f32/32x64x112x112": identical for every target,
   // so results of one case on different targets can be matched.

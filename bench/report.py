@@ -25,7 +25,8 @@ import sys
 from collections import OrderedDict, defaultdict
 
 OP_ORDER = ["train", "train_relu", "train_add", "train_add_relu", "infer", "infer_relu", "infer_add",
-            "infer_add_relu", "backward", "backward_relu", "backward_add_relu", "backward_frozen"]
+            "infer_add_relu", "backward", "backward_relu", "backward_add_relu", "backward_frozen",
+            "backward_relu_mask"]
 
 
 def op_rank(op):

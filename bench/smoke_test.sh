@@ -11,10 +11,11 @@ rm -rf "$out"
 mkdir -p "$out"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 
-# f32 on two shapes, and two bf16 cases: 2-byte elements in the byte counts.
-"$bench" --full --suite resnet50_b1 --op train,infer_add_relu,backward_relu --dtype f32,bf16 \
+# f32 on two shapes, and two bf16 cases: 2-byte elements in the byte counts;
+# backward_relu_mask counts the activation mask's bytes instead of y's.
+"$bench" --full --suite resnet50_b1 --op train,infer_add_relu,backward_relu,backward_relu_mask --dtype f32,bf16 \
   --json "$out/vkbn-bench.json" \
-  --benchmark_filter='/(f32/1x(64x56x56|2048x7x7)|train/nhwc/bf16/1x64x56x56|backward_relu/nchw/bf16/1x2048x7x7)/' \
+  --benchmark_filter='/(f32/1x(64x56x56|2048x7x7)|train/nhwc/bf16/1x64x56x56|backward_relu(_mask)?/nchw/bf16/1x2048x7x7)/' \
   > "$out/console.txt" 2>&1 || {
   cat "$out/console.txt"
   exit 1
@@ -34,18 +35,22 @@ want = {(k, d) for d in vkbn for k in (
     "resnet50_b1/train/nchw/f32/1x64x56x56", "resnet50_b1/train/nhwc/f32/1x2048x7x7",
     "resnet50_b1/infer_add_relu/nchw/f32/1x64x56x56", "resnet50_b1/infer_add_relu/nhwc/f32/1x2048x7x7",
     "resnet50_b1/backward_relu/nchw/f32/1x64x56x56", "resnet50_b1/backward_relu/nhwc/f32/1x2048x7x7",
-    "resnet50_b1/train/nhwc/bf16/1x64x56x56", "resnet50_b1/backward_relu/nchw/bf16/1x2048x7x7")
+    "resnet50_b1/train/nhwc/bf16/1x64x56x56", "resnet50_b1/backward_relu/nchw/bf16/1x2048x7x7",
+    "resnet50_b1/backward_relu_mask/nchw/f32/1x64x56x56", "resnet50_b1/backward_relu_mask/nhwc/f32/1x2048x7x7",
+    "resnet50_b1/backward_relu_mask/nchw/bf16/1x2048x7x7")
     if (k.split("/")[1], d) not in offered}
 got = {(r["key"], r["device"]) for r in results}
 assert want <= got, "missing results: %s" % sorted(want - got)
-tensors_of = {"train": 2, "infer_add_relu": 3, "backward_relu": 4}  # x y (z); x dy y dx
+# x y (z); x dy y dx; x dy dx and the activation mask, 4 * ceil(elements / 32) bytes
+tensors_of = {"train": 2, "infer_add_relu": 3, "backward_relu": 4, "backward_relu_mask": 3}
 element_bytes = {"f32": 4, "bf16": 2}
 for r in results:
     assert not r.get("error"), r
     assert r["samples"] >= 3 and r["copy_samples"] >= 3, r
     tensors = tensors_of[r["op"]]
     elements = r["n"] * r["c"] * r["spatial"][0] * r["spatial"][1]
-    assert r["bytes"] == tensors * r["tensor_bytes"] == tensors * element_bytes[r["dtype"]] * elements, r
+    mask = (elements + 31) // 32 * 4 if r["op"] == "backward_relu_mask" else 0
+    assert r["bytes"] == tensors * r["tensor_bytes"] + mask == tensors * element_bytes[r["dtype"]] * elements + mask, r
     assert abs(r["gbps"] - r["bytes"] / r["seconds"] / 1e9) <= 1e-3 * r["gbps"], r
     assert abs(r["copy_gbps"] - 2 * r["tensor_bytes"] / r["copy_seconds"] / 1e9) <= 1e-3 * r["copy_gbps"], r
     assert abs(r["efficiency"] - r["gbps"] / r["copy_gbps"]) <= 1e-3 * r["efficiency"], r

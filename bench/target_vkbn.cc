@@ -75,6 +75,11 @@ class VkbnPrepared : public Prepared {
     if (*out) buffers.push_back(*out);
     return r;
   }
+  vkbn_result raw(vkbn_context ctx, uint64_t bytes, uint32_t seed, vkbn_buffer* out) {
+    vkbn_result r = make_filled(ctx, bytes, VKBN_DTYPE_F32, seed, out);
+    if (*out) buffers.push_back(*out);
+    return r;
+  }
   vkbn_result vector(vkbn_context ctx, uint32_t count, float value, vkbn_buffer* out) {
     vkbn_result r = make_constant(ctx, count, value, out);
     if (*out) buffers.push_back(*out);
@@ -147,7 +152,12 @@ class VkbnTarget : public Target {
       d.x = x;
       TRY(p->tensor(ctx, c, 4, &d.dy));
       if (c.op->activation != VKBN_ACTIVATION_NONE) {
-        TRY(p->tensor(ctx, c, 5, &d.y));
+        // The mask: bits of about half ones (the bytes of filled floats).
+        if (c.op->mask) {
+          TRY(p->raw(ctx, c.mask_bytes(), 5, &d.activation_mask));
+        } else {
+          TRY(p->tensor(ctx, c, 5, &d.y));
+        }
         d.activation = c.op->activation;
       }
       d.dx = y;
@@ -219,7 +229,7 @@ bool Target::supports(const Case& c, std::string* why) const {
     return false;
   }
   const uint64_t tensor = c.tensor_bytes();
-  const uint64_t total = (uint64_t)effective_tensor_count(*c.op) * tensor;
+  const uint64_t total = c.effective_bytes();
   if (tensor > max_allocation) {
     *why = "tensor of " + std::to_string(tensor) + " bytes exceeds the allocation limit of " +
            std::to_string(max_allocation);
