@@ -159,15 +159,28 @@ ALWAYS_INLINE uint32_t mask_bit(float y, const vkbn_activation act, float alpha,
     return y > 0.0f ? 1u : 0u;
 }
 
+/* The bits of W stored values from element i, as the vector test. */
+ALWAYS_INLINE uint32_t mask_bits_v(const uint8_t* y, uint64_t i, V lo, V hi, const int dt, const vkbn_activation act) {
+    const V v = load_v(y, i, dt);
+    if (act == VKBN_ACTIVATION_CLAMP) return v_gt_bits(v, lo) & v_gt_bits(hi, v);
+    return v_gt_bits(v, lo);
+}
+
 ALWAYS_INLINE void mask_write_t(const vkbn__cpu_tensors* t, uint64_t e0, uint64_t e1, const int dt,
                                 const vkbn_activation act) {
     uint32_t* mask = t->mask;
     const float alpha = t->act_alpha, beta = t->act_beta;
+    const V lo = v_set1(act == VKBN_ACTIVATION_CLAMP ? alpha : 0.0f), hi = v_set1(beta);
     for (uint64_t e = e0; e < e1;) {
         const uint64_t w = e >> 5, word_end = (w + 1) << 5, stop = word_end < e1 ? word_end : e1;
         const unsigned sh = (unsigned)(e & 31u), n = (unsigned)(stop - e);
         uint32_t bits = 0;
-        for (unsigned k = 0; k < n; ++k) bits |= mask_bit(load_s(t->y, e + k, dt), act, alpha, beta) << k;
+        if (n == 32u) {
+            /* A whole word: 32 / W vector tests (W divides 32). */
+            for (unsigned k = 0; k < 32u; k += W) bits |= mask_bits_v(t->y, e + k, lo, hi, dt, act) << k;
+        } else {
+            for (unsigned k = 0; k < n; ++k) bits |= mask_bit(load_s(t->y, e + k, dt), act, alpha, beta) << k;
+        }
         if (n == 32u) {
             mask[w] = bits;
         } else {

@@ -50,6 +50,8 @@ static inline V v_select_ge0(V u, V a, V b) {
 }
 /* a > b ? t : f, per lane (false for NaN). */
 static inline V v_select_gt(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+/* Bit l set where lane l of a > b (false for NaN): the activation mask. */
+static inline uint32_t v_gt_bits(V a, V b) { return (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
 /* Lane l: 1.0f if bit l of bits is set, else 0.0f (the activation mask). */
 static inline V v_bits01(uint32_t bits) {
     const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);

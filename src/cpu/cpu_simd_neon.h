@@ -40,6 +40,11 @@ static inline V v_min(V a, V b) { return vminq_f32(a, b); }
 static inline V v_select_ge0(V u, V a, V b) { return vbslq_f32(vcgeq_f32(u, vdupq_n_f32(0.0f)), a, b); }
 /* a > b ? t : f, per lane (false for NaN). */
 static inline V v_select_gt(V a, V b, V t, V f) { return vbslq_f32(vcgtq_f32(a, b), t, f); }
+/* Bit l set where lane l of a > b (false for NaN): the activation mask. */
+static inline uint32_t v_gt_bits(V a, V b) {
+    static const uint32_t lane_bits[4] = {1, 2, 4, 8};
+    return vaddvq_u32(vandq_u32(vcgtq_f32(a, b), vld1q_u32(lane_bits)));
+}
 /* Lane l: 1.0f if bit l of bits is set, else 0.0f (the activation mask). */
 static inline V v_bits01(uint32_t bits) {
     static const uint32_t lane_bits[4] = {1, 2, 4, 8};

@@ -55,6 +55,8 @@ static inline V v_select_ge0(V u, V a, V b) {
     return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
 }
 /* a > b ? t : f, per lane (false for NaN). */
+/* Bit l set where lane l of a > b (false for NaN): the activation mask. */
+static inline uint32_t v_gt_bits(V a, V b) { return (uint32_t)_mm_movemask_ps(_mm_cmpgt_ps(a, b)); }
 /* Lane l: 1.0f if bit l of bits is set, else 0.0f (the activation mask). */
 static inline V v_bits01(uint32_t bits) {
     const __m128i lane = _mm_setr_epi32(1, 2, 4, 8);
