@@ -589,15 +589,21 @@ typedef struct vkbn_backward_desc {
  * 1 and 0 where it is 0 (RELU, CLAMP) or alpha (LEAKY_RELU), the same test on
  * the same stored y as the backward pass without the mask (docs/SEMANTICS.md),
  * so both give the same bits. Bits past the last element, in the last word,
- * are not specified. SILU needs u itself: it has no mask (the backward pass
- * recomputes u from x). */
+ * are not specified: the forward pass sets and clears each of its elements'
+ * bits whatever the buffer held, the backward pass never reads the others.
+ * SILU needs u itself: it has no mask (the backward pass recomputes u from
+ * x); NONE has none either. A mask with them, too small, of another context,
+ * overlapping an output, or given to a backward with y is refused before
+ * anything runs. Devices: the CPU path writes and reads it; a Vulkan
+ * context refuses a plan with one (VKBN_ERROR_UNSUPPORTED) for now. */
 typedef struct vkbn_mask_requirements {
     uint64_t size;      /* bytes: 4 * ceil(elements / 32) */
     uint64_t alignment; /* the mask's offset in its buffer must be a multiple (4) */
 } vkbn_mask_requirements;
 
-/* The mask a tensor of this description needs. Fails as the plans would on
- * an invalid description; a tensor of n = 0 needs none (size 0). */
+/* The mask a tensor of this description needs, on every device. Fails as
+ * the plans would on an invalid description; a tensor of n = 0 (an empty
+ * slice of a synchronized batch) needs none (size 0). */
 VKBN_API vkbn_result vkbn_activation_mask_requirements(const vkbn_tensor_desc* VKBN_NOT_NULL tensor,
                                                        vkbn_mask_requirements* VKBN_NOT_NULL out);
 
