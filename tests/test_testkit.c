@@ -580,7 +580,7 @@ static void roundtrip_case(tally* t, npy_dtype dtype, uint32_t ndim, const uint6
 static void test_npy_roundtrip(tally* t) {
     static const uint64_t shape3[3] = {2, 3, 4};
     static const uint64_t shape1[1] = {5};
-    static const npy_dtype dtypes[] = {NPY_F32, NPY_F16, NPY_U16, NPY_I16};
+    static const npy_dtype dtypes[] = {NPY_F32, NPY_F16, NPY_U16, NPY_I16, NPY_U8};
     for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
         npy_dtype dtype = dtypes[d];
         roundtrip_case(t, dtype, 0, NULL, 1);
@@ -697,7 +697,7 @@ static void test_npy_rejects(tally* t) {
         {"{'descr': '|f4', 'fortran_order': False, 'shape': (2, 3), }", 24, "expected dtype '<f4' or '<f2'"},
         {"{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", 24, "'<i4'"},
         {"{'descr': '>u2', 'fortran_order': False, 'shape': (2, 3), }", 12, "'>u2'"},
-        {"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }", 6, "'<u2' or '<i2'"},
+        {"{'descr': '|i1', 'fortran_order': False, 'shape': (2, 3), }", 6, "'<u2' or '<i2'"},
         {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24, "fortran"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20, "truncated"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 0, "truncated"},
