@@ -3,7 +3,8 @@
  *   cpu       the CPU path's pool at 1 to 4 worker threads, with 3 threads
  *             of the caller's creating plans, running the one-shot calls and
  *             executing plans on one context at once (immediate calls are
- *             serialised per context; plan creation is not)
+ *             serialised per context; plan creation is not), the activation
+ *             mask's shared words among them
  *   vulkan    lavapipe: 4 threads creating plans on one context at once
  *             (pipelines created under the context's lock) and executing
  *             them; then 3 contexts, one per thread, at once
@@ -50,6 +51,10 @@ static vkbn_context open_context(const char* device, uint32_t cpu_threads, vkbn_
  * context. Shapes differ per job so that plans differ. */
 static void* run_cases(void* arg) {
     job* j = arg;
+    /* The ReLU repeat writes and reads the activation mask where the context
+     * takes one: its words shared by the pool's workers (none of the shapes'
+     * ranges ends on a word) are what ThreadSanitizer watches. */
+    const bool mask = test_mask_supported(j->ctx);
     for (int rep = 0; rep < REPEATS; ++rep) {
         const uint32_t sp[2] = {5 + (uint32_t)j->index, 3};
         fwd_case c = case_default(2 + (uint32_t)j->index, 7 + 2 * (uint32_t)j->index, 2, sp,
@@ -58,6 +63,7 @@ static void* run_cases(void* arg) {
         c.residual = rep == 2;
         c.activation = rep == 2 ? VKBN_ACTIVATION_RELU : VKBN_ACTIVATION_NONE;
         c.reduction_split = rep == 0 ? 3 : 0;
+        c.mask = mask && rep == 2;
         c.seed = 100 + (uint64_t)j->index * 10 + (uint64_t)rep;
         case_result r;
         if (case_run(j->ctx, &c, &r) != 0) {
@@ -66,6 +72,12 @@ static void* run_cases(void* arg) {
         }
         bwd_case b = bwd_case_default(3, 5 + (uint32_t)j->index, 1, sp, (vkbn_layout)(rep % 2), VKBN_DTYPE_F32);
         b.seed = 200 + (uint64_t)j->index * 10 + (uint64_t)rep;
+        if (mask && rep == 2) {
+            b.activation = VKBN_ACTIVATION_CLAMP;
+            b.activation_alpha = -0.5f;
+            b.activation_beta = 0.5f;
+            b.mask = 1;
+        }
         bwd_result br;
         if (bwd_case_run(j->ctx, &b, &br) != 0) {
             ++j->failures;
