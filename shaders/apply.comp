@@ -46,6 +46,8 @@ layout(std430, binding = BIND_STATS_X) readonly buffer XBuf8 { uvec4 x_data8[]; 
 layout(std430, binding = BIND_STATS_Z) readonly buffer ZBuf8 { uvec4 z_data8[]; };
 #endif
 layout(std430, binding = BIND_STATS_SCRATCH) readonly buffer ScratchBuf { uint scratch[]; };
+#define MASK_WRITER
+#include "mask.glsl"
 #if VEC != 1
 // The channel block, four channels at a time (channels-last vector items;
 // the arrays are padded to 4 channels and start 4-aligned).
@@ -93,5 +95,5 @@ void ew_store(uint i, uint h, Loaded l, Params q) {
     VT x = sub_item(l.x, h) - q.pivot;
     if (!INFERENCE) x -= q.mean; // 0 there
     VT y = finish_output(x * q.scale + q.shift, sub_item(l.z, h), p.io.act);
-    TSTORE(y_data, (p.io.y_base + i) * SUBS + h, y);
+    STORE_Y((p.io.y_base + i) * SUBS + h, i * SUBS + h, y);
 }

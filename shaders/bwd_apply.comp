@@ -51,14 +51,23 @@ layout(std430, binding = BIND_BWD_SCRATCH) readonly buffer Scratch4 { uvec4 scra
 
 Loaded ew_load(uint i) {
     Loaded l;
+    bool reads_act = READS_ACT; // once: glslang places a spec-constant op in the first block that uses it
 #if VEC == 8
     l.x = NEEDS_X ? x_data8[p.io.t.x + i] : uvec4(0u);
     l.dy = G_FROM_DZ ? dz_in8[p.io.t.dz + i] : dy_data8[p.io.t.dy + i];
-    l.act = READS_ACT ? act_data8[p.io.t.act + i] : uvec4(0u);
+    if (ACT_MASK) { // the item's 8 bits, in .x
+        l.act = reads_act ? uvec4(mask_load(p.io.t.act + i * 8u, 8u), 0u, 0u, 0u) : uvec4(0u);
+    } else {
+        l.act = reads_act ? act_data8[p.io.t.act + i] : uvec4(0u);
+    }
 #else
     l.x = NEEDS_X ? TLOAD(x_data, p.io.t.x + i) : VT(0.0);
     l.dy = G_FROM_DZ ? TLOAD(dz_in, p.io.t.dz + i) : TLOAD(dy_data, p.io.t.dy + i);
-    l.act = READS_ACT ? TLOAD(act_data, p.io.t.act + i) : VT(0.0);
+    if (ACT_MASK) {
+        l.act = reads_act ? mask_item(i) : VT(0.0);
+    } else {
+        l.act = reads_act ? TLOAD(act_data, p.io.t.act + i) : VT(0.0);
+    }
 #endif
     return l;
 }
@@ -86,7 +95,11 @@ void ew_store(uint i, uint h, Loaded l, Params k) {
     Item it;
     it.d = NEEDS_X ? sub_item(l.x, h) - k.mean : VT(0.0);
     it.dy = sub_item(l.dy, h);
+#if VEC == 8
+    it.act = ACT_MASK ? mask_as_y(l.act.x >> (4u * h)) : sub_item(l.act, h);
+#else
     it.act = sub_item(l.act, h);
+#endif
     VT g = G_FROM_DZ ? it.dy : item_grad(it, k);
     uint o = i * SUBS + h;
     if (WRITE_DZ) TSTORE(dz_data, p.io.t.dz * SUBS + o, g);

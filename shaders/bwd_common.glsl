@@ -28,6 +28,8 @@ layout(std430, binding = BIND_BWD_WEIGHT) readonly buffer WeightBuf { float weig
 layout(std430, binding = BIND_BWD_BIAS) readonly buffer BiasBuf { float bias[]; };
 layout(std430, binding = BIND_BWD_MEAN) readonly buffer MeanBuf { float stat_mean[]; };
 layout(std430, binding = BIND_BWD_VAR) readonly buffer VarBuf { float stat_var[]; };
+#define MASK_READER
+#include "mask.glsl"
 layout(std430, binding = BIND_BWD_DWEIGHT) writeonly buffer DweightBuf { float dweight_out[]; };
 layout(std430, binding = BIND_BWD_DBIAS) writeonly buffer DbiasBuf { float dbias_out[]; };
 layout(std430, binding = BIND_BWD_SCRATCH) SCRATCH_COHERENCE buffer ScratchBuf { uint scratch[]; };
@@ -118,7 +120,11 @@ Item load_item(uint o, CoefV k) {
     it.d = NEEDS_X ? TLOAD(x_data, p.io.t.x + o) - k.mean : VT(0.0);
     it.dy = TLOAD(dy_data, p.io.t.dy + o);
     bool reads_act = ACT_GRAD_FROM_Y || (ACT_SILU_U && HAS_RESIDUAL);
-    it.act = reads_act ? TLOAD(act_data, p.io.t.act + o) : VT(0.0);
+    if (ACT_MASK) {
+        it.act = mask_item(o);
+    } else {
+        it.act = reads_act ? TLOAD(act_data, p.io.t.act + o) : VT(0.0);
+    }
     return it;
 }
 

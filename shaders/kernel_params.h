@@ -52,7 +52,10 @@
 #define SPEC_THREAD_CHANNEL 15
 /* Reduction kernels that are not FUSED: how slices merge (merge.glsl). */
 #define SPEC_MERGE 16
-#define SPEC_COUNT 17
+/* The activation bit mask: the statistics family writes it beside y, the
+ * gradient family reads it in place of y (mask.glsl). */
+#define SPEC_ACT_MASK 17
+#define SPEC_COUNT 18
 
 /* SPEC_MERGE values. */
 #define MERGE_LAST_WORKGROUP 0u /* the last workgroup of a group merges (needs MEMORY_MODEL=1) */
@@ -82,14 +85,16 @@
 #define BIND_STATS_RUNNING_MEAN 5
 #define BIND_STATS_RUNNING_VAR 6
 #define BIND_STATS_SCRATCH 7
-#define BIND_APPLY_COUNT 8
-#define BIND_STATS_SAVE_MEAN 8
-#define BIND_STATS_SAVE_INVSTD 9
-#define BIND_STATS_PIVOT 10 /* x's first sample: each channel's first element is its pivot */
-#define BIND_STATS_COUNT 11
+#define BIND_STATS_MASK 8 /* the activation mask's words, written beside y (SPEC_ACT_MASK) */
+#define BIND_APPLY_COUNT 9
+#define BIND_STATS_SAVE_MEAN 9
+#define BIND_STATS_SAVE_INVSTD 10
+#define BIND_STATS_PIVOT 11 /* x's first sample: each channel's first element is its pivot */
+#define BIND_STATS_COUNT 12
 
 /* Bindings of the gradient family (bwd_stats_cf, bwd_stats_cl, bwd_apply).
- * ACT is y (the mask of RELU, LEAKY_RELU, CLAMP) or the residual (SiLU's u);
+ * ACT is y (act' of RELU, LEAKY_RELU, CLAMP), the activation mask's words
+ * in its place (SPEC_ACT_MASK), or the residual (SiLU's u);
  * MEAN / VAR are save_mean / save_invstd in training mode and running_mean /
  * running_var with frozen statistics. SCRATCH as for the statistics family. */
 #define BIND_BWD_X 0
@@ -210,6 +215,7 @@ KP_STRUCT(kp_stats_io) {
     KP_U32 pivot_base;     /* item offset of x's first sample in the pivot binding */
     kp_channel_bases ch;
     kp_activation act;
+    KP_U32 mask_base; /* bit offset of the window's first element in the mask binding */
 };
 
 KP_STRUCT(kp_stats) {
@@ -233,7 +239,8 @@ KP_STRUCT(kp_apply) {
 /* (bwd_apply)                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Item offsets of the tensors of a backward dispatch in their bound ranges. */
+/* Item offsets of the tensors of a backward dispatch in their bound ranges
+ * (act: a bit offset when it is the activation mask). */
 KP_STRUCT(kp_bwd_tensors) {
     KP_U32 x;
     KP_U32 dy;

@@ -19,6 +19,8 @@ Stat workgroup_merge_stat(vec4 s) {
 layout(push_constant) uniform PushConstants { kp_stats p; };
 
 #include "finalize.glsl"
+#define MASK_WRITER
+#include "mask.glsl"
 #include "merge.glsl"
 
 layout(std430, binding = BIND_STATS_X) readonly buffer XBuf { STORE_T x_data[]; };
@@ -90,13 +92,13 @@ void normalize_channel(uint c, vec4 prm) {
             x[i] = TLOAD(x_data, p.io.x_base + o[i]);
             z[i] = HAS_RESIDUAL ? TLOAD(z_data, p.io.z_base + o[i]) : VT(0.0);
         }
-        [[unroll]] for (uint i = 0u; i < 4u; ++i) TSTORE(y_data, p.io.y_base + o[i], normalize_item(x[i], z[i], prm));
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) STORE_Y(p.io.y_base + o[i], o[i], normalize_item(x[i], z[i], prm));
     }
     for (; j < p.r.items; j += WG) {
         uint o = item_offset(j, c);
         VT x = TLOAD(x_data, p.io.x_base + o);
         VT z = HAS_RESIDUAL ? TLOAD(z_data, p.io.z_base + o) : VT(0.0);
-        TSTORE(y_data, p.io.y_base + o, normalize_item(x, z, prm));
+        STORE_Y(p.io.y_base + o, o, normalize_item(x, z, prm));
     }
 }
 

@@ -12,6 +12,8 @@
 layout(push_constant) uniform PushConstants { kp_stats p; };
 
 #include "finalize.glsl"
+#define MASK_WRITER
+#include "mask.glsl"
 #include "merge.glsl"
 
 layout(constant_id = SPEC_CL_THREADS_X) const uint TX = 32;
@@ -156,13 +158,13 @@ void main() {
         }
         [[unroll]] for (uint i = 0u; i < 4u; ++i) {
             uint o = (r + i * TY) * p.r.cv_count + cv;
-            TSTORE(y_data, p.io.y_base + o, finish_output(((x[i] - k) - m) * sc + sh, z[i], p.io.act));
+            STORE_Y(p.io.y_base + o, o, finish_output(((x[i] - k) - m) * sc + sh, z[i], p.io.act));
         }
     }
     for (; r < r1; r += TY) {
         uint o = r * p.r.cv_count + cv;
         VT x = TLOAD(x_data, p.io.x_base + o);
         VT z = HAS_RESIDUAL ? TLOAD(z_data, p.io.z_base + o) : VT(0.0);
-        TSTORE(y_data, p.io.y_base + o, finish_output(((x - k) - m) * sc + sh, z, p.io.act));
+        STORE_Y(p.io.y_base + o, o, finish_output(((x - k) - m) * sc + sh, z, p.io.act));
     }
 }

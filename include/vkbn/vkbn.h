@@ -594,8 +594,9 @@ typedef struct vkbn_backward_desc {
  * SILU needs u itself: it has no mask (the backward pass recomputes u from
  * x); NONE has none either. A mask with them, too small, of another context,
  * overlapping an output, or given to a backward with y is refused before
- * anything runs. Devices: the CPU path writes and reads it; a Vulkan
- * context refuses a plan with one (VKBN_ERROR_UNSUPPORTED) for now. */
+ * anything runs. Every device writes and reads it (on Vulkan, f16 y is then
+ * rounded by packHalf2x16 before it is stored, so that the bit is the
+ * stored value's on every driver). */
 typedef struct vkbn_mask_requirements {
     uint64_t size;      /* bytes: 4 * ceil(elements / 32) */
     uint64_t alignment; /* the mask's offset in its buffer must be a multiple (4) */

@@ -66,6 +66,7 @@ static void init_stats(vkbn__vk_build* b, const vkbn__pass_list* l) {
     /* Inference computes its parameters in apply, or reads them from the
      * block apply_params leaves (vkbn__vk_inference_block). */
     s[SPEC_INFERENCE] = normalize && normalize->source == VKBN__SOURCE_RUNNING && !vkbn__vk_inference_block(g, op);
+    s[SPEC_ACT_MASK] = op->mask != NULL; /* written beside y (mask.glsl) */
 }
 
 static void init_grads(vkbn__vk_build* b, const vkbn__pass_list* l) {
@@ -95,6 +96,9 @@ static void init_grads(vkbn__vk_build* b, const vkbn__pass_list* l) {
 
     f->spec[SPEC_HAS_RESIDUAL] = op->z != NULL;
     f->spec[SPEC_BWD_FROZEN] = frozen;
+    /* The mask in place of y: its bits read as y = 1 or 0 (mask.glsl). */
+    f->spec[SPEC_ACT_MASK] = op->mask != NULL;
+    if (op->mask) f->act = op->mask;
 }
 
 /* Channels-last inference with items of several channels: the channel
@@ -130,6 +134,9 @@ vkbn_result vkbn__vk_family_init(vkbn__vk_build* b, vkbn_plan plan) {
     uint32_t* s = b->f.spec;
     s[SPEC_WG_SIZE] = b->g.wg;
     s[SPEC_ACTIVATION] = (uint32_t)op->activation;
+    /* A mask read as y = 1 or 0 is CLAMP's test already made: then RELU's
+     * y > 0 gives the same act' (LEAKY_RELU keeps alpha for the 0 bits). */
+    if (grads && op->mask && op->activation == VKBN_ACTIVATION_CLAMP) s[SPEC_ACTIVATION] = VKBN_ACTIVATION_RELU;
     s[SPEC_HAS_WEIGHT] = op->weight != NULL;
     s[SPEC_HAS_BIAS] = op->bias != NULL;
     s[SPEC_CHANNELS_LAST] = b->g.channels_last;
@@ -145,14 +152,16 @@ void vkbn__vk_family_window(const vkbn__vk_build* b, const vkbn__window* w, bool
         /* Every tensor, always: a reduction writes dz (and dx when frozen). */
         r[BIND_BWD_X] = vkbn__geometry_window(g, op->x, w);
         r[BIND_BWD_DY] = vkbn__geometry_window(g, op->dy, w);
-        r[BIND_BWD_ACT] = vkbn__geometry_window(g, b->f.act, w);
+        uint32_t mask_bit = 0;
+        r[BIND_BWD_ACT] =
+            op->mask ? vkbn__geometry_mask_window(g, op->mask, w, &mask_bit) : vkbn__geometry_window(g, b->f.act, w);
         r[BIND_BWD_DX] = vkbn__geometry_window(g, op->dx, w);
         r[BIND_BWD_DZ] = vkbn__geometry_window(g, op->dz, w);
         r[BIND_BWD_SCRATCH] = b->scratch;
         kp_grads_io t = b->f.io.grads;
         t.t.x = r[BIND_BWD_X].base;
         t.t.dy = r[BIND_BWD_DY].base;
-        t.t.act = r[BIND_BWD_ACT].base;
+        t.t.act = op->mask ? mask_bit : r[BIND_BWD_ACT].base;
         t.t.dx = r[BIND_BWD_DX].base;
         t.t.dz = r[BIND_BWD_DZ].base;
         memcpy(io, &t, sizeof t);
@@ -163,7 +172,10 @@ void vkbn__vk_family_window(const vkbn__vk_build* b, const vkbn__window* w, bool
     r[BIND_STATS_Y] = outputs ? vkbn__geometry_window(g, op->y, w) : vkbn__vk_dummy_range(b->vk);
     r[BIND_STATS_Z] = outputs ? vkbn__geometry_window(g, op->z, w) : vkbn__vk_dummy_range(b->vk);
     r[BIND_STATS_SCRATCH] = b->scratch;
+    uint32_t mask_bit = 0;
+    r[BIND_STATS_MASK] = outputs ? vkbn__geometry_mask_window(g, op->mask, w, &mask_bit) : vkbn__vk_dummy_range(b->vk);
     kp_stats_io t = b->f.io.stats;
+    t.mask_base = mask_bit;
     t.x_base = r[BIND_STATS_X].base;
     t.y_base = r[BIND_STATS_Y].base;
     t.z_base = r[BIND_STATS_Z].base;

@@ -150,6 +150,19 @@ vkbn__range vkbn__geometry_window(const vkbn__geometry* g, vkbn_buffer b, const 
     return r;
 }
 
+vkbn__range vkbn__geometry_mask_window(const vkbn__geometry* g, vkbn_buffer mask, const vkbn__window* w,
+                                       uint32_t* bit_base) {
+    *bit_base = 0;
+    if (!mask) return vkbn__vk_dummy_range(g->vk);
+    /* The words holding the window's bits; its first bit at bit_base. */
+    const uint64_t per_sample = (uint64_t)g->c * g->s;
+    const uint64_t e0 = (uint64_t)w->n0 * per_sample, e1 = e0 + (uint64_t)w->n * per_sample;
+    const uint64_t word0 = e0 / 32, words = (e1 + 31) / 32 - word0;
+    vkbn__range r = vkbn__vk_range(g->vk, mask, word0 * 4, words * 4, 4);
+    *bit_base = (uint32_t)(r.base * 32u + e0 % 32);
+    return r;
+}
+
 void vkbn__grid_2d(uint64_t groups, uint32_t out[3], uint32_t* groups_x) {
     uint32_t gx = groups > VKBN__MAX_GROUPS ? VKBN__MAX_GROUPS : (uint32_t)(groups ? groups : 1);
     out[0] = gx;

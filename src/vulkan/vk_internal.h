@@ -27,8 +27,8 @@ typedef enum vkbn__kernel {
 typedef enum vkbn__storage {
     VKBN__STORE_F32 = 0,
     VKBN__STORE_F16 = 1,
-    VKBN__STORE_BF16 = 2,       /* 16-bit elements (storageBuffer16BitAccess) */
-    VKBN__STORE_BF16_WORDS = 3  /* bf16 in 32-bit words: any device (storage.glsl) */
+    VKBN__STORE_BF16 = 2,      /* 16-bit elements (storageBuffer16BitAccess) */
+    VKBN__STORE_BF16_WORDS = 3 /* bf16 in 32-bit words: any device (storage.glsl) */
 } vkbn__storage;
 
 typedef struct vkbn__variant {
@@ -472,6 +472,10 @@ void vkbn__geometry_free(vkbn__geometry* g);
 /* A per-channel f32 vector (c floats), or the placeholder for NULL. */
 vkbn__range vkbn__geometry_vector(const vkbn__geometry* g, vkbn_buffer b);
 /* One window of a tensor, or the placeholder for NULL. */
+/* The activation mask's words for window w (a dummy range for NULL), and
+ * the bit offset of the window's first element in them. */
+vkbn__range vkbn__geometry_mask_window(const vkbn__geometry* g, vkbn_buffer mask, const vkbn__window* w,
+                                       uint32_t* bit_base);
 vkbn__range vkbn__geometry_window(const vkbn__geometry* g, vkbn_buffer b, const vkbn__window* w);
 /* The most workgroups along y (and x) of one dispatch. */
 #define VKBN__MAX_GROUPS 65535u

@@ -107,8 +107,9 @@ static void describe(vkbn__vk_build* b, const char* shape, const vkbn__reduction
         }
     }
     snprintf(b->plan->description, sizeof b->plan->description, "%s, %s %s %s: %s%s, %u window%s, workgroup %u%s",
-             passes, g->channels_last ? "channels-last" : "channels-first", vkbn__vk_storage_name(g->variant.dtype), width,
-             shape, slicing, g->window_count, g->window_count == 1 ? "" : "s", g->wg, subgroups ? ", subgroups" : "");
+             passes, g->channels_last ? "channels-last" : "channels-first", vkbn__vk_storage_name(g->variant.dtype),
+             width, shape, slicing, g->window_count, g->window_count == 1 ? "" : "s", g->wg,
+             subgroups ? ", subgroups" : "");
 }
 
 static vkbn_result build_reduction(vkbn__vk_build* b, const vkbn__pass* reduce, const vkbn__pass* next) {
@@ -197,13 +198,6 @@ vkbn_result vkbn__vk_plan_build(vkbn_plan plan) {
     /* On a device profile the planner runs as on a device and creates nothing. */
     if (vkbn__vk_of(plan->ctx)->profile) vkbn__vk_plan_of(plan)->measure_only = true;
     vkbn__vk_plan_of(plan)->counters_ready = true; /* until scratch with counters is allocated */
-    /* The activation mask has no shaders yet: refused here, before anything
-     * is created, for every plan (sync.c's one-pass plans included). */
-    if (plan->op.mask) {
-        return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
-                          "desc->activation_mask: not supported on Vulkan devices yet (the CPU path has it); give y "
-                          "to the backward pass instead");
-    }
     const vkbn__pass_list* l = &plan->passes;
     if (l->count == 0 || l->count > VKBN__MAX_PASSES) {
         return vkbn__fail(VKBN_ERROR_VULKAN, "internal: a plan of %u passes", l->count);

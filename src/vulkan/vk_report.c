@@ -22,7 +22,10 @@ static uint64_t vec_bytes(vkbn_buffer b, uint32_t channels) { return b ? (uint64
 /* Bytes of one window of a tensor (or none), for `channels` of C. */
 static uint64_t window_bytes(const vkbn__vk_build* b, vkbn_buffer t, const vkbn__window* w, uint32_t channels) {
     if (!t) return 0;
-    return (uint64_t)w->n * b->g.s * channels * b->op->elem_size;
+    const uint64_t elements = (uint64_t)w->n * b->g.s * channels;
+    /* The activation mask: a bit per element. */
+    if (t == b->op->mask) return (elements + 7) / 8;
+    return elements * b->op->elem_size;
 }
 
 /* Channels covered by a chunk of channel groups [g0, g0 + count). */
@@ -93,7 +96,7 @@ void vkbn__vk_traffic_reduce(const vkbn__vk_build* b, const vkbn__pass* pass, co
             /* normalize_channel: x again, z, and y. */
             t->read += x + window_bytes(b, op->z, win, ch);
             t->reread += x;
-            t->written += window_bytes(b, op->y, win, ch);
+            t->written += window_bytes(b, op->y, win, ch) + window_bytes(b, op->mask, win, ch);
         }
     }
     if (fused) {
@@ -159,7 +162,7 @@ void vkbn__vk_traffic_elementwise(const vkbn__vk_build* b, const vkbn__pass* pas
     uint64_t x = window_bytes(b, op->x, w, c);
     t->read += x + window_bytes(b, op->z, w, c);
     if (previous) t->reread += x;
-    t->written += window_bytes(b, op->y, w, c);
+    t->written += window_bytes(b, op->y, w, c) + window_bytes(b, op->mask, w, c);
     uint64_t block = (uint64_t)VKBN__NORMALIZE_HOST_ARRAYS * c * 4;
     if (spec[SPEC_INFERENCE]) {
         t->read += 2ull * c * 4 + vec_bytes(op->weight, c) + vec_bytes(op->bias, c);
