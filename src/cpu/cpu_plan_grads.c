@@ -218,7 +218,7 @@ static void task_cl(void* arg, uint32_t thread) {
     if (jb->phase == 0) {
         for (uint64_t q = q0; q < q1; ++q) {
             uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
-            p->k->cl_bwd_sums(&p->t, r0, r1, p->coef, p->part_sums + q * 10 * p->t.c, p->sum_writes);
+            p->k->cl_bwd_sums(&p->t, r0, r1, 0, p->t.c, p->coef, p->part_sums + q * 10 * p->t.c, p->sum_writes);
         }
         return;
     }
@@ -231,7 +231,7 @@ static void task_cl(void* arg, uint32_t thread) {
         uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
         for (uint64_t e = r1; e > r0;) {
             uint64_t b = e - r0 > block ? e - block : r0;
-            p->k->cl_bwd_apply(&p->t, b, e, p->coef, p->apply_writes);
+            p->k->cl_bwd_apply(&p->t, b, e, 0, p->t.c, p->coef, p->apply_writes);
             e = b;
         }
     }
@@ -257,7 +257,7 @@ static void task_elementwise_cl(void* arg, uint32_t thread) {
     const job* jb = arg;
     struct vkbn__cpu_grads_plan* p = jb->p;
     uint64_t r0 = part_begin(p->rows, p->threads, thread), r1 = part_begin(p->rows, p->threads, thread + 1);
-    if (r0 < r1) p->k->cl_bwd_apply(&p->t, r0, r1, p->coef, p->apply_writes);
+    if (r0 < r1) p->k->cl_bwd_apply(&p->t, r0, r1, 0, p->t.c, p->coef, p->apply_writes);
 }
 
 /* ------------------------------------------------------------------------ */
