@@ -80,10 +80,9 @@ void bwd_case_describe(const bwd_case* c, char* out, size_t size) {
     if (c->dy_data == BWD_DY_OFFSET) at += (size_t)snprintf(extra + at, sizeof extra - at, " dy=1000+N");
     if (c->dy_data == BWD_DY_SPIKE) at += (size_t)snprintf(extra + at, sizeof extra - at, " dy=spike");
     snprintf(out, size, "bwd %s %s %s n=%u c=%u%s%s%s%s%s eps=%g%s%s", c->frozen ? "frozen" : "train",
-             c->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
-             ref_dtype_name((int)c->tensor.dtype), c->tensor.n, c->tensor.c, spatial,
-             c->affine ? " affine" : "", c->residual ? " residual" : "", act, outs, (double)c->eps, extra,
-             (size_t)c->data < 4 ? data_names[c->data] : "");
+             c->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw", ref_dtype_name((int)c->tensor.dtype),
+             c->tensor.n, c->tensor.c, spatial, c->affine ? " affine" : "", c->residual ? " residual" : "", act, outs,
+             (double)c->eps, extra, (size_t)c->data < 4 ? data_names[c->data] : "");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -600,9 +599,15 @@ int bwd_case_run(vkbn_context ctx, const bwd_case* c, bwd_result* r) {
 }
 
 int bwd_case_run_deterministic(vkbn_context ctx, const bwd_case* c, bwd_result* r) {
+    return bwd_case_run_same(ctx, ctx, c, r);
+}
+
+int bwd_case_run_same(vkbn_context a, vkbn_context b, const bwd_case* c, bwd_result* r) {
     memset(r, 0, sizeof *r);
     r->ok = 1;
-    if (case_skip_f16(ctx, c->tensor.dtype, r->message, sizeof r->message)) return 0;
+    if (case_skip_f16(a, c->tensor.dtype, r->message, sizeof r->message) ||
+        case_skip_f16(b, c->tensor.dtype, r->message, sizeof r->message))
+        return 0;
     host_data h;
     if (host_alloc(c, &h) != 0) {
         snprintf(r->message, sizeof r->message, "out of host memory");
@@ -613,7 +618,7 @@ int bwd_case_run_deterministic(vkbn_context ctx, const bwd_case* c, bwd_result* 
     memset(o, 0, sizeof o);
     int rc = outputs_alloc(&h, &o[0]) == 0 && outputs_alloc(&h, &o[1]) == 0 ? 0 : -1;
     if (rc != 0) snprintf(r->message, sizeof r->message, "out of host memory");
-    for (int k = 0; k < 2 && rc == 0; ++k) rc = device_run(ctx, c, &h, &o[k], r, c->mask);
+    for (int k = 0; k < 2 && rc == 0; ++k) rc = device_run(k ? b : a, c, &h, &o[k], r, c->mask);
     if (rc == 0) {
         size_t n = (size_t)h.count * sizeof(float), cc = (size_t)h.shape.c * sizeof(float);
         bool same = memcmp(o[0].dx, o[1].dx, n) == 0 && memcmp(o[0].dz, o[1].dz, n) == 0 &&

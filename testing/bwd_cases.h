@@ -75,6 +75,10 @@ int bwd_case_run(vkbn_context ctx, const bwd_case* c, bwd_result* r);
 /* Runs the case twice on fresh buffers; 0 when every output is bit-identical. */
 int bwd_case_run_deterministic(vkbn_context ctx, const bwd_case* c, bwd_result* r);
 
+/* The same on two contexts (a, then b; r->plan is b's): 0 when every output
+ * is bit-identical. */
+int bwd_case_run_same(vkbn_context a, vkbn_context b, const bwd_case* c, bwd_result* r);
+
 /* "bwd train nchw f16 n=2 c=13 s=7x5 affine residual relu dx+dw+db+dz split=3". */
 void bwd_case_describe(const bwd_case* c, char* out, size_t size);
 

@@ -1,7 +1,8 @@
 /* The CPU path's own contract: how it is listed and selected, its place in
  * the default-device ranking (below GPUs, above lavapipe), its options and
  * their errors, bit-for-bit repeatability of one plan for a fixed thread
- * count, and the portable f16 conversion against the compiler's.
+ * count, paths that only large tensors take (forced through the test hooks),
+ * and the portable f16 conversion against the compiler's.
  * (Numerics against the fp64 reference: test_forward with
  * VKBN_TEST_DEVICE=cpu, once per ISA level and thread count.) */
 #include <math.h>
@@ -398,6 +399,91 @@ static void pipelined(void) {
     vkbn_test_set_hooks(NULL);
 }
 
+/* Channels-last training dx in channel blocks, which only inputs beyond the
+ * last-level cache get (cpu_plan_grads.c): forced here with small tensors
+ * through the test hook (cpu_channel_block). Blocks must not change a bit:
+ * each case runs against the fp64 reference with blocks and is compared
+ * bitwise with the same case without them. Blocks of one vector (the narrow
+ * kernels in a window), of several (the general ones), last blocks with a
+ * scalar tail; activations that read y and SiLU, the residual, dx in place,
+ * misaligned tensors, streaming stores, reduction_split, and 3 threads on
+ * uneven rows. */
+static void channel_blocks(void) {
+    static const struct { uint32_t n, c, s; } shapes[] = {{6, 70, 37}, {3, 200, 9}, {2, 33, 64}, {41, 48, 5}};
+    static const uint64_t blocks[] = {1, 40, 80};
+    static const vkbn_activation acts[] = {VKBN_ACTIVATION_NONE, VKBN_ACTIVATION_RELU, VKBN_ACTIVATION_SILU,
+                                           VKBN_ACTIVATION_LEAKY_RELU};
+    unsigned k = 0;
+    for (uint32_t threads = 1; threads <= 3; threads += 2) {
+        for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; ++b) {
+            vkbn_result r;
+            vkbn_context plain = cpu_context(threads, VKBN_CPU_ISA_AUTO, &r);
+            CHECK(r == VKBN_SUCCESS, "context: %s", vkbn_last_error());
+            vkbn_test_hooks hooks = vkbn_test_hooks_none();
+            hooks.cpu_channel_block = blocks[b];
+            if (threads == 3) hooks.cpu_stream_bytes = 0;
+            vkbn_test_set_hooks(&hooks);
+            vkbn_context blocked = cpu_context(threads, VKBN_CPU_ISA_AUTO, &r);
+            CHECK(r == VKBN_SUCCESS, "context: %s", vkbn_last_error());
+            vkbn_test_set_hooks(NULL);
+            for (size_t i = 0; plain && blocked && i < sizeof shapes / sizeof shapes[0]; ++i) {
+                for (int j = 0; j < 4; ++j, ++k) {
+                    const uint32_t sp[1] = {shapes[i].s};
+                    bwd_case c = bwd_case_default(shapes[i].n, shapes[i].c, 1, sp, VKBN_LAYOUT_CHANNELS_LAST,
+                                                  (vkbn_dtype)(j & 1));
+                    c.seed = 5150 + k;
+                    c.activation = acts[(k + (unsigned)b) % 4];
+                    c.residual = j >= 2;
+                    if (c.residual) c.outputs |= BWD_OUT_DRESIDUAL;
+                    c.in_place = j == 1;
+                    c.offset_bytes = j == 3 ? 20 : 0;
+                    c.reduction_split = j == 2 ? 5 : 0;
+                    char desc[300];
+                    bwd_case_describe(&c, desc, sizeof desc);
+                    bwd_result res;
+                    int rc = bwd_case_run(blocked, &c, &res);
+                    CHECK(rc == 0, "blocks of %llu x%u: %s: %s [%s]", (unsigned long long)blocks[b], threads, desc,
+                          res.message, res.plan);
+                    /* One vector is never C or more (C >= 33 here). */
+                    if (blocks[b] == 1) {
+                        CHECK(strstr(res.plan, " blocks of ") != NULL, "blocks of 1 x%u: %s: not in blocks [%s]",
+                              threads, desc, res.plan);
+                    }
+                    rc = bwd_case_run_same(plain, blocked, &c, &res);
+                    CHECK(rc == 0, "blocks of %llu x%u: %s: %s", (unsigned long long)blocks[b], threads, desc,
+                          res.message);
+                }
+            }
+            vkbn_context_destroy(blocked);
+            vkbn_context_destroy(plain);
+        }
+    }
+    /* The planner's own choice on one thread (8-KiB rows, x and dy 25.7 MB:
+     * two blocks of 1024 channels with a last-level cache of 25.7 to 51 MB,
+     * none otherwise), against the same plan held unblocked by a block of C
+     * or more. */
+    vkbn_test_hooks hooks = vkbn_test_hooks_none();
+    hooks.cpu_channel_block = VKBN_TEST_HOOK_UNSET - 1;
+    vkbn_test_set_hooks(&hooks);
+    vkbn_result r;
+    vkbn_context plain = cpu_context(1, VKBN_CPU_ISA_AUTO, &r);
+    vkbn_test_set_hooks(NULL);
+    vkbn_context chosen = cpu_context(1, VKBN_CPU_ISA_AUTO, &r);
+    if (plain && chosen) {
+        const uint32_t sp[2] = {7, 7};
+        bwd_case c = bwd_case_default(32, 2048, 2, sp, VKBN_LAYOUT_CHANNELS_LAST, VKBN_DTYPE_F32);
+        c.seed = 5199;
+        bwd_result res;
+        int rc = bwd_case_run(chosen, &c, &res);
+        CHECK(rc == 0, "32x2048x7x7 x1: %s [%s]", res.message, res.plan);
+        if (env_set("VKBN_TEST_VERBOSE")) printf("32x2048x7x7 x1: %s\n", res.plan);
+        rc = bwd_case_run_same(plain, chosen, &c, &res);
+        CHECK(rc == 0, "32x2048x7x7 x1 against unblocked: %s", res.message);
+    }
+    vkbn_context_destroy(chosen);
+    vkbn_context_destroy(plain);
+}
+
 /* Channels-first tensors with short rows (S <= 16) run as channels-last with
  * one lane per (channel, position); training merges each channel's lanes.
  * Many samples (past the row kernels' chunks and blocks), lane counts that
@@ -631,6 +717,7 @@ int main(void) {
     repeatability();
     pipelined();
     short_rows();
+    channel_blocks();
     f16_conversion();
     bf16_conversion();
     bf16_narrowing();

@@ -34,6 +34,11 @@ typedef struct vkbn_test_hooks {
      * non-temporal stores (0: every operation), instead of the last-level
      * cache size. Read when a context is created. */
     uint64_t cpu_stream_bytes;
+    /* CPU path: channels-last backward in training with dx runs its channels
+     * in blocks of this many (rounded up to the vector width; 0: one vector)
+     * whenever that is fewer than C, instead of only past the last-level
+     * cache (cpu_plan_grads.c). Read when a context is created. */
+    uint64_t cpu_channel_block;
     /* Vulkan: nonzero merges every sliced reduction in a dispatch of its own,
      * as on a device without the Vulkan memory model (vk_reduce.c). */
     uint64_t vk_merge_dispatch;
@@ -79,6 +84,7 @@ typedef struct vkbn_test_hooks {
 static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
     vkbn_test_hooks h;
     h.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET;
+    h.cpu_channel_block = VKBN_TEST_HOOK_UNSET;
     h.vk_merge_dispatch = VKBN_TEST_HOOK_UNSET;
     h.vk_max_workgroup_invocations = VKBN_TEST_HOOK_UNSET;
     h.vk_max_shared_memory = VKBN_TEST_HOOK_UNSET;

@@ -318,19 +318,31 @@ ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i,
 #define CL_BWD_TILE_ROWS 16
 #define BWD_PREFETCH_BYTES 4096 /* how far ahead the streams are fetched in software */
 
-/* Software prefetch of the input streams at element i + BWD_PREFETCH_BYTES:
+/* Software prefetch of the input streams `ahead` bytes past element i:
  * measured, the hardware prefetchers alone leave the sums pass at a third of
  * the copy bandwidth. Prefetches never fault. */
-ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, const int dt, const vkbn_activation act) {
-    const uint64_t at = i * (dt ? 2 : 4) + BWD_PREFETCH_BYTES;
+ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, uint64_t ahead, const int dt,
+                                const vkbn_activation act) {
+    const uint64_t at = i * (dt ? 2 : 4) + ahead;
     VKBN_PREFETCH(t->dy + at);
     if (t->x) VKBN_PREFETCH(t->x + at);
     if (bwd_reads_act(t, act)) {
         if (t->mask)
-            VKBN_PREFETCH((const uint8_t*)t->mask + (i + BWD_PREFETCH_BYTES) / 8); /* as far ahead in elements */
+            VKBN_PREFETCH((const uint8_t*)t->mask + (i + ahead / (dt ? 2 : 4)) / 8); /* as far ahead in elements */
         else
             VKBN_PREFETCH(t->act + at);
     }
+}
+
+/* How far ahead the kernels over channels [c0, c0 + cb) of rows of c
+ * prefetch: BWD_PREFETCH_BYTES when the window is the whole row; in a channel
+ * block (cpu_plan_grads.c), the same channels whole rows ahead, as many as
+ * hold about BWD_PREFETCH_BYTES of the block (a plain byte offset would land
+ * in other blocks' channels). */
+ALWAYS_INLINE uint64_t cl_prefetch_ahead(uint64_t c, uint64_t cb, const int dt) {
+    const uint64_t es = dt ? 2 : 4;
+    if (cb == c) return BWD_PREFETCH_BYTES;
+    return (BWD_PREFETCH_BYTES + cb * es - 1) / (cb * es) * c * es;
 }
 
 /* Once per tile, so kept out of line; and unspecialized: GCC's clones for the
@@ -350,15 +362,21 @@ BWD_OUT_OF_LINE static void cl_csum_arrays(uint64_t c, float* s, float* comp, co
     for (; j < c; ++j) vkbn__csum_add(s + j, comp + j, v[j]);
 }
 
-/* Merges the inner pairs (4 arrays of c) into the outer ones and clears them. */
-static void cl_bwd_flush(uint64_t c, float* outer, float* inner) {
-    for (uint64_t j = 0; j < c; ++j) {
+/* Clears channels [c0, c1) of `arrays` consecutive arrays of c floats. */
+static void cl_clear_window(float* a, int arrays, uint64_t c, uint64_t c0, uint64_t c1) {
+    for (int k = 0; k < arrays; ++k) memset(a + (uint64_t)k * c + c0, 0, (c1 - c0) * sizeof *a);
+}
+
+/* Merges the inner pairs (4 arrays of c) of channels [c0, c1) into the outer
+ * ones and clears them. */
+static void cl_bwd_flush(uint64_t c, uint64_t c0, uint64_t c1, float* outer, float* inner) {
+    for (uint64_t j = c0; j < c1; ++j) {
         vkbn__cpu_csum o = {outer[j], outer[c + j], outer[2 * c + j], outer[3 * c + j]};
         vkbn__cpu_csum b = {inner[j], inner[c + j], inner[2 * c + j], inner[3 * c + j]};
         o = vkbn__cpu_csum_merge(o, b);
         outer[j] = o.sg, outer[c + j] = o.cg, outer[2 * c + j] = o.sgd, outer[3 * c + j] = o.cgd;
     }
-    memset(inner, 0, 4 * c * sizeof *inner);
+    cl_clear_window(inner, 4, c, c0, c1);
 }
 
 /* Whether every row's vectors of an output are aligned. */
@@ -366,19 +384,20 @@ ALWAYS_INLINE int cl_rows_aligned(const uint8_t* base, uint64_t c, const int dt)
     return bwd_aligned(base, 0, dt) && c % W == 0;
 }
 
-/* Narrow rows (C = nv W, nv <= CL_NARROW_MAX): the same sums in the same
- * order, with the coefficients and the tile sums in registers. */
+/* Narrow windows (channels [c0, c0 + nv W), nv <= CL_NARROW_MAX: narrow rows,
+ * or a narrow channel block): the same sums in the same order, with the
+ * coefficients and the tile sums in registers. */
 #define CL_NARROW_MAX 4
 
-ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
-                                      float* sums, unsigned writes, const int dt, const vkbn_activation act,
-                                      const int nv) {
-    const uint64_t c = (uint64_t)nv * W;
+ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0,
+                                      const float* coef, float* sums, unsigned writes, const int dt,
+                                      const vkbn_activation act, const int nv) {
+    const uint64_t c = t->c, cb = (uint64_t)nv * W, ahead = cl_prefetch_ahead(c, cb, dt);
     float* inner = sums + 4 * c;
     float* tg = sums + 8 * c;
     float* tgd = tg + c;
     bwd_coef_v kv[CL_NARROW_MAX];
-    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes_sums(coef, c, (uint64_t)v * W, writes, act);
+    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes_sums(coef, c, c0 + (uint64_t)v * W, writes, act);
     uint64_t tiles = 0;
     for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
         const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
@@ -386,8 +405,8 @@ ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r
         for (int v = 0; v < nv; ++v) a[v] = b[v] = v_zero();
         for (uint64_t r = rt; r < re; ++r) {
             for (int v = 0; v < nv; ++v) {
-                const uint64_t i = r * c + (uint64_t)v * W;
-                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, dt, act);
+                const uint64_t i = r * c + c0 + (uint64_t)v * W;
+                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, ahead, dt, act);
                 V d;
                 V g = bwd_load_grad_v(t, i, &kv[v], &d, dt, act);
                 if (writes) bwd_write_v(t, i, g, d, &kv[v], writes, dt);
@@ -396,56 +415,60 @@ ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r
             }
         }
         for (int v = 0; v < nv; ++v) {
-            v_storeu(tg + v * W, a[v]);
-            v_storeu(tgd + v * W, b[v]);
+            v_storeu(tg + c0 + v * W, a[v]);
+            v_storeu(tgd + c0 + v * W, b[v]);
         }
-        cl_csum_arrays(c, inner, inner + c, tg);
-        cl_csum_arrays(c, inner + 2 * c, inner + 3 * c, tgd);
+        cl_csum_arrays(cb, inner + c0, inner + c + c0, tg + c0);
+        cl_csum_arrays(cb, inner + 2 * c + c0, inner + 3 * c + c0, tgd + c0);
         if (++tiles == BWD_BLOCK) {
-            cl_bwd_flush(c, sums, inner);
+            cl_bwd_flush(c, c0, c0 + cb, sums, inner);
             tiles = 0;
         }
     }
-    cl_bwd_flush(c, sums, inner);
+    cl_bwd_flush(c, c0, c0 + cb, sums, inner);
 }
 
-ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
-                                 float* sums, unsigned writes, const int dt, const vkbn_activation act) {
+/* Channels [c0, c1) of rows [r0, r1); c0 is a multiple of W, and so is c1
+ * unless it is c: each channel takes the vector or the scalar path that it
+ * takes in the whole row, so that a channel's sums do not depend on the
+ * window. */
+ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
+                                 const float* coef, float* sums, unsigned writes, const int dt,
+                                 const vkbn_activation act) {
     const vkbn__cpu_bwd_tensors tl =
         bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
     const vkbn__cpu_bwd_tensors* t = &tl;
-    const uint64_t c = t->c, cv = c / W * W;
-    if (c % W == 0 && c / W <= CL_NARROW_MAX) {
-        memset(sums, 0, 10 * c * sizeof *sums);
-        switch (c / W) {
-            case 1: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, dt, act, 1); return;
-            case 2: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, dt, act, 2); return;
-            case 3: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, dt, act, 3); return;
-            default: cl_bwd_sums_narrow(t, r0, r1, coef, sums, writes, dt, act, 4); return;
+    const uint64_t c = t->c, cb = c1 - c0, cv = c0 + cb / W * W, ahead = cl_prefetch_ahead(c, cb, dt);
+    cl_clear_window(sums, 10, c, c0, c1);
+    if (cb % W == 0 && cb / W <= CL_NARROW_MAX) {
+        switch (cb / W) {
+            case 1: cl_bwd_sums_narrow(t, r0, r1, c0, coef, sums, writes, dt, act, 1); return;
+            case 2: cl_bwd_sums_narrow(t, r0, r1, c0, coef, sums, writes, dt, act, 2); return;
+            case 3: cl_bwd_sums_narrow(t, r0, r1, c0, coef, sums, writes, dt, act, 3); return;
+            default: cl_bwd_sums_narrow(t, r0, r1, c0, coef, sums, writes, dt, act, 4); return;
         }
     }
     float* inner = sums + 4 * c;
     float* tg = sums + 8 * c; /* tile sums of g, then of g d */
     float* tgd = tg + c;
-    memset(sums, 0, 10 * c * sizeof *sums);
     uint64_t tiles = 0;
     for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
         const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
-        memset(tg, 0, 2 * c * sizeof *tg);
+        cl_clear_window(tg, 2, c, c0, c1);
         uint64_t r = rt;
         for (; r < re; ++r) {
-            uint64_t j = 0;
+            uint64_t j = c0;
             for (; j < cv; j += W) {
                 const bwd_coef_v kv = coef_lanes_sums(coef, c, j, writes, act);
                 const uint64_t i = r * c + j;
-                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, dt, act);
+                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, ahead, dt, act);
                 V d;
                 V g = bwd_load_grad_v(t, i, &kv, &d, dt, act);
                 if (writes) bwd_write_v(t, i, g, d, &kv, writes, dt);
                 v_storeu(tg + j, v_add(v_loadu(tg + j), g));
                 v_storeu(tgd + j, v_add(v_loadu(tgd + j), v_mul(g, d)));
             }
-            for (; j < c; ++j) {
+            for (; j < c1; ++j) {
                 const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
                 const uint64_t i = r * c + j;
                 float d;
@@ -455,26 +478,27 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
                 tgd[j] += g * d;
             }
         }
-        cl_csum_arrays(c, inner, inner + c, tg);
-        cl_csum_arrays(c, inner + 2 * c, inner + 3 * c, tgd);
+        cl_csum_arrays(cb, inner + c0, inner + c + c0, tg + c0);
+        cl_csum_arrays(cb, inner + 2 * c + c0, inner + 3 * c + c0, tgd + c0);
         /* The plain sums of errors run over at most BWD_BLOCK tiles. */
         if (++tiles == BWD_BLOCK) {
-            cl_bwd_flush(c, sums, inner);
+            cl_bwd_flush(c, c0, c1, sums, inner);
             tiles = 0;
         }
     }
-    cl_bwd_flush(c, sums, inner);
+    cl_bwd_flush(c, c0, c1, sums, inner);
 }
 
-ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef,
-                                       unsigned writes, const int dt, const vkbn_activation act, const int nv) {
-    const uint64_t c = (uint64_t)nv * W;
+ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0,
+                                       const float* coef, unsigned writes, const int dt, const vkbn_activation act,
+                                       const int nv) {
+    const uint64_t c = t->c, ahead = cl_prefetch_ahead(c, (uint64_t)nv * W, dt);
     bwd_coef_v kv[CL_NARROW_MAX];
-    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes(coef, c, (uint64_t)v * W);
+    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes(coef, c, c0 + (uint64_t)v * W);
     for (uint64_t r = r0; r < r1; ++r) {
         for (int v = 0; v < nv; ++v) {
-            const uint64_t i = r * c + (uint64_t)v * W;
-            if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, dt, act);
+            const uint64_t i = r * c + c0 + (uint64_t)v * W;
+            if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, ahead, dt, act);
             V d;
             V g = bwd_load_grad_v(t, i, &kv[v], &d, dt, act);
             bwd_write_v(t, i, g, d, &kv[v], writes, dt);
@@ -482,31 +506,33 @@ ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t 
     }
 }
 
-ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, const float* coef,
-                                  unsigned writes, const int dt, const vkbn_activation act) {
+/* Channels [c0, c1) of rows [r0, r1), windows as cl_bwd_sums_t's. */
+ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
+                                  const float* coef, unsigned writes, const int dt, const vkbn_activation act) {
     const vkbn__cpu_bwd_tensors tl =
         bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
     const vkbn__cpu_bwd_tensors* t = &tl;
-    const uint64_t c = t->c, cv = c / W * W;
-    if (c % W == 0 && c / W <= CL_NARROW_MAX) {
-        switch (c / W) {
-            case 1: cl_bwd_apply_narrow(t, r0, r1, coef, writes, dt, act, 1); return;
-            case 2: cl_bwd_apply_narrow(t, r0, r1, coef, writes, dt, act, 2); return;
-            case 3: cl_bwd_apply_narrow(t, r0, r1, coef, writes, dt, act, 3); return;
-            default: cl_bwd_apply_narrow(t, r0, r1, coef, writes, dt, act, 4); return;
+    const uint64_t c = t->c, cb = c1 - c0, cv = c0 + cb / W * W, ahead = cl_prefetch_ahead(c, cb, dt);
+    if (cb % W == 0 && cb / W <= CL_NARROW_MAX) {
+        switch (cb / W) {
+            case 1: cl_bwd_apply_narrow(t, r0, r1, c0, coef, writes, dt, act, 1); return;
+            case 2: cl_bwd_apply_narrow(t, r0, r1, c0, coef, writes, dt, act, 2); return;
+            case 3: cl_bwd_apply_narrow(t, r0, r1, c0, coef, writes, dt, act, 3); return;
+            default: cl_bwd_apply_narrow(t, r0, r1, c0, coef, writes, dt, act, 4); return;
         }
     }
     uint64_t r = r0;
     for (; r < r1; ++r) {
-        uint64_t j = 0;
+        uint64_t j = c0;
         for (; j < cv; j += W) {
             const bwd_coef_v kv = coef_lanes(coef, c, j);
-            if (((r * c + j) * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, r * c + j, dt, act);
+            if (((r * c + j) * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4))
+                bwd_prefetch(t, r * c + j, ahead, dt, act);
             V d;
             V g = bwd_load_grad_v(t, r * c + j, &kv, &d, dt, act);
             bwd_write_v(t, r * c + j, g, d, &kv, writes, dt);
         }
-        for (; j < c; ++j) {
+        for (; j < c1; ++j) {
             const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
             float d;
             float g = bwd_load_grad_s(t, r * c + j, &k, &d, dt, act);
@@ -533,15 +559,17 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
         unsigned writes) {                                                                            \
         cf_bwd_apply_t(t, offset, count, k, writes, DT, ACT);                                         \
     }
-#define CL_SUMS_DEF(DT, Z, NT, ACT)                                                                                  \
-    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_sums, DT, Z, NT, ACT)(                                              \
-        const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums, unsigned writes) { \
-        cl_bwd_sums_t(t, r0, r1, coef, sums, writes, DT, ACT);                                                       \
+#define CL_SUMS_DEF(DT, Z, NT, ACT)                                                                            \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_sums, DT, Z, NT, ACT)(                                        \
+        const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1, const float* coef, \
+        float* sums, unsigned writes) {                                                                        \
+        cl_bwd_sums_t(t, r0, r1, c0, c1, coef, sums, writes, DT, ACT);                                         \
     }
-#define CL_APPLY_DEF(DT, Z, NT, ACT)                                                                    \
-    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_apply, DT, Z, NT, ACT)(                                \
-        const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, unsigned writes) { \
-        cl_bwd_apply_t(t, r0, r1, coef, writes, DT, ACT);                                               \
+#define CL_APPLY_DEF(DT, Z, NT, ACT)                                                                                 \
+    static VKBN_NOINLINE void VKBN_CPU_FN(cl_bwd_apply, DT, Z, NT, ACT)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, \
+                                                                        uint64_t r1, uint64_t c0, uint64_t c1,       \
+                                                                        const float* coef, unsigned writes) {        \
+        cl_bwd_apply_t(t, r0, r1, c0, c1, coef, writes, DT, ACT);                                                    \
     }
 VKBN_CPU_DEFINE_BY_DTYPE(CF_SUMS_DEF)
 VKBN_CPU_DEFINE_BY_DTYPE(CF_APPLY_DEF)
@@ -551,8 +579,8 @@ VKBN_CPU_DEFINE_BY_DTYPE(CL_APPLY_DEF)
 /* has_z and stream are 0 here: Z and NT are always 0. */
 #define CF_SUMS_CALL(DT, Z, NT, ACT) r = VKBN_CPU_FN(cf_bwd_sums, DT, 0, 0, ACT)(t, c, j0, j1, k, writes)
 #define CF_APPLY_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cf_bwd_apply, DT, 0, 0, ACT)(t, offset, count, k, writes)
-#define CL_SUMS_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_sums, DT, 0, 0, ACT)(t, r0, r1, coef, sums, writes)
-#define CL_APPLY_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_apply, DT, 0, 0, ACT)(t, r0, r1, coef, writes)
+#define CL_SUMS_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_sums, DT, 0, 0, ACT)(t, r0, r1, c0, c1, coef, sums, writes)
+#define CL_APPLY_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_bwd_apply, DT, 0, 0, ACT)(t, r0, r1, c0, c1, coef, writes)
 
 static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
                                   const vkbn__cpu_bwd_coef* k, unsigned writes) {
@@ -570,14 +598,15 @@ static void cf_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64
     VKBN_CPU_INSTANTIATE(CF_APPLY_CALL, t->activation)
 }
 
-static void cl_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums,
-                        unsigned writes) {
+static void cl_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
+                        const float* coef, float* sums, unsigned writes) {
     const int dt = t->dtype;
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CL_SUMS_CALL, t->activation)
 }
 
-static void cl_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, unsigned writes) {
+static void cl_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
+                         const float* coef, unsigned writes) {
     const int dt = t->dtype;
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CL_APPLY_CALL, t->activation)

@@ -52,6 +52,8 @@ vkbn_result vkbn__cpu_context_create(vkbn_context ctx, const vkbn_context_desc* 
      * tensors. */
     uint64_t stream = vkbn__test_hooks()->cpu_stream_bytes;
     if (stream != VKBN_TEST_HOOK_UNSET) cpu->stream_bytes = stream;
+    /* ... and the channels-last backward's channel blocks with small ones. */
+    cpu->channel_block = vkbn__test_hooks()->cpu_channel_block;
     VKBN_CHECK(vkbn__cpu_pool_create(cpu->threads, &cpu->pool));
     vkbn__cpu_describe(&cpu->caps, cpu->isa, cpu->threads, &ctx->info);
     vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s", ctx->info.name);

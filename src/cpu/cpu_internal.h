@@ -59,6 +59,7 @@ struct vkbn__cpu {
     vkbn__cpu_pool* pool;
     uint32_t threads;
     uint64_t stream_bytes; /* operations touching more bytes use non-temporal stores */
+    uint64_t channel_block; /* test hook: channels-last backward blocks of this many channels, or UNSET */
     vkbn__mutex exec_lock; /* one plan execution at a time */
 };
 

@@ -125,14 +125,18 @@ typedef struct vkbn__cpu_kernels {
      * from element `offset` (all in one channel). */
     void (*cf_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_bwd_coef* k,
                          unsigned writes);
-    /* Backward, channels-last: the sums of rows [r0, r1) for every channel
-     * into sums (10 arrays of c floats: the result sg | cg | sgd | cgd,
-     * then 6 of scratch; overwritten);
-     * coef: the VKBN__BWD_COEFS arrays (db and dc unused). */
-    void (*cl_bwd_sums)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, float* sums,
-                        unsigned writes);
-    /* Backward, channels-last: dx and/or dz of rows [r0, r1). */
-    void (*cl_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, const float* coef, unsigned writes);
+    /* Backward, channels-last: the sums of rows [r0, r1) for channels
+     * [c0, c1) (all: 0, c; a channel block: c0 a multiple of the lanes, and
+     * c1 too unless it is c) into sums (10 arrays of c floats: the result
+     * sg | cg | sgd | cgd, then 6 of scratch; channels [c0, c1) of each
+     * overwritten); coef: the VKBN__BWD_COEFS arrays (db and dc unused). A
+     * channel's sums do not depend on the window. */
+    void (*cl_bwd_sums)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
+                        const float* coef, float* sums, unsigned writes);
+    /* Backward, channels-last: dx and/or dz of rows [r0, r1), channels
+     * [c0, c1) (windows as cl_bwd_sums'). */
+    void (*cl_bwd_apply)(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
+                         const float* coef, unsigned writes);
 
     /* dst = src, `bytes` bytes (a multiple of 4), non-temporal stores if
      * `stream`. */

@@ -19,7 +19,10 @@
  *   each (channel, part), the caller merges each channel's parts in part
  *   order, phase C writes dx of the parts each thread summed.
  * - channels-last: rows cut into P parts; phase A sums each part over every
- *   channel, the caller merges the parts in order, phase C writes dx.
+ *   channel, the caller merges the parts in order, phase C writes dx. When
+ *   the inputs overflow the last-level cache, the channels go in blocks:
+ *   phase A, the merge and phase C per block, so that the second read of a
+ *   block's rows hits the cache (see channel_block).
  * - channels-first with short rows (as the forward planner decides, see
  *   cpu_plan.c): channels-last with one lane per (channel, position); a
  *   channel's lanes merge in position order after the parts.
@@ -32,12 +35,24 @@
 #include <string.h>
 
 #include "../core/errors.h"
+#include "../core/test_hooks.h"
 #include "cpu_plan.h"
 
 typedef enum bwd_kind { BWD_ELEMENTWISE_CF, BWD_ELEMENTWISE_CL, BWD_CF_FUSED, BWD_CF_SPLIT, BWD_CL } bwd_kind;
 
 /* Channels-last dx runs backwards over blocks of rows of about this many bytes. */
 #define APPLY_BLOCK_BYTES (64u * 1024u)
+
+/* Channels-last training with dx: a thread's rows of one channel block (its
+ * inputs) are kept to at most this fraction of its share of the last-level
+ * cache (1 / BLOCK_LLC_SHARE_DIV). */
+#define BLOCK_LLC_SHARE_DIV 2u
+/* Channel blocks are multiples of this many bytes of a row, at least this
+ * many, and at least the row's period in a page of this many (see
+ * channel_block). */
+#define BLOCK_ALIGN_BYTES 64u
+#define BLOCK_MIN_ROW_BYTES 256u
+#define BLOCK_PAGE_BYTES 4096u
 
 /* Channels-first fused plans fetch the next channel ahead when rows are at
  * most this long and a channel's inputs at most this large. */
@@ -58,6 +73,7 @@ struct vkbn__cpu_grads_plan {
     vkbn__cpu_bwd_tensors t;
     uint64_t m, rows;
     uint64_t lanes_per_channel; /* channels-last plans: 1, or S for short channels-first rows */
+    uint64_t block, blocks;     /* channels-last: channels per block and blocks (1: all channels at once) */
     float inv_m;
     const vkbn__pass* host;   /* APPLY_GRADS from HOST: its pass (the coefficients' buffer) */
     float* coef;              /* VKBN__BWD_COEFS arrays of c floats */
@@ -148,7 +164,8 @@ static vkbn__cpu_bwd_coef channel_coef(const struct vkbn__cpu_grads_plan* p, uin
 typedef struct job {
     vkbn_plan plan;
     struct vkbn__cpu_grads_plan* p;
-    int phase; /* split plans: 0 sums, 1 dx */
+    int phase;      /* split plans: 0 sums, 1 dx */
+    uint64_t block; /* channels-last in blocks: the run's block */
 } job;
 
 /* The second pass over values [j0, j1) of channel c (channels-first). */
@@ -211,30 +228,56 @@ static void task_cf_split(void* arg, uint32_t thread) {
     }
 }
 
-static void task_cl(void* arg, uint32_t thread) {
-    const job* jb = arg;
-    struct vkbn__cpu_grads_plan* p = jb->p;
-    uint64_t q0 = part_begin(p->parts, p->threads, thread), q1 = part_begin(p->parts, p->threads, thread + 1);
-    if (jb->phase == 0) {
-        for (uint64_t q = q0; q < q1; ++q) {
-            uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
-            p->k->cl_bwd_sums(&p->t, r0, r1, p->coef, p->part_sums + q * 10 * p->t.c, p->sum_writes);
-        }
-        return;
+/* Channels-last phase A: parts [q0, q1), channels [c0, c1). */
+static void cl_sums_parts(const struct vkbn__cpu_grads_plan* p, uint64_t q0, uint64_t q1, uint64_t c0, uint64_t c1) {
+    for (uint64_t q = q0; q < q1; ++q) {
+        uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
+        p->k->cl_bwd_sums(&p->t, r0, r1, c0, c1, p->coef, p->part_sums + q * 10 * p->t.c, p->sum_writes);
     }
-    /* dx walks this thread's rows backwards, in blocks of about
-     * APPLY_BLOCK_BYTES per stream: the rows the sums pass read last are the
-     * ones still in cache, so they go first. */
-    uint64_t block = APPLY_BLOCK_BYTES / (p->t.c * (p->t.dtype ? 2u : 4u));
+}
+
+/* Channels-last phase C: parts [q0, q1), channels [c0, c1). dx walks the
+ * rows backwards, in blocks of about APPLY_BLOCK_BYTES per stream: the rows
+ * the sums pass read last are the ones still in cache, so they go first. */
+static void cl_apply_parts(const struct vkbn__cpu_grads_plan* p, uint64_t q0, uint64_t q1, uint64_t c0, uint64_t c1) {
+    uint64_t block = APPLY_BLOCK_BYTES / ((c1 - c0) * (p->t.dtype ? 2u : 4u));
     if (block == 0) block = 1;
     for (uint64_t q = q1; q-- > q0;) {
         uint64_t r0 = part_begin(p->rows, p->parts, q), r1 = part_begin(p->rows, p->parts, q + 1);
         for (uint64_t e = r1; e > r0;) {
             uint64_t b = e - r0 > block ? e - block : r0;
-            p->k->cl_bwd_apply(&p->t, b, e, p->coef, p->apply_writes);
+            p->k->cl_bwd_apply(&p->t, b, e, c0, c1, p->coef, p->apply_writes);
             e = b;
         }
     }
+}
+
+static void task_cl(void* arg, uint32_t thread) {
+    const job* jb = arg;
+    struct vkbn__cpu_grads_plan* p = jb->p;
+    uint64_t q0 = part_begin(p->parts, p->threads, thread), q1 = part_begin(p->parts, p->threads, thread + 1);
+    if (jb->phase == 0)
+        cl_sums_parts(p, q0, q1, 0, p->t.c);
+    else
+        cl_apply_parts(p, q0, q1, 0, p->t.c);
+}
+
+/* Channels-last in blocks: block b is channels [block_begin(b), block_begin(b + 1)). */
+static uint64_t block_begin(const struct vkbn__cpu_grads_plan* p, uint64_t b) {
+    return b * p->block < p->t.c ? b * p->block : p->t.c;
+}
+
+/* Channels-last in blocks: run b writes dx of block b - 1 (whose sums the
+ * caller merged after run b - 1), then sums block b, over the same parts:
+ * between a thread's two passes over its rows of a block, only the merge
+ * runs. One pool run per block (and one more). */
+static void task_cl_blocks(void* arg, uint32_t thread) {
+    const job* jb = arg;
+    struct vkbn__cpu_grads_plan* p = jb->p;
+    const uint64_t q0 = part_begin(p->parts, p->threads, thread), q1 = part_begin(p->parts, p->threads, thread + 1);
+    const uint64_t b = jb->block;
+    if (b > 0) cl_apply_parts(p, q0, q1, block_begin(p, b - 1), block_begin(p, b));
+    if (b < p->blocks) cl_sums_parts(p, q0, q1, block_begin(p, b), block_begin(p, b + 1));
 }
 
 static void task_elementwise_cf(void* arg, uint32_t thread) {
@@ -257,7 +300,7 @@ static void task_elementwise_cl(void* arg, uint32_t thread) {
     const job* jb = arg;
     struct vkbn__cpu_grads_plan* p = jb->p;
     uint64_t r0 = part_begin(p->rows, p->threads, thread), r1 = part_begin(p->rows, p->threads, thread + 1);
-    if (r0 < r1) p->k->cl_bwd_apply(&p->t, r0, r1, p->coef, p->apply_writes);
+    if (r0 < r1) p->k->cl_bwd_apply(&p->t, r0, r1, 0, p->t.c, p->coef, p->apply_writes);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -265,10 +308,11 @@ static void task_elementwise_cl(void* arg, uint32_t thread) {
 /* ------------------------------------------------------------------------ */
 
 /* Channels-last: each lane's sums over the parts, in part order; then a
- * channel's lanes (short channels-first rows: its positions) in lane order. */
-static void merge_channels_last(const vkbn__op* op, struct vkbn__cpu_grads_plan* p) {
+ * channel's lanes (short channels-first rows: its positions) in lane order.
+ * Lanes [c0, c1) (whole channels). */
+static void merge_channels_last(const vkbn__op* op, struct vkbn__cpu_grads_plan* p, uint64_t c0, uint64_t c1) {
     const uint64_t c = p->t.c, lpc = p->lanes_per_channel;
-    for (uint64_t j0 = 0; j0 < c; j0 += lpc) {
+    for (uint64_t j0 = c0; j0 < c1; j0 += lpc) {
         vkbn__cpu_csum total = {0.0f, 0.0f, 0.0f, 0.0f};
         for (uint64_t j = j0; j < j0 + lpc; ++j) {
             const float* s0 = p->part_sums;
@@ -310,8 +354,16 @@ void vkbn__cpu_grads_run(vkbn_plan plan, struct vkbn__cpu_grads_plan* p) {
             }
             break;
         case BWD_CL:
+            if (p->blocks > 1) {
+                for (uint64_t b = 0; b <= p->blocks; ++b) {
+                    jb.block = b;
+                    vkbn__cpu_pool_run(pool, task_cl_blocks, &jb);
+                    if (b < p->blocks) merge_channels_last(op, p, block_begin(p, b), block_begin(p, b + 1));
+                }
+                break;
+            }
             vkbn__cpu_pool_run(pool, task_cl, &jb);
-            merge_channels_last(op, p);
+            merge_channels_last(op, p, 0, c);
             if (p->apply) {
                 jb.phase = 1;
                 vkbn__cpu_pool_run(pool, task_cl, &jb);
@@ -323,6 +375,67 @@ void vkbn__cpu_grads_run(vkbn_plan plan, struct vkbn__cpu_grads_plan* p) {
 /* ------------------------------------------------------------------------ */
 /* Planning                                                                  */
 /* ------------------------------------------------------------------------ */
+
+/* Channels per block of a channels-last plan (c: one block).
+ *
+ * Training dx reads x and dy twice: phase A sums all rows, phase C reads
+ * them again. A thread's rows of both (and of y, where the activation's
+ * derivative reads it) are rows / threads * c * elem_size bytes each; past
+ * what the last-level cache holds for the thread, phase C reads them from
+ * DRAM again: 5 tensors of traffic (2 + 2 read, dx written) where 3 would
+ * do. A block of channels cuts the working set between a thread's two
+ * passes to rows / threads * block * elem_size * streams bytes, sized to at
+ * most 1 / BLOCK_LLC_SHARE_DIV of the thread's share of the cache (the rest
+ * for what else the hardware keeps), so that phase C of the block reads it
+ * from cache. But a block is a column of the rows, and the cache's sets are
+ * picked by the address within a page: when the row length is a multiple of
+ * g = gcd(row bytes, 4 KiB), a block narrower than g covers only
+ * block bytes / g of the page offsets, so only that fraction of the sets
+ * holds it, and its working set fits no better than all channels do. Blocks
+ * are therefore at least g bytes of a row (power-of-two rows under 8 KiB,
+ * every ResNet-50 layer but 2048 channels in f32, stay unblocked), and at
+ * least BLOCK_MIN_ROW_BYTES: strided pieces cost the DRAM pass (a
+ * microbenchmark read 1 KiB of every 4 KiB row at about half the contiguous
+ * rate, one thread, 4 KiB pages); multiples of
+ * BLOCK_ALIGN_BYTES (whole cache lines, a multiple of every vector width);
+ * near-equal. No blocks when everything fits already (small tensors keep
+ * one pass over all channels), when no such block fits, or without phase C.
+ * Results do not depend on the blocks: a channel's sums and dx are the same
+ * whatever its window (cl_bwd_sums), and the merge is per channel, in part
+ * order. */
+static uint64_t channel_block(const struct vkbn__cpu* cpu, const struct vkbn__cpu_grads_plan* p, const vkbn__op* op) {
+    const vkbn__cpu_bwd_tensors* t = &p->t;
+    const uint64_t c = t->c;
+    if (!p->apply || p->lanes_per_channel != 1) return c;
+    /* Test hook: this many channels (rounded up to the vector width) per block. */
+    const uint64_t forced = cpu->channel_block;
+    if (forced != VKBN_TEST_HOOK_UNSET) {
+        const uint64_t w = p->k->lanes;
+        if (forced >= c) return c;
+        const uint64_t b = forced ? (forced + w - 1) / w * w : w;
+        return b < c ? b : c;
+    }
+    const uint64_t es = op->elem_size;
+    const uint64_t streams = 2u + (t->activation != VKBN_ACTIVATION_NONE && t->act ? 1u : 0u);
+    const uint64_t rows = (p->rows + p->threads - 1) / p->threads;
+    const uint64_t per_channel = rows * es * streams; /* one thread's bytes of one channel */
+    const uint64_t budget = cpu->caps.llc_bytes / p->threads / BLOCK_LLC_SHARE_DIV;
+    if (per_channel * c <= budget) return c;
+    uint64_t g = c * es, page = BLOCK_PAGE_BYTES;
+    while (page) { /* gcd(row bytes, page) */
+        const uint64_t r = g % page;
+        g = page;
+        page = r;
+    }
+    const uint64_t align = BLOCK_ALIGN_BYTES / es;
+    const uint64_t least = ((g > BLOCK_MIN_ROW_BYTES ? g : BLOCK_MIN_ROW_BYTES) / es + align - 1) / align * align;
+    const uint64_t most = budget / per_channel / align * align;
+    if (most < least || least >= c) return c;
+    const uint64_t blocks = (c + most - 1) / most;
+    uint64_t block = ((c + blocks - 1) / blocks + align - 1) / align * align;
+    if (block < least) block = least;
+    return block < c ? block : c;
+}
 
 vkbn_result vkbn__cpu_grads_build(vkbn_plan plan, struct vkbn__cpu_grads_plan** out, char* what, size_t what_size) {
     struct vkbn__cpu* cpu = vkbn__cpu_of(plan->ctx);
@@ -405,8 +518,15 @@ vkbn_result vkbn__cpu_grads_build(vkbn_plan plan, struct vkbn__cpu_grads_plan** 
         p->kind = BWD_CL;
         const uint64_t parts = p->parts = vkbn__cpu_rows_parts(op, p->threads, p->rows);
         p->part_sums = vkbn__cpu_alloc(parts * 10 * c, sizeof(float), &r);
+        p->block = channel_block(cpu, p, op);
+        p->blocks = (c + p->block - 1) / p->block;
         snprintf(what, what_size, "backward %s %s, %s, rows in %u part%s", mode, layout, passes, p->parts,
                  p->parts == 1 ? "" : "s");
+        if (p->blocks > 1) {
+            const size_t at = strlen(what);
+            snprintf(what + at, what_size - at, ", channels in %llu blocks of %llu", (unsigned long long)p->blocks,
+                     (unsigned long long)p->block);
+        }
     } else {
         p->parts = vkbn__cpu_channels_first_parts(op, p->threads);
         if (p->parts == 1) {
