@@ -3,7 +3,7 @@
 #   scripts/test-windows.sh BUILD DLL_BUILD
 # BUILD: the static cross build (configured and built by the Makefile), whose
 # tests run here: the CPU path (the forward matrix at every ISA level built,
-# scalar, AVX2 and AVX-512, that this machine has; the backward matrix at the
+# scalar and AVX2; the backward matrix at the
 # scalar and AVX2 levels, all at 3 threads with streaming stores, which
 # split and merge; the API, bad-input
 # and training tests; the other backward levels' kernels are the same C,

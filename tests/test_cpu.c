@@ -473,11 +473,12 @@ static void channel_blocks(void) {
         const uint32_t sp[2] = {7, 7};
         bwd_case c = bwd_case_default(32, 2048, 2, sp, VKBN_LAYOUT_CHANNELS_LAST, VKBN_DTYPE_F32);
         c.seed = 5199;
+        /* Bit for bit against the unblocked plan, whose kernels the
+         * matrices check against fp64 (an fp64 reference of 3.2M elements
+         * would cost more than the rest of this program under the
+         * sanitizers). */
         bwd_result res;
-        int rc = bwd_case_run(chosen, &c, &res);
-        CHECK(rc == 0, "32x2048x7x7 x1: %s [%s]", res.message, res.plan);
-        if (env_set("VKBN_TEST_VERBOSE")) printf("32x2048x7x7 x1: %s\n", res.plan);
-        rc = bwd_case_run_same(plain, chosen, &c, &res);
+        int rc = bwd_case_run_same(plain, chosen, &c, &res);
         CHECK(rc == 0, "32x2048x7x7 x1 against unblocked: %s", res.message);
     }
     vkbn_context_destroy(chosen);
@@ -708,11 +709,16 @@ static void bf16_conversion(void) {
     CHECK(bad == 0, "bf16 conversion: %d values differ from the reference", bad);
 }
 
-int main(void) {
+/* test_cpu [devices]: everything, or (devices) only what depends on which
+ * devices exist: the listing, the default-device ranking and the context
+ * options, which the no-Vulkan run (cpu_no_vulkan) checks without a
+ * driver; the kernels' checks after them do not depend on it. */
+int main(int argc, char** argv) {
     test_pin_drivers(); /* "cpu" counts the Vulkan devices: sanitizer builds see the driver */
     listing();
     ranking();
     options();
+    if (argc > 1 && strcmp(argv[1], "devices") == 0) return test_summary();
     buffers_and_timing();
     repeatability();
     pipelined();
