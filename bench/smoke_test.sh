@@ -11,9 +11,10 @@ rm -rf "$out"
 mkdir -p "$out"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 
-# f32 on two shapes, and two bf16 cases: 2-byte elements in the byte counts;
+# Quick timing: what is checked is the cases' completeness and byte counts,
+# not their speed. f32 on two shapes, and two bf16 cases: 2-byte elements in the byte counts;
 # backward_relu_mask counts the activation mask's bytes instead of y's.
-"$bench" --full --suite resnet50_b1 --op train,infer_add_relu,backward_relu,backward_relu_mask --dtype f32,bf16 \
+"$bench" --full --timing quick --suite resnet50_b1 --op train,infer_add_relu,backward_relu,backward_relu_mask --dtype f32,bf16 \
   --json "$out/vkbn-bench.json" \
   --benchmark_filter='/(f32/1x(64x56x56|2048x7x7)|train/nhwc/bf16/1x64x56x56|backward_relu(_mask)?/nchw/bf16/1x2048x7x7)/' \
   > "$out/console.txt" 2>&1 || {

@@ -49,6 +49,7 @@ struct Options {
   std::string json_path = "vkbn-bench.json";
   bool peers = true;
   bool list_only = false;
+  int timing = -1;      // --timing: 0 quick, 1 full; -1: the suite's own
   std::string predict;  // --predict PROFILE
   double dispatch_us = 2.0;
 };
@@ -79,6 +80,8 @@ const char kUsage[] =
     "                     bytes, 1/32 of an f32 tensor, count instead of y's)\n"
     "  --layout L[,L..]   nchw, nhwc\n"
     "  --dtype T[,T..]    f32, f16, bf16\n"
+    "  --timing T         quick or full: how long each case is sampled (default: the suite's;\n"
+    "                     --full samples longer)\n"
     "  --no-peers         no oneDNN (bench/run.sh then skips PyTorch too)\n"
     "  --json PATH        where to write the results (default vkbn-bench.json)\n"
     "  --list             list the cases and devices, write the JSON, run nothing\n"
@@ -155,6 +158,11 @@ bool parse(int argc, char** argv, Options* o) {
       o->selection.full = true;
     } else if (a == "--quick") {
       o->selection.full = false;
+    } else if (a == "--timing") {
+      std::vector<std::string> v;
+      if (!need(&v) || v.size() != 1 || (v[0] != "quick" && v[0] != "full"))
+        return std::fprintf(stderr, "--timing needs quick or full\n"), false;
+      o->timing = v[0] == "full";
     } else if (a == "--no-peers") {
       o->peers = false;
     } else if (a == "--list") {
@@ -311,7 +319,8 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--merge") return run_merge_suite(argc, argv);
   Options opt;
   if (!parse(argc, argv, &opt)) return 2;
-  g_timing = opt.selection.full ? Timing{0.01, 5, 25, 0.2} : Timing{0.002, 3, 9, 0.05};
+  const bool full_timing = opt.timing < 0 ? opt.selection.full : opt.timing == 1;
+  g_timing = full_timing ? Timing{0.01, 5, 25, 0.2} : Timing{0.002, 3, 9, 0.05};
   if (!opt.predict.empty()) {
     bool json_given = false;
     for (int i = 1; i < argc; ++i) json_given |= std::string(argv[i]).rfind("--json", 0) == 0;
