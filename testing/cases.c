@@ -95,10 +95,9 @@ void case_describe(const fwd_case* c, char* out, size_t size) {
     char act[64];
     case_describe_activation(c->activation, c->activation_alpha, c->activation_beta, act, sizeof act);
     snprintf(out, size, "%s %s %s n=%u c=%u%s%s%s%s%s%s eps=%g%s%s%s", c->training ? "train" : "infer",
-             c->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
-             ref_dtype_name((int)c->tensor.dtype), c->tensor.n, c->tensor.c, spatial,
-             c->affine ? " affine" : "", c->residual ? " residual" : "", act, running,
-             c->biased_running_var ? " biased" : "", (double)c->eps, extra, c->in_place ? " in-place" : "",
+             c->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw", ref_dtype_name((int)c->tensor.dtype),
+             c->tensor.n, c->tensor.c, spatial, c->affine ? " affine" : "", c->residual ? " residual" : "", act,
+             running, c->biased_running_var ? " biased" : "", (double)c->eps, extra, c->in_place ? " in-place" : "",
              (size_t)c->data < 4 ? data_names[c->data] : "");
 }
 
@@ -117,9 +116,7 @@ typedef struct host_data {
     float* rv;
 } host_data;
 
-float case_storage_round(float v, vkbn_dtype dtype) {
-    return ref_storage_round(v, (int)dtype);
-}
+float case_storage_round(float v, vkbn_dtype dtype) { return ref_storage_round(v, (int)dtype); }
 
 static void gen_x(const fwd_case* c, const ref_shape* sh, rng* r, float* x) {
     for (uint64_t ch = 0; ch < sh->c; ++ch) {

@@ -502,6 +502,6 @@ void sync_case_describe(const sync_case* c, char* out, size_t size) {
     }
     static const char* const acts[] = {"none", "relu", "leaky_relu", "clamp", "silu"};
     snprintf(out, size, "%s %s n=%u c=%u%s %s%s", t->layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
-             ref_dtype_name((int)t->dtype), t->n, t->c, sp,
-             (unsigned)c->activation < 5 ? acts[c->activation] : "?", c->residual ? " +residual" : "");
+             ref_dtype_name((int)t->dtype), t->n, t->c, sp, (unsigned)c->activation < 5 ? acts[c->activation] : "?",
+             c->residual ? " +residual" : "");
 }

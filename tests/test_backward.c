@@ -107,7 +107,8 @@ static void matrix(vkbn_context ctx) {
         for (int layout = 0; layout < 2; ++layout) {
             for (int dtype = 0; dtype < 2; ++dtype) {
                 for (int frozen = 0; frozen < 2; ++frozen) {
-                    bwd_case c = make(&matrix_shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
+                    bwd_case c = make(&matrix_shapes[i], (vkbn_layout)layout,
+                                      (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
                     c.frozen = frozen;
                     c.seed = 300 + k;
                     c.affine = k % 3 != 2;
@@ -397,7 +398,8 @@ static void windows(vkbn_context ctx) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
         for (int layout = 0; layout < 2; ++layout) {
             for (int dtype = 0; dtype < 2; ++dtype) {
-                bwd_case c = make(&shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
+                bwd_case c =
+                    make(&shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
                 c.seed = 900 + k;
                 c.residual = k % 2;
                 c.offset_bytes = (k % 3) * 4;

@@ -603,7 +603,9 @@ static void f16_conversion(void) {
  * not), and the store then rounds every product to bf16: ties (both
  * parities), values either side of them, subnormals, overflow to infinity,
  * zeros of both signs, infinities and NaN. Channels-first rows of 37 run
- * the vector bodies and every tail length. */
+ * the vector bodies and every tail length. On a CPU with AVX-512 BF16 the
+ * avx512 level runs twice: with its conversion instruction (the plan says
+ * "avx512+bf16"), then with the integer rounding (the test hook). */
 static void bf16_narrowing(void) {
     enum { C = 2, S = 37, N = 1024 };
     const uint64_t count = (uint64_t)N * C * S;
@@ -623,9 +625,20 @@ static void bf16_narrowing(void) {
     }
     const float weight[C] = {1.00390625f, -1.50390625f}; /* 1 + 2^-8 and -(1.5 + 2^-8): 9 significant bits */
     const float zeros[C] = {0.0f, 0.0f}, ones[C] = {1.0f, 1.0f};
-    for (int isa = VKBN_CPU_ISA_SCALAR; isa <= VKBN_CPU_ISA_NEON; ++isa) {
+    int native_runs = 0;
+    for (int run = 0; run <= VKBN_CPU_ISA_NEON + 1; ++run) {
+        /* Runs 1..NEON: each level; the last: avx512 with the integer rounding. */
+        const int integer = run == VKBN_CPU_ISA_NEON + 1, isa = integer ? VKBN_CPU_ISA_AVX512 : run;
+        if (run < VKBN_CPU_ISA_SCALAR) continue;
+        if (integer && native_runs == 0) break; /* the avx512 run just made took that path already */
         vkbn_result r;
+        vkbn_test_hooks hooks = vkbn_test_hooks_none();
+        if (integer) {
+            hooks.cpu_bf16_integer = 1;
+            vkbn_test_set_hooks(&hooks);
+        }
         vkbn_context ctx = cpu_context(isa == VKBN_CPU_ISA_SCALAR ? 1 : 3, (vkbn_cpu_isa)isa, &r);
+        if (integer) vkbn_test_set_hooks(NULL);
         if (!ctx) continue; /* a level this CPU or build lacks */
         vkbn_buffer x = NULL, y = NULL, w = NULL, rm = NULL, rv = NULL;
         vkbn_buffer_create(ctx, count * 2, &x);
@@ -650,8 +663,15 @@ static void bf16_narrowing(void) {
         d.running_mean = rm;
         d.running_var = rv;
         d.eps = 0.0f;
-        r = vkbn_forward_inference(ctx, &d);
+        vkbn_plan plan = NULL;
+        r = vkbn_plan_create_forward_inference(ctx, &d, &plan);
         CHECK(r == VKBN_SUCCESS, "bf16 narrowing (isa %d): %s", isa, vkbn_last_error());
+        const int native = plan && strstr(vkbn_plan_describe(plan), "+bf16") != NULL;
+        CHECK(!native || (isa == VKBN_CPU_ISA_AVX512 && !integer), "bf16 narrowing: %s",
+              plan ? vkbn_plan_describe(plan) : "");
+        native_runs += native;
+        if (plan) r = vkbn_plan_execute(plan);
+        vkbn_plan_destroy(plan);
         if (r == VKBN_SUCCESS && vkbn_buffer_download(y, 0, yh, count * 2) == VKBN_SUCCESS) {
             uint64_t bad = 0, first = 0;
             for (uint64_t i = 0; i < count; ++i) {
@@ -662,8 +682,9 @@ static void bf16_narrowing(void) {
                     if (bad++ == 0) first = i;
                 }
             }
-            CHECK(bad == 0, "bf16 narrowing (isa %d): %llu of %llu values differ, first x = 0x%04x: y = 0x%04x", isa,
-                  (unsigned long long)bad, (unsigned long long)count, xh[first], yh[first]);
+            CHECK(bad == 0, "bf16 narrowing (isa %d%s): %llu of %llu values differ, first x = 0x%04x: y = 0x%04x", isa,
+                  native ? ", AVX-512 BF16" : "", (unsigned long long)bad, (unsigned long long)count, xh[first],
+                  yh[first]);
         }
         vkbn_buffer_destroy(x);
         vkbn_buffer_destroy(y);
@@ -674,6 +695,9 @@ static void bf16_narrowing(void) {
     }
     free(xh);
     free(yh);
+    printf("bf16 narrowing: %s\n", native_runs
+                                       ? "the avx512 level with AVX-512 BF16's conversion and with the integer rounding"
+                                       : "no AVX-512 BF16 here (or in this build): integer rounding only");
 }
 
 /* The portable bf16 conversion against its definition: widening is exact

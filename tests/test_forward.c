@@ -86,7 +86,8 @@ static void matrix(vkbn_context ctx) {
         for (int layout = 0; layout < 2; ++layout) {
             for (int dtype = 0; dtype < 2; ++dtype) {
                 for (int training = 1; training >= 0; --training) {
-                    fwd_case c = make(&matrix_shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
+                    fwd_case c = make(&matrix_shapes[i], (vkbn_layout)layout,
+                                      (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
                     c.training = training;
                     c.seed = 100 + k;
                     c.affine = k % 3 != 2;
@@ -213,7 +214,8 @@ static void windows(vkbn_context ctx) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
         for (int layout = 0; layout < 2; ++layout) {
             for (int dtype = 0; dtype < 2; ++dtype) {
-                fwd_case c = make(&shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
+                fwd_case c =
+                    make(&shapes[i], (vkbn_layout)layout, (vkbn_dtype)matrix_dtype(dtype, (unsigned)(i + layout)));
                 c.seed = 500 + k;
                 c.residual = k % 2;
                 c.offset_bytes = (k % 3) * 4;

@@ -82,7 +82,9 @@ static void describe_case(const plan_probe* p, const char* fusion_name, char* ou
     snprintf(out, size, "%s/%s %ux%ux%ux%u %s %s", plan_probe_op_name(p->op), fusion_name, p->tensor.n, p->tensor.c,
              p->tensor.spatial[0], p->tensor.spatial[1],
              p->tensor.layout == VKBN_LAYOUT_CHANNELS_LAST ? "nhwc" : "nchw",
-             p->tensor.dtype == VKBN_DTYPE_F16 ? "f16" : p->tensor.dtype == VKBN_DTYPE_BF16 ? "bf16" : "f32");
+             p->tensor.dtype == VKBN_DTYPE_F16    ? "f16"
+             : p->tensor.dtype == VKBN_DTYPE_BF16 ? "bf16"
+                                                  : "f32");
 }
 
 static void check_plan(const vkbn_profile_info* prof, vkbn_context ctx, const plan_probe* p, const char* fusion_name,

@@ -79,6 +79,9 @@ static inline int env_set(const char* name) {
  *   VKBN_TEST_CPU_CHANNEL_BLOCK=N  hook: the CPU channels-last backward runs
  *                                  its channels in blocks of N (rounded up
  *                                  to the vector width) whenever C > N
+ *   VKBN_TEST_CPU_BF16_INTEGER=1   hook: the avx512 kernels round bf16 stores
+ *                                  in integers even on a CPU with AVX-512
+ *                                  BF16's conversion
  *   VKBN_TEST_MERGE_DISPATCH=1     hook: sliced reductions merge in a
  *                                  dispatch of their own (as without the
  *                                  Vulkan memory model)
@@ -114,6 +117,7 @@ static inline void test_apply_hooks(void) {
     vkbn_test_hooks h = vkbn_test_hooks_none();
     int any = test_hook_from_env("VKBN_TEST_CPU_STREAM_BYTES", &h.cpu_stream_bytes);
     any |= test_hook_from_env("VKBN_TEST_CPU_CHANNEL_BLOCK", &h.cpu_channel_block);
+    any |= test_hook_from_env("VKBN_TEST_CPU_BF16_INTEGER", &h.cpu_bf16_integer);
     any |= test_hook_from_env("VKBN_TEST_MERGE_DISPATCH", &h.vk_merge_dispatch);
     any |= test_hook_from_env("VKBN_TEST_MAX_WORKGROUP", &h.vk_max_workgroup_invocations);
     any |= test_hook_from_env("VKBN_TEST_MAX_SHARED", &h.vk_max_shared_memory);

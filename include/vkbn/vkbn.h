@@ -511,8 +511,8 @@ typedef struct vkbn_forward_inference_desc {
     vkbn_buffer VKBN_NOT_NULL running_var;
     float eps;
     vkbn_activation activation;
-    float activation_alpha; /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
-    float activation_beta;  /* CLAMP: max */
+    float activation_alpha;                    /* LEAKY_RELU: slope; CLAMP: min (see vkbn_activation) */
+    float activation_beta;                     /* CLAMP: max */
     vkbn_buffer VKBN_NULLABLE activation_mask; /* out, optional: as in vkbn_forward_training_desc */
 } vkbn_forward_inference_desc;
 

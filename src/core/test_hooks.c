@@ -7,6 +7,7 @@
 /* Every field unset (vkbn_test_hooks_none, which a static initializer cannot call). */
 static vkbn_test_hooks g_hooks = {.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET,
                                   .cpu_channel_block = VKBN_TEST_HOOK_UNSET,
+                                  .cpu_bf16_integer = VKBN_TEST_HOOK_UNSET,
                                   .vk_merge_dispatch = VKBN_TEST_HOOK_UNSET,
                                   .vk_max_workgroup_invocations = VKBN_TEST_HOOK_UNSET,
                                   .vk_max_shared_memory = VKBN_TEST_HOOK_UNSET,

@@ -39,6 +39,10 @@ typedef struct vkbn_test_hooks {
      * whenever that is fewer than C, instead of only past the last-level
      * cache (cpu_plan_grads.c). Read when a context is created. */
     uint64_t cpu_channel_block;
+    /* CPU path: any value keeps the integer bf16 rounding in the avx512
+     * kernels on a CPU with AVX-512 BF16 (cpu_simd_avx512.h). Read when a
+     * context is created. */
+    uint64_t cpu_bf16_integer;
     /* Vulkan: nonzero merges every sliced reduction in a dispatch of its own,
      * as on a device without the Vulkan memory model (vk_reduce.c). */
     uint64_t vk_merge_dispatch;
@@ -85,6 +89,7 @@ static inline vkbn_test_hooks vkbn_test_hooks_none(void) {
     vkbn_test_hooks h;
     h.cpu_stream_bytes = VKBN_TEST_HOOK_UNSET;
     h.cpu_channel_block = VKBN_TEST_HOOK_UNSET;
+    h.cpu_bf16_integer = VKBN_TEST_HOOK_UNSET;
     h.vk_merge_dispatch = VKBN_TEST_HOOK_UNSET;
     h.vk_max_workgroup_invocations = VKBN_TEST_HOOK_UNSET;
     h.vk_max_shared_memory = VKBN_TEST_HOOK_UNSET;

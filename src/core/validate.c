@@ -8,7 +8,9 @@
 #include "errors.h"
 #include "internal.h"
 
-static const char* dtype_name(vkbn_dtype d) { return d == VKBN_DTYPE_F16 ? "f16" : d == VKBN_DTYPE_BF16 ? "bf16" : "f32"; }
+static const char* dtype_name(vkbn_dtype d) {
+    return d == VKBN_DTYPE_F16 ? "f16" : d == VKBN_DTYPE_BF16 ? "bf16" : "f32";
+}
 
 static bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) {
     if (a != 0 && b > UINT64_MAX / a) return true;

@@ -54,6 +54,11 @@ vkbn_result vkbn__cpu_context_create(vkbn_context ctx, const vkbn_context_desc* 
     if (stream != VKBN_TEST_HOOK_UNSET) cpu->stream_bytes = stream;
     /* ... and the channels-last backward's channel blocks with small ones. */
     cpu->channel_block = vkbn__test_hooks()->cpu_channel_block;
+    /* bf16 stores by AVX-512 BF16's conversion where the kernels and the CPU
+     * have it (the hook keeps the integer rounding, so that tests reach both
+     * on such a CPU). */
+    cpu->bf16_native = cpu->kernels->bf16_native && cpu->caps.avx512_bf16 &&
+                       vkbn__test_hooks()->cpu_bf16_integer == VKBN_TEST_HOOK_UNSET;
     VKBN_CHECK(vkbn__cpu_pool_create(cpu->threads, &cpu->pool));
     vkbn__cpu_describe(&cpu->caps, cpu->isa, cpu->threads, &ctx->info);
     vkbn__log(ctx, VKBN_LOG_INFO, "vkbn: %s", ctx->info.name);

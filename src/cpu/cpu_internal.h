@@ -17,6 +17,7 @@
 typedef struct vkbn__cpu_caps {
     vkbn_cpu_isa best;     /* the best level this CPU supports */
     uint32_t supported;    /* bit (1 << level) per supported vkbn_cpu_isa */
+    bool avx512_bf16;      /* AVX-512 BF16 and DQ beside the avx512 level (bf16 stores, cpu_simd_avx512.h) */
     uint32_t cores;        /* physical cores this process may run on */
     uint64_t llc_bytes;    /* last-level cache */
     uint64_t memory_bytes; /* physical memory */
@@ -58,9 +59,10 @@ struct vkbn__cpu {
     const vkbn__cpu_kernels* kernels;
     vkbn__cpu_pool* pool;
     uint32_t threads;
-    uint64_t stream_bytes; /* operations touching more bytes use non-temporal stores */
+    uint64_t stream_bytes;  /* operations touching more bytes use non-temporal stores */
     uint64_t channel_block; /* test hook: channels-last backward blocks of this many channels, or UNSET */
-    vkbn__mutex exec_lock; /* one plan execution at a time */
+    bool bf16_native;       /* bf16 stores by the ISA's conversion (kernels->bf16_native on a CPU with it) */
+    vkbn__mutex exec_lock;  /* one plan execution at a time */
 };
 
 /* cpu_context.c */

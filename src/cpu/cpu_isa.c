@@ -57,11 +57,16 @@ static void detect_x86(vkbn__cpu_caps* caps) {
     bool osxsave = c & (1u << 27), fma = c & (1u << 12), avx = c & (1u << 28), f16c = c & (1u << 29);
     uint64_t xcr0 = osxsave ? vkbn__xgetbv0() : 0;
     bool ymm_state = (xcr0 & 0x6) == 0x6, zmm_state = (xcr0 & 0xe6) == 0xe6;
-    uint32_t b7 = vkbn__cpuid(7, 0, r) ? r[1] : 0;
+    const bool leaf7 = vkbn__cpuid(7, 0, r);
+    uint32_t b7 = leaf7 ? r[1] : 0, subleaves7 = leaf7 ? r[0] : 0; /* EAX: the highest subleaf */
     bool avx2 = b7 & (1u << 5), avx512f = b7 & (1u << 16), avx512bw = b7 & (1u << 30), avx512vl = b7 & (1u << 31);
     if (avx && avx2 && fma && f16c && ymm_state) caps->supported |= 1u << VKBN_CPU_ISA_AVX2;
     if ((caps->supported & (1u << VKBN_CPU_ISA_AVX2)) && avx512f && avx512bw && avx512vl && zmm_state) {
         caps->supported |= 1u << VKBN_CPU_ISA_AVX512;
+        /* AVX512_BF16: leaf 7 subleaf 1, EAX bit 5; AVX512DQ: EBX bit 17. */
+        bool avx512dq = b7 & (1u << 17);
+        uint32_t a71 = subleaves7 >= 1 && vkbn__cpuid(7, 1, r) ? r[0] : 0;
+        caps->avx512_bf16 = avx512dq && (a71 & (1u << 5));
     }
     if (vkbn__cpuid(0x80000004u, 0, r)) {
         uint32_t brand[12];

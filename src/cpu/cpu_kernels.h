@@ -38,6 +38,7 @@ typedef struct vkbn__cpu_tensors {
     vkbn_activation activation;
     float act_alpha, act_beta; /* the activation's parameters */
     int stream;                /* non-temporal stores for y (never with a mask: its bits are read back from y) */
+    int bf16_native;           /* bf16 y narrowed by the ISA's conversion instruction (vkbn__cpu_kernels.bf16_native) */
     uint64_t n, c, s;          /* shape: channels-first (n, c, s) or channels-last (n * s rows, c) */
     /* The activation mask to write beside y, or NULL (RELU, LEAKY_RELU,
      * CLAMP only): bit e of word e / 32 for element e, the backward's test
@@ -55,12 +56,13 @@ typedef struct vkbn__cpu_bwd_tensors {
     const uint8_t* x;
     const uint8_t* dy;
     const uint8_t* act;
-    uint8_t* dx;   /* may be dy (in place) */
-    uint8_t* dz;   /* dresidual = g, or NULL */
-    int dtype;     /* a vkbn_dtype */
-    int frozen;    /* dx = k1 g (frozen statistics) rather than the training formula */
-    int stream;    /* non-temporal stores for dx (kernels: where the vector stores are aligned) */
-    int stream_dz; /* ... and for dz */
+    uint8_t* dx;     /* may be dy (in place) */
+    uint8_t* dz;     /* dresidual = g, or NULL */
+    int dtype;       /* a vkbn_dtype */
+    int frozen;      /* dx = k1 g (frozen statistics) rather than the training formula */
+    int stream;      /* non-temporal stores for dx (kernels: where the vector stores are aligned) */
+    int stream_dz;   /* ... and for dz */
+    int bf16_native; /* bf16 dx and dz narrowed by the ISA's conversion instruction, as the forward's */
     vkbn_activation activation;
     float act_alpha, act_beta;
     uint64_t n, c, s;
@@ -94,6 +96,10 @@ enum { VKBN__BWD_WRITE_DX = 1, VKBN__BWD_WRITE_DZ = 2 };
 typedef struct vkbn__cpu_kernels {
     const char* name; /* "avx512", "avx2", "sse2", "neon", "scalar" */
     uint32_t lanes;   /* floats per vector */
+    /* 1: the kernels can narrow bf16 stores with the ISA's own conversion
+     * (AVX-512 BF16's vcvtneps2bf16) where a tensors' bf16_native says the
+     * CPU has it; same bits as the integer rounding (cpu_simd_avx512.h). */
+    uint32_t bf16_native;
 
     /* Channels-first: statistics of elements [j0, j1) of channel c, where
      * element j of a channel is sample j / s, position j % s. */

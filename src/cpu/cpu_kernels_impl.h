@@ -55,21 +55,33 @@
 /* dt is the storage type, a vkbn_dtype (0 f32, 1 f16, 2 bf16) and a
  * compile-time constant in every instantiation, so each load and store is
  * one path; the 16-bit types widen exactly and narrow once, on store, to
- * nearest even (cpu_f16.h and each ISA's v_*_h / v_*_b). */
-enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2 };
+ * nearest even (cpu_f16.h and each ISA's v_*_h / v_*_b). DT_BF16N is bf16
+ * whose vector stores use the ISA's conversion instruction (an ISA that
+ * defines VKBN_SIMD_BF16_NATIVE; same bits), chosen per call by the
+ * entries' kernel_dt. */
+enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_BF16N = 3 };
 
 ALWAYS_INLINE V load_v(const uint8_t* base, uint64_t i, const int dt) {
-    if (dt == DT_BF16) return v_load_b((const uint16_t*)base + i);
+    if (dt >= DT_BF16) return v_load_b((const uint16_t*)base + i);
     return dt ? v_load_h((const uint16_t*)base + i) : v_loadu((const float*)base + i);
 }
 
 ALWAYS_INLINE float load_s(const uint8_t* base, uint64_t i, const int dt) {
-    if (dt == DT_BF16) return vkbn__bf16_to_f32(((const uint16_t*)base)[i]);
+    if (dt >= DT_BF16) return vkbn__bf16_to_f32(((const uint16_t*)base)[i]);
     return dt ? vkbn__f16_to_f32(((const uint16_t*)base)[i]) : ((const float*)base)[i];
 }
 
 ALWAYS_INLINE void store_v(uint8_t* base, uint64_t i, V v, const int dt, const int stream) {
-    if (dt == DT_BF16) {
+#if defined(VKBN_SIMD_BF16_NATIVE)
+    if (dt == DT_BF16N) {
+        if (stream)
+            v_stream_bn((uint16_t*)base + i, v);
+        else
+            v_store_bn((uint16_t*)base + i, v);
+        return;
+    }
+#endif
+    if (dt >= DT_BF16) {
         if (stream)
             v_stream_b((uint16_t*)base + i, v);
         else
@@ -88,7 +100,7 @@ ALWAYS_INLINE void store_v(uint8_t* base, uint64_t i, V v, const int dt, const i
 }
 
 ALWAYS_INLINE void store_s(uint8_t* base, uint64_t i, float v, const int dt) {
-    if (dt == DT_BF16)
+    if (dt >= DT_BF16)
         ((uint16_t*)base)[i] = vkbn__f32_to_bf16(v);
     else if (dt)
         ((uint16_t*)base)[i] = vkbn__f32_to_f16(v);
@@ -99,12 +111,18 @@ ALWAYS_INLINE void store_s(uint8_t* base, uint64_t i, float v, const int dt) {
 #if defined(VKBN_SIMD_MASKED)
 /* The first n < W lanes (masked: the others are neither read nor written). */
 ALWAYS_INLINE V load_vn(const uint8_t* base, uint64_t i, unsigned n, const int dt) {
-    if (dt == DT_BF16) return v_load_b_n((const uint16_t*)base + i, n);
+    if (dt >= DT_BF16) return v_load_b_n((const uint16_t*)base + i, n);
     return dt ? v_load_h_n((const uint16_t*)base + i, n) : v_loadu_n((const float*)base + i, n);
 }
 
 ALWAYS_INLINE void store_vn(uint8_t* base, uint64_t i, V v, unsigned n, const int dt) {
-    if (dt == DT_BF16)
+#if defined(VKBN_SIMD_BF16_NATIVE)
+    if (dt == DT_BF16N) {
+        v_store_bn_n((uint16_t*)base + i, v, n);
+        return;
+    }
+#endif
+    if (dt >= DT_BF16)
         v_store_b_n((uint16_t*)base + i, v, n);
     else if (dt)
         v_store_h_n((uint16_t*)base + i, v, n);
@@ -797,11 +815,20 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
  * with /usr/bin/time). The cost is one call per range a worker takes. */
 #define VKBN_CPU_FN(NAME, DT, Z, NT, ACT) NAME##_##DT##Z##NT##_##ACT
 #define VKBN_CPU_DEFINE_ZNT(DEF, DT, ACT) DEF(DT, 0, 0, ACT) DEF(DT, 0, 1, ACT) DEF(DT, 1, 0, ACT) DEF(DT, 1, 1, ACT)
+#if defined(VKBN_SIMD_BF16_NATIVE)
+#define VKBN_CPU_DEFINE_BF16N(DEF, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 3, ACT)
+#define VKBN_CPU_DEFINE_DTYPE_BF16N(DEF, ACT) DEF(3, 0, 0, ACT)
+#else
+#define VKBN_CPU_DEFINE_BF16N(DEF, ACT)
+#define VKBN_CPU_DEFINE_DTYPE_BF16N(DEF, ACT)
+#endif
 #define VKBN_CPU_DEFINE_FLAGS(DEF, ACT) \
-    VKBN_CPU_DEFINE_ZNT(DEF, 0, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 1, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 2, ACT)
+    VKBN_CPU_DEFINE_ZNT(DEF, 0, ACT)    \
+    VKBN_CPU_DEFINE_ZNT(DEF, 1, ACT) VKBN_CPU_DEFINE_ZNT(DEF, 2, ACT) VKBN_CPU_DEFINE_BF16N(DEF, ACT)
 #define VKBN_CPU_DEFINE(DEF) VKBN_CPU_ACTIVATIONS(VKBN_CPU_DEFINE_FLAGS, DEF)
 /* Entries that vary the dtype and the activation only (Z = NT = 0). */
-#define VKBN_CPU_DEFINE_DTYPE(DEF, ACT) DEF(0, 0, 0, ACT) DEF(1, 0, 0, ACT) DEF(2, 0, 0, ACT)
+#define VKBN_CPU_DEFINE_DTYPE(DEF, ACT) \
+    DEF(0, 0, 0, ACT) DEF(1, 0, 0, ACT) DEF(2, 0, 0, ACT) VKBN_CPU_DEFINE_DTYPE_BF16N(DEF, ACT)
 #define VKBN_CPU_DEFINE_BY_DTYPE(DEF) VKBN_CPU_ACTIVATIONS(VKBN_CPU_DEFINE_DTYPE, DEF)
 #define VKBN_CPU_ZNT(CALL, DT, ACT)  \
     do {                             \
@@ -817,8 +844,17 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
                 CALL(DT, 0, 0, ACT); \
         }                            \
     } while (0)
+#if defined(VKBN_SIMD_BF16_NATIVE)
+#define VKBN_CPU_FLAGS_BF16N(CALL, ACT) \
+    if (dt == DT_BF16N)                 \
+        VKBN_CPU_ZNT(CALL, 3, ACT);     \
+    else
+#else
+#define VKBN_CPU_FLAGS_BF16N(CALL, ACT)
+#endif
 #define VKBN_CPU_FLAGS(CALL, ACT)       \
     do {                                \
+        VKBN_CPU_FLAGS_BF16N(CALL, ACT) \
         if (dt == DT_BF16)              \
             VKBN_CPU_ZNT(CALL, 2, ACT); \
         else if (dt == DT_F16)          \
@@ -826,6 +862,13 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
         else                            \
             VKBN_CPU_ZNT(CALL, 0, ACT); \
     } while (0)
+/* The dt an entry instantiates for: bf16 with the ISA's conversion where
+ * the tensors allow it (T: a vkbn__cpu_tensors or _bwd_tensors pointer). */
+#if defined(VKBN_SIMD_BF16_NATIVE)
+#define kernel_dt(T) ((T)->dtype == DT_BF16 && (T)->bf16_native ? DT_BF16N : (T)->dtype)
+#else
+#define kernel_dt(T) ((T)->dtype)
+#endif
 #define VKBN_CPU_ACT_CASE(CALL, ACT) \
     case ACT:                        \
         VKBN_CPU_FLAGS(CALL, ACT);   \
@@ -861,19 +904,19 @@ VKBN_CPU_DEFINE(CL_DEF)
 #define CL_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_apply, DT, Z, NT, ACT)(t, r0, r1, pivot, mean, scale, shift)
 
 static void cf_apply_y(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
-    const int dt = t->dtype, has_z = t->z != NULL, stream = t->stream && !t->mask;
+    const int dt = kernel_dt(t), has_z = t->z != NULL, stream = t->stream && !t->mask;
     VKBN_CPU_INSTANTIATE(CF_CALL, t->activation)
 }
 
 static void cf_apply_rows_y(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
                             const vkbn__cpu_channel* chs) {
-    const int dt = t->dtype, has_z = t->z != NULL, stream = t->stream && !t->mask;
+    const int dt = kernel_dt(t), has_z = t->z != NULL, stream = t->stream && !t->mask;
     VKBN_CPU_INSTANTIATE(CF_ROWS_CALL, t->activation)
 }
 
 static void cl_apply_y(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean,
                        const float* scale, const float* shift) {
-    const int dt = t->dtype, has_z = t->z != NULL;
+    const int dt = kernel_dt(t), has_z = t->z != NULL;
     /* Streaming needs every row's vectors aligned. */
     const uint64_t es = dt ? 2 : 4;
     const int stream = t->stream && !t->mask && ((uintptr_t)t->y % (W * es)) == 0 && (t->c * es) % (W * es) == 0;
@@ -977,6 +1020,9 @@ static void copy(void* dst, const void* src, uint64_t bytes, int stream) {
 const vkbn__cpu_kernels VKBN_SIMD_SYMBOL = {
     .name = VKBN_SIMD_NAME,
     .lanes = W,
+#if defined(VKBN_SIMD_BF16_NATIVE)
+    .bf16_native = 1,
+#endif
     .cf_stats = cf_stats,
     .cf_apply = cf_apply,
     .cf_apply_rows = cf_apply_rows,

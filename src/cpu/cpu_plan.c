@@ -96,7 +96,10 @@ vkbn_result vkbn__cpu_plan_build(vkbn_plan plan) {
     } else {
         r = vkbn__cpu_stats_build(plan, &p->stats, what, sizeof what);
     }
-    snprintf(plan->description, sizeof plan->description, "cpu %s x%u: %s", cpu->kernels->name, cpu->threads, what);
+    /* "avx512+bf16": bf16 stores by AVX-512 BF16's conversion. */
+    const bool bf16_native = cpu->bf16_native && plan->op.tensor.dtype == VKBN_DTYPE_BF16;
+    snprintf(plan->description, sizeof plan->description, "cpu %s%s x%u: %s", cpu->kernels->name,
+             bf16_native ? "+bf16" : "", cpu->threads, what);
     return r;
 }
 

@@ -466,6 +466,7 @@ vkbn_result vkbn__cpu_grads_build(vkbn_plan plan, struct vkbn__cpu_grads_plan** 
     t->dx = vkbn__cpu_ptr(op->dx);
     t->dz = vkbn__cpu_ptr(op->dz);
     t->dtype = (int)d->dtype;
+    t->bf16_native = cpu->bf16_native && d->dtype == VKBN_DTYPE_BF16;
     t->frozen = frozen;
     t->activation = op->activation;
     t->act_alpha = op->activation_alpha;

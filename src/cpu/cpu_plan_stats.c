@@ -398,6 +398,7 @@ vkbn_result vkbn__cpu_stats_build(vkbn_plan plan, struct vkbn__cpu_stats_plan** 
     }
     const vkbn_tensor_desc* d = &op->tensor;
     p->t.dtype = (int)d->dtype;
+    p->t.bf16_native = cpu->bf16_native && d->dtype == VKBN_DTYPE_BF16;
     p->t.activation = op->activation;
     p->t.act_alpha = op->activation_alpha;
     p->t.act_beta = op->activation_beta;

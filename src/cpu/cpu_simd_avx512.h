@@ -20,8 +20,9 @@ static inline void v_store_h(uint16_t* p, V v) {
 static inline void v_stream_h(uint16_t* p, V v) { /* p 32-byte aligned */
     _mm256_stream_si256((__m256i*)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
-/* bf16 by shifts (AVX-512 BF16's conversions would flush subnormal inputs):
- * narrowing rounds as cpu_f16.h's vkbn__f32_to_bf16. */
+/* bf16 by shifts: narrowing rounds as cpu_f16.h's vkbn__f32_to_bf16 (nine
+ * instructions per vector; see v_bf16_bits_native for CPUs with AVX-512
+ * BF16). */
 static inline V v_load_b(const uint16_t* p) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
 }
@@ -34,6 +35,23 @@ static inline __m256i v_bf16_bits(V v) {
     return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
 }
 static inline void v_store_b(uint16_t* p, V v) { _mm256_storeu_si256((__m256i*)p, v_bf16_bits(v)); }
+#if defined(VKBN_CPU_AVX512_BF16)
+/* Built with -mavx512bf16 -mavx512dq (CMakeLists.txt), run only where the
+ * CPU has both (the tensors' bf16_native, from cpu_isa.c's detection).
+ * vcvtneps2bf16 rounds to nearest even and quiets NaNs keeping sign and
+ * upper payload, exactly as v_bf16_bits, except that it reads subnormal
+ * inputs as zero whatever MXCSR says; a vector holding one takes the integer
+ * path (one vfpclassps test per vector, a branch almost never taken after
+ * a normalization). test_cpu's bf16_narrowing checks every bf16 pattern
+ * through both paths bit for bit. */
+#define VKBN_SIMD_BF16_NATIVE 1
+static inline __m256i v_bf16_bits_native(V v) {
+    if (__builtin_expect(_mm512_fpclass_ps_mask(v, 0x20) != 0, 0)) return v_bf16_bits(v); /* 0x20: subnormal */
+    return (__m256i)_mm512_cvtneps_pbh(v);
+}
+static inline void v_store_bn(uint16_t* p, V v) { _mm256_storeu_si256((__m256i*)p, v_bf16_bits_native(v)); }
+static inline void v_stream_bn(uint16_t* p, V v) { _mm256_stream_si256((__m256i*)p, v_bf16_bits_native(v)); }
+#endif
 static inline void v_stream_b(uint16_t* p, V v) {
     _mm256_stream_si256((__m256i*)p, v_bf16_bits(v));
 } /* p 32-byte aligned */
@@ -75,6 +93,11 @@ static inline V v_load_b_n(const uint16_t* p, unsigned n) {
 }
 static inline void v_storeu_n(float* p, V v, unsigned n) { _mm512_mask_storeu_ps(p, v_mask(n), v); }
 static inline void v_store_b_n(uint16_t* p, V v, unsigned n) { _mm256_mask_storeu_epi16(p, v_mask(n), v_bf16_bits(v)); }
+#if defined(VKBN_SIMD_BF16_NATIVE)
+static inline void v_store_bn_n(uint16_t* p, V v, unsigned n) {
+    _mm256_mask_storeu_epi16(p, v_mask(n), v_bf16_bits_native(v));
+}
+#endif
 static inline void v_store_h_n(uint16_t* p, V v, unsigned n) {
     _mm256_mask_storeu_epi16(p, v_mask(n), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }

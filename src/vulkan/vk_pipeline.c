@@ -105,8 +105,8 @@ static vkbn_result create_pipeline(struct vkbn__vk* vk, vkbn__kernel kernel, vkb
     int32_t blob = find_blob(kernel, variant);
     if (blob < 0) {
         return vkbn__fail(VKBN_ERROR_UNSUPPORTED,
-                          "internal: no SPIR-V for kernel %d (dtype=%d vec=%d subgroups=%d memory_model=%d)", (int)kernel,
-                          variant.dtype, variant.vec, variant.subgroups, variant.memory_model);
+                          "internal: no SPIR-V for kernel %d (dtype=%d vec=%d subgroups=%d memory_model=%d)",
+                          (int)kernel, variant.dtype, variant.vec, variant.subgroups, variant.memory_model);
     }
     if (!vk->modules[blob]) {
         VkShaderModuleCreateInfo smci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,

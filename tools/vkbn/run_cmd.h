@@ -65,8 +65,8 @@ typedef struct run_config {
     uint64_t cumulative_count;
     int biased_running_var;
     int validation;
-    int sync_validation; /* --sync-validation */
-    int no_subgroups;    /* --no-subgroups */
+    int sync_validation;     /* --sync-validation */
+    int no_subgroups;        /* --no-subgroups */
     int running;             /* --running-mean and --running-var given */
     int frozen;              /* backward with the running statistics */
     int dresidual;           /* backward: write dresidual.npy (--residual-relu or --residual) */
