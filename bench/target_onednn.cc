@@ -13,6 +13,9 @@
 
 #ifdef VKBN_BENCH_HAVE_OPENMP
 #include <omp.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #endif
 
 #include "targets.h"
@@ -34,10 +37,22 @@ std::string status_text(dnnl_status_t s) {
   }
 }
 
-// A 64-byte-aligned host allocation.
+// A 64-byte-aligned host allocation; from 2 MiB up, 2 MiB-aligned on large
+// pages, as vkbn's CPU buffers are (cpu_context.c), so that both sides of the
+// comparison stream from the same kind of memory.
 struct HostArray {
   void* data = nullptr;
-  explicit HostArray(size_t bytes) { data = std::aligned_alloc(64, (bytes + 63) / 64 * 64); }
+  explicit HostArray(size_t bytes) {
+    const size_t large = size_t(2) << 20;
+    if (bytes < large) {
+      data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+      return;
+    }
+    data = std::aligned_alloc(large, (bytes + large - 1) / large * large);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (data) madvise(data, bytes / large * large, MADV_HUGEPAGE);
+#endif
+  }
   ~HostArray() { std::free(data); }
   HostArray(const HostArray&) = delete;
   HostArray& operator=(const HostArray&) = delete;

@@ -56,6 +56,12 @@ void vkbn__thread_join(vkbn__thread thread) {
 
 void* vkbn__aligned_alloc(size_t size, size_t alignment) { return _aligned_malloc(size ? size : 1, alignment); }
 void vkbn__aligned_free(void* p) { _aligned_free(p); }
+/* Windows' large pages need the SeLockMemoryPrivilege and VirtualAlloc: not
+ * for a library's buffers. */
+void vkbn__advise_large_pages(void* p, size_t size) {
+    (void)p;
+    (void)size;
+}
 
 /* The processor records (cores, caches) of GetLogicalProcessorInformation. */
 static SYSTEM_LOGICAL_PROCESSOR_INFORMATION* processor_info(DWORD* count) {
@@ -149,6 +155,9 @@ double vkbn__now_seconds(void) {
 #else
 #include <sys/stat.h>
 #include <sys/types.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -184,6 +193,15 @@ void* vkbn__aligned_alloc(size_t size, size_t alignment) {
     return posix_memalign(&p, alignment, size ? size : 1) == 0 ? p : NULL;
 }
 void vkbn__aligned_free(void* p) { free(p); }
+
+void vkbn__advise_large_pages(void* p, size_t size) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    (void)madvise(p, size, MADV_HUGEPAGE); /* advice: EINVAL where THP is off changes nothing */
+#else
+    (void)p;
+    (void)size;
+#endif
+}
 
 #if defined(__APPLE__)
 static uint64_t sysctl_u64(const char* name) {

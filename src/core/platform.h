@@ -182,6 +182,10 @@ static inline void vkbn__atomic_or32(volatile uint32_t* p, uint32_t v) { __atomi
 /* alignment: a power of two, at least sizeof(void*). NULL when out of memory. */
 void* vkbn__aligned_alloc(size_t size, size_t alignment);
 void vkbn__aligned_free(void* p);
+/* Asks the OS to back [p, p + size) with large pages where it can (Linux:
+ * transparent huge pages, madvise(MADV_HUGEPAGE)); elsewhere, or if the
+ * OS declines, nothing happens. p: page-aligned. */
+void vkbn__advise_large_pages(void* p, size_t size);
 
 /* ---- The machine ------------------------------------------------------- */
 /* Physical cores this process may run on (at least 1). */
