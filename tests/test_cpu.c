@@ -626,11 +626,11 @@ static void bf16_narrowing(void) {
     const float weight[C] = {1.00390625f, -1.50390625f}; /* 1 + 2^-8 and -(1.5 + 2^-8): 9 significant bits */
     const float zeros[C] = {0.0f, 0.0f}, ones[C] = {1.0f, 1.0f};
     int native_runs = 0;
-    for (int run = 0; run <= VKBN_CPU_ISA_NEON + 1; ++run) {
-        /* Runs 1..NEON: each level; the last: avx512 with the integer rounding. */
+    /* Each level in turn, then (where the avx512 run used the instruction)
+     * avx512 again with the integer rounding. */
+    for (int run = VKBN_CPU_ISA_SCALAR; run <= VKBN_CPU_ISA_NEON + 1; ++run) {
         const int integer = run == VKBN_CPU_ISA_NEON + 1, isa = integer ? VKBN_CPU_ISA_AVX512 : run;
-        if (run < VKBN_CPU_ISA_SCALAR) continue;
-        if (integer && native_runs == 0) break; /* the avx512 run just made took that path already */
+        if (integer && native_runs == 0) break; /* the avx512 run took the integer path already */
         vkbn_result r;
         vkbn_test_hooks hooks = vkbn_test_hooks_none();
         if (integer) {

@@ -585,7 +585,7 @@ VKBN_CPU_DEFINE_BY_DTYPE(CL_APPLY_DEF)
 static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
                                   const vkbn__cpu_bwd_coef* k, unsigned writes) {
     vkbn__cpu_csum r = {0.0f, 0.0f, 0.0f, 0.0f};
-    const int dt = kernel_dt(t);
+    const int dt = KERNEL_DT(t);
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CF_SUMS_CALL, t->activation)
     return r;
@@ -593,21 +593,21 @@ static vkbn__cpu_csum cf_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t c, ui
 
 static void cf_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_bwd_coef* k,
                          unsigned writes) {
-    const int dt = kernel_dt(t);
+    const int dt = KERNEL_DT(t);
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CF_APPLY_CALL, t->activation)
 }
 
 static void cl_bwd_sums(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
                         const float* coef, float* sums, unsigned writes) {
-    const int dt = kernel_dt(t);
+    const int dt = KERNEL_DT(t);
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CL_SUMS_CALL, t->activation)
 }
 
 static void cl_bwd_apply(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
                          const float* coef, unsigned writes) {
-    const int dt = kernel_dt(t);
+    const int dt = KERNEL_DT(t);
     enum { has_z = 0, stream = 0 };
     VKBN_CPU_INSTANTIATE(CL_APPLY_CALL, t->activation)
 }

@@ -58,7 +58,7 @@
  * nearest even (cpu_f16.h and each ISA's v_*_h / v_*_b). DT_BF16N is bf16
  * whose vector stores use the ISA's conversion instruction (an ISA that
  * defines VKBN_SIMD_BF16_NATIVE; same bits), chosen per call by the
- * entries' kernel_dt. */
+ * entries' KERNEL_DT. */
 enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_BF16N = 3 };
 
 ALWAYS_INLINE V load_v(const uint8_t* base, uint64_t i, const int dt) {
@@ -865,9 +865,9 @@ ALWAYS_INLINE void cl_apply_t(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t 
 /* The dt an entry instantiates for: bf16 with the ISA's conversion where
  * the tensors allow it (T: a vkbn__cpu_tensors or _bwd_tensors pointer). */
 #if defined(VKBN_SIMD_BF16_NATIVE)
-#define kernel_dt(T) ((T)->dtype == DT_BF16 && (T)->bf16_native ? DT_BF16N : (T)->dtype)
+#define KERNEL_DT(T) ((T)->dtype == DT_BF16 && (T)->bf16_native ? DT_BF16N : (T)->dtype)
 #else
-#define kernel_dt(T) ((T)->dtype)
+#define KERNEL_DT(T) ((T)->dtype)
 #endif
 #define VKBN_CPU_ACT_CASE(CALL, ACT) \
     case ACT:                        \
@@ -904,19 +904,19 @@ VKBN_CPU_DEFINE(CL_DEF)
 #define CL_CALL(DT, Z, NT, ACT) VKBN_CPU_FN(cl_apply, DT, Z, NT, ACT)(t, r0, r1, pivot, mean, scale, shift)
 
 static void cf_apply_y(const vkbn__cpu_tensors* t, uint64_t offset, uint64_t count, const vkbn__cpu_channel* ch) {
-    const int dt = kernel_dt(t), has_z = t->z != NULL, stream = t->stream && !t->mask;
+    const int dt = KERNEL_DT(t), has_z = t->z != NULL, stream = t->stream && !t->mask;
     VKBN_CPU_INSTANTIATE(CF_CALL, t->activation)
 }
 
 static void cf_apply_rows_y(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t count, uint64_t step,
                             const vkbn__cpu_channel* chs) {
-    const int dt = kernel_dt(t), has_z = t->z != NULL, stream = t->stream && !t->mask;
+    const int dt = KERNEL_DT(t), has_z = t->z != NULL, stream = t->stream && !t->mask;
     VKBN_CPU_INSTANTIATE(CF_ROWS_CALL, t->activation)
 }
 
 static void cl_apply_y(const vkbn__cpu_tensors* t, uint64_t r0, uint64_t r1, const float* pivot, const float* mean,
                        const float* scale, const float* shift) {
-    const int dt = kernel_dt(t), has_z = t->z != NULL;
+    const int dt = KERNEL_DT(t), has_z = t->z != NULL;
     /* Streaming needs every row's vectors aligned. */
     const uint64_t es = dt ? 2 : 4;
     const int stream = t->stream && !t->mask && ((uintptr_t)t->y % (W * es)) == 0 && (t->c * es) % (W * es) == 0;
