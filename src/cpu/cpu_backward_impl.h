@@ -60,6 +60,14 @@ ALWAYS_INLINE float bwd_grad_s(const vkbn__cpu_bwd_tensors* t, float dy, float a
     return act_grad_s(dy, a, u, act, t->act_alpha, t->act_beta);
 }
 
+/* g from the activation mask's bits instead of y: dy where the bit is set,
+ * else 0 (RELU; the planner runs CLAMP as RELU) or alpha dy (LEAKY_RELU):
+ * what act_grad_v gives for a y of 1.0 or 0.0, one select per vector. */
+ALWAYS_INLINE V bwd_grad_bits_v(const vkbn__cpu_bwd_tensors* t, V dy, uint32_t bits, const vkbn_activation act) {
+    if (act == VKBN_ACTIVATION_LEAKY_RELU) return v_select_bits(bits, dy, v_mul(dy, v_set1(t->act_alpha)));
+    return v_select_bits(bits, dy, v_zero());
+}
+
 /* Whether element i of an output starts an aligned vector (false for no output). */
 ALWAYS_INLINE int bwd_aligned(const uint8_t* base, uint64_t i, const int dt) {
     const uint64_t es = dt ? 2 : 4;
@@ -120,8 +128,11 @@ ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, cons
                                 const vkbn_activation act) {
     V dy = load_v(t->dy, i, dt);
     *d = t->x ? v_sub(load_v(t->x, i, dt), k->mean) : v_zero();
+    const int mask_act =
+        act == VKBN_ACTIVATION_RELU || act == VKBN_ACTIVATION_LEAKY_RELU || act == VKBN_ACTIVATION_CLAMP;
+    if (mask_act && t->mask) return bwd_grad_bits_v(t, dy, mask_vector(t->mask, i), act);
     V a = v_zero();
-    if (bwd_reads_act(t, act)) a = t->mask ? mask_v(t->mask, i) : load_v(t->act, i, dt);
+    if (bwd_reads_act(t, act)) a = load_v(t->act, i, dt);
     return bwd_grad_v(t, dy, a, *d, k->k1, k->shift, act);
 }
 

@@ -252,7 +252,22 @@ ALWAYS_INLINE uint32_t mask_lanes(const uint32_t* m, uint64_t i, unsigned n) {
     return b & ((1u << n) - 1u);
 }
 
-ALWAYS_INLINE V mask_v(const uint32_t* m, uint64_t i) { return v_bits01(mask_lanes(m, i, W)); }
+/* The W bits of the vector at element i. A vector starting on a multiple
+ * of W (every vector of the channels-last kernels where W divides C) has
+ * its bits in one byte, or two, or half of one: one load, no shifts across
+ * words (the mask's words are little-endian, as the host's: mask_lanes
+ * reads them as native words too). */
+ALWAYS_INLINE uint32_t mask_vector(const uint32_t* m, uint64_t i) {
+    if (W == 1 || W > 16 || i % W != 0) return mask_lanes(m, i, W);
+    const uint8_t* b = (const uint8_t*)m + i / 8;
+    if (W == 16) {
+        uint16_t h;
+        memcpy(&h, b, sizeof h);
+        return h;
+    }
+    if (W == 8) return *b;
+    return (uint32_t)(*b >> (i % 8)) & ((1u << W) - 1u);
+}
 
 ALWAYS_INLINE float mask_s(const uint32_t* m, uint64_t i) { return (m[i >> 5] >> (i & 31u)) & 1u ? 1.0f : 0.0f; }
 

@@ -52,11 +52,11 @@ static inline V v_select_ge0(V u, V a, V b) {
 static inline V v_select_gt(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
 /* Bit l set where lane l of a > b (false for NaN): the activation mask. */
 static inline uint32_t v_gt_bits(V a, V b) { return (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
-/* Lane l: 1.0f if bit l of bits is set, else 0.0f (the activation mask). */
-static inline V v_bits01(uint32_t bits) {
+/* Lane l: t if bit l of bits is set, else f (the activation mask). */
+static inline V v_select_bits(uint32_t bits, V t, V f) {
     const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     const __m256i set = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane);
-    return _mm256_and_ps(_mm256_castsi256_ps(set), _mm256_set1_ps(1.0f));
+    return _mm256_blendv_ps(f, t, _mm256_castsi256_ps(set));
 }
 static inline float s_fma(float a, float b, float c) {
     return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));

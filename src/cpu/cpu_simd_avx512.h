@@ -66,11 +66,11 @@ static inline V v_min(V a, V b) { return _mm512_min_ps(a, b); }
 static inline V v_select_ge0(V u, V a, V b) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_GE_OQ), b, a);
 }
-/* a > b ? t : f, per lane (false for NaN). */
 /* Bit l set where lane l of a > b (false for NaN): the activation mask. */
 static inline uint32_t v_gt_bits(V a, V b) { return (uint32_t)_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-/* Lane l: 1.0f if bit l of bits is set, else 0.0f (the activation mask). */
-static inline V v_bits01(uint32_t bits) { return _mm512_maskz_mov_ps((__mmask16)bits, _mm512_set1_ps(1.0f)); }
+/* Lane l: t if bit l of bits is set, else f (the activation mask). */
+static inline V v_select_bits(uint32_t bits, V t, V f) { return _mm512_mask_blend_ps((__mmask16)bits, f, t); }
+/* a > b ? t : f, per lane (false for NaN). */
 static inline V v_select_gt(V a, V b, V t, V f) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), f, t);
 }

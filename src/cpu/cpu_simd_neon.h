@@ -45,11 +45,10 @@ static inline uint32_t v_gt_bits(V a, V b) {
     static const uint32_t lane_bits[4] = {1, 2, 4, 8};
     return vaddvq_u32(vandq_u32(vcgtq_f32(a, b), vld1q_u32(lane_bits)));
 }
-/* Lane l: 1.0f if bit l of bits is set, else 0.0f (the activation mask). */
-static inline V v_bits01(uint32_t bits) {
+/* Lane l: t if bit l of bits is set, else f (the activation mask). */
+static inline V v_select_bits(uint32_t bits, V t, V f) {
     static const uint32_t lane_bits[4] = {1, 2, 4, 8};
-    const uint32x4_t set = vtstq_u32(vdupq_n_u32(bits), vld1q_u32(lane_bits));
-    return vreinterpretq_f32_u32(vandq_u32(set, vreinterpretq_u32_f32(vdupq_n_f32(1.0f))));
+    return vbslq_f32(vtstq_u32(vdupq_n_u32(bits), vld1q_u32(lane_bits)), t, f);
 }
 static inline float s_fma(float a, float b, float c) { return fmaf(a, b, c); } /* one fmadd on aarch64 */
 static inline float s_max(float a, float b) {

@@ -29,8 +29,8 @@ static inline V v_select_ge0(V u, V a, V b) { return u >= 0.0f ? a : b; }
 static inline V v_select_gt(V a, V b, V t, V f) { return a > b ? t : f; } /* false for NaN */
 /* 1 where a > b (false for NaN): the activation mask. */
 static inline uint32_t v_gt_bits(V a, V b) { return a > b ? 1u : 0u; }
-/* 1.0f if bit 0 of bits is set, else 0.0f (the activation mask). */
-static inline V v_bits01(uint32_t bits) { return (bits & 1u) ? 1.0f : 0.0f; }
+/* t if bit 0 of bits is set, else f (the activation mask). */
+static inline V v_select_bits(uint32_t bits, V t, V f) { return (bits & 1u) ? t : f; }
 static inline float s_fma(float a, float b, float c) { return a * b + c; }
 static inline float s_max(float a, float b) { return a > b ? a : b; }
 static inline float s_min(float a, float b) { return a < b ? a : b; }

@@ -57,11 +57,11 @@ static inline V v_select_ge0(V u, V a, V b) {
 /* a > b ? t : f, per lane (false for NaN). */
 /* Bit l set where lane l of a > b (false for NaN): the activation mask. */
 static inline uint32_t v_gt_bits(V a, V b) { return (uint32_t)_mm_movemask_ps(_mm_cmpgt_ps(a, b)); }
-/* Lane l: 1.0f if bit l of bits is set, else 0.0f (the activation mask). */
-static inline V v_bits01(uint32_t bits) {
+/* Lane l: t if bit l of bits is set, else f (the activation mask). */
+static inline V v_select_bits(uint32_t bits, V t, V f) {
     const __m128i lane = _mm_setr_epi32(1, 2, 4, 8);
-    const __m128i set = _mm_cmpeq_epi32(_mm_and_si128(_mm_set1_epi32((int)bits), lane), lane);
-    return _mm_and_ps(_mm_castsi128_ps(set), _mm_set1_ps(1.0f));
+    const __m128 m = _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(_mm_set1_epi32((int)bits), lane), lane));
+    return _mm_or_ps(_mm_and_ps(m, t), _mm_andnot_ps(m, f));
 }
 static inline V v_select_gt(V a, V b, V t, V f) {
     V m = _mm_cmpgt_ps(a, b);
