@@ -33,10 +33,15 @@ ALWAYS_INLINE void csum_add_v(V* s, V* c, V v) {
     *c = v_add(*c, e);
 }
 
+/* Whether act' is one of two values chosen by a test of y: the activations
+ * with a mask (validate.c's activation_has_mask). */
+ALWAYS_INLINE int bwd_act_from_y(const vkbn_activation act) {
+    return act == VKBN_ACTIVATION_RELU || act == VKBN_ACTIVATION_LEAKY_RELU || act == VKBN_ACTIVATION_CLAMP;
+}
+
 /* Whether the activation's derivative reads `act` (y, or SiLU's residual). */
 ALWAYS_INLINE int bwd_reads_act(const vkbn__cpu_bwd_tensors* t, const vkbn_activation act) {
-    return act == VKBN_ACTIVATION_RELU || act == VKBN_ACTIVATION_LEAKY_RELU || act == VKBN_ACTIVATION_CLAMP ||
-           (act == VKBN_ACTIVATION_SILU && t->act != NULL);
+    return bwd_act_from_y(act) || (act == VKBN_ACTIVATION_SILU && t->act != NULL);
 }
 
 /* g = dy act'(u) (cpu_activation.h); a is y (mask activations) or the
@@ -128,9 +133,7 @@ ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, cons
                                 const vkbn_activation act) {
     V dy = load_v(t->dy, i, dt);
     *d = t->x ? v_sub(load_v(t->x, i, dt), k->mean) : v_zero();
-    const int mask_act =
-        act == VKBN_ACTIVATION_RELU || act == VKBN_ACTIVATION_LEAKY_RELU || act == VKBN_ACTIVATION_CLAMP;
-    if (mask_act && t->mask) return bwd_grad_bits_v(t, dy, mask_vector(t->mask, i), act);
+    if (bwd_act_from_y(act) && t->mask) return bwd_grad_bits_v(t, dy, mask_vector(t->mask, i), act);
     V a = v_zero();
     if (bwd_reads_act(t, act)) a = load_v(t->act, i, dt);
     return bwd_grad_v(t, dy, a, *d, k->k1, k->shift, act);

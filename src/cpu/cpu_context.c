@@ -83,9 +83,9 @@ vkbn_result vkbn__cpu_buffer_create(vkbn_context ctx, uint64_t size, vkbn_buffer
     size_t bytes = ((size_t)size + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
     /* Buffers of 2 MiB and more start on a 2 MiB boundary and ask for large
      * pages: the kernels stream whole tensors, and with 4 KiB pages every
-     * page is a TLB miss and a boundary the L2 prefetcher stops at (one
-     * thread's contiguous read: 18 GB/s on 4 KiB pages, 28 GB/s on 2 MiB
-     * ones here), and a first touch costs a fault per 4 KiB. */
+     * page is a TLB miss and a boundary the L2 prefetcher stops at, and a
+     * first touch costs a fault per 4 KiB (measured: docs/ARCHITECTURE.md,
+     * "CPU path"). */
     const size_t large = (size_t)2 << 20;
     const size_t align = bytes >= large ? large : ALIGNMENT;
     void* p = vkbn__host_alloc_fails() ? NULL : vkbn__aligned_alloc(bytes, align);
