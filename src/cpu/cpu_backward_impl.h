@@ -44,6 +44,49 @@ ALWAYS_INLINE int bwd_reads_act(const vkbn__cpu_bwd_tensors* t, const vkbn_activ
     return bwd_act_from_y(act) || (act == VKBN_ACTIVATION_SILU && t->act != NULL);
 }
 
+/* What the element loops branch on, fixed for a kernel call. The generic
+ * bodies read it from the tensors at run time; the channels-last kernels
+ * also run the training passes with it constant (bwd_flags_train), so their
+ * loops test nothing per vector and keep no pointer they do not read: with
+ * every flag tested per vector, the activation mask's dx loop ran 43% over
+ * the plain backward's on 32x512x7x7 (in cache), and the tests, not the
+ * bits, were the cost. */
+typedef struct bwd_flags {
+    unsigned writes;       /* VKBN__BWD_WRITE_* */
+    int x;                 /* x is read (else d = 0) */
+    int frozen;            /* dx = k1 g */
+    int mask;              /* act' from the activation mask's bits: BWD_MASK_* */
+    int stream, stream_dz; /* non-temporal stores of dx, dz */
+} bwd_flags;
+
+enum {
+    BWD_MASK_NONE,   /* y (or no activation) */
+    BWD_MASK_ANY,    /* the mask, vectors at any element */
+    BWD_MASK_ALIGNED /* the mask, every vector at a multiple of W (channels-last with W | C) */
+};
+
+ALWAYS_INLINE bwd_flags bwd_flags_of(const vkbn__cpu_bwd_tensors* t, unsigned writes, const vkbn_activation act) {
+    const int mask = bwd_act_from_y(act) && t->mask != NULL ? BWD_MASK_ANY : BWD_MASK_NONE;
+    bwd_flags f = {writes, t->x != NULL, t->frozen, mask, t->stream, t->stream_dz};
+    return f;
+}
+
+/* The training passes over x: the sums (writing nothing) and dx (and dz,
+ * whose test stays: residual fusions only). */
+ALWAYS_INLINE int bwd_is_train_sums(bwd_flags f) { return f.writes == 0 && f.x && !f.frozen; }
+ALWAYS_INLINE int bwd_is_train_dx(bwd_flags f) { return (f.writes & VKBN__BWD_WRITE_DX) && f.x && !f.frozen; }
+
+/* Those passes' flags as constants but the mask's (fixed by the caller)
+ * and dx's streaming and dz (taken from f). */
+ALWAYS_INLINE bwd_flags bwd_flags_train_sums(int mask) {
+    bwd_flags r = {0, 1, 0, mask, 0, 0};
+    return r;
+}
+ALWAYS_INLINE bwd_flags bwd_flags_train_dx(bwd_flags f, int mask) {
+    bwd_flags r = {VKBN__BWD_WRITE_DX | (f.writes & VKBN__BWD_WRITE_DZ), 1, 0, mask, f.stream, f.stream_dz};
+    return r;
+}
+
 /* g = dy act'(u) (cpu_activation.h); a is y (mask activations) or the
  * residual (SiLU, whose u is recomputed from d and the coefficients). */
 ALWAYS_INLINE V bwd_grad_v(const vkbn__cpu_bwd_tensors* t, V dy, V a, V d, V k1, V shift, const vkbn_activation act) {
@@ -129,46 +172,46 @@ static vkbn__cpu_bwd_coef coef_at(const float* coef, uint64_t c, uint64_t j) {
 }
 
 /* One vector of element i: g and d. */
-ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, const bwd_coef_v* k, V* d, const int dt,
-                                const vkbn_activation act) {
+ALWAYS_INLINE V bwd_load_grad_v(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t i, const bwd_coef_v* k, V* d,
+                                const int dt, const vkbn_activation act) {
     V dy = load_v(t->dy, i, dt);
-    *d = t->x ? v_sub(load_v(t->x, i, dt), k->mean) : v_zero();
-    if (bwd_act_from_y(act) && t->mask) return bwd_grad_bits_v(t, dy, mask_vector(t->mask, i), act);
+    *d = f.x ? v_sub(load_v(t->x, i, dt), k->mean) : v_zero();
+    if (f.mask) return bwd_grad_bits_v(t, dy, mask_vector(t->mask, i, f.mask == BWD_MASK_ALIGNED), act);
     V a = v_zero();
     if (bwd_reads_act(t, act)) a = load_v(t->act, i, dt);
     return bwd_grad_v(t, dy, a, *d, k->k1, k->shift, act);
 }
 
-ALWAYS_INLINE float bwd_load_grad_s(const vkbn__cpu_bwd_tensors* t, uint64_t i, const vkbn__cpu_bwd_coef* k, float* d,
-                                    const int dt, const vkbn_activation act) {
+ALWAYS_INLINE float bwd_load_grad_s(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t i,
+                                    const vkbn__cpu_bwd_coef* k, float* d, const int dt, const vkbn_activation act) {
     float dy = load_s(t->dy, i, dt);
-    *d = t->x ? load_s(t->x, i, dt) - k->mean : 0.0f;
+    *d = f.x ? load_s(t->x, i, dt) - k->mean : 0.0f;
     float a = 0.0f;
-    if (bwd_reads_act(t, act)) a = t->mask ? mask_s(t->mask, i) : load_s(t->act, i, dt);
+    if (bwd_reads_act(t, act)) a = f.mask ? mask_s(t->mask, i) : load_s(t->act, i, dt);
     return bwd_grad_s(t, dy, a, *d, k->k1, k->shift, act);
 }
 
-ALWAYS_INLINE V bwd_dx_v(const vkbn__cpu_bwd_tensors* t, V g, V d, const bwd_coef_v* k) {
-    if (t->frozen) return v_mul(g, k->k1);
+ALWAYS_INLINE V bwd_dx_v(bwd_flags f, V g, V d, const bwd_coef_v* k) {
+    if (f.frozen) return v_mul(g, k->k1);
     return v_fma(k->k1, g, v_fma(k->db, d, k->dc));
 }
 
-ALWAYS_INLINE float bwd_dx_s(const vkbn__cpu_bwd_tensors* t, float g, float d, const vkbn__cpu_bwd_coef* k) {
-    if (t->frozen) return g * k->k1;
+ALWAYS_INLINE float bwd_dx_s(bwd_flags f, float g, float d, const vkbn__cpu_bwd_coef* k) {
+    if (f.frozen) return g * k->k1;
     return s_fma(k->k1, g, s_fma(k->db, d, k->dc));
 }
 
-/* Writes what `writes` asks of element i's vector. */
-ALWAYS_INLINE void bwd_write_v(const vkbn__cpu_bwd_tensors* t, uint64_t i, V g, V d, const bwd_coef_v* k,
-                               unsigned writes, const int dt) {
-    if (writes & VKBN__BWD_WRITE_DZ) store_v(t->dz, i, g, dt, t->stream_dz);
-    if (writes & VKBN__BWD_WRITE_DX) store_v(t->dx, i, bwd_dx_v(t, g, d, k), dt, t->stream);
+/* Writes what f.writes asks of element i's vector. */
+ALWAYS_INLINE void bwd_write_v(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t i, V g, V d, const bwd_coef_v* k,
+                               const int dt) {
+    if (f.writes & VKBN__BWD_WRITE_DZ) store_v(t->dz, i, g, dt, f.stream_dz);
+    if (f.writes & VKBN__BWD_WRITE_DX) store_v(t->dx, i, bwd_dx_v(f, g, d, k), dt, f.stream);
 }
 
-ALWAYS_INLINE void bwd_write_s(const vkbn__cpu_bwd_tensors* t, uint64_t i, float g, float d,
-                               const vkbn__cpu_bwd_coef* k, unsigned writes, const int dt) {
-    if (writes & VKBN__BWD_WRITE_DZ) store_s(t->dz, i, g, dt);
-    if (writes & VKBN__BWD_WRITE_DX) store_s(t->dx, i, bwd_dx_s(t, g, d, k), dt);
+ALWAYS_INLINE void bwd_write_s(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t i, float g, float d,
+                               const vkbn__cpu_bwd_coef* k, const int dt) {
+    if (f.writes & VKBN__BWD_WRITE_DZ) store_s(t->dz, i, g, dt);
+    if (f.writes & VKBN__BWD_WRITE_DX) store_s(t->dx, i, bwd_dx_s(f, g, d, k), dt);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -202,8 +245,8 @@ static void bwd_tail_flush(bwd_acc* a) {
 }
 
 /* `len` contiguous elements from element i. */
-ALWAYS_INLINE void cf_bwd_run(const vkbn__cpu_bwd_tensors* t, bwd_acc* a, uint64_t i, uint64_t len,
-                              const bwd_coef_v* kv, const vkbn__cpu_bwd_coef* k, unsigned writes, const int dt,
+ALWAYS_INLINE void cf_bwd_run(const vkbn__cpu_bwd_tensors* t, bwd_flags f, bwd_acc* a, uint64_t i, uint64_t len,
+                              const bwd_coef_v* kv, const vkbn__cpu_bwd_coef* k, const int dt,
                               const vkbn_activation act) {
     const uint64_t end = i + len;
     while (i + W <= end) {
@@ -214,8 +257,8 @@ ALWAYS_INLINE void cf_bwd_run(const vkbn__cpu_bwd_tensors* t, bwd_acc* a, uint64
         V sg = a->sg, cg = a->cg, sgd = a->sgd, cgd = a->cgd;
         for (; i < stop; i += W) {
             V d;
-            V g = bwd_load_grad_v(t, i, kv, &d, dt, act);
-            if (writes) bwd_write_v(t, i, g, d, kv, writes, dt);
+            V g = bwd_load_grad_v(t, f, i, kv, &d, dt, act);
+            if (f.writes) bwd_write_v(t, f, i, g, d, kv, dt);
             csum_add_v(&sg, &cg, g);
             csum_add_v(&sgd, &cgd, v_mul(g, d));
         }
@@ -225,8 +268,8 @@ ALWAYS_INLINE void cf_bwd_run(const vkbn__cpu_bwd_tensors* t, bwd_acc* a, uint64
     }
     for (; i < end; ++i) {
         float d;
-        float g = bwd_load_grad_s(t, i, k, &d, dt, act);
-        if (writes) bwd_write_s(t, i, g, d, k, writes, dt);
+        float g = bwd_load_grad_s(t, f, i, k, &d, dt, act);
+        if (f.writes) bwd_write_s(t, f, i, g, d, k, dt);
         vkbn__csum_add(&a->tail.sg, &a->tail.cg, g);
         vkbn__csum_add(&a->tail.sgd, &a->tail.cgd, g * d);
         if (++a->tail_count == BWD_BLOCK) bwd_tail_flush(a);
@@ -277,7 +320,7 @@ ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint6
         }
         const uint64_t first = (n * t->c + c) * s + s0;
         const vkbn__cpu_bwd_tensors tl = bwd_local(t, bwd_aligned(t->dx, first, dt), bwd_aligned(t->dz, first, dt));
-        cf_bwd_run(&tl, &a, first, len, &kv, k, writes, dt, act);
+        cf_bwd_run(&tl, bwd_flags_of(&tl, writes, act), &a, first, len, &kv, k, dt, act);
         j += len;
     }
     return bwd_acc_finish(&a);
@@ -293,31 +336,33 @@ ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i,
     uint8_t* lead = (writes & VKBN__BWD_WRITE_DX) ? t->dx : t->dz;
     if (targ->stream || targ->stream_dz) {
         /* Peel to the main output's alignment, so the body streams. */
+        const bwd_flags peel = bwd_flags_of(t, writes, act);
         while (i < end && ((uintptr_t)(lead + i * es) % (W * es)) != 0) {
             float d;
-            float g = bwd_load_grad_s(t, i, k, &d, dt, act);
-            bwd_write_s(t, i, g, d, k, writes, dt);
+            float g = bwd_load_grad_s(t, peel, i, k, &d, dt, act);
+            bwd_write_s(t, peel, i, g, d, k, dt);
             ++i;
         }
         tl.stream = targ->stream && bwd_aligned(t->dx, i, dt);
         tl.stream_dz = targ->stream_dz && bwd_aligned(t->dz, i, dt);
     }
+    const bwd_flags f = bwd_flags_of(t, writes, act);
     for (; i + 2 * W <= end; i += 2 * W) {
         V d0, d1;
-        V g0 = bwd_load_grad_v(t, i, &kv, &d0, dt, act);
-        V g1 = bwd_load_grad_v(t, i + W, &kv, &d1, dt, act);
-        bwd_write_v(t, i, g0, d0, &kv, writes, dt);
-        bwd_write_v(t, i + W, g1, d1, &kv, writes, dt);
+        V g0 = bwd_load_grad_v(t, f, i, &kv, &d0, dt, act);
+        V g1 = bwd_load_grad_v(t, f, i + W, &kv, &d1, dt, act);
+        bwd_write_v(t, f, i, g0, d0, &kv, dt);
+        bwd_write_v(t, f, i + W, g1, d1, &kv, dt);
     }
     for (; i + W <= end; i += W) {
         V d;
-        V g = bwd_load_grad_v(t, i, &kv, &d, dt, act);
-        bwd_write_v(t, i, g, d, &kv, writes, dt);
+        V g = bwd_load_grad_v(t, f, i, &kv, &d, dt, act);
+        bwd_write_v(t, f, i, g, d, &kv, dt);
     }
     for (; i < end; ++i) {
         float d;
-        float g = bwd_load_grad_s(t, i, k, &d, dt, act);
-        bwd_write_s(t, i, g, d, k, writes, dt);
+        float g = bwd_load_grad_s(t, f, i, k, &d, dt, act);
+        bwd_write_s(t, f, i, g, d, k, dt);
     }
 }
 
@@ -335,17 +380,15 @@ ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i,
 /* Software prefetch of the input streams `ahead` bytes past element i:
  * measured, the hardware prefetchers alone leave the sums pass at a third of
  * the copy bandwidth. Prefetches never fault. */
-ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, uint64_t i, uint64_t ahead, const int dt,
+ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t i, uint64_t ahead, const int dt,
                                 const vkbn_activation act) {
     const uint64_t at = i * (dt ? 2 : 4) + ahead;
     VKBN_PREFETCH(t->dy + at);
-    if (t->x) VKBN_PREFETCH(t->x + at);
-    if (bwd_reads_act(t, act)) {
-        if (t->mask)
-            VKBN_PREFETCH((const uint8_t*)t->mask + (i + ahead / (dt ? 2 : 4)) / 8); /* as far ahead in elements */
-        else
-            VKBN_PREFETCH(t->act + at);
-    }
+    if (f.x) VKBN_PREFETCH(t->x + at);
+    if (f.mask)
+        VKBN_PREFETCH((const uint8_t*)t->mask + (i + ahead / (dt ? 2 : 4)) / 8); /* as far ahead in elements */
+    else if (bwd_reads_act(t, act))
+        VKBN_PREFETCH(t->act + at);
 }
 
 /* How far ahead the kernels over channels [c0, c0 + cb) of rows of c
@@ -403,15 +446,15 @@ ALWAYS_INLINE int cl_rows_aligned(const uint8_t* base, uint64_t c, const int dt)
  * coefficients and the tile sums in registers. */
 #define CL_NARROW_MAX 4
 
-ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0,
-                                      const float* coef, float* sums, unsigned writes, const int dt,
+ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1,
+                                      uint64_t c0, const float* coef, float* sums, const int dt,
                                       const vkbn_activation act, const int nv) {
     const uint64_t c = t->c, cb = (uint64_t)nv * W, ahead = cl_prefetch_ahead(c, cb, dt);
     float* inner = sums + 4 * c;
     float* tg = sums + 8 * c;
     float* tgd = tg + c;
     bwd_coef_v kv[CL_NARROW_MAX];
-    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes_sums(coef, c, c0 + (uint64_t)v * W, writes, act);
+    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes_sums(coef, c, c0 + (uint64_t)v * W, f.writes, act);
     uint64_t tiles = 0;
     for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
         const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
@@ -420,10 +463,10 @@ ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r
         for (uint64_t r = rt; r < re; ++r) {
             for (int v = 0; v < nv; ++v) {
                 const uint64_t i = r * c + c0 + (uint64_t)v * W;
-                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, ahead, dt, act);
+                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, f, i, ahead, dt, act);
                 V d;
-                V g = bwd_load_grad_v(t, i, &kv[v], &d, dt, act);
-                if (writes) bwd_write_v(t, i, g, d, &kv[v], writes, dt);
+                V g = bwd_load_grad_v(t, f, i, &kv[v], &d, dt, act);
+                if (f.writes) bwd_write_v(t, f, i, g, d, &kv[v], dt);
                 a[v] = v_add(a[v], g);
                 b[v] = v_add(b[v], v_mul(g, d));
             }
@@ -442,26 +485,11 @@ ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r
     cl_bwd_flush(c, c0, c0 + cb, sums, inner);
 }
 
-/* Channels [c0, c1) of rows [r0, r1); c0 is a multiple of W, and so is c1
- * unless it is c: each channel takes the vector or the scalar path that it
- * takes in the whole row, so that a channel's sums do not depend on the
- * window. */
-ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
-                                 const float* coef, float* sums, unsigned writes, const int dt,
-                                 const vkbn_activation act) {
-    const vkbn__cpu_bwd_tensors tl =
-        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
-    const vkbn__cpu_bwd_tensors* t = &tl;
+/* Any window: tile sums in memory, coefficients loaded per vector. */
+ALWAYS_INLINE void cl_bwd_sums_wide(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1, uint64_t c0,
+                                    uint64_t c1, const float* coef, float* sums, const int dt,
+                                    const vkbn_activation act) {
     const uint64_t c = t->c, cb = c1 - c0, cv = c0 + cb / W * W, ahead = cl_prefetch_ahead(c, cb, dt);
-    cl_clear_window(sums, 10, c, c0, c1);
-    if (cb % W == 0 && cb / W <= CL_NARROW_MAX) {
-        switch (cb / W) {
-            case 1: cl_bwd_sums_narrow(t, r0, r1, c0, coef, sums, writes, dt, act, 1); return;
-            case 2: cl_bwd_sums_narrow(t, r0, r1, c0, coef, sums, writes, dt, act, 2); return;
-            case 3: cl_bwd_sums_narrow(t, r0, r1, c0, coef, sums, writes, dt, act, 3); return;
-            default: cl_bwd_sums_narrow(t, r0, r1, c0, coef, sums, writes, dt, act, 4); return;
-        }
-    }
     float* inner = sums + 4 * c;
     float* tg = sums + 8 * c; /* tile sums of g, then of g d */
     float* tgd = tg + c;
@@ -469,16 +497,15 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
     for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
         const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
         cl_clear_window(tg, 2, c, c0, c1);
-        uint64_t r = rt;
-        for (; r < re; ++r) {
+        for (uint64_t r = rt; r < re; ++r) {
             uint64_t j = c0;
             for (; j < cv; j += W) {
-                const bwd_coef_v kv = coef_lanes_sums(coef, c, j, writes, act);
+                const bwd_coef_v kv = coef_lanes_sums(coef, c, j, f.writes, act);
                 const uint64_t i = r * c + j;
-                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, ahead, dt, act);
+                if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, f, i, ahead, dt, act);
                 V d;
-                V g = bwd_load_grad_v(t, i, &kv, &d, dt, act);
-                if (writes) bwd_write_v(t, i, g, d, &kv, writes, dt);
+                V g = bwd_load_grad_v(t, f, i, &kv, &d, dt, act);
+                if (f.writes) bwd_write_v(t, f, i, g, d, &kv, dt);
                 v_storeu(tg + j, v_add(v_loadu(tg + j), g));
                 v_storeu(tgd + j, v_add(v_loadu(tgd + j), v_mul(g, d)));
             }
@@ -486,8 +513,8 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
                 const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
                 const uint64_t i = r * c + j;
                 float d;
-                float g = bwd_load_grad_s(t, i, &k, &d, dt, act);
-                if (writes) bwd_write_s(t, i, g, d, &k, writes, dt);
+                float g = bwd_load_grad_s(t, f, i, &k, &d, dt, act);
+                if (f.writes) bwd_write_s(t, f, i, g, d, &k, dt);
                 tg[j] += g;
                 tgd[j] += g * d;
             }
@@ -503,8 +530,46 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
     cl_bwd_flush(c, c0, c1, sums, inner);
 }
 
-ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t r0, uint64_t r1, uint64_t c0,
-                                       const float* coef, unsigned writes, const int dt, const vkbn_activation act,
+ALWAYS_INLINE void cl_bwd_sums_body(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1, uint64_t c0,
+                                    uint64_t c1, const float* coef, float* sums, const int dt,
+                                    const vkbn_activation act) {
+    const uint64_t cb = c1 - c0;
+    if (cb % W == 0 && cb / W <= CL_NARROW_MAX) {
+        switch (cb / W) {
+            case 1: cl_bwd_sums_narrow(t, f, r0, r1, c0, coef, sums, dt, act, 1); return;
+            case 2: cl_bwd_sums_narrow(t, f, r0, r1, c0, coef, sums, dt, act, 2); return;
+            case 3: cl_bwd_sums_narrow(t, f, r0, r1, c0, coef, sums, dt, act, 3); return;
+            default: cl_bwd_sums_narrow(t, f, r0, r1, c0, coef, sums, dt, act, 4); return;
+        }
+    }
+    cl_bwd_sums_wide(t, f, r0, r1, c0, c1, coef, sums, dt, act);
+}
+
+/* Channels [c0, c1) of rows [r0, r1); c0 is a multiple of W, and so is c1
+ * unless it is c: each channel takes the vector or the scalar path that it
+ * takes in the whole row, so that a channel's sums do not depend on the
+ * window. The training sums pass runs with constant flags, with the mask
+ * (where W divides C) or without; any other pass (frozen statistics, no x,
+ * writes in the sums pass, the mask where W does not divide C: rare) takes
+ * the generic wide loop, whose sums are the same bits. */
+ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
+                                 const float* coef, float* sums, unsigned writes, const int dt,
+                                 const vkbn_activation act) {
+    const vkbn__cpu_bwd_tensors tl =
+        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
+    const vkbn__cpu_bwd_tensors* t = &tl;
+    const bwd_flags f = bwd_flags_of(t, writes, act);
+    cl_clear_window(sums, 10, t->c, c0, c1);
+    if (!bwd_is_train_sums(f) || (f.mask && t->c % W != 0))
+        cl_bwd_sums_wide(t, f, r0, r1, c0, c1, coef, sums, dt, act);
+    else if (f.mask)
+        cl_bwd_sums_body(t, bwd_flags_train_sums(BWD_MASK_ALIGNED), r0, r1, c0, c1, coef, sums, dt, act);
+    else
+        cl_bwd_sums_body(t, bwd_flags_train_sums(BWD_MASK_NONE), r0, r1, c0, c1, coef, sums, dt, act);
+}
+
+ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1,
+                                       uint64_t c0, const float* coef, const int dt, const vkbn_activation act,
                                        const int nv) {
     const uint64_t c = t->c, ahead = cl_prefetch_ahead(c, (uint64_t)nv * W, dt);
     bwd_coef_v kv[CL_NARROW_MAX];
@@ -512,47 +577,64 @@ ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, uint64_t 
     for (uint64_t r = r0; r < r1; ++r) {
         for (int v = 0; v < nv; ++v) {
             const uint64_t i = r * c + c0 + (uint64_t)v * W;
-            if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, i, ahead, dt, act);
+            if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, f, i, ahead, dt, act);
             V d;
-            V g = bwd_load_grad_v(t, i, &kv[v], &d, dt, act);
-            bwd_write_v(t, i, g, d, &kv[v], writes, dt);
+            V g = bwd_load_grad_v(t, f, i, &kv[v], &d, dt, act);
+            bwd_write_v(t, f, i, g, d, &kv[v], dt);
         }
     }
 }
 
-/* Channels [c0, c1) of rows [r0, r1), windows as cl_bwd_sums_t's. */
+ALWAYS_INLINE void cl_bwd_apply_wide(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1, uint64_t c0,
+                                     uint64_t c1, const float* coef, const int dt, const vkbn_activation act) {
+    const uint64_t c = t->c, cb = c1 - c0, cv = c0 + cb / W * W, ahead = cl_prefetch_ahead(c, cb, dt);
+    for (uint64_t r = r0; r < r1; ++r) {
+        uint64_t j = c0;
+        for (; j < cv; j += W) {
+            const bwd_coef_v kv = coef_lanes(coef, c, j);
+            const uint64_t i = r * c + j;
+            if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, f, i, ahead, dt, act);
+            V d;
+            V g = bwd_load_grad_v(t, f, i, &kv, &d, dt, act);
+            bwd_write_v(t, f, i, g, d, &kv, dt);
+        }
+        for (; j < c1; ++j) {
+            const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
+            float d;
+            float g = bwd_load_grad_s(t, f, r * c + j, &k, &d, dt, act);
+            bwd_write_s(t, f, r * c + j, g, d, &k, dt);
+        }
+    }
+}
+
+ALWAYS_INLINE void cl_bwd_apply_body(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1, uint64_t c0,
+                                     uint64_t c1, const float* coef, const int dt, const vkbn_activation act) {
+    const uint64_t cb = c1 - c0;
+    if (cb % W == 0 && cb / W <= CL_NARROW_MAX) {
+        switch (cb / W) {
+            case 1: cl_bwd_apply_narrow(t, f, r0, r1, c0, coef, dt, act, 1); return;
+            case 2: cl_bwd_apply_narrow(t, f, r0, r1, c0, coef, dt, act, 2); return;
+            case 3: cl_bwd_apply_narrow(t, f, r0, r1, c0, coef, dt, act, 3); return;
+            default: cl_bwd_apply_narrow(t, f, r0, r1, c0, coef, dt, act, 4); return;
+        }
+    }
+    cl_bwd_apply_wide(t, f, r0, r1, c0, c1, coef, dt, act);
+}
+
+/* Channels [c0, c1) of rows [r0, r1), windows as cl_bwd_sums_t's. The
+ * training dx pass runs with constant flags, the others as there. */
 ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
                                   const float* coef, unsigned writes, const int dt, const vkbn_activation act) {
     const vkbn__cpu_bwd_tensors tl =
         bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
     const vkbn__cpu_bwd_tensors* t = &tl;
-    const uint64_t c = t->c, cb = c1 - c0, cv = c0 + cb / W * W, ahead = cl_prefetch_ahead(c, cb, dt);
-    if (cb % W == 0 && cb / W <= CL_NARROW_MAX) {
-        switch (cb / W) {
-            case 1: cl_bwd_apply_narrow(t, r0, r1, c0, coef, writes, dt, act, 1); return;
-            case 2: cl_bwd_apply_narrow(t, r0, r1, c0, coef, writes, dt, act, 2); return;
-            case 3: cl_bwd_apply_narrow(t, r0, r1, c0, coef, writes, dt, act, 3); return;
-            default: cl_bwd_apply_narrow(t, r0, r1, c0, coef, writes, dt, act, 4); return;
-        }
-    }
-    uint64_t r = r0;
-    for (; r < r1; ++r) {
-        uint64_t j = c0;
-        for (; j < cv; j += W) {
-            const bwd_coef_v kv = coef_lanes(coef, c, j);
-            if (((r * c + j) * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4))
-                bwd_prefetch(t, r * c + j, ahead, dt, act);
-            V d;
-            V g = bwd_load_grad_v(t, r * c + j, &kv, &d, dt, act);
-            bwd_write_v(t, r * c + j, g, d, &kv, writes, dt);
-        }
-        for (; j < c1; ++j) {
-            const vkbn__cpu_bwd_coef k = coef_at(coef, c, j);
-            float d;
-            float g = bwd_load_grad_s(t, r * c + j, &k, &d, dt, act);
-            bwd_write_s(t, r * c + j, g, d, &k, writes, dt);
-        }
-    }
+    const bwd_flags f = bwd_flags_of(t, writes, act);
+    if (!bwd_is_train_dx(f) || (f.mask && t->c % W != 0))
+        cl_bwd_apply_wide(t, f, r0, r1, c0, c1, coef, dt, act);
+    else if (f.mask)
+        cl_bwd_apply_body(t, bwd_flags_train_dx(f, BWD_MASK_ALIGNED), r0, r1, c0, c1, coef, dt, act);
+    else
+        cl_bwd_apply_body(t, bwd_flags_train_dx(f, BWD_MASK_NONE), r0, r1, c0, c1, coef, dt, act);
 }
 
 /* ------------------------------------------------------------------------ */

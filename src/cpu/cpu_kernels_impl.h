@@ -253,12 +253,13 @@ ALWAYS_INLINE uint32_t mask_lanes(const uint32_t* m, uint64_t i, unsigned n) {
 }
 
 /* The W bits of the vector at element i. A vector starting on a multiple
- * of W (every vector of the channels-last kernels where W divides C) has
- * its bits in one byte, or two, or half of one: one load, no shifts across
- * words (the mask's words are little-endian, as the host's: mask_lanes
- * reads them as native words too). */
-ALWAYS_INLINE uint32_t mask_vector(const uint32_t* m, uint64_t i) {
-    if (W == 1 || W > 16 || i % W != 0) return mask_lanes(m, i, W);
+ * of W (every vector of the channels-last kernels where W divides C; the
+ * caller says so with `aligned`, else i is tested) has its bits in one
+ * byte, or two, or half of one: one load, no shifts across words (the
+ * mask's words are little-endian, as the host's: mask_lanes reads them as
+ * native words too). */
+ALWAYS_INLINE uint32_t mask_vector(const uint32_t* m, uint64_t i, const int aligned) {
+    if (W == 1 || W > 16 || (!aligned && i % W != 0)) return mask_lanes(m, i, W);
     const uint8_t* b = (const uint8_t*)m + i / 8;
     if (W == 16) {
         uint16_t h;
