@@ -71,19 +71,13 @@ ALWAYS_INLINE bwd_flags bwd_flags_of(const vkbn__cpu_bwd_tensors* t, unsigned wr
     return f;
 }
 
-/* The training passes over x: the sums (writing nothing) and dx (and dz,
- * whose test stays: residual fusions only). */
+/* The training passes over x: the sums (writing nothing) and dx alone. */
 ALWAYS_INLINE int bwd_is_train_sums(bwd_flags f) { return f.writes == 0 && f.x && !f.frozen; }
-ALWAYS_INLINE int bwd_is_train_dx(bwd_flags f) { return (f.writes & VKBN__BWD_WRITE_DX) && f.x && !f.frozen; }
+ALWAYS_INLINE int bwd_is_train_dx(bwd_flags f) { return f.writes == VKBN__BWD_WRITE_DX && f.x && !f.frozen; }
 
-/* Those passes' flags as constants but the mask's (fixed by the caller)
- * and dx's streaming and dz (taken from f). */
-ALWAYS_INLINE bwd_flags bwd_flags_train_sums(int mask) {
-    bwd_flags r = {0, 1, 0, mask, 0, 0};
-    return r;
-}
-ALWAYS_INLINE bwd_flags bwd_flags_train_dx(bwd_flags f, int mask) {
-    bwd_flags r = {VKBN__BWD_WRITE_DX | (f.writes & VKBN__BWD_WRITE_DZ), 1, 0, mask, f.stream, f.stream_dz};
+/* Those passes' flags, all constants (the caller's). */
+ALWAYS_INLINE bwd_flags bwd_flags_train(unsigned writes, int mask, int stream) {
+    bwd_flags r = {writes, 1, 0, mask, stream, 0};
     return r;
 }
 
@@ -563,9 +557,9 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
     if (!bwd_is_train_sums(f) || (f.mask && t->c % W != 0))
         cl_bwd_sums_wide(t, f, r0, r1, c0, c1, coef, sums, dt, act);
     else if (f.mask)
-        cl_bwd_sums_body(t, bwd_flags_train_sums(BWD_MASK_ALIGNED), r0, r1, c0, c1, coef, sums, dt, act);
+        cl_bwd_sums_body(t, bwd_flags_train(0, BWD_MASK_ALIGNED, 0), r0, r1, c0, c1, coef, sums, dt, act);
     else
-        cl_bwd_sums_body(t, bwd_flags_train_sums(BWD_MASK_NONE), r0, r1, c0, c1, coef, sums, dt, act);
+        cl_bwd_sums_body(t, bwd_flags_train(0, BWD_MASK_NONE, 0), r0, r1, c0, c1, coef, sums, dt, act);
 }
 
 ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1,
@@ -629,12 +623,17 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
         bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
     const vkbn__cpu_bwd_tensors* t = &tl;
     const bwd_flags f = bwd_flags_of(t, writes, act);
+    const unsigned dx = VKBN__BWD_WRITE_DX;
     if (!bwd_is_train_dx(f) || (f.mask && t->c % W != 0))
         cl_bwd_apply_wide(t, f, r0, r1, c0, c1, coef, dt, act);
+    else if (f.mask && f.stream)
+        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_ALIGNED, 1), r0, r1, c0, c1, coef, dt, act);
     else if (f.mask)
-        cl_bwd_apply_body(t, bwd_flags_train_dx(f, BWD_MASK_ALIGNED), r0, r1, c0, c1, coef, dt, act);
+        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_ALIGNED, 0), r0, r1, c0, c1, coef, dt, act);
+    else if (f.stream)
+        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_NONE, 1), r0, r1, c0, c1, coef, dt, act);
     else
-        cl_bwd_apply_body(t, bwd_flags_train_dx(f, BWD_MASK_NONE), r0, r1, c0, c1, coef, dt, act);
+        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_NONE, 0), r0, r1, c0, c1, coef, dt, act);
 }
 
 /* ------------------------------------------------------------------------ */
