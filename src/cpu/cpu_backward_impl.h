@@ -379,9 +379,11 @@ ALWAYS_INLINE void bwd_prefetch(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uin
     const uint64_t at = i * (dt ? 2 : 4) + ahead;
     VKBN_PREFETCH(t->dy + at);
     if (f.x) VKBN_PREFETCH(t->x + at);
-    if (f.mask)
-        VKBN_PREFETCH((const uint8_t*)t->mask + (i + ahead / (dt ? 2 : 4)) / 8); /* as far ahead in elements */
-    else if (bwd_reads_act(t, act))
+    if (f.mask) {
+        /* As far ahead in elements; a line of the mask holds 512. */
+        if (f.mask == BWD_MASK_ANY || i % 512 < W)
+            VKBN_PREFETCH((const uint8_t*)t->mask + (i + ahead / (dt ? 2 : 4)) / 8);
+    } else if (bwd_reads_act(t, act))
         VKBN_PREFETCH(t->act + at);
 }
 
