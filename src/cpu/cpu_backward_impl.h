@@ -75,7 +75,26 @@ ALWAYS_INLINE bwd_flags bwd_flags_of(const vkbn__cpu_bwd_tensors* t, unsigned wr
 ALWAYS_INLINE int bwd_is_train_sums(bwd_flags f) { return f.writes == 0 && f.x && !f.frozen; }
 ALWAYS_INLINE int bwd_is_train_dx(bwd_flags f) { return f.writes == VKBN__BWD_WRITE_DX && f.x && !f.frozen; }
 
-/* Those passes' flags, all constants (the caller's). */
+/* Frozen statistics with dweight or dbias: one pass, the sums and dx (y
+ * or no activation; the elementwise frozen pass, without sums, stays
+ * generic). */
+ALWAYS_INLINE int bwd_is_frozen_sums(bwd_flags f) {
+    return f.writes == VKBN__BWD_WRITE_DX && f.x && f.frozen && !f.mask;
+}
+ALWAYS_INLINE bwd_flags bwd_flags_frozen(int stream) {
+    bwd_flags r = {VKBN__BWD_WRITE_DX, 1, 1, BWD_MASK_NONE, stream, 0};
+    return r;
+}
+
+/* Whether those passes take the mask with constant flags: where W divides C
+ * (every vector's bits one aligned load), for RELU and LEAKY_RELU (the
+ * planner runs CLAMP with a mask as RELU: its bodies would be dead code). */
+ALWAYS_INLINE int bwd_mask_constant(const vkbn__cpu_bwd_tensors* t, const vkbn_activation act) {
+    return act != VKBN_ACTIVATION_CLAMP && t->c % W == 0;
+}
+
+/* Those passes' flags: constants but dx's streaming (a branch per store that
+ * measured free; a constant doubled the dx bodies). */
 ALWAYS_INLINE bwd_flags bwd_flags_train(unsigned writes, int mask, int stream) {
     bwd_flags r = {writes, 1, 0, mask, stream, 0};
     return r;
@@ -439,7 +458,10 @@ ALWAYS_INLINE int cl_rows_aligned(const uint8_t* base, uint64_t c, const int dt)
 
 /* Narrow windows (channels [c0, c0 + nv W), nv <= CL_NARROW_MAX: narrow rows,
  * or a narrow channel block): the same sums in the same order, with the
- * coefficients and the tile sums in registers. */
+ * coefficients and the tile sums in registers. The loops over v run to
+ * CL_NARROW_MAX, a constant, and test v < nv: the compiler unrolls them and
+ * keeps a[v], b[v] and kv[v] in registers for any nv, with one body for all
+ * four widths instead of one each (a predictable branch per vector). */
 #define CL_NARROW_MAX 4
 
 ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1,
@@ -450,14 +472,16 @@ ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, bwd_flags 
     float* tg = sums + 8 * c;
     float* tgd = tg + c;
     bwd_coef_v kv[CL_NARROW_MAX];
-    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes_sums(coef, c, c0 + (uint64_t)v * W, f.writes, act);
+    for (int v = 0; v < CL_NARROW_MAX; ++v)
+        if (v < nv) kv[v] = coef_lanes_sums(coef, c, c0 + (uint64_t)v * W, f.writes, act);
     uint64_t tiles = 0;
     for (uint64_t rt = r0; rt < r1; rt += CL_BWD_TILE_ROWS) {
         const uint64_t re = rt + CL_BWD_TILE_ROWS < r1 ? rt + CL_BWD_TILE_ROWS : r1;
         V a[CL_NARROW_MAX], b[CL_NARROW_MAX];
-        for (int v = 0; v < nv; ++v) a[v] = b[v] = v_zero();
+        for (int v = 0; v < CL_NARROW_MAX; ++v) a[v] = b[v] = v_zero();
         for (uint64_t r = rt; r < re; ++r) {
-            for (int v = 0; v < nv; ++v) {
+            for (int v = 0; v < CL_NARROW_MAX; ++v) {
+                if (v >= nv) break;
                 const uint64_t i = r * c + c0 + (uint64_t)v * W;
                 if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, f, i, ahead, dt, act);
                 V d;
@@ -467,7 +491,8 @@ ALWAYS_INLINE void cl_bwd_sums_narrow(const vkbn__cpu_bwd_tensors* t, bwd_flags 
                 b[v] = v_add(b[v], v_mul(g, d));
             }
         }
-        for (int v = 0; v < nv; ++v) {
+        for (int v = 0; v < CL_NARROW_MAX; ++v) {
+            if (v >= nv) break;
             v_storeu(tg + c0 + v * W, a[v]);
             v_storeu(tgd + c0 + v * W, b[v]);
         }
@@ -530,24 +555,19 @@ ALWAYS_INLINE void cl_bwd_sums_body(const vkbn__cpu_bwd_tensors* t, bwd_flags f,
                                     uint64_t c1, const float* coef, float* sums, const int dt,
                                     const vkbn_activation act) {
     const uint64_t cb = c1 - c0;
-    if (cb % W == 0 && cb / W <= CL_NARROW_MAX) {
-        switch (cb / W) {
-            case 1: cl_bwd_sums_narrow(t, f, r0, r1, c0, coef, sums, dt, act, 1); return;
-            case 2: cl_bwd_sums_narrow(t, f, r0, r1, c0, coef, sums, dt, act, 2); return;
-            case 3: cl_bwd_sums_narrow(t, f, r0, r1, c0, coef, sums, dt, act, 3); return;
-            default: cl_bwd_sums_narrow(t, f, r0, r1, c0, coef, sums, dt, act, 4); return;
-        }
-    }
-    cl_bwd_sums_wide(t, f, r0, r1, c0, c1, coef, sums, dt, act);
+    if (cb % W == 0 && cb / W <= CL_NARROW_MAX)
+        cl_bwd_sums_narrow(t, f, r0, r1, c0, coef, sums, dt, act, (int)(cb / W));
+    else
+        cl_bwd_sums_wide(t, f, r0, r1, c0, c1, coef, sums, dt, act);
 }
 
 /* Channels [c0, c1) of rows [r0, r1); c0 is a multiple of W, and so is c1
  * unless it is c: each channel takes the vector or the scalar path that it
  * takes in the whole row, so that a channel's sums do not depend on the
  * window. The training sums pass runs with constant flags, with the mask
- * (where W divides C) or without; any other pass (frozen statistics, no x,
- * writes in the sums pass, the mask where W does not divide C: rare) takes
- * the generic wide loop, whose sums are the same bits. */
+ * (bwd_mask_constant) or without; any other pass (frozen statistics, no x,
+ * writes in the sums pass, the mask where W does not divide C) takes the
+ * generic loops, narrow or wide as the window asks. */
 ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
                                  const float* coef, float* sums, unsigned writes, const int dt,
                                  const vkbn_activation act) {
@@ -556,12 +576,14 @@ ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0,
     const vkbn__cpu_bwd_tensors* t = &tl;
     const bwd_flags f = bwd_flags_of(t, writes, act);
     cl_clear_window(sums, 10, t->c, c0, c1);
-    if (!bwd_is_train_sums(f) || (f.mask && t->c % W != 0))
-        cl_bwd_sums_wide(t, f, r0, r1, c0, c1, coef, sums, dt, act);
-    else if (f.mask)
+    if (bwd_is_train_sums(f) && f.mask && bwd_mask_constant(t, act))
         cl_bwd_sums_body(t, bwd_flags_train(0, BWD_MASK_ALIGNED, 0), r0, r1, c0, c1, coef, sums, dt, act);
-    else
+    else if (bwd_is_train_sums(f) && !f.mask)
         cl_bwd_sums_body(t, bwd_flags_train(0, BWD_MASK_NONE, 0), r0, r1, c0, c1, coef, sums, dt, act);
+    else if (bwd_is_frozen_sums(f))
+        cl_bwd_sums_body(t, bwd_flags_frozen(f.stream), r0, r1, c0, c1, coef, sums, dt, act);
+    else
+        cl_bwd_sums_body(t, f, r0, r1, c0, c1, coef, sums, dt, act);
 }
 
 ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1,
@@ -569,9 +591,11 @@ ALWAYS_INLINE void cl_bwd_apply_narrow(const vkbn__cpu_bwd_tensors* t, bwd_flags
                                        const int nv) {
     const uint64_t c = t->c, ahead = cl_prefetch_ahead(c, (uint64_t)nv * W, dt);
     bwd_coef_v kv[CL_NARROW_MAX];
-    for (int v = 0; v < nv; ++v) kv[v] = coef_lanes(coef, c, c0 + (uint64_t)v * W);
+    for (int v = 0; v < CL_NARROW_MAX; ++v)
+        if (v < nv) kv[v] = coef_lanes(coef, c, c0 + (uint64_t)v * W);
     for (uint64_t r = r0; r < r1; ++r) {
-        for (int v = 0; v < nv; ++v) {
+        for (int v = 0; v < CL_NARROW_MAX; ++v) {
+            if (v >= nv) break;
             const uint64_t i = r * c + c0 + (uint64_t)v * W;
             if ((i * (dt ? 2 : 4)) % 64 < (uint64_t)W * (dt ? 2 : 4)) bwd_prefetch(t, f, i, ahead, dt, act);
             V d;
@@ -606,15 +630,10 @@ ALWAYS_INLINE void cl_bwd_apply_wide(const vkbn__cpu_bwd_tensors* t, bwd_flags f
 ALWAYS_INLINE void cl_bwd_apply_body(const vkbn__cpu_bwd_tensors* t, bwd_flags f, uint64_t r0, uint64_t r1, uint64_t c0,
                                      uint64_t c1, const float* coef, const int dt, const vkbn_activation act) {
     const uint64_t cb = c1 - c0;
-    if (cb % W == 0 && cb / W <= CL_NARROW_MAX) {
-        switch (cb / W) {
-            case 1: cl_bwd_apply_narrow(t, f, r0, r1, c0, coef, dt, act, 1); return;
-            case 2: cl_bwd_apply_narrow(t, f, r0, r1, c0, coef, dt, act, 2); return;
-            case 3: cl_bwd_apply_narrow(t, f, r0, r1, c0, coef, dt, act, 3); return;
-            default: cl_bwd_apply_narrow(t, f, r0, r1, c0, coef, dt, act, 4); return;
-        }
-    }
-    cl_bwd_apply_wide(t, f, r0, r1, c0, c1, coef, dt, act);
+    if (cb % W == 0 && cb / W <= CL_NARROW_MAX)
+        cl_bwd_apply_narrow(t, f, r0, r1, c0, coef, dt, act, (int)(cb / W));
+    else
+        cl_bwd_apply_wide(t, f, r0, r1, c0, c1, coef, dt, act);
 }
 
 /* Channels [c0, c1) of rows [r0, r1), windows as cl_bwd_sums_t's. The
@@ -626,16 +645,12 @@ ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0
     const vkbn__cpu_bwd_tensors* t = &tl;
     const bwd_flags f = bwd_flags_of(t, writes, act);
     const unsigned dx = VKBN__BWD_WRITE_DX;
-    if (!bwd_is_train_dx(f) || (f.mask && t->c % W != 0))
-        cl_bwd_apply_wide(t, f, r0, r1, c0, c1, coef, dt, act);
-    else if (f.mask && f.stream)
-        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_ALIGNED, 1), r0, r1, c0, c1, coef, dt, act);
+    if (!bwd_is_train_dx(f) || (f.mask && !bwd_mask_constant(t, act)))
+        cl_bwd_apply_body(t, f, r0, r1, c0, c1, coef, dt, act);
     else if (f.mask)
-        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_ALIGNED, 0), r0, r1, c0, c1, coef, dt, act);
-    else if (f.stream)
-        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_NONE, 1), r0, r1, c0, c1, coef, dt, act);
+        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_ALIGNED, f.stream), r0, r1, c0, c1, coef, dt, act);
     else
-        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_NONE, 0), r0, r1, c0, c1, coef, dt, act);
+        cl_bwd_apply_body(t, bwd_flags_train(dx, BWD_MASK_NONE, f.stream), r0, r1, c0, c1, coef, dt, act);
 }
 
 /* ------------------------------------------------------------------------ */
