@@ -46,8 +46,9 @@ ALWAYS_INLINE int bwd_reads_act(const vkbn__cpu_bwd_tensors* t, const vkbn_activ
 
 /* What the element loops branch on, fixed for a kernel call. The generic
  * bodies read it from the tensors at run time; the channels-last kernels
- * also run the training passes with it constant (bwd_flags_train), so their
- * loops test nothing per vector and keep no pointer they do not read: with
+ * also run the passes that matter (training's sums and dx, frozen
+ * statistics' single pass) with it constant, so their loops test nothing
+ * per vector but dx's streaming and keep no pointer they do not read: with
  * every flag tested per vector, the activation mask's dx loop ran 43% over
  * the plain backward's on 32x512x7x7 (in cache), and the tests, not the
  * bits, were the cost. */
@@ -75,28 +76,28 @@ ALWAYS_INLINE bwd_flags bwd_flags_of(const vkbn__cpu_bwd_tensors* t, unsigned wr
 ALWAYS_INLINE int bwd_is_train_sums(bwd_flags f) { return f.writes == 0 && f.x && !f.frozen; }
 ALWAYS_INLINE int bwd_is_train_dx(bwd_flags f) { return f.writes == VKBN__BWD_WRITE_DX && f.x && !f.frozen; }
 
+/* Their flags: constants but dx's streaming (a branch per store that
+ * measured free; a constant doubled the dx bodies). */
+ALWAYS_INLINE bwd_flags bwd_flags_train(unsigned writes, int mask, int stream) {
+    bwd_flags r = {writes, 1, 0, mask, stream, 0};
+    return r;
+}
+
+/* Whether they take the mask with constant flags: where W divides C (every
+ * vector's bits one aligned load), for RELU and LEAKY_RELU (the planner
+ * runs CLAMP with a mask as RELU: its bodies would be dead code). */
+ALWAYS_INLINE int bwd_mask_constant(const vkbn__cpu_bwd_tensors* t, const vkbn_activation act) {
+    return act != VKBN_ACTIVATION_CLAMP && t->c % W == 0;
+}
+
 /* Frozen statistics with dweight or dbias: one pass, the sums and dx (y
  * or no activation; the elementwise frozen pass, without sums, stays
- * generic). */
+ * generic), and its flags. */
 ALWAYS_INLINE int bwd_is_frozen_sums(bwd_flags f) {
     return f.writes == VKBN__BWD_WRITE_DX && f.x && f.frozen && !f.mask;
 }
 ALWAYS_INLINE bwd_flags bwd_flags_frozen(int stream) {
     bwd_flags r = {VKBN__BWD_WRITE_DX, 1, 1, BWD_MASK_NONE, stream, 0};
-    return r;
-}
-
-/* Whether those passes take the mask with constant flags: where W divides C
- * (every vector's bits one aligned load), for RELU and LEAKY_RELU (the
- * planner runs CLAMP with a mask as RELU: its bodies would be dead code). */
-ALWAYS_INLINE int bwd_mask_constant(const vkbn__cpu_bwd_tensors* t, const vkbn_activation act) {
-    return act != VKBN_ACTIVATION_CLAMP && t->c % W == 0;
-}
-
-/* Those passes' flags: constants but dx's streaming (a branch per store that
- * measured free; a constant doubled the dx bodies). */
-ALWAYS_INLINE bwd_flags bwd_flags_train(unsigned writes, int mask, int stream) {
-    bwd_flags r = {writes, 1, 0, mask, stream, 0};
     return r;
 }
 
@@ -564,10 +565,10 @@ ALWAYS_INLINE void cl_bwd_sums_body(const vkbn__cpu_bwd_tensors* t, bwd_flags f,
 /* Channels [c0, c1) of rows [r0, r1); c0 is a multiple of W, and so is c1
  * unless it is c: each channel takes the vector or the scalar path that it
  * takes in the whole row, so that a channel's sums do not depend on the
- * window. The training sums pass runs with constant flags, with the mask
- * (bwd_mask_constant) or without; any other pass (frozen statistics, no x,
- * writes in the sums pass, the mask where W does not divide C) takes the
- * generic loops, narrow or wide as the window asks. */
+ * window. Training's sums pass (with the mask where bwd_mask_constant, or
+ * without) and frozen statistics' pass run with constant flags; any other
+ * (dz, no x, a mask where W does not divide C) takes the generic loops,
+ * narrow or wide as the window asks. */
 ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
                                  const float* coef, float* sums, unsigned writes, const int dt,
                                  const vkbn_activation act) {
