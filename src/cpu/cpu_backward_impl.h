@@ -66,9 +66,12 @@ enum {
     BWD_MASK_ALIGNED /* the mask, every vector at a multiple of W (channels-last with W | C) */
 };
 
-ALWAYS_INLINE bwd_flags bwd_flags_of(const vkbn__cpu_bwd_tensors* t, unsigned writes, const vkbn_activation act) {
+/* From the tensors; dx_aligned, dz_aligned: whether every vector store of
+ * the range is aligned, which non-temporal stores need. */
+ALWAYS_INLINE bwd_flags bwd_flags_of(const vkbn__cpu_bwd_tensors* t, unsigned writes, const vkbn_activation act,
+                                     int dx_aligned, int dz_aligned) {
     const int mask = bwd_act_from_y(act) && t->mask != NULL ? BWD_MASK_ANY : BWD_MASK_NONE;
-    bwd_flags f = {writes, t->x != NULL, t->frozen, mask, t->stream, t->stream_dz};
+    bwd_flags f = {writes, t->x != NULL, t->frozen, mask, t->stream && dx_aligned, t->stream_dz && dz_aligned};
     return f;
 }
 
@@ -139,14 +142,8 @@ ALWAYS_INLINE int bwd_aligned(const uint8_t* base, uint64_t i, const int dt) {
 /* The kernels take a local copy of the tensors: the outputs are written
  * through uint8_t pointers, which may alias anything, so reading t->...
  * through the caller's pointer would reload every field after each store.
- * The copy's stream flags say where every vector store of the range is
- * aligned (non-temporal stores need it). */
-ALWAYS_INLINE vkbn__cpu_bwd_tensors bwd_local(const vkbn__cpu_bwd_tensors* t, int dx_aligned, int dz_aligned) {
-    vkbn__cpu_bwd_tensors l = *t;
-    l.stream = t->stream && dx_aligned;
-    l.stream_dz = t->stream_dz && dz_aligned;
-    return l;
-}
+ * (Whether a range streams is its bwd_flags'.) */
+ALWAYS_INLINE vkbn__cpu_bwd_tensors bwd_local(const vkbn__cpu_bwd_tensors* t) { return *t; }
 
 /* The per-channel coefficients as vectors (one channel in every lane, or W
  * channels). */
@@ -310,9 +307,11 @@ static vkbn__cpu_csum bwd_acc_finish(bwd_acc* a) {
     return vkbn__cpu_csum_merge(r, a->otail);
 }
 
-ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint64_t c, uint64_t j0, uint64_t j1,
+ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t c, uint64_t j0, uint64_t j1,
                                            const vkbn__cpu_bwd_coef* k, unsigned writes, const int dt,
                                            const vkbn_activation act) {
+    const vkbn__cpu_bwd_tensors tl = bwd_local(targ);
+    const vkbn__cpu_bwd_tensors* t = &tl;
     bwd_acc a;
     memset(&a, 0, sizeof a);
     a.sg = a.cg = a.sgd = a.cgd = a.osg = a.ocg = a.osgd = a.ocgd = v_zero();
@@ -333,8 +332,8 @@ ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint6
             }
         }
         const uint64_t first = (n * t->c + c) * s + s0;
-        const vkbn__cpu_bwd_tensors tl = bwd_local(t, bwd_aligned(t->dx, first, dt), bwd_aligned(t->dz, first, dt));
-        cf_bwd_run(&tl, bwd_flags_of(&tl, writes, act), &a, first, len, &kv, k, dt, act);
+        const bwd_flags f = bwd_flags_of(t, writes, act, bwd_aligned(t->dx, first, dt), bwd_aligned(t->dz, first, dt));
+        cf_bwd_run(t, f, &a, first, len, &kv, k, dt, act);
         j += len;
     }
     return bwd_acc_finish(&a);
@@ -343,24 +342,23 @@ ALWAYS_INLINE vkbn__cpu_csum cf_bwd_sums_t(const vkbn__cpu_bwd_tensors* t, uint6
 ALWAYS_INLINE void cf_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t i, uint64_t count,
                                   const vkbn__cpu_bwd_coef* k, unsigned writes, const int dt,
                                   const vkbn_activation act) {
-    vkbn__cpu_bwd_tensors tl = bwd_local(targ, 0, 0);
+    const vkbn__cpu_bwd_tensors tl = bwd_local(targ);
     const vkbn__cpu_bwd_tensors* t = &tl;
     const uint64_t end = i + count, es = dt ? 2 : 4;
     const bwd_coef_v kv = coef_splat(k);
     uint8_t* lead = (writes & VKBN__BWD_WRITE_DX) ? t->dx : t->dz;
-    if (targ->stream || targ->stream_dz) {
-        /* Peel to the main output's alignment, so the body streams. */
-        const bwd_flags peel = bwd_flags_of(t, writes, act);
+    if (t->stream || t->stream_dz) {
+        /* Peel to the main output's alignment, so the body streams (scalar
+         * stores: the flags' streaming does not matter here). */
+        const bwd_flags peel = bwd_flags_of(t, writes, act, 0, 0);
         while (i < end && ((uintptr_t)(lead + i * es) % (W * es)) != 0) {
             float d;
             float g = bwd_load_grad_s(t, peel, i, k, &d, dt, act);
             bwd_write_s(t, peel, i, g, d, k, dt);
             ++i;
         }
-        tl.stream = targ->stream && bwd_aligned(t->dx, i, dt);
-        tl.stream_dz = targ->stream_dz && bwd_aligned(t->dz, i, dt);
     }
-    const bwd_flags f = bwd_flags_of(t, writes, act);
+    const bwd_flags f = bwd_flags_of(t, writes, act, bwd_aligned(t->dx, i, dt), bwd_aligned(t->dz, i, dt));
     for (; i + 2 * W <= end; i += 2 * W) {
         V d0, d1;
         V g0 = bwd_load_grad_v(t, f, i, &kv, &d0, dt, act);
@@ -572,10 +570,10 @@ ALWAYS_INLINE void cl_bwd_sums_body(const vkbn__cpu_bwd_tensors* t, bwd_flags f,
 ALWAYS_INLINE void cl_bwd_sums_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
                                  const float* coef, float* sums, unsigned writes, const int dt,
                                  const vkbn_activation act) {
-    const vkbn__cpu_bwd_tensors tl =
-        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
+    const vkbn__cpu_bwd_tensors tl = bwd_local(targ);
     const vkbn__cpu_bwd_tensors* t = &tl;
-    const bwd_flags f = bwd_flags_of(t, writes, act);
+    const bwd_flags f =
+        bwd_flags_of(t, writes, act, cl_rows_aligned(t->dx, t->c, dt), cl_rows_aligned(t->dz, t->c, dt));
     cl_clear_window(sums, 10, t->c, c0, c1);
     if (bwd_is_train_sums(f) && f.mask && bwd_mask_constant(t, act))
         cl_bwd_sums_body(t, bwd_flags_train(0, BWD_MASK_ALIGNED, 0), r0, r1, c0, c1, coef, sums, dt, act);
@@ -641,10 +639,10 @@ ALWAYS_INLINE void cl_bwd_apply_body(const vkbn__cpu_bwd_tensors* t, bwd_flags f
  * training dx pass runs with constant flags, the others as there. */
 ALWAYS_INLINE void cl_bwd_apply_t(const vkbn__cpu_bwd_tensors* targ, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1,
                                   const float* coef, unsigned writes, const int dt, const vkbn_activation act) {
-    const vkbn__cpu_bwd_tensors tl =
-        bwd_local(targ, cl_rows_aligned(targ->dx, targ->c, dt), cl_rows_aligned(targ->dz, targ->c, dt));
+    const vkbn__cpu_bwd_tensors tl = bwd_local(targ);
     const vkbn__cpu_bwd_tensors* t = &tl;
-    const bwd_flags f = bwd_flags_of(t, writes, act);
+    const bwd_flags f =
+        bwd_flags_of(t, writes, act, cl_rows_aligned(t->dx, t->c, dt), cl_rows_aligned(t->dz, t->c, dt));
     const unsigned dx = VKBN__BWD_WRITE_DX;
     if (!bwd_is_train_dx(f) || (f.mask && !bwd_mask_constant(t, act)))
         cl_bwd_apply_body(t, f, r0, r1, c0, c1, coef, dt, act);

@@ -50,23 +50,19 @@ static inline V v_mul(V a, V b) { return _mm_mul_ps(a, b); }
 static inline V v_fma(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
 static inline V v_max(V a, V b) { return _mm_max_ps(a, b); }
 static inline V v_min(V a, V b) { return _mm_min_ps(a, b); }
-static inline V v_select_ge0(V u, V a, V b) {
-    V m = _mm_cmpge_ps(u, _mm_setzero_ps());
-    return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
-}
-/* a > b ? t : f, per lane (false for NaN). */
+/* Lane l: t where lane l of the comparison mask m is all ones, else f
+ * (SSE2 has no blend). */
+static inline V v_blend_m(V m, V t, V f) { return _mm_or_ps(_mm_and_ps(m, t), _mm_andnot_ps(m, f)); }
+static inline V v_select_ge0(V u, V a, V b) { return v_blend_m(_mm_cmpge_ps(u, _mm_setzero_ps()), a, b); }
 /* Bit l set where lane l of a > b (false for NaN): the activation mask. */
 static inline uint32_t v_gt_bits(V a, V b) { return (uint32_t)_mm_movemask_ps(_mm_cmpgt_ps(a, b)); }
 /* Lane l: t if bit l of bits is set, else f (the activation mask). */
 static inline V v_select_bits(uint32_t bits, V t, V f) {
     const __m128i lane = _mm_setr_epi32(1, 2, 4, 8);
-    const __m128 m = _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(_mm_set1_epi32((int)bits), lane), lane));
-    return _mm_or_ps(_mm_and_ps(m, t), _mm_andnot_ps(m, f));
+    return v_blend_m(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(_mm_set1_epi32((int)bits), lane), lane)), t, f);
 }
-static inline V v_select_gt(V a, V b, V t, V f) {
-    V m = _mm_cmpgt_ps(a, b);
-    return _mm_or_ps(_mm_and_ps(m, t), _mm_andnot_ps(m, f));
-}
+/* a > b ? t : f, per lane (false for NaN). */
+static inline V v_select_gt(V a, V b, V t, V f) { return v_blend_m(_mm_cmpgt_ps(a, b), t, f); }
 static inline float s_fma(float a, float b, float c) { return a * b + c; }
 static inline float s_max(float a, float b) { return a > b ? a : b; }
 static inline float s_min(float a, float b) { return a < b ? a : b; }
